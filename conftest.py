@@ -1,0 +1,59 @@
+"""Session fixtures for the real infrastructure: PostgreSQL and a Kafka-protocol broker, started unless given."""
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """URL of an empty database: a fresh one on $BAOXUE_TEST_DATABASE_URL's server, else on an embedded server."""
+    given = os.environ.get("BAOXUE_TEST_DATABASE_URL")
+    if given:
+        name = f"baoxue_t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(given, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield urlunsplit(urlsplit(given)._replace(path=f"/{name}"))
+        finally:
+            with psycopg.connect(given, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data", free_port())
+    try:
+        server.start()
+        yield server.ensure_database("baoxue")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap():
+    """bootstrap.servers of a Kafka-protocol broker: $BAOXUE_TEST_KAFKA_BOOTSTRAP, else a tansu started here."""
+    given = os.environ.get("BAOXUE_TEST_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    broker = TansuBroker(free_port())
+    try:
+        broker.start()
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def broker():
+    """A started tansu broker of this test's own, for tests that kill or restart the broker themselves."""
+    broker = TansuBroker(free_port())
+    try:
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()

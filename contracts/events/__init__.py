@@ -1,0 +1,16 @@
+"""All public event contracts, one module per publishing service."""
+
+from contracts.events.registry import SchoolRegisteredV1, StudentEnrolledV1
+from contracts.events.attendance import AbsenceRecordedV1, SchoolDayClosedV1, SuspectedDropoutDetectedV1
+from contracts.events.casework import CaseOpenedV1
+from contracts.events.notifications import NotificationSentV1
+
+__all__ = [
+    "AbsenceRecordedV1",
+    "CaseOpenedV1",
+    "NotificationSentV1",
+    "SchoolDayClosedV1",
+    "SchoolRegisteredV1",
+    "StudentEnrolledV1",
+    "SuspectedDropoutDetectedV1",
+]

@@ -1,0 +1,112 @@
+"""Registry HTTP API: schools and student registration, scoped to the caller's jurisdiction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.registry.application import RegistryApp, SchoolView, StudentView, school_view, student_view
+from services.registry.domain import Conflict, InvalidInput, NotFound
+from services.runtime.auth import CurrentActor, require_role, require_scope
+from services.runtime.bootstrap import Runtime, base_app
+from services.runtime.web import CommandMeta
+
+ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
+
+
+class SchoolCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=32, description="School code (学校标识码)")
+    name: str = Field(min_length=1, max_length=200)
+    level: str = Field(description="primary | junior | nine_year | special")
+    county_code: str = Field(description="6-digit county code")
+    township_code: str = Field(description="9-digit township code inside the county")
+
+
+class SchoolPublic(BaseModel):
+    school_id: str
+    code: str
+    name: str
+    level: str
+    county_code: str
+    township_code: str
+
+
+class StudentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id_number: str = Field(min_length=18, max_length=18, description="National ID number (身份证号)")
+    name: str = Field(min_length=1, max_length=50)
+    birth_date: date
+    school_id: UUID
+    grade: int = Field(ge=1, le=9)
+    class_name: str = Field(min_length=1, max_length=50)
+    guardian_name: str | None = Field(None, max_length=50)
+    guardian_phone: str | None = Field(None, pattern=r"^\+?\d{7,15}$")
+    head_teacher_id: str | None = Field(None, max_length=128)
+    head_teacher_name: str | None = Field(None, max_length=50)
+
+
+class StudentPublic(BaseModel):
+    student_id: str
+    school_id: str
+    township_code: str
+    grade: int
+    class_name: str
+    name_masked: str
+    id_number_masked: str
+
+
+def create_app(runtime: Runtime, registry: RegistryApp) -> FastAPI:
+    """The registry API bound to its application."""
+    app = base_app(
+        runtime,
+        title="Baoxue registry (学籍与适龄人口)",
+        description="Schools, children and their registration. Every command needs a bearer token.",
+        errors=ERRORS,
+    )
+    router = APIRouter(prefix="/v1", tags=["registry"])
+
+    @router.post("/schools", response_model=SchoolPublic, status_code=201, responses={200: {"model": SchoolPublic}})
+    def register_school(body: SchoolCreate, actor: CurrentActor, meta: CommandMeta, response: Response) -> SchoolView:
+        require_role(actor, "county_officer", "province_officer", "prefecture_officer")
+        require_scope(actor, body.township_code, "学校所在乡镇")
+        view, created = registry.register_school(**body.model_dump(), meta=meta)
+        response.status_code = 201 if created else 200
+        return view
+
+    @router.get("/schools/{school_id}", response_model=SchoolPublic)
+    def get_school(school_id: UUID, actor: CurrentActor) -> SchoolView:
+        school = registry.school(school_id)
+        require_scope(actor, school.township_code, "学校")
+        return school_view(school)
+
+    @router.post("/students", response_model=StudentPublic, status_code=201, responses={200: {"model": StudentPublic}})
+    def enrol_student(body: StudentCreate, actor: CurrentActor, meta: CommandMeta, response: Response) -> StudentView:
+        require_role(actor, "school_staff", "county_officer", "township_officer")
+        try:
+            school = registry.school(body.school_id)
+        except NotFound as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=[{"loc": ["body", "school_id"], "msg": "学校不存在 (unknown school)", "type": "unknown_school"}],
+            ) from exc
+        require_scope(actor, school.township_code, "学校")
+        view, created = registry.enrol_student(today=runtime.clock.today(), meta=meta, **body.model_dump())
+        response.status_code = 201 if created else 200
+        return view
+
+    @router.get("/students/{student_id}", response_model=StudentPublic)
+    def get_student(student_id: Annotated[UUID, Path()], actor: CurrentActor) -> StudentView:
+        student = registry.student(student_id)
+        require_scope(actor, student.township_code, "学生")
+        return student_view(student)
+
+    app.include_router(router)
+    return app

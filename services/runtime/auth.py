@@ -1,0 +1,157 @@
+"""Identity: bearer JWTs name the actor (user id, role, jurisdiction); queries are limited to the
+caller's jurisdiction, which is a prefix of administrative division codes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationError
+
+Role = Literal[
+    "admin",  # platform operator (province)
+    "province_officer",
+    "prefecture_officer",
+    "county_officer",  # county education bureau (教育局)
+    "township_officer",  # township government (乡镇)
+    "village_cadre",  # village / community cadre (村干部)
+    "school_staff",  # school leader or clerk
+    "head_teacher",  # 班主任
+    "justice_officer",  # 司法所
+    "auditor",
+    "attendance_system",  # a machine client pushing check-ins
+    "system",  # a service acting on another service's event
+]
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+
+
+class Actor(BaseModel):
+    """Who is acting and for which jurisdiction (行政区划 code prefix)."""
+
+    user_id: str = Field(min_length=1, max_length=128)
+    role: Role
+    jurisdiction: str = Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}(\d{3})?)?)?)?$")
+    name: str | None = None
+    schools: list[str] | None = Field(None, description="For attendance systems: the schools this client covers")
+
+    def covers(self, code: str | None) -> bool:
+        """True when a jurisdiction code lies inside this actor's jurisdiction."""
+        return code is not None and code.startswith(self.jurisdiction)
+
+    def meta(self, correlation_id: str, at: datetime, causation_id: str | None = None) -> dict[str, str | None]:
+        """The metadata recorded on every event this actor causes."""
+        return {
+            "actor_id": self.user_id,
+            "actor_role": self.role,
+            "jurisdiction": self.jurisdiction,
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "at": at.isoformat(),
+        }
+
+
+def system_actor(service: str, jurisdiction: str) -> Actor:
+    """The actor recorded when a service reacts to another service's event."""
+    return Actor(user_id=f"system:{service}", role="system", jurisdiction=jurisdiction)
+
+
+class TokenCodec:
+    """Mints and verifies HS256 bearer tokens with the configured signing key."""
+
+    def __init__(self, secret: str, issuer: str = "baoxue", ttl_hours: int = 12) -> None:
+        self.secret = secret
+        self.issuer = issuer
+        self.ttl = timedelta(hours=ttl_hours)
+
+    def mint(self, actor: Actor, now: datetime | None = None, ttl: timedelta | None = None) -> str:
+        now = now or datetime.now(timezone.utc)
+        claims = {
+            "sub": actor.user_id,
+            "role": actor.role,
+            "jur": actor.jurisdiction,
+            "iss": self.issuer,
+            "iat": int(now.timestamp()),
+            "exp": int((now + (ttl or self.ttl)).timestamp()),
+        }
+        if actor.name:
+            claims["name"] = actor.name
+        if actor.schools is not None:
+            claims["schools"] = actor.schools
+        return jwt.encode(claims, self.secret, algorithm="HS256")
+
+    def verify(self, token: str) -> Actor:
+        """The actor named by a valid token; raises ValueError with the reason otherwise."""
+        try:
+            claims = jwt.decode(
+                token, self.secret, algorithms=["HS256"], issuer=self.issuer, options={"require": ["exp", "sub"]}
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise ValueError("token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise ValueError(f"invalid token: {exc}") from exc
+        try:
+            return Actor(
+                user_id=claims["sub"],
+                role=claims.get("role"),
+                jurisdiction=claims.get("jur"),
+                name=claims.get("name"),
+                schools=claims.get("schools"),
+            )
+        except ValidationError as exc:
+            raise ValueError(f"invalid token claims: {exc.errors()[0]['msg']}") from exc
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT minted by the identity provider or `baoxue dev-token`")
+
+
+def current_actor(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
+    """FastAPI dependency: the authenticated actor, or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail={"code": "unauthenticated", "message": "缺少身份令牌 (missing bearer token)"},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    codec: TokenCodec = request.app.state.token_codec
+    try:
+        actor = codec.verify(credentials.credentials)
+    except ValueError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail={"code": "invalid_token", "message": f"身份令牌无效 ({exc})"},
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from exc
+    request.state.actor = actor
+    from services.runtime.logging import bind
+
+    bind(actor_id=actor.user_id, actor_role=actor.role)
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def require_role(actor: Actor, *roles: str) -> None:
+    """Raises 403 unless the actor has one of the roles (admin always passes)."""
+    if actor.role != "admin" and actor.role not in roles:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail={"code": "forbidden_role", "message": f"角色 {actor.role} 无权执行此操作", "allowed": list(roles)},
+        )
+
+
+def require_scope(actor: Actor, code: str | None, what: str = "resource") -> None:
+    """Raises 403 unless the jurisdiction code lies inside the actor's jurisdiction."""
+    if not actor.covers(code):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail={
+                "code": "out_of_jurisdiction",
+                "message": f"{what} 不在您的辖区 {actor.jurisdiction} 内",
+            },
+        )

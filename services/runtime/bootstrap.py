@@ -1,0 +1,113 @@
+"""Building blocks each service's bootstrap composes: settings, logger, metrics, clock, database,
+event store, relay and consumer loop. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.runtime.auth import TokenCodec
+from services.runtime.clock import Clock, clock_from_settings
+from services.runtime.consumer import ConsumerLoop, Policy, Sink
+from services.runtime.db import Database
+from services.runtime.logging import configure_logging
+from services.runtime.metrics import Metrics
+from services.runtime.process import StopFlag
+from services.runtime.relay import Relay, ToContract
+from services.runtime.settings import ServiceSettings
+from services.runtime.web import broker_reachable, create_base_app
+
+
+@dataclass
+class Runtime:
+    """What one process of one service runs with."""
+
+    service: str
+    role: str
+    settings: ServiceSettings
+    logger: Any
+    metrics: Metrics
+    clock: Clock
+    tokens: TokenCodec
+    db: Database
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
+    """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema)."""
+    logger = configure_logging(service, role, settings.log_level)
+    return Runtime(
+        service=service,
+        role=role,
+        settings=settings,
+        logger=logger,
+        metrics=Metrics(service),
+        clock=clock or clock_from_settings(settings.clock_file, settings.timezone),
+        tokens=TokenCodec(settings.jwt_secret, settings.jwt_issuer, settings.jwt_ttl_hours),
+        db=Database(settings.database_url, service, size=settings.db_pool_size),
+    )
+
+
+def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[type[Exception], int]) -> FastAPI:
+    """The service's FastAPI app with platform middleware and readiness on database and broker."""
+    return create_base_app(
+        service=runtime.service,
+        title=title,
+        description=description,
+        metrics=runtime.metrics,
+        logger=runtime.logger,
+        token_codec=runtime.tokens,
+        clock=runtime.clock,
+        readiness={"database": runtime.db.ping, "broker": broker_reachable(runtime.settings.kafka_bootstrap)},
+        error_statuses=errors,
+    )
+
+
+def serve(app: FastAPI, runtime: Runtime) -> None:
+    """Serves an API with uvicorn on the service's port."""
+    port = runtime.settings.http_port(runtime.service)
+    runtime.logger.info("api_listening", url=f"http://{runtime.settings.host}:{port}", docs=f"http://{runtime.settings.host}:{port}/docs")
+    uvicorn.run(app, host=runtime.settings.host, port=port, log_level="warning", access_log=False)
+
+
+def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract) -> None:
+    """Runs the service's relay in the foreground until SIGTERM."""
+    runtime.metrics.serve(runtime.settings.worker_metrics_port(runtime.service, "relay"), runtime.settings.host)
+    relay = Relay(
+        service=runtime.service,
+        app=app,
+        db=runtime.db,
+        topic=topic,
+        to_contract=to_contract,
+        bootstrap=runtime.settings.kafka_bootstrap,
+        partitions=runtime.settings.kafka_partitions,
+        metrics=runtime.metrics,
+        logger=runtime.logger,
+        batch_size=runtime.settings.relay_batch_size,
+        idle_sleep_s=runtime.settings.relay_idle_sleep_s,
+    )
+    relay.run(StopFlag().install())
+
+
+def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: dict[type, Policy], sink: Sink) -> None:
+    """Runs one consumer loop in the foreground until SIGTERM."""
+    runtime.metrics.serve(runtime.settings.worker_metrics_port(runtime.service, "consumer"), runtime.settings.host)
+    loop = ConsumerLoop(
+        service=runtime.service,
+        name=name,
+        topics_=topics,
+        policies=policies,
+        sink=sink,
+        db=runtime.db,
+        bootstrap=runtime.settings.kafka_bootstrap,
+        partitions=runtime.settings.kafka_partitions,
+        metrics=runtime.metrics,
+        logger=runtime.logger,
+        batch_size=runtime.settings.consumer_batch_size,
+    )
+    loop.run(StopFlag().install())

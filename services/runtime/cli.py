@@ -1,0 +1,115 @@
+"""The ``baoxue`` command: run the stack or one process, mint development tokens, export schemas."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import typer
+
+from services.runtime.settings import ServiceSettings
+
+app = typer.Typer(help="Baoxue (保学): 控辍保学 platform.", no_args_is_help=True, pretty_exceptions_enable=False)
+contracts_app = typer.Typer(help="Event contracts and their JSON Schemas.", no_args_is_help=True)
+infra_app = typer.Typer(help="Local infrastructure processes (foreground).", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(infra_app, name="infra")
+
+SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
+
+
+@app.command()
+def run(service: str = typer.Argument(..., help="registry | attendance | casework | notifications | reporting"),
+        role: str = typer.Argument(..., help="api | relay | consumer")) -> None:
+    """Runs one process of one service in the foreground."""
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}")
+    module = importlib.import_module(f"services.{service}.bootstrap")
+    roles = getattr(module, "ROLES")
+    if role not in roles:
+        raise typer.BadParameter(f"{service} has no {role!r} process (has: {', '.join(roles)})")
+    roles[role]()
+
+
+@app.command("dev-token")
+def dev_token(
+    role: str = typer.Option(..., help="admin, county_officer, township_officer, school_staff, head_teacher, ..."),
+    jurisdiction: str = typer.Option(..., help="Administrative division code prefix, e.g. 520102"),
+    user: str = typer.Option("dev-user", help="User id recorded as the actor"),
+    name: str | None = typer.Option(None, help="Display name"),
+    schools: str | None = typer.Option(None, help="Comma-separated school ids (attendance systems)"),
+    hours: int = typer.Option(12, help="Validity in hours"),
+) -> None:
+    """Mints a bearer token signed with the configured key (development use)."""
+    from datetime import timedelta
+
+    from services.runtime.auth import Actor, TokenCodec
+
+    settings = ServiceSettings()
+    actor = Actor(
+        user_id=user, role=role, jurisdiction=jurisdiction, name=name, schools=schools.split(",") if schools else None
+    )
+    typer.echo(TokenCodec(settings.jwt_secret, settings.jwt_issuer).mint(actor, ttl=timedelta(hours=hours)))
+
+
+@contracts_app.command("export")
+def contracts_export(directory: Path = typer.Option(Path("contracts/schemas"))) -> None:
+    """Writes new contract schemas; refuses to change a committed schema incompatibly."""
+    from contracts.schemas_io import export_schemas
+
+    for line in export_schemas(directory):
+        typer.echo(line)
+
+
+@contracts_app.command("check")
+def contracts_check(directory: Path = typer.Option(Path("contracts/schemas"))) -> None:
+    """Fails when committed schemas and models disagree."""
+    from contracts.schemas_io import check_schemas
+
+    problems = check_schemas(directory)
+    for p in problems:
+        typer.echo(p, err=True)
+    raise typer.Exit(1 if problems else 0)
+
+
+@infra_app.command("postgres")
+def infra_postgres(data_dir: Path = typer.Option(Path("var/postgres")), port: int = typer.Option(55432)) -> None:
+    """Runs the embedded PostgreSQL in the foreground."""
+    from services.runtime.infra import run_foreground
+
+    run_foreground("postgres", data_dir, port)
+
+
+@infra_app.command("broker")
+def infra_broker(port: int = typer.Option(59092)) -> None:
+    """Runs the local Kafka-protocol broker (tansu, in memory) in the foreground."""
+    from services.runtime.infra import run_foreground
+
+    run_foreground("broker", Path("var"), port)
+
+
+@app.command()
+def up(
+    only_infra: bool = typer.Option(False, help="Start PostgreSQL and the broker only"),
+) -> None:
+    """Starts PostgreSQL, the broker and every service process under one supervisor; Ctrl-C stops all."""
+    from services.runtime.stack import up as stack_up
+
+    stack_up(only_infra=only_infra)
+
+
+@app.command()
+def demo() -> None:
+    """Drives the walking skeleton over HTTP against a running stack and prints what happened."""
+    from services.runtime.demo import run_demo
+
+    run_demo()
+
+
+@app.command("print-settings")
+def print_settings() -> None:
+    """Prints the effective runtime settings (secrets hidden)."""
+    data = ServiceSettings().model_dump(mode="json")
+    data["jwt_secret"] = "***"
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -1,0 +1,394 @@
+"""The consumer loop: applies each message's effect exactly once and never blocks a partition.
+
+Partitions are assigned explicitly (no consumer-group rebalances); one active consumer per
+service and consumer name holds a PostgreSQL advisory lock. The position that matters is the
+source sequence per topic partition, committed in the same transaction as the effect (a sink).
+Kafka offsets are only a hint for where to resume: a gap in the sequence chain (a broker that
+lost and was refilled) rewinds the partition to its start, and duplicates are skipped by sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol
+
+import psycopg
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from eventsourcing.persistence import IntegrityError as ConcurrencyError
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from eventsourcing.persistence import Tracking
+from pydantic import ValidationError
+
+from contracts import Contract, Envelope, contract_for_type, topics
+from services.runtime import logging as rlog
+from services.runtime.db import Database
+from services.runtime.kafka import decode, ensure_topics
+from services.runtime.metrics import Metrics
+
+OFFSETS_DDL = """
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
+    PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS consumer_positions (
+    consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, sequence bigint NOT NULL,
+    PRIMARY KEY (consumer, topic, partition)
+);
+"""
+
+
+class TransientError(Exception):
+    """A failure worth retrying (database or network), never dead-lettered."""
+
+
+RETRYABLE = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    StoreOperationalError,
+    StoreInterfaceError,
+    ConcurrencyError,
+    TransientError,
+)
+
+
+class Sink(Protocol):
+    """Where effects land, atomically with the consumer's position."""
+
+    def last_applied(self, track: str) -> int: ...
+
+    def apply(self, track: str, sequence: int, policy: Callable[..., Any], message: "Message") -> bool: ...
+
+    def skip(self, track: str, sequence: int) -> None: ...
+
+
+class EventSink:
+    """Effects are aggregates saved to the service's event store with a tracking record."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def last_applied(self, track: str) -> int:
+        return self.app.last_tracked(track)
+
+    def apply(self, track: str, sequence: int, policy: Callable[["Message"], Iterable[Any]], message: "Message") -> bool:
+        aggregates = [a for a in policy(message) or () if a is not None]
+        return self.app.save_tracked(*aggregates, tracking=Tracking(track, sequence))
+
+    def skip(self, track: str, sequence: int) -> None:
+        self.app.save_tracked(tracking=Tracking(track, sequence))
+
+
+class ProjectionSink:
+    """Effects are rows written through one connection, committed with the position."""
+
+    def __init__(self, db: Database, consumer: str) -> None:
+        self.db = db
+        self.consumer = consumer
+
+    def _split(self, track: str) -> tuple[str, int]:
+        _, topic, partition = track.rsplit(":", 2)
+        return topic, int(partition)
+
+    def last_applied(self, track: str) -> int:
+        topic, partition = self._split(track)
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT sequence FROM consumer_positions WHERE consumer=%s AND topic=%s AND partition=%s",
+                (self.consumer, topic, partition),
+            ).fetchone()
+        return row["sequence"] if row else 0
+
+    def _advance(self, conn: psycopg.Connection, track: str, sequence: int) -> bool:
+        topic, partition = self._split(track)
+        row = conn.execute(
+            "INSERT INTO consumer_positions AS p (consumer, topic, partition, sequence) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (consumer, topic, partition) DO UPDATE SET sequence = EXCLUDED.sequence "
+            "WHERE p.sequence < EXCLUDED.sequence RETURNING sequence",
+            (self.consumer, topic, partition, sequence),
+        ).fetchone()
+        return row is not None
+
+    def apply(
+        self, track: str, sequence: int, policy: Callable[["Message", psycopg.Connection], None], message: "Message"
+    ) -> bool:
+        with self.db.transaction() as conn:
+            if not self._advance(conn, track, sequence):
+                return False
+            policy(message, conn)
+        return True
+
+    def skip(self, track: str, sequence: int) -> None:
+        with self.db.transaction() as conn:
+            self._advance(conn, track, sequence)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A validated message handed to a policy."""
+
+    envelope: Envelope
+    payload: Contract
+
+
+Policy = Callable[..., Any]  # EventSink: (message) -> aggregates; ProjectionSink: (message, conn) -> None
+
+
+class ConsumerLoop:
+    """Reads topics, validates each message against its contract and applies the policy for its type."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        name: str,
+        topics_: list[str],
+        policies: dict[type[Contract], Policy],
+        sink: Sink,
+        db: Database,
+        bootstrap: str,
+        partitions: int,
+        metrics: Metrics,
+        logger: Any,
+        batch_size: int = 500,
+    ) -> None:
+        self.service = service
+        self.name = name
+        self.topics = topics_
+        self.policies = {c.ce_type(): p for c, p in policies.items()}
+        self.sink = sink
+        self.db = db
+        self.bootstrap = bootstrap
+        self.partitions = partitions
+        self.metrics = metrics
+        self.log = logger.bind(component="consumer", consumer=name)
+        self.batch_size = batch_size
+        self.positions: dict[tuple[str, int], int] = {}
+        self.next_offsets: dict[tuple[str, int], int] = {}
+        self._last_rewind: dict[tuple[str, int], float] = {}
+        self._attempts: dict[tuple[tuple[str, int], int], int] = {}
+        self._lock_conn: psycopg.Connection | None = None
+        self.dlq_topic = topics.dead_letter(name)
+        self.consumer: Consumer | None = None
+        self.dlq = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+        db.execute_script(OFFSETS_DDL)
+
+    def track(self, topic: str, partition: int) -> str:
+        return f"{self.name}:{topic}:{partition}"
+
+    # -- leadership and assignment ------------------------------------------------------------
+    def acquire_leadership(self) -> bool:
+        if self._lock_conn is not None:
+            try:
+                self._lock_conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                self._lock_conn = None
+                return False
+        try:
+            conn = psycopg.connect(self.db.url, autocommit=True)
+        except psycopg.Error:
+            return False
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"baoxue-consumer:{self.name}",)).fetchone()
+        if row and row[0]:
+            self._lock_conn = conn
+            self.log.info("consumer_leader")
+            return True
+        conn.close()
+        return False
+
+    def start(self) -> None:
+        """Assigns every partition at the stored hint offsets (or the beginning)."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        ensure_topics(admin, list(self.topics) + [self.dlq_topic], self.partitions)
+        with self.db.transaction() as conn:
+            hints = {
+                (r["topic"], r["partition"]): r["next_offset"]
+                for r in conn.execute("SELECT * FROM consumer_offsets WHERE consumer=%s", (self.name,)).fetchall()
+            }
+        assignment = []
+        for topic in self.topics:
+            for partition in range(self.partitions):
+                self.positions[(topic, partition)] = self.sink.last_applied(self.track(topic, partition))
+                offset = hints.get((topic, partition), OFFSET_BEGINNING)
+                assignment.append(TopicPartition(topic, partition, offset))
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"baoxue-{self.name}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": False,
+                "fetch.wait.max.ms": 100,
+            }
+        )
+        self.consumer.assign(assignment)
+        self.log.info("consumer_assigned", partitions=len(assignment))
+
+    # -- message handling ---------------------------------------------------------------------
+    def dead_letter(self, msg: Any, reason: str, error: str) -> None:
+        headers = list(msg.headers() or []) + [
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_reason", reason.encode()),
+            ("dlq_error", error[:2000].encode()),
+            ("dlq_source", f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode()),
+        ]
+        self.dlq.produce(self.dlq_topic, key=msg.key(), value=msg.value(), headers=headers)
+        if self.dlq.flush(30):
+            raise TransientError("dead-letter topic unavailable")
+        self.metrics.dead_lettered.labels(self.service, self.name, reason).inc()
+        self.log.error("message_dead_lettered", reason=reason, error=error[:500], source=f"{msg.topic()}/{msg.partition()}/{msg.offset()}")
+
+    def rewind(self, topic: str, partition: int, reason: str) -> None:
+        """Re-reads a partition from its start (duplicates are skipped by sequence)."""
+        key = (topic, partition)
+        now = time.monotonic()
+        if now - self._last_rewind.get(key, 0) < 1.0:
+            time.sleep(0.5)  # the relay may still be refilling the broker
+        self._last_rewind[key] = time.monotonic()
+        assert self.consumer is not None
+        self.consumer.seek(TopicPartition(topic, partition, OFFSET_BEGINNING))
+        self.metrics.consumer_rewinds.labels(self.service, self.name, topic).inc()
+        self.log.warning("consumer_rewind", topic=topic, partition=partition, reason=reason)
+
+    def handle(self, msg: Any) -> str:
+        """Handles one message; returns its outcome (applied, duplicate, ignored, dead_lettered, rewind)."""
+        topic, partition = msg.topic(), msg.partition()
+        key = (topic, partition)
+        try:
+            envelope, data = decode(msg.headers(), msg.key(), msg.value())
+        except Exception as exc:  # noqa: BLE001 - anything unreadable goes to the dead-letter topic
+            self.dead_letter(msg, "invalid_envelope", repr(exc))
+            return "dead_lettered"
+        last = self.positions[key]
+        if envelope.sequence <= last:
+            return "duplicate"
+        if envelope.partitionprev > last:
+            self.rewind(topic, partition, f"gap: previous {envelope.partitionprev} > applied {last}")
+            return "rewind"
+        rlog.bind(correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type)
+        track = self.track(topic, partition)
+        policy = self.policies.get(envelope.type)
+        if policy is None:
+            self.sink.skip(track, envelope.sequence)
+            self.positions[key] = envelope.sequence
+            return "ignored"
+        contract = contract_for_type(envelope.type)
+        try:
+            assert contract is not None
+            payload = contract.model_validate(data)
+        except (ValidationError, AssertionError) as exc:
+            self.dead_letter(msg, "invalid_payload", str(exc))
+            self.sink.skip(track, envelope.sequence)
+            self.positions[key] = envelope.sequence
+            return "dead_lettered"
+        message = Message(envelope, payload)
+        try:
+            self.sink.apply(track, envelope.sequence, policy, message)
+        except RETRYABLE as exc:
+            attempts = self._attempts.get((key, msg.offset()), 0) + 1
+            self._attempts[(key, msg.offset())] = attempts
+            if attempts < 5:
+                raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+            self.dead_letter(msg, "retries_exhausted", f"{type(exc).__name__}: {exc}")
+            self.sink.skip(track, envelope.sequence)
+        except Exception as exc:  # noqa: BLE001 - a poison message must not block its partition
+            self.dead_letter(msg, "processing_failed", f"{type(exc).__name__}: {exc}")
+            self.sink.skip(track, envelope.sequence)
+        self.positions[key] = envelope.sequence
+        return "applied"
+
+    def save_offset_hints(self) -> None:
+        if not self.next_offsets:
+            return
+        with self.db.transaction() as conn:
+            for (topic, partition), offset in self.next_offsets.items():
+                conn.execute(
+                    "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) VALUES (%s,%s,%s,%s) "
+                    "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+                    (self.name, topic, partition, offset),
+                )
+        self.next_offsets.clear()
+
+    def update_lag(self) -> None:
+        assert self.consumer is not None
+        try:
+            positions = self.consumer.position(self.consumer.assignment())
+        except Exception:  # noqa: BLE001 - lag is best effort
+            return
+        for tp in positions:
+            try:
+                _low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+            except Exception:  # noqa: BLE001
+                continue
+            lag = max(0, high - tp.offset) if tp.offset >= 0 else high
+            self.metrics.consumer_lag.labels(self.service, self.name, tp.topic, str(tp.partition)).set(lag)
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        """Runs until told to stop; a transient failure re-reads from the failed message."""
+        self.log.info("consumer_started", topics=self.topics)
+        last_lag = 0.0
+        while not should_stop():
+            try:
+                if not self.acquire_leadership():
+                    time.sleep(1.0)
+                    continue
+                if self.consumer is None:
+                    self.start()
+                assert self.consumer is not None
+                messages = self.consumer.consume(self.batch_size, timeout=0.2)
+                rewound: set[tuple[str, int]] = set()
+                for msg in messages:
+                    if should_stop():
+                        break
+                    if msg.error():
+                        if msg.error().code() != KafkaError._PARTITION_EOF:
+                            self.log.warning("consumer_fetch_error", error=str(msg.error()))
+                        continue
+                    key = (msg.topic(), msg.partition())
+                    if key in rewound:
+                        continue
+                    try:
+                        outcome = self.handle(msg)
+                    except TransientError as exc:
+                        self.log.warning("consumer_transient_failure", error=str(exc)[:300])
+                        self.consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                        rewound.add(key)
+                        time.sleep(1.0)
+                        continue
+                    finally:
+                        rlog.clear()
+                    self.metrics.consumed.labels(self.service, self.name, msg.topic(), outcome).inc()
+                    if outcome == "rewind":
+                        rewound.add(key)
+                    else:
+                        self.next_offsets[key] = msg.offset() + 1
+                self.save_offset_hints()
+                if time.monotonic() - last_lag > 5:
+                    self.update_lag()
+                    last_lag = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive outages
+                self.log.warning("consumer_retrying", error=str(exc)[:300])
+                self.close_consumer()
+                time.sleep(1.0)
+        self.close_consumer()
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+        self.log.info("consumer_stopped")
+
+    def close_consumer(self) -> None:
+        if self.consumer is not None:
+            try:
+                self.consumer.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.consumer = None
+
+
+def dump_headers(headers: list[tuple[str, bytes]] | None) -> str:
+    """Headers as JSON, for diagnostics."""
+    return json.dumps({k: v.decode(errors="replace") for k, v in headers or []})

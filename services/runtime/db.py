@@ -1,0 +1,53 @@
+"""PostgreSQL connections for read models and runtime bookkeeping, scoped to a service's schema."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+
+class Database:
+    """A small pool on one schema; ``transaction()`` is the unit of atomic change."""
+
+    def __init__(self, url: str, schema: str, size: int = 4) -> None:
+        self.url = url
+        self.schema = schema
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            kwargs={"options": f"-c search_path={schema},public", "row_factory": dict_row},
+            open=True,
+            check=ConnectionPool.check_connection,
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A connection inside one transaction, committed on success, rolled back on error."""
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                yield conn
+
+    def execute_script(self, statements: str) -> None:
+        """Runs idempotent DDL (CREATE ... IF NOT EXISTS) in one transaction."""
+        with self.transaction() as conn:
+            conn.execute(statements)  # type: ignore[arg-type]
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.pool.connection(timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
+            return False
+
+    def close(self) -> None:
+        self.pool.close()

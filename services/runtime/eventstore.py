@@ -1,0 +1,104 @@
+"""Event store wiring: each service's eventsourcing Application on its own PostgreSQL schema.
+
+The events table is the outbox the relay follows. Consumers save their effects together with a
+tracking record (consumer, topic, partition -> source sequence) in one transaction, which is what
+makes their effects exactly-once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg import sql
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
+
+from services.runtime.settings import ServiceSettings
+
+
+class DateAsISO(Transcoding):
+    """Stores ``datetime.date`` values as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class ServiceApplication(Application):
+    """Base application of every service: process recorder (events + tracking), extra transcodings."""
+
+    name = "Service"
+    env: ClassVar[dict[str, str]] = {}
+
+    def construct_recorder(self):  # type: ignore[override]
+        return self.factory.process_recorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def save_tracked(self, *objs: Aggregate | None, tracking: Tracking | None) -> bool:
+        """Saves aggregates and the consumer's position atomically; False if already applied."""
+        processing_event: ProcessingEvent = ProcessingEvent(tracking=tracking)
+        processing_event.collect_events(*objs)
+        try:
+            if processing_event.events:
+                recordings = self._record(processing_event)
+                self._notify(recordings)
+            elif tracking is not None:
+                self.recorder.insert_tracking(tracking)  # type: ignore[attr-defined]
+        except IntegrityError:
+            if tracking is not None and self.recorder.has_tracking_id(  # type: ignore[attr-defined]
+                tracking.application_name, tracking.notification_id
+            ):
+                return False
+            raise
+        return True
+
+    def last_tracked(self, name: str) -> int:
+        """The last source sequence this consumer applied for one topic partition (0 if none)."""
+        return self.recorder.max_tracking_id(name) or 0  # type: ignore[attr-defined]
+
+
+def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
+    """The eventsourcing environment for a service's event store in its own schema."""
+    pg = settings.pg_params()
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": pg["dbname"],
+        "POSTGRES_HOST": pg["host"],
+        "POSTGRES_PORT": pg["port"],
+        "POSTGRES_USER": pg["user"],
+        "POSTGRES_PASSWORD": pg["password"],
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        "CREATE_TABLE": "y",
+    }
+    if settings.cipher_key:
+        env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
+        env["CIPHER_KEY"] = settings.cipher_key
+    return env
+
+
+def ensure_schema(database_url: str, schema: str) -> None:
+    """Creates a service's schema if missing (the event store creates its tables inside it)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def build_application(app_cls: type[ServiceApplication], settings: ServiceSettings, schema: str) -> Any:
+    """Constructs a service's event-sourced application on PostgreSQL."""
+    ensure_schema(settings.database_url, schema)
+    return app_cls(env=eventsourcing_env(settings, schema))

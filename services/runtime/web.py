@@ -1,0 +1,126 @@
+"""The HTTP shell every service API shares: correlation ids, access logs, metrics, health, errors."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any, Callable
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.routing import Match
+
+from services.runtime import logging as rlog
+from services.runtime.auth import CurrentActor, TokenCodec
+from services.runtime.metrics import Metrics
+
+ReadinessCheck = Callable[[], bool]
+
+
+def correlation_id(request: Request) -> str:
+    """The request's correlation id (from X-Correlation-ID, or minted by the middleware)."""
+    return getattr(request.state, "correlation_id", None) or str(uuid.uuid4())
+
+
+def command_meta(request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """FastAPI dependency: the metadata (actor, jurisdiction, correlation id, time) for events a command causes."""
+    return actor.meta(correlation_id(request), request.app.state.clock.now())
+
+
+CommandMeta = Annotated[dict[str, Any], Depends(command_meta)]
+
+
+def create_base_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    metrics: Metrics,
+    logger: Any,
+    token_codec: TokenCodec,
+    clock: Any,
+    readiness: dict[str, ReadinessCheck],
+    error_statuses: dict[type[Exception], int],
+) -> FastAPI:
+    """A FastAPI app with the platform's middleware, /healthz, /readyz and /metrics."""
+    app = FastAPI(title=title, description=description, version="1.0.0")
+    app.state.token_codec = token_codec
+    app.state.clock = clock
+    app.state.metrics = metrics
+    app.state.logger = logger
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        request.state.correlation_id = cid
+        rlog.clear()
+        rlog.bind(correlation_id=cid)
+        route = "unmatched"
+        for r in app.router.routes:
+            if r.matches(request.scope)[0] == Match.FULL:
+                route = getattr(r, "path", "unmatched")
+                break
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Correlation-ID"] = cid
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.http_requests.labels(service, request.method, route, str(status)).inc()
+            metrics.http_latency.labels(service, request.method, route).observe(elapsed)
+            if route not in ("/metrics", "/healthz", "/readyz"):
+                logger.info("http_request", method=request.method, route=route, status=status, ms=round(elapsed * 1000, 2))
+            rlog.clear()
+
+    for error_type, status_code in error_statuses.items():
+        app.add_exception_handler(error_type, _domain_error_handler(status_code))
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "alive", "service": service}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database and broker reachable")
+    def readyz() -> JSONResponse:
+        results = {name: _safe(check) for name, check in readiness.items()}
+        ok = all(results.values())
+        return JSONResponse({"ready": ok, "checks": results}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _safe(check: ReadinessCheck) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - not ready is the answer to any failure
+        return False
+
+
+def _domain_error_handler(status_code: int) -> Callable[[Request, Exception], JSONResponse]:
+    def handle(_request: Request, exc: Exception) -> JSONResponse:
+        code = getattr(exc, "code", type(exc).__name__)
+        body: dict[str, Any] = {"code": code, "message": str(exc)}
+        rule = getattr(exc, "rule", None)
+        if rule:
+            body["rule"] = rule
+        return JSONResponse({"detail": body}, status_code=status_code)
+
+    return handle
+
+
+def broker_reachable(bootstrap: str) -> ReadinessCheck:
+    """A readiness check that asks the broker for metadata."""
+
+    def check() -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0}).list_topics(timeout=2)
+        return True
+
+    return check
