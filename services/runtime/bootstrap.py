@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import uvicorn
+from tenacity import Retrying, stop_after_delay, wait_exponential
 from fastapi import FastAPI
 
 from services.runtime.auth import TokenCodec
@@ -38,9 +40,21 @@ class Runtime:
         self.db.close()
 
 
+def wait_for_database(settings: ServiceSettings, logger: Any, timeout_s: float = 60.0) -> None:
+    """Waits for PostgreSQL at boot, so processes may start before the database does."""
+    for attempt in Retrying(
+        stop=stop_after_delay(timeout_s), wait=wait_exponential(multiplier=0.2, max=2), reraise=True
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                logger.info("waiting_for_database", attempt=attempt.retry_state.attempt_number)
+            psycopg.connect(settings.database_url, connect_timeout=3).close()
+
+
 def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
     """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema)."""
     logger = configure_logging(service, role, settings.log_level)
+    wait_for_database(settings, logger)
     return Runtime(
         service=service,
         role=role,

@@ -54,20 +54,20 @@ def dev_token(
 
 
 @contracts_app.command("export")
-def contracts_export(directory: Path = typer.Option(Path("contracts/schemas"))) -> None:
+def contracts_export(directory: Path = typer.Option(None, help="Defaults to the contracts package schemas/")) -> None:
     """Writes new contract schemas; refuses to change a committed schema incompatibly."""
-    from contracts.schemas_io import export_schemas
+    from contracts.schemas_io import SCHEMA_DIR, export_schemas
 
-    for line in export_schemas(directory):
+    for line in export_schemas(directory or SCHEMA_DIR):
         typer.echo(line)
 
 
 @contracts_app.command("check")
-def contracts_check(directory: Path = typer.Option(Path("contracts/schemas"))) -> None:
+def contracts_check(directory: Path = typer.Option(None, help="Defaults to the contracts package schemas/")) -> None:
     """Fails when committed schemas and models disagree."""
-    from contracts.schemas_io import check_schemas
+    from contracts.schemas_io import SCHEMA_DIR, check_schemas
 
-    problems = check_schemas(directory)
+    problems = check_schemas(directory or SCHEMA_DIR)
     for p in problems:
         typer.echo(p, err=True)
     raise typer.Exit(1 if problems else 0)

@@ -32,7 +32,7 @@ from services.runtime.metrics import Metrics
 OFFSETS_DDL = """
 CREATE TABLE IF NOT EXISTS consumer_offsets (
     consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
-    PRIMARY KEY (consumer, topic, partition)
+    cluster_id text NOT NULL DEFAULT '', PRIMARY KEY (consumer, topic, partition)
 );
 CREATE TABLE IF NOT EXISTS consumer_positions (
     consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, sequence bigint NOT NULL,
@@ -173,6 +173,8 @@ class ConsumerLoop:
         self._lock_conn: psycopg.Connection | None = None
         self.dlq_topic = topics.dead_letter(name)
         self.consumer: Consumer | None = None
+        self.cluster_id: str | None = None
+        self._last_cluster_check = 0.0
         self.dlq = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
         db.execute_script(OFFSETS_DDL)
 
@@ -204,10 +206,13 @@ class ConsumerLoop:
         """Assigns every partition at the stored hint offsets (or the beginning)."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         ensure_topics(admin, list(self.topics) + [self.dlq_topic], self.partitions)
+        self.cluster_id = admin.list_topics(timeout=10).cluster_id
         with self.db.transaction() as conn:
-            hints = {
+            hints = {  # offsets are only meaningful on the broker they were read from
                 (r["topic"], r["partition"]): r["next_offset"]
-                for r in conn.execute("SELECT * FROM consumer_offsets WHERE consumer=%s", (self.name,)).fetchall()
+                for r in conn.execute(
+                    "SELECT * FROM consumer_offsets WHERE consumer=%s AND cluster_id=%s", (self.name, self.cluster_id)
+                ).fetchall()
             }
         assignment = []
         for topic in self.topics:
@@ -308,9 +313,10 @@ class ConsumerLoop:
         with self.db.transaction() as conn:
             for (topic, partition), offset in self.next_offsets.items():
                 conn.execute(
-                    "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) VALUES (%s,%s,%s,%s) "
-                    "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
-                    (self.name, topic, partition, offset),
+                    "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset, cluster_id) "
+                    "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (consumer, topic, partition) DO UPDATE SET "
+                    "next_offset = EXCLUDED.next_offset, cluster_id = EXCLUDED.cluster_id",
+                    (self.name, topic, partition, offset, self.cluster_id or ""),
                 )
         self.next_offsets.clear()
 
@@ -327,6 +333,16 @@ class ConsumerLoop:
                 continue
             lag = max(0, high - tp.offset) if tp.offset >= 0 else high
             self.metrics.consumer_lag.labels(self.service, self.name, tp.topic, str(tp.partition)).set(lag)
+
+    def check_cluster(self) -> None:
+        """Starts over on a broker that is not the one we were reading (it lost its data)."""
+        assert self.consumer is not None
+        self._last_cluster_check = time.monotonic()
+        cluster_id = self.consumer.list_topics(timeout=5).cluster_id
+        if cluster_id != self.cluster_id:
+            self.log.warning("consumer_broker_changed", old=self.cluster_id, new=cluster_id)
+            self.next_offsets.clear()
+            self.close_consumer()
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         """Runs until told to stop; a transient failure re-reads from the failed message."""
@@ -368,6 +384,8 @@ class ConsumerLoop:
                     else:
                         self.next_offsets[key] = msg.offset() + 1
                 self.save_offset_hints()
+                if time.monotonic() - self._last_cluster_check > 2:
+                    self.check_cluster()
                 if time.monotonic() - last_lag > 5:
                     self.update_lag()
                     last_lag = time.monotonic()

@@ -329,13 +329,15 @@ class TansuBroker:
         return self._proc.pid if self._proc is not None else None
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGINT (fast shutdown) if our supervisor is SIGKILLed, so nothing leaks."""
-    if sys.platform == "linux":
-        import ctypes
+def _die_with_parent():
+    """A preexec_fn that makes the child get SIGINT (fast shutdown) if its supervisor is SIGKILLed (Linux)."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
 
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child may run as a user without access
+    PR_SET_PDEATHSIG = 1
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 def run_foreground(kind: str, data_dir: Path, port: int) -> NoReturn:
@@ -358,7 +360,7 @@ def run_foreground(kind: str, data_dir: Path, port: int) -> NoReturn:
         sys.exit(f"unknown kind {kind!r}: expected 'postgres' or 'broker'")
 
     # Own session: honcho signals our whole process group, and a direct SIGTERM would mean a slow shutdown.
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent(),
                              **popen_kwargs)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: child.send_signal(signal.SIGINT))

@@ -75,18 +75,30 @@ class Relay:
         self.idle_sleep_s = idle_sleep_s
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
-        self.producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "message.timeout.ms": 30000,
-            }
-        )
+        self.producer = self._new_producer()
         self._lock_conn: psycopg.Connection | None = None
         self._last_broker_check = 0.0
         db.execute_script(RELAY_DDL)
+
+    def _new_producer(self) -> Producer:
+        """An idempotent producer; rebuilt when the broker changed (its producer ids are gone)."""
+        return Producer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "message.timeout.ms": 15000,
+            }
+        )
+
+    def _reset_producer(self) -> None:
+        try:
+            self.producer.purge()
+            self.producer.flush(0)
+        except Exception:  # noqa: BLE001 - the old producer is being discarded anyway
+            pass
+        self.producer = self._new_producer()
 
     # -- leadership -------------------------------------------------------------------------
     def acquire_leadership(self) -> bool:
@@ -146,6 +158,8 @@ class Relay:
                     from_position=state.position,
                 )
                 self.metrics.relay_refills.labels(self.service).inc()
+            if state.cluster_id is not None:
+                self._reset_producer()
             state = RelayState(0, cluster_id, {})
             self.save_state(state)
         self._last_broker_check = time.monotonic()
@@ -245,6 +259,7 @@ class Relay:
                 backoff = 0.5
             except Exception as exc:  # noqa: BLE001 - the relay must outlive outages
                 self.log.warning("relay_retrying", error=str(exc)[:300], backoff_s=backoff)
+                self._reset_producer()
                 state = None
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
