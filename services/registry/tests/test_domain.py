@@ -1,0 +1,142 @@
+"""Registry rules as stories: valid ID numbers, one registration per child, least exposure."""
+
+from datetime import date
+
+import pytest
+from hypothesis import given, strategies as st
+
+from services.registry.application import RegistryApp, to_contract
+from services.registry.domain import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    id_number_check_digit,
+    mask_id_number,
+    mask_name,
+    validate_id_number,
+)
+from services.runtime.testing import in_memory
+
+TODAY = date(2026, 11, 22)
+
+
+def make_id(prefix17: str) -> str:
+    return prefix17 + id_number_check_digit(prefix17)
+
+
+def wrong_id(prefix17: str) -> str:
+    right = id_number_check_digit(prefix17)
+    return prefix17 + ("0" if right != "0" else "1")
+
+
+@pytest.fixture
+def registry():
+    app = in_memory(RegistryApp)
+    school, _ = app.register_school(
+        code="52010200101", name="观山湖第一小学", level="primary", county_code="520102", township_code="520102001", meta={}
+    )
+    app.school_id = school.school_id
+    return app
+
+
+def enrol(app, id_number, **overrides):
+    fields = dict(
+        id_number=id_number, name="王小明", birth_date=validate_id_number(id_number), school_id=app.school_id,
+        grade=4, class_name="4-2",
+    )
+    fields.update(overrides)
+    return app.enrol_student(today=TODAY, meta={"actor_id": "t"}, **fields)
+
+
+def test_a_child_is_enrolled_once_and_a_repeat_is_harmless(registry):
+    child = make_id("52010220160512003")
+    first, created = enrol(registry, child)
+    again, created_again = enrol(registry, child)
+    assert created and not created_again and first == again
+    assert first.name_masked == "王*明" and first.id_number_masked == "520102********" + child[-4:]
+
+
+def test_a_child_registered_elsewhere_must_transfer(registry):
+    child = make_id("52010220160512003")
+    enrol(registry, child)
+    with pytest.raises(Conflict) as err:
+        enrol(registry, child, class_name="4-3")
+    assert err.value.rule == "one_active_enrolment"
+
+
+@pytest.mark.parametrize(
+    "id_number, birth, rule",
+    [
+        (wrong_id("52010220160512003"), None, "id_number_check_digit"),
+        ("52010220160512003", None, "id_number_format"),
+        (make_id("52010220161312003"), date(2016, 1, 1), "id_number_birth_date"),
+        (make_id("52010220300101003"), date(2030, 1, 1), "birth_date_not_future"),
+        (make_id("52010219900101003"), date(1990, 1, 1), "age_plausible"),
+    ],
+)
+def test_bad_identity_data_is_refused_with_the_rule_named(registry, id_number, birth, rule):
+    with pytest.raises(InvalidInput) as err:
+        registry.enrol_student(
+            today=TODAY, meta={}, id_number=id_number, name="李四", birth_date=birth or date(2016, 5, 12),
+            school_id=registry.school_id, grade=4, class_name="4-1",
+        )
+    assert err.value.rule == rule
+
+
+def test_birth_date_must_match_the_id_number(registry):
+    with pytest.raises(InvalidInput) as err:
+        enrol(registry, make_id("52010220160512003"), birth_date=date(2016, 5, 13))
+    assert err.value.rule == "birth_date_matches_id_number"
+
+
+def test_a_primary_school_has_no_grade_eight(registry):
+    with pytest.raises(InvalidInput) as err:
+        enrol(registry, make_id("52010220120512003"), grade=8)
+    assert err.value.rule == "grade_fits_school"
+
+
+def test_unknown_school_is_not_found(registry):
+    import uuid
+
+    with pytest.raises(NotFound):
+        enrol(registry, make_id("52010220160512003"), school_id=str(uuid.uuid4()))
+
+
+def test_same_school_code_with_other_details_conflicts(registry):
+    with pytest.raises(Conflict):
+        registry.register_school(
+            code="52010200101", name="别的学校", level="primary", county_code="520102", township_code="520102001", meta={}
+        )
+
+
+def test_published_enrolment_carries_no_clear_name_or_id_number(registry):
+    child = make_id("52010220160512003")
+    enrol(registry, child)
+    notifications = registry.recorder.select_notifications(start=1, limit=10)
+    contracts = [to_contract(registry.mapper.to_domain_event(n)) for n in notifications]
+    enrolled = contracts[-1]
+    dumped = enrolled.model_dump_json()
+    assert child not in dumped and "王小明" not in dumped
+
+
+@given(st.from_regex(r"\d{17}", fullmatch=True))
+def test_every_id_with_its_check_digit_validates_and_any_other_check_character_does_not(first17):
+    body = "520102" + "20150101" + first17[-3:]
+    good = body + id_number_check_digit(body)
+    assert validate_id_number(good) == date(2015, 1, 1)
+    for wrong in "0123456789X":
+        if wrong != good[-1]:
+            with pytest.raises(InvalidInput):
+                validate_id_number(body + wrong)
+
+
+@given(st.text(min_size=1, max_size=8))
+def test_masked_names_never_reveal_the_middle(name):
+    masked = mask_name(name)
+    assert len(masked) == max(len(name), 1) or len(name) == 1
+    if len(name) > 2:
+        assert masked[1:-1] == "*" * (len(name) - 2)
+
+
+def test_masked_id_number_keeps_region_and_last_four():
+    assert mask_id_number("52010220150301123X") == "520102********123X"

@@ -1,0 +1,115 @@
+"""Runs the whole system the way `baoxue up` does — every service process separately, on real
+PostgreSQL and a real Kafka-protocol broker — so tests can kill and restart any one of them."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.runtime.settings import SERVICE_PORTS
+from services.runtime.stack import ProcessSpec, service_processes
+
+
+@dataclass
+class Stack:
+    """Service processes bound to one database and one broker, with logs in a folder."""
+
+    database_url: str
+    broker: object  # services.runtime.infra.TansuBroker
+    workdir: Path
+    port_offset: int = field(default_factory=lambda: random.randrange(1000, 20000, 100))
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    specs: dict[str, ProcessSpec] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BAOXUE_ENV": "test",
+            "BAOXUE_DATABASE_URL": self.database_url,
+            "BAOXUE_KAFKA_BOOTSTRAP": self.broker.bootstrap,  # type: ignore[attr-defined]
+            "BAOXUE_PORT_OFFSET": str(self.port_offset),
+            "BAOXUE_DATA_DIR": str(self.workdir),
+            "BAOXUE_KAFKA_PARTITIONS": "3",
+            "BAOXUE_RELAY_IDLE_SLEEP_S": "0.05",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{SERVICE_PORTS[service] + self.port_offset}"
+
+    def start(self) -> None:
+        for spec in service_processes():
+            self.specs[spec.name] = spec
+            self.start_process(spec.name)
+        self.wait_ready()
+
+    def start_process(self, name: str) -> None:
+        spec = self.specs[name]
+        log = open(self.workdir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(
+            spec.argv, env={**self.env(), **spec.env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        proc.send_signal(sig)
+        proc.wait(30)
+
+    def restart(self, name: str) -> None:
+        self.kill(name)
+        self.start_process(name)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {n.rsplit("-", 1)[0] for n in self.procs if n.endswith("-api")}
+        while pending and time.monotonic() < deadline:
+            for service in list(pending):
+                try:
+                    if httpx.get(self.url(service) + "/readyz", timeout=2).status_code == 200:
+                        pending.discard(service)
+                except httpx.HTTPError:
+                    pass
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+            time.sleep(0.2)
+        if pending:
+            raise RuntimeError(f"not ready: {pending}\n" + "\n".join(self.log_tail(f"{s}-api") for s in pending))
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.workdir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def unclean_exits(self) -> dict[str, int]:
+        """Processes that died on their own (not killed by the test)."""
+        return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None and p.returncode not in (0, -9, -15)}
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
+    """Polls until the predicate returns something truthy; returns it (or the last falsy value)."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
