@@ -1,0 +1,67 @@
+"""The same stories against PostgreSQL: effects and consumer positions commit together."""
+
+import uuid
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from contracts.events import SuspectedDropoutDetectedV1
+from services.casework.consumers import policies
+from services.casework.tests.stories import DETECTED_AT, TRACK, detection, unique_county
+from services.runtime.consumer import EventSink
+from services.runtime.testing import message
+
+pytestmark = pytest.mark.integration
+
+
+def deliver(app, msg, track: str = TRACK) -> bool:
+    return EventSink(app).apply(track, msg.envelope.sequence, policies(app)[SuspectedDropoutDetectedV1], msg)
+
+
+def test_a_message_delivered_twice_opens_one_case_and_its_evidence_survives_storage(pg_app):
+    township = unique_county() + "001"
+    track = f"casework:{uuid.uuid4()}:0"
+    msg = message(detection(township_code=township), sequence=7, time=DETECTED_AT)
+    assert deliver(pg_app, msg, track) is True
+    assert deliver(pg_app, msg, track) is False
+    assert pg_app.last_tracked(track) == 7
+    [summary] = pg_app.cases_for_jurisdiction(township)
+    case = pg_app.case(uuid.UUID(summary.case_id))
+    assert case.opened_at == DETECTED_AT
+    assert case.evidence["absent_days"] == msg.payload.absent_days
+    assert summary.opened_at == DETECTED_AT
+
+
+def test_the_same_detection_in_a_later_message_opens_nothing_new(pg_app):
+    township = unique_county() + "001"
+    detected = detection(township_code=township)
+    track = f"casework:{uuid.uuid4()}:0"
+    assert deliver(pg_app, message(detected, sequence=1), track) is True
+    assert deliver(pg_app, message(detected, sequence=2), track) is True
+    assert len(pg_app.cases_for_jurisdiction(township)) == 1
+    assert pg_app.last_tracked(track) == 2
+
+
+def test_two_processes_racing_on_one_child_still_open_one_case(pg_app, pg_app_factory):
+    township = unique_county() + "001"
+    student = str(uuid.uuid4())
+    other = pg_app_factory()
+    first, second = message(detection(student, township), sequence=1), message(detection(student, township), sequence=1)
+    policy = policies(pg_app)[SuspectedDropoutDetectedV1]
+    racing = policies(other)[SuspectedDropoutDetectedV1](second)  # read before the first commits
+    assert EventSink(pg_app).apply(f"casework:{uuid.uuid4()}:0", 1, policy, first) is True
+    with pytest.raises(IntegrityError):  # the consumer loop retries this (a retryable error)
+        other.save_tracked(*racing, tracking=None)
+    assert deliver(other, second, f"casework:{uuid.uuid4()}:0") is True
+    [summary] = pg_app.cases_for_jurisdiction(township)
+    assert pg_app.case(uuid.UUID(summary.case_id)).trigger_ids == [first.payload.detection_id, second.payload.detection_id]
+
+
+def test_the_case_index_rebuilt_from_events_gives_the_same_list(pg_app):
+    county = unique_county()
+    for n in range(3):
+        deliver(pg_app, message(detection(township_code=f"{county}00{n + 1}")), f"casework:{uuid.uuid4()}:0")
+    before = pg_app.cases_for_jurisdiction(county)
+    pg_app.index.drop()
+    assert pg_app.cases_for_jurisdiction(county) == before
+    assert len(before) == 3
