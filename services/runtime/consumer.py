@@ -88,6 +88,7 @@ class ProjectionSink:
     def __init__(self, db: Database, consumer: str) -> None:
         self.db = db
         self.consumer = consumer
+        db.execute_script(OFFSETS_DDL)
 
     def _split(self, track: str) -> tuple[str, int]:
         _, topic, partition = track.rsplit(":", 2)

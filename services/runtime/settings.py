@@ -23,6 +23,11 @@ WORKER_METRICS_PORTS = {  # relay and consumer processes expose /metrics here
     ("notifications", "consumer"): 9124,
     ("reporting", "relay"): 9115,
     ("reporting", "consumer"): 9125,
+    ("attendance", "scheduler"): 9132,
+    ("casework", "scheduler"): 9133,
+    ("registry", "scheduler"): 9131,
+    ("notifications", "scheduler"): 9134,
+    ("reporting", "scheduler"): 9135,
 }
 
 

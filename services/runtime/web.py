@@ -7,8 +7,9 @@ import uuid
 from typing import Annotated, Any, Callable
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.routing import Match
 
 from services.runtime import logging as rlog
 from services.runtime.auth import CurrentActor, TokenCodec
@@ -55,16 +56,13 @@ def create_base_app(
         request.state.correlation_id = cid
         rlog.clear()
         rlog.bind(correlation_id=cid)
-        route = "unmatched"
-        for r in app.router.routes:
-            if r.matches(request.scope)[0] == Match.FULL:
-                route = getattr(r, "path", "unmatched")
-                break
         started = time.perf_counter()
         status = 500
+        route = "unmatched"
         try:
             response = await call_next(request)
             status = response.status_code
+            route = getattr(request.scope.get("route"), "path", "unmatched")
             response.headers["X-Correlation-ID"] = cid
             return response
         finally:
@@ -74,6 +72,13 @@ def create_base_app(
             if route not in ("/metrics", "/healthz", "/readyz"):
                 logger.info("http_request", method=request.method, route=route, status=status, ms=round(elapsed * 1000, 2))
             rlog.clear()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"message": "请求格式或字段无效，请按 detail 所列位置更正 (invalid request)", "detail": jsonable_encoder(exc.errors())},
+            status_code=422,
+        )
 
     for error_type, status_code in error_statuses.items():
         app.add_exception_handler(error_type, _domain_error_handler(status_code))

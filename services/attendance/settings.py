@@ -1,0 +1,33 @@
+"""Attendance settings (BAOXUE_ prefix): absence rule threshold, day cut-off and the school calendar."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+
+from pydantic import Field, field_validator
+
+from services.runtime.settings import ServiceSettings
+
+
+class AttendanceSettings(ServiceSettings):
+    """Local rules vary (48 hours, one week...): thresholds and calendars are configuration, not code."""
+
+    absence_threshold_days: int = Field(2, ge=1, le=60, description="Consecutive unexcused school days that flag 疑似辍学")
+    day_close_cutoff: str = Field("18:00", description="Local time (HH:MM) after which the scheduler closes today's roll")
+    holidays: list[date] = Field(default_factory=list, description="Weekdays that are not school days (JSON list)")
+    makeup_days: list[date] = Field(default_factory=list, description="Weekend days that are school days (调休)")
+    scheduler_interval_s: float = Field(30.0, gt=0, description="How often the scheduler looks for days to close")
+    max_checkin_batch: int = Field(10_000, ge=1, le=100_000)
+
+    @field_validator("day_close_cutoff")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("BAOXUE_DAY_CLOSE_CUTOFF must be HH:MM (24-hour local time)")
+        return value
+
+    def cutoff_time(self) -> time:
+        """The cut-off as a time of day."""
+        hours, minutes = self.day_close_cutoff.split(":")
+        return time(int(hours), int(minutes))
