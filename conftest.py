@@ -8,11 +8,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port
+from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+def database_url():
     """URL of an empty database: a fresh one on $BAOXUE_TEST_DATABASE_URL's server, else on an embedded server."""
     given = os.environ.get("BAOXUE_TEST_DATABASE_URL")
     if given:
@@ -25,12 +25,13 @@ def database_url(tmp_path_factory):
             with psycopg.connect(given, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data", free_port())
-    try:
-        server.start()
-        yield server.ensure_database("baoxue")
-    finally:
-        server.stop()
+    with scratch_dir("baoxue-pg-") as data:  # not tmp_path_factory: see EmbeddedPostgres
+        server = EmbeddedPostgres(data / "pg", free_port())
+        try:
+            server.start()
+            yield server.ensure_database("baoxue")
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,27 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 
+DDL_LOCK = "baoxue-ddl"
+
+
+@contextmanager
+def ddl_lock(url: str) -> Iterator[None]:
+    """Serialises schema changes across processes that start together on a fresh database."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (DDL_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (DDL_LOCK,))
+
+
 class Database:
     """A small pool on one schema; ``transaction()`` is the unit of atomic change."""
 
     def __init__(self, url: str, schema: str, size: int = 4) -> None:
         self.url = url
         self.schema = schema
-        with psycopg.connect(url, autocommit=True) as conn:
+        with ddl_lock(url), psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         self.pool = ConnectionPool(
             url,
@@ -38,6 +52,7 @@ class Database:
     def execute_script(self, statements: str) -> None:
         """Runs idempotent DDL (CREATE ... IF NOT EXISTS) in one transaction."""
         with self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (DDL_LOCK,))
             conn.execute(statements)  # type: ignore[arg-type]
 
     def ping(self) -> bool:

