@@ -80,8 +80,8 @@ def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
         "POSTGRES_USER": pg["user"],
         "POSTGRES_PASSWORD": pg["password"],
         "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
-        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_POOL_SIZE": "1",  # connections kept open; more are opened on demand up to the overflow
+        "POSTGRES_MAX_OVERFLOW": str(max(0, settings.db_pool_size - 1)),
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_LOCK_TIMEOUT": "30",

@@ -50,7 +50,7 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = Field(500, ge=1, le=10_000)
     relay_idle_sleep_s: float = Field(0.1, gt=0)
     consumer_batch_size: int = Field(500, ge=1, le=10_000)
-    db_pool_size: int = Field(8, ge=1)
+    db_pool_size: int = Field(6, ge=1, description="Most connections per pool (one kept open, more on demand)")
     clock_file: Path | None = Field(None, description="If set, the simulated time is read from this file")
     timezone: str = "Asia/Shanghai"
     cipher_key: str | None = Field(None, description="AES key (base64) to encrypt stored event state")

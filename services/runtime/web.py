@@ -70,7 +70,16 @@ def create_base_app(
             metrics.http_requests.labels(service, request.method, route, str(status)).inc()
             metrics.http_latency.labels(service, request.method, route).observe(elapsed)
             if route not in ("/metrics", "/healthz", "/readyz"):
-                logger.info("http_request", method=request.method, route=route, status=status, ms=round(elapsed * 1000, 2))
+                actor = getattr(request.state, "actor", None)
+                logger.info(
+                    "http_request",
+                    method=request.method,
+                    route=route,
+                    status=status,
+                    ms=round(elapsed * 1000, 2),
+                    actor_id=getattr(actor, "user_id", None),
+                    actor_role=getattr(actor, "role", None),
+                )
             rlog.clear()
 
     @app.exception_handler(RequestValidationError)
