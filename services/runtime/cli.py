@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -97,6 +98,27 @@ def up(
     from services.runtime.stack import up as stack_up
 
     stack_up(only_infra=only_infra)
+
+
+bench_app = typer.Typer(help="Benchmarks: print figures, never fail on machine speed.", invoke_without_command=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback()
+def bench_all(ctx: typer.Context) -> None:
+    """Runs every benchmark when no sub-command is given."""
+    if ctx.invoked_subcommand is None:
+        bench_runtime()
+
+
+@bench_app.command("runtime")
+def bench_runtime(events: int = typer.Option(50_000, help="Events to append, publish and consume")) -> None:
+    """Event store append rate, relay publish rate, consumer apply rate."""
+    import platform
+
+    from services.runtime.bench import bench_runtime as run, print_table
+
+    print_table(f"Runtime on {platform.node()} ({os.cpu_count()} cores)", run(events))
 
 
 @app.command()

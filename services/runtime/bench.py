@@ -1,0 +1,160 @@
+"""Benchmarks of the runtime itself: event store appends, relay publishing, consumer applying.
+
+Figures are printed, never asserted. Infrastructure: BAOXUE_BENCH_DATABASE_URL (a server where a database may
+be created) and BAOXUE_BENCH_KAFKA_BOOTSTRAP when set, else an embedded PostgreSQL and a local broker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from typing import Any, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from eventsourcing.domain import Aggregate, event
+from psycopg import sql
+
+from contracts.events import AbsenceRecordedV1
+from services.runtime.consumer import ConsumerLoop, ProjectionSink
+from services.runtime.db import Database
+from services.runtime.eventstore import ServiceApplication, build_application
+from services.runtime.logging import configure_logging
+from services.runtime.metrics import Metrics
+from services.runtime.relay import Relay
+from services.runtime.settings import ServiceSettings
+
+
+class Tally(Aggregate):
+    """A throwaway aggregate whose events stand in for absences."""
+
+    @event("Started")
+    def __init__(self, township_code: str, meta: dict[str, Any]) -> None:
+        self.township_code = township_code
+        self.count = 0
+
+    @event("Ticked")
+    def tick(self, day: str, meta: dict[str, Any]) -> None:
+        self.count += 1
+
+
+class BenchApp(ServiceApplication):
+    name = "Bench"
+
+
+def _to_contract(domain_event: Any) -> AbsenceRecordedV1 | None:
+    if isinstance(domain_event, Tally.Ticked):
+        return AbsenceRecordedV1(
+            student_id=str(domain_event.originator_id), school_id="bench", township_code="520102001",
+            day=domain_event.day, consecutive_school_days=1,
+        )
+    return None
+
+
+@contextmanager
+def bench_infra() -> Iterator[tuple[str, str]]:
+    """A database URL and a broker for one benchmark run, cleaned up afterwards."""
+    from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
+
+    with ExitStack() as stack:
+        given_db = os.environ.get("BAOXUE_BENCH_DATABASE_URL")
+        if given_db:
+            name = f"baoxue_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(given_db, autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+            def drop() -> None:
+                with psycopg.connect(given_db, autocommit=True) as conn:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+            stack.callback(drop)
+            url = urlunsplit(urlsplit(given_db)._replace(path=f"/{name}"))
+        else:
+            pg = EmbeddedPostgres(stack.enter_context(scratch_dir()) / "pg", free_port())
+            pg.start()
+            stack.callback(pg.stop)
+            url = pg.ensure_database("bench")
+        bootstrap = os.environ.get("BAOXUE_BENCH_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            broker = TansuBroker(free_port())
+            broker.start()
+            stack.callback(broker.stop)
+            bootstrap = broker.bootstrap
+        yield url, bootstrap
+
+
+def bench_runtime(events: int = 50_000, per_save: int = 500) -> list[tuple[str, str]]:
+    """Appends, publishes and consumes `events` events; returns (measure, figure) rows."""
+    rows: list[tuple[str, str]] = []
+    log = configure_logging("bench", "bench", "WARNING")
+    with bench_infra() as (url, bootstrap):
+        settings = ServiceSettings(database_url=url, kafka_bootstrap=bootstrap, env="test", kafka_partitions=6)
+        app = build_application(BenchApp, settings, "bench")
+        meta = {"actor_id": "bench", "actor_role": "system", "jurisdiction": "520102"}
+        tallies = [Tally(township_code="520102001", meta=meta) for _ in range(1000)]
+        app.save(*tallies)
+        started = time.perf_counter()
+        for batch_start in range(0, events, per_save):
+            batch = tallies[: min(per_save, len(tallies))]
+            for i, t in enumerate(batch):
+                t.tick(day="2026-11-16", meta=meta)
+            app.save(*batch)
+        append_s = time.perf_counter() - started
+        rows.append((f"event store append ({per_save} events per transaction)", f"{events / append_s:,.0f} events/s"))
+        one_by_one = 1000
+        started = time.perf_counter()
+        for t in tallies[:one_by_one]:
+            t.tick(day="2026-11-17", meta=meta)
+            app.save(t)
+        rows.append(("event store append (1 event per transaction)", f"{one_by_one / (time.perf_counter() - started):,.0f} events/s"))
+        total = app.recorder.max_notification_id()
+
+        db = Database(url, "bench")
+        metrics = Metrics("bench")
+        topic = f"bench.{uuid.uuid4().hex[:6]}"
+        relay = Relay(service="bench", app=app, db=db, topic=topic, to_contract=_to_contract, bootstrap=bootstrap,
+                      partitions=6, metrics=metrics, logger=log, batch_size=2000)
+        stop = threading.Event()
+        started = time.perf_counter()
+        thread = threading.Thread(target=relay.run, args=(stop.is_set,), daemon=True)
+        thread.start()
+        while relay.load_state().position < total:
+            time.sleep(0.05)
+        relay_s = time.perf_counter() - started
+        stop.set()
+        thread.join(10)
+        published = events + one_by_one
+        rows.append(("relay: store → broker (acknowledged, position stored)", f"{published / relay_s:,.0f} events/s"))
+
+        applied = {"n": 0}
+
+        def count(message: Any, conn: Any) -> None:
+            applied["n"] += 1
+
+        consumer = ConsumerLoop(service="bench", name="bench-consumer", topics_=[topic], policies={AbsenceRecordedV1: count},
+                                sink=ProjectionSink(db, "bench-consumer"), db=db, bootstrap=bootstrap, partitions=6,
+                                metrics=metrics, logger=log, batch_size=1000)
+        stop = threading.Event()
+        started = time.perf_counter()
+        thread = threading.Thread(target=consumer.run, args=(stop.is_set,), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 600
+        while applied["n"] < published and time.monotonic() < deadline:
+            time.sleep(0.05)
+        consume_s = time.perf_counter() - started
+        stop.set()
+        thread.join(10)
+        rows.append(("consumer: broker → projection (one transaction per message)", f"{applied['n'] / consume_s:,.0f} messages/s"))
+        db.close()
+    return rows
+
+
+def print_table(title: str, rows: list[tuple[str, str]]) -> None:
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"\n{title}")
+    print("-" * (width + 24))
+    for measure, figure in rows:
+        print(f"{measure:<{width}}{figure:>24}")
