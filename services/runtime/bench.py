@@ -147,7 +147,7 @@ def bench_runtime(events: int = 50_000, per_save: int = 500) -> list[tuple[str, 
         consume_s = time.perf_counter() - started
         stop.set()
         thread.join(10)
-        rows.append(("consumer: broker → projection (one transaction per message)", f"{applied['n'] / consume_s:,.0f} messages/s"))
+        rows.append(("consumer: broker → projection (batched transactions)", f"{applied['n'] / consume_s:,.0f} messages/s"))
         db.close()
     return rows
 
