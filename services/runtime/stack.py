@@ -7,6 +7,7 @@ plan as separate processes they can kill and restart one by one.
 from __future__ import annotations
 
 import importlib
+import shlex
 import os
 import shutil
 import sys
@@ -73,7 +74,7 @@ def up(only_infra: bool = False) -> None:
             return
         manager = Manager(Printer(sys.stdout))
         for spec in service_processes():
-            manager.add_process(spec.name, " ".join(spec.argv), env={**os.environ, **spec.env})
+            manager.add_process(spec.name, "exec " + shlex.join(spec.argv), env={**os.environ, **spec.env})
         manager.loop()
     finally:
         if broker is not None:
