@@ -13,7 +13,7 @@ import pytest
 from services.registry.domain import id_number_check_digit
 from services.runtime.infra import TansuBroker, free_port
 from services.runtime.testing import auth
-from tests.e2e.harness import Stack, wait_until
+from tests.e2e.harness import Stack, own_database, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -26,13 +26,14 @@ MON, TUE, WED = date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)
 def stack(database_url, tmp_path_factory):
     broker = TansuBroker(free_port())
     broker.start()
-    s = Stack(database_url, broker, tmp_path_factory.mktemp("stack"))
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        broker.stop()
+    with own_database(database_url) as url:
+        s = Stack(url, broker, tmp_path_factory.mktemp("stack"))
+        try:
+            s.start()
+            yield s
+        finally:
+            s.stop()
+            broker.stop()
 
 
 def child(n: int) -> dict:
