@@ -4,6 +4,7 @@ Least exposure: a child's name and national ID number never leave the registry i
 carry an opaque student id and masked forms for display.
 """
 
+from datetime import date
 from typing import Literal
 
 from pydantic import Field
@@ -41,3 +42,217 @@ class StudentEnrolledV1(Contract):
     id_number_masked: str = Field(description="National ID number with birth date and sequence masked")
     head_teacher_id: str | None = Field(None, description="User id of the class head teacher (班主任)")
     head_teacher_name: str | None = None
+
+
+# -- enrolment lifecycle (学籍变动) ----------------------------------------------------------------------
+Placement = Literal["regular_class", "special_school", "home_delivery"]
+ClosureReason = Literal["deceased", "moved_away", "emigrated"]
+
+
+class StudentTransferredOutV1(Contract):
+    """转出: the record left a school; a receiving school must transfer the child in (else TransferLost)."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    on: date
+    reason: str
+    to_school_id: Id | None = None
+    to_region_code: JurisdictionCode | None = None
+
+
+class StudentTransferredInV1(Contract):
+    """转入: a school received a child who had transferred out."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    county_code: JurisdictionCode
+    township_code: JurisdictionCode
+    grade: Grade
+    class_name: str = Field(min_length=1, max_length=50)
+    on: date
+
+
+class StudentSuspendedV1(Contract):
+    """休学 with approval: the child still counts as in school."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    on: date
+    until: date | None = None
+    reason: str
+
+
+class StudentResumedV1(Contract):
+    """复学 after a suspension."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    on: date
+    grade: Grade
+
+
+class StudentGraduatedV1(Contract):
+    """毕业: a primary graduate must next be admitted to a junior school (小升初), else TransitionMissed."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    on: date
+    level: Literal["primary", "junior"]
+
+
+class StudentAdmittedV1(Contract):
+    """升学 (小升初): a primary graduate is registered at a junior school in grade 7."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    county_code: JurisdictionCode
+    township_code: JurisdictionCode
+    grade: Grade
+    class_name: str = Field(min_length=1, max_length=50)
+    on: date
+
+
+class DisabledChildPlacedV1(Contract):
+    """残疾儿童安置: 随班就读, 特教学校 or 送教上门; every placement counts as in school."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    placement: Placement
+    on: date
+    disability_degree: str | None = None
+
+
+class StudentRegistrationClosedV1(Contract):
+    """注销学籍: the child died, moved away or emigrated (reported by public security)."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    on: date
+    reason: ClosureReason
+    source: str
+
+
+# -- the population (适龄人口) ------------------------------------------------------------------------
+class ChildLifeEventReportedV1(Contract):
+    """Public security reports a death, a move out of the area or emigration (closes matters about the child)."""
+
+    topic = topics.REGISTRY
+    student_id: Id = Field(description="The child's stable public id (the same as a registration's student_id)")
+    township_code: JurisdictionCode
+    status: ClosureReason
+    on: date
+    source: str
+
+
+class ChildLifeEventCorrectedV1(Contract):
+    """The source withdrew a wrong death or move report: the child is resident again."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    township_code: JurisdictionCode
+    reason: str
+
+
+class ChildEnrolmentDeferredV1(Contract):
+    """延缓入学, approved by the county: the child is not out of school until the date."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    township_code: JurisdictionCode
+    until: date
+    reason: str
+
+
+# -- comparisons that find children (each retracted by its compensating event) ---------------------------
+class OutOfSchoolChildIdentifiedV1(Contract):
+    """户籍 vs 学籍: a resident child of compulsory age has no registration (失学)."""
+
+    topic = topics.REGISTRY
+    finding_id: Id
+    student_id: Id
+    township_code: JurisdictionCode
+    reason_code: str
+    episode: str = Field(description="School year of the census comparison, e.g. 2026")
+    name_masked: str
+    id_number_masked: str
+    special_groups: list[str] = Field(default_factory=list)
+
+
+class OutOfSchoolChildRetractedV1(Contract):
+    """An out-of-school finding no longer holds (registered, deceased, moved away, deferred, not of age...)."""
+
+    topic = topics.REGISTRY
+    finding_id: Id
+    student_id: Id
+    township_code: JurisdictionCode
+    reason_code: str
+
+
+class TransferLostV1(Contract):
+    """A transfer out not matched by a transfer in within the configured number of days."""
+
+    topic = topics.REGISTRY
+    finding_id: Id
+    student_id: Id
+    school_id: Id | None
+    township_code: JurisdictionCode
+    reason_code: str
+    transferred_out_on: date
+    days: int = Field(ge=1)
+
+
+class TransferLostRetractedV1(Contract):
+    """A lost transfer was found (transferred in, placed, or the child died or moved away)."""
+
+    topic = topics.REGISTRY
+    finding_id: Id
+    student_id: Id
+    township_code: JurisdictionCode
+    reason_code: str
+
+
+class TransitionMissedV1(Contract):
+    """小升初: a primary graduate has no junior registration once the next school year started."""
+
+    topic = topics.REGISTRY
+    finding_id: Id
+    student_id: Id
+    school_id: Id | None
+    township_code: JurisdictionCode
+    reason_code: str
+    graduated_on: date
+
+
+class TransitionMissedRetractedV1(Contract):
+    """A missed transition was resolved (admitted to a junior school, or the child died or moved away)."""
+
+    topic = topics.REGISTRY
+    finding_id: Id
+    student_id: Id
+    township_code: JurisdictionCode
+    reason_code: str
+
+
+class SchoolClosedV1(Contract):
+    """撤并: a school closes on a date; its children must be transferred."""
+
+    topic = topics.REGISTRY
+    school_id: Id
+    township_code: JurisdictionCode
+    on: date
+    reason: str
+    merged_into: Id | None = None

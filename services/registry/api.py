@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Annotated
 from uuid import UUID
@@ -11,7 +10,9 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry.application import RegistryApp, SchoolView, StudentView, school_view, student_view
+from services.registry.comparisons import Rules
 from services.registry.domain import Conflict, InvalidInput, NotFound
+from services.registry.routes import lifecycle_router
 from services.runtime.auth import CurrentActor, require_role, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.web import CommandMeta
@@ -63,7 +64,7 @@ class StudentPublic(BaseModel):
     id_number_masked: str
 
 
-def create_app(runtime: Runtime, registry: RegistryApp) -> FastAPI:
+def create_app(runtime: Runtime, registry: RegistryApp, rules: Rules | None = None) -> FastAPI:
     """The registry API bound to its application."""
     app = base_app(
         runtime,
@@ -109,4 +110,5 @@ def create_app(runtime: Runtime, registry: RegistryApp) -> FastAPI:
         return student_view(student)
 
     app.include_router(router)
+    app.include_router(lifecycle_router(registry, runtime.clock, rules or Rules()))
     return app

@@ -21,6 +21,8 @@ from services.registry.domain import (
     school_id_for,
     student_id_for,
 )
+from services.registry.projections import MemoryIndex
+from services.registry.usecases import ComparisonUseCases, LifecycleUseCases, PopulationUseCases, QueryUseCases
 from services.runtime.eventstore import ServiceApplication
 
 
@@ -45,10 +47,14 @@ class StudentView:
     id_number_masked: str
 
 
-class RegistryApp(ServiceApplication):
+class RegistryApp(ServiceApplication, LifecycleUseCases, PopulationUseCases, ComparisonUseCases, QueryUseCases):
     """The registry's event-sourced application (schema ``registry``)."""
 
     name = "Registry"
+
+    def __init__(self, env: Any = None, index: Any = None) -> None:
+        super().__init__(env)
+        self.index = index or MemoryIndex()
 
     def register_school(
         self, *, code: str, name: str, level: str, county_code: str, township_code: str, meta: dict[str, Any]
@@ -124,6 +130,11 @@ def student_view(s: Student) -> StudentView:
 
 def to_contract(domain_event: Any) -> Contract | None:
     """Maps stored registry events to their public contracts (least exposure: masked PII only)."""
+    from services.registry.publishing import lifecycle_contract
+
+    contract = lifecycle_contract(domain_event)
+    if contract is not None:
+        return contract
     if isinstance(domain_event, School.Registered):
         return SchoolRegisteredV1(
             school_id=str(domain_event.originator_id),

@@ -15,6 +15,9 @@ _CHECK = "10X98765432"
 _ID_RE = re.compile(r"^\d{17}[\dX]$")
 
 SCHOOL_LEVELS = ("primary", "junior", "nine_year", "special")
+PLACEMENTS = ("regular_class", "special_school", "home_delivery")  # 随班就读 / 特教学校 / 送教上门
+CLOSURE_REASONS = ("deceased", "moved_away", "emigrated")
+STUDENT_STATUSES = ("enrolled", "suspended", "transferring_out", "graduated_primary", "completed", "closed")
 GRADES_BY_LEVEL = {"primary": range(1, 7), "junior": range(7, 10), "nine_year": range(1, 10), "special": range(1, 10)}
 
 
@@ -58,6 +61,14 @@ def validate_id_number(id_number: str) -> date:
         raise InvalidInput("身份证号中的出生日期无效", rule="id_number_birth_date") from exc
 
 
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９ｘＸ", "0123456789XX")
+
+
+def normalise_id_number(raw: str) -> str:
+    """The linkage form of an ID number: no spaces, ASCII digits, upper-case X (sources write it many ways)."""
+    return "".join(raw.split()).translate(_FULL_WIDTH).upper()
+
+
 def mask_name(name: str) -> str:
     """张三丰 -> 张*丰, 张三 -> 张*: enough for an official to recognise, not to identify."""
     if len(name) <= 1:
@@ -93,6 +104,7 @@ class School(Aggregate):
         self.county_code = county_code
         self.township_code = township_code
         self.meta = meta
+        self.closed_on: date | None = None
 
     @staticmethod
     def create_id(code: str, **_: Any) -> uuid.UUID:
@@ -113,6 +125,30 @@ class School(Aggregate):
 
     def accepts_grade(self, grade: int) -> bool:
         return grade in GRADES_BY_LEVEL[self.level]
+
+    @property
+    def is_open(self) -> bool:
+        return getattr(self, "closed_on", None) is None
+
+    def close(self, *, on: date, reason: str, merged_into: str | None, meta: dict[str, Any]) -> None:
+        """撤并: a school closes on a date (its children must be transferred)."""
+        if not self.is_open:
+            raise Conflict("学校已撤并", rule="school_open")
+        self._closed(on=on, reason=reason, merged_into=merged_into, township_code=self.township_code, meta=meta)
+
+    @event("Closed")
+    def _closed(self, on: date, reason: str, merged_into: str | None, township_code: str,
+                meta: dict[str, Any]) -> None:
+        self.closed_on, self.meta = on, meta
+
+    def reopen(self, *, on: date, meta: dict[str, Any]) -> None:
+        if self.is_open:
+            raise Conflict("学校在办", rule="school_closed")
+        self._reopened(on=on, meta=meta)
+
+    @event("Reopened")
+    def _reopened(self, on: date, meta: dict[str, Any]) -> None:
+        self.closed_on, self.meta = None, meta
 
 
 class Student(Aggregate):
@@ -148,6 +184,11 @@ class Student(Aggregate):
         self.head_teacher_id = head_teacher_id
         self.head_teacher_name = head_teacher_name
         self.meta = meta
+        self.status = "enrolled"
+        self.placement: str | None = None
+        self.since: date | None = None
+        self.transfer_out_on: date | None = None
+        self.graduated_on: date | None = None
 
     @staticmethod
     def create_id(id_number: str, **_: Any) -> uuid.UUID:
@@ -169,3 +210,135 @@ class Student(Aggregate):
 
     def same_enrolment(self, school_id: str, grade: int, class_name: str) -> bool:
         return (self.school_id, self.grade, self.class_name) == (school_id, grade, class_name)
+
+    # -- lifecycle (学籍变动): each public method checks its rule, then records the event -------
+    @property
+    def in_school(self) -> bool:
+        """Counts as in school: enrolled (any placement) or suspended with approval."""
+        return self.status in ("enrolled", "suspended")
+
+    def _require(self, *statuses: str, action: str) -> None:
+        if self.status not in statuses:
+            raise Conflict(f"学籍状态为 {self.status}，不能{action}", rule=f"{action}_from_status")
+
+    def transfer_out(self, *, on: date, reason: str, to_school_id: str | None, to_region_code: str | None,
+                     meta: dict[str, Any]) -> None:
+        """转出: the record leaves this school; the receiving school must transfer the child in."""
+        self._require("enrolled", "suspended", action="转出")
+        if to_region_code is not None and not re.fullmatch(r"\d{2}(\d{2}(\d{2}(\d{3})?)?)?", to_region_code):
+            raise InvalidInput("转入地区代码无效", rule="region_code")
+        self._transferred_out(on=on, reason=reason, to_school_id=to_school_id, to_region_code=to_region_code,
+                              school_id=self.school_id, township_code=self.township_code, meta=meta)
+
+    @event("TransferredOut")
+    def _transferred_out(self, on: date, reason: str, to_school_id: str | None, to_region_code: str | None,
+                         school_id: str, township_code: str, meta: dict[str, Any]) -> None:
+        self.status, self.since, self.transfer_out_on, self.meta = "transferring_out", on, on, meta
+
+    def transfer_in(self, *, on: date, school: School, grade: int, class_name: str, meta: dict[str, Any]) -> None:
+        """转入: a school receives a child who transferred out (人籍一致，籍随人走)."""
+        self._require("transferring_out", action="转入")
+        if not school.is_open:
+            raise Conflict("学校已撤并，不能转入", rule="school_open")
+        if not school.accepts_grade(grade):
+            raise InvalidInput(f"{school.level} 学校没有 {grade} 年级", rule="grade_fits_school")
+        if self.transfer_out_on is not None and on < self.transfer_out_on:
+            raise InvalidInput("转入日期早于转出日期", rule="transfer_in_after_out")
+        self._transferred_in(on=on, school_id=str(school.id), county_code=school.county_code,
+                             township_code=school.township_code, grade=grade, class_name=class_name, meta=meta)
+
+    @event("TransferredIn")
+    def _transferred_in(self, on: date, school_id: str, county_code: str, township_code: str, grade: int,
+                        class_name: str, meta: dict[str, Any]) -> None:
+        self.school_id, self.county_code, self.township_code = school_id, county_code, township_code
+        self.grade, self.class_name, self.status, self.since, self.meta = grade, class_name, "enrolled", on, meta
+        self.transfer_out_on = None
+
+    def suspend(self, *, on: date, reason: str, until: date | None, approval_ref: str, meta: dict[str, Any]) -> None:
+        """休学: only with an approval reference; the child stays counted as in school."""
+        self._require("enrolled", action="休学")
+        if not approval_ref.strip():
+            raise InvalidInput("休学须有审批文号", rule="suspension_approved")
+        if until is not None and until <= on:
+            raise InvalidInput("休学截止日期须晚于开始日期", rule="suspension_period")
+        self._suspended(on=on, reason=reason, until=until, approval_ref=approval_ref, school_id=self.school_id,
+                        township_code=self.township_code, meta=meta)
+
+    @event("Suspended")
+    def _suspended(self, on: date, reason: str, until: date | None, approval_ref: str, school_id: str,
+                   township_code: str, meta: dict[str, Any]) -> None:
+        self.status, self.since, self.meta = "suspended", on, meta
+
+    def resume(self, *, on: date, grade: int | None, class_name: str | None, meta: dict[str, Any]) -> None:
+        """复学 after a suspension."""
+        self._require("suspended", action="复学")
+        self._resumed(on=on, grade=grade or self.grade, class_name=class_name or self.class_name,
+                      school_id=self.school_id, township_code=self.township_code, meta=meta)
+
+    @event("Resumed")
+    def _resumed(self, on: date, grade: int, class_name: str, school_id: str, township_code: str,
+                 meta: dict[str, Any]) -> None:
+        self.status, self.since, self.grade, self.class_name, self.meta = "enrolled", on, grade, class_name, meta
+
+    def graduate(self, *, on: date, level: str, meta: dict[str, Any]) -> None:
+        """毕业: a primary graduate must then be registered at a junior school (小升初)."""
+        self._require("enrolled", action="毕业")
+        if level == "primary" and self.grade not in (5, 6):
+            raise InvalidInput("小学毕业须在五或六年级", rule="graduation_grade")
+        if level == "junior" and self.grade != 9:
+            raise InvalidInput("初中毕业须在九年级", rule="graduation_grade")
+        if level not in ("primary", "junior"):
+            raise InvalidInput(f"毕业学段无效: {level}", rule="graduation_level")
+        self._graduated(on=on, level=level, school_id=self.school_id, township_code=self.township_code, meta=meta)
+
+    @event("Graduated")
+    def _graduated(self, on: date, level: str, school_id: str, township_code: str, meta: dict[str, Any]) -> None:
+        self.status = "graduated_primary" if level == "primary" else "completed"
+        self.since, self.graduated_on, self.meta = on, on, meta
+
+    def admit(self, *, on: date, school: School, class_name: str, meta: dict[str, Any]) -> None:
+        """升学 (小升初): a primary graduate is registered at a junior (or nine-year) school in grade 7."""
+        self._require("graduated_primary", action="升学")
+        if school.level not in ("junior", "nine_year", "special") or not school.is_open:
+            raise InvalidInput("须登记到开办中的初中或九年一贯制学校", rule="admitted_to_junior")
+        self._admitted(on=on, school_id=str(school.id), county_code=school.county_code,
+                       township_code=school.township_code, grade=7, class_name=class_name, meta=meta)
+
+    @event("Admitted")
+    def _admitted(self, on: date, school_id: str, county_code: str, township_code: str, grade: int,
+                  class_name: str, meta: dict[str, Any]) -> None:
+        self.school_id, self.county_code, self.township_code = school_id, county_code, township_code
+        self.grade, self.class_name, self.status, self.since, self.meta = grade, class_name, "enrolled", on, meta
+
+    def place(self, *, on: date, placement: str, school: School, disability_degree: str | None,
+              meta: dict[str, Any]) -> None:
+        """残疾儿童安置: 随班就读, 特教学校 or 送教上门 — each counts as in school and keeps a registration."""
+        if placement not in PLACEMENTS:
+            raise InvalidInput(f"安置方式无效: {placement}", rule="placement")
+        if placement == "special_school" and school.level != "special":
+            raise InvalidInput("特教学校安置须登记到特殊教育学校", rule="special_school_placement")
+        self._require("enrolled", "suspended", "transferring_out", action="安置")
+        self._placed(on=on, placement=placement, school_id=str(school.id), county_code=school.county_code,
+                     township_code=school.township_code, disability_degree=disability_degree, meta=meta)
+
+    @event("Placed")
+    def _placed(self, on: date, placement: str, school_id: str, county_code: str, township_code: str,
+                disability_degree: str | None, meta: dict[str, Any]) -> None:
+        self.school_id, self.county_code, self.township_code = school_id, county_code, township_code
+        self.placement, self.status, self.since, self.meta = placement, "enrolled", on, meta
+        self.transfer_out_on = None
+
+    def close(self, *, on: date, reason: str, source: str, reference: str | None, meta: dict[str, Any]) -> bool:
+        """注销学籍 on a death or move away reported by public security; False when already closed."""
+        if reason not in CLOSURE_REASONS:
+            raise InvalidInput(f"注销原因无效: {reason}", rule="closure_reason")
+        if self.status == "closed":
+            return False
+        self._closed(on=on, reason=reason, source=source, reference=reference, school_id=self.school_id,
+                     township_code=self.township_code, meta=meta)
+        return True
+
+    @event("Closed")
+    def _closed(self, on: date, reason: str, source: str, reference: str | None, school_id: str, township_code: str,
+                meta: dict[str, Any]) -> None:
+        self.status, self.since, self.meta = "closed", on, meta

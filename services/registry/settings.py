@@ -1,7 +1,21 @@
 """Registry settings (BAOXUE_ prefix)."""
 
+from pydantic import Field
+
+from services.registry.comparisons import Rules
 from services.runtime.settings import ServiceSettings
 
 
 class RegistrySettings(ServiceSettings):
-    """The registry needs nothing beyond the runtime's settings yet."""
+    """Comparison rules, the scheduled run and import batching."""
+
+    transfer_lost_days: int = Field(30, ge=1, description="Days a transfer out may wait for its transfer in")
+    school_year_start_month: int = Field(9, ge=1, le=12)
+    school_year_start_day: int = Field(1, ge=1, le=31)
+    comparison_prefix: str = Field("", description="Jurisdiction the scheduled comparisons cover (empty: all)")
+    comparison_hour: int = Field(2, ge=0, le=23, description="Local hour of the daily scheduled comparison run")
+    import_batch_size: int = Field(5000, ge=100, le=50_000, description="Events per insert transaction in imports")
+    index_batch_size: int = Field(5000, ge=100, le=50_000)
+
+    def rules(self) -> Rules:
+        return Rules(self.transfer_lost_days, (self.school_year_start_month, self.school_year_start_day))

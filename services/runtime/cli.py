@@ -15,6 +15,16 @@ app = typer.Typer(help="Baoxue (保学): 控辍保学 platform.", no_args_is_hel
 contracts_app = typer.Typer(help="Event contracts and their JSON Schemas.", no_args_is_help=True)
 infra_app = typer.Typer(help="Local infrastructure processes (foreground).", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
+
+
+def _mount_service_commands() -> None:
+    """Each service may bring its own sub-commands (imports, benchmarks, rebuilds)."""
+    from services.registry.cli import app as registry_app
+
+    app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
+
+
+_mount_service_commands()
 app.add_typer(infra_app, name="infra")
 
 SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")

@@ -1,0 +1,89 @@
+"""Public contracts of the lifecycle, population and comparison events (least exposure: ids and masks only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import Contract
+from contracts.events import registry as c
+from services.registry.comparisons import Finding
+from services.registry.domain import School, Student
+from services.registry.population import Child
+
+_STUDENT = {
+    "TransferredOut": lambda e: c.StudentTransferredOutV1(
+        student_id=str(e.originator_id), school_id=e.school_id, township_code=e.township_code, on=e.on,
+        reason=e.reason, to_school_id=e.to_school_id, to_region_code=e.to_region_code),
+    "TransferredIn": lambda e: c.StudentTransferredInV1(
+        student_id=str(e.originator_id), school_id=e.school_id, county_code=e.county_code,
+        township_code=e.township_code, grade=e.grade, class_name=e.class_name, on=e.on),
+    "Suspended": lambda e: c.StudentSuspendedV1(
+        student_id=str(e.originator_id), school_id=e.school_id, township_code=e.township_code, on=e.on,
+        until=e.until, reason=e.reason),
+    "Resumed": lambda e: c.StudentResumedV1(
+        student_id=str(e.originator_id), school_id=e.school_id, township_code=e.township_code, on=e.on, grade=e.grade),
+    "Graduated": lambda e: c.StudentGraduatedV1(
+        student_id=str(e.originator_id), school_id=e.school_id, township_code=e.township_code, on=e.on,
+        level=e.level),
+    "Admitted": lambda e: c.StudentAdmittedV1(
+        student_id=str(e.originator_id), school_id=e.school_id, county_code=e.county_code,
+        township_code=e.township_code, grade=e.grade, class_name=e.class_name, on=e.on),
+    "Placed": lambda e: c.DisabledChildPlacedV1(
+        student_id=str(e.originator_id), school_id=e.school_id, township_code=e.township_code,
+        placement=e.placement, on=e.on, disability_degree=e.disability_degree),
+    "Closed": lambda e: c.StudentRegistrationClosedV1(
+        student_id=str(e.originator_id), school_id=e.school_id, township_code=e.township_code, on=e.on,
+        reason=e.reason, source=e.source),
+}
+_CHILD = {
+    "LifeEventReported": lambda e: c.ChildLifeEventReportedV1(
+        student_id=e.student_id, township_code=e.township_code, status=e.status, on=e.on, source=e.source),
+    "LifeEventCorrected": lambda e: c.ChildLifeEventCorrectedV1(
+        student_id=e.student_id, township_code=e.township_code, reason=e.reason),
+    "EnrolmentDeferred": lambda e: c.ChildEnrolmentDeferredV1(
+        student_id=e.student_id, township_code=e.township_code, until=e.until, reason=e.reason),
+}
+_IDENTIFIED = {
+    "out_of_school": lambda f, e, ev: c.OutOfSchoolChildIdentifiedV1(
+        finding_id=f, student_id=e.student_id, township_code=e.township_code, reason_code=e.reason_code,
+        episode=e.episode, name_masked=ev.get("name_masked", "*"), id_number_masked=ev.get("id_number_masked", "*"),
+        special_groups=list(ev.get("flags", []))),
+    "transfer_lost": lambda f, e, ev: c.TransferLostV1(
+        finding_id=f, student_id=e.student_id, school_id=e.school_id, township_code=e.township_code,
+        reason_code=e.reason_code, transferred_out_on=ev["transferred_out_on"], days=ev["days"]),
+    "transition_missed": lambda f, e, ev: c.TransitionMissedV1(
+        finding_id=f, student_id=e.student_id, school_id=e.school_id, township_code=e.township_code,
+        reason_code=e.reason_code, graduated_on=ev["graduated_on"]),
+}
+_RETRACTED = {
+    "out_of_school": c.OutOfSchoolChildRetractedV1,
+    "transfer_lost": c.TransferLostRetractedV1,
+    "transition_missed": c.TransitionMissedRetractedV1,
+}
+
+
+def lifecycle_contract(e: Any, finding: Any = None) -> Contract | None:
+    """The public contract of a lifecycle, population or finding event (None: internal only)."""
+    kind = type(e).__name__
+    if isinstance(e, Student.Event) and kind in _STUDENT:
+        return _STUDENT[kind](e)
+    if isinstance(e, Child.Event) and kind in _CHILD:
+        return _CHILD[kind](e)
+    if isinstance(e, School.Event) and kind == "Closed":
+        return c.SchoolClosedV1(school_id=str(e.originator_id), township_code=e.township_code, on=e.on,
+                                reason=e.reason, merged_into=e.merged_into)
+    if isinstance(e, Finding.Event) and kind in ("Identified", "Reidentified"):
+        ev = e.evidence
+        fields = {"student_id": ev["student_id"], "school_id": ev.get("school_id"), "episode": ev["episode"]}
+        view = _View(township_code=e.township_code, reason_code=e.reason_code, **fields)
+        return _IDENTIFIED[ev["kind"]](str(e.originator_id), view, ev)
+    if isinstance(e, Finding.Event) and kind == "Retracted":
+        ev = e.evidence
+        return _RETRACTED[ev["kind"]](finding_id=str(e.originator_id), student_id=ev["student_id"],
+                                      township_code=ev["township_code"], reason_code=e.reason_code)
+    return None
+
+
+class _View:
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)

@@ -1,0 +1,322 @@
+"""Registry HTTP routes beyond the walking skeleton: lifecycle, population, imports, comparisons, queries.
+
+Every route is scoped to the caller's jurisdiction; names and ID numbers leave only in masked form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.registry.comparisons import KINDS, Rules
+from services.registry.domain import mask_id_number, mask_name, normalise_id_number, student_id_for
+from services.registry.population import FLAGS, SOURCES
+from services.runtime.auth import CurrentActor, require_role, require_scope
+from services.runtime.web import CommandMeta
+
+OFFICERS = ("county_officer", "township_officer", "prefecture_officer", "province_officer")
+SCHOOL = ("school_staff", *OFFICERS)
+DATA_EXCHANGE = ("county_officer", "prefecture_officer", "province_officer", "system")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TransferOut(_Body):
+    on: date
+    reason: str = Field(min_length=1, max_length=200)
+    to_school_id: str | None = None
+    to_region_code: str | None = None
+
+
+class TransferIn(_Body):
+    on: date
+    school_id: UUID
+    grade: int = Field(ge=1, le=9)
+    class_name: str = Field(min_length=1, max_length=50)
+
+
+class Suspend(_Body):
+    on: date
+    reason: str = Field(min_length=1, max_length=200)
+    until: date | None = None
+    approval_ref: str = Field(min_length=1, max_length=100, description="审批文号")
+
+
+class Resume(_Body):
+    on: date
+    grade: int | None = Field(None, ge=1, le=9)
+    class_name: str | None = None
+
+
+class Graduate(_Body):
+    on: date
+    level: Literal["primary", "junior"]
+
+
+class Admit(_Body):
+    on: date
+    school_id: UUID
+    class_name: str = Field(min_length=1, max_length=50)
+
+
+class Place(_Body):
+    on: date
+    placement: Literal["regular_class", "special_school", "home_delivery"]
+    school_id: UUID
+    disability_degree: Literal["1", "2", "3", "4"] | None = None
+
+
+class SchoolClose(_Body):
+    on: date
+    reason: str = Field(min_length=1, max_length=200)
+    merged_into: str | None = None
+
+
+class ChildReport(_Body):
+    source: Literal["public_security", "civil_affairs", "disability_federation", "poverty_alleviation", "education"]
+    id_number: str = Field(min_length=18, max_length=18)
+    source_record_id: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, max_length=50)
+    birth_date: date | None = None
+    gender: Literal["男", "女"] | None = None
+    township_code: str | None = Field(None, pattern=r"^\d{9}$")
+    village_code: str | None = Field(None, pattern=r"^\d{12}$")
+    guardian_name: str | None = Field(None, max_length=50)
+    guardian_phone: str | None = Field(None, pattern=r"^\+?\d{7,15}$")
+    flags: dict[str, dict[str, Any]] = Field(default_factory=dict, description=f"special groups: {', '.join(FLAGS)}")
+
+
+class LifeEvent(_Body):
+    id_number: str = Field(min_length=18, max_length=18)
+    status: Literal["deceased", "moved_away", "emigrated"]
+    on: date
+    reference: str | None = Field(None, max_length=100)
+    to_region_code: str | None = None
+
+
+class LifeEventCorrection(_Body):
+    id_number: str = Field(min_length=18, max_length=18)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class Deferral(_Body):
+    id_number: str = Field(min_length=18, max_length=18)
+    until: date
+    reason: str = Field(min_length=1, max_length=200)
+    approval_ref: str = Field(min_length=1, max_length=100)
+    approved_by: str = Field(min_length=1, max_length=100)
+
+
+class Merge(_Body):
+    survivor_id_number: str = Field(min_length=18, max_length=18)
+    other_id_number: str = Field(min_length=18, max_length=18)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ComparisonRun(_Body):
+    kinds: list[Literal["out_of_school", "transfer_lost", "transition_missed"]] = Field(default=list(KINDS))
+    as_of: date | None = None
+    prefix: str | None = Field(None, pattern=r"^\d{2,12}$")
+
+
+class DivisionChange(_Body):
+    change: Literal["rename", "merge", "abolish"]
+    effective: date
+    name: str | None = None
+    target_code: str | None = None
+
+
+def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["registry"])
+
+    def scoped_student(actor: Any, student_id: UUID) -> None:
+        require_role(actor, *SCHOOL)
+        require_scope(actor, registry.student(student_id).township_code, "学生")
+
+    def scoped_child(actor: Any, id_number: str) -> None:
+        require_scope(actor, registry.child_record(normalise_id_number(id_number)).township_code, "儿童")
+
+    def act(action: str, student_id: UUID, body: _Body, actor: Any, meta: dict[str, Any]) -> dict[str, Any]:
+        scoped_student(actor, student_id)
+        fields = body.model_dump()
+        if "school_id" in fields:
+            require_scope(actor, registry.school(fields["school_id"]).township_code, "学校")
+        return asdict(getattr(registry, action)(student_id, meta=meta, **fields))
+
+    @router.post("/students/{student_id}/transfer-out", summary="转出")
+    def transfer_out(student_id: UUID, body: TransferOut, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        return act("transfer_out", student_id, body, actor, meta)
+
+    @router.post("/students/{student_id}/transfer-in", summary="转入 (by the receiving school, any jurisdiction)")
+    def transfer_in(student_id: UUID, body: TransferIn, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        require_role(actor, *SCHOOL)
+        require_scope(actor, registry.school(body.school_id).township_code, "接收学校")
+        return asdict(registry.transfer_in(student_id, meta=meta, **body.model_dump()))
+
+    @router.post("/students/{student_id}/suspend", summary="休学")
+    def suspend(student_id: UUID, body: Suspend, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        return act("suspend", student_id, body, actor, meta)
+
+    @router.post("/students/{student_id}/resume", summary="复学")
+    def resume(student_id: UUID, body: Resume, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        return act("resume", student_id, body, actor, meta)
+
+    @router.post("/students/{student_id}/graduate", summary="毕业")
+    def graduate(student_id: UUID, body: Graduate, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        return act("graduate", student_id, body, actor, meta)
+
+    @router.post("/students/{student_id}/admit", summary="小升初: registered at a junior school")
+    def admit(student_id: UUID, body: Admit, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        require_role(actor, *SCHOOL)
+        require_scope(actor, registry.school(body.school_id).township_code, "初中学校")
+        return asdict(registry.admit(student_id, meta=meta, **body.model_dump()))
+
+    @router.post("/students/{student_id}/place", summary="残疾儿童安置 (随班就读/特教学校/送教上门)")
+    def place(student_id: UUID, body: Place, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        return act("place", student_id, body, actor, meta)
+
+    @router.post("/schools/{school_id}/close", status_code=204, summary="撤并")
+    def close_school(school_id: UUID, body: SchoolClose, actor: CurrentActor, meta: CommandMeta) -> None:
+        require_role(actor, *OFFICERS)
+        require_scope(actor, registry.school(school_id).township_code, "学校")
+        registry.close_school(school_id, meta=meta, **body.model_dump())
+
+    # -- imports ---------------------------------------------------------------------------------
+    @router.post("/imports/{kind}", summary="Bulk import (CSV/XLSX body); all or nothing unless valid_only")
+    async def import_file(
+        kind: Literal["students", "population", "schools"], request: Request, actor: CurrentActor, meta: CommandMeta,
+        filename: str = Query("import.csv", description="Name of the file (.csv or .xlsx decides the format)"),
+        source: Literal["public_security", "civil_affairs", "disability_federation", "poverty_alleviation",
+                        "education"] = Query("public_security"),
+        valid_only: bool = Query(False, description="Import the valid rows and report the others"),
+    ) -> dict[str, Any]:
+        require_role(actor, *(SCHOOL if kind == "students" else DATA_EXCHANGE))
+        content = await request.body()
+        if not content:
+            raise HTTPException(422, detail={"code": "file_empty", "message": "文件为空"})
+        if kind == "schools":
+            report = registry.import_schools(content, filename, meta)
+        else:
+            report = registry.import_file(kind=kind, content=content, filename=filename, source=source,
+                                          valid_only=valid_only, today=clock.today(), meta=meta)
+        return report.as_dict()
+
+    # -- population ------------------------------------------------------------------------------
+    @router.post("/population/records", summary="A source reports one child (linked by ID number)")
+    def report_child(body: ChildReport, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        require_role(actor, *DATA_EXCHANGE)
+        fields = body.model_dump()
+        attributes = {k: fields.pop(k) for k in list(fields) if k not in ("source", "id_number", "source_record_id",
+                                                                         "flags")}
+        require_scope(actor, attributes.get("township_code") or normalise_id_number(body.id_number)[:6], "儿童户籍地")
+        child, outcome = registry.report_child(as_of=clock.today(), attributes=attributes, meta=meta, **fields)
+        return {"student_id": str(student_id_for(child.id_number)), "outcome": outcome}
+
+    @router.post("/population/life-events", summary="公安通报: deceased, moved away or emigrated")
+    def life_event(body: LifeEvent, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        require_role(actor, *DATA_EXCHANGE)
+        scoped_child(actor, body.id_number)
+        changed = registry.report_life_event(source="public_security", meta=meta, **body.model_dump())
+        return {"changed": changed}
+
+    @router.post("/population/life-events/corrections", status_code=204, summary="A wrong death/move report withdrawn")
+    def correct(body: LifeEventCorrection, actor: CurrentActor, meta: CommandMeta) -> None:
+        require_role(actor, *DATA_EXCHANGE)
+        scoped_child(actor, body.id_number)
+        registry.correct_life_event(source="public_security", meta=meta, **body.model_dump())
+
+    @router.post("/population/deferrals", status_code=204, summary="延缓入学 with the county's approval")
+    def defer(body: Deferral, actor: CurrentActor, meta: CommandMeta) -> None:
+        require_role(actor, "county_officer")
+        scoped_child(actor, body.id_number)
+        registry.defer_enrolment(today=clock.today(), meta=meta, **body.model_dump())
+
+    @router.post("/population/merges", status_code=204, summary="Merge two records of one child")
+    def merge(body: Merge, actor: CurrentActor, meta: CommandMeta) -> None:
+        require_role(actor, *DATA_EXCHANGE)
+        scoped_child(actor, body.survivor_id_number)
+        scoped_child(actor, body.other_id_number)
+        registry.merge_children(meta=meta, **body.model_dump())
+
+    @router.post("/population/merges/undo", status_code=204, summary="Undo a wrong merge")
+    def undo_merge(body: Merge, actor: CurrentActor, meta: CommandMeta) -> None:
+        require_role(actor, *DATA_EXCHANGE)
+        scoped_child(actor, body.survivor_id_number)
+        registry.undo_merge(meta=meta, **body.model_dump())
+
+    # -- comparisons -----------------------------------------------------------------------------
+    @router.post("/comparisons/run", summary="Run the census / transfer / 小升初 comparisons now")
+    def run(body: ComparisonRun, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        require_role(actor, *OFFICERS)
+        prefix = body.prefix or actor.jurisdiction
+        require_scope(actor, prefix, "比对范围")
+        as_of = body.as_of or clock.today()
+        return {"as_of": as_of.isoformat(), "prefix": prefix,
+                "results": registry.run_comparisons(prefix=prefix, as_of=as_of, rules=rules, meta=meta,
+                                                    kinds=body.kinds)}
+
+    # -- queries ---------------------------------------------------------------------------------
+    @router.get("/children", summary="Find children by ID number or name (masked results, your jurisdiction)")
+    def find(actor: CurrentActor, id_number: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+        if not id_number and not name:
+            raise HTTPException(422, detail={"code": "query_missing", "message": "请提供 id_number 或 name"})
+        return registry.find_children(actor.jurisdiction, id_number=id_number, name=name)
+
+    @router.get("/children/{student_id}/history", summary="Every event about a child, with source and actor")
+    def history(student_id: UUID, actor: CurrentActor) -> list[dict[str, Any]]:
+        return registry.child_history(actor.jurisdiction, str(student_id))
+
+    @router.get("/children/by-id-number/{id_number}/provenance", summary="Who said what about a child")
+    def provenance(id_number: str, actor: CurrentActor) -> dict[str, Any]:
+        child = registry.child_record(normalise_id_number(id_number))
+        require_scope(actor, child.township_code, "儿童")
+
+        def safe(attribute: str, value: Any) -> Any:
+            return mask_name(value) if attribute in ("name", "guardian_name") else (
+                "***" if attribute == "guardian_phone" else value)
+
+        return {
+            "student_id": str(student_id_for(child.id_number)),
+            "id_number_masked": mask_id_number(child.id_number),
+            "status": child.status,
+            "resolved": {k: safe(k, v) for k, v in child.resolved().items()},
+            "provenance": {k: [{**v, "value": safe(k, v["value"])} for v in vs] for k, vs in child.provenance().items()},
+            "conflicts": {k: [{**v, "value": safe(k, v["value"])} for v in vs] for k, vs in child.conflicts().items()},
+            "special_groups": child.flags(),
+            "deferral": child.deferral,
+            "sources": list(SOURCES),
+        }
+
+    @router.get("/counts", summary="Children in school by grade, per school or township")
+    def counts(actor: CurrentActor, by: Literal["school", "township"] = "school",
+               prefix: str | None = Query(None, pattern=r"^\d{2,12}$")) -> list[dict[str, Any]]:
+        prefix = prefix or actor.jurisdiction
+        require_scope(actor, prefix, "统计范围")
+        return registry.grade_counts(prefix, by="school" if by == "school" else "township_code")
+
+    @router.get("/jurisdictions", summary="The division hierarchy as of a date")
+    def jurisdictions(actor: CurrentActor, as_of: date | None = None,
+                      prefix: str | None = Query(None, pattern=r"^\d{2,12}$")) -> list[dict[str, Any]]:
+        prefix = prefix or actor.jurisdiction
+        require_scope(actor, prefix, "区划")
+        return registry.hierarchy(prefix, as_of or clock.today())
+
+    @router.post("/jurisdictions/load", summary="Load the packaged GB/T 2260 division codes under your jurisdiction")
+    def load(actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        require_role(actor, "province_officer", "prefecture_officer", "county_officer")
+        return registry.load_divisions(prefix=actor.jurisdiction, meta=meta)
+
+    @router.post("/jurisdictions/{code}/changes", status_code=204, summary="Rename, merge or abolish, from a date")
+    def change(code: str, body: DivisionChange, actor: CurrentActor, meta: CommandMeta) -> None:
+        require_role(actor, "province_officer", "prefecture_officer", "county_officer")
+        require_scope(actor, code, "区划")
+        registry.change_division(code=code, meta=meta, **body.model_dump())
+
+    return router

@@ -1,0 +1,133 @@
+"""The registry's new API on PostgreSQL: imports, lifecycle, comparisons, queries — all scoped, all masked."""
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.registry.api import create_app
+from services.registry.bootstrap import build_registry
+from services.registry.domain import student_id_for
+from services.registry.settings import RegistrySettings
+from services.registry.tests.stories import make_id, wrong_id
+from services.runtime.bootstrap import build_runtime
+from services.runtime.testing import auth
+
+pytestmark = pytest.mark.integration
+COUNTY = auth("county_officer", "520102")
+OTHER = auth("county_officer", "520103")
+EXCHANGE = auth("county_officer", "520102", user_id="public-security-feed")
+A, B, C = make_id("52010220160512103"), make_id("52010220150807102"), make_id("52010220140301105")
+
+
+@pytest.fixture(scope="module")
+def client(database_url):
+    settings = RegistrySettings(database_url=database_url, env="test", db_pool_size=2)
+    runtime = build_runtime("registry", "api", settings)
+    registry = build_registry(runtime, settings)
+    with TestClient(create_app(runtime, registry, settings.rules())) as c:
+        c.registry = registry
+        schools = {}
+        for code, level in (("API-P", "primary"), ("API-J", "junior")):
+            r = c.post("/v1/schools", headers=COUNTY, json={"code": code, "name": code, "level": level,
+                                                              "county_code": "520102", "township_code": "520102001"})
+            schools[level] = r.json()["school_id"]
+        c.schools = schools
+        yield c
+    runtime.close()
+
+
+def upload(client, kind, text, headers=COUNTY, **params):
+    return client.post(f"/v1/imports/{kind}", params={"filename": f"{kind}.csv", **params}, headers=headers,
+                       content=text.encode())
+
+
+def test_a_population_file_with_a_bad_row_imports_nothing_then_the_valid_rows_on_request(client):
+    text = ("身份证号,姓名,出生日期,乡镇代码,特殊群体\n"
+            f"{A},张三丰,2016-05-12,520102001,\n{B},李秀英,2015-08-07,520102001,留守儿童\n"
+            f"{C},赵六,2014-03-01,520102001,\n{wrong_id('52010220150101004')},坏,2015-01-01,520102001,\n")
+    r = upload(client, "population", text, headers=EXCHANGE)
+    assert r.status_code == 200 and r.json()["imported"] is False
+    assert r.json()["errors"] == [{"line": 5, "column": "id_number", "code": "id_number_check_digit",
+                                   "message": "身份证号校验位错误 (GB 11643)"}]
+    r = upload(client, "population", text, headers=EXCHANGE, valid_only="true")
+    assert r.json()["imported"] and r.json()["created"] == 3
+    assert upload(client, "population", text, headers=EXCHANGE, valid_only="true").json()["unchanged"] == 3
+    assert upload(client, "population", text, headers=auth("head_teacher", "520102001")).status_code == 403
+
+
+def test_the_census_finds_the_unregistered_and_queries_stay_in_the_jurisdiction(client):
+    text = f"身份证号,姓名,出生日期,学校代码,年级,班级\n{A},张三丰,2016-05-12,API-P,4,4-1\n"
+    assert upload(client, "students", text).json()["created"] == 1
+    r = client.post("/v1/comparisons/run", headers=COUNTY, json={"kinds": ["out_of_school"], "as_of": "2026-09-20"})
+    assert r.status_code == 200 and r.json()["results"]["out_of_school"]["identified"] == 2
+    assert client.post("/v1/comparisons/run", headers=OTHER, json={"prefix": "520102"}).status_code == 403
+    found = client.get("/v1/children", params={"name": "李秀英"}, headers=COUNTY).json()
+    assert found[0]["name_masked"] == "李*英" and found[0]["special_groups"] == ["left_behind"]
+    assert found[0]["registration"] is None and B not in str(found)
+    assert client.get("/v1/children", params={"name": "李秀英"}, headers=OTHER).json() == []
+    by_id = client.get("/v1/children", params={"id_number": A}, headers=COUNTY).json()
+    assert by_id[0]["registration"]["grade"] == 4 and by_id[0]["id_number_masked"] == A[:6] + "*" * 8 + A[-4:]
+    counts = client.get("/v1/counts", params={"by": "school"}, headers=COUNTY).json()
+    assert {"school": client.schools["primary"], "total": 1, "by_grade": {"4": 1}} in counts
+    assert client.get("/v1/counts", params={"prefix": "520102"}, headers=OTHER).status_code == 403
+
+
+def test_a_childs_history_lists_every_event_with_source_and_actor(client):
+    sid = str(student_id_for(A))
+    client.post(f"/v1/students/{sid}/transfer-out", headers=COUNTY,
+                json={"on": "2026-09-25", "reason": "随迁", "to_region_code": "44"})
+    history = client.get(f"/v1/children/{sid}/history", headers=COUNTY).json()
+    events = [h["event"] for h in history]
+    assert events[:1] == ["Registered"] and "Enrolled" in events and events[-1] == "TransferredOut"
+    assert all(h["actor_id"] for h in history) and history[0]["source"] == "public_security"
+    assert A not in str(history) and "张三丰" not in str(history)
+    assert client.get(f"/v1/children/{sid}/history", headers=OTHER).status_code == 404
+
+
+def test_lifecycle_routes_refuse_bad_transitions_and_other_jurisdictions(client):
+    sid = str(student_id_for(A))
+    r = client.post(f"/v1/students/{sid}/suspend", headers=COUNTY,
+                    json={"on": "2026-09-26", "reason": "病", "approval_ref": "A1"})
+    assert r.status_code == 409 and r.json()["detail"]["rule"] == "休学_from_status"
+    r = client.post(f"/v1/students/{sid}/transfer-in", headers=COUNTY,
+                    json={"on": "2026-09-27", "school_id": client.schools["primary"], "grade": 4, "class_name": "4-2"})
+    assert r.status_code == 200 and r.json()["status"] == "enrolled"
+    assert client.post(f"/v1/students/{sid}/graduate", headers=OTHER,
+                       json={"on": "2026-07-01", "level": "primary"}).status_code == 403
+
+
+def test_two_sources_disagree_and_the_provenance_shows_who_said_what(client):
+    r = client.post("/v1/population/records", headers=EXCHANGE, json={
+        "source": "civil_affairs", "id_number": B, "name": "李秀英", "birth_date": "2015-08-17",
+        "township_code": "520102001", "flags": {"de_facto_unsupported": {}}})
+    assert r.status_code == 200 and r.json()["outcome"] == "created" or r.json()["outcome"] == "changed"
+    p = client.get(f"/v1/children/by-id-number/{B}/provenance", headers=COUNTY).json()
+    assert p["resolved"]["birth_date"] == "2015-08-07" and len(p["conflicts"]["birth_date"]) == 2
+    assert p["resolved"]["name"] == "李*英" and B not in str(p)
+    assert client.get(f"/v1/children/by-id-number/{B}/provenance", headers=OTHER).status_code == 403
+
+
+def test_a_death_reported_by_public_security_retracts_the_finding(client):
+    r = client.post("/v1/population/life-events", headers=EXCHANGE,
+                    json={"id_number": C, "status": "deceased", "on": "2026-09-28", "reference": "公2026-9"})
+    assert r.status_code == 200 and r.json()["changed"] is True
+    r = client.post("/v1/comparisons/run", headers=COUNTY, json={"kinds": ["out_of_school"], "as_of": "2026-09-29"})
+    assert r.json()["results"]["out_of_school"]["retracted"] == 1
+
+
+def test_the_read_model_rebuilds_to_the_same_rows(client):
+    index, registry = client.registry.index, client.registry
+    index.catch_up(registry)
+    before = {t: sorted(map(str, index.rows(t, "", field="id"))) for t in ("child_index", "student_index")}
+    index.drop()
+    index.catch_up(registry)
+    after = {t: sorted(map(str, index.rows(t, "", field="id"))) for t in ("child_index", "student_index")}
+    assert before == after
+
+
+def test_divisions_load_and_answer_as_of_a_date(client):
+    assert client.post("/v1/jurisdictions/load", headers=COUNTY).json()["created"] > 5
+    tree = client.get("/v1/jurisdictions", params={"as_of": date(2026, 1, 1).isoformat()}, headers=COUNTY).json()
+    assert any(d["code"] == "520102001" for d in tree)
+    assert client.get("/v1/jurisdictions", params={"prefix": "52"}, headers=COUNTY).status_code == 403
