@@ -45,3 +45,54 @@ class SuspectedDropoutDetectedV1(Contract):
     rule: str = Field(description="Rule name, e.g. consecutive_unexcused_absence")
     rule_version: int = Field(ge=1)
     threshold_days: int = Field(ge=1)
+
+
+class AttendanceResumedV1(Contract):
+    """A child suspected of dropping out was seen again at school (复学到校)."""
+
+    topic = topics.ATTENDANCE
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    day: date = Field(description="The first school day the child was seen again")
+    detection_id: Id = Field(description="The SuspectedDropoutDetected this resolves")
+
+
+class AbsenceRetractedV1(Contract):
+    """A recorded absence was corrected away (the child was present or on approved leave): undo its effects."""
+
+    topic = topics.ATTENDANCE
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    day: date
+    reason: str = Field(min_length=1, max_length=500, description="Why the closed day was corrected")
+
+
+class SuspectedDropoutRetractedV1(Contract):
+    """A suspected dropout is withdrawn because its evidence was corrected away: close what it opened."""
+
+    topic = topics.ATTENDANCE
+    detection_id: Id
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    corrected_day: date = Field(description="The school day whose absence was retracted")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ChronicAbsenceFlaggedV1(Contract):
+    """Unexcused absences reached the rule's share of the term's school days (经常性缺勤)."""
+
+    topic = topics.ATTENDANCE
+    flag_id: Id
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    term_start: date
+    term_end: date
+    term_school_days: int = Field(ge=1)
+    absent_days: list[date] = Field(min_length=1, description="Evidence: the term's school days absent")
+    rule: str = Field(description="Rule name, e.g. chronic_absence")
+    rule_version: int = Field(ge=1)
+    threshold_ratio: float = Field(gt=0, le=1)

@@ -1,18 +1,37 @@
-"""Attendance HTTP API: bulk check-ins, closing a school day, day summaries and rosters, all jurisdiction-scoped."""
+"""Attendance HTTP API: bulk check-ins, closing and correcting school days, leave, calendars and rules, all scoped."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, status
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from services.attendance.application import AttendanceApp, CheckinResult, DaySummary
+from services.attendance.bulk import parse_batch
 from services.attendance.domain import BatchRejected, Conflict, InvalidInput, NotFound
+from services.attendance.leave_requests import LeaveResult
 from services.attendance.ports import CheckinRow, SchoolRow
+from services.attendance.ratelimit import RateLimited, TokenBuckets
+from services.attendance.schemas import (
+    CalendarCreate,
+    CalendarPublic,
+    CheckinBatchCreate,
+    CheckinBatchPublic,
+    CorrectionCreate,
+    CountyClosePublic,
+    DaySummaryPublic,
+    LeaveCreate,
+    LeaveDecisionCreate,
+    LeavePublic,
+    RosterPublic,
+    RosterStudentPublic,
+    RulesCreate,
+    RulesPublic,
+)
 from services.runtime.auth import Actor, CurrentActor, require_role, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.web import CommandMeta
@@ -20,71 +39,28 @@ from services.runtime.web import CommandMeta
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
 CHECKIN_ROLES = ("attendance_system", "school_staff", "head_teacher", "county_officer", "township_officer")
 CLOSE_ROLES = ("school_staff", "county_officer", "township_officer")
+LEAVE_ROLES = ("school_staff", "head_teacher")
+CONFIG_ROLES = ("county_officer", "prefecture_officer", "province_officer")
 
 SchoolId = Annotated[str, Path(min_length=1, max_length=64, description="School id from the registry")]
 Day = Annotated[date, Path(description="School date, YYYY-MM-DD (local time)")]
-
-
-class CheckinItem(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    student_id: str = Field(min_length=1, max_length=64)
-    status: Literal["present", "late", "left_early"] = "present"
-    checked_at: datetime | None = Field(None, description="When the student was seen (ISO 8601; naive = local time)")
-    device: str | None = Field(None, max_length=64, description="Gate, card reader or app that saw the student")
-
-
-class CheckinBatchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    items: list[CheckinItem] = Field(description="Up to 10,000 check-ins for one school and day")
-
-
-class CheckinBatchPublic(BaseModel):
-    school_id: str
-    day: date
-    received: int
-    accepted: int
-    duplicates: int
-
-
-class DaySummaryPublic(BaseModel):
-    school_id: str
-    day: date
-    township_code: str
-    status: Literal["open", "closed"]
-    enrolled: int
-    present: int
-    on_leave: int
-    absent: int
-    absent_student_ids: list[str]
-    closed_at: datetime | None = None
-    closed_by: str | None = None
-
-
-class RosterStudentPublic(BaseModel):
-    student_id: str
-    grade: int
-    class_name: str
-
-
-class RosterPublic(BaseModel):
-    school_id: str
-    township_code: str
-    count: int
-    students: list[RosterStudentPublic]
+Code = Annotated[str, Path(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}(\d{3})?)?)?)?$", description="行政区划 code")]
+CountyCode = Annotated[str, Path(pattern=r"^\d{6}$", description="County code (6 digits)")]
 
 
 def batch_rejected_handler(_request: Request, exc: Exception) -> JSONResponse:
     """422 naming every bad row, so the sender can fix them all at once."""
     assert isinstance(exc, BatchRejected)
-    body = {
-        "code": exc.code,
-        "message": str(exc),
-        "rule": exc.rule,
-        "errors": [asdict(e) for e in exc.errors],
-    }
+    body = {"code": exc.code, "message": str(exc), "rule": exc.rule, "errors": [asdict(e) for e in exc.errors]}
     return JSONResponse({"detail": body}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def rate_limited_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """429 with Retry-After, so a well-behaved client backs off exactly as long as needed."""
+    assert isinstance(exc, RateLimited)
+    retry = max(1, int(exc.retry_after + 0.999))
+    body = {"code": exc.code, "message": str(exc), "rule": exc.rule, "retry_after_s": round(exc.retry_after, 3)}
+    return JSONResponse({"detail": body}, status_code=429, headers={"Retry-After": str(retry)})
 
 
 def require_school_access(actor: Actor, school: SchoolRow) -> None:
@@ -97,24 +73,30 @@ def require_school_access(actor: Actor, school: SchoolRow) -> None:
         )
 
 
-def create_app(runtime: Runtime, attendance: AttendanceApp) -> FastAPI:
+def create_app(runtime: Runtime, attendance: AttendanceApp, buckets: TokenBuckets | None = None) -> FastAPI:
     """The attendance API bound to its application."""
     app = base_app(
         runtime,
         title="Baoxue attendance (考勤)",
-        description="Check-ins in bulk, day closing, absence rules. Every call needs a bearer token.",
+        description="Check-ins in bulk, day closing and corrections, leave, calendars, absence rules. Bearer token needed.",
         errors=ERRORS,
     )
+    settings = attendance.settings
+    buckets = buckets or TokenBuckets(settings.ingest_rate_per_s, settings.ingest_burst)
     app.add_exception_handler(BatchRejected, batch_rejected_handler)
+    app.add_exception_handler(RateLimited, rate_limited_handler)
     router = APIRouter(prefix="/v1/schools/{school_id}", tags=["attendance"])
 
     @router.post("/days/{day}/checkins", response_model=CheckinBatchPublic, status_code=200)
-    def record_checkins(school_id: SchoolId, day: Day, body: CheckinBatchCreate, actor: CurrentActor) -> CheckinResult:
+    def record_checkins(
+        school_id: SchoolId, day: Day, body: CheckinBatchCreate, actor: CurrentActor, meta: CommandMeta
+    ) -> CheckinResult:
         """Stores a batch of check-ins; a repeated batch is accepted again and stores nothing new."""
         require_role(actor, *CHECKIN_ROLES)
+        buckets.take(actor.user_id)
         require_school_access(actor, attendance.school(school_id))
         rows = [CheckinRow(i.student_id, i.status, _aware(i.checked_at, attendance), i.device) for i in body.items]
-        return attendance.record_checkins(school_id, day, rows)
+        return attendance.record_checkins(school_id, day, rows, meta)
 
     @router.post("/days/{day}/close", response_model=DaySummaryPublic)
     def close_day(school_id: SchoolId, day: Day, actor: CurrentActor, meta: CommandMeta) -> DaySummary:
@@ -122,6 +104,13 @@ def create_app(runtime: Runtime, attendance: AttendanceApp) -> FastAPI:
         require_role(actor, *CLOSE_ROLES)
         require_school_access(actor, attendance.school(school_id))
         return attendance.close_day(school_id, day, meta)
+
+    @router.post("/days/{day}/corrections", response_model=DaySummaryPublic)
+    def correct_day(school_id: SchoolId, day: Day, body: CorrectionCreate, actor: CurrentActor, meta: CommandMeta) -> DaySummary:
+        """Corrects a recorded absence (更正) within the window; what the absence caused is retracted."""
+        require_role(actor, *CLOSE_ROLES)
+        require_school_access(actor, attendance.school(school_id))
+        return attendance.correct_day(school_id, day, body.student_id, body.status, body.reason, meta)
 
     @router.get("/days/{day}", response_model=DaySummaryPublic)
     def day_summary(school_id: SchoolId, day: Day, actor: CurrentActor) -> DaySummary:
@@ -132,17 +121,120 @@ def create_app(runtime: Runtime, attendance: AttendanceApp) -> FastAPI:
     def roster(school_id: SchoolId, actor: CurrentActor) -> RosterPublic:
         require_school_access(actor, attendance.school(school_id))
         view = attendance.roster(school_id)
-        return RosterPublic(
-            school_id=view.school_id,
-            township_code=view.township_code,
-            count=view.count,
-            students=[
-                RosterStudentPublic(student_id=s.student_id, grade=s.grade, class_name=s.class_name) for s in view.students
-            ],
-        )
+        students = [RosterStudentPublic(student_id=s.student_id, grade=s.grade, class_name=s.class_name) for s in view.students]
+        return RosterPublic(school_id=view.school_id, township_code=view.township_code, count=view.count, students=students)
+
+    @router.post("/leaves", response_model=LeavePublic, status_code=201)
+    def request_leave(school_id: SchoolId, body: LeaveCreate, actor: CurrentActor, meta: CommandMeta) -> LeaveResult:
+        """Records a leave request (请假) for a student of the school."""
+        require_role(actor, *LEAVE_ROLES)
+        require_school_access(actor, attendance.school(school_id))
+        return attendance.request_leave(school_id, body.student_id, body.first_day, body.last_day, body.kind, body.reason, meta)
+
+    @router.post("/leaves/{leave_id}/approve", response_model=LeavePublic)
+    def approve_leave(
+        school_id: SchoolId, leave_id: str, body: LeaveDecisionCreate, actor: CurrentActor, meta: CommandMeta
+    ) -> LeaveResult:
+        """Approves leave: those days are never absences (closed days inside the window are corrected)."""
+        require_role(actor, "school_staff")
+        require_school_access(actor, attendance.school(school_id))
+        return attendance.decide_leave(school_id, leave_id, True, body.note, meta)
+
+    @router.post("/leaves/{leave_id}/reject", response_model=LeavePublic)
+    def reject_leave(
+        school_id: SchoolId, leave_id: str, body: LeaveDecisionCreate, actor: CurrentActor, meta: CommandMeta
+    ) -> LeaveResult:
+        require_role(actor, "school_staff")
+        require_school_access(actor, attendance.school(school_id))
+        return attendance.decide_leave(school_id, leave_id, False, body.note, meta)
+
+    @router.get("/leaves", response_model=list[LeavePublic])
+    def list_leaves(
+        school_id: SchoolId,
+        actor: CurrentActor,
+        on: Annotated[date | None, Query(description="Only leave covering this date")] = None,
+        long_only: Annotated[bool, Query(alias="long", description="Only long leave (长期请假)")] = False,
+    ) -> list[LeavePublic]:
+        """Leave of the school; ``long=true`` shows long approved leave, which casework and schools must see."""
+        school = attendance.school(school_id)
+        require_school_access(actor, school)
+        rules = attendance.rules_for(school.township_code)
+        minimum = rules.long_leave_school_days if long_only else 0
+        return [
+            LeavePublic(**asdict(v), long_leave=v.school_days >= rules.long_leave_school_days)
+            for v in attendance.store.leaves(school_id, on, minimum)
+            if not long_only or v.status == "approved"
+        ]
 
     app.include_router(router)
+    _mount_bulk(app, attendance, buckets)
+    _mount_configuration(app, attendance)
     return app
+
+
+def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets) -> None:
+    """Province-scale routes: multi-school check-in batches and county-wide closing."""
+
+    @app.post("/v1/days/{day}/checkins", response_model=CheckinBatchPublic, tags=["attendance"])
+    async def record_checkins_bulk(day: Day, request: Request, actor: CurrentActor, meta: CommandMeta) -> CheckinResult:
+        """Up to 10,000 check-ins across the schools a client covers: ``{"items": [{school_id, student_id, ...}]}``."""
+        require_role(actor, *CHECKIN_ROLES)
+        buckets.take(actor.user_id)
+        rows = parse_batch(await request.body(), attendance.tz, attendance.settings.max_checkin_batch)
+        for school_id in {r.school_id for r in rows}:
+            school = attendance.store.school(school_id) if actor.role != "attendance_system" else None
+            if actor.role == "attendance_system" and school_id not in (actor.schools or []):
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    detail={"code": "school_not_covered", "message": f"该考勤系统未获准为学校 {school_id} 上报"},
+                )
+            if school is not None:
+                require_scope(actor, school.township_code, "学校")
+        return await run_in_threadpool(attendance.record_checkins_bulk, day, rows, meta)
+
+    @app.post("/v1/counties/{county_code}/days/{day}/close", response_model=CountyClosePublic, tags=["attendance"])
+    def close_county_day(county_code: CountyCode, day: Day, actor: CurrentActor, meta: CommandMeta) -> CountyClosePublic:
+        """Closes the day for every school of a county that has it as a school day (batched saves)."""
+        require_role(actor, "county_officer")
+        require_scope(actor, county_code, "县")
+        today = attendance.clock.today()
+        if day > today:
+            attendance.calendar.check_roll_day(day, today)
+        schools = [s for s in attendance.store.schools(county_code) if attendance.calendar_for(s).is_school_day(day)]
+        summaries = attendance.close_days(day, schools, meta)
+        return CountyClosePublic(county_code=county_code, day=day, schools=len(summaries), absent=sum(s.absent for s in summaries))
+
+
+def _mount_configuration(app: FastAPI, attendance: AttendanceApp) -> None:
+    """Calendars per county and rules per jurisdiction, each change an event with its actor."""
+
+    @app.put("/v1/counties/{county_code}/calendar", response_model=CalendarPublic, tags=["configuration"])
+    def set_calendar(county_code: CountyCode, body: CalendarCreate, actor: CurrentActor, meta: CommandMeta) -> CalendarPublic:
+        """Sets the county's school calendar (terms, holidays, make-up days); a file import sends the same body."""
+        require_role(actor, *CONFIG_ROLES)
+        require_scope(actor, county_code, "县")
+        calendar = attendance.set_calendar(county_code, body.body(), meta)
+        return CalendarPublic(county_code=county_code, version=calendar.version, **calendar.to_body())
+
+    @app.get("/v1/counties/{county_code}/calendar", response_model=CalendarPublic, tags=["configuration"])
+    def get_calendar(county_code: CountyCode, actor: CurrentActor) -> CalendarPublic:
+        require_scope(actor, county_code, "县")
+        calendar = attendance.calendar_for(SchoolRow("", county_code, county_code))
+        return CalendarPublic(county_code=county_code, version=calendar.version, **calendar.to_body())
+
+    @app.put("/v1/jurisdictions/{code}/rules", response_model=RulesPublic, tags=["configuration"])
+    def set_rules(code: Code, body: RulesCreate, actor: CurrentActor, meta: CommandMeta) -> RulesPublic:
+        """Sets the absence rules of a jurisdiction (a new version); unset fields keep the defaults."""
+        require_role(actor, *CONFIG_ROLES)
+        require_scope(actor, code, "辖区")
+        rules = attendance.set_rules(code, body.model_dump(exclude_none=True), meta)
+        return RulesPublic(jurisdiction=code, version=rules.version, **rules.to_body())
+
+    @app.get("/v1/jurisdictions/{code}/rules", response_model=RulesPublic, tags=["configuration"])
+    def get_rules(code: Code, actor: CurrentActor) -> RulesPublic:
+        require_scope(actor, code, "辖区")
+        rules = attendance.rules_for(code)
+        return RulesPublic(jurisdiction=code, version=rules.version, **rules.to_body())
 
 
 def _aware(at: datetime | None, attendance: AttendanceApp) -> datetime | None:

@@ -1,32 +1,47 @@
-"""Attendance use cases: take check-ins in bulk, close a school day, flag consecutive absence."""
+"""Attendance use cases: take check-ins in bulk, close school days, apply the absence rules, correct closed days."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from psycopg import sql
 
-from contracts import Contract
-from contracts.events import AbsenceRecordedV1, SchoolDayClosedV1, SuspectedDropoutDetectedV1
+from services.attendance.calendars import SchoolCalendar
+from services.attendance.closing import ClosingCases
+from services.attendance.configuration import CountyCalendar, RuleSet
 from services.attendance.domain import (
     CHECKIN_STATUSES,
     BatchRejected,
     DayClosed,
     InvalidInput,
     RowError,
-    SchoolCalendar,
     SchoolDay,
     StudentAttendance,
     UnknownSchool,
     school_day_id,
     student_attendance_id,
 )
-from services.attendance.ports import AttendanceStore, CheckinRow, LeaveSource, NoLeaveRecords, RosterEntry, SchoolRow
+from services.attendance.leave import Leave
+from services.attendance.leave_requests import LeaveCases
+from services.attendance.ports import AttendanceStore, CheckinRow, RosterEntry, SchoolRow
+from services.attendance.publishing import to_contract  # noqa: F401  (the relay's mapping, imported from here)
+from services.attendance.readmodel import (
+    AttendanceRecorder,
+    Change,
+    ClosedDay,
+    ConfigRow,
+    DetectionClosed,
+    DetectionOpened,
+    LeaveRow,
+)
+from services.attendance.rules import AbsenceRules, rules_for
 from services.attendance.settings import AttendanceSettings
 from services.runtime.clock import Clock
 from services.runtime.eventstore import ServiceApplication
@@ -38,16 +53,18 @@ ROW_PROBLEMS = {
     "checked_at_day": "签到时间不在该日 (checked_at is not on this day)",
     "checked_at_future": "签到时间晚于当前时间 (checked_at is in the future)",
     "conflicting_duplicate": "同一学生在本批中出现多次且内容不同 (conflicting duplicate)",
+    "unknown_school": "学校不在花名册中 (unknown school)",
 }
 
 
 @dataclass(frozen=True)
 class CheckinResult:
-    school_id: str
+    school_id: str | None
     day: date
     received: int
     accepted: int
     duplicates: int
+    resumed: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,7 @@ class DaySummary:
     absent_student_ids: list[str]
     closed_at: datetime | None = None
     closed_by: str | None = None
+    corrections: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,26 +91,81 @@ class RosterView:
     students: list[RosterEntry]
 
 
-class AttendanceApp(ServiceApplication):
+@dataclass(frozen=True)
+class SchoolCheckin:
+    """One row of a multi-school batch."""
+
+    school_id: str
+    row: CheckinRow
+
+
+class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
     """Attendance's event-sourced application (schema ``attendance``); needs ``attach`` before use."""
 
     name = "Attendance"
+    env = {"PROCESS_RECORDER_TOPIC": "services.attendance.readmodel:AttendanceRecorder"}
 
-    def attach(
-        self, store: AttendanceStore, clock: Clock, settings: AttendanceSettings, leave: LeaveSource | None = None
-    ) -> "AttendanceApp":
+    def attach(self, store: AttendanceStore, clock: Clock, settings: AttendanceSettings, leave: Any = None) -> "AttendanceApp":
         """Gives the application its read models, clock and rules (the event store comes from the constructor)."""
         self.store = store
         self.clock = clock
         self.settings = settings
         self.tz = ZoneInfo(settings.timezone)
-        self.leave = leave or NoLeaveRecords()
+        self.leave = leave or store
         self.calendar = SchoolCalendar.of(settings.holidays, settings.makeup_days)
+        self.default_rules = AbsenceRules(
+            consecutive_days=settings.absence_threshold_days,
+            chronic_ratio=settings.chronic_absence_ratio,
+            term_start_days=settings.term_start_days,
+            correction_window_days=settings.correction_window_days,
+            long_leave_school_days=settings.long_leave_school_days,
+        )
+        self._config: tuple[float, dict[str, SchoolCalendar], dict[str, AbsenceRules]] | None = None
         return self
 
+    # -- configuration -------------------------------------------------------------------------
+    def _configuration(self) -> tuple[dict[str, SchoolCalendar], dict[str, AbsenceRules]]:
+        """County calendars and rule sets, re-read at most every ``config_ttl_s`` (shared by API workers)."""
+        now = time.monotonic()
+        if self._config is None or now - self._config[0] > self.settings.config_ttl_s:
+            calendars = {c: SchoolCalendar.from_body(b, v) for c, (b, v) in self.store.configuration("calendar").items()}
+            rules = {c: AbsenceRules.from_body(b, v, c) for c, (b, v) in self.store.configuration("rules").items()}
+            self._config = (now, calendars, rules)
+        return self._config[1], self._config[2]
+
     def calendar_for(self, school: SchoolRow) -> SchoolCalendar:
-        """The school's calendar; one for all counties until per-county calendars are loaded."""
-        return self.calendar
+        """The county's calendar if one was set, else the configured default."""
+        return self._configuration()[0].get(school.county_code, self.calendar)
+
+    def rules_for(self, jurisdiction_code: str) -> AbsenceRules:
+        """The rules of the most specific jurisdiction covering the code."""
+        return rules_for(jurisdiction_code, self._configuration()[1], self.default_rules)
+
+    def set_calendar(self, county_code: str, body: dict[str, Any], meta: dict[str, Any]) -> SchoolCalendar:
+        """Sets a county's calendar (a new version each time); rules read it from the next request on."""
+        calendar = SchoolCalendar.from_body(body)
+        body = calendar.to_body()
+        existing = self._get(CountyCalendar, CountyCalendar.create_id(county_code))
+        if existing is None:
+            existing = CountyCalendar(county_code=county_code, body=body, meta=meta)
+        else:
+            existing.change(body=body, meta=meta)
+        self.save(existing)
+        self._config = None
+        return SchoolCalendar.from_body(body, existing.calendar_version)
+
+    def set_rules(self, jurisdiction: str, body: dict[str, Any], meta: dict[str, Any]) -> AbsenceRules:
+        """Sets a jurisdiction's rules; flags raised from now on record the new version."""
+        existing = self._get(RuleSet, RuleSet.create_id(jurisdiction))
+        version = 2 if existing is None else existing.rules_version + 1
+        rules = AbsenceRules.from_body(body, version, jurisdiction)
+        if existing is None:
+            existing = RuleSet(jurisdiction=jurisdiction, body=rules.to_body(), meta=meta)
+        else:
+            existing.change(body=rules.to_body(), meta=meta)
+        self.save(existing)
+        self._config = None
+        return rules
 
     # -- queries -------------------------------------------------------------------------------
     def school(self, school_id: str) -> SchoolRow:
@@ -107,7 +180,7 @@ class AttendanceApp(ServiceApplication):
         return RosterView(school.school_id, school.township_code, len(students), students)
 
     def day_summary(self, school_id: str, day: date) -> DaySummary:
-        """The closed roll as recorded, or the roll so far for an open day."""
+        """The closed roll as recorded (with corrections), or the roll so far for an open day."""
         school = self.school(school_id)
         closed = self._get(SchoolDay, school_day_id(school_id, day))
         if closed is not None:
@@ -129,116 +202,88 @@ class AttendanceApp(ServiceApplication):
             absent_student_ids=absent,
         )
 
-    # -- commands ------------------------------------------------------------------------------
-    def record_checkins(self, school_id: str, day: date, items: Sequence[CheckinRow]) -> CheckinResult:
-        """Validates the whole batch, then stores it in one statement; rows already stored count as duplicates."""
-        school = self.school(school_id)
-        self.calendar_for(school).check_roll_day(day, self.clock.today())
-        limit = self.settings.max_checkin_batch
-        if not 1 <= len(items) <= limit:
-            raise InvalidInput(f"每批签到须为 1 至 {limit} 条，收到 {len(items)} 条 (batch size)", rule="batch_size")
-        rows = self._valid_rows(school_id, day, items)
-        with self.store.day_work(school_id, day, exclusive=False) as work:
-            if self._get(SchoolDay, school_day_id(school_id, day)) is not None:
-                raise DayClosed(school_id, day)
-            accepted = work.insert_checkins(school_id, day, rows)
-        return CheckinResult(school_id, day, len(items), accepted, len(items) - accepted)
-
-    def close_day(self, school_id: str, day: date, meta: dict[str, Any]) -> DaySummary:
-        """Closes a school's roll: one event for the day, one per absence and per flag, saved together.
-
-        Closing again returns the first result.
-        """
-        school = self.school(school_id)
-        self.calendar_for(school).check_roll_day(day, self.clock.today())
-        for attempt in range(CLOSE_ATTEMPTS):
-            try:
-                return self._close(school, day, meta)
-            except IntegrityError:
-                if attempt == CLOSE_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _close(self, school: SchoolRow, day: date, meta: dict[str, Any]) -> DaySummary:
-        calendar = self.calendar_for(school)
-        with self.store.day_work(school.school_id, day, exclusive=True) as work:
-            existing = self._get(SchoolDay, school_day_id(school.school_id, day))
-            if existing is not None:
-                return closed_summary(existing)
-            roll = work.roll(school.school_id, day)
-            waiting = [r for r in roll if not r.checked_in]
-            on_leave = self.leave.on_leave(school.school_id, day, [r.student_id for r in waiting])
-            absent = [r for r in waiting if r.student_id not in on_leave]
-            school_day = SchoolDay(
-                school_id=school.school_id,
-                day=day,
-                township_code=school.township_code,
-                enrolled=len(roll),
-                present=len(roll) - len(waiting),
-                on_leave=len(on_leave),
-                absent_student_ids=[r.student_id for r in absent],
-                meta=meta,
-            )
-            previous = calendar.previous_school_day(day)
-            students = []
-            for entry in absent:
-                record = self._get(StudentAttendance, student_attendance_id(entry.student_id))
-                if record is None:
-                    record = StudentAttendance(
-                        student_id=entry.student_id,
-                        school_id=school.school_id,
-                        township_code=entry.township_code,
-                        meta=meta,
-                    )
-                if record.record_absence(
-                    day,
-                    previous,
-                    self.settings.absence_threshold_days,
-                    meta,
-                    school_id=school.school_id,
-                    township_code=entry.township_code,
-                ):
-                    students.append(record)
-            self.save(school_day, *students)
-        return closed_summary(school_day)
-
     def student_attendance(self, student_id: str) -> StudentAttendance | None:
         return self._get(StudentAttendance, student_attendance_id(student_id))
 
-    # -- helpers -------------------------------------------------------------------------------
-    def _valid_rows(self, school_id: str, day: date, items: Sequence[CheckinRow]) -> list[CheckinRow]:
+    # -- check-ins -----------------------------------------------------------------------------
+    def record_checkins(self, school_id: str, day: date, items: Sequence[CheckinRow], meta: dict[str, Any] | None = None) -> CheckinResult:
+        """One school's batch: validated whole, stored in one statement; repeats count as duplicates."""
+        self.school(school_id)
+        result = self.record_checkins_bulk(day, [SchoolCheckin(school_id, i) for i in items], meta)
+        return CheckinResult(school_id, day, result.received, result.accepted, result.duplicates, result.resumed)
+
+    def record_checkins_bulk(
+        self, day: date, items: Sequence[SchoolCheckin], meta: dict[str, Any] | None = None
+    ) -> CheckinResult:
+        """A batch for any schools (an attendance system covering many): all rows valid, or nothing written."""
+        limit = self.settings.max_checkin_batch
+        if not 1 <= len(items) <= limit:
+            raise InvalidInput(f"每批签到须为 1 至 {limit} 条，收到 {len(items)} 条 (batch size)", rule="batch_size")
+        school_ids = sorted({i.school_id for i in items})
+        schools = self.store.schools_by_id(school_ids)
+        today = self.clock.today()
+        for school in schools.values():
+            self.calendar_for(school).check_roll_day(day, today)
+        self.store.ensure_partition(day)
+        with self.store.day_work(list(schools), day, exclusive=False) as work:
+            closed = work.is_closed(list(schools), day)
+            if closed:
+                raise DayClosed(closed[0], day)
+            student_schools = work.roster_schools(list({i.row.student_id for i in items}))
+            rows, row_schools = self._valid_rows(day, items, schools, student_schools)
+            accepted = work.insert_checkins(row_schools, day, rows)
+        resumed = self._resume(day, rows, row_schools, schools, meta) if accepted else 0
+        return CheckinResult(school_ids[0] if len(school_ids) == 1 else None, day, len(items), accepted, len(items) - accepted, resumed)
+
+    def _resume(
+        self, day: date, rows: list[CheckinRow], row_schools: list[str], schools: dict[str, SchoolRow], meta: dict[str, Any] | None
+    ) -> int:
+        """A check-in after a suspected dropout records 复学到校 (AttendanceResumed) once for that detection."""
+        open_ = self.store.open_detections([r.student_id for r in rows])
+        if not open_:
+            return 0
+        school_of = {r.student_id: s for r, s in zip(rows, row_schools)}
+        records = []
+        for student_id in open_:
+            record = self.student_attendance(student_id)
+            school = schools[school_of[student_id]]
+            if record is not None and record.resume(day, school.school_id, school.township_code, meta or {}):
+                records.append(record)
+        if records:
+            self.save(*records)
+        return len(records)
+
+    def _valid_rows(
+        self, day: date, items: Sequence[SchoolCheckin], schools: dict[str, SchoolRow], student_schools: dict[str, str]
+    ) -> tuple[list[CheckinRow], list[str]]:
         """Every row checked before anything is written; identical repeats inside a batch collapse to one."""
         errors: list[RowError] = []
-        seen: dict[str, CheckinRow] = {}
+        seen: dict[str, tuple[CheckinRow, str]] = {}
         now = self.clock.now()
-        known = self.store.on_roster(school_id, list({i.student_id for i in items}))
+        tz = self.tz
         for index, item in enumerate(items):
-            row = CheckinRow(item.student_id, item.status, item.checked_at, item.device)
-            problem = self._row_problem(row, day, now, known, seen)
-            if problem is not None:
-                errors.append(RowError(index, item.student_id, ROW_PROBLEMS[problem], problem))
+            row = item.row
+            if item.school_id not in schools:
+                problem: str | None = "unknown_school"
+            elif student_schools.get(row.student_id) != item.school_id:
+                problem = "unknown_student"
+            elif row.status not in CHECKIN_STATUSES:
+                problem = "invalid_status"
+            elif row.checked_at is not None and local_date(row.checked_at, tz) != day:
+                problem = "checked_at_day"
+            elif row.checked_at is not None and row.checked_at > now:
+                problem = "checked_at_future"
+            elif row.student_id in seen and seen[row.student_id] != (row, item.school_id):
+                problem = "conflicting_duplicate"
             else:
-                seen.setdefault(item.student_id, row)
+                seen.setdefault(row.student_id, (row, item.school_id))
+                continue
+            errors.append(RowError(index, row.student_id, ROW_PROBLEMS[problem], problem))
         if errors:
             raise BatchRejected(errors)
-        return list(seen.values())
+        return [r for r, _ in seen.values()], [s for _, s in seen.values()]
 
-    def _row_problem(
-        self, row: CheckinRow, day: date, now: datetime, known: set[str], seen: dict[str, CheckinRow]
-    ) -> str | None:
-        """The first thing wrong with one check-in row, by code, or None."""
-        if row.student_id not in known:
-            return "unknown_student"
-        if row.status not in CHECKIN_STATUSES:
-            return "invalid_status"
-        if row.checked_at is not None and row.checked_at.astimezone(self.tz).date() != day:
-            return "checked_at_day"
-        if row.checked_at is not None and row.checked_at > now:
-            return "checked_at_future"
-        if row.student_id in seen and seen[row.student_id] != row:
-            return "conflicting_duplicate"
-        return None
-
+    # -- helpers -------------------------------------------------------------------------------
     def _get(self, cls: type, aggregate_id: UUID) -> Any:
         try:
             aggregate = self.repository.get(aggregate_id)
@@ -246,9 +291,82 @@ class AttendanceApp(ServiceApplication):
             return None
         return aggregate if isinstance(aggregate, cls) else None
 
+    def load_many(self, cls: type, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any]:
+        """Aggregates by id in one query on PostgreSQL (closing thousands of absences must not read one by one)."""
+        ids = list(dict.fromkeys(aggregate_ids))
+        if not ids:
+            return {}
+        if not isinstance(self.recorder, AttendanceRecorder):
+            found = {i: self._get(cls, i) for i in ids}
+            return {i: a for i, a in found.items() if a is not None}
+        recorder = self.recorder
+        query = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (ids,))
+            rows = curs.fetchall()
+        aggregates: dict[UUID, Any] = {}
+        for r in rows:
+            stored = StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+            aggregate_id = stored.originator_id if isinstance(stored.originator_id, UUID) else UUID(str(stored.originator_id))
+            aggregates[aggregate_id] = self.mapper.to_domain_event(stored).mutate(aggregates.get(aggregate_id))
+        return {i: a for i, a in aggregates.items() if isinstance(a, cls)}
+
+    def _record(self, processing_event: Any) -> Any:
+        """Saves events with the read-model rows they imply, in one transaction on PostgreSQL."""
+        changes = [c for e in processing_event.events for c in read_model_changes(e, processing_event.aggregates)]
+        on_postgres = isinstance(self.recorder, AttendanceRecorder)
+        if changes and on_postgres:
+            processing_event.saved_kwargs["read_model"] = changes
+        recordings = super()._record(processing_event)
+        if changes and not on_postgres:
+            self.store.apply(changes)
+        return recordings
+
+    def save_with_retry(self, build: Any, attempts: int = CLOSE_ATTEMPTS) -> Any:
+        """Runs ``build`` (load, act, save) again when a concurrent writer got there first."""
+        for attempt in range(attempts):
+            try:
+                return build()
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def local_date(at: datetime, tz: ZoneInfo) -> date | None:
+    """The local date of a timestamp, or None when it cannot be shown in local time (year 9999 and beyond)."""
+    try:
+        return at.astimezone(tz).date()
+    except OverflowError:
+        return None
+
+
+def read_model_changes(event: Any, aggregates: dict[Any, Any]) -> list[Change]:
+    """The read-model rows one stored event implies."""
+    aggregate = aggregates.get(event.originator_id)
+    if isinstance(event, SchoolDay.Closed):
+        return [ClosedDay(event.school_id, event.day)]
+    if isinstance(event, StudentAttendance.SuspectedDropoutDetected):
+        return [DetectionOpened(event.student_id, event.detection_id, event.school_id, event.township_code)]
+    if isinstance(event, (StudentAttendance.AttendanceResumed, StudentAttendance.SuspectedDropoutRetracted)):
+        return [DetectionClosed(event.student_id)]
+    if isinstance(aggregate, Leave):
+        a = aggregate
+        return [
+            LeaveRow(str(a.id), a.student_id, a.school_id, a.township_code, a.first_day, a.last_day, a.kind, a.status, a.school_days)
+        ]
+    if isinstance(aggregate, CountyCalendar):
+        return [ConfigRow("calendar", aggregate.county_code, aggregate.body, aggregate.calendar_version)]
+    if isinstance(aggregate, RuleSet):
+        return [ConfigRow("rules", aggregate.jurisdiction, aggregate.body, aggregate.rules_version)]
+    return []
+
 
 def closed_summary(school_day: SchoolDay) -> DaySummary:
-    """The roll as it was closed; the time is the business time of the command (the injected clock)."""
+    """The roll as it was closed and corrected; the time is the business time of the close (the injected clock)."""
     meta = school_day.meta or {}
     closed_at = datetime.fromisoformat(meta["at"]) if meta.get("at") else school_day.created_on
     return DaySummary(
@@ -263,38 +381,5 @@ def closed_summary(school_day: SchoolDay) -> DaySummary:
         absent_student_ids=list(school_day.absent_student_ids),
         closed_at=closed_at,
         closed_by=meta.get("actor_id"),
+        corrections=len(getattr(school_day, "corrections", []) or []),
     )
-
-
-def to_contract(domain_event: Any) -> Contract | None:
-    """Maps stored attendance events to their public contracts (Started is internal)."""
-    if isinstance(domain_event, SchoolDay.Closed):
-        return SchoolDayClosedV1(
-            school_id=domain_event.school_id,
-            day=domain_event.day,
-            township_code=domain_event.township_code,
-            enrolled=domain_event.enrolled,
-            present=domain_event.present,
-            on_leave=domain_event.on_leave,
-            absent=len(domain_event.absent_student_ids),
-        )
-    if isinstance(domain_event, StudentAttendance.AbsenceRecorded):
-        return AbsenceRecordedV1(
-            student_id=domain_event.student_id,
-            school_id=domain_event.school_id,
-            township_code=domain_event.township_code,
-            day=domain_event.day,
-            consecutive_school_days=domain_event.consecutive_school_days,
-        )
-    if isinstance(domain_event, StudentAttendance.SuspectedDropoutDetected):
-        return SuspectedDropoutDetectedV1(
-            detection_id=domain_event.detection_id,
-            student_id=domain_event.student_id,
-            school_id=domain_event.school_id,
-            township_code=domain_event.township_code,
-            absent_days=list(domain_event.absent_days),
-            rule=domain_event.rule,
-            rule_version=domain_event.rule_version,
-            threshold_days=domain_event.threshold_days,
-        )
-    return None

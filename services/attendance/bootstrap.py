@@ -32,9 +32,30 @@ def api(settings: AttendanceSettings | None = None):
     return create_app(runtime, application(runtime, settings)), runtime
 
 
+def api_factory():
+    """One API worker's app (uvicorn ``factory=True``): each worker builds its own runtime and pools."""
+    return api()[0]
+
+
 def run_api() -> None:
-    app, runtime = api()
-    serve(app, runtime)
+    """Serves the API; ``BAOXUE_API_WORKERS`` > 1 runs that many uvicorn worker processes on the port."""
+    settings = AttendanceSettings()
+    if settings.api_workers == 1:
+        app, runtime = api(settings)
+        serve(app, runtime)
+        return
+    import uvicorn
+
+    port = settings.http_port(SERVICE)
+    uvicorn.run(
+        "services.attendance.bootstrap:api_factory",
+        factory=True,
+        workers=settings.api_workers,
+        host=settings.host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def run_relay_process() -> None:

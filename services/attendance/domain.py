@@ -1,138 +1,47 @@
-"""Attendance domain (考勤): school calendars, a school's day roll, and each student's absence record.
+"""Attendance domain (考勤): a school's day roll and each student's absence record, with the rules that flag them.
 
 Pure: no I/O, no settings, no clock. Rules raise named errors carrying the rule they enforce.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.attendance.calendars import SchoolCalendar, Term
+from services.attendance.errors import (  # noqa: F401  (re-exported: the domain's vocabulary)
+    AttendanceError,
+    BatchRejected,
+    Conflict,
+    CorrectionWindowClosed,
+    DayClosed,
+    DayInFuture,
+    DayNotClosed,
+    DayNotSchoolDay,
+    InvalidInput,
+    NotAnAbsence,
+    NotFound,
+    RowError,
+    UnknownSchool,
+)
+from services.attendance.rules import CHRONIC_ABSENCE_RULE, CONSECUTIVE_ABSENCE_RULE, TERM_START_RULE, AbsenceRules
+
 NAMESPACE = uuid.UUID("0c7a4f55-3b8e-4d8a-9d43-4f1e7a2b6c10")
-CONSECUTIVE_ABSENCE_RULE = "consecutive_unexcused_absence"
 CONSECUTIVE_ABSENCE_RULE_VERSION = 1
 CHECKIN_STATUSES = ("present", "late", "left_early")
+CORRECTION_STATUSES = ("present", "on_leave")
+
+__all__ = ["SchoolCalendar", "Term", "SchoolDay", "StudentAttendance", "check_correction_window"]
 
 
-# -- errors ------------------------------------------------------------------------------------
-class AttendanceError(Exception):
-    """An attendance rule was broken."""
-
-    code = "attendance_rule"
-
-    def __init__(self, message: str, rule: str | None = None) -> None:
-        super().__init__(message)
-        self.rule = rule
-
-
-class InvalidInput(AttendanceError):
-    code = "invalid_input"
-
-
-class DayInFuture(InvalidInput):
-    code = "day_in_future"
-
-    def __init__(self, day: date, today: date) -> None:
-        super().__init__(f"日期 {day} 晚于今天 {today}，不能登记或关账 (date is in the future)", rule="day_not_in_future")
-
-
-class DayNotSchoolDay(InvalidInput):
-    code = "not_school_day"
-
-    def __init__(self, day: date) -> None:
-        super().__init__(f"{day} 不是上学日 (not a school day: weekend or holiday)", rule="school_day")
-
-
-@dataclass(frozen=True)
-class RowError:
-    """Why one row of a check-in batch was refused."""
-
-    index: int
-    student_id: str
-    reason: str
-    code: str
-
-
-class BatchRejected(InvalidInput):
-    """A batch with any bad row is refused whole, so a client can fix and resend it."""
-
-    code = "batch_rejected"
-
-    def __init__(self, errors: list[RowError]) -> None:
-        super().__init__(f"考勤批次有 {len(errors)} 行无效，整批未写入 (batch rejected, nothing written)", rule="batch_valid")
-        self.errors = errors
-
-
-class NotFound(AttendanceError):
-    code = "not_found"
-
-
-class UnknownSchool(NotFound):
-    code = "unknown_school"
-
-    def __init__(self, school_id: str) -> None:
-        super().__init__(f"学校 {school_id} 不在花名册中 (unknown school)", rule="school_on_roster")
-
-
-class Conflict(AttendanceError):
-    code = "conflict"
-
-
-class DayClosed(Conflict):
-    code = "day_closed"
-
-    def __init__(self, school_id: str, day: date) -> None:
-        super().__init__(f"学校 {school_id} 的 {day} 考勤已关账，不再接收签到 (day already closed)", rule="day_open")
-
-
-# -- calendar ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SchoolCalendar:
-    """School days are weekdays that are not holidays, plus make-up weekend days (调休上课)."""
-
-    holidays: frozenset[date] = field(default_factory=frozenset)
-    makeup_days: frozenset[date] = field(default_factory=frozenset)
-
-    @classmethod
-    def of(cls, holidays: list[date] | None = None, makeup_days: list[date] | None = None) -> "SchoolCalendar":
-        return cls(frozenset(holidays or ()), frozenset(makeup_days or ()))
-
-    def is_school_day(self, day: date) -> bool:
-        if day in self.makeup_days:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
-
-    def previous_school_day(self, day: date, horizon_days: int = 400) -> date | None:
-        """The last school day before ``day`` (None if none within the horizon, e.g. after a long break)."""
-        for back in range(1, horizon_days + 1):
-            candidate = day - timedelta(days=back)
-            if self.is_school_day(candidate):
-                return candidate
-        return None
-
-    def next_school_day(self, day: date, horizon_days: int = 400) -> date | None:
-        """The first school day after ``day``."""
-        for ahead in range(1, horizon_days + 1):
-            candidate = day + timedelta(days=ahead)
-            if self.is_school_day(candidate):
-                return candidate
-        return None
-
-    def school_days(self, start: date, end: date) -> list[date]:
-        """School days from start to end inclusive."""
-        days = (start + timedelta(days=n) for n in range((end - start).days + 1))
-        return [d for d in days if self.is_school_day(d)]
-
-    def check_roll_day(self, day: date, today: date) -> None:
-        """A roll can only be taken or closed for a school day that is not in the future."""
-        if day > today:
-            raise DayInFuture(day, today)
-        if not self.is_school_day(day):
-            raise DayNotSchoolDay(day)
+def check_correction_window(day: date, today: date, window_days: int) -> None:
+    """A closed day may be corrected only within the configured number of calendar days."""
+    if today - day > timedelta(days=window_days):
+        raise CorrectionWindowClosed(day, window_days)
 
 
 # -- a school's day roll -----------------------------------------------------------------------
@@ -164,6 +73,7 @@ class SchoolDay(Aggregate):
         self.on_leave = on_leave
         self.absent_student_ids = list(absent_student_ids)
         self.meta = meta
+        self.corrections: list[dict[str, Any]] = []
 
     @staticmethod
     def create_id(school_id: str, day: date, **_: Any) -> uuid.UUID:
@@ -173,19 +83,39 @@ class SchoolDay(Aggregate):
     def absent(self) -> int:
         return len(self.absent_student_ids)
 
+    def correct(self, student_id: str, to_status: str, reason: str, meta: dict[str, Any]) -> None:
+        """Marks an absent student present or on leave after closing (更正), with who and why."""
+        if to_status not in CORRECTION_STATUSES:
+            raise InvalidInput("更正后的状态须为 present 或 on_leave", rule="correction_status")
+        if not reason.strip():
+            raise InvalidInput("更正须说明理由 (reason required)", rule="correction_reason")
+        if student_id not in self.absent_student_ids:
+            raise NotAnAbsence(student_id, self.day)
+        self._corrected(student_id=student_id, from_status="absent", to_status=to_status, reason=reason, meta=meta)
+
+    @event("Corrected")
+    def _corrected(self, student_id: str, from_status: str, to_status: str, reason: str, meta: dict[str, Any]) -> None:
+        self.absent_student_ids = [s for s in self.absent_student_ids if s != student_id]
+        if to_status == "present":
+            self.present += 1
+        else:
+            self.on_leave += 1
+        self.corrections = [*self.corrections, {"student_id": student_id, "to": to_status, "reason": reason, "meta": meta}]
+
 
 # -- a student's absence record ----------------------------------------------------------------
 def student_attendance_id(student_id: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"student-attendance:{student_id}")
 
 
-def detection_id_for(student_id: str, streak_start: date) -> uuid.UUID:
+def detection_id_for(student_id: str, streak_start: date, rule: str = CONSECUTIVE_ABSENCE_RULE) -> uuid.UUID:
     """One detection per absence streak: re-running the rule cannot flag the same streak twice."""
-    return uuid.uuid5(NAMESPACE, f"suspected-dropout:{student_id}:{streak_start.isoformat()}")
+    key = f"suspected-dropout:{student_id}:{streak_start.isoformat()}"
+    return uuid.uuid5(NAMESPACE, key if rule == CONSECUTIVE_ABSENCE_RULE else f"{key}:{rule}")
 
 
 class StudentAttendance(Aggregate):
-    """A student's unexcused absences and the current streak of consecutive school days absent."""
+    """A student's unexcused absences, the current streak of consecutive school days absent, and open flags."""
 
     @event("Started")
     def __init__(self, student_id: str, school_id: str, township_code: str, meta: dict[str, Any]):
@@ -194,10 +124,13 @@ class StudentAttendance(Aggregate):
         self.township_code = township_code
         self.meta = meta
         self.absences = 0
+        self.absent_days: list[date] = []
         self.last_absent_day: date | None = None
         self.streak_days: list[date] = []
-        self.open_detection_id: str | None = None  # cleared by a later AttendanceResumed
+        self.open_detection_id: str | None = None
+        self.open_detection_days: list[date] = []
         self.detection_ids: list[str] = []
+        self.chronic_terms: list[date] = []
 
     @staticmethod
     def create_id(student_id: str, **_: Any) -> uuid.UUID:
@@ -215,11 +148,12 @@ class StudentAttendance(Aggregate):
         meta: dict[str, Any],
         school_id: str | None = None,
         township_code: str | None = None,
+        rule_version: int = CONSECUTIVE_ABSENCE_RULE_VERSION,
     ) -> bool:
         """Records an unexcused absence; flags 疑似辍学 when the streak reaches the threshold. False if already recorded."""
         if threshold < 1:
             raise InvalidInput("连续缺勤阈值须至少为1天", rule="threshold_positive")
-        if day in self.streak_days or day == self.last_absent_day:
+        if day in self.absent_days or day in self.streak_days or day == self.last_absent_day:
             return False
         school_id = school_id or self.school_id
         township_code = township_code or self.township_code
@@ -244,18 +178,95 @@ class StudentAttendance(Aggregate):
             consecutive_school_days=consecutive,
             meta=meta,
         )
+        self._detect_streak(threshold, rule_version, school_id, township_code, meta)
+        return True
+
+    def _detect_streak(self, threshold: int, rule_version: int, school_id: str, township_code: str, meta: dict[str, Any]) -> None:
         if self.consecutive_school_days >= threshold and self.open_detection_id is None:
             self._suspected_dropout_detected(
                 student_id=self.student_id,
                 detection_id=str(detection_id_for(self.student_id, self.streak_days[0])),
                 absent_days=list(self.streak_days),
                 rule=CONSECUTIVE_ABSENCE_RULE,
-                rule_version=CONSECUTIVE_ABSENCE_RULE_VERSION,
+                rule_version=rule_version,
                 threshold_days=threshold,
                 school_id=school_id,
                 township_code=township_code,
                 meta=meta,
             )
+
+    def flag_chronic(self, term: Term, term_school_days: int, rules: AbsenceRules, meta: dict[str, Any]) -> bool:
+        """Flags 经常性缺勤 once per term when absences reach the rule's share of the term's school days."""
+        if term.start in self.chronic_terms or term_school_days < 1:
+            return False
+        days = [d for d in self.absent_days if term.start <= d <= term.end]
+        if len(days) < math.ceil(rules.chronic_ratio * term_school_days):
+            return False
+        self._chronic_absence_flagged(
+            student_id=self.student_id,
+            flag_id=str(uuid.uuid5(NAMESPACE, f"chronic:{self.student_id}:{term.start.isoformat()}")),
+            term_start=term.start,
+            term_end=term.end,
+            term_school_days=term_school_days,
+            absent_days=days,
+            rule=CHRONIC_ABSENCE_RULE,
+            rule_version=rules.version,
+            threshold_ratio=float(rules.chronic_ratio),
+            school_id=self.school_id,
+            township_code=self.township_code,
+            meta=meta,
+        )
+        return True
+
+    def flag_not_returned(self, days: list[date], rules: AbsenceRules, meta: dict[str, Any]) -> bool:
+        """返校核查: not seen in the term's first school days → 疑似辍学 (unless a flag is already open)."""
+        if self.open_detection_id is not None or not days:
+            return False
+        self._suspected_dropout_detected(
+            student_id=self.student_id,
+            detection_id=str(detection_id_for(self.student_id, days[0], TERM_START_RULE)),
+            absent_days=list(days),
+            rule=TERM_START_RULE,
+            rule_version=rules.version,
+            threshold_days=len(days),
+            school_id=self.school_id,
+            township_code=self.township_code,
+            meta=meta,
+        )
+        return True
+
+    def resume(self, day: date, school_id: str, township_code: str, meta: dict[str, Any]) -> bool:
+        """A check-in after a suspected dropout (复学到校) resolves the open detection; False if none is open."""
+        if self.open_detection_id is None or (self.last_absent_day is not None and day <= self.last_absent_day):
+            return False
+        self._attendance_resumed(
+            student_id=self.student_id,
+            detection_id=self.open_detection_id,
+            day=day,
+            school_id=school_id,
+            township_code=township_code,
+            meta=meta,
+        )
+        return True
+
+    def retract_absence(self, day: date, reason: str, rules: AbsenceRules, meta: dict[str, Any]) -> bool:
+        """Undoes an absence corrected away, and withdraws a flag whose evidence included it; False if none."""
+        if day not in self.absent_days:
+            return False
+        self._absence_retracted(
+            student_id=self.student_id, day=day, reason=reason, school_id=self.school_id, township_code=self.township_code, meta=meta
+        )
+        if self.open_detection_id is not None and day in self.open_detection_days:
+            self._suspected_dropout_retracted(
+                student_id=self.student_id,
+                detection_id=self.open_detection_id,
+                corrected_day=day,
+                reason=reason,
+                school_id=self.school_id,
+                township_code=self.township_code,
+                meta=meta,
+            )
+            self._detect_streak(rules.consecutive_days, rules.version, self.school_id, self.township_code, meta)
         return True
 
     @event("AbsenceRecorded")
@@ -272,9 +283,22 @@ class StudentAttendance(Aggregate):
         self.township_code = township_code
         self.meta = meta
         self.absences += 1
+        self.absent_days = sorted([*self.absent_days, day])
         if self.last_absent_day is None or day > self.last_absent_day:
             self.last_absent_day = day
             self.streak_days = [*self.streak_days, day] if consecutive_school_days > 1 else [day]
+
+    @event("AbsenceRetracted")
+    def _absence_retracted(
+        self, student_id: str, day: date, reason: str, school_id: str, township_code: str, meta: dict[str, Any]
+    ) -> None:
+        self.meta = meta
+        self.absences -= 1
+        self.absent_days = [d for d in self.absent_days if d != day]
+        if day in self.streak_days:
+            self.streak_days = [d for d in self.streak_days if d > day]
+        if self.last_absent_day == day:
+            self.last_absent_day = self.absent_days[-1] if self.absent_days else None
 
     @event("SuspectedDropoutDetected")
     def _suspected_dropout_detected(
@@ -291,4 +315,48 @@ class StudentAttendance(Aggregate):
     ) -> None:
         self.meta = meta
         self.open_detection_id = detection_id
+        self.open_detection_days = list(absent_days)
         self.detection_ids = [*self.detection_ids, detection_id]
+
+    @event("SuspectedDropoutRetracted")
+    def _suspected_dropout_retracted(
+        self,
+        student_id: str,
+        detection_id: str,
+        corrected_day: date,
+        reason: str,
+        school_id: str,
+        township_code: str,
+        meta: dict[str, Any],
+    ) -> None:
+        self.meta = meta
+        self.open_detection_id = None
+        self.open_detection_days = []
+
+    @event("AttendanceResumed")
+    def _attendance_resumed(
+        self, student_id: str, detection_id: str, day: date, school_id: str, township_code: str, meta: dict[str, Any]
+    ) -> None:
+        self.meta = meta
+        self.open_detection_id = None
+        self.open_detection_days = []
+        self.streak_days = []
+
+    @event("ChronicAbsenceFlagged")
+    def _chronic_absence_flagged(
+        self,
+        student_id: str,
+        flag_id: str,
+        term_start: date,
+        term_end: date,
+        term_school_days: int,
+        absent_days: list[date],
+        rule: str,
+        rule_version: int,
+        threshold_ratio: float,
+        school_id: str,
+        township_code: str,
+        meta: dict[str, Any],
+    ) -> None:
+        self.meta = meta
+        self.chronic_terms = [*self.chronic_terms, term_start]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import ContextManager, Protocol
+from typing import Any, ContextManager, Protocol
 
 
 @dataclass(frozen=True)
@@ -41,22 +41,44 @@ class RollEntry:
     checked_in: bool
 
 
-class DayWork(Protocol):
-    """Work on one school day while holding its lock (shared for check-ins, exclusive for closing)."""
+@dataclass(frozen=True)
+class LeaveView:
+    leave_id: str
+    student_id: str
+    school_id: str
+    first_day: date
+    last_day: date
+    kind: str
+    status: str
+    school_days: int
 
-    def insert_checkins(self, school_id: str, day: date, rows: list[CheckinRow]) -> int:
+
+class DayWork(Protocol):
+    """Work on school days while holding their locks (shared for check-ins, exclusive for closing)."""
+
+    def is_closed(self, school_ids: list[str], day: date) -> list[str]: ...
+
+    def roster_schools(self, student_ids: list[str]) -> dict[str, str]: ...
+
+    def insert_checkins(self, school_id: str | list[str], day: date, rows: list[CheckinRow]) -> int:
         """Inserts rows not already stored; returns how many were new."""
         ...
 
     def roll(self, school_id: str, day: date) -> list[RollEntry]: ...
 
+    def rolls(self, school_ids: list[str], day: date) -> dict[str, list[RollEntry]]: ...
+
+    def seen_any(self, school_id: str, days: list[date]) -> set[str]: ...
+
 
 class AttendanceStore(Protocol):
-    """The roster read model and the check-in table."""
+    """The roster read model, the check-in table, and the rows kept with the event store."""
 
     def school(self, school_id: str) -> SchoolRow | None: ...
 
-    def schools(self) -> list[SchoolRow]: ...
+    def schools(self, county_code: str | None = None) -> list[SchoolRow]: ...
+
+    def schools_by_id(self, school_ids: list[str]) -> dict[str, SchoolRow]: ...
 
     def roster(self, school_id: str) -> list[RosterEntry]: ...
 
@@ -64,17 +86,18 @@ class AttendanceStore(Protocol):
         """The ids among ``student_ids`` that are active students of the school."""
         ...
 
-    def day_work(self, school_id: str, day: date, exclusive: bool) -> ContextManager[DayWork]: ...
-
-
-class LeaveSource(Protocol):
-    """Approved leave (请假); a later issue keeps leave records. Students on leave are not absent."""
+    def open_detections(self, student_ids: list[str]) -> dict[str, str]: ...
 
     def on_leave(self, school_id: str, day: date, student_ids: list[str]) -> set[str]: ...
 
+    def leaves(self, school_id: str, on: date | None = None, min_school_days: int = 0) -> list[LeaveView]: ...
 
-class NoLeaveRecords:
-    """Until leave is kept, nobody is on leave."""
+    def configuration(self, kind: str) -> dict[str, tuple[dict[str, Any], int]]: ...
 
-    def on_leave(self, school_id: str, day: date, student_ids: list[str]) -> set[str]:
-        return set()
+    def ensure_partition(self, day: date) -> None: ...
+
+    def apply(self, changes: list[Any]) -> None:
+        """Applies read-model changes (in-memory stores only; PostgreSQL writes them with the events)."""
+        ...
+
+    def day_work(self, school_id: str | list[str], day: date, exclusive: bool) -> ContextManager[DayWork]: ...

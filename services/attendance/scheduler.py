@@ -13,7 +13,7 @@ from services.runtime.auth import system_actor
 def due_day(app: AttendanceApp, now: datetime) -> date | None:
     """Today (local) if it is a school day and the cut-off has passed, else None."""
     local = now.astimezone(app.tz)
-    if local.time() < app.settings.cutoff_time() or not app.calendar.is_school_day(local.date()):
+    if local.time() < app.settings.cutoff_time():
         return None
     return local.date()
 
@@ -24,15 +24,17 @@ def close_due_days(app: AttendanceApp, done: set[tuple[str, date]] | None = None
     if day is None:
         return 0
     done = done if done is not None else set()
-    closed = 0
-    for school in app.store.schools():
-        if (school.school_id, day) in done or not app.calendar_for(school).is_school_day(day):
-            continue
-        actor = system_actor("attendance", school.county_code)
-        app.close_day(school.school_id, day, actor.meta(str(uuid.uuid4()), app.clock.now()))
-        done.add((school.school_id, day))
-        closed += 1
-    return closed
+    due = [
+        s for s in app.store.schools() if (s.school_id, day) not in done and app.calendar_for(s).is_school_day(day)
+    ]
+    by_county: dict[str, list] = {}
+    for school in due:
+        by_county.setdefault(school.county_code, []).append(school)
+    for county, schools in sorted(by_county.items()):
+        actor = system_actor("attendance", county)
+        app.close_days(day, schools, actor.meta(str(uuid.uuid4()), app.clock.now()))
+        done.update((s.school_id, day) for s in schools)
+    return len(due)
 
 
 def run_scheduler(app: AttendanceApp, logger: Any, should_stop: Callable[[], bool], sleep: Callable[[float], Any]) -> None:

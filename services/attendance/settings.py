@@ -19,6 +19,15 @@ class AttendanceSettings(ServiceSettings):
     makeup_days: list[date] = Field(default_factory=list, description="Weekend days that are school days (调休)")
     scheduler_interval_s: float = Field(30.0, gt=0, description="How often the scheduler looks for days to close")
     max_checkin_batch: int = Field(10_000, ge=1, le=100_000)
+    chronic_absence_ratio: float = Field(0.10, gt=0, le=1, description="Share of the term's school days that flags 经常性缺勤")
+    term_start_days: int = Field(3, ge=1, le=30, description="返校核查: first school days of term a student must be seen in")
+    correction_window_days: int = Field(7, ge=0, le=90, description="Calendar days after which a closed day cannot be corrected")
+    long_leave_school_days: int = Field(10, ge=1, le=200, description="Approved leave of at least this many school days is long")
+    config_ttl_s: float = Field(5.0, ge=0, description="How long an API process keeps calendars and rules before re-reading")
+    close_chunk_schools: int = Field(50, ge=1, le=1000, description="Schools closed per transaction by a bulk close")
+    ingest_rate_per_s: float = Field(20.0, gt=0, description="Check-in requests per second per client (token bucket refill)")
+    ingest_burst: int = Field(40, ge=1, description="Check-in requests a client may send at once (token bucket size)")
+    api_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for the attendance API")
 
     @field_validator("day_close_cutoff")
     @classmethod

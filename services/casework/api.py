@@ -11,13 +11,23 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.casework.api_actions import action_router
+from services.casework.api_audit import audit_router
+from services.casework.api_owners import owners_router
 from services.casework.application import CaseView, CaseworkApp, case_view
-from services.casework.domain import NAMESPACE, STAGES, Conflict, InvalidInput, NotFound
+from services.casework.domain import (
+    NAMESPACE,
+    STAGES,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from services.runtime.auth import Actor, CurrentActor, require_role, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.web import CommandMeta
 
-ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
+ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404, Forbidden: 403}
 READ_ROLES = (
     "province_officer",
     "prefecture_officer",
@@ -58,6 +68,21 @@ class CasePublic(BaseModel):
     evidence: dict[str, Any]
     opened_at: datetime
     version: int
+    owners: list[dict[str, Any]] = Field(default_factory=list, description="双线四包: named owners by slot")
+    home: dict[str, Any] | None = None
+    verification: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = Field(default_factory=list, description="Work records (kind, id, time, actor)")
+    ladder: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Legal steps taken")
+    timers: list[dict[str, Any]] = Field(default_factory=list, description="Deadlines and their status")
+    returned: dict[str, Any] | None = None
+    pending_closure: dict[str, Any] | None = None
+    closure: dict[str, Any] | None = None
+    exclusion: dict[str, Any] | None = None
+    relapses: int = 0
+    retracted_trigger_ids: list[str] = Field(default_factory=list)
+    next_action: str | None = None
+    next_due_at: datetime | None = None
 
 
 class CaseReceipt(BaseModel):
@@ -76,6 +101,8 @@ class CaseSummaryPublic(BaseModel):
     source: str
     stage: str
     opened_at: datetime
+    next_action: str | None = None
+    next_due_at: datetime | None = None
 
 
 class CasePage(BaseModel):
@@ -94,6 +121,7 @@ class HistoryEntryPublic(BaseModel):
     correlation_id: str | None
     causation_id: str | None
     data: dict[str, Any]
+    chain: str | None = Field(None, description="The event's seal in the case's hash chain")
 
 
 def encode_cursor(opened_at: datetime, case_id: str) -> str:
@@ -194,4 +222,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         return [HistoryEntryPublic(**asdict(e)) for e in casework.case_history(case_id)]
 
     app.include_router(router)
+    app.include_router(action_router(casework, CasePublic))
+    app.include_router(owners_router(casework))
+    app.include_router(audit_router(casework, READ_ROLES, CasePublic))
     return app

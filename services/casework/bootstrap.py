@@ -1,26 +1,38 @@
-"""Casework bootstrap: builds settings, runtime and application, then the API, relay or consumer."""
+"""Casework bootstrap: builds settings, runtime and application, then the API, relay, consumer or scheduler."""
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from typing import Any
 
 from contracts import topics
 from services.casework.api import create_app
-from services.casework.application import CaseworkApp, to_contract
+from services.casework.application import CaseworkApp
 from services.casework.consumers import policies
-from services.casework.projections import PostgresCaseIndex
+from services.casework.projections_pg import PostgresCaseViews
+from services.casework.scheduler import run_scheduler
 from services.casework.settings import CaseworkSettings
-from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, run_relay, serve
+from services.casework.views import facts_from, to_contract
+from services.runtime.bootstrap import (
+    Runtime,
+    build_runtime,
+    run_consumer,
+    run_relay,
+    serve,
+)
 from services.runtime.consumer import EventSink
 from services.runtime.eventstore import build_application
+from services.runtime.process import StopFlag
 
 SERVICE = "casework"
 
 
 def build_casework(runtime: Runtime, settings: CaseworkSettings) -> CaseworkApp:
-    """The application on PostgreSQL, with its case index in the same schema."""
+    """The application on PostgreSQL, with its read models in the same schema and its configured rules."""
     app: CaseworkApp = build_application(CaseworkApp, settings, SERVICE)
-    app.index = PostgresCaseIndex(runtime.db, batch_size=settings.case_index_batch_size)
+    app.index = PostgresCaseViews(runtime.db, batch_size=settings.case_index_batch_size)
+    app.policy = settings.case_policy()
     return app
 
 
@@ -39,7 +51,8 @@ def run_api() -> None:
 def run_relay_process() -> None:
     settings = CaseworkSettings()
     runtime = build_runtime(SERVICE, "relay", settings)
-    run_relay(runtime, build_casework(runtime, settings), topics.CASEWORK, to_contract)
+    app = build_casework(runtime, settings)
+    run_relay(runtime, app, topics.CASEWORK, partial(to_contract, facts=facts_from(app)))
 
 
 def run_consumer_process() -> None:
@@ -49,4 +62,21 @@ def run_consumer_process() -> None:
     run_consumer(runtime, name=SERVICE, topics=[topics.ATTENDANCE], policies=policies(app), sink=EventSink(app))
 
 
-ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process}
+def run_scheduler_process() -> None:
+    """Fires case deadlines (notice, correction order, legal documents, follow-up) by the configured clock."""
+    settings = CaseworkSettings()
+    runtime = build_runtime(SERVICE, "scheduler", settings)
+    runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
+    stop = StopFlag().install()
+
+    def sleep(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(min(0.5, seconds))
+
+    run_scheduler(build_casework(runtime, settings), runtime.clock, runtime.logger, stop, sleep,
+                  settings.scheduler_interval_s, settings.scheduler_batch_size)
+
+
+ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,
+         "scheduler": run_scheduler_process}

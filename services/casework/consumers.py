@@ -7,6 +7,7 @@ from typing import Any
 
 from contracts import Contract
 from contracts.events import SuspectedDropoutDetectedV1
+from contracts.events.attendance import AttendanceResumedV1, SuspectedDropoutRetractedV1
 from services.casework.application import CaseworkApp
 from services.runtime.auth import system_actor
 from services.runtime.consumer import Message, Policy
@@ -39,6 +40,25 @@ def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message
     )
 
 
+def when_attendance_resumed_record_return(app: CaseworkApp, message: Message) -> list[Any]:
+    """到校 again → the open case records the return (复学) and starts its follow-up period."""
+    resumed: AttendanceResumedV1 = message.payload  # type: ignore[assignment]
+    return app.return_from_attendance(student_id=resumed.student_id, day=resumed.day,
+                                      detection_id=resumed.detection_id,
+                                      meta=system_meta(message, resumed.township_code))
+
+
+def when_suspected_dropout_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
+    """A corrected absence withdraws its detection: an unverified case it alone supports closes."""
+    retracted: SuspectedDropoutRetractedV1 = message.payload  # type: ignore[assignment]
+    return app.retract_detection(student_id=retracted.student_id, detection_id=retracted.detection_id,
+                                 reason=retracted.reason, meta=system_meta(message, retracted.township_code))
+
+
 def policies(app: CaseworkApp) -> dict[type[Contract], Policy]:
     """The consumer's policies bound to the application (EventSink: message -> aggregates)."""
-    return {SuspectedDropoutDetectedV1: partial(when_suspected_dropout_detected_open_case, app)}
+    return {
+        SuspectedDropoutDetectedV1: partial(when_suspected_dropout_detected_open_case, app),
+        AttendanceResumedV1: partial(when_attendance_resumed_record_return, app),
+        SuspectedDropoutRetractedV1: partial(when_suspected_dropout_retracted_withdraw_trigger, app),
+    }

@@ -1,39 +1,27 @@
-"""Read model of casework's own events: the case index behind jurisdiction lists (derived, rebuildable).
+"""Read models of casework's own events: the case index (lists), owners' work queues and the due-timer
+table the scheduler fires from. All derived and rebuildable.
 
-The index follows the service's notification log from a stored position and is caught up lazily,
-in batches, right before a list query, so a caller always reads its own writes and no extra process
-or thread is needed. Concurrent catch-ups serialise on the position row; replays are idempotent.
+They follow the service's notification log from a stored position, in batches: each batch names the
+cases it touched, and each touched case's rows are rewritten from the case's current state (version
+guarded), so a replay or a rebuild gives the same rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
+from uuid import UUID
 
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import resolve_topic
 
 from services.casework.domain import Case
-from services.runtime.db import Database
+from services.casework.domain.chain import ChainedAggregate
+from services.casework.domain.codes import OWNER_SLOTS
+from services.casework.domain.progress import next_action
 
-NAME = "case_index"
-
-CASE_INDEX_DDL = """
-CREATE TABLE IF NOT EXISTS case_index (
-    case_id text PRIMARY KEY,
-    student_id text NOT NULL,
-    school_id text,
-    township_code text NOT NULL,
-    source text NOT NULL,
-    stage text NOT NULL,
-    opened_at timestamptz NOT NULL,
-    version int NOT NULL
-);
-CREATE INDEX IF NOT EXISTS case_index_township ON case_index (township_code text_pattern_ops);
-CREATE INDEX IF NOT EXISTS case_index_recent ON case_index (opened_at DESC, case_id DESC);
-CREATE INDEX IF NOT EXISTS case_index_student ON case_index (student_id);
-CREATE TABLE IF NOT EXISTS projection_position (name text PRIMARY KEY, position bigint NOT NULL);
-"""
+FireTimer = Callable[[UUID, str], Any]
 
 
 @dataclass(frozen=True)
@@ -48,154 +36,135 @@ class CaseSummary:
     stage: str
     opened_at: datetime
     version: int
+    next_action: str | None = None
+    next_due_at: datetime | None = None
 
 
-TOPICS = frozenset({get_topic(Case.Opened)})  # the full issue adds each stage-changing event here
+@dataclass(frozen=True)
+class QueueItem:
+    """One case in an owner's work queue."""
+
+    case_id: str
+    slot: str
+    line: str
+    stage: str
+    township_code: str
+    next_action: str | None
+    next_due_at: datetime | None
+    opened_at: datetime
 
 
-def summary_change(domain_event: Any) -> CaseSummary | None:
-    """What one stored event does to the index (None: nothing)."""
-    if isinstance(domain_event, Case.Opened):
-        return CaseSummary(
-            case_id=str(domain_event.originator_id),
-            student_id=domain_event.student_id,
-            school_id=domain_event.school_id,
-            township_code=domain_event.township_code,
-            source=domain_event.source,
-            stage="suspected",
-            opened_at=domain_event.opened_at,
-            version=domain_event.originator_version,
-        )
-    return None
+@dataclass(frozen=True)
+class DueTimer:
+    timer_id: str
+    case_id: str
+    township_code: str
+    kind: str
+    step: str | None
+    due_at: datetime
+    status: str
+    version: int
 
 
-def changes(app: Any, notifications: Iterable[Any]) -> list[CaseSummary]:
-    """Index changes of a batch of notifications (only index topics are decoded)."""
-    found = []
-    for notification in notifications:
-        if notification.topic in TOPICS:
-            change = summary_change(app.mapper.to_domain_event(notification))
-            if change is not None:
-                found.append(change)
-    return found
+@dataclass(frozen=True)
+class CaseRows:
+    """Everything the read models hold about one case."""
+
+    summary: CaseSummary
+    owners: list[tuple[str, str]]  # (slot, user id)
+    timers: list[DueTimer]
 
 
-class CaseIndex(Protocol):
-    """Where case summaries are kept and searched."""
+def case_rows(case: Case) -> CaseRows:
+    action, due = next_action(case)
+    summary = CaseSummary(case_id=str(case.id), student_id=case.student_id, school_id=case.school_id,
+                          township_code=case.township_code, source=case.source, stage=case.stage,
+                          opened_at=case.opened_at, version=case.version, next_action=action, next_due_at=due)
+    timers = [DueTimer(timer_id=t, case_id=str(case.id), township_code=case.township_code, kind=v["kind"],
+                       step=v["step"], due_at=datetime.fromisoformat(v["due_at"]), status=v["status"],
+                       version=case.version) for t, v in case.timers.items()]
+    return CaseRows(summary, [(slot, o["user_id"]) for slot, o in case.owners.items()], timers)
+
+
+def is_case_event(topic: str) -> bool:
+    """Case events (and only they) are sealed into a chain."""
+    cls = resolve_topic(topic)
+    return isinstance(cls, type) and issubclass(cls, ChainedAggregate.Event)
+
+
+def touched_cases(notifications: Iterable[Any]) -> list[UUID]:
+    """Case ids a batch of notifications changed, in first-seen order."""
+    seen: dict[UUID, None] = {}
+    for n in notifications:
+        if is_case_event(n.topic):
+            seen.setdefault(n.originator_id, None)
+    return list(seen)
+
+
+def rows_for(app: Any, notifications: Iterable[Any]) -> list[CaseRows]:
+    return [case_rows(app.repository.get(case_id)) for case_id in touched_cases(notifications)]
+
+
+class CaseViews(Protocol):
+    """Where case summaries, owners' queues and due timers are kept and searched."""
 
     def catch_up(self, app: Any) -> int: ...
 
-    def search(
-        self, prefix: str, *, stage: str | None, limit: int, after: tuple[datetime, str] | None
-    ) -> list[CaseSummary]: ...
+    def search(self, prefix: str, *, stage: str | None, limit: int,
+               after: tuple[datetime, str] | None) -> list[CaseSummary]: ...
+
+    def queue(self, user_id: str, prefix: str, *, limit: int) -> list[QueueItem]: ...
+
+    def fire_due(self, now: datetime, limit: int, fire: FireTimer) -> int: ...
 
 
-class PostgresCaseIndex:
-    """The case index in the service's schema, with its position committed beside its rows."""
-
-    def __init__(self, db: Database, batch_size: int = 500) -> None:
-        self.db = db
-        self.batch_size = batch_size
-        self._ready = False
-
-    def ensure(self) -> None:
-        if not self._ready:
-            self.db.execute_script(CASE_INDEX_DDL)
-            self._ready = True
-
-    def position(self) -> int:
-        self.ensure()
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT position FROM projection_position WHERE name = %s", (NAME,)).fetchone()
-        return row["position"] if row else 0
-
-    def catch_up(self, app: Any) -> int:
-        """Applies every new event in batches; returns the position reached."""
-        position = self.position()
-        if (app.recorder.max_notification_id() or 0) <= position:
-            return position
-        while True:
-            with self.db.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO projection_position (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING", (NAME,)
-                )
-                position = conn.execute(
-                    "SELECT position FROM projection_position WHERE name = %s FOR UPDATE", (NAME,)
-                ).fetchone()["position"]
-                batch = app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
-                if not batch:
-                    return position
-                for row in changes(app, batch):
-                    self._upsert(conn, row)
-                position = batch[-1].id
-                conn.execute("UPDATE projection_position SET position = %s WHERE name = %s", (position, NAME))
-            if len(batch) < self.batch_size:
-                return position
-
-    @staticmethod
-    def _upsert(conn: Any, row: CaseSummary) -> None:
-        conn.execute(
-            "INSERT INTO case_index AS c (case_id, student_id, school_id, township_code, source, stage, opened_at, "
-            "version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (case_id) DO UPDATE SET "
-            "township_code = EXCLUDED.township_code, stage = EXCLUDED.stage, version = EXCLUDED.version "
-            "WHERE c.version < EXCLUDED.version",
-            (row.case_id, row.student_id, row.school_id, row.township_code, row.source, row.stage, row.opened_at,
-             row.version),
-        )
-
-    def search(
-        self, prefix: str, *, stage: str | None, limit: int, after: tuple[datetime, str] | None
-    ) -> list[CaseSummary]:
-        """Cases whose township code starts with the prefix, newest first, keyset-paginated."""
-        self.ensure()
-        clauses, params = ["township_code LIKE %s"], [prefix + "%"]
-        if stage is not None:
-            clauses.append("stage = %s")
-            params.append(stage)
-        if after is not None:
-            clauses.append("(opened_at, case_id) < (%s, %s)")
-            params.extend(after)
-        query = (
-            "SELECT case_id, student_id, school_id, township_code, source, stage, opened_at, version "
-            f"FROM case_index WHERE {' AND '.join(clauses)} ORDER BY opened_at DESC, case_id DESC LIMIT %s"
-        )
-        with self.db.transaction() as conn:
-            rows = conn.execute(query, (*params, limit)).fetchall()  # type: ignore[arg-type]
-        return [CaseSummary(**r) for r in rows]
-
-    def drop(self) -> None:
-        """Forgets everything, so the next catch-up rebuilds the index from the first event."""
-        self.ensure()
-        with self.db.transaction() as conn:
-            conn.execute("TRUNCATE case_index")
-            conn.execute("DELETE FROM projection_position WHERE name = %s", (NAME,))
+def queue_order(item: QueueItem) -> tuple[bool, datetime, datetime]:
+    """Due actions first (earliest first), then the oldest cases."""
+    return (item.next_due_at is None, item.next_due_at or item.opened_at, item.opened_at)
 
 
-class MemoryCaseIndex:
-    """The same index in a dict: a fake for in-memory tests and single-process tools."""
+class MemoryCaseViews:
+    """The same read models in dicts: a fake for in-memory tests and single-process tools."""
 
     def __init__(self, batch_size: int = 500) -> None:
         self.batch_size = batch_size
-        self.rows: dict[str, CaseSummary] = {}
+        self.rows: dict[str, CaseRows] = {}
+        self.timer_status: dict[str, str] = {}
         self.position = 0
 
     def catch_up(self, app: Any) -> int:
         while batch := app.recorder.select_notifications(start=self.position + 1, limit=self.batch_size):
-            for row in changes(app, batch):
-                old = self.rows.get(row.case_id)
-                if old is None:
-                    self.rows[row.case_id] = row
-                elif old.version < row.version:
-                    self.rows[row.case_id] = replace(old, township_code=row.township_code, stage=row.stage,
-                                                     version=row.version)
+            for rows in rows_for(app, batch):
+                old = self.rows.get(rows.summary.case_id)
+                if old is None or old.summary.version <= rows.summary.version:
+                    self.rows[rows.summary.case_id] = rows
             self.position = batch[-1].id
         return self.position
 
-    def search(
-        self, prefix: str, *, stage: str | None, limit: int, after: tuple[datetime, str] | None
-    ) -> list[CaseSummary]:
-        rows = sorted(self.rows.values(), key=lambda r: (r.opened_at, r.case_id), reverse=True)
+    def search(self, prefix: str, *, stage: str | None, limit: int,
+               after: tuple[datetime, str] | None) -> list[CaseSummary]:
+        rows = sorted((r.summary for r in self.rows.values()), key=lambda r: (r.opened_at, r.case_id), reverse=True)
         rows = [r for r in rows if r.township_code.startswith(prefix) and (stage is None or r.stage == stage)]
         if after is not None:
             rows = [r for r in rows if (r.opened_at, r.case_id) < after]
         return rows[:limit]
+
+    def queue(self, user_id: str, prefix: str, *, limit: int) -> list[QueueItem]:
+        items = [
+            QueueItem(case_id=r.summary.case_id, slot=slot, line=OWNER_SLOTS[slot][0], stage=r.summary.stage,
+                      township_code=r.summary.township_code, next_action=r.summary.next_action,
+                      next_due_at=r.summary.next_due_at, opened_at=r.summary.opened_at)
+            for r in self.rows.values() for slot, owner in r.owners
+            if owner == user_id and r.summary.township_code.startswith(prefix)
+            and r.summary.stage not in ("closed", "excluded")
+        ]
+        return sorted(items, key=queue_order)[:limit]
+
+    def fire_due(self, now: datetime, limit: int, fire: FireTimer) -> int:
+        due = sorted((t for r in self.rows.values() for t in r.timers
+                      if t.status == "pending" and self.timer_status.get(t.timer_id, "pending") == "pending"
+                      and t.due_at <= now), key=lambda t: t.due_at)[:limit]
+        for timer in due:
+            fire(UUID(timer.case_id), timer.timer_id)
+            self.timer_status[timer.timer_id] = "done"
+        return len(due)

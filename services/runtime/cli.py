@@ -131,6 +131,16 @@ def bench_runtime(events: int = typer.Option(50_000, help="Events to append, pub
     print_table(f"Runtime on {platform.node()} ({os.cpu_count()} cores)", run(events))
 
 
+def _mount_bench_commands() -> None:
+    """Service benchmarks appear as `baoxue bench <service>`."""
+    from services.attendance.bench import attendance as bench_attendance
+
+    bench_app.command("attendance")(bench_attendance)
+
+
+_mount_bench_commands()
+
+
 @app.command()
 def demo() -> None:
     """Drives the walking skeleton over HTTP against a running stack and prints what happened."""

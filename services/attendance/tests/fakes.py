@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import date
-from typing import Iterator
+from typing import Any, Iterator
 
-from services.attendance.ports import CheckinRow, RollEntry, RosterEntry, SchoolRow
+from services.attendance.ports import CheckinRow, LeaveView, RollEntry, RosterEntry, SchoolRow
+from services.attendance.readmodel import ClosedDay, ConfigRow, DetectionClosed, DetectionOpened, LeaveRow
 
 
 class InMemoryAttendanceStore:
-    """Roster and check-ins in dictionaries."""
+    """Roster, check-ins and the event-kept rows in dictionaries."""
 
     def __init__(self) -> None:
         self.schools_: dict[str, SchoolRow] = {}
         self.students: dict[str, RosterEntry] = {}
         self.checkins: dict[tuple[str, date, str], CheckinRow] = {}
+        self.closed: set[tuple[str, date]] = set()
+        self.detections: dict[str, str] = {}
+        self.leave_rows: dict[str, LeaveRow] = {}
+        self.config: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
 
     def add_school(self, school_id: str, township_code: str = "520102001") -> None:
         self.schools_[school_id] = SchoolRow(school_id, township_code[:6], township_code)
@@ -27,8 +32,12 @@ class InMemoryAttendanceStore:
     def school(self, school_id: str) -> SchoolRow | None:
         return self.schools_.get(school_id)
 
-    def schools(self) -> list[SchoolRow]:
-        return sorted(self.schools_.values(), key=lambda s: s.school_id)
+    def schools(self, county_code: str | None = None) -> list[SchoolRow]:
+        found = [s for s in self.schools_.values() if county_code is None or s.county_code == county_code]
+        return sorted(found, key=lambda s: s.school_id)
+
+    def schools_by_id(self, school_ids: list[str]) -> dict[str, SchoolRow]:
+        return {s: self.schools_[s] for s in school_ids if s in self.schools_}
 
     def roster(self, school_id: str) -> list[RosterEntry]:
         return [s for s in self.students.values() if s.school_id == school_id and s.active]
@@ -36,11 +45,60 @@ class InMemoryAttendanceStore:
     def on_roster(self, school_id: str, student_ids: list[str]) -> set[str]:
         return {s.student_id for s in self.roster(school_id) if s.student_id in set(student_ids)}
 
-    def insert_checkins(self, school_id: str, day: date, rows: list[CheckinRow]) -> int:
+    def open_detections(self, student_ids: list[str]) -> dict[str, str]:
+        return {s: self.detections[s] for s in student_ids if s in self.detections}
+
+    def on_leave(self, school_id: str, day: date, student_ids: list[str]) -> set[str]:
+        wanted = set(student_ids)
+        return {
+            r.student_id
+            for r in self.leave_rows.values()
+            if r.school_id == school_id and r.status == "approved" and r.first_day <= day <= r.last_day and r.student_id in wanted
+        }
+
+    def leaves(self, school_id: str, on: date | None = None, min_school_days: int = 0) -> list[LeaveView]:
+        rows = [
+            r
+            for r in self.leave_rows.values()
+            if r.school_id == school_id and r.school_days >= min_school_days and (on is None or r.first_day <= on <= r.last_day)
+        ]
+        return [
+            LeaveView(r.leave_id, r.student_id, r.school_id, r.first_day, r.last_day, r.kind, r.status, r.school_days)
+            for r in sorted(rows, key=lambda r: (r.first_day, r.student_id))
+        ]
+
+    def configuration(self, kind: str) -> dict[str, tuple[dict[str, Any], int]]:
+        return {code: value for (k, code), value in self.config.items() if k == kind}
+
+    def ensure_partition(self, day: date) -> None:
+        pass
+
+    def apply(self, changes: list[Any]) -> None:
+        for change in changes:
+            if isinstance(change, ClosedDay):
+                self.closed.add((change.school_id, change.day))
+            elif isinstance(change, DetectionOpened):
+                self.detections[change.student_id] = change.detection_id
+            elif isinstance(change, DetectionClosed):
+                self.detections.pop(change.student_id, None)
+            elif isinstance(change, LeaveRow):
+                self.leave_rows[change.leave_id] = change
+            elif isinstance(change, ConfigRow):
+                self.config[(change.kind, change.code)] = (change.body, change.version)
+
+    # -- DayWork -------------------------------------------------------------------------------
+    def is_closed(self, school_ids: list[str], day: date) -> list[str]:
+        return [s for s in school_ids if (s, day) in self.closed]
+
+    def roster_schools(self, student_ids: list[str]) -> dict[str, str]:
+        return {s: self.students[s].school_id for s in student_ids if s in self.students and self.students[s].active}
+
+    def insert_checkins(self, school_id: str | list[str], day: date, rows: list[CheckinRow]) -> int:
+        schools = school_id if isinstance(school_id, list) else [school_id] * len(rows)
         new = 0
-        for row in rows:
-            if (school_id, day, row.student_id) not in self.checkins:
-                self.checkins[(school_id, day, row.student_id)] = row
+        for school, row in zip(schools, rows):
+            if (school, day, row.student_id) not in self.checkins:
+                self.checkins[(school, day, row.student_id)] = row
                 new += 1
         return new
 
@@ -50,6 +108,12 @@ class InMemoryAttendanceStore:
             for s in sorted(self.roster(school_id), key=lambda s: s.student_id)
         ]
 
+    def rolls(self, school_ids: list[str], day: date) -> dict[str, list[RollEntry]]:
+        return {s: self.roll(s, day) for s in school_ids}
+
+    def seen_any(self, school_id: str, days: list[date]) -> set[str]:
+        return {sid for (school, day, sid) in self.checkins if school == school_id and day in days}
+
     @contextmanager
-    def day_work(self, school_id: str, day: date, exclusive: bool) -> Iterator["InMemoryAttendanceStore"]:
+    def day_work(self, school_id: str | list[str], day: date, exclusive: bool) -> Iterator["InMemoryAttendanceStore"]:
         yield self

@@ -1,6 +1,6 @@
 """Casework fixtures on real PostgreSQL (the root conftest provides ``database_url``)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from services.casework.api import create_app
 from services.casework.application import CaseworkApp
 from services.casework.bootstrap import SERVICE, build_casework
-from services.casework.projections import PostgresCaseIndex
+from services.casework.projections_pg import PostgresCaseViews
 from services.casework.settings import CaseworkSettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.clock import FixedClock
@@ -26,7 +26,7 @@ def pg_app(casework_settings):
     """The application on PostgreSQL with its case index, as the consumer and API processes build it."""
     db = Database(casework_settings.database_url, SERVICE)
     app = build_application(CaseworkApp, casework_settings, SERVICE)
-    app.index = PostgresCaseIndex(db)
+    app.index = PostgresCaseViews(db)
     yield app
     app.close()
     db.close()
@@ -50,7 +50,7 @@ def pg_app_factory(casework_settings):
 @pytest.fixture
 def api(casework_settings):
     """The API on PostgreSQL with a fixed clock, and the application behind it."""
-    runtime = build_runtime(SERVICE, "api", casework_settings, clock=FixedClock(datetime(2025, 9, 11, 2, tzinfo=timezone.utc)))
+    runtime = build_runtime(SERVICE, "api", casework_settings, clock=FixedClock(datetime(2025, 9, 11, 2, tzinfo=UTC)))
     app = build_casework(runtime, casework_settings)
     with TestClient(create_app(runtime, app, page_size_max=casework_settings.case_page_size_max)) as client:
         yield client, app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from contracts.events import SuspectedDropoutDetectedV1
@@ -39,4 +39,4 @@ def detection(
     return SuspectedDropoutDetectedV1(**fields)
 
 
-DETECTED_AT = datetime(2025, 9, 10, 9, 30, tzinfo=timezone.utc)
+DETECTED_AT = datetime(2025, 9, 10, 9, 30, tzinfo=UTC)

@@ -93,7 +93,7 @@ def test_a_report_needs_an_idempotency_key_a_reporting_role_and_a_place_in_the_c
 
 
 def test_the_history_shows_every_event_with_its_actor_and_time(api):
-    client, app = api
+    client, _app = api
     county = unique_county()
     village = f"{county}001001"
     reported = client.post(

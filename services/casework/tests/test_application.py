@@ -91,7 +91,7 @@ def test_lists_stay_inside_the_jurisdiction_prefix_and_page_newest_first(app):
 def test_a_report_opens_a_case_and_the_same_report_again_changes_nothing(app):
     meta = {"actor_id": "cadre-1", "actor_role": "village_cadre", "jurisdiction": "520102001001",
             "correlation_id": "c", "causation_id": None, "at": DETECTED_AT.isoformat()}
-    report = dict(report_id="r-1", student_id="s-9", township_code="520102001001", school_id=None, note="孩子外出打工")
+    report = {"report_id": "r-1", "student_id": "s-9", "township_code": "520102001001", "school_id": None, "note": "孩子外出打工"}
     outcome, case = app.report_case(**report, meta=meta)
     again, same = app.report_case(**report, meta=meta)
     assert (outcome, again) == ("opened", "duplicate")

@@ -2,15 +2,22 @@
 
 import pytest
 
-from services.casework.domain import Case, ChildCases, InvalidInput, Trigger, case_id_for, child_cases_id_for
+from services.casework.domain import (
+    Case,
+    ChildCases,
+    InvalidInput,
+    Trigger,
+    case_id_for,
+    child_cases_id_for,
+)
 
 META = {"actor_id": "system:casework", "actor_role": "system", "jurisdiction": "520102001",
         "correlation_id": "c-1", "causation_id": "e-1", "at": "2025-09-10T09:30:00+08:00"}
 
 
 def trigger(trigger_id: str = "d-1", student_id: str = "s-1", **overrides) -> Trigger:
-    fields = dict(trigger_id=trigger_id, source="attendance", student_id=student_id, school_id="school-1",
-                  township_code="520102001", evidence={"threshold_days": 3})
+    fields = {"trigger_id": trigger_id, "source": "attendance", "student_id": student_id, "school_id": "school-1",
+                  "township_code": "520102001", "evidence": {"threshold_days": 3}}
     fields.update(overrides)
     return Trigger(**fields)
 

@@ -1,4 +1,4 @@
-"""Casework domain: one case per child episode (一人一案). Pure: no I/O, no settings."""
+"""A child's case file: the one-open-case rule, duplicate triggers, and the end or reopening of an episode."""
 
 from __future__ import annotations
 
@@ -10,32 +10,12 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-NAMESPACE = uuid.UUID("0c5a1f4e-7d1b-4e5a-8a1c-3f2e9b6d4c02")
+from services.casework.domain.case import Case
+from services.casework.domain.errors import InvalidInput
+from services.casework.domain.ids import child_cases_id_for
+
 SOURCES = ("attendance", "census", "transfer", "transition", "report")
-STAGES = ("suspected",)  # the full issue adds verifying, persuading, escalated, returned, closed
 _LOCAL_CODE = re.compile(r"^\d{9}(\d{3})?$")
-
-
-class CaseworkError(Exception):
-    """A casework rule was broken; ``rule`` names it for the caller."""
-
-    code = "casework_rule"
-
-    def __init__(self, message: str, rule: str | None = None) -> None:
-        super().__init__(message)
-        self.rule = rule
-
-
-class InvalidInput(CaseworkError):
-    code = "invalid_input"
-
-
-class Conflict(CaseworkError):
-    code = "conflict"
-
-
-class NotFound(CaseworkError):
-    code = "not_found"
 
 
 @dataclass(frozen=True)
@@ -59,58 +39,12 @@ class Trigger:
             raise InvalidInput("案件须归属到乡镇(9位)或村(12位)行政区划代码", rule="case_township_code")
 
 
-def case_id_for(source: str, trigger_id: str) -> uuid.UUID:
-    """Deterministic case id: the same trigger can never open two cases, even across children."""
-    return uuid.uuid5(NAMESPACE, f"case:{source}:{trigger_id}")
-
-
-def child_cases_id_for(student_id: str) -> uuid.UUID:
-    """Deterministic id of a child's case file: every open for one child meets on one aggregate."""
-    return uuid.uuid5(NAMESPACE, f"child:{student_id}")
-
-
 def business_time(meta: dict[str, Any]) -> datetime:
     """When the fact happened (meta["at"]), not when it was stored."""
     at = meta.get("at")
     if not at:
         raise InvalidInput("缺少业务发生时间", rule="meta_at_required")
     return at if isinstance(at, datetime) else datetime.fromisoformat(at)
-
-
-class Case(Aggregate):
-    """One child's case for one episode of being out of school; it starts at the suspected stage."""
-
-    @event("Opened")
-    def __init__(
-        self,
-        student_id: str,
-        school_id: str | None,
-        township_code: str,
-        source: str,
-        trigger_id: str,
-        evidence: dict[str, Any],
-        opened_at: datetime,
-        meta: dict[str, Any],
-    ) -> None:
-        self.student_id = student_id
-        self.school_id = school_id
-        self.township_code = township_code
-        self.source = source
-        self.trigger_id = trigger_id
-        self.evidence = evidence
-        self.opened_at = opened_at
-        self.meta = meta
-        self.stage = "suspected"
-        self.trigger_ids = [trigger_id]
-
-    @staticmethod
-    def create_id(source: str, trigger_id: str, **_: Any) -> uuid.UUID:
-        return case_id_for(source, trigger_id)
-
-    @event("TriggerAttached")
-    def attach_trigger(self, trigger_id: str, source: str, evidence: dict[str, Any], meta: dict[str, Any]) -> None:
-        """A further detection or report about the same episode joins the open case as evidence."""
-        self.trigger_ids.append(trigger_id)
 
 
 class ChildCases(Aggregate):
@@ -122,6 +56,7 @@ class ChildCases(Aggregate):
         self.meta = meta
         self.open_case_id: str | None = None
         self.handled: dict[str, str] = {}  # trigger id -> case id it opened or joined
+        self.last_closed: dict[str, str] | None = None  # {"case_id", "reason"} of the last ended episode
 
     @staticmethod
     def create_id(student_id: str, **_: Any) -> uuid.UUID:
@@ -130,6 +65,12 @@ class ChildCases(Aggregate):
     def case_for_trigger(self, trigger_id: str) -> str | None:
         """The case a trigger opened or joined, if it was handled before."""
         return self.handled.get(trigger_id)
+
+    def relapse_of(self) -> str | None:
+        """The closed case a new trigger reopens: only one closed because the child had returned."""
+        if self.open_case_id is None and self.last_closed and self.last_closed["reason"] == "returned":
+            return self.last_closed["case_id"]
+        return None
 
     def open_case_for(self, trigger: Trigger, meta: dict[str, Any]) -> Case | None:
         """Opens a case for a new episode; None when the trigger was seen or joins the open case."""
@@ -154,6 +95,15 @@ class ChildCases(Aggregate):
         self._episode_started(case_id=str(case.id), trigger_id=trigger.trigger_id, meta=meta)
         return case
 
+    def reopen(self, case_id: str, trigger_id: str, meta: dict[str, Any]) -> None:
+        """The last closed case is open again (a relapse after 销号)."""
+        self._episode_reopened(case_id=case_id, trigger_id=trigger_id, meta=meta)
+
+    def end_episode(self, case_id: str, reason: str, meta: dict[str, Any]) -> None:
+        """The open case was closed or excluded; the next trigger starts or reopens an episode."""
+        if self.open_case_id == case_id:
+            self._episode_ended(case_id=case_id, reason=reason, meta=meta)
+
     @event("EpisodeStarted")
     def _episode_started(self, case_id: str, trigger_id: str, meta: dict[str, Any]) -> None:
         self.open_case_id = case_id
@@ -162,3 +112,14 @@ class ChildCases(Aggregate):
     @event("TriggerAttached")
     def _trigger_attached(self, trigger_id: str, case_id: str, meta: dict[str, Any]) -> None:
         self.handled[trigger_id] = case_id
+
+    @event("EpisodeEnded")
+    def _episode_ended(self, case_id: str, reason: str, meta: dict[str, Any]) -> None:
+        self.open_case_id = None
+        self.last_closed = {"case_id": case_id, "reason": reason}
+
+    @event("EpisodeReopened")
+    def _episode_reopened(self, case_id: str, trigger_id: str, meta: dict[str, Any]) -> None:
+        self.open_case_id = case_id
+        self.handled[trigger_id] = case_id
+        self.last_closed = None

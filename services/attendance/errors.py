@@ -1,0 +1,114 @@
+"""Named attendance errors: each carries the rule it enforces, mapped to an HTTP status in one place (api.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+class AttendanceError(Exception):
+    """An attendance rule was broken."""
+
+    code = "attendance_rule"
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class InvalidInput(AttendanceError):
+    code = "invalid_input"
+
+
+class DayInFuture(InvalidInput):
+    code = "day_in_future"
+
+    def __init__(self, day: date, today: date) -> None:
+        super().__init__(f"日期 {day} 晚于今天 {today}，不能登记或关账 (date is in the future)", rule="day_not_in_future")
+
+
+class DayNotSchoolDay(InvalidInput):
+    code = "not_school_day"
+
+    def __init__(self, day: date) -> None:
+        super().__init__(f"{day} 不是上学日 (not a school day: weekend, holiday or outside term)", rule="school_day")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one row of a check-in batch was refused."""
+
+    index: int
+    student_id: str
+    reason: str
+    code: str
+
+
+class BatchRejected(InvalidInput):
+    """A batch with any bad row is refused whole, so a client can fix and resend it."""
+
+    code = "batch_rejected"
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"考勤批次有 {len(errors)} 行无效，整批未写入 (batch rejected, nothing written)", rule="batch_valid")
+        self.errors = errors
+
+
+class NotFound(AttendanceError):
+    code = "not_found"
+
+
+class UnknownSchool(NotFound):
+    code = "unknown_school"
+
+    def __init__(self, school_id: str) -> None:
+        super().__init__(f"学校 {school_id} 不在花名册中 (unknown school)", rule="school_on_roster")
+
+
+class UnknownLeave(NotFound):
+    code = "unknown_leave"
+
+    def __init__(self, leave_id: str) -> None:
+        super().__init__(f"请假单 {leave_id} 不存在 (unknown leave)", rule="leave_exists")
+
+
+class Conflict(AttendanceError):
+    code = "conflict"
+
+
+class DayClosed(Conflict):
+    code = "day_closed"
+
+    def __init__(self, school_id: str, day: date) -> None:
+        super().__init__(f"学校 {school_id} 的 {day} 考勤已关账，不再接收签到 (day already closed)", rule="day_open")
+
+
+class DayNotClosed(Conflict):
+    code = "day_not_closed"
+
+    def __init__(self, school_id: str, day: date) -> None:
+        super().__init__(f"学校 {school_id} 的 {day} 尚未关账，无需更正 (day not closed)", rule="day_closed_before_correction")
+
+
+class CorrectionWindowClosed(Conflict):
+    code = "correction_window_closed"
+
+    def __init__(self, day: date, window_days: int) -> None:
+        super().__init__(
+            f"{day} 的考勤已超过 {window_days} 天更正期限，不能更正 (outside the correction window)",
+            rule="correction_window",
+        )
+
+
+class NotAnAbsence(Conflict):
+    code = "not_an_absence"
+
+    def __init__(self, student_id: str, day: date) -> None:
+        super().__init__(f"学生 {student_id} 在 {day} 未被记为缺勤，无可更正 (not recorded absent)", rule="correction_removes_absence")
+
+
+class LeaveNotPending(Conflict):
+    code = "leave_not_pending"
+
+    def __init__(self, leave_id: str, status: str) -> None:
+        super().__init__(f"请假单 {leave_id} 当前状态为 {status}，不能再审批 (leave is not pending)", rule="leave_pending")

@@ -1,0 +1,103 @@
+"""Leave use cases: a school records a request and approves or rejects it; approval corrects days already closed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from services.attendance.domain import CorrectionWindowClosed, SchoolDay, check_correction_window, school_day_id
+from services.attendance.errors import InvalidInput, UnknownLeave
+from services.attendance.leave import Leave, new_leave_id
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    leave_id: str
+    student_id: str
+    school_id: str
+    first_day: date
+    last_day: date
+    kind: str
+    status: str
+    school_days: int
+    long_leave: bool
+    corrected_days: list[date]
+
+
+class LeaveCases:
+    """Use cases of leave (请假); mixed into ``AttendanceApp``."""
+
+    def request_leave(
+        self: Any, school_id: str, student_id: str, first_day: date, last_day: date, kind: str, reason: str, meta: dict[str, Any]
+    ) -> LeaveResult:
+        """Records a request for a student on the school's roster; the school days it covers come from the calendar."""
+        school = self.school(school_id)
+        if student_id not in self.store.on_roster(school_id, [student_id]):
+            raise InvalidInput(f"学生 {student_id} 不在该校花名册中 (student not on roster)", rule="student_on_roster")
+        school_days = len(self.calendar_for(school).school_days(first_day, last_day)) if last_day >= first_day else 0
+        leave = Leave.request(
+            student_id, school_id, school.township_code, first_day, last_day, kind, reason, school_days, meta
+        )
+        self.save(leave)
+        return self._leave_result(leave, [])
+
+    def decide_leave(self: Any, school_id: str, leave_id: str, approve: bool, note: str, meta: dict[str, Any]) -> LeaveResult:
+        """Approves or rejects; approving corrects absences already recorded on closed days inside the window."""
+        leave = self._leave(school_id, leave_id)
+        if not approve:
+            leave.reject(note, meta)
+            self.save(leave)
+            return self._leave_result(leave, [])
+        leave.approve(note, meta)
+        rules = self.rules_for(leave.township_code)
+        today = self.clock.today()
+        corrected, aggregates = [], [leave]
+        record = self.student_attendance(leave.student_id)
+        reason = f"请假已批准（{leave_id}）"
+        for day in sorted(d for d in (record.absent_days if record else []) if leave.first_day <= d <= min(leave.last_day, today)):
+            try:
+                check_correction_window(day, today, rules.correction_window_days)
+            except CorrectionWindowClosed:
+                continue
+            school_day = self._get(SchoolDay, school_day_id(leave.school_id, day))
+            if school_day is None or leave.student_id not in school_day.absent_student_ids:
+                continue
+            school_day.correct(leave.student_id, "on_leave", reason, meta)
+            record.retract_absence(day, reason, rules, meta)
+            aggregates.append(school_day)
+            corrected.append(day)
+        self.save(*aggregates, record if corrected else None)
+        return self._leave_result(leave, corrected)
+
+    def leave_of(self: Any, school_id: str, leave_id: str) -> LeaveResult:
+        return self._leave_result(self._leave(school_id, leave_id), [])
+
+    def _leave(self: Any, school_id: str, leave_id: str) -> Leave:
+        try:
+            aggregate_id = UUID(leave_id)
+        except ValueError:
+            raise UnknownLeave(leave_id) from None
+        leave = self._get(Leave, aggregate_id)
+        if leave is None or leave.school_id != school_id:
+            raise UnknownLeave(leave_id)
+        return leave
+
+    def _leave_result(self: Any, leave: Leave, corrected: list[date]) -> LeaveResult:
+        long_days = self.rules_for(leave.township_code).long_leave_school_days
+        return LeaveResult(
+            leave_id=str(leave.id),
+            student_id=leave.student_id,
+            school_id=leave.school_id,
+            first_day=leave.first_day,
+            last_day=leave.last_day,
+            kind=leave.kind,
+            status=leave.status,
+            school_days=leave.school_days,
+            long_leave=leave.school_days >= long_days,
+            corrected_days=corrected,
+        )
+
+
+__all__ = ["LeaveCases", "LeaveResult", "new_leave_id"]

@@ -1,0 +1,158 @@
+"""Request and response models of the attendance API (XCreate in, XPublic out)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CheckinItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    student_id: str = Field(min_length=1, max_length=64)
+    status: Literal["present", "late", "left_early"] = "present"
+    checked_at: datetime | None = Field(None, description="When the student was seen (ISO 8601; naive = local time)")
+    device: str | None = Field(None, max_length=64, description="Gate, card reader or app that saw the student")
+
+
+class CheckinBatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[CheckinItem] = Field(description="Up to 10,000 check-ins for one school and day")
+
+
+class CheckinBatchPublic(BaseModel):
+    school_id: str | None
+    day: date
+    received: int
+    accepted: int
+    duplicates: int
+    resumed: int = 0
+
+
+class DaySummaryPublic(BaseModel):
+    school_id: str
+    day: date
+    township_code: str
+    status: Literal["open", "closed"]
+    enrolled: int
+    present: int
+    on_leave: int
+    absent: int
+    absent_student_ids: list[str]
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    corrections: int = 0
+
+
+class CountyClosePublic(BaseModel):
+    county_code: str
+    day: date
+    schools: int
+    absent: int
+
+
+class RosterStudentPublic(BaseModel):
+    student_id: str
+    grade: int
+    class_name: str
+
+
+class RosterPublic(BaseModel):
+    school_id: str
+    township_code: str
+    count: int
+    students: list[RosterStudentPublic]
+
+
+class CorrectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    student_id: str = Field(min_length=1, max_length=64)
+    status: Literal["present", "on_leave"] = Field(description="What the student really was that day")
+    reason: str = Field(min_length=1, max_length=500, description="Why (更正理由)")
+
+
+class LeaveCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    student_id: str = Field(min_length=1, max_length=64)
+    first_day: date
+    last_day: date
+    kind: Literal["sick", "personal", "family", "other"] = "personal"
+    reason: str = Field("", max_length=500)
+
+
+class LeaveDecisionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str = Field("", max_length=500)
+
+
+class LeavePublic(BaseModel):
+    leave_id: str
+    student_id: str
+    school_id: str
+    first_day: date
+    last_day: date
+    kind: str
+    status: str
+    school_days: int
+    long_leave: bool
+    corrected_days: list[date] = []
+
+
+class TermCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("学期", max_length=64)
+    start: date
+    end: date
+
+
+class DateRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: date
+    end: date | None = None
+
+
+class CalendarCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    terms: list[TermCreate] = Field(default_factory=list, max_length=20)
+    holidays: list[date | DateRange] = Field(default_factory=list, max_length=400)
+    makeup_days: list[date | DateRange] = Field(default_factory=list, max_length=100)
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class CalendarPublic(BaseModel):
+    county_code: str
+    version: int
+    terms: list[dict[str, Any]]
+    holidays: list[date]
+    makeup_days: list[date]
+
+
+class RulesCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consecutive_days: int | None = Field(None, ge=1, le=60)
+    chronic_ratio: float | None = Field(None, gt=0, le=1)
+    term_start_days: int | None = Field(None, ge=1, le=30)
+    correction_window_days: int | None = Field(None, ge=0, le=90)
+    long_leave_school_days: int | None = Field(None, ge=1, le=200)
+
+
+class RulesPublic(BaseModel):
+    jurisdiction: str
+    version: int
+    consecutive_days: int
+    chronic_ratio: float
+    term_start_days: int
+    correction_window_days: int
+    long_leave_school_days: int

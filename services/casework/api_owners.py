@@ -1,0 +1,105 @@
+"""Casework API: responsibility maps (双线四包责任表: JSON or CSV import, edits) and owners' work queues."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from services.casework.api_schemas import (
+    QueueItemPublic,
+    ResponsibilityEntry,
+    ResponsibilityImport,
+    ResponsibilityMapPublic,
+)
+from services.casework.application import CaseworkApp
+from services.casework.domain import InvalidInput
+from services.casework.domain.owners import ENTRY_FIELDS
+from services.runtime.auth import CurrentActor, require_role, require_scope
+from services.runtime.web import CommandMeta
+
+MAP_ROLES = ("county_officer", "township_officer")
+QUEUE_ROLES = ("county_officer", "township_officer", "village_cadre", "school_staff", "head_teacher",
+               "justice_officer")
+SUPERVISOR_ROLES = ("province_officer", "prefecture_officer", "county_officer", "township_officer", "school_staff")
+Township = Annotated[str, Path(pattern=r"^\d{9}$", description="9-digit township code")]
+
+
+def map_public(casework: CaseworkApp, township_code: str) -> ResponsibilityMapPublic:
+    rmap = casework.responsibility_map(township_code)
+    if rmap is None:
+        return ResponsibilityMapPublic(township_code=township_code, version=0, entries=[])
+    entries = [{"key": k, **v} for k, v in sorted(rmap.entries.items())]
+    return ResponsibilityMapPublic(township_code=township_code, version=rmap.version, entries=entries)
+
+
+def parse_csv(text: str) -> list[dict[str, str]]:
+    """CSV with a header row naming some of: slot, village_code, group, school_id, student_id, user_id, name."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    unknown = set(reader.fieldnames or ()) - set(ENTRY_FIELDS)
+    if not reader.fieldnames or "slot" not in reader.fieldnames or "user_id" not in reader.fieldnames or unknown:
+        raise InvalidInput(f"CSV 表头须包含 slot、user_id，可选 {'、'.join(ENTRY_FIELDS)}", rule="map.csv_header")
+    return [dict(row) for row in reader]
+
+
+def owners_router(casework: CaseworkApp) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["casework: owners"])
+
+    def editable(actor: CurrentActor, township_code: str) -> None:
+        require_role(actor, *MAP_ROLES)
+        require_scope(actor, township_code, "乡镇责任表")
+
+    @router.get("/responsibility-maps/{township_code}", response_model=ResponsibilityMapPublic)
+    def get_map(township_code: Township, actor: CurrentActor) -> ResponsibilityMapPublic:
+        require_role(actor, *QUEUE_ROLES, "auditor")
+        require_scope(actor, township_code, "乡镇责任表")
+        return map_public(casework, township_code)
+
+    @router.put("/responsibility-maps/{township_code}", response_model=ResponsibilityMapPublic)
+    def import_map(township_code: Township, body: ResponsibilityImport, actor: CurrentActor,
+                   meta: CommandMeta) -> ResponsibilityMapPublic:
+        editable(actor, township_code)
+        casework.put_responsibilities(township_code, [e.model_dump() for e in body.entries], replace=body.replace,
+                                      source="api", meta=meta)
+        return map_public(casework, township_code)
+
+    @router.post("/responsibility-maps/{township_code}/csv", response_model=ResponsibilityMapPublic,
+                 openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+    async def import_csv(township_code: Township, request: Request, actor: CurrentActor, meta: CommandMeta,
+                         replace: bool = False) -> ResponsibilityMapPublic:
+        editable(actor, township_code)
+        rows = parse_csv((await request.body()).decode("utf-8-sig"))
+        entries = [ResponsibilityEntry(**{k: v for k, v in r.items() if v not in (None, "")}).model_dump()
+                   for r in rows]
+        casework.put_responsibilities(township_code, entries, replace=replace, source="csv", meta=meta)
+        return map_public(casework, township_code)
+
+    @router.post("/responsibility-maps/{township_code}/entries", response_model=ResponsibilityMapPublic)
+    def put_entry(township_code: Township, body: ResponsibilityEntry, actor: CurrentActor,
+                  meta: CommandMeta) -> ResponsibilityMapPublic:
+        editable(actor, township_code)
+        casework.put_responsibilities(township_code, [body.model_dump()], replace=False, source="api", meta=meta)
+        return map_public(casework, township_code)
+
+    @router.delete("/responsibility-maps/{township_code}/entries", response_model=ResponsibilityMapPublic)
+    def remove_entry(township_code: Township, actor: CurrentActor, meta: CommandMeta,
+                     key: str = Query(description="The entry's key as the map lists it")) -> ResponsibilityMapPublic:
+        editable(actor, township_code)
+        casework.remove_responsibility(township_code, key, meta)
+        return map_public(casework, township_code)
+
+    @router.get("/queue", response_model=list[QueueItemPublic], summary="我的待办（到期事项在前）")
+    def my_queue(actor: CurrentActor, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemPublic]:
+        require_role(actor, *QUEUE_ROLES)
+        return [QueueItemPublic(**asdict(i)) for i in casework.queue(actor.user_id, actor.jurisdiction, limit)]
+
+    @router.get("/owners/{user_id}/queue", response_model=list[QueueItemPublic], summary="某责任人的待办")
+    def owner_queue(user_id: str, actor: CurrentActor,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemPublic]:
+        require_role(actor, *SUPERVISOR_ROLES)
+        return [QueueItemPublic(**asdict(i)) for i in casework.queue(user_id, actor.jurisdiction, limit)]
+
+    return router

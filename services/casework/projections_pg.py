@@ -1,0 +1,164 @@
+"""The case index, owners' queues and due timers in the service's PostgreSQL schema.
+
+The position is committed beside the rows. The scheduler claims due timers with ``FOR UPDATE SKIP
+LOCKED``, so several schedulers share the work and none fires a timer another is firing; the case
+itself refuses a second firing, so a crash between firing and marking the row is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from services.casework.projections import (
+    CaseRows,
+    CaseSummary,
+    FireTimer,
+    QueueItem,
+    rows_for,
+)
+from services.runtime.db import Database
+
+NAME = "case_views_v2"
+DDL = """
+CREATE TABLE IF NOT EXISTS case_index (
+    case_id text PRIMARY KEY, student_id text NOT NULL, school_id text, township_code text NOT NULL,
+    source text NOT NULL, stage text NOT NULL, opened_at timestamptz NOT NULL, version int NOT NULL
+);
+ALTER TABLE case_index ADD COLUMN IF NOT EXISTS next_action text;
+ALTER TABLE case_index ADD COLUMN IF NOT EXISTS next_due_at timestamptz;
+CREATE INDEX IF NOT EXISTS case_index_township ON case_index (township_code text_pattern_ops);
+CREATE INDEX IF NOT EXISTS case_index_recent ON case_index (opened_at DESC, case_id DESC);
+CREATE INDEX IF NOT EXISTS case_index_student ON case_index (student_id);
+CREATE TABLE IF NOT EXISTS case_owners (
+    case_id text NOT NULL, slot text NOT NULL, user_id text NOT NULL, PRIMARY KEY (case_id, slot)
+);
+CREATE INDEX IF NOT EXISTS case_owners_user ON case_owners (user_id);
+CREATE TABLE IF NOT EXISTS due_timers (
+    timer_id text PRIMARY KEY, case_id text NOT NULL, township_code text NOT NULL, kind text NOT NULL,
+    step text, due_at timestamptz NOT NULL, status text NOT NULL, version int NOT NULL
+);
+CREATE INDEX IF NOT EXISTS due_timers_pending ON due_timers (due_at) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS projection_position (name text PRIMARY KEY, position bigint NOT NULL);
+"""
+_SUMMARY = ("case_id, student_id, school_id, township_code, source, stage, opened_at, version, next_action, "
+            "next_due_at")
+_LINES = {"township": "government", "village": "government", "group": "government"}
+
+
+class PostgresCaseViews:
+    """Read models in the service's schema, caught up in batches with the position row locked."""
+
+    def __init__(self, db: Database, batch_size: int = 500) -> None:
+        self.db = db
+        self.batch_size = batch_size
+        self._ready = False
+
+    def ensure(self) -> None:
+        if not self._ready:
+            self.db.execute_script(DDL)
+            self._ready = True
+
+    def position(self) -> int:
+        self.ensure()
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT position FROM projection_position WHERE name = %s", (NAME,)).fetchone()
+        return row["position"] if row else 0
+
+    def catch_up(self, app: Any) -> int:
+        """Applies every new event in batches; returns the position reached."""
+        position = self.position()
+        if (app.recorder.max_notification_id() or 0) <= position:
+            return position
+        while True:
+            with self.db.transaction() as conn:
+                conn.execute("INSERT INTO projection_position (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
+                             (NAME,))
+                position = conn.execute("SELECT position FROM projection_position WHERE name = %s FOR UPDATE",
+                                        (NAME,)).fetchone()["position"]
+                batch = app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
+                if not batch:
+                    return position
+                for rows in rows_for(app, batch):
+                    self._write(conn, rows)
+                position = batch[-1].id
+                conn.execute("UPDATE projection_position SET position = %s WHERE name = %s", (position, NAME))
+            if len(batch) < self.batch_size:
+                return position
+
+    @staticmethod
+    def _write(conn: Any, rows: CaseRows) -> None:
+        s = rows.summary
+        written = conn.execute(
+            f"INSERT INTO case_index AS c ({_SUMMARY}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (case_id) DO UPDATE SET township_code = EXCLUDED.township_code, stage = EXCLUDED.stage, "
+            "version = EXCLUDED.version, next_action = EXCLUDED.next_action, next_due_at = EXCLUDED.next_due_at "
+            "WHERE c.version <= EXCLUDED.version RETURNING case_id",
+            (s.case_id, s.student_id, s.school_id, s.township_code, s.source, s.stage, s.opened_at, s.version,
+             s.next_action, s.next_due_at),
+        ).fetchone()
+        if written is None:
+            return  # a newer state is already there
+        conn.execute("DELETE FROM case_owners WHERE case_id = %s", (s.case_id,))
+        for slot, user_id in rows.owners:
+            conn.execute("INSERT INTO case_owners (case_id, slot, user_id) VALUES (%s, %s, %s)",
+                         (s.case_id, slot, user_id))
+        for t in rows.timers:
+            conn.execute(
+                "INSERT INTO due_timers AS t (timer_id, case_id, township_code, kind, step, due_at, status, version) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (timer_id) DO UPDATE SET "
+                "status = CASE WHEN t.status = 'pending' THEN EXCLUDED.status ELSE t.status END, "
+                "version = EXCLUDED.version WHERE t.version <= EXCLUDED.version",
+                (t.timer_id, t.case_id, t.township_code, t.kind, t.step, t.due_at, t.status, t.version),
+            )
+
+    def search(self, prefix: str, *, stage: str | None, limit: int,
+               after: tuple[datetime, str] | None) -> list[CaseSummary]:
+        """Cases whose township code starts with the prefix, newest first, keyset-paginated."""
+        self.ensure()
+        clauses, params = ["township_code LIKE %s"], [prefix + "%"]
+        if stage is not None:
+            clauses.append("stage = %s")
+            params.append(stage)
+        if after is not None:
+            clauses.append("(opened_at, case_id) < (%s, %s)")
+            params.extend(after)
+        query = (f"SELECT {_SUMMARY} FROM case_index WHERE {' AND '.join(clauses)} "
+                 "ORDER BY opened_at DESC, case_id DESC LIMIT %s")
+        with self.db.transaction() as conn:
+            rows = conn.execute(query, (*params, limit)).fetchall()  # type: ignore[arg-type]
+        return [CaseSummary(**r) for r in rows]
+
+    def queue(self, user_id: str, prefix: str, *, limit: int) -> list[QueueItem]:
+        """An owner's open cases, due actions first (earliest due), then the oldest."""
+        self.ensure()
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT c.case_id, o.slot, c.stage, c.township_code, c.next_action, c.next_due_at, c.opened_at "
+                "FROM case_owners o JOIN case_index c USING (case_id) WHERE o.user_id = %s "
+                "AND c.township_code LIKE %s AND c.stage NOT IN ('closed', 'excluded') "
+                "ORDER BY c.next_due_at ASC NULLS LAST, c.opened_at ASC LIMIT %s",
+                (user_id, prefix + "%", limit),
+            ).fetchall()
+        return [QueueItem(line=_LINES.get(r["slot"], "education"), **r) for r in rows]
+
+    def fire_due(self, now: datetime, limit: int, fire: FireTimer) -> int:
+        """Fires due timers, each claimed by one scheduler at a time; returns how many were handled."""
+        self.ensure()
+        with self.db.transaction() as conn:
+            due = conn.execute(
+                "SELECT timer_id, case_id FROM due_timers WHERE status = 'pending' AND due_at <= %s "
+                "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED", (now, limit),
+            ).fetchall()
+            for row in due:
+                fire(UUID(row["case_id"]), row["timer_id"])
+                conn.execute("UPDATE due_timers SET status = 'fired' WHERE timer_id = %s", (row["timer_id"],))
+        return len(due)
+
+    def drop(self) -> None:
+        """Forgets everything, so the next catch-up rebuilds the read models from the first event."""
+        self.ensure()
+        with self.db.transaction() as conn:
+            conn.execute("TRUNCATE case_index, case_owners, due_timers")
+            conn.execute("DELETE FROM projection_position WHERE name = %s", (NAME,))
