@@ -4,7 +4,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest -q -p no:cacheprovider
 PYTEST_ARGS ?=
 
-.PHONY: venv up test test-fast bench demo schemas clean
+.PHONY: venv up test test-fast fuzz bench demo schemas clean browser-deps web-assets
 
 venv: $(VENV)/.installed
 
@@ -17,17 +17,26 @@ $(VENV)/.installed: pyproject.toml
 up: venv
 	$(VENV)/bin/baoxue up
 
-test: venv
+test: venv browser-deps
 	$(PYTEST) $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PYTEST) -m "not e2e and not slow" $(PYTEST_ARGS)
 
-bench: venv
-	$(VENV)/bin/baoxue bench
+# Bad-input campaign: schemathesis against every service's OpenAPI document, fresh random cases, many per operation.
+FUZZ_EXAMPLES ?= 100
+fuzz: venv
+	BAOXUE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) BAOXUE_FUZZ_RANDOM=1 $(PYTEST) -m fuzz -p no:randomly --timeout 3600 $(PYTEST_ARGS)
 
+# One table of the headline figures (quick size); `make bench BENCH_ARGS=--full` for 1,000,000 students.
+BENCH_ARGS ?=
+bench: venv
+	$(VENV)/bin/baoxue bench $(BENCH_ARGS)
+
+# `make up` in the background, the walk-through against it, the dashboard address; Ctrl-C stops the stack.
 demo: venv
-	$(VENV)/bin/baoxue demo
+	$(MAKE) web-assets || echo "(charts unavailable: npm could not install the web assets)"
+	$(VENV)/bin/python -m services.runtime.demo_stack
 
 schemas: venv
 	$(VENV)/bin/baoxue contracts export
@@ -35,3 +44,13 @@ schemas: venv
 # Local data only (the embedded PostgreSQL cluster and logs under ./var).
 clean:
 	rm -rf ./var
+
+# Reporting web assets (echarts from npm, never committed) and the Debian Chromium for browser tests; only when missing.
+WEB := services/reporting/web
+web-assets: $(WEB)/node_modules/.package-lock.json
+
+$(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+
+browser-deps: web-assets
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)

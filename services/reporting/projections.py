@@ -1,127 +1,126 @@
-"""Reporting read models (schema ``reporting``): derived from events, droppable and rebuildable.
+"""Reporting read models (schema ``reporting``): derived from the inbox of events, droppable and rebuildable.
 
-Every writer is an idempotent upsert ordered by the source sequence, so a redelivered or replayed
-event leaves the same rows; each write also moves the topic's position the figures reflect.
+Each table is declared once (columns and key) so the live writer (SQL) and the rebuild (memory, then COPY)
+write the same rows; the reducers in ``projectors`` decide what the rows say.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 
 import psycopg
 
 from services.runtime.db import Database
 
-DDL = """
-CREATE TABLE IF NOT EXISTS schools (
-    school_id text PRIMARY KEY,
-    code text NOT NULL,
-    name text NOT NULL,
-    level text NOT NULL,
-    county_code text NOT NULL,
-    township_code text NOT NULL,
-    last_sequence bigint NOT NULL
-);
+
+@dataclass(frozen=True)
+class Table:
+    """One read-model table: its name, typed columns and primary key."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.columns)
+
+    def ddl(self) -> str:
+        cols = ", ".join(f"{c} {t}" for c, t in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({', '.join(self.key)}));"
+
+
+def _t(name: str, key: tuple[str, ...], spec: str) -> Table:
+    cols = tuple(tuple(part.strip().split(" ", 1)) for part in spec.strip().split(",") if part.strip())
+    return Table(name, cols, key)  # type: ignore[arg-type]
+
+
+SCHOOLS = _t("schools", ("school_id",), """
+    school_id text, code text, name text, level text, county_code text, township_code text NOT NULL,
+    status text NOT NULL, closed_on date, merged_into text, last_sequence bigint NOT NULL""")
+STUDENTS = _t("students", ("student_id",), """
+    student_id text, school_id text, county_code text, township_code text NOT NULL, grade int, class_name text,
+    name_masked text, id_number_masked text, enrolment text NOT NULL, enrolment_since date, placement text,
+    disability_degree text, residency text NOT NULL, residency_since date, deferred_until date,
+    special_groups text, head_teacher_id text, reg_sequence bigint NOT NULL, life_sequence bigint NOT NULL""")
+FINDINGS = _t("findings", ("finding_id",), """
+    finding_id text, kind text NOT NULL, student_id text NOT NULL, school_id text, township_code text NOT NULL,
+    reason_code text, episode text, name_masked text, id_number_masked text, special_groups text,
+    found_on date, status text NOT NULL, resolution text, found_at timestamptz, last_sequence bigint NOT NULL""")
+SCHOOL_DAYS = _t("school_days", ("school_id", "day"), """
+    school_id text, day date, township_code text NOT NULL, enrolled int, present int, on_leave int, absent int,
+    last_sequence bigint NOT NULL""")
+ABSENCES = _t("absences", ("student_id", "day"), """
+    student_id text, day date, school_id text, township_code text NOT NULL, consecutive_school_days int,
+    status text NOT NULL, reason text, last_sequence bigint NOT NULL""")
+SUSPECTED = _t("suspected", ("detection_id",), """
+    detection_id text, student_id text NOT NULL, school_id text, township_code text NOT NULL,
+    first_absent_day date, last_absent_day date, absent_days int, rule text, threshold_days int,
+    detected_at timestamptz, status text NOT NULL, resolved_day date, resolution text, last_sequence bigint NOT NULL""")
+CHRONIC = _t("chronic_absences", ("flag_id",), """
+    flag_id text, student_id text NOT NULL, school_id text, township_code text NOT NULL, term_start date,
+    term_end date, term_school_days int, absent_days int, threshold_ratio double precision,
+    flagged_at timestamptz, last_sequence bigint NOT NULL""")
+LEDGER = _t("ledger", ("case_id",), """
+    case_id text, student_id text NOT NULL, school_id text, township_code text NOT NULL, county_code text NOT NULL,
+    source text NOT NULL, trigger_id text, status text NOT NULL, outcome text, not_dropout_reason text, causes text,
+    gov_owners text, edu_owners text, legal_step text, deadline_at timestamptz, deadline_status text,
+    opened_at timestamptz NOT NULL, verified_at timestamptz, returned_on date, follow_up_until date,
+    closed_at timestamptz, close_reason text, excluded boolean NOT NULL, relapses int NOT NULL,
+    latest_action text, latest_action_at timestamptz, last_event_at timestamptz NOT NULL, last_topic text NOT NULL,
+    last_sequence bigint NOT NULL""")
+CASE_STEPS = _t("case_steps", ("topic", "sequence"), """
+    topic text, sequence bigint, case_id text NOT NULL, township_code text NOT NULL, step text NOT NULL,
+    at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, actor_role text, summary text NOT NULL""")
+POSITIONS = _t("applied_positions", ("topic",), """
+    topic text, sequence bigint NOT NULL, event_time timestamptz NOT NULL""")
+
+READ_MODELS: tuple[Table, ...] = (
+    SCHOOLS, STUDENTS, FINDINGS, SCHOOL_DAYS, ABSENCES, SUSPECTED, CHRONIC, LEDGER, CASE_STEPS, POSITIONS,
+)
+BY_NAME = {t.name: t for t in READ_MODELS}
+TABLES = tuple(t.name for t in READ_MODELS)
+
+INDEXES = """
 CREATE INDEX IF NOT EXISTS schools_township ON schools (township_code text_pattern_ops);
-CREATE TABLE IF NOT EXISTS students (
-    student_id text PRIMARY KEY,
-    school_id text NOT NULL,
-    county_code text NOT NULL,
-    township_code text NOT NULL,
-    grade int NOT NULL,
-    class_name text NOT NULL,
-    name_masked text NOT NULL,
-    id_number_masked text NOT NULL,
-    last_sequence bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ledger (
-    case_id text PRIMARY KEY,
-    student_id text NOT NULL,
-    school_id text,
-    township_code text NOT NULL,
-    county_code text NOT NULL,
-    source text NOT NULL,
-    status text NOT NULL,
-    opened_at timestamptz NOT NULL,
-    last_event_at timestamptz NOT NULL,
-    last_topic text NOT NULL,
-    last_sequence bigint NOT NULL
-);
+CREATE INDEX IF NOT EXISTS students_township ON students (township_code text_pattern_ops);
+CREATE INDEX IF NOT EXISTS findings_township ON findings (township_code text_pattern_ops);
+CREATE INDEX IF NOT EXISTS absences_township_day ON absences (township_code text_pattern_ops, day);
+CREATE INDEX IF NOT EXISTS suspected_township ON suspected (township_code text_pattern_ops);
 CREATE INDEX IF NOT EXISTS ledger_township_opened ON ledger (township_code text_pattern_ops, opened_at DESC);
 CREATE INDEX IF NOT EXISTS ledger_county_status ON ledger (county_code, status);
-CREATE TABLE IF NOT EXISTS applied_positions (
-    topic text PRIMARY KEY,
-    sequence bigint NOT NULL,
-    event_time timestamptz NOT NULL
-);
+CREATE INDEX IF NOT EXISTS case_steps_case ON case_steps (case_id, at);
 """
 
-SUSPECTED = "suspected"
-OPEN_SUSPECTED_STATUSES = (SUSPECTED,)
-TABLES = ("schools", "students", "ledger", "applied_positions")
+SUSPECTED_STAGE = "suspected"
+OPEN_SUSPECTED_STATUSES = (SUSPECTED_STAGE,)
+CONFIRMED_STATUSES = ("confirmed", "legal")
+OPEN_STATUSES = ("suspected", "confirmed", "legal", "returned")
+
+
+def ddl() -> str:
+    """Every read-model table and index."""
+    return "\n".join(t.ddl() for t in READ_MODELS) + INDEXES
 
 
 def install(db: Database) -> None:
-    """Creates the read-model tables if missing (idempotent; processes starting together take turns by a lock)."""
-    db.execute_script(DDL)
+    """Creates the read-model tables, the inbox and the BI views if missing (idempotent, serialised by a lock)."""
+    from services.reporting import bi, inbox
+
+    db.execute_script(inbox.DDL + ddl() + bi.DDL)
+
+
+def drop_and_create(conn: psycopg.Connection) -> None:
+    """Drops every read model (and the BI views over them) and creates them empty, inside the caller's transaction."""
+    from services.reporting import bi
+
+    conn.execute(f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")  # the BI views over them go too
+    conn.execute(ddl())  # type: ignore[arg-type]
+    if conn.execute("SELECT current_schema() AS s").fetchone()["s"] == "reporting":  # type: ignore[index]
+        conn.execute(bi.DDL)  # type: ignore[arg-type]
+        bi.regrant(conn)
 
 
 def county_of(township_code: str) -> str:
     """The county (县) of a township code: its first six digits."""
     return township_code[:6]
-
-
-def advance(conn: psycopg.Connection, topic: str, sequence: int, event_time: datetime) -> None:
-    """Moves the position of a topic the read models reflect (never backwards)."""
-    conn.execute(
-        "INSERT INTO applied_positions AS p (topic, sequence, event_time) VALUES (%s, %s, %s) "
-        "ON CONFLICT (topic) DO UPDATE SET sequence = EXCLUDED.sequence, event_time = EXCLUDED.event_time "
-        "WHERE p.sequence < EXCLUDED.sequence",
-        (topic, sequence, event_time),
-    )
-
-
-def upsert_school(conn: psycopg.Connection, *, sequence: int, **row: str) -> None:
-    conn.execute(
-        "INSERT INTO schools AS s (school_id, code, name, level, county_code, township_code, last_sequence) "
-        "VALUES (%(school_id)s, %(code)s, %(name)s, %(level)s, %(county_code)s, %(township_code)s, %(sequence)s) "
-        "ON CONFLICT (school_id) DO UPDATE SET code = EXCLUDED.code, name = EXCLUDED.name, level = EXCLUDED.level, "
-        "county_code = EXCLUDED.county_code, township_code = EXCLUDED.township_code, "
-        "last_sequence = EXCLUDED.last_sequence WHERE s.last_sequence < EXCLUDED.last_sequence",
-        {**row, "sequence": sequence},
-    )
-
-
-def upsert_student(conn: psycopg.Connection, *, sequence: int, **row: object) -> None:
-    conn.execute(
-        "INSERT INTO students AS s (student_id, school_id, county_code, township_code, grade, class_name, "
-        "name_masked, id_number_masked, last_sequence) VALUES (%(student_id)s, %(school_id)s, %(county_code)s, "
-        "%(township_code)s, %(grade)s, %(class_name)s, %(name_masked)s, %(id_number_masked)s, %(sequence)s) "
-        "ON CONFLICT (student_id) DO UPDATE SET school_id = EXCLUDED.school_id, county_code = EXCLUDED.county_code, "
-        "township_code = EXCLUDED.township_code, grade = EXCLUDED.grade, class_name = EXCLUDED.class_name, "
-        "name_masked = EXCLUDED.name_masked, id_number_masked = EXCLUDED.id_number_masked, "
-        "last_sequence = EXCLUDED.last_sequence WHERE s.last_sequence < EXCLUDED.last_sequence",
-        {**row, "sequence": sequence},
-    )
-
-
-def open_case(
-    conn: psycopg.Connection,
-    *,
-    case_id: str,
-    student_id: str,
-    school_id: str | None,
-    township_code: str,
-    source: str,
-    opened_at: datetime,
-    topic: str,
-    sequence: int,
-) -> None:
-    """A ledger row at the suspected stage; opening again (a duplicate) changes nothing."""
-    conn.execute(
-        "INSERT INTO ledger (case_id, student_id, school_id, township_code, county_code, source, status, "
-        "opened_at, last_event_at, last_topic, last_sequence) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (case_id) DO NOTHING",
-        (case_id, student_id, school_id, township_code, county_of(township_code), source, SUSPECTED,
-         opened_at, opened_at, topic, sequence),
-    )

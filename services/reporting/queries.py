@@ -1,15 +1,19 @@
-"""Reporting reads: the ledger and per-county figures, always inside a jurisdiction prefix, each with
-the event positions it reflects (read in one snapshot, so figures and positions agree)."""
+"""Reporting reads, always inside a jurisdiction scope and always with the event positions they reflect,
+read in the same snapshot. ``at`` (a past instant) reads the read models as the inbox made them then."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Iterator
 
 import psycopg
 
-from services.reporting.projections import OPEN_SUSPECTED_STATUSES
+from services.reporting import inbox
+from services.reporting.consumers import CONSUMER
+from services.reporting.ledgers import KINDS, LedgerKind, order_by
+from services.reporting.rebuild import as_of
 from services.runtime.db import Database
 
 
@@ -34,73 +38,106 @@ class LedgerFilter:
     township_code: str | None = None
     county_code: str | None = None
     status: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        given = {"township_code": self.township_code, "county_code": self.county_code, "status": self.status,
+                 **self.extra}
+        return {k: v for k, v in given.items() if v is not None and v != ""}
+
+
+@dataclass
+class View:
+    """A consistent read: the connection (live or time-travelled) and the positions its figures reflect."""
+
+    conn: psycopg.Connection
+    at: datetime | None
+    now: datetime
+    positions: dict[str, Any]
+
+
+def _positions(conn: psycopg.Connection, at: datetime | None) -> dict[str, Any]:
+    if at is None:
+        topics = conn.execute("SELECT topic, sequence, event_time FROM applied_positions ORDER BY topic").fetchall()
+        partitions = conn.execute(
+            "SELECT topic, partition, sequence FROM consumer_positions WHERE consumer = %s ORDER BY topic, partition",
+            (CONSUMER,),
+        ).fetchall()
+    else:
+        rows = inbox.positions(conn, at)
+        partitions = [{k: r[k] for k in ("topic", "partition", "sequence")} for r in rows]
+        by_topic: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            t = by_topic.setdefault(r["topic"], {"topic": r["topic"], "sequence": 0, "event_time": r["event_time"]})
+            t["sequence"] = max(t["sequence"], r["sequence"])
+            t["event_time"] = max(t["event_time"], r["event_time"])
+        topics = list(by_topic.values())
+    times = [t["event_time"] for t in topics]
+    return {"as_of_time": max(times) if times else None, "topics": topics, "partitions": partitions,
+            "requested_at": at}
 
 
 class ReportingQueries:
-    """Read-only queries over the reporting schema."""
+    """Read-only queries over the reporting schema (time travel writes only temporary tables)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Any) -> None:
         self.db = db
+        self.clock = clock
 
     @contextmanager
-    def _snapshot(self) -> Iterator[psycopg.Connection]:
+    def view(self, at: datetime | None = None) -> Iterator[View]:
+        """One snapshot; with ``at``, the read models replayed from the inbox up to that instant."""
         with self.db.transaction() as conn:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield conn
+            if at is None:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield View(conn, None, self.clock.now(), _positions(conn, None))
+                return
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            with as_of(conn, before=at):
+                yield View(conn, at, at, _positions(conn, at))
 
     @staticmethod
-    def _as_of(conn: psycopg.Connection) -> list[dict[str, Any]]:
-        return conn.execute("SELECT topic, sequence, event_time FROM applied_positions ORDER BY topic").fetchall()
+    def _where(kind: LedgerKind, scope: Scope, filters: LedgerFilter) -> tuple[str, dict[str, Any]]:
+        where, params = scope.where("x")
+        for name, value in filters.values().items():
+            if name in kind.filters:
+                where += f" AND {kind.filters[name]}"
+                params[name] = value
+        return where, params
 
-    def ledger(self, scope: Scope, filters: LedgerFilter, page: int, page_size: int) -> dict[str, Any]:
-        """One page of ledger rows, newest first, with masked names and school names."""
-        where, params = scope.where("l")
-        for column in ("township_code", "county_code", "status"):
-            value = getattr(filters, column)
-            if value is not None:
-                where += f" AND l.{column} = %({column})s"
-                params[column] = value
-        params.update(limit=page_size, offset=(page - 1) * page_size)
-        with self._snapshot() as conn:
-            total = conn.execute(f"SELECT count(*) AS n FROM ledger l WHERE {where}", params).fetchone()["n"]
-            rows = conn.execute(
-                "SELECT l.case_id, l.student_id, st.name_masked, st.id_number_masked, l.school_id, "
-                "sc.name AS school_name, l.township_code, l.county_code, l.source, l.status, l.opened_at, "
-                f"l.last_event_at FROM ledger l LEFT JOIN students st USING (student_id) "
-                f"LEFT JOIN schools sc ON sc.school_id = l.school_id WHERE {where} "
-                "ORDER BY l.opened_at DESC, l.case_id LIMIT %(limit)s OFFSET %(offset)s",
-                params,
-            ).fetchall()
-            as_of = self._as_of(conn)
-        return {"items": rows, "total": total, "page": page, "page_size": page_size, "as_of": as_of}
+    def rows(self, view: View, kind_name: str, scope: Scope, filters: LedgerFilter, sort: str | None = None,
+             page: int = 1, page_size: int = 50) -> dict[str, Any]:
+        """One page of a ledger inside the scope, with its total."""
+        kind = KINDS[kind_name]
+        where, params = self._where(kind, scope, filters)
+        params.update(now=view.now, limit=page_size, offset=(page - 1) * page_size)
+        base = f"SELECT * FROM ({kind.select}) x WHERE {where}"
+        total = view.conn.execute(f"SELECT count(*) AS n FROM ({base}) c", params).fetchone()["n"]  # type: ignore[index]
+        items = view.conn.execute(
+            f"{base} ORDER BY {order_by(kind, sort)} LIMIT %(limit)s OFFSET %(offset)s", params
+        ).fetchall()
+        return {"items": items, "total": total, "page": page, "page_size": page_size}
 
-    def counties(self, scope: Scope, county_code: str | None = None) -> dict[str, Any]:
-        """Open suspected dropouts per county known inside the scope (counties with none count zero)."""
-        ledger_where, params = scope.where("l")
-        school_where, _ = scope.where("s")
-        params["open"] = list(OPEN_SUSPECTED_STATUSES)
-        only = ""
-        if county_code is not None:
-            only = " WHERE c.county_code = %(county)s"
-            params["county"] = county_code
-        with self._snapshot() as conn:
-            counties = conn.execute(
-                f"WITH scoped AS (SELECT * FROM ledger l WHERE {ledger_where}), "
-                f"known AS (SELECT county_code FROM schools s WHERE {school_where} "
-                "UNION SELECT county_code FROM scoped) "
-                "SELECT c.county_code, count(l.case_id) FILTER (WHERE l.status = ANY(%(open)s)) "
-                "AS open_suspected_dropouts, count(l.case_id) AS cases "
-                f"FROM known c LEFT JOIN scoped l USING (county_code){only} GROUP BY c.county_code "
-                "ORDER BY c.county_code",
-                params,
+    def ledger(self, scope: Scope, filters: LedgerFilter, page: int, page_size: int, sort: str | None = None,
+               kind: str = "cases", at: datetime | None = None) -> dict[str, Any]:
+        """A ledger page with the positions it reflects (``as_of``: per topic; ``positions``: all of it)."""
+        with self.view(at) as view:
+            result = self.rows(view, kind, scope, filters, sort, page, page_size)
+        return {**result, "as_of": view.positions["topics"], "positions": view.positions}
+
+    def case(self, scope: Scope, case_id: str, at: datetime | None = None) -> dict[str, Any] | None:
+        """One case (its ledger row) and its steps as they were known at an instant; None outside the scope."""
+        with self.view(at) as view:
+            where, params = scope.where("x")
+            params.update(case_id=case_id, now=view.now)
+            row = view.conn.execute(
+                f"SELECT * FROM ({KINDS['cases'].select}) x WHERE {where} AND x.case_id = %(case_id)s", params
+            ).fetchone()
+            if row is None:
+                return None
+            steps = view.conn.execute(
+                "SELECT step, at, recorded_at, actor_role, summary, topic, sequence FROM case_steps "
+                "WHERE case_id = %s ORDER BY at, sequence",
+                (case_id,),
             ).fetchall()
-            townships = []
-            if county_code is not None and counties:
-                townships = conn.execute(
-                    f"SELECT l.township_code, count(*) FILTER (WHERE l.status = ANY(%(open)s)) "
-                    f"AS open_suspected_dropouts, count(*) AS cases FROM ledger l WHERE {ledger_where} "
-                    "AND l.county_code = %(county)s GROUP BY l.township_code ORDER BY l.township_code",
-                    params,
-                ).fetchall()
-            as_of = self._as_of(conn)
-        return {"counties": counties, "townships": townships, "as_of": as_of}
+        return {"case": row, "steps": steps, "positions": view.positions}

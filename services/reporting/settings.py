@@ -1,7 +1,16 @@
 """Reporting settings (BAOXUE_ prefix)."""
 
+from pydantic import Field
+
 from services.runtime.settings import ServiceSettings
 
 
 class ReportingSettings(ServiceSettings):
-    """Reporting needs nothing beyond the runtime's settings yet (its event store comes with monthly reports)."""
+    """Targets per jurisdiction prefix and the month-end schedule of monthly reports."""
+
+    reporting_targets: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {"": {"dropout_rate_primary": 0.01, "dropout_rate_junior": 0.02, "return_rate": 1.0}},
+        description="JSON: code prefix -> targets (dropout_rate_primary, dropout_rate_junior, return_rate); longest prefix wins",
+    )
+    reporting_root: str = Field("", description="Jurisdiction prefix whose monthly reports are sealed ('' = all)")
+    reporting_seal_check_s: float = Field(60.0, gt=0, description="How often the scheduler looks for months to seal")

@@ -21,7 +21,10 @@ def _mount_service_commands() -> None:
     """Each service may bring its own sub-commands (imports, benchmarks, rebuilds)."""
     from services.registry.cli import app as registry_app
 
+    from services.reporting.cli import app as reporting_app
+
     app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
+    app.add_typer(reporting_app, name="reporting", help="Reporting: rebuild, monthly reports, BI role, benchmarks.")
 
 
 _mount_service_commands()

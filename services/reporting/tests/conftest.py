@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from services.reporting import projections
 from services.reporting.consumers import CONSUMER, POLICIES
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
 from services.runtime.db import Database
+from services.runtime.kafka import partition_for
 from services.runtime.testing import message
 
 T0 = datetime(2025, 9, 15, 8, 0, tzinfo=timezone.utc)
@@ -26,10 +28,35 @@ class Feed:
         self.sink = ProjectionSink(db, CONSUMER)
         self.sequences = {t: itertools.count(1) for t in topics.ALL}
 
-    def deliver(self, payload, sequence: int | None = None) -> bool:
+    def deliver(self, payload, sequence: int | None = None, subject: str | None = None, at: datetime | None = None,
+                apply: bool = True):
+        """Delivers now (or, with apply=False, returns the sink item for a batch the test orders itself)."""
         sequence = sequence if sequence is not None else next(self.sequences[payload.topic])
-        track = f"{CONSUMER}:{payload.topic}:0"
-        return self.sink.apply(track, sequence, POLICIES[type(payload)], message(payload, sequence=sequence))
+        partition = partition_for(subject, 6) if subject else 0
+        track = f"{CONSUMER}:{payload.topic}:{partition}"
+        fields = {"time": at} if at else {}
+        msg = message(payload, sequence=sequence, subject=subject or str(uuid.uuid4()), **fields)
+        item = (track, sequence, POLICIES[type(payload)], msg)
+        return self.sink.apply(*item) if apply else item
+
+    def history(self, events) -> None:
+        """Delivers generated events as the consumer would: per partition in order, partitions interleaved."""
+        queues: dict[str, list] = {}
+        for g in events:
+            item = self.deliver(g.payload, subject=g.subject, at=g.time, apply=False)
+            queues.setdefault(item[0], []).append(item)
+        rng = random.Random(7)
+        batch = []
+        while queues:
+            track = rng.choice(sorted(queues))
+            batch.append(queues[track].pop(0))
+            if not queues[track]:
+                del queues[track]
+            if len(batch) >= 300:
+                self.sink.apply_batch(batch)
+                batch = []
+        if batch:
+            self.sink.apply_batch(batch)
 
     def school(self, township: str, name: str = "第一中学") -> str:
         school_id = str(uuid.uuid4())
@@ -68,6 +95,9 @@ def reporting_db(database_url):
 @pytest.fixture
 def feed(reporting_db) -> Feed:
     with reporting_db.transaction() as conn:
-        conn.execute(f"TRUNCATE {', '.join(projections.TABLES)}")
+        conn.execute(f"TRUNCATE inbox, {', '.join(projections.TABLES)}")
+        for table in ("monthly_reports", "monthlyreports_events"):  # the report store and its index, once created
+            if conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()["t"]:
+                conn.execute(f"TRUNCATE {table}")
         conn.execute("DELETE FROM consumer_positions WHERE consumer = %s", (CONSUMER,))
     return Feed(reporting_db)

@@ -1,0 +1,204 @@
+"""Figures per level (province 2 → prefecture 4 → county 6 → township 9 → school), all from one snapshot.
+
+Everything is counted once per leaf (a school in a township, or a township's cases without a school) and
+summed upwards, so a level's totals are the sums of the levels below at the same event positions. Rates and
+the median are computed at each level from its own sums and durations.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from services.reporting import labels
+from services.reporting.projections import CONFIRMED_STATUSES
+from services.reporting.queries import Scope, View
+from services.runtime.clock import CHINA
+
+COUNTS = (
+    "enrolled_primary", "enrolled_junior", "enrolled", "cases", "open_suspected_dropouts", "confirmed_dropouts",
+    "confirmed_primary", "confirmed_junior", "returned", "closed", "not_dropout", "excluded", "overdue_deadlines",
+    "attendance_suspected_open", "out_of_school", "transfer_lost", "transition_missed",
+)
+LEVEL_NAMES = {2: "province", 4: "prefecture", 6: "county", 9: "township"}
+DEFAULT_TARGETS = {"dropout_rate_primary": 0.01, "dropout_rate_junior": 0.02, "return_rate": 1.0}
+
+
+@dataclass
+class Unit:
+    """Additive figures of one unit (a leaf, or any level summed from leaves)."""
+
+    counts: Counter = field(default_factory=Counter)
+    by_stage: Counter = field(default_factory=Counter)
+    by_cause: Counter = field(default_factory=Counter)
+    special_groups: Counter = field(default_factory=Counter)
+    return_days: list[int] = field(default_factory=list)
+
+    def add(self, other: "Unit") -> None:
+        self.counts.update(other.counts)
+        self.by_stage.update(other.by_stage)
+        self.by_cause.update(other.by_cause)
+        self.special_groups.update(other.special_groups)
+        self.return_days.extend(other.return_days)
+
+    def figures(self, targets: dict[str, float]) -> dict[str, Any]:
+        c = {k: self.counts.get(k, 0) for k in COUNTS}
+        rate = lambda n, d: round(n / d, 6) if d else None  # noqa: E731
+        primary, junior = rate(c["confirmed_primary"], c["enrolled_primary"]), rate(c["confirmed_junior"], c["enrolled_junior"])
+        ret = rate(c["returned"], c["returned"] + c["confirmed_dropouts"])
+        return {
+            **c,
+            "dropout_rate_primary": primary, "dropout_rate_junior": junior, "return_rate": ret,
+            "median_days_to_return": median(self.return_days) if self.return_days else None,
+            "cases_by_stage": dict(sorted(self.by_stage.items())), "cases_by_cause": dict(sorted(self.by_cause.items())),
+            "special_groups": dict(sorted(self.special_groups.items())),
+            "targets": targets,
+            "meets_targets": {
+                "dropout_rate_primary": primary is None or primary < targets["dropout_rate_primary"],
+                "dropout_rate_junior": junior is None or junior < targets["dropout_rate_junior"],
+                "return_rate": ret is None or ret >= targets["return_rate"],
+            },
+        }
+
+
+Leaf = tuple[str, str]  # (township code, school id or "")
+
+
+def leaves(view: View, scope: Scope) -> tuple[dict[Leaf, Unit], dict[str, str]]:
+    """Every leaf's figures inside the scope, and school names."""
+    units: dict[Leaf, Unit] = defaultdict(Unit)
+    conn = view.conn
+    s_where, params = scope.where("s")
+    for r in conn.execute(
+        "SELECT substr(s.township_code, 1, 9) AS t, coalesce(s.school_id, '') AS sc, "
+        "count(*) FILTER (WHERE s.grade <= 6) AS p, count(*) FILTER (WHERE s.grade >= 7) AS j "
+        f"FROM students s WHERE {s_where} AND s.residency = 'resident' AND s.enrolment IN ('enrolled', 'suspended') "
+        "GROUP BY 1, 2", params,
+    ):
+        u = units[(r["t"], r["sc"])]
+        u.counts.update(enrolled_primary=r["p"], enrolled_junior=r["j"], enrolled=r["p"] + r["j"])
+    l_where, params = scope.where("l")
+    params["now"] = view.now
+    for r in conn.execute(
+        "SELECT substr(l.township_code, 1, 9) AS t, coalesce(l.school_id, '') AS sc, l.status, l.causes, st.grade, "
+        "l.opened_at, l.returned_on, l.close_reason, l.excluded, l.outcome, "
+        "(l.deadline_status = 'overdue' OR (l.deadline_status = 'pending' AND l.deadline_at < %(now)s)) AS overdue "
+        f"FROM ledger l LEFT JOIN students st USING (student_id) WHERE {l_where}", params,
+    ):
+        u = units[(r["t"], r["sc"])]
+        status = r["status"]
+        u.counts["cases"] += 1
+        u.by_stage[status] += 1
+        if status == "suspected":
+            u.counts["open_suspected_dropouts"] += 1
+        if status in CONFIRMED_STATUSES and not r["excluded"]:
+            u.counts["confirmed_dropouts"] += 1
+            if r["grade"] is not None:
+                u.counts["confirmed_primary" if r["grade"] <= 6 else "confirmed_junior"] += 1
+        if status == "returned" or (status == "closed" and r["close_reason"] == "returned"):
+            u.counts["returned"] += 1
+            if r["returned_on"] is not None:
+                u.return_days.append((r["returned_on"] - r["opened_at"].astimezone(CHINA).date()).days)
+        u.counts["closed"] += status == "closed"
+        u.counts["not_dropout"] += r["outcome"] == "not_dropout"
+        u.counts["excluded"] += bool(r["excluded"])
+        if r["overdue"] and status in ("confirmed", "legal", "suspected"):
+            u.counts["overdue_deadlines"] += 1
+        if r["outcome"] == "dropout":
+            for cause in (r["causes"] or "").split(","):
+                if cause:
+                    u.by_cause[cause] += 1
+    d_where, params = scope.where("d")
+    for r in conn.execute(
+        "SELECT substr(d.township_code, 1, 9) AS t, coalesce(d.school_id, '') AS sc, count(*) AS n "
+        f"FROM suspected d WHERE {d_where} AND d.status = 'open' GROUP BY 1, 2", params,
+    ):
+        units[(r["t"], r["sc"])].counts["attendance_suspected_open"] += r["n"]
+    f_where, params = scope.where("f")
+    for r in conn.execute(
+        "SELECT substr(f.township_code, 1, 9) AS t, coalesce(f.school_id, '') AS sc, f.kind, f.special_groups "
+        f"FROM findings f WHERE {f_where} AND f.status = 'open'", params,
+    ):
+        u = units[(r["t"], r["sc"])]
+        u.counts[r["kind"]] += 1
+        for group in (r["special_groups"] or "").split(","):
+            if group:
+                u.special_groups[group] += 1
+    c_where, params = scope.where("s")
+    names = {}
+    for r in conn.execute(
+        f"SELECT s.school_id, s.name, substr(s.township_code, 1, 9) AS t FROM schools s WHERE {c_where}", params
+    ):
+        names[r["school_id"]] = r["name"]
+        units[(r["t"], r["school_id"])]  # a known school counts zero rather than being absent
+    return dict(units), names
+
+
+def targets_for(code: str, configured: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Targets for a jurisdiction: defaults, overridden by configured prefixes from shortest to longest."""
+    result = dict(DEFAULT_TARGETS)
+    for prefix in sorted(configured, key=len):
+        if code.startswith(prefix):
+            result.update(configured[prefix])
+    return result
+
+
+def unit_of(units: dict[Leaf, Unit], code: str, school_id: str | None = None) -> Unit:
+    total = Unit()
+    for (township, school), unit in units.items():
+        if township.startswith(code) and (school_id is None or school == school_id):
+            total.add(unit)
+    return total
+
+
+def children_of(units: dict[Leaf, Unit], code: str) -> list[tuple[str, str | None]]:
+    """The next level down: (code, None) for jurisdictions, (township, school id) under a township."""
+    if len(code) >= 9:
+        return sorted({(t, s) for t, s in units if t.startswith(code)}, key=lambda k: k[1])
+    step = {2: 4, 4: 6, 6: 9}.get(len(code), len(code) + 2)
+    return sorted({(t[:step], None) for t, _ in units if t.startswith(code)})
+
+
+def describe(code: str, school_id: str | None, names: dict[str, str]) -> dict[str, Any]:
+    if school_id is not None:
+        return {"code": code, "school_id": school_id or None, "level": "school", "level_label": "学校",
+                "name": names.get(school_id, "未关联学校的个案" if not school_id else school_id)}
+    level = LEVEL_NAMES.get(len(code), "area")
+    return {"code": code, "school_id": None, "level": level, "level_label": labels.LEVELS.get(len(code), "辖区"),
+            "name": f"{labels.LEVELS.get(len(code), '辖区')} {code}"}
+
+
+def dashboard(view: View, scope: Scope, code: str, school_id: str | None,
+              configured_targets: dict[str, dict[str, float]]) -> dict[str, Any] | None:
+    """One unit's figures with those of the level below; None when nothing is known of it."""
+    units, names = leaves(view, scope)
+    mine = {k: u for k, u in units.items() if k[0].startswith(code) and (school_id is None or k[1] == school_id)}
+    if not mine:
+        return None
+    targets = targets_for(code, configured_targets)
+    children = [] if school_id is not None else [
+        {**describe(c, s, names), "figures": unit_of(units, c, s).figures(targets_for(c, configured_targets))}
+        for c, s in children_of(mine, code)
+    ]
+    return {**describe(code, school_id, names), "figures": unit_of(units, code, school_id).figures(targets),
+            "children": children, "positions": view.positions}
+
+
+def all_units(view: View, scope: Scope, configured_targets: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """Figures of every jurisdiction and school inside the scope from one read (monthly reports seal these)."""
+    units, names = leaves(view, scope)
+    totals: dict[tuple[str, str | None], Unit] = defaultdict(Unit)
+    for (township, school), unit in units.items():
+        for n in (2, 4, 6, 9):
+            if len(township) >= n and township[:n].startswith(scope.jurisdiction):
+                totals[(township[:n], None)].add(unit)
+        if school:
+            totals[(township, school)].add(unit)
+    return {
+        (f"school:{school}" if school else code): {
+            **describe(code, school, names), "figures": unit.figures(targets_for(code, configured_targets)),
+        }
+        for (code, school), unit in totals.items()
+    }

@@ -1,0 +1,36 @@
+"""Chinese labels for codes shown to users (pages, exports); identifiers stay English."""
+
+STAGES = {
+    "suspected": "疑似辍学", "not_dropout": "核查非辍学", "confirmed": "确认辍学·劝返中", "legal": "依法控辍",
+    "returned": "已复学·跟踪中", "closed": "已销号", "excluded": "不计入辍学",
+}
+SOURCES = {"attendance": "考勤", "census": "人口比对", "transfer": "转学未接收", "transition": "小升初未衔接",
+           "report": "上报"}
+CAUSES = {
+    "learning_difficulty": "学困厌学", "working_away": "外出打工", "poverty": "家庭贫困",
+    "illness_or_disability": "疾病或残疾", "family": "家庭原因", "early_marriage": "早婚",
+    "distance_or_conditions": "路远或办学条件", "other": "其他",
+}
+REASONS = {
+    "returned": "已复学", "in_school_elsewhere": "在外地就读", "moved": "已迁出", "abroad": "出国（境）",
+    "deceased": "死亡", "record_error": "数据错误", "deferral_or_suspension": "延缓入学或休学",
+    "special_placement": "特教安置", "trigger_retracted": "触发依据撤销",
+}
+LADDER = {"return_notice": "书面复学通知书", "correction_order": "责令限期改正", "legal_documents": "司法文书",
+          "court_referral": "移送法院"}
+SLOTS = {"township": "乡镇干部", "village": "村干部", "group": "组长", "school_leader": "校领导",
+         "head_teacher": "班主任", "subject_teacher": "科任教师"}
+ENROLMENT = {
+    "enrolled": "在读", "suspended": "休学", "transferred_out": "已转出", "graduated_primary": "小学毕业",
+    "graduated_junior": "初中毕业", "closed": "学籍注销", "unregistered": "无学籍",
+}
+RESIDENCY = {"resident": "常住", "deceased": "死亡", "moved_away": "迁出", "emigrated": "出国（境）"}
+FINDINGS = {"out_of_school": "失学（未入学）", "transfer_lost": "转出未转入", "transition_missed": "小升初未衔接"}
+DETECTION = {"open": "待处理", "resumed": "已到校", "retracted": "已撤销"}
+LEVELS = {2: "省", 4: "市（州）", 6: "县（区）", 9: "乡镇（街道）"}
+DEADLINE = {"pending": "期限内", "overdue": "已逾期", "met": "已完成"}
+
+
+def causes(codes: str | None) -> str:
+    """'poverty,family' as '家庭贫困、家庭原因'."""
+    return "、".join(CAUSES.get(c, c) for c in (codes or "").split(",") if c)

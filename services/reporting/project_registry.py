@@ -1,0 +1,168 @@
+"""Registry events into schools, students (学籍 and residency) and findings (失学, lost transfers, missed 小升初)."""
+
+from __future__ import annotations
+
+from contracts.events import registry as r
+from services.reporting import guarded
+from services.reporting.inbox import Event
+from services.reporting.projections import SCHOOLS, STUDENTS
+from services.reporting.stores import Row, Store, complete
+
+
+def _school(store: Store, e: Event, **fields: object) -> None:
+    row = store.get("schools", (fields["school_id"],)) or complete(SCHOOLS, {"status": "open", "last_sequence": 0})
+    if row["last_sequence"] >= e.sequence:
+        return
+    store.put("schools", {**row, **fields, "last_sequence": e.sequence})
+
+
+def school_registered(store: Store, e: Event) -> None:
+    p: r.SchoolRegisteredV1 = e.payload  # type: ignore[assignment]
+    _school(store, e, school_id=p.school_id, code=p.code, name=p.name, level=p.level, county_code=p.county_code,
+            township_code=p.township_code, status="open")
+
+
+def school_closed(store: Store, e: Event) -> None:
+    p: r.SchoolClosedV1 = e.payload  # type: ignore[assignment]
+    _school(store, e, school_id=p.school_id, township_code=p.township_code, status="closed", closed_on=p.on,
+            merged_into=p.merged_into)
+
+
+def _student(store: Store, student_id: str, township_code: str) -> Row:
+    return store.get("students", (student_id,)) or complete(STUDENTS, {
+        "student_id": student_id, "township_code": township_code, "enrolment": "unregistered",
+        "residency": "resident", "reg_sequence": 0, "life_sequence": 0,
+    })
+
+
+def _registration(store: Store, e: Event, student_id: str, township_code: str, **fields: object) -> None:
+    """Registration fields move with the student's own events (ordered); a replayed older one changes nothing."""
+    row = _student(store, student_id, township_code)
+    if row["reg_sequence"] >= e.sequence:
+        return
+    store.put("students", {**row, "township_code": township_code, **fields, "reg_sequence": e.sequence})
+
+
+def _residency(store: Store, e: Event, student_id: str, township_code: str, **fields: object) -> None:
+    row = _student(store, student_id, township_code)
+    if row["life_sequence"] >= e.sequence:
+        return
+    store.put("students", {**row, **fields, "life_sequence": e.sequence})
+
+
+def student_enrolled(store: Store, e: Event) -> None:
+    p: r.StudentEnrolledV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, school_id=p.school_id, county_code=p.county_code,
+                  grade=p.grade, class_name=p.class_name, name_masked=p.name_masked,
+                  id_number_masked=p.id_number_masked, head_teacher_id=p.head_teacher_id, enrolment="enrolled",
+                  enrolment_since=e.time.date())
+
+
+def transferred_out(store: Store, e: Event) -> None:
+    p: r.StudentTransferredOutV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, enrolment="transferred_out", enrolment_since=p.on)
+
+
+def transferred_in(store: Store, e: Event) -> None:
+    p: r.StudentTransferredInV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, school_id=p.school_id, county_code=p.county_code,
+                  grade=p.grade, class_name=p.class_name, enrolment="enrolled", enrolment_since=p.on)
+
+
+def admitted(store: Store, e: Event) -> None:
+    p: r.StudentAdmittedV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, school_id=p.school_id, county_code=p.county_code,
+                  grade=p.grade, class_name=p.class_name, enrolment="enrolled", enrolment_since=p.on)
+
+
+def suspended(store: Store, e: Event) -> None:
+    p: r.StudentSuspendedV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, enrolment="suspended", enrolment_since=p.on)
+
+
+def resumed(store: Store, e: Event) -> None:
+    p: r.StudentResumedV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, enrolment="enrolled", grade=p.grade,
+                  enrolment_since=p.on)
+
+
+def graduated(store: Store, e: Event) -> None:
+    p: r.StudentGraduatedV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, enrolment=f"graduated_{p.level}", enrolment_since=p.on)
+
+
+def placed(store: Store, e: Event) -> None:
+    p: r.DisabledChildPlacedV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, school_id=p.school_id, placement=p.placement,
+                  disability_degree=p.disability_degree, enrolment="enrolled", enrolment_since=p.on)
+
+
+def registration_closed(store: Store, e: Event) -> None:
+    p: r.StudentRegistrationClosedV1 = e.payload  # type: ignore[assignment]
+    _registration(store, e, p.student_id, p.township_code, enrolment="closed", enrolment_since=p.on)
+
+
+def life_event(store: Store, e: Event) -> None:
+    p: r.ChildLifeEventReportedV1 = e.payload  # type: ignore[assignment]
+    _residency(store, e, p.student_id, p.township_code, residency=p.status, residency_since=p.on)
+
+
+def life_event_corrected(store: Store, e: Event) -> None:
+    p: r.ChildLifeEventCorrectedV1 = e.payload  # type: ignore[assignment]
+    _residency(store, e, p.student_id, p.township_code, residency="resident", residency_since=None)
+
+
+def deferred(store: Store, e: Event) -> None:
+    p: r.ChildEnrolmentDeferredV1 = e.payload  # type: ignore[assignment]
+    _residency(store, e, p.student_id, p.township_code, deferred_until=p.until)
+
+
+def _finding(store: Store, e: Event, finding_id: str, facts: dict, state: dict) -> None:
+    guarded.write(store, "findings", {"finding_id": finding_id}, e, facts, state, {"status": "open"})
+
+
+def out_of_school(store: Store, e: Event) -> None:
+    p: r.OutOfSchoolChildIdentifiedV1 = e.payload  # type: ignore[assignment]
+    _finding(store, e, p.finding_id, dict(
+        kind="out_of_school", student_id=p.student_id, township_code=p.township_code, reason_code=p.reason_code,
+        episode=p.episode, name_masked=p.name_masked, id_number_masked=p.id_number_masked,
+        special_groups=",".join(sorted(p.special_groups)) or None, found_on=e.time.date(), found_at=e.time,
+    ), {"status": "open"})
+
+
+def transfer_lost(store: Store, e: Event) -> None:
+    p: r.TransferLostV1 = e.payload  # type: ignore[assignment]
+    _finding(store, e, p.finding_id, dict(
+        kind="transfer_lost", student_id=p.student_id, school_id=p.school_id, township_code=p.township_code,
+        reason_code=p.reason_code, found_on=p.transferred_out_on, found_at=e.time,
+    ), {"status": "open"})
+
+
+def transition_missed(store: Store, e: Event) -> None:
+    p: r.TransitionMissedV1 = e.payload  # type: ignore[assignment]
+    _finding(store, e, p.finding_id, dict(
+        kind="transition_missed", student_id=p.student_id, school_id=p.school_id, township_code=p.township_code,
+        reason_code=p.reason_code, found_on=p.graduated_on, found_at=e.time,
+    ), {"status": "open"})
+
+
+def finding_retracted(store: Store, e: Event) -> None:
+    p = e.payload
+    kind = {"OutOfSchoolChildRetracted": "out_of_school", "TransferLostRetracted": "transfer_lost"}.get(
+        p.event_name, "transition_missed")
+    _finding(store, e, p.finding_id, dict(  # type: ignore[attr-defined]
+        kind=kind, student_id=p.student_id, township_code=p.township_code,  # type: ignore[attr-defined]
+    ), {"status": "retracted", "resolution": p.reason_code})  # type: ignore[attr-defined]
+
+
+HANDLERS = {
+    r.SchoolRegisteredV1: school_registered, r.SchoolClosedV1: school_closed,
+    r.StudentEnrolledV1: student_enrolled, r.StudentTransferredOutV1: transferred_out,
+    r.StudentTransferredInV1: transferred_in, r.StudentAdmittedV1: admitted, r.StudentSuspendedV1: suspended,
+    r.StudentResumedV1: resumed, r.StudentGraduatedV1: graduated, r.DisabledChildPlacedV1: placed,
+    r.StudentRegistrationClosedV1: registration_closed, r.ChildLifeEventReportedV1: life_event,
+    r.ChildLifeEventCorrectedV1: life_event_corrected, r.ChildEnrolmentDeferredV1: deferred,
+    r.OutOfSchoolChildIdentifiedV1: out_of_school, r.TransferLostV1: transfer_lost,
+    r.TransitionMissedV1: transition_missed, r.OutOfSchoolChildRetractedV1: finding_retracted,
+    r.TransferLostRetractedV1: finding_retracted, r.TransitionMissedRetractedV1: finding_retracted,
+}

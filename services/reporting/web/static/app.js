@@ -1,0 +1,34 @@
+// Shared helpers of the reporting pages: the token, API calls, labels.
+const Baoxue = {
+  token() { return localStorage.getItem("baoxue_token") || ""; },
+  claims() { try { return JSON.parse(atob(this.token().split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))); } catch (e) { return null; } },
+  requireLogin() { if (!this.claims()) { location.href = "/ui/login?next=" + encodeURIComponent(location.pathname + location.search); } },
+  async api(path, options = {}) {
+    const r = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: "Bearer " + this.token() } });
+    if (r.status === 401) { location.href = "/ui/login"; throw new Error("未登录"); }
+    const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+    if (!r.ok) { throw new Error((body.detail && body.detail.message) || body.message || ("请求失败 " + r.status)); }
+    return body;
+  },
+  async download(path, filename) {
+    const r = await fetch(path, { headers: { Authorization: "Bearer " + this.token() } });
+    if (!r.ok) { alert("下载失败"); return; }
+    const a = document.createElement("a"); a.href = URL.createObjectURL(await r.blob()); a.download = filename; a.click();
+  },
+  header() {
+    const c = this.claims();
+    document.body.insertAdjacentHTML("afterbegin", `<header><strong>控辍保学 · 统计报表</strong>
+      <a href="/ui/dashboard">统计看板</a><a href="/ui/ledger">台账</a><a href="/ui/reports">月报</a>
+      <span class="who">${c ? `${c.sub}（${c.role}，辖区 ${c.jur}）` : ""} <a href="/ui/login" onclick="localStorage.removeItem('baoxue_token')">退出</a></span></header>`);
+  },
+  positions(p) {
+    if (!p) return "";
+    const t = p.as_of_time ? new Date(p.as_of_time).toLocaleString("zh-CN") : "无数据";
+    const seqs = (p.topics || []).map(x => `${x.topic.split(".")[1]}#${x.sequence}`).join("，");
+    return `数据截至 ${t}（事件位置：${seqs || "无"}；分区 ${(p.partitions || []).length} 个）`;
+  },
+  stages: { suspected: "疑似辍学", not_dropout: "核查非辍学", confirmed: "确认辍学·劝返中", legal: "依法控辍", returned: "已复学·跟踪中", closed: "已销号", excluded: "不计入辍学" },
+  causes: { learning_difficulty: "学困厌学", working_away: "外出打工", poverty: "家庭贫困", illness_or_disability: "疾病或残疾", family: "家庭原因", early_marriage: "早婚", distance_or_conditions: "路远或办学条件", other: "其他" },
+  pct(v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(2) + "%"; },
+  esc(s) { return String(s ?? "").replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]); },
+};
