@@ -15,6 +15,7 @@ from services.runtime.auth import TokenCodec
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
 from services.runtime.db import Database
+from services.runtime.eventstore import ServiceApplication
 from services.runtime.logging import configure_logging
 from services.runtime.metrics import Metrics
 from services.runtime.process import StopFlag
@@ -55,12 +56,14 @@ def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clo
     """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema)."""
     logger = configure_logging(service, role, settings.log_level)
     wait_for_database(settings, logger)
+    metrics = Metrics(service)
+    ServiceApplication.metrics = metrics  # one runtime per process: its event store counts appends here
     return Runtime(
         service=service,
         role=role,
         settings=settings,
         logger=logger,
-        metrics=Metrics(service),
+        metrics=metrics,
         clock=clock or clock_from_settings(settings.clock_file, settings.timezone),
         tokens=TokenCodec(settings.jwt_secret, settings.jwt_issuer, settings.jwt_ttl_hours),
         db=Database(settings.database_url, service, size=settings.db_pool_size),

@@ -286,7 +286,9 @@ class ConsumerLoop:
         if envelope.partitionprev > last:
             self.rewind(topic, partition, f"gap: previous {envelope.partitionprev} > applied {last}")
             return "rewind"
-        rlog.bind(correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type)
+        rlog.bind(
+            correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type, actor_id=envelope.actorid
+        )
         track = self.track(topic, partition)
         policy = self.policies.get(envelope.type)
         if policy is None:

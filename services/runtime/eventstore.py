@@ -38,6 +38,15 @@ class ServiceApplication(Application):
 
     name = "Service"
     env: ClassVar[dict[str, str]] = {}
+    metrics: ClassVar[Any] = None  # set once per process by the bootstrap (services.runtime.bootstrap)
+
+    def _record(self, processing_event: ProcessingEvent) -> Any:
+        recordings = super()._record(processing_event)
+        if self.metrics is not None:
+            counter = self.metrics.events_appended
+            for recording in recordings:
+                counter.labels(self.metrics.service, type(recording.domain_event).__qualname__).inc()
+        return recordings
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()

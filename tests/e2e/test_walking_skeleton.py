@@ -146,8 +146,12 @@ def test_nothing_is_lost_or_doubled_when_a_consumer_and_the_broker_die_mid_run(s
 def test_metrics_and_logs_show_the_flow(stack, school):
     metrics = httpx.get(f"{stack.url('registry')}/metrics", timeout=10).text
     assert 'baoxue_http_requests_total{method="POST",route="/v1/students"' in metrics.replace("service=\"registry\",", "")
+    assert 'baoxue_events_appended_total{service="registry",type="Student.Enrolled"}' in metrics
     relay_metrics = httpx.get(f"http://127.0.0.1:{9113 + stack.port_offset}/metrics", timeout=10).text
     assert "baoxue_relay_published_total" in relay_metrics and "baoxue_relay_refills_total" in relay_metrics
+    consumer_metrics = httpx.get(f"http://127.0.0.1:{9123 + stack.port_offset}/metrics", timeout=10).text
+    assert 'baoxue_consumer_messages_total{consumer="casework"' in consumer_metrics.replace('service="casework",', "")
+    assert "baoxue_consumer_lag_messages" in consumer_metrics
     log_line = next(
         json.loads(line) for line in (stack.workdir / "registry-api.log").read_text().splitlines()
         if line.startswith("{") and '"http_request"' in line and "/v1/students" in line
