@@ -1,57 +1,78 @@
-"""Notifications HTTP API: delivery records of a case, limited to the caller's jurisdiction."""
+"""Notifications HTTP API: delivery records limited to the caller's jurisdiction, and the recipients directory."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel
 
+from services.notifications.api_recipients import recipients_router
 from services.notifications.application import NotificationsApp, NotificationView
+from services.notifications.channels import DeliveryRefused
+from services.notifications.directory import DirectoryRuleBroken
 from services.notifications.domain import AlreadySent, RecipientUnknown
+from services.notifications.projections import Query as RecordsQuery
+from services.notifications.recipients import BadImport, DirectoryService
 from services.runtime.auth import CurrentActor, require_role
 from services.runtime.bootstrap import Runtime, base_app
+from services.runtime.consumer import TransientError
 
-ERRORS: dict[type[Exception], int] = {AlreadySent: 409, RecipientUnknown: 409}
+ERRORS: dict[type[Exception], int] = {
+    AlreadySent: 409, RecipientUnknown: 409, BadImport: 422, DirectoryRuleBroken: 422, DeliveryRefused: 502,
+    TransientError: 503,
+}
 READERS = (
     "auditor", "province_officer", "prefecture_officer", "county_officer", "township_officer", "school_staff",
-    "head_teacher",
+    "head_teacher", "village_cadre", "justice_officer",
 )
+OWN_ONLY = ("head_teacher", "village_cadre", "justice_officer")  # people who are told, not who supervise
 
 
 class NotificationPublic(BaseModel):
     notification_id: str
-    case_id: str
+    case_id: str | None
     township_code: str
     recipient_role: str
     recipient_id: str | None
     template: str
+    trigger_id: str | None
     status: str
     channel: str | None
     sent_at: datetime | None
+    requested_at: datetime
 
 
-def create_app(runtime: Runtime, notifications: NotificationsApp) -> FastAPI:
+def create_app(runtime: Runtime, notifications: NotificationsApp, directory: DirectoryService) -> FastAPI:
     """The notifications API bound to its application."""
     app = base_app(
         runtime,
         title="Baoxue notifications (通知)",
-        description="Who was told what about a case, through which channel. Every request needs a bearer token.",
+        description="Who was told what, through which channel, and the recipients directory. "
+        "Every request needs a bearer token.",
         errors=ERRORS,
     )
     router = APIRouter(prefix="/v1", tags=["notifications"])
 
     @router.get("/notifications", response_model=list[NotificationPublic])
     def list_notifications(
-        case_id: Annotated[str, Query(min_length=1, max_length=64, description="Case id (一人一案)")],
         actor: CurrentActor,
+        case_id: Annotated[str | None, Query(min_length=1, max_length=64, description="Case id (一人一案)")] = None,
+        recipient: Annotated[str | None, Query(min_length=1, max_length=128, description="Recipient user id")] = None,
+        status: Annotated[Literal["requested", "pending", "sent", "forwarded"] | None, Query()] = None,
+        template: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[NotificationView]:
+        """Delivery records inside the caller's jurisdiction, newest first; people who are told see their own."""
         require_role(actor, *READERS)
-        found = [n for n in notifications.notifications_for_case(case_id) if actor.covers(n.township_code)]
-        if actor.role == "head_teacher":
-            found = [n for n in found if n.recipient_id == actor.user_id]
-        return found
+        if actor.role in OWN_ONLY:
+            if recipient not in (None, actor.user_id):
+                return []
+            recipient = actor.user_id
+        query = RecordsQuery(actor.jurisdiction, case_id, recipient, status, template, limit)
+        return notifications.search(query)
 
     app.include_router(router)
+    app.include_router(recipients_router(notifications, directory))
     return app

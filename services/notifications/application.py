@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,28 +9,27 @@ from eventsourcing.application import AggregateNotFoundError
 
 from contracts import Contract
 from contracts.events import NotificationSentV1
+from services.notifications.directory import (
+    CountyDirectory,
+    Recipient,
+    directory_id_for,
+)
 from services.notifications.domain import (
-    CASE_NOTIFICATIONS,
+    CaseFile,
     Notification,
     StudentContact,
+    case_file_id_for,
     contact_id_for,
-    notification_id_for,
+)
+from services.notifications.projections import (
+    MemoryRecords,
+    NotificationView,
+    Query,
+    Records,
 )
 from services.runtime.eventstore import ServiceApplication
 
-
-@dataclass(frozen=True)
-class NotificationView:
-    notification_id: str
-    case_id: str
-    student_id: str
-    township_code: str
-    recipient_role: str
-    recipient_id: str | None
-    template: str
-    status: str
-    channel: str | None
-    sent_at: datetime | None
+__all__ = ["NotificationView", "NotificationsApp", "to_contract"]
 
 
 class NotificationsApp(ServiceApplication):
@@ -40,16 +37,34 @@ class NotificationsApp(ServiceApplication):
 
     name = "Notifications"
 
+    def __init__(self, env: Any = None, records: Records | None = None) -> None:
+        super().__init__(env=env)
+        self.records: Records = records or MemoryRecords()
+
     def contact(self, student_id: str) -> StudentContact | None:
         return self._get(StudentContact, contact_id_for(student_id))
+
+    def case_file(self, case_id: str) -> CaseFile | None:
+        return self._get(CaseFile, case_file_id_for(case_id))
+
+    def directory(self, county_code: str) -> CountyDirectory | None:
+        return self._get(CountyDirectory, directory_id_for(county_code))
 
     def notification(self, notification_id: UUID | str) -> Notification | None:
         return self._get(Notification, UUID(str(notification_id)))
 
-    def notifications_for_case(self, case_id: str) -> list[NotificationView]:
-        """Every notification a case triggered (their ids follow from the case id, no index needed)."""
-        found = (self.notification(notification_id_for(case_id, role, template)) for role, template in CASE_NOTIFICATIONS)
-        return [notification_view(n) for n in found if n is not None]
+    def search(self, query: Query) -> list[NotificationView]:
+        """Delivery records matching the query, newest first (the records are caught up first)."""
+        self.records.catch_up(self)
+        return self.records.search(query)
+
+    def notifications_for_case(self, case_id: str, prefix: str = "") -> list[NotificationView]:
+        """Every notification a case triggered inside a jurisdiction prefix."""
+        return self.search(Query(prefix=prefix, case_id=case_id, limit=1000))
+
+    def recipients(self, county_code: str) -> list[Recipient]:
+        directory = self.directory(county_code)
+        return sorted(directory.recipients(), key=lambda r: (r.jurisdiction_code, r.role, r.user_id)) if directory else []
 
     def _get(self, cls: type, aggregate_id: UUID) -> Any:
         try:
@@ -57,13 +72,6 @@ class NotificationsApp(ServiceApplication):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
-
-
-def notification_view(n: Notification) -> NotificationView:
-    return NotificationView(
-        str(n.id), n.case_id, n.student_id, n.township_code, n.recipient_role, n.recipient_id, n.template,
-        n.status, n.channel, n.sent_at,
-    )
 
 
 def to_contract(domain_event: Any) -> Contract | None:

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from contracts import topics
 from services.notifications.api import create_app
 from services.notifications.application import NotificationsApp, to_contract
-from services.notifications.channels import Channel, FileChannel, LogChannel
+from services.notifications.channels import (
+    Channel,
+    FileChannel,
+    HttpWebhookChannel,
+    LogChannel,
+)
 from services.notifications.consumers import NotificationPolicies
+from services.notifications.dispatch import Dispatcher
+from services.notifications.projections import PostgresRecords
+from services.notifications.recipients import DirectoryService
 from services.notifications.settings import NotificationsSettings
-from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, run_relay, serve
+from services.runtime.bootstrap import (
+    Runtime,
+    build_runtime,
+    run_consumer,
+    run_relay,
+    serve,
+)
 from services.runtime.consumer import EventSink
 from services.runtime.eventstore import build_application
 
@@ -23,18 +36,26 @@ def build_channel(settings: NotificationsSettings, runtime: Runtime) -> Channel:
     """The configured channel adapter."""
     if settings.channel == "log":
         return LogChannel(runtime.logger)
+    if settings.channel == "webhook":
+        assert settings.webhook_url is not None
+        return HttpWebhookChannel(settings.webhook_url, token=settings.webhook_token,
+                                  attempts=settings.webhook_attempts, timeout_s=settings.webhook_timeout_s)
     return FileChannel(settings.data_dir, runtime.clock.now)
 
 
-def build_store(settings: NotificationsSettings) -> NotificationsApp:
-    """The notifications event store (the runtime serialises table creation across processes)."""
-    return build_application(NotificationsApp, settings, SERVICE)
+def build_store(settings: NotificationsSettings, runtime: Runtime) -> NotificationsApp:
+    """The notifications event store, with its delivery records in the same schema."""
+    app: NotificationsApp = build_application(NotificationsApp, settings, SERVICE)
+    app.records = PostgresRecords(runtime.db)
+    return app
 
 
 def api(settings: NotificationsSettings | None = None) -> tuple[Any, Runtime]:
     settings = settings or NotificationsSettings()
     runtime = build_runtime(SERVICE, "api", settings)
-    return create_app(runtime, build_store(settings)), runtime
+    store = build_store(settings, runtime)
+    directory = DirectoryService(Dispatcher(store, build_channel(settings, runtime), runtime.clock))
+    return create_app(runtime, store, directory), runtime
 
 
 def run_api() -> None:
@@ -45,18 +66,18 @@ def run_api() -> None:
 def run_relay_process() -> None:
     settings = NotificationsSettings()
     runtime = build_runtime(SERVICE, "relay", settings)
-    run_relay(runtime, build_store(settings), topics.NOTIFICATIONS, to_contract)
+    run_relay(runtime, build_store(settings, runtime), topics.NOTIFICATIONS, to_contract)
 
 
 def run_consumer_process() -> None:
     settings = NotificationsSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
-    app = build_store(settings)
+    app = build_store(settings, runtime)
     policies = NotificationPolicies(app, build_channel(settings, runtime), runtime.clock)
     run_consumer(
         runtime,
         name=CONSUMER,
-        topics=[topics.REGISTRY, topics.CASEWORK],
+        topics=[topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK],
         policies=policies.policies(),
         sink=EventSink(app),
     )

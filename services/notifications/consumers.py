@@ -1,15 +1,29 @@
-"""Notifications policies: react to registry and casework events (EventSink: return aggregates to save)."""
+"""Notifications policies: react to registry, attendance and casework events (EventSink: return aggregates)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from contracts.events import CaseOpenedV1, StudentEnrolledV1
+from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
+from contracts.events.casework import (
+    CaseDeadlinePassedV1,
+    CaseEscalatedV1,
+    CaseOwnersAssignedV1,
+)
+from services.notifications import templates as t
 from services.notifications.application import NotificationsApp
 from services.notifications.channels import Channel
+from services.notifications.directory import (
+    COUNTY_OFFICER,
+    JUSTICE_OFFICER,
+    TOWNSHIP_OFFICER,
+)
+from services.notifications.dispatch import Dispatcher, Request
 from services.notifications.domain import (
     CASE_OPENED_TEMPLATE,
     HEAD_TEACHER,
+    OWNER,
+    CaseFile,
     Notification,
     StudentContact,
     notification_id_for,
@@ -19,6 +33,13 @@ from services.runtime.clock import Clock
 from services.runtime.consumer import Message
 
 SERVICE = "notifications"
+# Who besides the owners hears of each legal step (依法控辍): the township orders, the justice office writes.
+LEGAL_STEP_ROLES = {
+    "return_notice": (),
+    "correction_order": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP),),
+    "legal_documents": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
+    "court_referral": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
+}
 
 
 class NotificationPolicies:
@@ -28,11 +49,16 @@ class NotificationPolicies:
         self.app = app
         self.channel = channel
         self.clock = clock
+        self.dispatcher = Dispatcher(app, channel, clock)
 
     def policies(self) -> dict[type, Any]:
         return {
             StudentEnrolledV1: self.when_student_enrolled_record_contact,
             CaseOpenedV1: self.when_case_opened_notify_head_teacher,
+            SuspectedDropoutDetectedV1: self.when_suspected_dropout_detected_report_township_and_county,
+            CaseOwnersAssignedV1: self.when_case_owners_assigned_notify_owners,
+            CaseDeadlinePassedV1: self.when_case_deadline_passed_alert_owners_and_county,
+            CaseEscalatedV1: self.when_case_escalated_notify_owners_and_officials,
         }
 
     def _meta(self, message: Message) -> dict[str, Any]:
@@ -40,11 +66,19 @@ class NotificationPolicies:
         actor = system_actor(SERVICE, message.payload.township_code)  # type: ignore[attr-defined]
         return actor.meta(message.envelope.correlationid, self.clock.now(), causation_id=message.envelope.id)
 
+    def _student_name(self, student_id: str | None) -> str:
+        contact = self.app.contact(student_id) if student_id else None
+        return contact.name_masked if contact is not None and contact.name_masked else t.UNKNOWN_STUDENT
+
+    def _case(self, case_id: str) -> tuple[CaseFile | None, str | None]:
+        case = self.app.case_file(case_id)
+        return case, case.student_id if case is not None else None
+
     def _send(self, notification: Notification, contact: StudentContact, meta: dict[str, Any]) -> None:
         """Delivers through the channel first (idempotent), then records Sent: at-least-once, one event."""
         assert contact.head_teacher_id is not None
         text = notification.text_for(contact)
-        self.channel.send(str(notification.id), contact.head_teacher_id, text)
+        self.channel.send(str(notification.id), contact.head_teacher_id, text, template=notification.template)
         notification.mark_sent(
             recipient_id=contact.head_teacher_id, channel=self.channel.name, sent_at=self.clock.now(), text=text, meta=meta
         )
@@ -77,9 +111,11 @@ class NotificationPolicies:
     def when_case_opened_notify_head_teacher(self, message: Message) -> list[Any]:
         """Tells the head teacher a suspected dropout case is open, or waits until the teacher is known."""
         p: CaseOpenedV1 = message.payload  # type: ignore[assignment]
-        if self.app.notification(notification_id_for(p.case_id, HEAD_TEACHER, CASE_OPENED_TEMPLATE)) is not None:
-            return []  # the same trigger again: already requested
         meta = self._meta(message)
+        case = self.app.case_file(p.case_id) or CaseFile(case_id=p.case_id, township_code=p.township_code, meta=meta)
+        case.opened(p.student_id, p.township_code, meta)
+        if self.app.notification(notification_id_for(p.case_id, HEAD_TEACHER, CASE_OPENED_TEMPLATE)) is not None:
+            return [case]  # the same trigger again: already requested
         notification = Notification(
             case_id=p.case_id,
             student_id=p.student_id,
@@ -91,8 +127,73 @@ class NotificationPolicies:
         contact = self.app.contact(p.student_id)
         if contact is not None and contact.known:
             self._send(notification, contact, meta)
-            return [notification]
+            return [case, notification]
         notification.wait_for_recipient(meta)
         contact = contact or StudentContact(student_id=p.student_id, township_code=p.township_code, meta=meta)
         contact.await_recipient(str(notification.id), meta)
-        return [notification, contact]
+        return [case, notification, contact]
+
+    def when_suspected_dropout_detected_report_township_and_county(self, message: Message) -> list[Any]:
+        """辍学报告制: the township government and the county bureau hear of a suspected dropout at once."""
+        p: SuspectedDropoutDetectedV1 = message.payload  # type: ignore[assignment]
+        facts = {
+            "student_name": self._student_name(p.student_id), "township_code": p.township_code,
+            "first_day": t.local_day(min(p.absent_days)), "days": str(len(p.absent_days)),
+            "threshold_days": str(p.threshold_days),
+        }
+        dispatch = self.dispatcher.begin(self._meta(message))
+        for role, template in ((TOWNSHIP_OFFICER, t.SUSPECTED_DROPOUT_TOWNSHIP), (COUNTY_OFFICER, t.SUSPECTED_DROPOUT_COUNTY)):
+            request = Request(p.detection_id, template, p.township_code, None, p.student_id, facts)
+            dispatch.to_role(request, role, p.township_code)
+        return dispatch.aggregates()
+
+    def when_case_owners_assigned_notify_owners(self, message: Message) -> list[Any]:
+        """Each newly named owner (劝返责任人, both lines) learns of the assignment; the case keeps its owners."""
+        p: CaseOwnersAssignedV1 = message.payload  # type: ignore[assignment]
+        meta = self._meta(message)
+        case = self.app.case_file(p.case_id) or CaseFile(case_id=p.case_id, township_code=p.township_code, meta=meta)
+        case.assign({o.slot: o.user_id for o in p.owners}, meta)
+        slots: dict[str, list[str]] = {}
+        for o in p.owners:
+            if o.user_id != o.previous_user_id:
+                slots.setdefault(o.user_id, []).append(t.SLOT_NAMES[o.slot])
+        dispatch = self.dispatcher.begin(meta)
+        name = self._student_name(case.student_id)
+        for user_id, names in slots.items():
+            facts = {"student_name": name, "slots": "、".join(names)}
+            request = Request(message.envelope.id, t.OWNER_ASSIGNED, p.township_code, p.case_id, case.student_id, facts)
+            dispatch.to_user(request, OWNER, user_id)
+        return [case, *dispatch.aggregates()]
+
+    def when_case_deadline_passed_alert_owners_and_county(self, message: Message) -> list[Any]:
+        """A missed deadline alerts the owners and, one level up, the county bureau."""
+        p: CaseDeadlinePassedV1 = message.payload  # type: ignore[assignment]
+        case, student_id = self._case(p.case_id)
+        facts = {
+            "student_name": self._student_name(student_id), "township_code": p.township_code,
+            "step_name": t.STEP_NAMES[p.step if p.kind == "ladder" else None], "due_at": t.local_time(p.due_at),
+        }
+        dispatch = self.dispatcher.begin(self._meta(message))
+        for user_id in case.owner_ids if case is not None else []:
+            dispatch.to_user(Request(p.timer_id, t.DEADLINE_PASSED_OWNER, p.township_code, p.case_id, student_id, facts),
+                             OWNER, user_id)
+        request = Request(p.timer_id, t.DEADLINE_PASSED_ESCALATION, p.township_code, p.case_id, student_id, facts)
+        dispatch.to_role(request, COUNTY_OFFICER, p.township_code)
+        return dispatch.aggregates()
+
+    def when_case_escalated_notify_owners_and_officials(self, message: Message) -> list[Any]:
+        """A legal step tells the owners, and the township government and justice office where the step is theirs."""
+        p: CaseEscalatedV1 = message.payload  # type: ignore[assignment]
+        case, _ = self._case(p.case_id)
+        facts = {
+            "student_name": self._student_name(p.student_id), "step_name": t.STEP_NAMES[p.step],
+            "deadline": t.deadline_clause(p.deadline_at),
+        }
+        dispatch = self.dispatcher.begin(self._meta(message))
+        for user_id in case.owner_ids if case is not None else []:
+            request = Request(message.envelope.id, t.CASE_ESCALATED_OWNER, p.township_code, p.case_id, p.student_id, facts)
+            dispatch.to_user(request, OWNER, user_id)
+        for role, template in LEGAL_STEP_ROLES[p.step]:
+            request = Request(message.envelope.id, template, p.township_code, p.case_id, p.student_id, facts)
+            dispatch.to_role(request, role, p.township_code)
+        return dispatch.aggregates()

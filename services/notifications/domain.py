@@ -1,4 +1,4 @@
-"""Notifications domain: who is the head teacher of a student, and who was told what. Pure: no I/O."""
+"""Notifications domain: who teaches a student, what a case looks like to us, who was told what. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.notifications.templates import CASE_OPENED, UNKNOWN_STUDENT, render
+
 NAMESPACE = uuid.UUID("3f6a2c0e-8d1b-4b7e-9a4f-2c5d7e9b1a03")
 
 HEAD_TEACHER = "head_teacher"
-CASE_OPENED_TEMPLATE = "case_opened_head_teacher"
-TEMPLATES = {
-    CASE_OPENED_TEMPLATE: "【控辍保学】{recipient_name}老师：您班级的学生 {student_name} 被识别为疑似辍学，请于24小时内家访核实。",
-}
+OWNER = "owner"
+CASE_OPENED_TEMPLATE = CASE_OPENED
 # Every (recipient role, template) a case can trigger: notification ids of a case are computable from it.
 CASE_NOTIFICATIONS = ((HEAD_TEACHER, CASE_OPENED_TEMPLATE),)
 
@@ -47,9 +47,18 @@ def notification_id_for(case_id: str, recipient_role: str, template: str) -> uui
     return uuid.uuid5(NAMESPACE, f"notification:{case_id}:{recipient_role}:{template}")
 
 
-def render(template: str, **fields: str) -> str:
-    """The user-facing text of a template (masked names only)."""
-    return TEMPLATES[template].format(**fields)
+def trigger_notification_id(trigger_id: str, recipient_key: str, template: str) -> uuid.UUID:
+    """Deterministic id from the trigger event, the recipient (or the role slot awaiting one) and the template."""
+    return uuid.uuid5(NAMESPACE, f"notification:{trigger_id}:{recipient_key}:{template}")
+
+
+def role_slot(role: str) -> str:
+    """The recipient key of a notification addressed to a directory role nobody holds yet."""
+    return f"role:{role}"
+
+
+def case_file_id_for(case_id: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"case:{case_id}")
 
 
 class StudentContact(Aggregate):
@@ -149,31 +158,45 @@ class StudentContact(Aggregate):
 
 
 class Notification(Aggregate):
-    """A person told something about a case: requested once, then sent once (or pending a recipient)."""
+    """A person told something: requested once, then sent once — or pending until a recipient is known, then
+    forwarded to the recipients found (each of whom gets a notification of their own)."""
 
     @event("Requested")
     def __init__(
         self,
-        case_id: str,
-        student_id: str,
+        case_id: str | None,
+        student_id: str | None,
         township_code: str,
         recipient_role: str,
         template: str,
         meta: dict[str, Any],
+        trigger_id: str | None = None,
+        recipient_key: str | None = None,
+        facts: dict[str, str] | None = None,
     ):
         self.case_id = case_id
         self.student_id = student_id
         self.township_code = township_code
         self.recipient_role = recipient_role
         self.template = template
+        self.trigger_id = trigger_id
+        self.recipient_key = recipient_key
+        self.facts = dict(facts or {})
         self.status = "requested"
         self.recipient_id: str | None = None
         self.channel: str | None = None
         self.sent_at: datetime | None = None
+        self.forwarded_to: list[str] = []
         self.meta = meta
 
     @staticmethod
-    def create_id(case_id: str, recipient_role: str, template: str, **_: Any) -> uuid.UUID:
+    def create_id(
+        case_id: str | None, recipient_role: str, template: str, trigger_id: str | None = None,
+        recipient_key: str | None = None, **_: Any,
+    ) -> uuid.UUID:
+        if trigger_id is not None and recipient_key is not None:
+            return trigger_notification_id(trigger_id, recipient_key, template)
+        assert case_id is not None
         return notification_id_for(case_id, recipient_role, template)
 
     def text_for(self, contact: StudentContact) -> str:
@@ -186,6 +209,10 @@ class Notification(Aggregate):
             student_name=contact.name_masked or "*",
         )
 
+    def text(self, recipient: str) -> str:
+        """The message for a named recipient, from the facts kept when it was requested."""
+        return render(self.template, recipient=recipient, **{"student_name": UNKNOWN_STUDENT, **self.facts})
+
     def wait_for_recipient(self, meta: dict[str, Any]) -> None:
         """Marks the notification pending: nobody can be told yet."""
         if self.status == "requested":
@@ -194,6 +221,18 @@ class Notification(Aggregate):
     @event("Pending")
     def _pending(self, meta: dict[str, Any]) -> None:
         self.status = "pending"
+        self.meta = meta
+
+    def forward(self, recipient_ids: list[str], meta: dict[str, Any]) -> None:
+        """A pending role notification reached the recipients the directory now names."""
+        if self.status != "pending":
+            raise AlreadySent("该通知已不再等待接收人", rule="forward_pending_only")
+        self._forwarded(recipient_ids=list(recipient_ids), meta=meta)
+
+    @event("Forwarded")
+    def _forwarded(self, recipient_ids: list[str], meta: dict[str, Any]) -> None:
+        self.status = "forwarded"
+        self.forwarded_to = recipient_ids
         self.meta = meta
 
     def mark_sent(self, *, recipient_id: str, channel: str, sent_at: datetime, text: str, meta: dict[str, Any]) -> None:
@@ -230,3 +269,46 @@ class Notification(Aggregate):
         self.channel = channel
         self.sent_at = sent_at
         self.meta = meta
+
+
+class CaseFile(Aggregate):
+    """What notifications needs to know of a case: its child and its current owners (劝返责任人)."""
+
+    @event("Started")
+    def __init__(self, case_id: str, township_code: str, meta: dict[str, Any]):
+        self.case_id = case_id
+        self.township_code = township_code
+        self.student_id: str | None = None
+        self.owners: dict[str, str] = {}
+        self.meta = meta
+
+    @staticmethod
+    def create_id(case_id: str, **_: Any) -> uuid.UUID:
+        return case_file_id_for(case_id)
+
+    def opened(self, student_id: str, township_code: str, meta: dict[str, Any]) -> None:
+        """Learns the case's child (from CaseOpened)."""
+        if (self.student_id, self.township_code) != (student_id, township_code):
+            self._opened(student_id=student_id, township_code=township_code, meta=meta)
+
+    @event("Opened")
+    def _opened(self, student_id: str, township_code: str, meta: dict[str, Any]) -> None:
+        self.student_id = student_id
+        self.township_code = township_code
+        self.meta = meta
+
+    def assign(self, owners: dict[str, str], meta: dict[str, Any]) -> None:
+        """Keeps who holds each slot now (from CaseOwnersAssigned)."""
+        merged = {**self.owners, **owners}
+        if merged != self.owners:
+            self._assigned(owners=owners, meta=meta)
+
+    @event("OwnersAssigned")
+    def _assigned(self, owners: dict[str, str], meta: dict[str, Any]) -> None:
+        self.owners = {**self.owners, **owners}
+        self.meta = meta
+
+    @property
+    def owner_ids(self) -> list[str]:
+        """Each owner once, in slot order."""
+        return list(dict.fromkeys(self.owners.values()))

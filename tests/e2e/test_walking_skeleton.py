@@ -71,9 +71,11 @@ def county_open_suspected(stack: Stack) -> int:
     return r.json()["open_suspected_dropouts"]
 
 
-def outbox(stack: Stack) -> list[dict]:
+def outbox(stack: Stack, template: str = "case_opened_head_teacher") -> list[dict]:
+    """The head teacher's notices written by the file channel (other templates go to officials)."""
     path = stack.workdir / "notifications" / "outbox.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if line.get("template") == template]
 
 
 @pytest.fixture(scope="module")

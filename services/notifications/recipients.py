@@ -1,0 +1,106 @@
+"""Directory use cases: import, edit and remove recipients, and deliver what was waiting for them — all in
+one save per command, retried when the consumer changed the same county directory meanwhile."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
+
+from services.notifications.directory import (
+    CountyDirectory,
+    Recipient,
+    check_entry,
+    county_of,
+)
+from services.notifications.dispatch import Dispatcher
+from services.notifications.domain import NotificationError
+
+FIELDS = ("jurisdiction_code", "role", "user_id", "name", "address")
+
+
+class BadImport(NotificationError):
+    code = "bad_import"
+
+
+@dataclass(frozen=True)
+class DirectoryChange:
+    """What a directory command did."""
+
+    listed: int
+    unlisted: int
+    delivered: int
+
+
+def parse(body: bytes, content_type: str) -> list[Recipient]:
+    """Recipients from a CSV (header: jurisdiction_code,role,user_id,name,address) or a JSON list."""
+    try:
+        text = body.decode("utf-8-sig")
+        if "csv" in content_type:
+            items = list(csv.DictReader(io.StringIO(text)))
+        else:
+            data = json.loads(text)
+            items = data.get("recipients") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise BadImport("导入内容应为接收人列表", rule="import_shape")
+        out = []
+        for n, item in enumerate(items, start=1):
+            if not isinstance(item, dict):
+                raise BadImport(f"第{n}条不是对象", rule="import_shape")
+            values = {k: (str(item.get(k) or "").strip() or None) for k in FIELDS}
+            if not values["jurisdiction_code"] or not values["role"] or not values["user_id"] or not values["name"]:
+                raise BadImport(f"第{n}条缺少行政区划代码、角色、用户或姓名", rule="import_required")
+            if len(values["user_id"]) > 128 or len(values["name"]) > 100 or len(values["address"] or "") > 500:
+                raise BadImport(f"第{n}条字段过长", rule="import_length")
+            check_entry(values["role"], values["jurisdiction_code"])
+            out.append(Recipient(values["role"], values["jurisdiction_code"], values["user_id"], values["name"],
+                                 values["address"]))
+        return out
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise BadImport(f"无法解析导入内容：{exc}", rule="import_format") from exc
+
+
+class DirectoryService:
+    """Changes the recipients directory through the event store and the dispatcher."""
+
+    def __init__(self, dispatcher: Dispatcher, attempts: int = 5) -> None:
+        self.dispatcher = dispatcher
+        self.app = dispatcher.app
+        self.attempts = attempts
+
+    def _retrying(self) -> Retrying:
+        return Retrying(retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(self.attempts),
+                        wait=wait_random(0.01, 0.1), reraise=True)
+
+    def import_recipients(self, recipients: list[Recipient], meta: dict[str, Any]) -> DirectoryChange:
+        """Lists (adds or updates) recipients, then delivers the notifications that were waiting for them."""
+        return self._retrying()(self._change, recipients, [], meta)
+
+    def remove(self, role: str, code: str, user_id: str, meta: dict[str, Any]) -> DirectoryChange:
+        """Unlists one recipient (future notifications go to the next nearest level)."""
+        return self._retrying()(self._change, [], [(role, code, user_id)], meta)
+
+    def _change(self, listing: list[Recipient], unlisting: list[tuple[str, str, str]],
+                meta: dict[str, Any]) -> DirectoryChange:
+        dispatch = self.dispatcher.begin(meta)
+        directories: dict[str, CountyDirectory] = {}
+
+        def directory(code: str) -> CountyDirectory:
+            county = county_of(code)
+            if county not in directories:
+                directories[county] = self.app.directory(county) or CountyDirectory(county_code=county, meta=meta)
+            return directories[county]
+
+        listed = sum(directory(r.jurisdiction_code).list_recipient(r, meta) for r in listing)
+        unlisted = sum(directory(code).unlist(role, code, user_id, meta) for role, code, user_id in unlisting)
+        delivered = 0
+        for d in directories.values():
+            dispatch.use_directory(d)
+            delivered += dispatch.release(d)
+        self.app.save(*dispatch.aggregates())
+        return DirectoryChange(listed, unlisted, delivered)

@@ -1,0 +1,79 @@
+"""Message texts (Simplified Chinese, masked child names only): one place, so wording is reviewed once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+CASE_OPENED = "case_opened_head_teacher"
+SUSPECTED_DROPOUT_TOWNSHIP = "suspected_dropout_township"
+SUSPECTED_DROPOUT_COUNTY = "suspected_dropout_county"
+OWNER_ASSIGNED = "owner_assigned"
+DEADLINE_PASSED_OWNER = "deadline_passed_owner"
+DEADLINE_PASSED_ESCALATION = "deadline_passed_escalation"
+CASE_ESCALATED_OWNER = "case_escalated_owner"
+CASE_ESCALATED_TOWNSHIP = "case_escalated_township"
+CASE_ESCALATED_JUSTICE = "case_escalated_justice"
+
+_REPORT = (
+    "【辍学报告】{recipient}：{township_code} 辖区学生 {student_name} 自{first_day}起连续{days}个上学日无故缺勤，"
+    "达到疑似辍学标准（{threshold_days}个上学日）。按辍学报告制，学校已同时报告乡镇人民政府和县教育局，请立即组织核查劝返。"
+)
+_LEGAL = "【依法控辍】{recipient}：学生 {student_name} 的案件已进入“{step_name}”阶段{deadline}，请依职责办理。"
+
+TEMPLATES = {
+    CASE_OPENED: "【控辍保学】{recipient_name}老师：您班级的学生 {student_name} 被识别为疑似辍学，请于24小时内家访核实。",
+    SUSPECTED_DROPOUT_TOWNSHIP: _REPORT,
+    SUSPECTED_DROPOUT_COUNTY: _REPORT,
+    OWNER_ASSIGNED: "【控辍保学】{recipient}：您已被确定为学生 {student_name} 的劝返责任人（{slots}），请尽快家访劝返，并如实记录每次劝返情况。",
+    DEADLINE_PASSED_OWNER: "【控辍保学·期限提醒】{recipient}：学生 {student_name} 的案件“{step_name}”期限已于{due_at}届满，请立即跟进办理。",
+    DEADLINE_PASSED_ESCALATION: (
+        "【控辍保学·升级提醒】{recipient}：{township_code} 辖区学生 {student_name} 的案件“{step_name}”期限已于{due_at}届满"
+        "仍未办结，请督促责任人落实。"
+    ),
+    CASE_ESCALATED_OWNER: "【控辍保学】{recipient}：学生 {student_name} 的案件已进入“{step_name}”阶段{deadline}，请配合推进劝返。",
+    CASE_ESCALATED_TOWNSHIP: _LEGAL,
+    CASE_ESCALATED_JUSTICE: _LEGAL,
+}
+
+STEP_NAMES = {
+    "return_notice": "书面复学通知书",
+    "correction_order": "责令限期改正",
+    "legal_documents": "司法文书",
+    "court_referral": "诉讼（法院）",
+    None: "复学跟踪",
+}
+SLOT_NAMES = {
+    "township": "政府线·乡镇干部",
+    "village": "政府线·村干部",
+    "group": "政府线·村民组长",
+    "school_leader": "教育线·学校领导",
+    "head_teacher": "教育线·班主任",
+    "subject_teacher": "教育线·任课教师",
+}
+UNKNOWN_STUDENT = "（姓名待学籍登记）"
+
+
+def render(template: str, **fields: str) -> str:
+    """The user-facing text of a template."""
+    return TEMPLATES[template].format(**fields)
+
+
+def local_time(at: datetime) -> str:
+    """A moment as people read it locally, e.g. 2025年09月15日 16:30."""
+    return at.astimezone(LOCAL).strftime("%Y年%m月%d日 %H:%M")
+
+
+def local_day(day: date) -> str:
+    return day.strftime("%Y年%m月%d日")
+
+
+def deadline_clause(deadline_at: datetime | None) -> str:
+    return f"，限期至{local_time(deadline_at)}" if deadline_at is not None else ""
+
+
+def greeting(name: str | None) -> str:
+    """How a recipient is addressed: by name when the directory knows it."""
+    return f"{name}同志" if name else "您好"
