@@ -1,0 +1,67 @@
+"""Identity and configuration rules every service relies on."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from services.runtime.auth import Actor, TokenCodec
+from services.runtime.clock import FileClock, FixedClock
+from services.runtime.settings import DEV_JWT_SECRET, ServiceSettings
+
+
+def test_the_development_signing_key_is_refused_outside_development():
+    with pytest.raises(ValidationError, match="placeholder"):
+        ServiceSettings(env="production")
+    with pytest.raises(ValidationError, match="32 characters"):
+        ServiceSettings(env="production", jwt_secret="short")
+    assert ServiceSettings(env="production", jwt_secret="x" * 40).env == "production"
+    assert ServiceSettings(env="development").jwt_secret == DEV_JWT_SECRET
+
+
+def test_settings_come_from_baoxue_prefixed_environment(monkeypatch):
+    monkeypatch.setenv("BAOXUE_KAFKA_PARTITIONS", "12")
+    monkeypatch.setenv("BAOXUE_DATABASE_URL", "postgresql://u:p%40ss@db.example:6543/prov")
+    settings = ServiceSettings()
+    assert settings.kafka_partitions == 12
+    assert settings.pg_params() == {"host": "db.example", "port": "6543", "user": "u", "password": "p@ss", "dbname": "prov"}
+
+
+def test_a_token_names_the_actor_and_its_jurisdiction():
+    codec = TokenCodec("k" * 40)
+    actor = Actor(user_id="u-1", role="county_officer", jurisdiction="520102", name="李科长")
+    assert codec.verify(codec.mint(actor)) == actor
+    assert actor.covers("520102001") and not actor.covers("520103001") and not actor.covers(None)
+
+
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        ("not-a-jwt", "invalid token"),
+        (TokenCodec("other-key" * 5).mint(Actor(user_id="u", role="admin", jurisdiction="52")), "invalid token"),
+        (TokenCodec("k" * 40).mint(Actor(user_id="u", role="admin", jurisdiction="52"), ttl=timedelta(seconds=-5)), "expired"),
+    ],
+)
+def test_forged_or_expired_tokens_are_refused(token, reason):
+    with pytest.raises(ValueError, match=reason):
+        TokenCodec("k" * 40).verify(token)
+
+
+def test_a_token_with_an_unknown_role_is_refused():
+    import jwt
+
+    forged = jwt.encode({"sub": "u", "role": "emperor", "jur": "52", "iss": "baoxue",
+                         "exp": int((datetime.now(timezone.utc) + timedelta(hours=1)).timestamp())}, "k" * 40, algorithm="HS256")
+    with pytest.raises(ValueError, match="claims"):
+        TokenCodec("k" * 40).verify(forged)
+
+
+def test_clocks_can_be_fixed_or_shared_through_a_file(tmp_path):
+    clock = FixedClock(datetime(2026, 9, 1, 8, 0))
+    clock.advance(days=2)
+    assert clock.today().isoformat() == "2026-09-03"
+    path = tmp_path / "clock"
+    FileClock.write(path, datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc))
+    shared = FileClock(path)
+    assert shared.today().isoformat() == "2027-03-01"
+    assert abs((shared.now() - datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)).total_seconds()) < 5
