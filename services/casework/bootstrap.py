@@ -59,7 +59,8 @@ def run_consumer_process() -> None:
     settings = CaseworkSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
     app = build_casework(runtime, settings)
-    run_consumer(runtime, name=SERVICE, topics=[topics.ATTENDANCE], policies=policies(app), sink=EventSink(app))
+    run_consumer(runtime, name=SERVICE, topics=[topics.ATTENDANCE, topics.REGISTRY], policies=policies(app),
+                 sink=EventSink(app))
 
 
 def run_scheduler_process() -> None:

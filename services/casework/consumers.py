@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 from typing import Any
 
 from contracts import Contract
 from contracts.events import SuspectedDropoutDetectedV1
 from contracts.events.attendance import AttendanceResumedV1, SuspectedDropoutRetractedV1
-from services.casework.application import CaseworkApp
+from contracts.events.registry import (
+    OutOfSchoolChildIdentifiedV1,
+    OutOfSchoolChildRetractedV1,
+    StudentAdmittedV1,
+    StudentEnrolledV1,
+    StudentRegistrationClosedV1,
+    StudentTransferredInV1,
+    TransferLostRetractedV1,
+    TransferLostV1,
+    TransitionMissedRetractedV1,
+    TransitionMissedV1,
+)
+from services.casework.application import CaseworkApp, finding_trigger_id
 from services.runtime.auth import system_actor
 from services.runtime.consumer import Message, Policy
 
@@ -24,6 +37,7 @@ def system_meta(message: Message, jurisdiction: str) -> dict[str, Any]:
     )
 
 
+# -- attendance -------------------------------------------------------------------------------------
 def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """疑似辍学 → one case per child episode; a repeated detection opens nothing new."""
     detected: SuspectedDropoutDetectedV1 = message.payload  # type: ignore[assignment]
@@ -55,10 +69,125 @@ def when_suspected_dropout_retracted_withdraw_trigger(app: CaseworkApp, message:
                                  reason=retracted.reason, meta=system_meta(message, retracted.township_code))
 
 
+# -- registry: comparisons that find children (四查三比对) --------------------------------------------
+def _open_from_finding(app: CaseworkApp, message: Message, source: str, school_id: str | None,
+                       evidence: dict[str, Any]) -> list[Any]:
+    finding: Any = message.payload
+    return app.open_from_finding(
+        source=source,
+        finding_id=finding_trigger_id(finding.finding_id, message.envelope.aggregateversion),
+        student_id=finding.student_id,
+        school_id=school_id,
+        township_code=finding.township_code,
+        evidence={"finding_id": finding.finding_id, "reason_code": finding.reason_code, **evidence},
+        meta=system_meta(message, finding.township_code),
+    )
+
+
+def when_out_of_school_child_identified_open_case(app: CaseworkApp, message: Message) -> list[Any]:
+    """户籍 vs 学籍: a resident child of compulsory age with no registration → a case (source ``census``)."""
+    found: OutOfSchoolChildIdentifiedV1 = message.payload  # type: ignore[assignment]
+    return _open_from_finding(app, message, "census", None, {
+        "episode": found.episode, "name_masked": found.name_masked, "id_number_masked": found.id_number_masked,
+        "special_groups": list(found.special_groups)})
+
+
+def when_transfer_lost_open_case(app: CaseworkApp, message: Message) -> list[Any]:
+    """转出未转入 in time → a case (source ``transfer``) at the school the child left; joins an open case."""
+    lost: TransferLostV1 = message.payload  # type: ignore[assignment]
+    return _open_from_finding(app, message, "transfer", lost.school_id, {
+        "transferred_out_on": lost.transferred_out_on, "days": lost.days})
+
+
+def when_transition_missed_open_case(app: CaseworkApp, message: Message) -> list[Any]:
+    """小升初 missed → a case (source ``transition``) at the primary school the child graduated from."""
+    missed: TransitionMissedV1 = message.payload  # type: ignore[assignment]
+    return _open_from_finding(app, message, "transition", missed.school_id, {"graduated_on": missed.graduated_on})
+
+
+def retraction_evidence(message: Message) -> list[dict[str, Any]]:
+    """The retraction itself as evidence: the digest of its payload and where it was published."""
+    payload: Any = message.payload
+    return [{"kind": "document", "sha256": hashlib.sha256(payload.model_dump_json().encode()).hexdigest(),
+             "location": f"{payload.topic}/{message.envelope.type}/{message.envelope.id}",
+             "description": f"{type(payload).__name__}: {payload.reason_code}"}]
+
+
+def _withdraw_finding(app: CaseworkApp, message: Message) -> list[Any]:
+    retracted: Any = message.payload
+    return app.retract_finding(student_id=retracted.student_id, finding_id=retracted.finding_id,
+                               reason_code=retracted.reason_code, evidence=retraction_evidence(message),
+                               meta=system_meta(message, retracted.township_code))
+
+
+def when_out_of_school_child_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
+    """The census finding no longer holds (registered, record corrected, moved...): closes or annotates."""
+    return _withdraw_finding(app, message)
+
+
+def when_transfer_lost_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
+    """The lost transfer was found (transferred in, placed...): closes or annotates."""
+    return _withdraw_finding(app, message)
+
+
+def when_transition_missed_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
+    """The missed 小升初 was resolved (admitted...): closes or annotates."""
+    return _withdraw_finding(app, message)
+
+
+# -- registry: where a student is (school, class, head teacher) ---------------------------------------
+def when_student_enrolled_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
+    """学籍: the class head teacher (班主任) becomes the education line's source where the map is silent."""
+    enrolled: StudentEnrolledV1 = message.payload  # type: ignore[assignment]
+    return app.place_student(student_id=enrolled.student_id, school_id=enrolled.school_id,
+                             township_code=enrolled.township_code, grade=enrolled.grade,
+                             class_name=enrolled.class_name, head_teacher_id=enrolled.head_teacher_id,
+                             head_teacher_name=enrolled.head_teacher_name,
+                             registry_version=message.envelope.aggregateversion,
+                             meta=system_meta(message, enrolled.township_code))
+
+
+def _record_move(app: CaseworkApp, message: Message) -> list[Any]:
+    moved: StudentTransferredInV1 | StudentAdmittedV1 = message.payload  # type: ignore[assignment]
+    return app.place_student(student_id=moved.student_id, school_id=moved.school_id,
+                             township_code=moved.township_code, grade=moved.grade, class_name=moved.class_name,
+                             head_teacher_id=None, head_teacher_name=None,
+                             registry_version=message.envelope.aggregateversion,
+                             meta=system_meta(message, moved.township_code))
+
+
+def when_student_transferred_in_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
+    """转入: a new school and class; the contract names no head teacher, so the old one no longer holds."""
+    return _record_move(app, message)
+
+
+def when_student_admitted_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
+    """升学 (小升初): a junior school and class; the contract names no head teacher, so the old one no longer holds."""
+    return _record_move(app, message)
+
+
+def when_student_registration_closed_end_placement(app: CaseworkApp, message: Message) -> list[Any]:
+    """注销学籍: the placement no longer names a school or head teacher."""
+    closed: StudentRegistrationClosedV1 = message.payload  # type: ignore[assignment]
+    return app.student_left(student_id=closed.student_id, reason=closed.reason,
+                            registry_version=message.envelope.aggregateversion,
+                            meta=system_meta(message, closed.township_code))
+
+
 def policies(app: CaseworkApp) -> dict[type[Contract], Policy]:
     """The consumer's policies bound to the application (EventSink: message -> aggregates)."""
     return {
         SuspectedDropoutDetectedV1: partial(when_suspected_dropout_detected_open_case, app),
         AttendanceResumedV1: partial(when_attendance_resumed_record_return, app),
         SuspectedDropoutRetractedV1: partial(when_suspected_dropout_retracted_withdraw_trigger, app),
+        OutOfSchoolChildIdentifiedV1: partial(when_out_of_school_child_identified_open_case, app),
+        TransferLostV1: partial(when_transfer_lost_open_case, app),
+        TransitionMissedV1: partial(when_transition_missed_open_case, app),
+        OutOfSchoolChildRetractedV1: partial(when_out_of_school_child_retracted_withdraw_trigger, app),
+        TransferLostRetractedV1: partial(when_transfer_lost_retracted_withdraw_trigger, app),
+        TransitionMissedRetractedV1: partial(when_transition_missed_retracted_withdraw_trigger, app),
+        StudentEnrolledV1: partial(when_student_enrolled_record_placement, app),
+        StudentTransferredInV1: partial(when_student_transferred_in_record_placement, app),
+        StudentAdmittedV1: partial(when_student_admitted_record_placement, app),
+        StudentRegistrationClosedV1: partial(when_student_registration_closed_end_placement, app),
     }

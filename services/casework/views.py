@@ -148,8 +148,9 @@ _BUILDERS: dict[str, Callable[[Any, dict[str, str], Any], Contract]] = {
     "Reopened": lambda e, ids, at: CaseRelapsedV1(**ids, trigger_id=e.trigger_id, reopened=True, relapsed_at=at),
     "Closed": lambda e, ids, at: CaseClosedV1(**ids, reason=e.reason, evidence_count=len(e.evidence),
                                               approved_by=e.approved_by, closed_at=at),
-    "TriggerRetracted": lambda e, ids, at: CaseClosedV1(**ids, reason="trigger_retracted", evidence_count=0,
-                                                        closed_at=at) if e.closes else None,  # type: ignore[dict-item]
+    "TriggerRetracted": lambda e, ids, at: CaseClosedV1(  # type: ignore[dict-item]
+        **ids, reason="trigger_retracted", evidence_count=len(getattr(e, "evidence", None) or []),
+        closed_at=at) if e.closes else None,
     "ExcludedFromCount": lambda e, ids, at: CaseExcludedFromCountV1(**ids, basis=e.basis, excluded_at=at),
 }
 

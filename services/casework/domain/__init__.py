@@ -17,9 +17,11 @@ from services.casework.domain.ids import (
     NAMESPACE,
     case_id_for,
     child_cases_id_for,
+    placement_id_for,
     responsibility_map_id_for,
 )
 from services.casework.domain.owners import ResponsibilityMap
+from services.casework.domain.placement import StudentPlacement
 
 # Events stored before the domain became a package keep resolving (topics are part of stored history).
 register_topic("services.casework.domain:Case", Case)
@@ -27,6 +29,7 @@ register_topic("services.casework.domain:ChildCases", ChildCases)
 
 __all__ = [
     "NAMESPACE", "SOURCES", "STAGES", "Case", "CaseworkError", "ChainProblem", "ChildCases", "Conflict",
-    "Forbidden", "InvalidInput", "NotFound", "ResponsibilityMap", "Trigger", "business_time", "case_id_for",
-    "child_cases_id_for", "responsibility_map_id_for", "store_digest", "verify_chain",
+    "Forbidden", "InvalidInput", "NotFound", "ResponsibilityMap", "StudentPlacement", "Trigger", "business_time",
+    "case_id_for", "child_cases_id_for", "placement_id_for", "responsibility_map_id_for", "store_digest",
+    "verify_chain",
 ]

@@ -81,29 +81,33 @@ class Case(LadderMixin, WorkRecordsMixin, ChainedAggregate):
         self.pending_closure = None
         self.relapses += 1
 
-    def retract_trigger(self, trigger_id: str, reason: str, meta: dict[str, Any]) -> bool:
-        """The source corrected itself (e.g. an absence excused later): closes an unverified case whose every
-        trigger is retracted, otherwise annotates it. False when already recorded."""
+    def retract_trigger(self, trigger_id: str, reason: str, meta: dict[str, Any], reason_code: str | None = None,
+                        evidence: list[dict[str, Any]] | None = None) -> bool:
+        """The source corrected itself (an absence excused later, a registry finding withdrawn): closes an
+        unverified case whose every trigger is retracted, otherwise annotates it. False when already recorded."""
         if trigger_id not in self.trigger_ids:
             raise InvalidInput("该触发事项不属于本案件", rule="retraction.trigger_of_case")
         if trigger_id in self.retracted:
             return False
         rules.require_text(reason, "retraction.reason_required", "撤销原因")
+        proof = rules.checked_evidence(evidence, required=False, rule="retraction.evidence")
         remaining = [t for t in self.trigger_ids if t != trigger_id and t not in self.retracted]
         closes = not remaining and self.stage in ("suspected", "verifying")
         self._trigger_retracted(trigger_id=trigger_id, reason=reason, closes=closes,
-                                cancelled_timers=self.pending_timers() if closes else [], meta=meta)
+                                cancelled_timers=self.pending_timers() if closes else [], meta=meta,
+                                reason_code=reason_code, evidence=proof)
         return True
 
     @event("TriggerRetracted")
     def _trigger_retracted(self, trigger_id: str, reason: str, closes: bool, cancelled_timers: list[str],
-                           meta: dict[str, Any]) -> None:
+                           meta: dict[str, Any], reason_code: str | None = None,
+                           evidence: list[dict[str, Any]] | None = None) -> None:
         self.retracted.append(trigger_id)
         if closes:
             self._cancel(cancelled_timers)
             self.stage = "closed"
-            self.closure = {"reason": "trigger_retracted", "at": meta.get("at"), "evidence": [], "note": reason,
-                            "approved_by": None}
+            self.closure = {"reason": "trigger_retracted", "at": meta.get("at"), "evidence": list(evidence or []),
+                            "note": reason, "approved_by": None, "source_reason": reason_code}
 
     # -- verification (核查) ----------------------------------------------------------------
     def start_verification(self, meta: dict[str, Any]) -> None:
@@ -162,8 +166,11 @@ class Case(LadderMixin, WorkRecordsMixin, ChainedAggregate):
     def assign_owners(self, found: dict[str, dict[str, Any]], meta: dict[str, Any]) -> list[str]:
         """Fills empty slots from the responsibility map; returns the slots filled."""
         rules.require_stage(self.stage, "assign_owner")
-        fill = [{"slot": s, "user_id": o["user_id"], "name": o.get("name")}
-                for s, o in sorted(found.items()) if s in OWNER_SLOTS and s not in self.owners]
+        fill = []
+        for slot, owner in sorted(found.items()):
+            if slot in OWNER_SLOTS and slot not in self.owners:
+                named = {"slot": slot, "user_id": owner["user_id"], "name": owner.get("name")}
+                fill.append({**named, "source": owner["source"]} if owner.get("source") else named)
         if fill:
             self._owners_assigned(owners=fill, meta=meta)
         return [o["slot"] for o in fill]

@@ -20,3 +20,8 @@ def child_cases_id_for(student_id: str) -> uuid.UUID:
 def responsibility_map_id_for(township_code: str) -> uuid.UUID:
     """One responsibility map (双线四包责任表) per township."""
     return uuid.uuid5(NAMESPACE, f"responsibility-map:{township_code[:9]}")
+
+
+def placement_id_for(student_id: str) -> uuid.UUID:
+    """One placement record (school, class, head teacher as registry last said) per student."""
+    return uuid.uuid5(NAMESPACE, f"placement:{student_id}")

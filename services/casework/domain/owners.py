@@ -43,8 +43,9 @@ def specificity(entry: dict[str, Any]) -> tuple[int, int, int, int]:
 
 
 def resolve(entries: list[dict[str, Any]], *, student_id: str, school_id: str | None, village_code: str | None,
-            group: str | None) -> dict[str, dict[str, Any]]:
-    """For each slot, the most specific entry that fits the case (ties: the latest written)."""
+            group: str | None, class_head_teacher: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """For each slot, the most specific entry that fits the case (ties: the latest written). The registry's class
+    head teacher ranks below an entry for the student and above entries for a group, village or school."""
     best: dict[str, dict[str, Any]] = {}
     for entry in entries:
         if entry["student_id"] and entry["student_id"] != student_id:
@@ -58,7 +59,12 @@ def resolve(entries: list[dict[str, Any]], *, student_id: str, school_id: str | 
         slot = entry["slot"]
         if slot not in best or specificity(entry) >= specificity(best[slot]):
             best[slot] = entry
-    return {slot: {"user_id": e["user_id"], "name": e["name"]} for slot, e in best.items()}
+    found = {slot: {"user_id": e["user_id"], "name": e["name"]} for slot, e in best.items()}
+    mapped = best.get("head_teacher")
+    if class_head_teacher and not (mapped and mapped["student_id"]):
+        found["head_teacher"] = {"user_id": class_head_teacher["user_id"], "name": class_head_teacher.get("name"),
+                                 "source": "registry"}
+    return found
 
 
 class ResponsibilityMap(Aggregate):

@@ -31,10 +31,10 @@ def proof(kind: str = "photo", name: str = "家访照片") -> dict[str, Any]:
     return {"kind": kind, "sha256": digest, "location": f"s3://baoxue-evidence/{digest[:12]}.bin", "description": name}
 
 
-def deliver(app: CaseworkApp, payload: Any, at: datetime = MONDAY) -> bool:
-    """The consumer loop's effect for one attendance message."""
-    msg = message(payload, time=at)
-    track = f"casework:baoxue.attendance.v1:{uuid.uuid4().hex[:6]}"
+def deliver(app: CaseworkApp, payload: Any, at: datetime = MONDAY, **envelope: Any) -> bool:
+    """The consumer loop's effect for one message of attendance or the registry."""
+    msg = message(payload, time=at, **envelope)
+    track = f"casework:{payload.topic}:{uuid.uuid4().hex[:6]}"
     return EventSink(app).apply(track, msg.envelope.sequence, policies(app)[type(payload)], msg)
 
 

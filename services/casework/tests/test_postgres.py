@@ -1,11 +1,13 @@
 """The same stories against PostgreSQL: effects and consumer positions commit together."""
 
 import uuid
+from datetime import date
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from contracts.events import SuspectedDropoutDetectedV1
+from contracts.events.registry import StudentEnrolledV1, TransferLostRetractedV1, TransferLostV1
 from services.casework.consumers import policies
 from services.casework.tests.stories import DETECTED_AT, TRACK, detection, unique_county
 from services.runtime.consumer import EventSink
@@ -65,3 +67,31 @@ def test_the_case_index_rebuilt_from_events_gives_the_same_list(pg_app):
     pg_app.index.drop()
     assert pg_app.cases_for_jurisdiction(county) == before
     assert len(before) == 3
+
+
+def test_registry_findings_and_placements_commit_with_the_consumers_position(pg_app):
+    township = unique_county() + "001"
+    student = str(uuid.uuid4())
+    track = f"casework:baoxue.registry.v1:{uuid.uuid4()}"
+
+    def apply(payload, sequence: int) -> bool:
+        return EventSink(pg_app).apply(track, sequence, policies(pg_app)[type(payload)],
+                                       message(payload, sequence=sequence, time=DETECTED_AT))
+
+    assert apply(StudentEnrolledV1(student_id=student, school_id="school-9", county_code=township[:6],
+                                   township_code=township, grade=5, class_name="五（1）班", name_masked="王*",
+                                   id_number_masked="52**", head_teacher_id="ht-9", head_teacher_name="孙老师"), 1)
+    lost = TransferLostV1(finding_id=str(uuid.uuid4()), student_id=student, school_id="school-9",
+                          township_code=township, reason_code="not_received_in_time",
+                          transferred_out_on=date(2025, 8, 1), days=30)
+    assert apply(lost, 2) is True
+    assert apply(lost, 2) is False  # the same message again
+    [summary] = pg_app.cases_for_jurisdiction(township)
+    case = pg_app.case(uuid.UUID(summary.case_id))
+    assert case.source == "transfer" and case.evidence["transferred_out_on"] == date(2025, 8, 1)
+    assert case.owners["head_teacher"]["user_id"] == "ht-9"
+    assert apply(TransferLostRetractedV1(finding_id=lost.finding_id, student_id=student, township_code=township,
+                                         reason_code="record_error"), 3) is True
+    closed = pg_app.case(case.id)
+    assert closed.stage == "closed" and closed.closure["source_reason"] == "record_error"
+    assert pg_app.last_tracked(track) == 3
