@@ -73,6 +73,7 @@ UNSCOPED = {"dim_cause", "dim_date"}
 
 def regrant(conn: psycopg.Connection) -> None:
     """Gives every registered BI reader SELECT on the (re)created views."""
+    conn.execute("DELETE FROM bi_readers WHERE role_name NOT IN (SELECT rolname FROM pg_roles)")  # dropped since
     for row in conn.execute("SELECT role_name FROM bi_readers").fetchall():
         role = sql.Identifier(row["role_name"])
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA bi TO {}").format(role))
