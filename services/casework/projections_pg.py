@@ -18,7 +18,7 @@ from services.casework.projections import (
     QueueItem,
     rows_for,
 )
-from services.runtime.db import Database
+from services.runtime.ownlog import OwnEventsProjection
 
 NAME = "case_views_v2"
 DDL = """
@@ -47,45 +47,15 @@ _SUMMARY = ("case_id, student_id, school_id, township_code, source, stage, opene
 _LINES = {"township": "government", "village": "government", "group": "government"}
 
 
-class PostgresCaseViews:
+class PostgresCaseViews(OwnEventsProjection):
     """Read models in the service's schema, caught up in batches with the position row locked."""
 
-    def __init__(self, db: Database, batch_size: int = 500) -> None:
-        self.db = db
-        self.batch_size = batch_size
-        self._ready = False
+    name = NAME
+    ddl = DDL
 
-    def ensure(self) -> None:
-        if not self._ready:
-            self.db.execute_script(DDL)
-            self._ready = True
-
-    def position(self) -> int:
-        self.ensure()
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT position FROM projection_position WHERE name = %s", (NAME,)).fetchone()
-        return row["position"] if row else 0
-
-    def catch_up(self, app: Any) -> int:
-        """Applies every new event in batches; returns the position reached."""
-        position = self.position()
-        if (app.recorder.max_notification_id() or 0) <= position:
-            return position
-        while True:
-            with self.db.transaction() as conn:
-                conn.execute("INSERT INTO projection_position (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
-                             (NAME,))
-                position = conn.execute("SELECT position FROM projection_position WHERE name = %s FOR UPDATE",
-                                        (NAME,)).fetchone()["position"]
-                batch = app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
-                if not batch:
-                    return position
-                for rows in rows_for(app, batch):
-                    self._write(conn, rows)
-                position = batch[-1].id
-                conn.execute("UPDATE projection_position SET position = %s WHERE name = %s", (position, NAME))
-            if len(batch) < self.batch_size:
-                return position
+    def write(self, conn: Any, app: Any, notifications: Any) -> None:
+        for rows in rows_for(app, notifications):
+            self._write(conn, rows)
 
     @staticmethod
     def _write(conn: Any, rows: CaseRows) -> None:

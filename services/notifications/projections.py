@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.notifications.domain import Notification
-from services.runtime.db import Database
+from services.runtime.ownlog import OwnEventsProjection
 
 NAME = "notification_records_v1"
 STATUSES = ("requested", "pending", "sent", "forwarded")
@@ -108,44 +108,14 @@ class MemoryRecords:
         return found[: q.limit]
 
 
-class PostgresRecords:
+class PostgresRecords(OwnEventsProjection):
     """The records in the service's schema, caught up in batches with the position row locked."""
 
-    def __init__(self, db: Database, batch_size: int = 500) -> None:
-        self.db = db
-        self.batch_size = batch_size
-        self._ready = False
+    name = NAME
+    ddl = DDL
 
-    def ensure(self) -> None:
-        if not self._ready:
-            self.db.execute_script(DDL)
-            self._ready = True
-
-    def position(self) -> int:
-        self.ensure()
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT position FROM projection_position WHERE name = %s", (NAME,)).fetchone()
-        return row["position"] if row else 0
-
-    def catch_up(self, app: Any) -> int:
-        position = self.position()
-        if (app.recorder.max_notification_id() or 0) <= position:
-            return position
-        while True:
-            with self.db.transaction() as conn:
-                conn.execute("INSERT INTO projection_position (name, position) VALUES (%s, 0) ON CONFLICT DO NOTHING",
-                             (NAME,))
-                position = conn.execute("SELECT position FROM projection_position WHERE name = %s FOR UPDATE",
-                                        (NAME,)).fetchone()["position"]
-                batch = app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
-                if not batch:
-                    return position
-                events = [app.mapper.to_domain_event(s) for s in batch]
-                self._write(conn, events)
-                position = batch[-1].id
-                conn.execute("UPDATE projection_position SET position = %s WHERE name = %s", (position, NAME))
-            if len(batch) < self.batch_size:
-                return position
+    def write(self, conn: Any, app: Any, notifications: Any) -> None:
+        self._write(conn, [app.mapper.to_domain_event(s) for s in notifications])
 
     def _write(self, conn: Any, events: Iterable[Any]) -> None:
         events = [e for e in events if isinstance(e, (Notification.Requested, Notification.Pending,
