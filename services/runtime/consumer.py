@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from contracts import Contract, Envelope, contract_for_type, topics
 from services.runtime import logging as rlog
-from services.runtime.db import Database
+from services.runtime.db import Database, Leadership
 from services.runtime.kafka import decode, ensure_topics
 from services.runtime.metrics import Metrics
 
@@ -180,7 +180,7 @@ class ConsumerLoop:
         self._attempts: dict[tuple[tuple[str, int], int], int] = {}
         self._pending: list[tuple[Any, tuple[str, int], str, int, Policy, Message]] = []
         self._before_batch: dict[tuple[str, int], int] = {}
-        self._lock_conn: psycopg.Connection | None = None
+        self.leadership = Leadership(db.url, f"baoxue-consumer:{name}", self.log)
         self.dlq_topic = topics.dead_letter(name)
         self.consumer: Consumer | None = None
         self.cluster_id: str | None = None
@@ -193,24 +193,8 @@ class ConsumerLoop:
 
     # -- leadership and assignment ------------------------------------------------------------
     def acquire_leadership(self) -> bool:
-        if self._lock_conn is not None:
-            try:
-                self._lock_conn.execute("SELECT 1")
-                return True
-            except psycopg.Error:
-                self._lock_conn = None
-                return False
-        try:
-            conn = psycopg.connect(self.db.url, autocommit=True)
-        except psycopg.Error:
-            return False
-        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"baoxue-consumer:{self.name}",)).fetchone()
-        if row and row[0]:
-            self._lock_conn = conn
-            self.log.info("consumer_leader")
-            return True
-        conn.close()
-        return False
+        """Takes this consumer's advisory lock; a second process waits as a hot standby."""
+        return self.leadership.held()
 
     def start(self) -> None:
         """Assigns every partition at the stored hint offsets (or the beginning)."""
@@ -448,8 +432,7 @@ class ConsumerLoop:
                 self.close_consumer()
                 time.sleep(1.0)
         self.close_consumer()
-        if self._lock_conn is not None:
-            self._lock_conn.close()
+        self.leadership.release()
         self.log.info("consumer_stopped")
 
     def close_consumer(self) -> None:

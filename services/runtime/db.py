@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import psycopg
 from psycopg import sql
@@ -66,3 +66,43 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+
+
+class Leadership:
+    """A session advisory lock: one active holder per name (a relay per service, a consumer per name).
+
+    The lock lives as long as its connection; when that connection is lost, so is the leadership.
+    """
+
+    def __init__(self, url: str, name: str, logger: Any) -> None:
+        self.url = url
+        self.name = name
+        self.log = logger
+        self._conn: psycopg.Connection | None = None
+
+    def held(self) -> bool:
+        """True while this process leads; tries to take the lead when it does not."""
+        if self._conn is not None:
+            try:
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                self.log.warning("leadership_lost", lock=self.name)
+                self._conn = None
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        except psycopg.Error as exc:
+            self.log.warning("leadership_db_unavailable", lock=self.name, error=str(exc)[:200])
+            return False
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.name,)).fetchone()
+        if row and row[0]:
+            self._conn = conn
+            self.log.info("leadership_taken", lock=self.name)
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

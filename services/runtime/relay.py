@@ -14,12 +14,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import psycopg
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from contracts import Contract, Envelope
-from services.runtime.db import Database
+from services.runtime.db import Database, Leadership
 from services.runtime.kafka import encode, ensure_topics, partition_for
 from services.runtime.metrics import Metrics
 
@@ -76,7 +75,7 @@ class Relay:
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
         self.producer = self._new_producer()
-        self._lock_conn: psycopg.Connection | None = None
+        self.leadership = Leadership(db.url, f"baoxue-relay:{service}", self.log)
         self._last_broker_check = 0.0
         db.execute_script(RELAY_DDL)
 
@@ -103,25 +102,7 @@ class Relay:
     # -- leadership -------------------------------------------------------------------------
     def acquire_leadership(self) -> bool:
         """Takes the service's relay advisory lock; only its holder publishes."""
-        if self._lock_conn is not None:
-            try:
-                self._lock_conn.execute("SELECT 1")
-                return True
-            except psycopg.Error:
-                self.log.warning("relay_lock_connection_lost")
-                self._lock_conn = None
-        try:
-            conn = psycopg.connect(self.db.url, autocommit=True)
-        except psycopg.Error as exc:
-            self.log.warning("relay_db_unavailable", error=str(exc))
-            return False
-        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"baoxue-relay:{self.service}",)).fetchone()
-        if row and row[0]:
-            self._lock_conn = conn
-            self.log.info("relay_leader")
-            return True
-        conn.close()
-        return False
+        return self.leadership.held()
 
     # -- state ------------------------------------------------------------------------------
     def load_state(self) -> RelayState:
@@ -264,8 +245,7 @@ class Relay:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
         self.producer.flush(10)
-        if self._lock_conn is not None:
-            self._lock_conn.close()
+        self.leadership.release()
         self.log.info("relay_stopped")
 
     def update_lag(self, state: RelayState) -> None:

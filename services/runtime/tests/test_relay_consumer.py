@@ -149,10 +149,9 @@ def test_only_one_relay_publishes_at_a_time(database_url, kafka_bootstrap):
     first, second = h.relay(), h.relay()
     assert first.acquire_leadership()
     assert not second.acquire_leadership()
-    first._lock_conn.close()
-    first._lock_conn = None
+    first.leadership.release()
     assert second.acquire_leadership()
-    second._lock_conn.close()
+    second.leadership.release()
 
 
 def test_a_broker_that_lost_its_data_is_refilled_and_nothing_is_doubled(database_url, broker):
