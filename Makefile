@@ -26,7 +26,7 @@ test-fast: venv
 # Bad-input campaign: schemathesis against every service's OpenAPI document, fresh random cases, many per operation.
 FUZZ_EXAMPLES ?= 100
 fuzz: venv
-	BAOXUE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) BAOXUE_FUZZ_RANDOM=1 $(PYTEST) -m fuzz -p no:randomly --timeout 3600 $(PYTEST_ARGS)
+	BAOXUE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) BAOXUE_FUZZ_RANDOM=1 BAOXUE_FUZZ_STRICT=1 $(PYTEST) -m fuzz --timeout 3600 $(PYTEST_ARGS)
 
 # One table of the headline figures (quick size); `make bench BENCH_ARGS=--full` for 1,000,000 students.
 BENCH_ARGS ?=
@@ -45,7 +45,8 @@ schemas: venv
 clean:
 	rm -rf ./var
 
-# Reporting web assets (echarts from npm, never committed) and the Debian Chromium for browser tests; only when missing.
+# Reporting web assets (echarts from npm, never committed), the Debian Chromium for browser tests and a CJK font
+# for readable screenshots (optional: its failure does not stop the tests); each only when missing.
 WEB := services/reporting/web
 web-assets: $(WEB)/node_modules/.package-lock.json
 
@@ -54,3 +55,4 @@ $(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
 
 browser-deps: web-assets
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	-fc-list 2>/dev/null | grep -qi 'noto.*cjk' || apt-get install -y fonts-noto-cjk || (apt-get update && apt-get install -y fonts-noto-cjk)
