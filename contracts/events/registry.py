@@ -256,3 +256,18 @@ class SchoolClosedV1(Contract):
     on: date
     reason: str
     merged_into: Id | None = None
+
+
+class SchoolTownshipChangedV1(Contract):
+    """A school belongs to another township from a date (乡镇撤并: its township was merged into another).
+
+    Services that keep a school's township (attendance, casework, reporting) move it from `effective` on."""
+
+    topic = topics.REGISTRY
+    school_id: Id
+    from_township_code: JurisdictionCode
+    township_code: JurisdictionCode
+    county_code: JurisdictionCode
+    effective: date
+    reason: str = Field(description="township_merged")
+    division_code: JurisdictionCode | None = Field(None, description="The division whose change moved the school")

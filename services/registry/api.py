@@ -28,6 +28,7 @@ class SchoolCreate(BaseModel):
     level: str = Field(description="primary | junior | nine_year | special")
     county_code: str = Field(description="6-digit county code")
     township_code: str = Field(description="9-digit township code inside the county")
+    opened_on: date | None = Field(None, description="开办日期 (default: when registered); as-of queries use it")
 
 
 class SchoolPublic(BaseModel):

@@ -57,16 +57,18 @@ class RegistryApp(ServiceApplication, LifecycleUseCases, PopulationUseCases, Com
         self.index = index or MemoryIndex()
 
     def register_school(
-        self, *, code: str, name: str, level: str, county_code: str, township_code: str, meta: dict[str, Any]
+        self, *, code: str, name: str, level: str, county_code: str, township_code: str, meta: dict[str, Any],
+        opened_on: date | None = None,
     ) -> tuple[SchoolView, bool]:
-        """Registers a school; the same school registered again is a no-op (created=False)."""
+        """Registers a school (opened on a date, default: now); registered again it is a no-op (created=False)."""
         School.check_registration(code, level, county_code, township_code)
         existing = self._get(School, school_id_for(code))
         if existing is not None:
             if not existing.same_as(name, level, county_code, township_code):
                 raise Conflict(f"学校代码 {code} 已登记为其他学校", rule="school_code_unique")
             return school_view(existing), False
-        school = School(code=code, name=name, level=level, county_code=county_code, township_code=township_code, meta=meta)
+        school = School(code=code, name=name, level=level, county_code=county_code, township_code=township_code, meta=meta,
+                        opened_on=opened_on)
         self.save(school)
         return school_view(school), True
 

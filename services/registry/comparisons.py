@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from eventsourcing.domain import Aggregate, event
 
@@ -115,10 +115,30 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Rules:
-    """Configuration of the comparisons (per deployment; read from settings)."""
+    """Thresholds of the comparisons: the deployment default (settings, version 1) or a jurisdiction's own."""
 
     transfer_lost_days: int = 30
     school_year_start: tuple[int, int] = (9, 1)  # month, day: the autumn term (age cut-off is the day before)
+    transition_deadline: tuple[int, int] | None = None  # 小升初 deadline (month, day); None: the school-year start
+    version: int = 1
+    jurisdiction: str = ""  # the prefix these rules were set for ("": the deployment default)
+
+    def for_code(self, code: str) -> Rules:
+        return self
+
+    def stamp(self) -> dict[str, Any]:
+        """What a finding records about the rules that produced it."""
+        return {"jurisdiction": self.jurisdiction, "version": self.version,
+                "transfer_lost_days": self.transfer_lost_days,
+                "school_year_start": "{:02d}-{:02d}".format(*self.school_year_start),
+                "transition_deadline": None if self.transition_deadline is None
+                else "{:02d}-{:02d}".format(*self.transition_deadline)}
+
+
+class RulesFor(Protocol):
+    """Rules, or a rule book that answers the rules of the most specific jurisdiction covering a code."""
+
+    def for_code(self, code: str) -> Rules: ...
 
 
 def age_on(birth: date, day: date) -> int:
@@ -133,9 +153,18 @@ def school_year_start(day: date, rules: Rules) -> date:
 
 
 def next_term_start(day: date, rules: Rules) -> date:
-    """The first school-year start after 'day' (when a primary graduate must be at a junior school)."""
+    """The first school-year start after 'day'."""
     start = date(day.year, *rules.school_year_start)
     return start if day < start else date(day.year + 1, *rules.school_year_start)
+
+
+def transition_deadline(graduated: date, rules: Rules) -> date:
+    """When a primary graduate must be registered at a junior school: the jurisdiction's 小升初 deadline
+    after graduation if it set one, else the next school-year start."""
+    if rules.transition_deadline is None:
+        return next_term_start(graduated, rules)
+    deadline = date(graduated.year, *rules.transition_deadline)
+    return deadline if graduated < deadline else date(graduated.year + 1, *rules.transition_deadline)
 
 
 def of_compulsory_age(birth: date, day: date, rules: Rules) -> bool:
@@ -144,22 +173,25 @@ def of_compulsory_age(birth: date, day: date, rules: Rules) -> bool:
 
 
 def census(children: Iterable[ChildRow], students: dict[str, StudentRow], open_findings: dict[str, OpenFinding],
-           as_of: date, rules: Rules) -> list[Verdict]:
-    """户籍 vs 学籍: a resident child of compulsory age with no registration is out of school (失学)."""
-    episode = str(school_year_start(as_of, rules).year)
+           as_of: date, rules: RulesFor) -> list[Verdict]:
+    """户籍 vs 学籍: a resident child of compulsory age with no registration is out of school (失学).
+
+    Each child is judged by the rules of the most specific jurisdiction covering their township."""
     verdicts = []
     seen: set[str] = set()
     for child in children:
         seen.add(child.student_id)
         student = students.get(child.student_id)
         open_finding = open_findings.get(child.student_id)
-        reason = _accounted_for(child, student, as_of, rules)
+        own = rules.for_code(child.township_code)
+        reason = _accounted_for(child, student, as_of, own)
         if reason is None:
             if open_finding is None:
+                episode = str(school_year_start(as_of, own).year)
                 verdicts.append(Verdict("out_of_school", child.student_id, episode, child.township_code,
                                         reason_code="no_registration",
                                         evidence={"as_of": as_of.isoformat(), "flags": list(child.flags),
-                                                  "age": age_on(child.birth_date, as_of)}))
+                                                  "age": age_on(child.birth_date, as_of), "rule": own.stamp()}))
         elif open_finding is not None:
             verdicts.append(Verdict("out_of_school", child.student_id, open_finding.episode, child.township_code,
                                     retract_reason=reason, evidence={"as_of": as_of.isoformat()}))
@@ -189,19 +221,20 @@ def _accounted_for(child: ChildRow, student: StudentRow | None, as_of: date, rul
 
 
 def transfers(students: Iterable[StudentRow], open_findings: dict[str, OpenFinding], as_of: date,
-              rules: Rules) -> list[Verdict]:
-    """A transfer out not matched by a transfer in within N days is a lost transfer."""
+              rules: RulesFor) -> list[Verdict]:
+    """A transfer out not matched by a transfer in within N days (the leaving school's jurisdiction's N)."""
     verdicts = []
-    limit = timedelta(days=rules.transfer_lost_days)
     for s in students:
         finding = open_findings.get(s.student_id)
         if s.status == "transferring_out" and s.transfer_out_on is not None:
             episode = s.transfer_out_on.isoformat()
+            own = rules.for_code(s.township_code)
+            limit = timedelta(days=own.transfer_lost_days)
             if as_of - s.transfer_out_on > limit and (finding is None or finding.episode != episode):
                 verdicts.append(Verdict("transfer_lost", s.student_id, episode, s.township_code, s.school_id,
                                         reason_code="not_received_in_time",
-                                        evidence={"transferred_out_on": episode, "days": rules.transfer_lost_days,
-                                                  "as_of": as_of.isoformat()}))
+                                        evidence={"transferred_out_on": episode, "days": own.transfer_lost_days,
+                                                  "as_of": as_of.isoformat(), "rule": own.stamp()}))
             continue
         if finding is not None:
             verdicts.append(Verdict("transfer_lost", s.student_id, finding.episode, s.township_code, s.school_id,
@@ -211,19 +244,21 @@ def transfers(students: Iterable[StudentRow], open_findings: dict[str, OpenFindi
 
 
 def transitions(students: Iterable[StudentRow], open_findings: dict[str, OpenFinding], as_of: date,
-                rules: Rules) -> list[Verdict]:
-    """小升初: a primary graduate with no junior registration once the next school year started."""
+                rules: RulesFor) -> list[Verdict]:
+    """小升初: a primary graduate with no junior registration by the deadline (default: the next term start)."""
     verdicts = []
     for s in students:
         finding = open_findings.get(s.student_id)
         if s.status == "graduated_primary" and s.graduated_on is not None:
             episode = str(s.graduated_on.year)
-            term = next_term_start(s.graduated_on, rules)
+            own = rules.for_code(s.township_code)
+            term = transition_deadline(s.graduated_on, own)
             if as_of >= term and (finding is None or finding.episode != episode):
                 verdicts.append(Verdict("transition_missed", s.student_id, episode, s.township_code, s.school_id,
                                         reason_code="no_junior_registration",
                                         evidence={"graduated_on": s.graduated_on.isoformat(),
-                                                  "term_started": term.isoformat(), "as_of": as_of.isoformat()}))
+                                                  "term_started": term.isoformat(), "as_of": as_of.isoformat(),
+                                                  "rule": own.stamp()}))
             continue
         if finding is not None:
             verdicts.append(Verdict("transition_missed", s.student_id, finding.episode, s.township_code, s.school_id,

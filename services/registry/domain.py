@@ -97,7 +97,8 @@ class School(Aggregate):
     """A school in a county and township."""
 
     @event("Registered")
-    def __init__(self, code: str, name: str, level: str, county_code: str, township_code: str, meta: dict[str, Any]):
+    def __init__(self, code: str, name: str, level: str, county_code: str, township_code: str, meta: dict[str, Any],
+                 opened_on: date | None = None):
         self.code = code
         self.name = name
         self.level = level
@@ -105,6 +106,7 @@ class School(Aggregate):
         self.township_code = township_code
         self.meta = meta
         self.closed_on: date | None = None
+        self.opened_on = opened_on  # 开办日期 (None: as registered; older events have none)
 
     @staticmethod
     def create_id(code: str, **_: Any) -> uuid.UUID:
@@ -149,6 +151,26 @@ class School(Aggregate):
     @event("Reopened")
     def _reopened(self, on: date, meta: dict[str, Any]) -> None:
         self.closed_on, self.meta = None, meta
+
+    def move_township(self, *, township_code: str, effective: date, reason: str, division_code: str | None,
+                      meta: dict[str, Any]) -> bool:
+        """The school belongs to another township from a date (a township merge, 乡镇撤并); False if already there.
+
+        The aggregate keeps the latest township; what it was on a given day is answered from the events'
+        effective dates (the read model's timeline)."""
+        if not re.fullmatch(r"\d{9}", township_code):
+            raise InvalidInput("乡镇代码须为9位数字", rule="township_code")
+        if township_code == self.township_code:
+            return False
+        self._township_changed(from_township_code=self.township_code, township_code=township_code,
+                               county_code=township_code[:6], effective=effective, reason=reason,
+                               division_code=division_code, meta=meta)
+        return True
+
+    @event("TownshipChanged")
+    def _township_changed(self, from_township_code: str, township_code: str, county_code: str, effective: date,
+                          reason: str, division_code: str | None, meta: dict[str, Any]) -> None:
+        self.township_code, self.county_code, self.meta = township_code, county_code, meta
 
 
 class Student(Aggregate):

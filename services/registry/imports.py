@@ -22,6 +22,7 @@ ALIASES = {
     "学校代码": "school_code", "学校标识码": "school_code", "年级": "grade", "班级": "class_name",
     "乡镇代码": "township_code", "村代码": "village_code", "监护人": "guardian_name", "监护人电话": "guardian_phone",
     "特殊群体": "flags", "来源编号": "source_record_id", "班主任": "head_teacher_name", "班主任编号": "head_teacher_id",
+    "开办日期": "opened_on",
 }
 REQUIRED = {
     "students": ("id_number", "name", "birth_date", "school_code", "grade", "class_name"),

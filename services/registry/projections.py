@@ -16,24 +16,29 @@ from typing import Any, Iterable
 from eventsourcing.utils import get_topic
 
 from services.registry.comparisons import ChildRow, Finding, OpenFinding, StudentRow
+from services.registry.configuration import ComparisonRuleSet
 from services.registry.domain import School, Student
 from services.registry.jurisdictions import Division
 from services.registry.population import Child, resolve
 from services.runtime.db import Database
 
 NAME = "registry_index"
+ALWAYS = "0001-01-01"  # a school registered without an opening date was open before records began
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "school_index": ("code", "name", "level", "county_code", "township_code", "registered_on", "closed_on"),
+    "school_index": ("code", "name", "level", "county_code", "township_code", "registered_on", "closed_on",
+                     "timeline"),
     "student_index": ("school_id", "county_code", "township_code", "grade", "class_name", "status", "since",
                       "transfer_out_on", "graduated_on", "closed_reason", "placement", "name", "birth_date"),
     "child_index": ("student_id", "id_number_masked", "township_code", "birth_date", "status", "deferred_until", "flags", "name",
                     "merged_into", "records"),
     "finding_index": ("kind", "episode", "student_id", "school_id", "township_code", "reason_code", "open"),
     "division_index": ("code", "level", "parent_code", "name", "established", "ended", "merged_into", "names"),
+    "rule_index": ("jurisdiction", "body", "rules_version"),
 }
 TYPES = {
-    "grade": "int", "open": "boolean", "flags": "text[]", "records": "jsonb", "names": "jsonb",
+    "grade": "int", "open": "boolean", "flags": "text[]", "records": "jsonb", "names": "jsonb", "timeline": "jsonb",
+    "body": "jsonb", "rules_version": "int",
     **{c: "date" for c in ("registered_on", "closed_on", "since", "transfer_out_on", "graduated_on", "birth_date",
                            "deferred_until", "established", "ended")},
 }
@@ -51,11 +56,12 @@ CREATE INDEX IF NOT EXISTS child_index_student ON child_index (student_id);
 CREATE INDEX IF NOT EXISTS child_index_name ON child_index (name);
 CREATE INDEX IF NOT EXISTS finding_index_student ON finding_index (student_id, kind);
 CREATE INDEX IF NOT EXISTS school_index_code ON school_index (code);
+ALTER TABLE school_index ADD COLUMN IF NOT EXISTS timeline jsonb;
 CREATE TABLE IF NOT EXISTS projection_position (name text PRIMARY KEY, position bigint NOT NULL);
 """
 
 _TABLE_OF = {School: "school_index", Student: "student_index", Child: "child_index", Finding: "finding_index",
-             Division: "division_index"}
+             Division: "division_index", ComparisonRuleSet: "rule_index"}
 TOPICS = frozenset(
     get_topic(cls) for agg in _TABLE_OF for cls in vars(agg).values() if isinstance(cls, type) and hasattr(cls, "mutate")
 )
@@ -81,12 +87,28 @@ def apply(row: dict[str, Any] | None, e: Any) -> dict[str, Any] | None:
     row["version"] = e.originator_version
     # -- schools
     if isinstance(e, School.Registered):
+        opened = getattr(e, "opened_on", None)
+        since = opened.isoformat() if opened else ALWAYS  # no opening date: open since before records began
         row.update(code=e.code, name=e.name, level=e.level, county_code=e.county_code, township_code=e.township_code,
-                   registered_on=_on(e), closed_on=None)
-    elif isinstance(e, School.Event) and type(e).__name__ == "Closed":
-        row.update(closed_on=e.on)
-    elif isinstance(e, School.Event) and type(e).__name__ == "Reopened":
-        row.update(closed_on=None)
+                   registered_on=opened or _on(e), closed_on=None,
+                   timeline={"townships": [{"from": since, "code": e.township_code}],
+                             "open": [{"from": since, "open": True}]})
+    elif isinstance(e, School.Event):
+        kind = type(e).__name__
+        timeline = school_timeline(row)
+        if kind == "Closed":
+            row.update(closed_on=e.on)
+            timeline["open"].append({"from": e.on.isoformat(), "open": False})
+        elif kind == "Reopened":
+            row.update(closed_on=None)
+            timeline["open"].append({"from": e.on.isoformat(), "open": True})
+        elif kind == "TownshipChanged":
+            row.update(township_code=e.township_code, county_code=e.county_code)
+            timeline["townships"].append({"from": e.effective.isoformat(), "code": e.township_code})
+        row["timeline"] = timeline
+    # -- comparison rule sets (thresholds per jurisdiction)
+    elif isinstance(e, ComparisonRuleSet.Event):
+        row.update(jurisdiction=e.jurisdiction, body=e.body, rules_version=e.rules_version)
     # -- students (学籍)
     elif isinstance(e, Student.Enrolled):
         row.update(school_id=e.school_id, county_code=e.county_code, township_code=e.township_code, grade=e.grade,
@@ -139,6 +161,33 @@ def apply(row: dict[str, Any] | None, e: Any) -> dict[str, Any] | None:
     else:
         return None
     return row
+
+
+def school_timeline(row: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """A school's townships and open/closed states with the dates they took effect (rows projected before
+    timelines existed get one from their current values)."""
+    timeline = row.get("timeline")
+    if timeline:
+        return {"townships": list(timeline["townships"]), "open": list(timeline["open"])}
+    states = [{"from": ALWAYS, "open": True}]
+    if row.get("closed_on") is not None:
+        states.append({"from": row["closed_on"].isoformat(), "open": False})
+    return {"townships": [{"from": ALWAYS, "code": row["township_code"]}], "open": states}
+
+
+def school_as_of(row: dict[str, Any], day: date) -> dict[str, Any] | None:
+    """What a school was on a day: its township then and whether it was open (None: not opened yet)."""
+    timeline = school_timeline(row)
+    iso = day.isoformat()
+    townships = [t for t in sorted(timeline["townships"], key=lambda t: t["from"]) if t["from"] <= iso]
+    states = [s for s in sorted(timeline["open"], key=lambda s: s["from"]) if s["from"] <= iso]
+    if not townships or not states:
+        return None
+    closures = [s["from"] for s in states if not s["open"]]
+    first = min(s["from"] for s in timeline["open"])
+    return {"township_code": townships[-1]["code"], "open": states[-1]["open"],
+            "opened_on": None if first == ALWAYS else date.fromisoformat(first),
+            "closed_on": None if states[-1]["open"] else date.fromisoformat(closures[-1])}
 
 
 def _apply_child(row: dict[str, Any], e: Any) -> None:

@@ -72,6 +72,10 @@ def lifecycle_contract(e: Any, finding: Any = None) -> Contract | None:
     if isinstance(e, School.Event) and kind == "Closed":
         return c.SchoolClosedV1(school_id=str(e.originator_id), township_code=e.township_code, on=e.on,
                                 reason=e.reason, merged_into=e.merged_into)
+    if isinstance(e, School.Event) and kind == "TownshipChanged":
+        return c.SchoolTownshipChangedV1(school_id=str(e.originator_id), from_township_code=e.from_township_code,
+                                         township_code=e.township_code, county_code=e.county_code,
+                                         effective=e.effective, reason=e.reason, division_code=e.division_code)
     if isinstance(e, Finding.Event) and kind in ("Identified", "Reidentified"):
         ev = e.evidence
         fields = {"student_id": ev["student_id"], "school_id": ev.get("school_id"), "episode": ev["episode"]}

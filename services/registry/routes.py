@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry.comparisons import KINDS, Rules
@@ -126,11 +126,69 @@ class ComparisonRun(_Body):
     prefix: str | None = Field(None, pattern=r"^\d{2,12}$")
 
 
+class DivisionCreate(_Body):
+    code: str = Field(pattern=r"^\d{9}$|^\d{12}$", description="9-digit township or 12-digit village code")
+    name: str = Field(min_length=1, max_length=100)
+    level: Literal["township", "village"]
+    parent_code: str = Field(pattern=r"^\d{6}$|^\d{9}$")
+    effective: date
+    source: str = Field("county_notice", min_length=1, max_length=200, description="e.g. the approving notice")
+
+
+class ComparisonRulesSet(_Body):
+    """A jurisdiction's comparison thresholds; unset fields keep the deployment defaults."""
+
+    transfer_lost_days: int | None = Field(None, ge=1, le=365, description="TransferLost after N days")
+    school_year_start: str | None = Field(None, pattern=r"^\d{2}-\d{2}$", description="MM-DD (age cut-off: day before)")
+    transition_deadline: str | None = Field(None, pattern=r"^\d{2}-\d{2}$",
+                                            description="小升初 deadline MM-DD (default: the school-year start)")
+
+
+class ComparisonRulesPublic(BaseModel):
+    jurisdiction: str = Field(description="The prefix the rules were set for ('' : the deployment default)")
+    version: int
+    transfer_lost_days: int
+    school_year_start: str
+    transition_deadline: str | None
+
+
 class DivisionChange(_Body):
     change: Literal["rename", "merge", "abolish"]
     effective: date
     name: str | None = None
     target_code: str | None = None
+
+
+_IMPORT_BODY = {"requestBody": {"content": {
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string",
+                                                                                   "format": "binary"}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the CSV or XLSX file"}}}},
+}}}
+CODE = r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$"
+
+
+def _rules_public(rules: Rules) -> ComparisonRulesPublic:
+    from services.registry.configuration import rules_body
+
+    return ComparisonRulesPublic(jurisdiction=rules.jurisdiction, version=rules.version, **rules_body(rules))
+
+
+async def _upload(request: Request, filename: str | None) -> tuple[bytes, str]:
+    """The file of an import: a multipart upload (field `file`) or the raw body; the name decides the format."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            form = await request.form()
+        except Exception as exc:  # a malformed multipart body is the caller's error
+            raise HTTPException(422, detail={"code": "multipart_invalid", "message": "无法解析上传的文件"}) from exc
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, detail={"code": "file_missing", "message": "请以 file 字段上传文件"})
+        content = await upload.read()
+        await form.close()
+        return content, filename or upload.filename or "import.csv"
+    return await request.body(), filename or "import.csv"
 
 
 def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
@@ -189,16 +247,18 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
         registry.close_school(school_id, meta=meta, **body.model_dump())
 
     # -- imports ---------------------------------------------------------------------------------
-    @router.post("/imports/{kind}", summary="Bulk import (CSV/XLSX body); all or nothing unless valid_only")
+    @router.post("/imports/{kind}", summary="Bulk import (CSV/XLSX as the body or a multipart upload); all or nothing "
+                 "unless valid_only", openapi_extra=_IMPORT_BODY)
     async def import_file(
         kind: Literal["students", "population", "schools"], request: Request, actor: CurrentActor, meta: CommandMeta,
-        filename: str = Query("import.csv", description="Name of the file (.csv or .xlsx decides the format)"),
+        filename: str | None = Query(None, max_length=255, description="Name of the file (.csv or .xlsx decides the "
+                                     "format); default: the uploaded file's name, else import.csv"),
         source: Literal["public_security", "civil_affairs", "disability_federation", "poverty_alleviation",
                         "education"] = Query("public_security"),
         valid_only: bool = Query(False, description="Import the valid rows and report the others"),
     ) -> dict[str, Any]:
         require_role(actor, *(SCHOOL if kind == "students" else DATA_EXCHANGE))
-        content = await request.body()
+        content, filename = await _upload(request, filename)
         if not content:
             raise HTTPException(422, detail={"code": "file_empty", "message": "文件为空"})
         if kind == "schools":
@@ -313,10 +373,47 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
         require_role(actor, "province_officer", "prefecture_officer", "county_officer")
         return registry.load_divisions(prefix=actor.jurisdiction, meta=meta)
 
-    @router.post("/jurisdictions/{code}/changes", status_code=204, summary="Rename, merge or abolish, from a date")
+    @router.post("/jurisdictions/{code}/changes", status_code=204,
+                 summary="Rename, merge (the township's schools move with it) or abolish, from a date")
     def change(code: str, body: DivisionChange, actor: CurrentActor, meta: CommandMeta) -> None:
         require_role(actor, "province_officer", "prefecture_officer", "county_officer")
         require_scope(actor, code, "区划")
+        if body.target_code:
+            require_scope(actor, body.target_code, "合并目标区划")
         registry.change_division(code=code, meta=meta, **body.model_dump())
+
+    @router.post("/jurisdictions", summary="A new township or village (12-digit code) from a date")
+    def establish(body: DivisionCreate, actor: CurrentActor, meta: CommandMeta, response: Response) -> dict[str, Any]:
+        require_role(actor, "province_officer", "prefecture_officer", "county_officer")
+        require_scope(actor, body.code, "区划")
+        created = registry.establish_division(meta=meta, **body.model_dump())
+        response.status_code = 201 if created else 200
+        return {"code": body.code, "created": created}
+
+    @router.get("/schools", summary="Schools as of a date (opened by then, in the township they belonged to then)")
+    def schools(actor: CurrentActor, as_of: date | None = None,
+                jurisdiction: str | None = Query(None, pattern=CODE + "|^\\d{12}$"),
+                include_closed: bool = Query(False, description="Also list schools closed (撤并) by then")
+                ) -> list[dict[str, Any]]:
+        prefix = jurisdiction or actor.jurisdiction
+        require_scope(actor, prefix, "学校范围")
+        return registry.schools_as_of(prefix, as_of or clock.today(), include_closed=include_closed)
+
+    # -- thresholds per jurisdiction -------------------------------------------------------------
+    @router.put("/jurisdictions/{code}/comparison-rules", response_model=ComparisonRulesPublic,
+                summary="Set a jurisdiction's comparison thresholds (a new version; most specific prefix wins)")
+    def set_rules(code: Annotated[str, Path(pattern=CODE)], body: ComparisonRulesSet, actor: CurrentActor,
+                  meta: CommandMeta) -> ComparisonRulesPublic:
+        require_role(actor, "county_officer", "prefecture_officer", "province_officer")
+        require_scope(actor, code, "辖区")
+        return _rules_public(registry.set_comparison_rules(
+            jurisdiction=code, body=body.model_dump(exclude_none=True), default=rules, meta=meta))
+
+    @router.get("/jurisdictions/{code}/comparison-rules", response_model=ComparisonRulesPublic,
+                summary="The comparison thresholds that apply to a code (its own, an enclosing one, or the default)")
+    def get_rules(code: Annotated[str, Path(pattern=CODE + "|^\\d{12}$")], actor: CurrentActor
+                  ) -> ComparisonRulesPublic:
+        require_scope(actor, code, "辖区")
+        return _rules_public(registry.comparison_rules(code, rules))
 
     return router

@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from services.registry.bulk import BulkWriter
 from services.registry.comparisons import KINDS, Finding, Rules, Verdict, census, finding_id_for, transfers, transitions
+from services.registry.configuration import ComparisonRuleSet, RuleBook, rule_set_id, rules_body, rules_from_body
 from services.registry.domain import (
     Conflict,
     InvalidInput,
@@ -30,7 +31,7 @@ from services.registry.domain import (
 from services.registry.imports import Parsed, RowError, validate
 from services.registry.jurisdictions import Division, division_id_for, packaged_divisions
 from services.registry.population import Child, check_record, child_id_for, make_record, record_key, same_record
-from services.registry.projections import to_child_row, to_student_row
+from services.registry.projections import school_as_of, to_child_row, to_student_row
 
 CHUNK = 20_000
 PII_FIELDS = {"name", "id_number", "guardian_name", "guardian_phone", "other_id_number"}
@@ -127,7 +128,7 @@ class LifecycleUseCases:
 
     def import_schools(self, content: bytes, filename: str, meta: dict[str, Any]) -> ImportReport:
         """Schools from CSV/XLSX (code, name, level, county_code, township_code); all or nothing."""
-        from services.registry.imports import read_table
+        from services.registry.imports import parse_date, read_table
 
         parsed = Parsed("schools", "")
         rows = []
@@ -142,6 +143,11 @@ class LifecycleUseCases:
                                           raw.get("township_code", ""))
                 if not raw.get("code") or not raw.get("name"):
                     raise InvalidInput("学校代码和名称不能为空", rule="school_fields")
+                if raw.get("opened_on"):
+                    try:
+                        raw = {**raw, "opened_on": parse_date(raw["opened_on"])}
+                    except ValueError as exc:
+                        raise InvalidInput(f"开办日期无效: {raw['opened_on']!r}", rule="opened_on_invalid") from exc
                 rows.append(raw)
             except InvalidInput as exc:
                 parsed.error(line, None, exc.rule or "invalid", str(exc))
@@ -151,7 +157,7 @@ class LifecycleUseCases:
         for raw in rows:
             _, created = self.register_school(  # type: ignore[attr-defined]
                 code=raw["code"], name=raw["name"], level=raw["level"], county_code=raw["county_code"],
-                township_code=raw["township_code"], meta=meta)
+                township_code=raw["township_code"], opened_on=raw.get("opened_on") or None, meta=meta)
             report.created += created
             report.unchanged += not created
         return report
@@ -330,17 +336,49 @@ class ComparisonUseCases:
 
     def run_comparisons(self, *, prefix: str, as_of: date, rules: Rules, meta: dict[str, Any],
                         kinds: Iterable[str] = KINDS) -> dict[str, dict[str, int]]:
+        """Runs the comparisons; `rules` is the default, each jurisdiction's own rules (if set) win for its children."""
         self.index.catch_up(self)  # type: ignore[attr-defined]
+        book = self.rule_book(rules)
         summary = {}
         for kind in kinds:
             if kind not in KINDS:
                 raise InvalidInput(f"比对类型无效: {kind}", rule="finding_kind")
-            verdicts, names = self._verdicts(kind, prefix, as_of, rules)
+            verdicts, names = self._verdicts(kind, prefix, as_of, book)
             summary[kind] = self._record_verdicts(verdicts, names, meta)
         self.index.catch_up(self)  # type: ignore[attr-defined]
         return summary
 
-    def _verdicts(self, kind: str, prefix: str, as_of: date, rules: Rules) -> tuple[list[Verdict], dict[str, Any]]:
+    # -- thresholds per jurisdiction (configuration, versioned) --------------------------------------
+    def rule_book(self, default: Rules) -> RuleBook:
+        """The default rules and every jurisdiction's own, as recorded (read model, caught up by the caller)."""
+        configured = {r["jurisdiction"]: rules_from_body(r["body"], version=r["rules_version"],
+                                                         jurisdiction=r["jurisdiction"], default=default)
+                      for _, r in self.index.rows("rule_index", "", field="jurisdiction")}  # type: ignore
+        return RuleBook(default, configured)
+
+    def comparison_rules(self, code: str, default: Rules) -> Rules:
+        """The rules that apply to a code: the most specific jurisdiction's own, else the default."""
+        self.index.catch_up(self)  # type: ignore[attr-defined]
+        return self.rule_book(default).for_code(code)
+
+    def set_comparison_rules(self, *, jurisdiction: str, body: dict[str, Any], default: Rules,
+                             meta: dict[str, Any]) -> Rules:
+        """A jurisdiction sets its thresholds (unset keys: the default); a new version only when they change.
+
+        The body recorded is complete, so a later change of the deployment default does not alter it."""
+        existing = self._get(ComparisonRuleSet, rule_set_id(jurisdiction))  # type: ignore[attr-defined]
+        version = 2 if existing is None else existing.rules_version + 1
+        rules = rules_from_body(body, version=version, jurisdiction=jurisdiction, default=default)
+        recorded = rules_body(rules)
+        if existing is None:
+            existing = ComparisonRuleSet(jurisdiction=jurisdiction, body=recorded, meta=meta)
+        elif not existing.change(body=recorded, meta=meta):
+            return rules_from_body(existing.body, version=existing.rules_version, jurisdiction=jurisdiction,
+                                   default=default)
+        self.save(existing)  # type: ignore[attr-defined]
+        return rules
+
+    def _verdicts(self, kind: str, prefix: str, as_of: date, rules: Any) -> tuple[list[Verdict], dict[str, Any]]:
         index = self.index  # type: ignore[attr-defined]
         if kind == "out_of_school":
             rows = dict(index.rows("child_index", prefix))
@@ -502,12 +540,67 @@ class QueryUseCases:
         elif change == "merge" and target_code:
             target = self._load(Division, division_id_for(target_code), "合并目标区划")  # type: ignore[attr-defined]
             division.merge_into(target=target, effective=effective, meta=meta)
-            self.save(division)  # type: ignore[attr-defined]
+            schools = self._schools_moved_by_merge(division, target, effective, meta)
+            self.save(division, *schools)  # type: ignore[attr-defined]
         elif change == "abolish":
             division.abolish(effective=effective, meta=meta)
             self.save(division)  # type: ignore[attr-defined]
         else:
             raise InvalidInput("变更类型须为 rename(带name) / merge(带target_code) / abolish", rule="division_change")
+
+    def _schools_moved_by_merge(self, division: Division, target: Division, effective: date,
+                                meta: dict[str, Any]) -> list[School]:
+        """乡镇撤并: the merged township's schools belong to the surviving township from the effective date
+        (recorded with the merge, atomically)."""
+        if division.level != "township":
+            return []
+        self.index.catch_up(self)  # type: ignore[attr-defined]
+        moved = []
+        for key, row in self.index.rows("school_index", division.code):  # type: ignore[attr-defined]
+            if row["township_code"] != division.code:
+                continue
+            school = self._load(School, UUID(key), "学校")  # type: ignore[attr-defined]
+            if school.move_township(township_code=target.code, effective=effective, reason="township_merged",
+                                    division_code=division.code, meta=meta):
+                moved.append(school)
+        return moved
+
+    def establish_division(self, *, code: str, name: str, level: str, parent_code: str | None, effective: date,
+                           source: str, meta: dict[str, Any]) -> bool:
+        """A new division from a date (a village, or a township set up after the baseline); False if it exists."""
+        Division.check(code, level, parent_code)
+        if level in ("township", "village") and (parent_code is None or not code.startswith(parent_code)):
+            raise InvalidInput("乡镇/村的代码须以上级区划代码开头", rule="division_parent")
+        if parent_code is not None:
+            parent = self._load(Division, division_id_for(parent_code), "上级区划")  # type: ignore[attr-defined]
+            if parent.ended is not None and parent.ended <= effective:
+                raise Conflict(f"上级区划 {parent_code} 已于 {parent.ended} 撤销或合并", rule="division_current")
+        existing = self._get(Division, division_id_for(code))  # type: ignore[attr-defined]
+        if existing is not None:
+            if (existing.name, existing.level, existing.parent_code) != (name, level, parent_code):
+                raise Conflict(f"区划代码 {code} 已存在", rule="division_code_unique")
+            return False
+        self.save(Division(code=code, name=name, level=level, parent_code=parent_code,  # type: ignore[attr-defined]
+                           effective=effective, source=source, meta=meta))
+        return True
+
+    def schools_as_of(self, prefix: str, as_of: date, include_closed: bool = False) -> list[dict[str, Any]]:
+        """Schools as they stood on a date: opened by then, open (or closed, if asked) then, in the township they
+        belonged to then (a school moved by a township merge is under its old township before the merge date)."""
+        self.index.catch_up(self)  # type: ignore[attr-defined]
+        out = []
+        # a school may have moved between townships (even counties) since: read the province, filter by then
+        for key, row in self.index.rows("school_index", prefix[:2]):  # type: ignore[attr-defined]
+            then = school_as_of(row, as_of)
+            if then is None or not then["township_code"].startswith(prefix):
+                continue
+            if not then["open"] and not include_closed:
+                continue
+            out.append({"school_id": key, "code": row["code"], "name": row["name"], "level": row["level"],
+                        "county_code": then["township_code"][:6], "township_code": then["township_code"],
+                        "status": "open" if then["open"] else "closed", "opened_on": then["opened_on"],
+                        "closed_on": then["closed_on"], "current_township_code": row["township_code"]})
+        return sorted(out, key=lambda s: (s["township_code"], s["code"]))
 
     def hierarchy(self, prefix: str, as_of: date) -> list[dict[str, Any]]:
         """Divisions under a prefix as they stood on a date, with the name they had then."""

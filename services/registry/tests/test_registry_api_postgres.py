@@ -1,9 +1,11 @@
 """The registry's new API on PostgreSQL: imports, lifecycle, comparisons, queries — all scoped, all masked."""
 
+import io
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import Workbook
 
 from services.registry.api import create_app
 from services.registry.bootstrap import build_registry
@@ -131,3 +133,66 @@ def test_divisions_load_and_answer_as_of_a_date(client):
     tree = client.get("/v1/jurisdictions", params={"as_of": date(2026, 1, 1).isoformat()}, headers=COUNTY).json()
     assert any(d["code"] == "520102001" for d in tree)
     assert client.get("/v1/jurisdictions", params={"prefix": "52"}, headers=COUNTY).status_code == 403
+
+
+def test_an_uploaded_file_with_a_bad_row_reports_its_line_and_the_raw_body_still_works(client):
+    D, E = make_id("52010220150611107"), make_id("52010220150611115")
+    text = f"身份证号,姓名,出生日期,学校代码,年级,班级\n{D},孙七,2015-06-11,API-P,5,5-1\n{E},周八,2015-06-31,API-P,5,5-1\n"
+    files = {"file": ("学籍.csv", text.encode(), "text/csv")}
+    r = client.post("/v1/imports/students", headers=COUNTY, files=files)
+    assert r.status_code == 200 and r.json()["imported"] is False
+    assert [(e["line"], e["code"]) for e in r.json()["errors"]] == [(3, "birth_date_invalid")]
+    r = client.post("/v1/imports/students", headers=COUNTY, files=files, params={"valid_only": "true"})
+    assert r.json()["imported"] and r.json()["created"] == 1
+    assert upload(client, "students", text, valid_only="true").json()["unchanged"] == 1  # raw body: same file
+    book = io.BytesIO()
+    sheet = Workbook()
+    sheet.active.append(["身份证号", "姓名", "出生日期", "学校代码", "年级", "班级"])
+    sheet.active.append([D, "孙七", "2015-06-11", "API-P", 5, "5-1"])
+    sheet.save(book)
+    r = client.post("/v1/imports/students", headers=COUNTY, files={"file": ("学籍.xlsx", book.getvalue())})
+    assert r.status_code == 200 and r.json()["unchanged"] == 1  # the uploaded name decides the format
+    r = client.post("/v1/imports/students", headers=COUNTY, files={"other": ("x.csv", b"a")})
+    assert r.status_code == 422 and r.json()["detail"]["code"] == "file_missing"
+
+
+def test_a_county_sets_its_own_thresholds_and_only_for_its_county(client):
+    r = client.put("/v1/jurisdictions/520102/comparison-rules", headers=COUNTY, json={"transfer_lost_days": 15})
+    assert r.status_code == 200 and r.json() == {"jurisdiction": "520102", "version": 2, "transfer_lost_days": 15,
+                                                 "school_year_start": "09-01", "transition_deadline": None}
+    assert client.put("/v1/jurisdictions/520103/comparison-rules", headers=COUNTY,
+                      json={"transfer_lost_days": 5}).status_code == 403
+    assert client.put("/v1/jurisdictions/520102/comparison-rules", headers=auth("township_officer", "520102001"),
+                      json={"transfer_lost_days": 5}).status_code == 403
+    assert client.put("/v1/jurisdictions/520102/comparison-rules", headers=COUNTY,
+                      json={"transfer_lost_days": 0}).status_code == 422
+    own = client.get("/v1/jurisdictions/520102001/comparison-rules", headers=COUNTY).json()
+    assert own["jurisdiction"] == "520102" and own["transfer_lost_days"] == 15
+    default = client.get("/v1/jurisdictions/520103/comparison-rules", headers=OTHER).json()
+    assert default == {"jurisdiction": "", "version": 1, "transfer_lost_days": 30, "school_year_start": "09-01",
+                       "transition_deadline": None}
+
+
+def test_a_township_merge_through_the_api_moves_its_school_as_of_the_date(client):
+    r = client.post("/v1/schools", headers=COUNTY, json={"code": "API-T2", "name": "小车河小学", "level": "primary",
+                                                          "county_code": "520102", "township_code": "520102002"})
+    assert r.status_code == 201
+    r = client.post("/v1/jurisdictions/520102002/changes", headers=COUNTY,
+                    json={"change": "merge", "target_code": "520102001", "effective": "2026-07-01"})
+    assert r.status_code == 204
+
+    def schools(as_of, jurisdiction="520102"):
+        r = client.get("/v1/schools", params={"as_of": as_of, "jurisdiction": jurisdiction}, headers=COUNTY)
+        assert r.status_code == 200
+        return {s["code"]: s["township_code"] for s in r.json()}
+
+    assert schools("2026-06-30")["API-T2"] == "520102002" and schools("2026-07-01")["API-T2"] == "520102001"
+    assert "API-T2" not in schools("2026-07-01", "520102002")
+    assert client.get("/v1/schools", params={"jurisdiction": "520102"}, headers=OTHER).status_code == 403
+    r = client.post("/v1/jurisdictions", headers=COUNTY, json={
+        "code": "520102001201", "name": "一村", "level": "village", "parent_code": "520102001",
+        "effective": "2026-03-01"})
+    assert r.status_code == 201
+    tree = client.get("/v1/jurisdictions", params={"as_of": "2026-03-01", "prefix": "520102001"},
+                      headers=COUNTY).json()
+    assert any(d["code"] == "520102001201" and d["level"] == "village" for d in tree)
