@@ -164,7 +164,10 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
         as_of: Annotated[date | None, Query()] = None,
     ) -> Response:
         filters, at = checked(actor, request, kind, as_of)
-        result = queries.ledger(scope_of(actor), filters, 1, EXPORT_LIMIT, sort, kind, at)
+        try:
+            result = queries.ledger(scope_of(actor), filters, 1, EXPORT_LIMIT, sort, kind, at)
+        except KeyError as exc:
+            raise HTTPException(422, detail={"code": "bad_sort", "message": f"不支持的排序字段 {sort}"}) from exc
         spec = KINDS[kind]
         caption = exports.caption(spec, result["positions"], actor.jurisdiction)
         stamp = (as_of or runtime.clock.today()).isoformat()

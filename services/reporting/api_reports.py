@@ -16,7 +16,7 @@ from services.reporting.monthly.application import OFFICERS, MonthlyReports
 from services.reporting.monthly.domain import ReportError
 from services.runtime.auth import CurrentActor, require_role
 
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 FLAT = ("enrolled_primary", "enrolled_junior", "cases", "open_suspected_dropouts", "confirmed_dropouts", "returned",
         "closed", "overdue_deadlines", "dropout_rate_primary", "dropout_rate_junior", "return_rate",
         "median_days_to_return", "out_of_school", "transfer_lost", "transition_missed")
