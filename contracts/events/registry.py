@@ -7,7 +7,7 @@ carry an opaque student id and masked forms for display.
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import topics
 from contracts.base import Contract
@@ -271,3 +271,62 @@ class SchoolTownshipChangedV1(Contract):
     effective: date
     reason: str = Field(description="township_merged")
     division_code: JurisdictionCode | None = Field(None, description="The division whose change moved the school")
+
+
+# -- administrative divisions (行政区划) ---------------------------------------------------------------
+JurisdictionLevel = Literal["province", "prefecture", "county", "township", "village"]
+
+
+class JurisdictionRegisteredV1(Contract):
+    """A division exists from a date: loaded from the packaged MCA code list, or a township/village added later.
+
+    `code` is the official code as the registry keeps it (provinces and prefectures in six digits, e.g. 520000,
+    520100); its significant prefix (52, 5201) is the code other contracts and reporting use for that level."""
+
+    topic = topics.REGISTRY
+    code: JurisdictionCode
+    name: str = Field(min_length=1, max_length=100, description="Official name (行政区划名称) from the effective date")
+    level: JurisdictionLevel
+    parent_code: JurisdictionCode | None = None
+    effective_from: date
+
+
+class JurisdictionChangedV1(Contract):
+    """A division is renamed, merged into another (撤并) or abolished from a date (its code is not reused)."""
+
+    topic = topics.REGISTRY
+    code: JurisdictionCode
+    kind: Literal["renamed", "merged", "abolished"]
+    name: str | None = Field(None, min_length=1, max_length=100, description="The new name (renamed)")
+    successor_code: JurisdictionCode | None = Field(None, description="The surviving division (merged)")
+    effective: date
+
+
+DisabilityDegree = Literal["1", "2", "3", "4"]
+GroupSource = Literal["public_security", "civil_affairs", "disability_federation", "poverty_alleviation", "education"]
+
+
+class SpecialGroup(BaseModel):
+    """One special-group membership (特殊群体) as codes: which group, since when, until when, who said so."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group: str = Field(pattern=r"^[a-z][a-z_]{1,39}$", description=(
+        "Group code: left_behind 留守儿童, migrant 随迁子女, disabled 残疾儿童, orphan 孤儿, de_facto_unsupported "
+        "事实无人抚养, hardship 困境儿童, registered_poor 建档立卡, poverty_exit 脱贫户, monitored 监测户, marginal 边缘户, "
+        "returning 返乡儿童, single_parent 单亲家庭, learning_difficulty 学困生"))
+    since: date = Field(description="The date of the first source report that named the group")
+    until: date | None = Field(None, description="The date of the report that no longer named it (null: current)")
+    source: GroupSource = Field(description="The department whose record names the group (the most authoritative)")
+    degree: DisabilityDegree | None = Field(None, description="残疾等级 一至四级, for the disabled group only")
+
+
+class SpecialGroupsChangedV1(Contract):
+    """A child's special groups changed: the whole list (current ones and those that ended), codes only.
+
+    Least exposure: no name, ID number, guardian or address; the child is the stable opaque `student_id`."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    township_code: JurisdictionCode = Field(description="Where the child lives (resolved residence), when it changed")
+    groups: list[SpecialGroup] = Field(default_factory=list, max_length=64)

@@ -130,11 +130,13 @@ def student_view(s: Student) -> StudentView:
     )
 
 
-def to_contract(domain_event: Any) -> Contract | None:
-    """Maps stored registry events to their public contracts (least exposure: masked PII only)."""
+def to_contract(domain_event: Any, app: Any = None) -> Contract | None:
+    """Maps stored registry events to their public contracts (least exposure: masked PII only); with the
+    application, a division change stored before changes carried their code is named from its aggregate."""
     from services.registry.publishing import lifecycle_contract
 
-    contract = lifecycle_contract(domain_event)
+    code_of = None if app is None else (lambda division_id: getattr(app._get(object, division_id), "code", None))
+    contract = lifecycle_contract(domain_event, code_of=code_of)
     if contract is not None:
         return contract
     if isinstance(domain_event, School.Registered):
@@ -160,3 +162,8 @@ def to_contract(domain_event: Any) -> Contract | None:
             head_teacher_name=domain_event.head_teacher_name,
         )
     return None
+
+
+def contract_mapper(app: Any) -> Any:
+    """`to_contract` bound to the application (what the relay runs)."""
+    return lambda domain_event: to_contract(domain_event, app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts import topics
 from services.registry.api import create_app
-from services.registry.application import RegistryApp, to_contract
+from services.registry.application import RegistryApp, contract_mapper
 from services.registry.projections import PostgresIndex
 from services.registry.scheduler import ComparisonScheduler, PostgresLastRun
 from services.registry.settings import RegistrySettings
@@ -36,7 +36,8 @@ def run_api() -> None:
 def run_relay_process() -> None:
     settings = RegistrySettings()
     runtime = build_runtime(SERVICE, "relay", settings)
-    run_relay(runtime, build_application(RegistryApp, settings, SERVICE), topics.REGISTRY, to_contract)
+    app = build_application(RegistryApp, settings, SERVICE)
+    run_relay(runtime, app, topics.REGISTRY, contract_mapper(app))
 
 
 def run_scheduler_process() -> None:

@@ -56,10 +56,11 @@ class Division(Aggregate):
 
     def rename(self, *, name: str, effective: date, meta: dict[str, Any]) -> None:
         self._require_current(effective)
-        self._renamed(name=name, effective=effective, meta=meta)
+        self._renamed(name=name, effective=effective, meta=meta, code=self.code)
 
+    # `code` rides on each change so the public contract can name the division (events stored before it have none)
     @event("Renamed")
-    def _renamed(self, name: str, effective: date, meta: dict[str, Any]) -> None:
+    def _renamed(self, name: str, effective: date, meta: dict[str, Any], code: str | None = None) -> None:
         self.name, self.meta = name, meta
 
     def merge_into(self, *, target: "Division", effective: date, meta: dict[str, Any]) -> None:
@@ -67,18 +68,18 @@ class Division(Aggregate):
         self._require_current(effective)
         if target.ended is not None or target.level != self.level or target.code == self.code:
             raise Conflict("合并目标须为同级、现存的另一区划", rule="division_merge_target")
-        self._merged_into(target_code=target.code, effective=effective, meta=meta)
+        self._merged_into(target_code=target.code, effective=effective, meta=meta, code=self.code)
 
     @event("MergedInto")
-    def _merged_into(self, target_code: str, effective: date, meta: dict[str, Any]) -> None:
+    def _merged_into(self, target_code: str, effective: date, meta: dict[str, Any], code: str | None = None) -> None:
         self.ended, self.merged_into, self.meta = effective, target_code, meta
 
     def abolish(self, *, effective: date, meta: dict[str, Any]) -> None:
         self._require_current(effective)
-        self._abolished(effective=effective, meta=meta)
+        self._abolished(effective=effective, meta=meta, code=self.code)
 
     @event("Abolished")
-    def _abolished(self, effective: date, meta: dict[str, Any]) -> None:
+    def _abolished(self, effective: date, meta: dict[str, Any], code: str | None = None) -> None:
         self.ended, self.meta = effective, meta
 
 

@@ -107,6 +107,13 @@ class Child(Aggregate):
     def create_id(id_number: str, **_: Any) -> uuid.UUID:
         return child_id_for(id_number)
 
+    @classmethod
+    def register(cls, *, id_number: str, record: dict[str, Any], meta: dict[str, Any]) -> "Child":
+        """A new child from a first source record (and its special groups, when the record names any)."""
+        child = cls(id_number=id_number, record=record, meta=meta)
+        child._note_groups(date.fromisoformat(record["as_of"]), meta)
+        return child
+
     # -- reports from sources -----------------------------------------------------------------
     def report(self, record: dict[str, Any], meta: dict[str, Any]) -> bool:
         """A source reports a record; False when it repeats what is already recorded (re-import harmless)."""
@@ -114,6 +121,7 @@ class Child(Aggregate):
         if same_record(self.records.get(record["key"]), record):
             return False
         self._reported(record=record, meta=meta)
+        self._note_groups(date.fromisoformat(record["as_of"]), meta)
         return True
 
     @event("Reported")
@@ -192,6 +200,9 @@ class Child(Aggregate):
         self._merged(other_child_id=str(other.id), other_id_number=other.id_number,
                      records=list(other.records.values()), reason=reason, meta=meta)
         other._merged_into(survivor_id=str(self.id), reason=reason, meta=meta)
+        on = _day_of(meta, self)
+        self._note_groups(on, meta)
+        other._note_groups(on, meta)
 
     @event("Merged")
     def _merged(self, other_child_id: str, other_id_number: str, records: list[dict[str, Any]], reason: str,
@@ -214,6 +225,9 @@ class Child(Aggregate):
             raise Conflict("这两条记录之间没有可撤销的合并", rule="merge_exists")
         self._merge_undone(other_child_id=str(other.id), reason=reason, meta=meta)
         other._unmerged(survivor_id=str(self.id), reason=reason, meta=meta)
+        on = _day_of(meta, self)
+        self._note_groups(on, meta)
+        other._note_groups(on, meta)
 
     @event("MergeUndone")
     def _merge_undone(self, other_child_id: str, reason: str, meta: dict[str, Any]) -> None:
@@ -224,6 +238,26 @@ class Child(Aggregate):
     @event("Unmerged")
     def _unmerged(self, survivor_id: str, reason: str, meta: dict[str, Any]) -> None:
         self.merged_into, self.meta = None, meta
+
+    # -- special groups (特殊群体), published as codes whenever they change -------------------------
+    @property
+    def special_groups(self) -> list[dict[str, Any]]:
+        """The groups last recorded (current and ended); children recorded before groups were kept have none."""
+        return self.__dict__.get("_special_groups", [])
+
+    def _note_groups(self, on: date, meta: dict[str, Any]) -> bool:
+        """Records the child's groups when what the linked records say differs from what was last recorded."""
+        current = {} if self.merged_into is not None else current_groups(self.records.values())
+        groups = next_groups(self.special_groups, current, on)
+        if groups == self.special_groups:
+            return False
+        self._special_groups_changed(groups=groups, **self._where(), meta=meta)
+        return True
+
+    @event("SpecialGroupsChanged")
+    def _special_groups_changed(self, groups: list[dict[str, Any]], student_id: str, township_code: str,
+                                meta: dict[str, Any]) -> None:
+        self._special_groups, self.meta = groups, meta
 
     # -- what the sources say, with provenance ---------------------------------------------------
     def provenance(self) -> dict[str, list[dict[str, Any]]]:
@@ -277,3 +311,46 @@ def resolve(records: Any) -> dict[str, Any]:
 
 def _neg_date(iso: str) -> int:
     return -date.fromisoformat(iso).toordinal()
+
+
+def current_groups(records: Any) -> dict[str, dict[str, Any]]:
+    """The groups the linked records name now: since the earliest report naming each, that report's source
+    (ties: the more authoritative source), and the disability degree any of them gives."""
+    rank = {s: i for i, s in enumerate(SOURCES)}
+    out: dict[str, dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: (r["as_of"], rank.get(r["source"], 99))):
+        for flag, detail in record["flags"].items():
+            group = out.setdefault(flag, {"group": flag, "since": record["as_of"], "source": record["source"],
+                                          "degree": None})
+            degree = (detail or {}).get("degree")
+            if flag == "disabled" and degree is not None and group["degree"] is None:
+                group["degree"] = str(degree)
+    return out
+
+
+def next_groups(previous: list[dict[str, Any]], current: dict[str, dict[str, Any]], on: date) -> list[dict[str, Any]]:
+    """The list to record: ended groups stay as they were, current ones follow the records, a group no record
+    names any longer ends on the day of the change, a group named again starts a new entry."""
+    out, still_open = [], set()
+    for entry in previous:
+        if entry["until"] is not None:
+            out.append(entry)
+        elif entry["group"] in current:
+            now = current[entry["group"]]
+            out.append({**entry, "source": now["source"], "degree": now["degree"]})
+            still_open.add(entry["group"])
+        else:
+            out.append({**entry, "until": max(on.isoformat(), entry["since"])})
+    for code, now in current.items():
+        if code not in still_open:
+            out.append({"group": code, "since": now["since"], "until": None, "source": now["source"],
+                        "degree": now["degree"]})
+    return sorted(out, key=lambda g: (g["group"], g["since"], g["until"] or "9999-12-31"))
+
+
+def _day_of(meta: dict[str, Any], child: Child) -> date:
+    """The business day of a command (its meta), else the latest report linked to the child."""
+    at = (meta or {}).get("at")
+    if at:
+        return date.fromisoformat(str(at)[:10])
+    return max(date.fromisoformat(r["as_of"]) for r in child.records.values())

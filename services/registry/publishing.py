@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from contracts import Contract
 from contracts.events import registry as c
 from services.registry.comparisons import Finding
 from services.registry.domain import School, Student
+from services.registry.jurisdictions import Division
 from services.registry.population import Child
+
+CodeOf = Callable[[Any], str | None]
 
 _STUDENT = {
     "TransferredOut": lambda e: c.StudentTransferredOutV1(
@@ -62,9 +65,14 @@ _RETRACTED = {
 }
 
 
-def lifecycle_contract(e: Any, finding: Any = None) -> Contract | None:
-    """The public contract of a lifecycle, population or finding event (None: internal only)."""
+def lifecycle_contract(e: Any, finding: Any = None, code_of: CodeOf | None = None) -> Contract | None:
+    """The public contract of a lifecycle, population, finding or division event (None: internal only)."""
     kind = type(e).__name__
+    if isinstance(e, Division.Event):
+        return division_contract(e, code_of)
+    if isinstance(e, Child.Event) and kind == "SpecialGroupsChanged":
+        return c.SpecialGroupsChangedV1(student_id=e.student_id, township_code=e.township_code,
+                                        groups=[c.SpecialGroup(**g) for g in e.groups])
     if isinstance(e, Student.Event) and kind in _STUDENT:
         return _STUDENT[kind](e)
     if isinstance(e, Child.Event) and kind in _CHILD:
@@ -91,3 +99,24 @@ def lifecycle_contract(e: Any, finding: Any = None) -> Contract | None:
 class _View:
     def __init__(self, **fields: Any) -> None:
         self.__dict__.update(fields)
+
+
+def division_contract(e: Any, code_of: CodeOf | None = None) -> Contract | None:
+    """行政区划: established → JurisdictionRegistered; renamed / merged into / abolished → JurisdictionChanged.
+
+    Changes stored before they carried their division's code are named through `code_of` (the relay passes a
+    lookup of the division aggregate); without one they are not published."""
+    kind = type(e).__name__
+    if kind == "Established":
+        return c.JurisdictionRegisteredV1(code=e.code, name=e.name, level=e.level, parent_code=e.parent_code,
+                                          effective_from=e.effective)
+    code = getattr(e, "code", None) or (code_of(e.originator_id) if code_of else None)
+    if code is None:
+        return None
+    if kind == "Renamed":
+        return c.JurisdictionChangedV1(code=code, kind="renamed", name=e.name, effective=e.effective)
+    if kind == "MergedInto":
+        return c.JurisdictionChangedV1(code=code, kind="merged", successor_code=e.target_code, effective=e.effective)
+    if kind == "Abolished":
+        return c.JurisdictionChangedV1(code=code, kind="abolished", effective=e.effective)
+    return None

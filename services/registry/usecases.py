@@ -177,7 +177,7 @@ class PopulationUseCases:
                              attributes=attributes, flags=flags)
         child = self._get(Child, child_id_for(id_number))  # type: ignore[attr-defined]
         if child is None:
-            child = Child(id_number=id_number, record=record, meta=meta)
+            child = Child.register(id_number=id_number, record=record, meta=meta)
             outcome = "created"
         else:
             outcome = "changed" if child.report(record, meta) else "unchanged"
@@ -252,6 +252,10 @@ class PopulationUseCases:
                 if action == "create_student":
                     writer.created(Student, Student.Enrolled, student_id_for(payload["id_number"]),
                                    {**payload, "meta": meta})
+                    report.created += 1
+                elif action == "create_child" and payload["record"]["flags"]:
+                    writer.aggregates(Child.register(id_number=payload["id_number"], record=payload["record"],
+                                                     meta=meta))  # with its special groups
                     report.created += 1
                 elif action == "create_child":
                     writer.created(Child, Child.Registered, child_id_for(payload["id_number"]),

@@ -12,11 +12,20 @@ CREATE TABLE IF NOT EXISTS bi_readers (role_name text PRIMARY KEY);
 CREATE OR REPLACE VIEW bi.dim_jurisdiction AS
   WITH codes AS (SELECT township_code AS c FROM reporting.schools UNION SELECT township_code FROM reporting.students
                  UNION SELECT township_code FROM reporting.ledger UNION SELECT township_code FROM reporting.findings),
-  levels AS (SELECT DISTINCT substr(c, 1, n) AS code, n FROM codes, (VALUES (2), (4), (6), (9)) v(n) WHERE length(c) >= n)
-  SELECT code AS jurisdiction_code, CASE n WHEN 2 THEN 'province' WHEN 4 THEN 'prefecture' WHEN 6 THEN 'county'
-         ELSE 'township' END AS level, CASE WHEN n > 2 THEN substr(code, 1, n - 2 - (n = 9)::int) END AS parent_code,
-         code AS township_code
-  FROM levels;
+  levels AS (SELECT substr(c, 1, n) AS code, n FROM codes, (VALUES (2), (4), (6), (9)) v(n) WHERE length(c) >= n
+             UNION SELECT code, length(code) FROM reporting.jurisdictions),
+  names AS (SELECT code, name, valid_from, lead(valid_from) OVER (PARTITION BY code ORDER BY valid_from) AS next_from
+            FROM reporting.jurisdiction_names)
+  SELECT lv.code AS jurisdiction_code,
+         coalesce(j.level, CASE lv.n WHEN 2 THEN 'province' WHEN 4 THEN 'prefecture' WHEN 6 THEN 'county'
+                  WHEN 9 THEN 'township' ELSE 'village' END) AS level,
+         coalesce(j.parent_code, CASE lv.n WHEN 4 THEN substr(lv.code, 1, 2) WHEN 6 THEN substr(lv.code, 1, 4)
+                  WHEN 9 THEN substr(lv.code, 1, 6) WHEN 12 THEN substr(lv.code, 1, 9) END) AS parent_code,
+         lv.code AS township_code,
+         nm.name, nm.valid_from, coalesce(nm.next_from, j.ended_on) AS valid_to,
+         (nm.valid_from IS NULL OR nm.next_from IS NULL) AS is_latest,
+         j.ended_on, j.end_kind, j.successor_code
+  FROM levels lv LEFT JOIN reporting.jurisdictions j ON j.code = lv.code LEFT JOIN names nm ON nm.code = lv.code;
 CREATE OR REPLACE VIEW bi.dim_school AS
   SELECT school_id, code AS school_code, name AS school_name, level AS school_level, county_code, township_code,
          status, closed_on FROM reporting.schools;
@@ -31,8 +40,24 @@ CREATE OR REPLACE VIEW bi.dim_cause AS
     ('illness_or_disability', '疾病或残疾'), ('family', '家庭原因'), ('early_marriage', '早婚'),
     ('distance_or_conditions', '路远或办学条件'), ('other', '其他')) v(cause_code, cause_label);
 CREATE OR REPLACE VIEW bi.dim_special_group AS
-  SELECT DISTINCT g AS special_group, township_code FROM reporting.findings,
-    unnest(string_to_array(special_groups, ',')) g WHERE special_groups IS NOT NULL;
+  WITH named AS (
+    SELECT g AS special_group, township_code FROM reporting.findings, unnest(string_to_array(special_groups, ',')) g
+    WHERE special_groups IS NOT NULL
+    UNION SELECT g, township_code FROM reporting.special_groups, unnest(string_to_array(groups, ',')) g
+    WHERE groups IS NOT NULL)
+  SELECT DISTINCT n.special_group, n.township_code, v.label AS special_group_label
+  FROM named n LEFT JOIN (VALUES ('left_behind', '留守儿童'), ('migrant', '随迁子女'), ('disabled', '残疾儿童'), ('orphan', '孤儿'),
+    ('de_facto_unsupported', '事实无人抚养'), ('hardship', '困境儿童'), ('registered_poor', '建档立卡'),
+    ('poverty_exit', '脱贫户'), ('monitored', '监测户'), ('marginal', '边缘户'), ('returning', '返乡儿童'),
+    ('single_parent', '单亲家庭'), ('learning_difficulty', '学困生')) v(code, label) ON v.code = n.special_group;
+CREATE OR REPLACE VIEW bi.fact_special_groups AS
+  SELECT g.student_id, g.township_code, x->>'group' AS special_group, v.label AS special_group_label,
+         (x->>'since')::date AS since, (x->>'until')::date AS until, x->>'source' AS source, x->>'degree' AS degree
+  FROM reporting.special_groups g CROSS JOIN LATERAL jsonb_array_elements(g.detail::jsonb) x
+  LEFT JOIN (VALUES ('left_behind', '留守儿童'), ('migrant', '随迁子女'), ('disabled', '残疾儿童'), ('orphan', '孤儿'),
+    ('de_facto_unsupported', '事实无人抚养'), ('hardship', '困境儿童'), ('registered_poor', '建档立卡'),
+    ('poverty_exit', '脱贫户'), ('monitored', '监测户'), ('marginal', '边缘户'), ('returning', '返乡儿童'),
+    ('single_parent', '单亲家庭'), ('learning_difficulty', '学困生')) v(code, label) ON v.code = x->>'group';
 CREATE OR REPLACE VIEW bi.fact_cases AS
   SELECT l.case_id, l.student_id, l.school_id, l.township_code, l.county_code, l.source, l.status AS stage,
          l.outcome, l.causes, l.not_dropout_reason, l.legal_step, l.deadline_at, l.deadline_status,
@@ -51,21 +76,23 @@ CREATE OR REPLACE VIEW bi.fact_enrolment AS
          CASE WHEN grade <= 6 THEN 'primary' WHEN grade >= 7 THEN 'junior' END AS school_stage, enrolment,
          enrolment_since, placement, residency, name_masked, id_number_masked
   FROM reporting.students;
-COMMENT ON SCHEMA bi IS '控辍保学 BI feed: facts (cases, case steps, absences, enrolment) and dimensions (jurisdiction, school, date, cause, special group); masked personal data only; derived, rebuilt with the reporting projections.';
+COMMENT ON SCHEMA bi IS '控辍保学 BI feed: facts (cases, case steps, absences, enrolment, special groups) and dimensions (jurisdiction, school, date, cause, special group); masked personal data only; derived, rebuilt with the reporting projections.';
 COMMENT ON VIEW bi.fact_cases IS 'One row per case (一人一案): stage, causes, key dates; grade from the registration.';
 COMMENT ON VIEW bi.fact_case_steps IS 'Every recorded step of every case (timeline), with when it happened and when it was recorded.';
 COMMENT ON VIEW bi.fact_absences IS 'One row per student and school day absent without leave; retracted absences keep status retracted.';
 COMMENT ON VIEW bi.fact_enrolment IS 'One row per child: registration (学籍) status, grade, placement, residency; masked name and ID.';
-COMMENT ON VIEW bi.dim_jurisdiction IS 'Administrative division codes seen in the data, with level and parent (code prefix).';
+COMMENT ON VIEW bi.dim_jurisdiction IS 'Administrative divisions (registered by the registry, or seen in the data) with level, parent and names valid over time: one row per name, valid_from ≤ day < valid_to (valid_to: the next rename or the end of the division); merged/abolished divisions keep their end and successor. Codes are prefixes (province 2 digits, prefecture 4, county 6, township 9).';
 COMMENT ON VIEW bi.dim_school IS 'Schools with their county and township.';
 COMMENT ON VIEW bi.dim_date IS 'Calendar days from 2015 with month and school year (starting in September).';
 COMMENT ON VIEW bi.dim_cause IS 'Dropout cause codes with their Chinese labels.';
-COMMENT ON VIEW bi.dim_special_group IS 'Special groups (特殊群体) named in the data, per township.';
+COMMENT ON VIEW bi.dim_special_group IS 'Special groups (特殊群体) named in the data, per township, with their Chinese label.';
+COMMENT ON VIEW bi.fact_special_groups IS 'One row per child and special-group membership (codes only; since/until, source department, disability degree), township of residence.';
 """
 
 DATASETS = {
     "fact_cases": "case_id", "fact_case_steps": "at, sequence", "fact_absences": "date, student_id",
-    "fact_enrolment": "student_id", "dim_jurisdiction": "jurisdiction_code", "dim_school": "school_id",
+    "fact_enrolment": "student_id", "fact_special_groups": "student_id, special_group, since",
+    "dim_jurisdiction": "jurisdiction_code, valid_from", "dim_school": "school_id",
     "dim_cause": "cause_code", "dim_date": "date", "dim_special_group": "special_group, township_code",
 }
 UNSCOPED = {"dim_cause", "dim_date"}

@@ -7,13 +7,16 @@ the median are computed at each level from its own sums and durations.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from statistics import median
 from typing import Any
 
 from services.reporting import labels
-from services.reporting.projections import CONFIRMED_STATUSES
+from services.reporting import names as division_names
+from services.reporting.projections import CONFIRMED_STATUSES, OPEN_STATUSES
 from services.reporting.queries import Scope, View
 from services.runtime.clock import CHINA
 
@@ -21,6 +24,7 @@ COUNTS = (
     "enrolled_primary", "enrolled_junior", "enrolled", "cases", "open_suspected_dropouts", "confirmed_dropouts",
     "confirmed_primary", "confirmed_junior", "returned", "closed", "not_dropout", "excluded", "overdue_deadlines",
     "attendance_suspected_open", "out_of_school", "transfer_lost", "transition_missed",
+    "special_group_enrolled", "special_group_open_cases",
 )
 LEVEL_NAMES = {2: "province", 4: "prefecture", 6: "county", 9: "township"}
 DEFAULT_TARGETS = {"dropout_rate_primary": 0.01, "dropout_rate_junior": 0.02, "return_rate": 1.0}
@@ -34,6 +38,8 @@ class Unit:
     by_stage: Counter = field(default_factory=Counter)
     by_cause: Counter = field(default_factory=Counter)
     special_groups: Counter = field(default_factory=Counter)
+    groups_enrolled: Counter = field(default_factory=Counter)
+    groups_open_cases: Counter = field(default_factory=Counter)
     return_days: list[int] = field(default_factory=list)
 
     def add(self, other: "Unit") -> None:
@@ -41,6 +47,8 @@ class Unit:
         self.by_stage.update(other.by_stage)
         self.by_cause.update(other.by_cause)
         self.special_groups.update(other.special_groups)
+        self.groups_enrolled.update(other.groups_enrolled)
+        self.groups_open_cases.update(other.groups_open_cases)
         self.return_days.extend(other.return_days)
 
     def figures(self, targets: dict[str, float]) -> dict[str, Any]:
@@ -54,6 +62,8 @@ class Unit:
             "median_days_to_return": median(self.return_days) if self.return_days else None,
             "cases_by_stage": dict(sorted(self.by_stage.items())), "cases_by_cause": dict(sorted(self.by_cause.items())),
             "special_groups": dict(sorted(self.special_groups.items())),
+            "special_groups_enrolled": dict(sorted(self.groups_enrolled.items())),
+            "special_groups_open_cases": dict(sorted(self.groups_open_cases.items())),
             "targets": targets,
             "meets_targets": {
                 "dropout_rate_primary": primary is None or primary < targets["dropout_rate_primary"],
@@ -79,11 +89,22 @@ def leaves(view: View, scope: Scope) -> tuple[dict[Leaf, Unit], dict[str, str]]:
     ):
         u = units[(r["t"], r["sc"])]
         u.counts.update(enrolled_primary=r["p"], enrolled_junior=r["j"], enrolled=r["p"] + r["j"])
+    groups = _groups_on(conn, scope, view.day)
+    for r in conn.execute(
+        "SELECT substr(s.township_code, 1, 9) AS t, coalesce(s.school_id, '') AS sc, s.student_id "
+        f"FROM students s JOIN special_groups g USING (student_id) WHERE {s_where} AND s.residency = 'resident' "
+        "AND s.enrolment IN ('enrolled', 'suspended')", scope.where("s")[1],
+    ):
+        mine = groups.get(r["student_id"])
+        if mine:
+            u = units[(r["t"], r["sc"])]
+            u.counts["special_group_enrolled"] += 1
+            u.groups_enrolled.update(mine)
     l_where, params = scope.where("l")
     params["now"] = view.now
     for r in conn.execute(
         "SELECT substr(l.township_code, 1, 9) AS t, coalesce(l.school_id, '') AS sc, l.status, l.causes, st.grade, "
-        "l.opened_at, l.returned_on, l.close_reason, l.excluded, l.outcome, "
+        "l.opened_at, l.returned_on, l.close_reason, l.excluded, l.outcome, l.student_id, "
         "(l.deadline_status = 'overdue' OR (l.deadline_status = 'pending' AND l.deadline_at < %(now)s)) AS overdue "
         f"FROM ledger l LEFT JOIN students st USING (student_id) WHERE {l_where}", params,
     ):
@@ -101,6 +122,10 @@ def leaves(view: View, scope: Scope) -> tuple[dict[Leaf, Unit], dict[str, str]]:
             u.counts["returned"] += 1
             if r["returned_on"] is not None:
                 u.return_days.append((r["returned_on"] - r["opened_at"].astimezone(CHINA).date()).days)
+        mine = groups.get(r["student_id"])
+        if mine and status in OPEN_STATUSES:
+            u.counts["special_group_open_cases"] += 1
+            u.groups_open_cases.update(mine)
         u.counts["closed"] += status == "closed"
         u.counts["not_dropout"] += r["outcome"] == "not_dropout"
         u.counts["excluded"] += bool(r["excluded"])
@@ -118,14 +143,14 @@ def leaves(view: View, scope: Scope) -> tuple[dict[Leaf, Unit], dict[str, str]]:
         units[(r["t"], r["sc"])].counts["attendance_suspected_open"] += r["n"]
     f_where, params = scope.where("f")
     for r in conn.execute(
-        "SELECT substr(f.township_code, 1, 9) AS t, coalesce(f.school_id, '') AS sc, f.kind, f.special_groups "
-        f"FROM findings f WHERE {f_where} AND f.status = 'open'", params,
+        "SELECT substr(f.township_code, 1, 9) AS t, coalesce(f.school_id, '') AS sc, f.kind, f.special_groups, "
+        f"f.student_id FROM findings f WHERE {f_where} AND f.status = 'open'", params,
     ):
         u = units[(r["t"], r["sc"])]
         u.counts[r["kind"]] += 1
-        for group in (r["special_groups"] or "").split(","):
-            if group:
-                u.special_groups[group] += 1
+        published = groups.get(r["student_id"])  # the child's groups from the registry, else the finding's own
+        u.special_groups.update(published if published is not None else
+                                [g for g in (r["special_groups"] or "").split(",") if g])
     c_where, params = scope.where("s")
     names = {}
     for r in conn.execute(
@@ -134,6 +159,23 @@ def leaves(view: View, scope: Scope) -> tuple[dict[Leaf, Unit], dict[str, str]]:
         names[r["school_id"]] = r["name"]
         units[(r["t"], r["school_id"])]  # a known school counts zero rather than being absent
     return dict(units), names
+
+
+def _groups_on(conn: Any, scope: Scope, day: date) -> dict[str, list[str]]:
+    """Each child's special groups valid on the day (since ≤ day < until), for children known to reporting."""
+    s_where, params = scope.where("s")
+    l_where, _ = scope.where("l")
+    f_where, _ = scope.where("f")
+    out: dict[str, list[str]] = {}
+    iso = day.isoformat()
+    for r in conn.execute(
+        "SELECT g.student_id, g.detail FROM special_groups g WHERE g.student_id IN ("
+        f"SELECT s.student_id FROM students s WHERE {s_where} UNION SELECT l.student_id FROM ledger l WHERE {l_where} "
+        f"UNION SELECT f.student_id FROM findings f WHERE {f_where})", params,
+    ):
+        out[r["student_id"]] = sorted({g["group"] for g in json.loads(r["detail"] or "[]")
+                                       if g["since"] <= iso and (g["until"] is None or g["until"] > iso)})
+    return out
 
 
 def targets_for(code: str, configured: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -161,13 +203,22 @@ def children_of(units: dict[Leaf, Unit], code: str) -> list[tuple[str, str | Non
     return sorted({(t[:step], None) for t, _ in units if t.startswith(code)})
 
 
-def describe(code: str, school_id: str | None, names: dict[str, str]) -> dict[str, Any]:
+def describe(code: str, school_id: str | None, names: dict[str, str],
+             divisions: dict[str, str] | None = None) -> dict[str, Any]:
+    """A unit's identity: code, level and name (a division's name valid on the view's day, else its code)."""
     if school_id is not None:
         return {"code": code, "school_id": school_id or None, "level": "school", "level_label": "学校",
                 "name": names.get(school_id, "未关联学校的个案" if not school_id else school_id)}
     level = LEVEL_NAMES.get(len(code), "area")
-    return {"code": code, "school_id": None, "level": level, "level_label": labels.LEVELS.get(len(code), "辖区"),
-            "name": f"{labels.LEVELS.get(len(code), '辖区')} {code}"}
+    label = labels.LEVELS.get(len(code), "辖区")
+    name = (divisions or {}).get(code)
+    return {"code": code, "school_id": None, "level": level, "level_label": label,
+            "name": name or f"{label} {code}", "division_name": name}
+
+
+def ancestors(code: str) -> list[str]:
+    """The codes above and including a code (52 → 5201 → 520102 → 520102001)."""
+    return [code[:n] for n in (2, 4, 6, 9) if len(code) >= n]
 
 
 def dashboard(view: View, scope: Scope, code: str, school_id: str | None,
@@ -177,13 +228,17 @@ def dashboard(view: View, scope: Scope, code: str, school_id: str | None,
     mine = {k: u for k, u in units.items() if k[0].startswith(code) and (school_id is None or k[1] == school_id)}
     if not mine:
         return None
+    below = [] if school_id is not None else children_of(mine, code)
+    divisions = division_names.on(view.conn, [*ancestors(code), *(c for c, s in below if s is None)], view.day)
     targets = targets_for(code, configured_targets)
-    children = [] if school_id is not None else [
-        {**describe(c, s, names), "figures": unit_of(units, c, s).figures(targets_for(c, configured_targets))}
-        for c, s in children_of(mine, code)
+    children = [
+        {**describe(c, s, names, divisions), "figures": unit_of(units, c, s).figures(targets_for(c, configured_targets))}
+        for c, s in below
     ]
-    return {**describe(code, school_id, names), "figures": unit_of(units, code, school_id).figures(targets),
-            "children": children, "positions": view.positions}
+    crumbs = [describe(a, None, names, divisions) for a in ancestors(code)]
+    return {**describe(code, school_id, names, divisions), "figures": unit_of(units, code, school_id).figures(targets),
+            "children": children, "breadcrumbs": crumbs, "names_on": view.day.isoformat(),
+            "positions": view.positions}
 
 
 def all_units(view: View, scope: Scope, configured_targets: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:
@@ -196,9 +251,10 @@ def all_units(view: View, scope: Scope, configured_targets: dict[str, dict[str, 
                 totals[(township[:n], None)].add(unit)
         if school:
             totals[(township, school)].add(unit)
+    divisions = division_names.on(view.conn, [c for c, s in totals if s is None], view.day)
     return {
         (f"school:{school}" if school else code): {
-            **describe(code, school, names), "figures": unit.figures(targets_for(code, configured_targets)),
+            **describe(code, school, names, divisions), "figures": unit.figures(targets_for(code, configured_targets)),
         }
         for (code, school), unit in totals.items()
     }

@@ -28,9 +28,20 @@ RESIDENCY = {"resident": "常住", "deceased": "死亡", "moved_away": "迁出",
 FINDINGS = {"out_of_school": "失学（未入学）", "transfer_lost": "转出未转入", "transition_missed": "小升初未衔接"}
 DETECTION = {"open": "待处理", "resumed": "已到校", "retracted": "已撤销"}
 LEVELS = {2: "省", 4: "市（州）", 6: "县（区）", 9: "乡镇（街道）"}
+SPECIAL_GROUPS = {
+    "left_behind": "留守儿童", "migrant": "随迁子女", "disabled": "残疾儿童", "orphan": "孤儿",
+    "de_facto_unsupported": "事实无人抚养", "hardship": "困境儿童", "registered_poor": "建档立卡", "poverty_exit": "脱贫户",
+    "monitored": "监测户", "marginal": "边缘户", "returning": "返乡儿童", "single_parent": "单亲家庭",
+    "learning_difficulty": "学困生",
+}
 DEADLINE = {"pending": "期限内", "overdue": "已逾期", "met": "已完成"}
 
 
 def causes(codes: str | None) -> str:
     """'poverty,family' as '家庭贫困、家庭原因'."""
     return "、".join(CAUSES.get(c, c) for c in (codes or "").split(",") if c)
+
+
+def groups(codes: str | None) -> str:
+    """'left_behind,orphan' as '留守儿童、孤儿'."""
+    return "、".join(SPECIAL_GROUPS.get(c, c) for c in (codes or "").split(",") if c)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from contracts.events import registry as r
 from services.reporting import guarded
 from services.reporting.inbox import Event
@@ -155,7 +157,63 @@ def finding_retracted(store: Store, e: Event) -> None:
     ), {"status": "retracted", "resolution": p.reason_code})  # type: ignore[attr-defined]
 
 
+# -- administrative divisions (行政区划): a dimension with names valid over time -------------------------------
+DIGITS = {"province": 2, "prefecture": 4, "county": 6, "township": 9, "village": 12}
+PARENT = {"prefecture": "province", "county": "prefecture", "township": "county", "village": "township"}
+
+
+def prefix_code(code: str, level: str | None) -> str:
+    """The code reporting keys a division by: its significant prefix (520000 → 52, 520100 → 5201)."""
+    return code[: DIGITS.get(level or "", len(code))] if level else code
+
+
+def _known_code(store: Store, official: str) -> str:
+    """A changed division's reporting code: its level's prefix when registered, else as the change gives it."""
+    for level in ("province", "prefecture"):
+        short = prefix_code(official, level)
+        row = store.get("jurisdictions", (short,))
+        if row is not None and row["official_code"] == official:
+            return short
+    return official
+
+
+def jurisdiction_registered(store: Store, e: Event) -> None:
+    p: r.JurisdictionRegisteredV1 = e.payload  # type: ignore[assignment]
+    code = prefix_code(p.code, p.level)
+    parent = prefix_code(p.parent_code, PARENT.get(p.level)) if p.parent_code else None
+    guarded.write(store, "jurisdictions", {"code": code}, e, dict(
+        official_code=p.code, name=p.name, level=p.level, parent_code=parent, established_on=p.effective_from,
+    ), {}, {})
+    guarded.write(store, "jurisdiction_names", {"code": code, "valid_from": p.effective_from}, e, {},
+                  {"name": p.name}, {})
+
+
+def jurisdiction_changed(store: Store, e: Event) -> None:
+    p: r.JurisdictionChangedV1 = e.payload  # type: ignore[assignment]
+    code = _known_code(store, p.code)
+    if p.kind == "renamed" and p.name:
+        guarded.write(store, "jurisdictions", {"code": code}, e, {}, {"name": p.name}, {})
+        guarded.write(store, "jurisdiction_names", {"code": code, "valid_from": p.effective}, e, {},
+                      {"name": p.name}, {})
+    else:
+        guarded.write(store, "jurisdictions", {"code": code}, e, {}, dict(
+            ended_on=p.effective, end_kind=p.kind, successor_code=p.successor_code), {})
+
+
+# -- special groups (特殊群体) per child --------------------------------------------------------------------
+def special_groups_changed(store: Store, e: Event) -> None:
+    """The child's whole list replaces the previous one (the latest event wins); `groups` lists the current codes."""
+    p: r.SpecialGroupsChangedV1 = e.payload  # type: ignore[assignment]
+    detail = [g.model_dump(mode="json") for g in p.groups]
+    current = sorted({g.group for g in p.groups if g.until is None})
+    guarded.write(store, "special_groups", {"student_id": p.student_id}, e, {}, dict(
+        township_code=p.township_code, groups=",".join(current) or None,
+        detail=json.dumps(detail, sort_keys=True, ensure_ascii=False)), {})
+
+
 HANDLERS = {
+    r.JurisdictionRegisteredV1: jurisdiction_registered, r.JurisdictionChangedV1: jurisdiction_changed,
+    r.SpecialGroupsChangedV1: special_groups_changed,
     r.SchoolRegisteredV1: school_registered, r.SchoolClosedV1: school_closed,
     r.StudentEnrolledV1: student_enrolled, r.StudentTransferredOutV1: transferred_out,
     r.StudentTransferredInV1: transferred_in, r.StudentAdmittedV1: admitted, r.StudentSuspendedV1: suspended,

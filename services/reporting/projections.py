@@ -72,11 +72,19 @@ LEDGER = _t("ledger", ("case_id",), """
 CASE_STEPS = _t("case_steps", ("topic", "sequence"), """
     topic text, sequence bigint, case_id text NOT NULL, township_code text NOT NULL, step text NOT NULL,
     at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, actor_role text, summary text NOT NULL""")
+JURISDICTIONS = _t("jurisdictions", ("code",), """
+    code text, official_code text, name text, level text, parent_code text, established_on date, ended_on date,
+    end_kind text, successor_code text, last_sequence bigint NOT NULL""")
+JURISDICTION_NAMES = _t("jurisdiction_names", ("code", "valid_from"), """
+    code text, valid_from date, name text, last_sequence bigint NOT NULL""")
+SPECIAL_GROUPS = _t("special_groups", ("student_id",), """
+    student_id text, township_code text NOT NULL, groups text, detail text, last_sequence bigint NOT NULL""")
 POSITIONS = _t("applied_positions", ("topic",), """
     topic text, sequence bigint NOT NULL, event_time timestamptz NOT NULL""")
 
 READ_MODELS: tuple[Table, ...] = (
     SCHOOLS, STUDENTS, FINDINGS, SCHOOL_DAYS, ABSENCES, SUSPECTED, CHRONIC, LEDGER, CASE_STEPS, POSITIONS,
+    JURISDICTIONS, JURISDICTION_NAMES, SPECIAL_GROUPS,
 )
 BY_NAME = {t.name: t for t in READ_MODELS}
 TABLES = tuple(t.name for t in READ_MODELS)
@@ -90,6 +98,7 @@ CREATE INDEX IF NOT EXISTS suspected_township ON suspected (township_code text_p
 CREATE INDEX IF NOT EXISTS ledger_township_opened ON ledger (township_code text_pattern_ops, opened_at DESC);
 CREATE INDEX IF NOT EXISTS ledger_county_status ON ledger (county_code, status);
 CREATE INDEX IF NOT EXISTS case_steps_case ON case_steps (case_id, at);
+CREATE INDEX IF NOT EXISTS special_groups_township ON special_groups (township_code text_pattern_ops);
 """
 
 SUSPECTED_STAGE = "suspected"

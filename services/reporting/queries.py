@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 import psycopg
 
-from services.reporting import inbox
+from services.reporting import inbox, names
 from services.reporting.consumers import CONSUMER
 from services.reporting.ledgers import KINDS, LedgerKind, order_by
 from services.reporting.rebuild import as_of
+from services.runtime.clock import CHINA
 from services.runtime.db import Database
+
+
+NAMED = "cn.name AS county_name, tn.name AS township_name"
+NAMES = names.join("x.county_code", "cn") + names.join("x.township_code", "tn")  # on the page only, valid on its day
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,12 @@ class View:
     at: datetime | None
     now: datetime
     positions: dict[str, Any]
+
+    @property
+    def day(self) -> date:
+        """The calendar day (China) the view stands on: names and group memberships valid then."""
+        instant = self.now if self.at is None else self.at - timedelta(microseconds=1)
+        return instant.astimezone(CHINA).date()
 
 
 def _positions(conn: psycopg.Connection, at: datetime | None) -> dict[str, Any]:
@@ -110,11 +121,13 @@ class ReportingQueries:
         """One page of a ledger inside the scope, with its total."""
         kind = KINDS[kind_name]
         where, params = self._where(kind, scope, filters)
-        params.update(now=view.now, limit=page_size, offset=(page - 1) * page_size)
+        params.update(now=view.now, day=view.day, limit=page_size, offset=(page - 1) * page_size)
         base = f"SELECT * FROM ({kind.select}) x WHERE {where}"
         total = view.conn.execute(f"SELECT count(*) AS n FROM ({base}) c", params).fetchone()["n"]  # type: ignore[index]
+        order = order_by(kind, sort)
         items = view.conn.execute(
-            f"{base} ORDER BY {order_by(kind, sort)} LIMIT %(limit)s OFFSET %(offset)s", params
+            f"SELECT x.*, {NAMED} FROM ({base} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) x{NAMES} "
+            f"ORDER BY {order}", params
         ).fetchall()
         return {"items": items, "total": total, "page": page, "page_size": page_size}
 
@@ -129,9 +142,10 @@ class ReportingQueries:
         """One case (its ledger row) and its steps as they were known at an instant; None outside the scope."""
         with self.view(at) as view:
             where, params = scope.where("x")
-            params.update(case_id=case_id, now=view.now)
+            params.update(case_id=case_id, now=view.now, day=view.day)
             row = view.conn.execute(
-                f"SELECT * FROM ({KINDS['cases'].select}) x WHERE {where} AND x.case_id = %(case_id)s", params
+                f"SELECT x.*, {NAMED} FROM ({KINDS['cases'].select}) x{NAMES} WHERE {where} "
+                "AND x.case_id = %(case_id)s", params
             ).fetchone()
             if row is None:
                 return None

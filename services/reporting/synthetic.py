@@ -32,8 +32,12 @@ def _id(rng: random.Random) -> str:
 
 def history(seed: int = 1, prefectures: int = 2, counties: int = 2, townships: int = 2, schools: int = 2,
             students: int = 10, case_share: float = 0.3) -> Iterator[Generated]:
-    """Events in time order; about a third of students get absences, a detection and a case."""
+    """Events in time order; about a third of students get absences, a detection and a case. The divisions are
+    registered first (one township per county is renamed from October, one merged in November) and about a
+    quarter of the students have special groups (their own random stream, so the cases stay as they were)."""
     rng = random.Random(seed)
+    extra = random.Random(seed * 7919)
+    yield from _divisions(prefectures, counties, townships)
     t = T0
     tick = lambda minutes=7: t + timedelta(minutes=minutes)  # noqa: E731
     for pf in range(1, prefectures + 1):
@@ -56,8 +60,45 @@ def history(seed: int = 1, prefectures: int = 2, counties: int = 2, townships: i
                             township_code=township, grade=grade, class_name=f"{grade}({n % 3 + 1})班",
                             name_masked="张*" + "三四五六"[n % 4], id_number_masked=township[:6] + "********" + f"{n:04d}"),
                             student_id, t)
+                        if extra.random() < 0.25:
+                            yield _groups(extra, student_id, township, t)
                         if rng.random() < case_share:
                             yield from _case(rng, student_id, school_id, township, t + timedelta(days=rng.randint(1, 40)))
+
+
+def _divisions(prefectures: int, counties: int, townships: int) -> Iterator[Generated]:
+    at, since = T0 - timedelta(days=1), date(2025, 1, 1)
+
+    def registered(code: str, name: str, level: str, parent: str | None) -> Generated:
+        return Generated(r.JurisdictionRegisteredV1(code=code, name=name, level=level, parent_code=parent,
+                                                    effective_from=since), f"division:{code}", at)
+
+    yield registered("520000", "贵州省", "province", None)
+    for pf in range(1, prefectures + 1):
+        yield registered(f"52{pf:02d}00", f"第{pf}市", "prefecture", "520000")
+        for co in range(1, counties + 1):
+            county = f"52{pf:02d}{co:02d}"
+            yield registered(county, f"{pf}市{co}县", "county", f"52{pf:02d}00")
+            for tw in range(1, townships + 1):
+                yield registered(f"{county}{tw:03d}", f"{co}县{tw}镇", "township", county)
+    for pf in range(1, prefectures + 1):
+        for co in range(1, counties + 1):
+            county = f"52{pf:02d}{co:02d}"
+            yield Generated(r.JurisdictionChangedV1(code=f"{county}001", kind="renamed", name=f"{co}县1街道",
+                                                    effective=date(2025, 10, 1)), f"division:{county}001", at)
+            if townships > 1 and co == 1:
+                yield Generated(r.JurisdictionChangedV1(code=f"{county}{townships:03d}", kind="merged",
+                                                        successor_code=f"{county}001", effective=date(2025, 11, 1)),
+                                f"division:{county}{townships:03d}", at)
+
+
+def _groups(rng: random.Random, student_id: str, township: str, t: datetime) -> Generated:
+    codes = rng.sample(["left_behind", "migrant", "disabled", "registered_poor", "orphan"], k=rng.randint(1, 2))
+    groups = [r.SpecialGroup(group=g, since=date(2025, 7, 10), source="civil_affairs",
+                             degree=str(rng.randint(1, 4)) if g == "disabled" else None,
+                             until=date(2025, 9, 20) if rng.random() < 0.2 else None) for g in codes]
+    return Generated(r.SpecialGroupsChangedV1(student_id=student_id, township_code=township, groups=groups),
+                     f"child:{student_id}", t)
 
 
 def _case(rng: random.Random, student_id: str, school_id: str, township: str, t: datetime) -> Iterator[Generated]:

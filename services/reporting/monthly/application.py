@@ -109,7 +109,8 @@ class MonthlyReports:
             if not self._exists(rid):
                 continue
             report: MonthlyReport = self.app.repository.get(rid)
-            figures = data["figures"]
+            # a measure added to the dashboards after sealing is not a correction of the month
+            figures = {k: v for k, v in data["figures"].items() if k in report.figures}
             if report.restate(figures, content_hash(unit, month, figures), covered, now):
                 changed.append(report)
         if changed:

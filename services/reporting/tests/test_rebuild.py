@@ -23,6 +23,9 @@ def test_a_rebuild_from_the_inbox_equals_the_live_projections(feed, reporting_db
     live = snapshot(reporting_db)
     assert len(live["ledger"]) > 20 and len(live["case_steps"]) > 50 and len(live["absences"]) > 40
     assert {r["status"] for r in live["ledger"]} >= {"suspected", "confirmed", "returned", "closed"}
+    assert len(live["jurisdictions"]) == 1 + 2 + 4 + 8 and len(live["special_groups"]) > 5
+    assert len(live["jurisdiction_names"]) == len(live["jurisdictions"]) + 4  # every county renamed one township
+    assert {r["end_kind"] for r in live["jurisdictions"]} == {None, "merged"}
 
     result = rebuild(reporting_db, show_progress=False)
 

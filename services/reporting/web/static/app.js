@@ -29,6 +29,10 @@ const Baoxue = {
   },
   stages: { suspected: "疑似辍学", not_dropout: "核查非辍学", confirmed: "确认辍学·劝返中", legal: "依法控辍", returned: "已复学·跟踪中", closed: "已销号", excluded: "不计入辍学" },
   causes: { learning_difficulty: "学困厌学", working_away: "外出打工", poverty: "家庭贫困", illness_or_disability: "疾病或残疾", family: "家庭原因", early_marriage: "早婚", distance_or_conditions: "路远或办学条件", other: "其他" },
+  groups: { left_behind: "留守儿童", migrant: "随迁子女", disabled: "残疾儿童", orphan: "孤儿", de_facto_unsupported: "事实无人抚养", hardship: "困境儿童", registered_poor: "建档立卡", poverty_exit: "脱贫户", monitored: "监测户", marginal: "边缘户", returning: "返乡儿童", single_parent: "单亲家庭", learning_difficulty: "学困生" },
+  groupLabels(codes) { return (codes || "").split(",").filter(Boolean).map(c => this.groups[c] || c).join("、"); },
+  counted(obj) { return Object.entries(obj || {}).map(([k, v]) => `${this.groups[k] || k} ${v}`).join("，") || "0"; },
+  place(name, code) { return name ? `${name}（${code}）` : (code || ""); },
   pct(v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(2) + "%"; },
   esc(s) { return String(s ?? "").replace(/[&<>"]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]); },
 };
