@@ -21,6 +21,7 @@ from services.attendance.schemas import (
     CalendarPublic,
     CheckinBatchCreate,
     CheckinBatchPublic,
+    bulk_body_schema,
     CorrectionCreate,
     CountyClosePublic,
     DaySummaryPublic,
@@ -175,22 +176,36 @@ def create_app(runtime: Runtime, attendance: AttendanceApp, buckets: TokenBucket
 def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets) -> None:
     """Province-scale routes: multi-school check-in batches and county-wide closing."""
 
-    @app.post("/v1/days/{day}/checkins", response_model=CheckinBatchPublic, tags=["attendance"])
+    def ingest(day: date, body: bytes, actor: Actor, meta: dict) -> CheckinResult:
+        """Parse, scope and store one batch (in a worker thread: the event loop keeps reading other requests)."""
+        batch = parse_batch(body, attendance.tz, attendance.settings.max_checkin_batch)
+        school_ids = sorted(set(batch.school_ids))
+        if actor.role == "attendance_system":
+            covered = set(actor.schools or [])
+            for school_id in school_ids:
+                if school_id not in covered:
+                    raise HTTPException(
+                        status.HTTP_403_FORBIDDEN,
+                        detail={"code": "school_not_covered", "message": f"该考勤系统未获准为学校 {school_id} 上报"},
+                    )
+        schools = attendance.store.schools_by_id(school_ids)
+        if actor.role != "attendance_system":
+            for school in schools.values():
+                require_scope(actor, school.township_code, "学校")
+        return attendance.record_checkins_bulk(day, batch, meta, schools=schools)
+
+    @app.post(
+        "/v1/days/{day}/checkins",
+        response_model=CheckinBatchPublic,
+        tags=["attendance"],
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": bulk_body_schema()}}}},
+    )
     async def record_checkins_bulk(day: Day, request: Request, actor: CurrentActor, meta: CommandMeta) -> CheckinResult:
         """Up to 10,000 check-ins across the schools a client covers: ``{"items": [{school_id, student_id, ...}]}``."""
         require_role(actor, *CHECKIN_ROLES)
         buckets.take(actor.user_id)
-        rows = parse_batch(await request.body(), attendance.tz, attendance.settings.max_checkin_batch)
-        for school_id in {r.school_id for r in rows}:
-            school = attendance.store.school(school_id) if actor.role != "attendance_system" else None
-            if actor.role == "attendance_system" and school_id not in (actor.schools or []):
-                raise HTTPException(
-                    status.HTTP_403_FORBIDDEN,
-                    detail={"code": "school_not_covered", "message": f"该考勤系统未获准为学校 {school_id} 上报"},
-                )
-            if school is not None:
-                require_scope(actor, school.township_code, "学校")
-        return await run_in_threadpool(attendance.record_checkins_bulk, day, rows, meta)
+        body = await request.body()
+        return await run_in_threadpool(ingest, day, body, actor, meta)
 
     @app.post("/v1/counties/{county_code}/days/{day}/close", response_model=CountyClosePublic, tags=["attendance"])
     def close_county_day(county_code: CountyCode, day: Day, actor: CurrentActor, meta: CommandMeta) -> CountyClosePublic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import AbstractSet, Any, Iterable, Sequence
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ from services.attendance.domain import (
 )
 from services.attendance.leave import Leave
 from services.attendance.leave_requests import LeaveCases
-from services.attendance.ports import AttendanceStore, CheckinRow, RosterEntry, SchoolRow
+from services.attendance.ports import AttendanceStore, CheckinColumns, CheckinRow, RosterEntry, SchoolRow
 from services.attendance.publishing import to_contract  # noqa: F401  (the relay's mapping, imported from here)
 from services.attendance.readmodel import (
     AttendanceRecorder,
@@ -209,18 +209,34 @@ class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
     def record_checkins(self, school_id: str, day: date, items: Sequence[CheckinRow], meta: dict[str, Any] | None = None) -> CheckinResult:
         """One school's batch: validated whole, stored in one statement; repeats count as duplicates."""
         self.school(school_id)
-        result = self.record_checkins_bulk(day, [SchoolCheckin(school_id, i) for i in items], meta)
+        batch = CheckinColumns(
+            [school_id] * len(items),
+            [i.student_id for i in items],
+            [i.status for i in items],
+            [aware(i.checked_at, self.tz) for i in items],
+            [i.device for i in items],
+        )
+        result = self.record_checkins_bulk(day, batch, meta)
         return CheckinResult(school_id, day, result.received, result.accepted, result.duplicates, result.resumed)
 
     def record_checkins_bulk(
-        self, day: date, items: Sequence[SchoolCheckin], meta: dict[str, Any] | None = None
+        self,
+        day: date,
+        items: CheckinColumns | Sequence[SchoolCheckin],
+        meta: dict[str, Any] | None = None,
+        schools: dict[str, SchoolRow] | None = None,
     ) -> CheckinResult:
-        """A batch for any schools (an attendance system covering many): all rows valid, or nothing written."""
+        """A batch for any schools (an attendance system covering many): all rows valid, or nothing written.
+
+        ``schools``: the batch's schools when the caller already read them (to check the client's scope).
+        """
+        batch = items if isinstance(items, CheckinColumns) else columns_of(items, self.tz)
         limit = self.settings.max_checkin_batch
-        if not 1 <= len(items) <= limit:
-            raise InvalidInput(f"每批签到须为 1 至 {limit} 条，收到 {len(items)} 条 (batch size)", rule="batch_size")
-        school_ids = sorted({i.school_id for i in items})
-        schools = self.store.schools_by_id(school_ids)
+        if not 1 <= len(batch) <= limit:
+            raise InvalidInput(f"每批签到须为 1 至 {limit} 条，收到 {len(batch)} 条 (batch size)", rule="batch_size")
+        school_ids = sorted(set(batch.school_ids))
+        if schools is None:
+            schools = self.store.schools_by_id(school_ids)
         today = self.clock.today()
         for school in schools.values():
             self.calendar_for(school).check_roll_day(day, today)
@@ -229,20 +245,18 @@ class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
             closed = work.is_closed(list(schools), day)
             if closed:
                 raise DayClosed(closed[0], day)
-            student_schools = work.roster_schools(list({i.row.student_id for i in items}))
-            rows, row_schools = self._valid_rows(day, items, schools, student_schools)
-            accepted = work.insert_checkins(row_schools, day, rows)
-        resumed = self._resume(day, rows, row_schools, schools, meta) if accepted else 0
-        return CheckinResult(school_ids[0] if len(school_ids) == 1 else None, day, len(items), accepted, len(items) - accepted, resumed)
+            valid = self._valid_rows(day, batch, schools, work.rosters(list(schools)))
+            accepted = work.insert_checkins(day, valid)
+        resumed = self._resume(day, valid, schools, meta) if accepted else 0
+        received = len(batch)
+        return CheckinResult(school_ids[0] if len(school_ids) == 1 else None, day, received, accepted, received - accepted, resumed)
 
-    def _resume(
-        self, day: date, rows: list[CheckinRow], row_schools: list[str], schools: dict[str, SchoolRow], meta: dict[str, Any] | None
-    ) -> int:
+    def _resume(self, day: date, batch: CheckinColumns, schools: dict[str, SchoolRow], meta: dict[str, Any] | None) -> int:
         """A check-in after a suspected dropout records 复学到校 (AttendanceResumed) once for that detection."""
-        open_ = self.store.open_detections([r.student_id for r in rows])
+        open_ = self.store.open_detections(batch.student_ids)
         if not open_:
             return 0
-        school_of = {r.student_id: s for r, s in zip(rows, row_schools)}
+        school_of = {s: sc for s, sc in zip(batch.student_ids, batch.school_ids) if s in open_}
         records = []
         for student_id in open_:
             record = self.student_attendance(student_id)
@@ -254,34 +268,47 @@ class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
         return len(records)
 
     def _valid_rows(
-        self, day: date, items: Sequence[SchoolCheckin], schools: dict[str, SchoolRow], student_schools: dict[str, str]
-    ) -> tuple[list[CheckinRow], list[str]]:
-        """Every row checked before anything is written; identical repeats inside a batch collapse to one."""
-        errors: list[RowError] = []
-        seen: dict[str, tuple[CheckinRow, str]] = {}
+        self, day: date, batch: CheckinColumns, schools: dict[str, SchoolRow], rosters: dict[str, AbstractSet[str]]
+    ) -> CheckinColumns:
+        """Every row checked before anything is written; identical repeats inside a batch collapse to one.
+
+        Column-wise first (set lookups, each distinct timestamp judged once); only a batch with a bad row or a
+        repeated student is walked row by row, to name every problem and collapse the repeats.
+        """
         now = self.clock.now()
         tz = self.tz
-        for index, item in enumerate(items):
-            row = item.row
-            if item.school_id not in schools:
+        bad_times = {a for a in set(batch.checked_at) if a is not None and (local_date(a, tz) != day or a > now)}
+        empty: frozenset[str] = frozenset()
+        clean = (
+            all(st in rosters.get(sc, empty) for sc, st in zip(batch.school_ids, batch.student_ids))
+            and all(s in CHECKIN_STATUSES for s in batch.statuses)
+            and (not bad_times or not any(a in bad_times for a in batch.checked_at))
+            and len(set(batch.student_ids)) == len(batch)
+        )
+        if clean:
+            return batch
+        errors: list[RowError] = []
+        seen: dict[str, tuple[int, tuple]] = {}
+        for index, (school_id, student_id, status, at, device) in enumerate(batch.rows()):
+            if school_id not in schools:
                 problem: str | None = "unknown_school"
-            elif student_schools.get(row.student_id) != item.school_id:
+            elif student_id not in rosters.get(school_id, empty):
                 problem = "unknown_student"
-            elif row.status not in CHECKIN_STATUSES:
+            elif status not in CHECKIN_STATUSES:
                 problem = "invalid_status"
-            elif row.checked_at is not None and local_date(row.checked_at, tz) != day:
+            elif at is not None and local_date(at, tz) != day:
                 problem = "checked_at_day"
-            elif row.checked_at is not None and row.checked_at > now:
+            elif at is not None and at > now:
                 problem = "checked_at_future"
-            elif row.student_id in seen and seen[row.student_id] != (row, item.school_id):
+            elif student_id in seen and seen[student_id][1] != (school_id, status, at, device):
                 problem = "conflicting_duplicate"
             else:
-                seen.setdefault(row.student_id, (row, item.school_id))
+                seen.setdefault(student_id, (index, (school_id, status, at, device)))
                 continue
-            errors.append(RowError(index, row.student_id, ROW_PROBLEMS[problem], problem))
+            errors.append(RowError(index, student_id, ROW_PROBLEMS[problem], problem))
         if errors:
             raise BatchRejected(errors)
-        return [r for r, _ in seen.values()], [s for _, s in seen.values()]
+        return batch.take([index for index, _ in seen.values()])
 
     # -- helpers -------------------------------------------------------------------------------
     def _get(self, cls: type, aggregate_id: UUID) -> Any:
@@ -334,6 +361,22 @@ class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
+
+
+def columns_of(items: Sequence[SchoolCheckin], tz: ZoneInfo) -> CheckinColumns:
+    """Rows as columns."""
+    return CheckinColumns(
+        [i.school_id for i in items],
+        [i.row.student_id for i in items],
+        [i.row.status for i in items],
+        [aware(i.row.checked_at, tz) for i in items],
+        [i.row.device for i in items],
+    )
+
+
+def aware(at: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A naive timestamp from a school device is local time."""
+    return at.replace(tzinfo=tz) if at is not None and at.tzinfo is None else at
 
 
 def local_date(at: datetime, tz: ZoneInfo) -> date | None:

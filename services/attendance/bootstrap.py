@@ -23,7 +23,7 @@ def application(runtime: Runtime, settings: AttendanceSettings) -> AttendanceApp
     """The event-sourced application attached to its read models, clock and rules."""
     migrate(runtime.db)
     app = build_application(AttendanceApp, settings, SERVICE)
-    return app.attach(PgAttendanceStore(runtime.db), runtime.clock, settings)
+    return app.attach(PgAttendanceStore(runtime.db, settings.roster_cache_students), runtime.clock, settings)
 
 
 def api(settings: AttendanceSettings | None = None):

@@ -59,7 +59,8 @@ class ClosingCases:
             already = set(work.is_closed(ids, day))
             to_close = [s for s in schools if s.school_id not in already]
             rolls = work.rolls([s.school_id for s in to_close], day) if to_close else {}
-            pending = [self._pending(work, s, day, rolls[s.school_id]) for s in to_close]
+            leave = self.leave.on_leave_at([s.school_id for s in to_close], day) if to_close else {}
+            pending = [self._pending(work, s, day, rolls[s.school_id], leave.get(s.school_id, set())) for s in to_close]
             needed = {r.student_id for p in pending for r in p.absent} | {s for p in pending for s in p.not_returned}
             records = {
                 a.student_id: a
@@ -74,11 +75,11 @@ class ClosingCases:
         by_id = {d.school_id: closed_summary(d) for d in [*days, *existing] if d is not None}
         return [by_id[s] for s in ids if s in by_id]
 
-    def _pending(self: Any, work: DayWork, school: SchoolRow, day: date, roll: list[RollEntry]) -> _Pending:
+    def _pending(self: Any, work: DayWork, school: SchoolRow, day: date, roll: list[RollEntry], leave: set[str]) -> _Pending:
         calendar = self.calendar_for(school)
         rules = self.rules_for(school.township_code)
         waiting = [r for r in roll if not r.checked_in]
-        on_leave = self.leave.on_leave(school.school_id, day, [r.student_id for r in waiting]) if waiting else set()
+        on_leave = {r.student_id for r in waiting if r.student_id in leave}
         absent = [r for r in waiting if r.student_id not in on_leave]
         not_returned: list[str] = []
         term_days: list[date] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ContextManager, Protocol
+from typing import AbstractSet, Any, ContextManager, Iterator, Protocol
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,34 @@ class CheckinRow:
 
 
 @dataclass(frozen=True)
+class CheckinColumns:
+    """A batch of check-ins as columns (row i is the i-th of each list): no object per row at 50,000 rows/s."""
+
+    school_ids: list[str]
+    student_ids: list[str]
+    statuses: list[str]
+    checked_at: list[datetime | None]
+    devices: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.student_ids)
+
+    def rows(self) -> Iterator[tuple[str, str, str, datetime | None, str | None]]:
+        """(school_id, student_id, status, checked_at, device) per row."""
+        return zip(self.school_ids, self.student_ids, self.statuses, self.checked_at, self.devices)
+
+    def take(self, indexes: list[int]) -> "CheckinColumns":
+        """The rows at ``indexes``, in that order."""
+        return CheckinColumns(
+            [self.school_ids[i] for i in indexes],
+            [self.student_ids[i] for i in indexes],
+            [self.statuses[i] for i in indexes],
+            [self.checked_at[i] for i in indexes],
+            [self.devices[i] for i in indexes],
+        )
+
+
+@dataclass(frozen=True)
 class RollEntry:
     """One active roster student on one day: whether a check-in exists."""
 
@@ -58,9 +86,11 @@ class DayWork(Protocol):
 
     def is_closed(self, school_ids: list[str], day: date) -> list[str]: ...
 
-    def roster_schools(self, student_ids: list[str]) -> dict[str, str]: ...
+    def rosters(self, school_ids: list[str]) -> dict[str, AbstractSet[str]]:
+        """The active student ids of each school (PostgreSQL: cached per school until its roster changes)."""
+        ...
 
-    def insert_checkins(self, school_id: str | list[str], day: date, rows: list[CheckinRow]) -> int:
+    def insert_checkins(self, day: date, batch: CheckinColumns) -> int:
         """Inserts rows not already stored; returns how many were new."""
         ...
 
@@ -89,6 +119,10 @@ class AttendanceStore(Protocol):
     def open_detections(self, student_ids: list[str]) -> dict[str, str]: ...
 
     def on_leave(self, school_id: str, day: date, student_ids: list[str]) -> set[str]: ...
+
+    def on_leave_at(self, school_ids: list[str], day: date) -> dict[str, set[str]]:
+        """Students with approved leave covering ``day``, per school (one query for a chunk of schools)."""
+        ...
 
     def leaves(self, school_id: str, on: date | None = None, min_school_days: int = 0) -> list[LeaveView]: ...
 

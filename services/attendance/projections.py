@@ -7,13 +7,18 @@ Only their outcome (a closed day, each absence, each flag) becomes an event.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any, Iterator
+from typing import AbstractSet, Any, Iterator
 
+import orjson
 import psycopg
+from psycopg import errors
+from psycopg.rows import tuple_row
 
-from services.attendance.ports import CheckinRow, LeaveView, RollEntry, RosterEntry, SchoolRow
+from services.attendance.ports import CheckinColumns, LeaveView, RollEntry, RosterEntry, SchoolRow
 from services.runtime.db import Database
 
 DDL = """
@@ -64,6 +69,38 @@ CREATE TABLE IF NOT EXISTS configuration (
 );
 """
 
+# Each school's roster version: the id of the last transaction that changed its students (statement triggers, so
+# a COPY of a million students bumps each school once). API processes cache a school's roster as a set and read
+# only the versions per batch; a transaction id never repeats, so a stale set is never taken for a fresh one.
+ROSTER_VERSION_DDL = """
+ALTER TABLE schools ADD COLUMN IF NOT EXISTS roster_version bigint NOT NULL DEFAULT 0;
+ALTER TABLE schools ALTER COLUMN roster_version SET DEFAULT (pg_current_xact_id()::text::bigint);
+CREATE OR REPLACE FUNCTION bump_roster_version() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        UPDATE schools SET roster_version = pg_current_xact_id()::text::bigint;
+    ELSIF TG_OP = 'INSERT' THEN
+        UPDATE schools SET roster_version = pg_current_xact_id()::text::bigint
+        WHERE school_id IN (SELECT DISTINCT school_id FROM changed_new);
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE schools SET roster_version = pg_current_xact_id()::text::bigint
+        WHERE school_id IN (SELECT DISTINCT school_id FROM changed_old);
+    ELSE
+        UPDATE schools SET roster_version = pg_current_xact_id()::text::bigint
+        WHERE school_id IN (SELECT school_id FROM changed_new UNION SELECT school_id FROM changed_old);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER students_inserted AFTER INSERT ON students REFERENCING NEW TABLE AS changed_new
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_roster_version();
+CREATE OR REPLACE TRIGGER students_updated AFTER UPDATE ON students REFERENCING NEW TABLE AS changed_new OLD TABLE AS changed_old
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_roster_version();
+CREATE OR REPLACE TRIGGER students_deleted AFTER DELETE ON students REFERENCING OLD TABLE AS changed_old
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_roster_version();
+CREATE OR REPLACE TRIGGER students_truncated AFTER TRUNCATE ON students
+    FOR EACH STATEMENT EXECUTE FUNCTION bump_roster_version();
+"""
+
 # Check-ins: range-partitioned by day (one partition per school day, created on first use), so a day's close
 # scans one small table and old days are detached or dropped whole.
 CHECKINS_DDL = """
@@ -79,11 +116,15 @@ CREATE TABLE IF NOT EXISTS checkins (
 ) PARTITION BY RANGE (day);
 """
 
+# A batch normally holds only new rows: binary COPY straight into the day's partition (the primary key refuses a
+# stored row, and the savepoint undoes the attempt); a batch with a stored row goes through INSERT … ON CONFLICT
+# DO NOTHING, the rows passed as one JSON document (no per-element array adaptation in Python).
+_COPY_CHECKINS = "COPY {table} (school_id, day, student_id, status, checked_at, device) FROM STDIN (FORMAT BINARY)"
+_COPY_TYPES = ["text", "date", "text", "text", "timestamptz", "text"]
 _INSERT_CHECKINS = """
 INSERT INTO checkins (school_id, day, student_id, status, checked_at, device)
-SELECT r.school_id, %s, r.student_id, r.status, r.checked_at, r.device
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[])
-    AS r(school_id, student_id, status, checked_at, device)
+SELECT r.s, %s, r.i, r.st, r.a, r.d
+FROM json_to_recordset(%s::json) AS r(s text, i text, st text, a timestamptz, d text)
 ON CONFLICT (school_id, day, student_id) DO NOTHING
 """
 
@@ -91,6 +132,7 @@ ON CONFLICT (school_id, day, student_id) DO NOTHING
 def migrate(db: Database) -> None:
     """Creates the read-model tables (idempotent); an unpartitioned check-in table from the skeleton is converted."""
     db.execute_script(DDL)
+    db.execute_script(ROSTER_VERSION_DDL)
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('baoxue-ddl'))")
         kind = conn.execute(
@@ -139,11 +181,41 @@ def upsert_student(
     )
 
 
+class RosterCache:
+    """Active student ids per school, kept while the school's ``roster_version`` is unchanged (LRU, bounded)."""
+
+    def __init__(self, max_students: int = 2_000_000) -> None:
+        self.max_students = max_students
+        self._sets: OrderedDict[str, tuple[int, frozenset[str]]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, school_id: str, version: int) -> frozenset[str] | None:
+        with self._lock:
+            found = self._sets.get(school_id)
+            if found is None or found[0] != version:
+                return None
+            self._sets.move_to_end(school_id)
+            return found[1]
+
+    def put(self, school_id: str, version: int, students: frozenset[str]) -> None:
+        with self._lock:
+            old = self._sets.pop(school_id, None)
+            if old is not None:
+                self._size -= len(old[1])
+            self._sets[school_id] = (version, students)
+            self._size += len(students)
+            while self._size > self.max_students and len(self._sets) > 1:
+                _, (_, evicted) = self._sets.popitem(last=False)
+                self._size -= len(evicted)
+
+
 class PgDayWork:
     """Check-in writes and roll reads on one connection inside the day's lock."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, rosters: RosterCache | None = None) -> None:
         self.conn = conn
+        self.roster_cache = rosters or RosterCache()
 
     def is_closed(self, school_ids: list[str], day: date) -> list[str]:
         """The schools among ``school_ids`` whose roll for ``day`` is closed."""
@@ -152,42 +224,70 @@ class PgDayWork:
         ).fetchall()
         return [r["school_id"] for r in rows]
 
-    def roster_schools(self, student_ids: list[str]) -> dict[str, str]:
-        """Active students among ``student_ids`` → their school."""
-        rows = self.conn.execute(
-            "SELECT student_id, school_id FROM students WHERE active AND student_id = ANY(%s::text[])", (student_ids,)
+    def rosters(self, school_ids: list[str]) -> dict[str, AbstractSet[str]]:
+        """Each school's active students: its version read every time, its students only when the version moved."""
+        versions = self.conn.execute(
+            "SELECT school_id, roster_version FROM schools WHERE school_id = ANY(%s::text[])", (school_ids,)
         ).fetchall()
-        return {r["student_id"]: r["school_id"] for r in rows}
+        result: dict[str, AbstractSet[str]] = {}
+        stale: dict[str, int] = {}
+        for r in versions:
+            cached = self.roster_cache.get(r["school_id"], r["roster_version"])
+            if cached is None:
+                stale[r["school_id"]] = r["roster_version"]
+            else:
+                result[r["school_id"]] = cached
+        if stale:
+            loaded: dict[str, set[str]] = {s: set() for s in stale}
+            with self.conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(
+                    "SELECT school_id, student_id FROM students WHERE active AND school_id = ANY(%s::text[])", (list(stale),)
+                )
+                for school_id, student_id in cur:
+                    loaded[school_id].add(student_id)
+            for school_id, students in loaded.items():
+                frozen = frozenset(students)
+                self.roster_cache.put(school_id, stale[school_id], frozen)
+                result[school_id] = frozen
+        return result
 
-    def insert_checkins(self, school_id: str | list[str], day: date, rows: list[CheckinRow]) -> int:
-        """One statement for the whole batch (arrays unnested server-side), duplicates skipped."""
-        if not rows:
+    def insert_checkins(self, day: date, batch: CheckinColumns) -> int:
+        """The whole batch in one statement, rows already stored skipped; returns how many were new."""
+        if not len(batch):
             return 0
-        schools = school_id if isinstance(school_id, list) else [school_id] * len(rows)
-        params = (
-            day,
-            schools,
-            [r.student_id for r in rows],
-            [r.status for r in rows],
-            [r.checked_at for r in rows],
-            [r.device for r in rows],
-        )
-        return self.conn.execute(_INSERT_CHECKINS, params).rowcount
+        try:
+            with self.conn.transaction():
+                cur = self.conn.cursor()
+                with cur.copy(_COPY_CHECKINS.format(table=partition_name(day))) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    write = copy.write_row
+                    for school_id, student_id, status, at, device in batch.rows():
+                        write((school_id, day, student_id, status, at, device))
+                return len(batch)
+        except errors.UniqueViolation:
+            pass
+        rows = [{"s": sc, "i": st, "st": s, "a": a, "d": d} for sc, st, s, a, d in batch.rows()]
+        return self.conn.execute(_INSERT_CHECKINS, (day, orjson.dumps(rows).decode())).rowcount
 
     def roll(self, school_id: str, day: date) -> list[RollEntry]:
         return self.rolls([school_id], day).get(school_id, [])
 
     def rolls(self, school_ids: list[str], day: date) -> dict[str, list[RollEntry]]:
         """Every active student of the schools, and whether each checked in that day (one query)."""
-        rows = self.conn.execute(
-            "SELECT s.school_id, s.student_id, s.township_code, (c.student_id IS NOT NULL) AS checked_in FROM students s "
-            "LEFT JOIN checkins c ON c.day = %s AND c.school_id = s.school_id AND c.student_id = s.student_id "
-            "WHERE s.school_id = ANY(%s::text[]) AND s.active ORDER BY s.school_id, s.student_id",
-            (day, school_ids),
-        ).fetchall()
+        # One primary-key probe per student (LATERAL … LIMIT 1): a plain join or EXISTS on a day partition just
+        # loaded (no statistics yet) is planned as a scan of the whole day for every chunk of schools.
+        with self.conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(
+                "SELECT s.school_id, s.student_id, s.township_code, c.seen IS NOT NULL FROM students s "
+                "LEFT JOIN LATERAL (SELECT true AS seen FROM checkins c WHERE c.day = %s AND c.school_id = s.school_id "
+                "AND c.student_id = s.student_id LIMIT 1) c ON true "
+                "WHERE s.school_id = ANY(%s::text[]) AND s.active ORDER BY s.school_id, s.student_id",
+                (day, school_ids),
+            )
+            rows = cur.fetchall()
         result: dict[str, list[RollEntry]] = {s: [] for s in school_ids}
-        for r in rows:
-            result[r["school_id"]].append(RollEntry(r["student_id"], r["township_code"], r["checked_in"]))
+        for school_id, student_id, township_code, checked_in in rows:
+            result[school_id].append(RollEntry(student_id, township_code, checked_in))
         return result
 
     def seen_any(self, school_id: str, days: list[date]) -> set[str]:
@@ -201,9 +301,10 @@ class PgDayWork:
 class PgAttendanceStore:
     """The attendance store on PostgreSQL."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, roster_cache_students: int = 2_000_000) -> None:
         self.db = db
         self._partitions: set[date] = set()
+        self._rosters = RosterCache(roster_cache_students)
 
     def ensure_partition(self, day: date) -> None:
         """Creates the day's check-in partition in its own short transaction (cached per process)."""
@@ -256,8 +357,11 @@ class PgAttendanceStore:
         return {r["student_id"] for r in rows}
 
     def open_detections(self, student_ids: list[str]) -> dict[str, str]:
+        """Open detections among the ids (passed as one JSON array: a batch holds up to 10,000)."""
         rows = self._all(
-            "SELECT student_id, detection_id FROM open_detections WHERE student_id = ANY(%s::text[])", (student_ids,)
+            "SELECT student_id, detection_id FROM open_detections "
+            "WHERE student_id IN (SELECT json_array_elements_text(%s::json))",
+            (orjson.dumps(list(student_ids)).decode(),),
         )
         return {r["student_id"]: r["detection_id"] for r in rows}
 
@@ -268,6 +372,17 @@ class PgAttendanceStore:
             (school_id, day, day, student_ids),
         )
         return {r["student_id"] for r in rows}
+
+    def on_leave_at(self, school_ids: list[str], day: date) -> dict[str, set[str]]:
+        rows = self._all(
+            "SELECT DISTINCT school_id, student_id FROM leaves WHERE school_id = ANY(%s::text[]) AND status = 'approved' "
+            "AND first_day <= %s AND last_day >= %s",
+            (school_ids, day, day),
+        )
+        result: dict[str, set[str]] = {s: set() for s in school_ids}
+        for r in rows:
+            result[r["school_id"]].add(r["student_id"])
+        return result
 
     def leaves(self, school_id: str, on: date | None = None, min_school_days: int = 0) -> list[LeaveView]:
         query = (
@@ -299,4 +414,4 @@ class PgAttendanceStore:
                 f"SELECT {lock}(hashtextextended('attendance-day:' || s || ':' || %s, 0)) FROM unnest(%s::text[]) AS s",
                 (day.isoformat(), schools),
             )
-            yield PgDayWork(conn)
+            yield PgDayWork(conn, self._rosters)

@@ -23,6 +23,37 @@ class CheckinBatchCreate(BaseModel):
     items: list[CheckinItem] = Field(description="Up to 10,000 check-ins for one school and day")
 
 
+class CheckinBulkItem(BaseModel):
+    """One row of a multi-school batch; documents the body (the route parses it with orjson, not per row)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    school_id: str = Field(min_length=1, max_length=64)
+    student_id: str = Field(min_length=1, max_length=64)
+    status: Literal["present", "late", "left_early"] = "present"
+    checked_at: datetime | None = Field(None, description="When the student was seen (ISO 8601; naive = local time)")
+    device: str | None = Field(None, max_length=64, description="Gate, card reader or app that saw the student")
+
+
+def bulk_body_schema() -> dict[str, Any]:
+    """The JSON Schema of ``{"items": [CheckinBulkItem, ...]}`` for the OpenAPI document (inline, no refs)."""
+    return {
+        "type": "object",
+        "title": "CheckinBulkCreate",
+        "additionalProperties": False,
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 10_000,
+                "items": CheckinBulkItem.model_json_schema(),
+                "description": "Up to 10,000 check-ins for the schools the client covers, one day",
+            }
+        },
+    }
+
+
 class CheckinBatchPublic(BaseModel):
     school_id: str | None
     day: date

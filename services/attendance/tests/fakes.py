@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any, Iterator
 
-from services.attendance.ports import CheckinRow, LeaveView, RollEntry, RosterEntry, SchoolRow
+from services.attendance.ports import CheckinColumns, CheckinRow, LeaveView, RollEntry, RosterEntry, SchoolRow
 from services.attendance.readmodel import ClosedDay, ConfigRow, DetectionClosed, DetectionOpened, LeaveRow
 
 
@@ -56,6 +56,10 @@ class InMemoryAttendanceStore:
             if r.school_id == school_id and r.status == "approved" and r.first_day <= day <= r.last_day and r.student_id in wanted
         }
 
+    def on_leave_at(self, school_ids: list[str], day: date) -> dict[str, set[str]]:
+        return {s: {r.student_id for r in self.leave_rows.values() if r.school_id == s and r.status == "approved"
+                    and r.first_day <= day <= r.last_day} for s in school_ids}
+
     def leaves(self, school_id: str, on: date | None = None, min_school_days: int = 0) -> list[LeaveView]:
         rows = [
             r
@@ -90,15 +94,14 @@ class InMemoryAttendanceStore:
     def is_closed(self, school_ids: list[str], day: date) -> list[str]:
         return [s for s in school_ids if (s, day) in self.closed]
 
-    def roster_schools(self, student_ids: list[str]) -> dict[str, str]:
-        return {s: self.students[s].school_id for s in student_ids if s in self.students and self.students[s].active}
+    def rosters(self, school_ids: list[str]) -> dict[str, set[str]]:
+        return {school_id: {s.student_id for s in self.roster(school_id)} for school_id in school_ids}
 
-    def insert_checkins(self, school_id: str | list[str], day: date, rows: list[CheckinRow]) -> int:
-        schools = school_id if isinstance(school_id, list) else [school_id] * len(rows)
+    def insert_checkins(self, day: date, batch: CheckinColumns) -> int:
         new = 0
-        for school, row in zip(schools, rows):
-            if (school, day, row.student_id) not in self.checkins:
-                self.checkins[(school, day, row.student_id)] = row
+        for school, student_id, status, at, device in batch.rows():
+            if (school, day, student_id) not in self.checkins:
+                self.checkins[(school, day, student_id)] = CheckinRow(student_id, status, at, device)
                 new += 1
         return new
 

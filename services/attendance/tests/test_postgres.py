@@ -110,6 +110,27 @@ def test_bulk_check_ins_are_idempotent(service, client):
     assert stored_checkins(service, school_id) == 2
 
 
+def test_a_batch_overlapping_one_already_stored_counts_only_the_new_check_ins(service, client):
+    school_id, students = new_school(service, students=4)
+    url = f"/v1/schools/{school_id}/days/{MON}/checkins"
+    client.post(url, json=checkins(students[:2]), headers=STAFF).raise_for_status()
+    overlap = client.post(url, json=checkins(students[1:]), headers=STAFF)
+    assert overlap.status_code == 200 and (overlap.json()["accepted"], overlap.json()["duplicates"]) == (2, 1)
+    assert stored_checkins(service, school_id) == 4
+
+
+def test_a_student_enrolled_after_a_batch_is_on_the_roster_for_the_next_one(service, client):
+    school_id, students = new_school(service)
+    url = f"/v1/schools/{school_id}/days/{MON}/checkins"
+    client.post(url, json=checkins(students), headers=STAFF).raise_for_status()  # the school's roster is now cached
+    newcomer = str(uuid.uuid4())
+    refused = client.post(url, json=checkins([newcomer]), headers=STAFF)
+    assert refused.status_code == 422 and refused.json()["detail"]["errors"][0]["code"] == "unknown_student"
+    deliver(service[0], enrolled(newcomer, school_id), newcomer)
+    accepted = client.post(url, json=checkins([newcomer]), headers=STAFF)
+    assert accepted.status_code == 200 and accepted.json()["accepted"] == 1
+
+
 def test_a_batch_with_one_bad_row_writes_nothing(service, client):
     school_id, students = new_school(service)
     body = checkins([students[0], "not-a-student", students[1]])
