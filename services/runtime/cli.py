@@ -25,6 +25,9 @@ def _mount_service_commands() -> None:
 
     app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
     app.add_typer(reporting_app, name="reporting", help="Reporting: rebuild, monthly reports, BI role, benchmarks.")
+    from simulator.cli import app as simulate_app
+
+    app.add_typer(simulate_app, name="simulate", help="Simulates a province term through the public APIs and reconciles.")
 
 
 _mount_service_commands()

@@ -185,7 +185,7 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.cluster_id: str | None = None
         self._last_cluster_check = 0.0
-        self.dlq = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+        self.dlq = self._new_dlq_producer()
         db.execute_script(OFFSETS_DDL)
 
     def track(self, topic: str, partition: int) -> str:
@@ -229,6 +229,20 @@ class ConsumerLoop:
         self.log.info("consumer_assigned", partitions=len(assignment))
 
     # -- message handling ---------------------------------------------------------------------
+    def _new_dlq_producer(self) -> Producer:
+        """An idempotent producer for the dead-letter topic; rebuilt when the broker changed."""
+        return Producer(
+            {"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all", "message.timeout.ms": 15000}
+        )
+
+    def _reset_dlq_producer(self) -> None:
+        try:
+            self.dlq.purge()
+            self.dlq.flush(0)
+        except Exception:  # noqa: BLE001 - the old producer is being discarded anyway
+            pass
+        self.dlq = self._new_dlq_producer()
+
     def dead_letter(self, msg: Any, reason: str, error: str) -> None:
         headers = list(msg.headers() or []) + [
             ("dlq_consumer", self.name.encode()),
@@ -236,8 +250,14 @@ class ConsumerLoop:
             ("dlq_error", error[:2000].encode()),
             ("dlq_source", f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode()),
         ]
-        self.dlq.produce(self.dlq_topic, key=msg.key(), value=msg.value(), headers=headers)
-        if self.dlq.flush(30):
+        errors: list[Any] = []
+        self.dlq.produce(
+            self.dlq_topic, key=msg.key(), value=msg.value(), headers=headers,
+            on_delivery=lambda err, _m: errors.append(err) if err is not None else None,
+        )
+        if self.dlq.flush(20) or errors:
+            self._reset_dlq_producer()  # its producer id may belong to a broker that lost its data
+            ensure_topics(AdminClient({"bootstrap.servers": self.bootstrap}), [self.dlq_topic], self.partitions)
             raise TransientError("dead-letter topic unavailable")
         self.metrics.dead_lettered.labels(self.service, self.name, reason).inc()
         self.log.error("message_dead_lettered", reason=reason, error=error[:500], source=f"{msg.topic()}/{msg.partition()}/{msg.offset()}")
@@ -374,6 +394,7 @@ class ConsumerLoop:
         if cluster_id != self.cluster_id:
             self.log.warning("consumer_broker_changed", old=self.cluster_id, new=cluster_id)
             self.next_offsets.clear()
+            self._reset_dlq_producer()
             self.close_consumer()
 
     def run(self, should_stop: Callable[[], bool]) -> None:

@@ -228,3 +228,41 @@ def test_duplicates_are_harmless_and_poison_messages_are_dead_lettered_without_b
         assert h.metrics.dead_lettered.labels("test", consumer.name, "processing_failed")._value.get() == 1
     finally:
         h.stop_all()
+
+
+def test_after_the_broker_lost_its_data_a_running_consumer_still_dead_letters(database_url, broker):
+    h = Harness(database_url, broker.bootstrap, partitions=1)
+
+    def fussy(message, conn):
+        if message.payload.class_name == "毒":
+            raise RuntimeError("cannot process this one")
+        conn.execute(
+            "INSERT INTO enrolled VALUES (%s, 1) ON CONFLICT (student_id) DO UPDATE SET times = enrolled.times + 1",
+            (message.payload.student_id,),
+        )
+
+    h.enrol(2)
+    consumer = h.consumer(policy=fussy)
+    h.start(h.relay())
+    h.start(consumer)
+    try:
+        assert len(h.wait_for(2)) == 2
+        broker.stop()
+        broker.start()  # a new, empty broker: topics and producer ids are gone
+        school = h.app.register_school(
+            code="S1", name="一小", level="primary", county_code="520102", township_code="520102001", meta={}
+        )[0]
+        for i, class_name in ((10, "毒"), (11, "5-1")):
+            h.app.enrol_student(
+                today=date(2026, 11, 1), meta={}, id_number=id_number(i), name="新生", birth_date=date(2015, 3, 1),
+                school_id=school.school_id, grade=5, class_name=class_name,
+            )
+        assert len(h.wait_for(3, timeout=60)) == 3, "the partition moved past the poison message"
+        dead = []
+        deadline = time.monotonic() + 30
+        while not dead and time.monotonic() < deadline:
+            dead = read_all(broker.bootstrap, consumer.dlq_topic, 1, timeout=1)
+        assert [dict(m.headers())["dlq_reason"] for m in dead] == [b"processing_failed"]
+        assert set(h.counts().values()) == {1}
+    finally:
+        h.stop_all()

@@ -1,0 +1,1 @@
+"""Province simulator (issue 7): `baoxue simulate`."""

@@ -1,0 +1,522 @@
+"""The simulation: a term of a synthetic province driven day by day through the public APIs on a shared
+simulated clock, with the ground truth kept beside it and reconciled against reporting at the end."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Callable
+
+from services.registry.domain import student_id_for
+from services.runtime.clock import CHINA
+from simulator.api import Api, ApiError
+from simulator.province import CAUSES_BY_GROUP, RISKY, Child, County, Generator, population_csv, students_csv
+from simulator.truth import MEASURES, CaseTruth, Row, StudentTruth, Truth, compare
+
+BARRIER_MEASURES = tuple(m for m in MEASURES if m not in ("out_of_school", "transfer_lost")) + ("cases_by_stage",)
+OTHER_CAUSES = ("learning_difficulty", "working_away", "family", "poverty", "distance_or_conditions", "early_marriage")
+
+
+@dataclass
+class Options:
+    counties: int = 2
+    schools_per_county: int = 4
+    students: int = 2000
+    days: int = 20
+    start: date = date(2026, 9, 14)
+    seed: int = 7
+    province: str = "52"
+    threshold_days: int = 2
+    batch_size: int = 10_000
+    never_enrolled_per_county: int = 3
+    dropout_hazard: float = 0.0015  # per school day, before the special-group and junior multipliers
+    illness_rate: float = 0.01
+    persuasion_success: float = 0.35
+    relapse_hazard: float = 0.01
+    barrier_timeout: float = 90.0
+
+
+@dataclass
+class Plan:
+    """What will happen to a child who is out: why, and what the people working the case will find."""
+
+    kind: str  # dropout | moved | severe | ill
+    causes: tuple[str, ...] = ()
+    until: date | None = None  # ill: last day absent
+    back_on: date | None = None  # persuaded: first day back
+
+
+@dataclass
+class Stats:
+    checkins: int = 0
+    leaves: int = 0
+    closes: int = 0
+    barrier_waits: list[float] = field(default_factory=list)
+    barrier_timeouts: list[str] = field(default_factory=list)
+    absent_reported: int = 0
+    absent_expected: int = 0
+    api_errors: list[str] = field(default_factory=list)
+
+
+def at(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=CHINA)
+
+
+def evidence(what: str) -> list[dict[str, str]]:
+    return [{"kind": "photo", "sha256": hashlib.sha256(what.encode()).hexdigest(), "location": f"s3://sim/{what}"}]
+
+
+class Simulation:
+    def __init__(self, api: Api, options: Options, set_clock: Callable[[datetime], None],
+                 hooks: Any = None, progress: Any = None) -> None:
+        self.api, self.o, self.set_clock = api, options, set_clock
+        self.hooks = hooks
+        self.progress = progress
+        self.truth = Truth(options.threshold_days)
+        self.gen = Generator(options.seed, options.start.year if options.start.month >= 9 else options.start.year - 1)
+        self.rng = self.gen.rng
+        self.run = uuid.UUID(int=self.rng.getrandbits(128)).hex[:4].upper()
+        self.counties: list[County] = []
+        self.children: dict[str, Child] = {}
+        self.plans: dict[str, Plan] = {}
+        self.case_work: dict[int, dict[str, Any]] = {}  # id(CaseTruth) -> work state
+        self.stats = Stats()
+        self.now = at(options.start - timedelta(days=1), 9)
+        self.snapshots: dict[str, dict[str, dict[str, Any]]] = {}
+        self.calendar_days: list[date] = []
+        self.school_days: list[date] = []
+
+    # -- tokens -----------------------------------------------------------------------------------
+    def officer(self, county: str) -> dict[str, str]:
+        return self.api.token("county_officer", county)
+
+    def role(self, role: str, county: str) -> dict[str, str]:
+        return self.api.token(role, county)
+
+    def clock(self, when: datetime) -> None:
+        self.now = when
+        self.set_clock(when)
+
+    # -- setup ------------------------------------------------------------------------------------
+    def calendar(self) -> tuple[list[dict], list[str], list[str]]:
+        """Weekdays from the start, minus 中秋/国庆 2026, plus the 调休 Saturday; enough days for the term."""
+        holidays = [date(2026, 9, 25)] + [date(2026, 10, d) for d in range(1, 8)]
+        makeup = [date(2026, 10, 10)]
+        day, days = self.o.start, []
+        while len(days) < self.o.days:
+            if (day.weekday() < 5 and day not in holidays) or day in makeup:
+                days.append(day)
+            day += timedelta(days=1)
+        self.school_days = days
+        self.calendar_days = [self.o.start + timedelta(days=i) for i in range((days[-1] - self.o.start).days + 1)]
+        term_end = max(days[-1], date(self.o.start.year + 1, 1, 22))
+        return ([{"name": "模拟学期", "start": self.o.start.isoformat(), "end": term_end.isoformat()}],
+                [d.isoformat() for d in holidays], [d.isoformat() for d in makeup])
+
+    def setup(self) -> None:
+        o, api = self.o, self.api
+        self.clock(self.now)
+        province = api.token("province_officer", o.province)
+        api.post("registry", "/v1/jurisdictions/load", province)
+        divisions = api.get("registry", "/v1/jurisdictions", province, params={"prefix": o.province})
+        townships: dict[str, list[str]] = {}
+        names = {d["code"]: d["name"] for d in divisions}
+        for d in divisions:
+            if d["level"] == "township":
+                townships.setdefault(d["code"][:6], []).append(d["code"])
+        chosen = sorted(c for c, t in townships.items() if len(t) >= 2)[: o.counties]
+        if len(chosen) < o.counties:
+            raise SystemExit(f"only {len(chosen)} counties with townships under {o.province}")
+        per_county = [o.students // o.counties + (i < o.students % o.counties) for i in range(o.counties)]
+        for code, n in zip(chosen, per_county):
+            county = self.gen.county(code, names.get(code, code), sorted(townships[code])[:max(2, o.schools_per_county)],
+                                     o.schools_per_county, n, self.run, o.never_enrolled_per_county)
+            self.counties.append(county)
+        rules = api.put("attendance", f"/v1/jurisdictions/{o.province}/rules", province,
+                        json={"consecutive_days": o.threshold_days}).json()
+        self.term_start_days = rules["term_start_days"]
+        terms, holidays, makeup = self.calendar()
+        for county in self.counties:
+            off = self.officer(county.code)
+            api.put("attendance", f"/v1/counties/{county.code}/calendar", off,
+                    json={"terms": terms, "holidays": holidays, "makeup_days": makeup})
+            for s in county.schools:
+                r = api.post("registry", "/v1/schools", off, json={
+                    "code": s.code, "name": s.name, "level": s.level, "county_code": s.county,
+                    "township_code": s.township})
+                s.school_id = r.json()["school_id"]
+            csv_headers = {**off, "content-type": "text/csv"}
+            report = api.post("registry", "/v1/imports/students", csv_headers, content=students_csv(county.children),
+                              params={"filename": "students.csv", "source": "education"}).json()
+            if not report.get("imported"):
+                raise SystemExit(f"student import refused: {report.get('errors', [])[:5]}")
+            # after the registrations: a comparison run in between must not find registered children out of school
+            api.post("registry", "/v1/imports/population", csv_headers, content=population_csv(county.children),
+                     params={"filename": "population.csv", "source": "public_security"})
+            for c in county.children:
+                if c.school is None:
+                    self.truth.never_enrolled(county.code, c.groups, str(student_id_for(c.id_number)))
+                    continue
+                c.student_id = str(student_id_for(c.id_number))
+                self.children[c.student_id] = c
+                self.truth.enrol(StudentTruth(c.student_id, county.code, c.township, c.school.school_id, c.grade or 0,
+                                              c.groups))
+            entries = []
+            for t in county.townships:
+                entries = [{"slot": "township", "user_id": f"gov-{t}", "name": "包村干部"}]
+                entries += [e for s in county.schools if s.township == t for e in (
+                    {"slot": "school_leader", "user_id": f"lead-{s.code}", "school_id": s.school_id},
+                    {"slot": "head_teacher", "user_id": f"ht-{s.code}", "school_id": s.school_id})]
+                api.put("casework", f"/v1/responsibility-maps/{t}", off, json={"entries": entries, "replace": True})
+        deadline = time.monotonic() + 300
+        for county in self.counties:
+            for s in county.schools:
+                want = sum(1 for c in county.children if c.school is s)
+                while api.call("GET", "attendance", f"/v1/schools/{s.school_id}/roster", self.officer(county.code),
+                               ok=(404,)).json().get("count") != want:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"roster of {s.code} never reached {want}")
+                    time.sleep(0.2)
+
+    # -- one school day -------------------------------------------------------------------------------
+    def statuses(self, day: date, n: int) -> dict[str, str]:
+        """Who is present, on leave or absent today (and who drops out, falls ill, comes back, relapses)."""
+        o, rng = self.o, self.rng
+        out: dict[str, str] = {}
+        self._new_leaves: list[tuple[str, date, date]] = []
+        for sid, s in self.truth.students.items():
+            plan = self.plans.get(sid)
+            if plan is not None:
+                if plan.kind == "ill" and day > plan.until:  # type: ignore[operator]
+                    del self.plans[sid]
+                    plan = None
+                elif plan.back_on is not None and day >= plan.back_on:
+                    del self.plans[sid]
+                    plan = None
+            if plan is None and n >= self.term_start_days:
+                risk = o.dropout_hazard * (4 if RISKY & set(s.groups) else 1) * (2 if s.grade >= 7 else 1)
+                case = s.case
+                if case is not None and case.stage in ("returned",) or (s.cases and s.cases[-1].close_reason == "returned"
+                                                                         and s.cases[-1].stage == "closed"):
+                    risk = o.relapse_hazard
+                if rng.random() < risk:
+                    plan = self.plans[sid] = self.out_plan(s)
+                elif rng.random() < o.illness_rate * (1.5 if RISKY & set(s.groups) else 1):
+                    length = rng.choice((1, 1, 2, 3))
+                    last = self.school_days[min(len(self.school_days) - 1, n + length - 1)]
+                    plan = self.plans[sid] = Plan("ill", until=last)
+                    if length >= 2 and rng.random() < 0.85:  # sick leave asked and approved
+                        plan.kind = "ill_leave"
+                        plan.until = last
+                        self._new_leaves.append((sid, day, last))
+                    if plan.kind == "ill":
+                        plan.until = last
+            if plan is None:
+                out[sid] = "present"
+            elif plan.kind == "ill_leave":
+                out[sid] = "leave"
+                if day >= plan.until:  # type: ignore[operator]
+                    del self.plans[sid]
+            else:
+                out[sid] = "absent"
+        return out
+
+    def out_plan(self, s: StudentTruth) -> Plan:
+        """Why a child stops coming: mostly true dropouts (causes follow the family's situation)."""
+        if s.cases and s.cases[-1].causes:
+            return Plan("dropout", causes=s.cases[-1].causes)
+        r = self.rng.random()
+        if r < 0.12:
+            return Plan("moved")
+        if r < 0.17 and ("disabled" in s.groups or r < 0.14):
+            return Plan("severe")
+        causes = {CAUSES_BY_GROUP[g] for g in s.groups if g in CAUSES_BY_GROUP}
+        if s.grade >= 7 and self.rng.random() < 0.4:
+            causes.add("working_away")
+        if not causes or self.rng.random() < 0.3:
+            causes.add(self.rng.choice(OTHER_CAUSES[: 5 if s.grade < 8 else 6]))
+        return Plan("dropout", causes=tuple(sorted(causes)))
+
+    def school_day(self, n: int, day: date) -> None:
+        api = self.api
+        self.clock(at(day, 7, 30))
+        status = self.statuses(day, n)
+        by_county: dict[str, list[dict]] = {c.code: [] for c in self.counties}
+        for sid, what in status.items():
+            if what == "present":
+                c = self.children[sid]
+                by_county[c.county].append({"school_id": c.school.school_id, "student_id": sid,  # type: ignore[union-attr]
+                                            "status": "present", "checked_at": f"{day}T07:{self.rng.randrange(0, 30):02d}:00+08:00",
+                                            "device": f"gate-{c.school.code}"})  # type: ignore[union-attr]
+        for sid, first, last in self._new_leaves:
+            c = self.children[sid]
+            staff = self.role("school_staff", c.county)
+            leave = api.post("attendance", f"/v1/schools/{c.school.school_id}/leaves", staff, json={  # type: ignore[union-attr]
+                "student_id": sid, "first_day": first.isoformat(), "last_day": last.isoformat(), "kind": "sick",
+                "reason": "病假"}).json()
+            api.post("attendance", f"/v1/schools/{c.school.school_id}/leaves/{leave['leave_id']}/approve", staff,  # type: ignore[union-attr]
+                     json={"note": "同意"})
+            self.stats.leaves += 1
+        for county in self.counties:
+            gate = api.token("attendance_system", county.code, f"gate-vendor-{county.code}",
+                             [s.school_id for s in county.schools])
+            items = by_county[county.code]
+            for i in range(0, len(items), self.o.batch_size):
+                api.post("attendance", f"/v1/days/{day}/checkins", gate, json={"items": items[i:i + self.o.batch_size]})
+            self.stats.checkins += len(items)
+        self.hook("after_checkins", n, day)
+        self.clock(at(day, 16, 30))
+        expected_absent = {c.code: 0 for c in self.counties}
+        for sid, what in status.items():
+            expected_absent[self.truth.students[sid].county] += what == "absent"
+        for county in self.counties:
+            r = api.post("attendance", f"/v1/counties/{county.code}/days/{day}/close", self.officer(county.code)).json()
+            self.stats.closes += r["schools"]
+            self.stats.absent_reported += r["absent"]
+            self.stats.absent_expected += expected_absent[county.code]
+        self.truth.close_day(day, status)
+        self.hook("after_close", n, day)
+        self.barrier(f"{day} after close")
+        self.clock(at(day, 17, 0))
+        self.work_cases(day)
+
+    # -- casework ---------------------------------------------------------------------------------
+    def learn_case_ids(self) -> None:
+        missing = {c.student_id: c for c in self.truth.all_cases() if c.case_id is None}
+        if not missing:
+            return
+        for county in self.counties:
+            cursor = None
+            while True:
+                params = {"township_code": county.code, "stage": "suspected", "limit": 200}
+                if cursor:
+                    params["cursor"] = cursor
+                page = self.api.get("casework", "/v1/cases", self.officer(county.code), params=params)
+                for item in page["items"]:
+                    case = missing.get(item["student_id"])
+                    if case is not None:
+                        case.case_id = item["case_id"]
+                cursor = page.get("next_cursor")
+                if not cursor:
+                    break
+
+    def act(self, case: CaseTruth, path: str, role: str, body: dict[str, Any] | None = None,
+            method: str = "POST") -> dict[str, Any] | None:
+        try:
+            return self.api.call(method, "casework", f"/v1/cases/{case.case_id}{path}",
+                                 self.role(role, case.county), json=body).json()
+        except ApiError as exc:
+            self.stats.api_errors.append(str(exc)[:300])
+            return None
+
+    def work_cases(self, day: date) -> None:
+        self.learn_case_ids()
+        for s in list(self.truth.students.values()):
+            case = s.case
+            if case is None or case.case_id is None or not case.is_open or case.source != "attendance":
+                continue  # cases from registry's comparisons are left to the county (not simulated yet)
+            w = self.case_work.setdefault(id(case), {"failed": 0, "next_visit": day, "helped": False})
+            plan = self.plans.get(s.student_id)
+            if case.stage == "suspected" and case.opened_on is not None and (day - case.opened_on).days >= 3:
+                self.verify(case, s, plan)
+            elif case.stage in ("persuading", "escalated") and plan is not None and plan.back_on is None:
+                self.persuade(case, s, plan, w, day)
+            elif case.stage == "not_dropout":
+                if self.act(case, "/closure", "county_officer", {"reason": case.close_reason,
+                                                                 "evidence": evidence(f"close-{case.case_id}")}):
+                    Truth.close(case, case.close_reason or "moved")
+            elif case.stage == "returned":
+                if case.follow_up_until is None:
+                    view = self.act(case, "", "county_officer", method="GET")
+                    if view and view.get("returned"):
+                        case.follow_up_until = date.fromisoformat(view["returned"]["follow_up_until"])
+                if case.follow_up_until is not None and day >= case.follow_up_until:
+                    if self.act(case, "/closure", "school_staff", {"reason": "returned",
+                                                                   "evidence": evidence(f"back-{case.case_id}")}):
+                        Truth.close(case, "returned")
+                        case.follow_up_until = None
+
+    def verify(self, case: CaseTruth, s: StudentTruth, plan: Plan | None) -> None:
+        if plan is None or plan.kind in ("ill", "ill_leave"):
+            return  # back before anyone verified: the return closes it later
+        if self.act(case, "/verification/start", "township_officer") is None:
+            return
+        case.stage = "verifying"
+        if plan.kind == "moved":
+            if self.act(case, "/verification", "township_officer", {
+                    "outcome": "not_dropout", "reason": "moved", "finding": "随父母迁往外省，已核实",
+                    "evidence": evidence(f"moved-{case.case_id}")}):
+                Truth.not_dropout(case, "moved")
+                try:
+                    self.api.post("registry", f"/v1/students/{s.student_id}/transfer-out", self.officer(s.county), json={
+                        "on": self.now.date().isoformat(), "reason": "随父母迁出", "to_region_code": "110101"})
+                    self.truth.transfer_out(s.student_id, self.now.date())
+                except ApiError as exc:
+                    self.stats.api_errors.append(str(exc)[:300])
+        elif plan.kind == "severe":
+            if self.act(case, "/exclusion", "county_officer", {
+                    "basis": "severe_illness", "note": "重病无学习能力，经评估",
+                    "evidence": [{**evidence(f"assess-{case.case_id}")[0], "kind": "assessment"}]}):
+                Truth.exclude(case)
+        elif self.act(case, "/verification", "township_officer", {
+                "outcome": "dropout", "causes": list(plan.causes), "cause_analysis": "家访核实：" + "、".join(plan.causes)}):
+            Truth.confirm(case, plan.causes)
+
+    def persuade(self, case: CaseTruth, s: StudentTruth, plan: Plan, w: dict[str, Any], day: date) -> None:
+        o = self.o
+        if day >= w["next_visit"]:
+            w["next_visit"] = day + timedelta(days=self.rng.choice((2, 3, 4)))
+            owner = f"gov-{s.township}"
+            self.act(case, "/visits", "township_officer", {
+                "record_id": f"visit-{case.case_id[:8]}-{day}", "visited_at": self.now.isoformat(),
+                "visitors": [owner, f"ht-{self.children[s.student_id].school.code}"], "met": ["学生", "监护人"],  # type: ignore[union-attr]
+                "findings": "家访了解情况"})
+            if "poverty" in plan.causes and not w["helped"]:
+                w["helped"] = True
+                self.act(case, "/help", "township_officer", {"record_id": f"help-{case.case_id[:8]}",
+                                                             "help_type": "financial_aid", "detail": "发放助学金",
+                                                             "amount_yuan": 500})
+            chance = o.persuasion_success * (0.7 if RISKY & set(s.groups) else 1) * (1 + 0.5 * len(case.ladder))
+            agreed = self.rng.random() < chance
+            self.act(case, "/persuasions", "township_officer", {
+                "record_id": f"talk-{case.case_id[:8]}-{day}", "method": "home_visit",
+                "outcome": "agreed_to_return" if agreed else self.rng.choice(("undecided", "refused")),
+                "note": "劝返谈话"})
+            if agreed:
+                nxt = [d for d in self.school_days if d > day]
+                plan.back_on = nxt[0] if nxt else day + timedelta(days=1)
+                return
+            w["failed"] += 1
+        ladder = ("return_notice", "correction_order", "legal_documents", "court_referral")
+        roles = {"return_notice": "school_staff", "correction_order": "township_officer",
+                 "legal_documents": "justice_officer", "court_referral": "justice_officer"}
+        days = {"return_notice": 7, "correction_order": 15, "legal_documents": 30}
+        taken = case.ladder
+        due = not taken and w["failed"] >= 2
+        if taken and len(taken) < len(ladder) and case.deadline_at is not None and self.now > case.deadline_at:
+            due = True
+        if due:
+            step = ladder[len(taken)]
+            deadline = day + timedelta(days=days[step]) if step in days else None
+            body = {"step": step, "document_no": f"{step[:4].upper()}-{case.case_id[:8]}", "addressee": "监护人"}
+            if deadline is not None:
+                body["deadline"] = deadline.isoformat()
+            if self.act(case, "/legal-steps", roles[step], body):
+                Truth.legal_step(case, step, at(deadline + timedelta(days=1), 0) if deadline else None)
+
+    # -- reporting --------------------------------------------------------------------------------
+    def dashboards(self) -> dict[str, dict[str, Any] | None]:
+        out: dict[str, dict[str, Any] | None] = {}
+        for county in self.counties:
+            try:
+                out[county.code] = self.api.get("reporting", f"/v1/dashboard/{county.code}",
+                                                self.officer(county.code))["figures"]
+            except ApiError:
+                out[county.code] = None
+        return out
+
+    def barrier(self, label: str, measures: tuple[str, ...] = BARRIER_MEASURES) -> bool:
+        """Waits until every county's dashboard shows what the truth says now (the pipeline has caught up)."""
+        started = time.monotonic()
+        while True:
+            expected = self.truth.figures(self.now)
+            rows = compare("dashboard", expected, self.dashboards(), measures)
+            if all(r.ok for r in rows):
+                self.stats.barrier_waits.append(time.monotonic() - started)
+                return True
+            if time.monotonic() - started > self.o.barrier_timeout:
+                self.stats.barrier_timeouts.append(label + ": " + "; ".join(
+                    f"{r.unit} {r.measure} {r.expected}≠{r.reported}" for r in rows if not r.ok)[:400])
+                return False
+            time.sleep(0.2)
+
+    def hook(self, name: str, n: int, day: date) -> None:
+        if self.hooks is not None:
+            getattr(self.hooks, name)(self, n, day)
+
+    # -- the term -----------------------------------------------------------------------------------
+    def run_term(self) -> None:
+        school_day_index = {d: i for i, d in enumerate(self.school_days)}
+        for day in self.calendar_days:
+            self.truth.comparisons(day)
+            self.hook("morning", school_day_index.get(day, -1), day)
+            if day in school_day_index:
+                self.school_day(school_day_index[day], day)
+                if self.progress is not None:
+                    self.progress.update(1)
+                    self.progress.set_postfix(cases=sum(len(s.cases) for s in self.truth.students.values()),
+                                              out=len(self.plans), refresh=False)
+            else:
+                self.clock(at(day, 12))
+            nxt = day + timedelta(days=1)
+            if nxt.month != day.month and day != self.calendar_days[-1]:
+                self.clock(at(day, 23, 0))
+                self.barrier(f"end of {day:%Y-%m}")
+                self.snapshots[f"{day:%Y-%m}"] = self.truth.figures(at(nxt, 0))
+
+    def reconcile(self) -> list[Row]:
+        """Expected vs reported per county and measure: dashboards, ledger, monthly reports, attendance."""
+        api, last = self.api, self.school_days[-1]
+        for county in self.counties:
+            api.post("registry", "/v1/comparisons/run", self.officer(county.code),
+                     json={"kinds": ["out_of_school", "transfer_lost"], "as_of": last.isoformat(),
+                           "prefix": county.code})
+        lost = self.truth.transfer_lost(last)
+        expected = self.truth.figures(self.now)
+        for code, figures in expected.items():
+            figures["transfer_lost"] = lost.get(code, 0)
+        deadline = time.monotonic() + self.o.barrier_timeout
+        while True:  # let the findings reach reporting
+            rows = compare("dashboard", expected, self.dashboards())
+            if all(r.ok for r in rows) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        rows += self.ledger_rows()
+        rows += self.report_rows()
+        rows.append(Row("attendance", "all", "absent (closed days)", self.stats.absent_expected,
+                        self.stats.absent_reported))
+        rows.append(Row("attendance", "all", "school days closed", len(self.school_days) * sum(
+            len(c.schools) for c in self.counties), self.stats.closes))
+        return rows
+
+    def ledger_rows(self) -> list[Row]:
+        rows = []
+        want = self.truth.case_statuses()
+        for county in self.counties:
+            got: dict[str, str] = {}
+            page = 1
+            while True:
+                body = self.api.get("reporting", "/v1/ledgers/cases", self.officer(county.code),
+                                    params={"county_code": county.code, "page": page, "page_size": 200})
+                items = body["items"]
+                got.update({i["case_id"]: i["status"] for i in items})
+                if len(items) < 200:
+                    break
+                page += 1
+            mine = {c.case_id: want[c.case_id] for c in self.truth.all_cases()
+                    if c.case_id in want and c.county == county.code}
+            same = sum(1 for cid, st in mine.items() if got.get(cid) == st)
+            rows.append(Row("ledger", county.code, "rows", len(mine), len(got)))
+            rows.append(Row("ledger", county.code, "rows with expected status", len(mine), same))
+        return rows
+
+    def report_rows(self) -> list[Row]:
+        rows: list[Row] = []
+        province = self.api.token("province_officer", self.o.province)
+        for month, expected in self.snapshots.items():
+            try:
+                self.api.post("reporting", "/v1/reports/seal", province, params={"month": month})
+                listing = self.api.get("reporting", "/v1/reports", province, params={"month": month})["items"]
+            except ApiError as exc:
+                self.stats.api_errors.append(f"monthly reports unavailable: {exc}"[:300])
+                return rows
+            reported: dict[str, dict[str, Any] | None] = {}
+            for item in listing:
+                if item.get("level") == "county" and item.get("code") in expected:
+                    full = self.api.get("reporting", f"/v1/reports/{item['report_id']}", province)
+                    reported[item["code"]] = full.get("figures")
+            rows += compare(f"report {month}", expected, reported, BARRIER_MEASURES)
+        return rows

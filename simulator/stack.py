@@ -1,0 +1,209 @@
+"""Runs the whole system the way `baoxue up` does — every service process separately, on real
+PostgreSQL and a real Kafka-protocol broker — so tests and the simulator can kill and restart any one of them.
+
+(Moved here from tests/e2e/harness.py, which re-exports it.)"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from services.runtime.settings import SERVICE_PORTS, WORKER_METRICS_PORTS
+from services.runtime.stack import ProcessSpec, service_processes
+
+
+@dataclass
+class Stack:
+    """Service processes bound to one database and one broker, with logs in a folder."""
+
+    database_url: str
+    broker: object  # services.runtime.infra.TansuBroker
+    workdir: Path
+    port_offset: int = field(default_factory=lambda: random.randrange(1000, 20000, 100))
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    specs: dict[str, ProcessSpec] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BAOXUE_ENV": "test",
+            "BAOXUE_DATABASE_URL": self.database_url,
+            "BAOXUE_KAFKA_BOOTSTRAP": self.broker.bootstrap,  # type: ignore[attr-defined]
+            "BAOXUE_PORT_OFFSET": str(self.port_offset),
+            "BAOXUE_DATA_DIR": str(self.workdir),
+            "BAOXUE_KAFKA_PARTITIONS": "3",
+            "BAOXUE_RELAY_IDLE_SLEEP_S": "0.05",
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{SERVICE_PORTS[service] + self.port_offset}"
+
+    def metrics_url(self, service: str, role: str) -> str:
+        """The /metrics address of a relay, consumer or scheduler process."""
+        return f"http://127.0.0.1:{WORKER_METRICS_PORTS[(service, role)] + self.port_offset}/metrics"
+
+    def start(self) -> None:
+        for spec in service_processes():
+            self.specs[spec.name] = spec
+            self.start_process(spec.name)
+        self.wait_ready()
+
+    def start_process(self, name: str) -> None:
+        spec = self.specs[name]
+        log = open(self.workdir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(
+            spec.argv, env={**self.env(), **spec.env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[name]
+        proc.send_signal(sig)
+        proc.wait(30)
+
+    def restart(self, name: str) -> None:
+        self.kill(name)
+        self.start_process(name)
+
+    def suspend(self, name: str) -> None:
+        """SIGSTOP: the process holds its connections but does nothing (a slow or paused consumer)."""
+        self.procs[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGCONT)
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {n.rsplit("-", 1)[0] for n in self.procs if n.endswith("-api")}
+        while pending and time.monotonic() < deadline:
+            for service in list(pending):
+                try:
+                    if httpx.get(self.url(service) + "/readyz", timeout=2).status_code == 200:
+                        pending.discard(service)
+                except httpx.HTTPError:
+                    pass
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+            time.sleep(0.2)
+        if pending:
+            raise RuntimeError(f"not ready: {pending}\n" + "\n".join(self.log_tail(f"{s}-api") for s in pending))
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.workdir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def unclean_exits(self) -> dict[str, int]:
+        """Processes that died on their own (not killed by the test)."""
+        return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None and p.returncode not in (0, -9, -15)}
+
+
+@contextmanager
+def own_database(server_url: str) -> Iterator[str]:
+    """A database of the stack's own on the same server: other tests' rows must not look like history."""
+    name = f"baoxue_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
+    """Polls until the predicate returns something truthy; returns it (or the last falsy value)."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+class LocalStack:
+    """A whole stack of its own: an embedded PostgreSQL (unless a server URL is given), a tansu broker, a fresh
+    database, every service process and a shared simulated clock file; `close()` stops and removes it all."""
+
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None, server_url: str | None = None) -> None:
+        from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port
+
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.clock_file = self.workdir / "clock"
+        self.postgres = None if server_url else EmbeddedPostgres(self.workdir / "pg", free_port())
+        self.server_url = server_url
+        self.broker = TansuBroker(free_port())
+        self.extra_env = {"BAOXUE_CLOCK_FILE": str(self.clock_file), **(extra_env or {})}
+        self.stack: Stack | None = None
+        self._database = None
+
+    def start(self) -> Stack:
+        if self.postgres is not None:
+            self.postgres.start()
+            self.server_url = self.postgres.url()
+        self.broker.start()
+        self._database = own_database(self.server_url)  # type: ignore[arg-type]
+        url = self._database.__enter__()
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        self.stack = Stack(url, self.broker, self.workdir / "logs", extra_env=self.extra_env)
+        self.stack.start()
+        return self.stack
+
+    def restart_broker(self) -> None:
+        """The in-memory broker loses every topic; relays refill it."""
+        self.broker.stop()
+        self.broker.start()
+
+    def restart_postgres(self) -> None:
+        """SIGKILL the postmaster (a crash), then start it again on the same data (crash recovery)."""
+        if self.postgres is None:
+            return
+        pid = self.postgres.pid
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.postgres.stop()
+        self.postgres.start()
+
+    def close(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+        if self._database is not None:
+            try:
+                self._database.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 - the server may be gone already
+                pass
+        self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()

@@ -1,0 +1,17 @@
+"""`baoxue simulate` end to end: a tiny province through a short term, without and with the fault campaign;
+the command exits 0 only when every reported figure equals the ground truth."""
+
+import pytest
+from typer.testing import CliRunner
+
+from simulator.cli import app
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+TINY = ["--counties", "2", "--schools-per-county", "2", "--students", "400", "--days", "14"]
+
+
+@pytest.mark.parametrize("faults", [False, True], ids=["clean", "faults"])
+def test_a_tiny_term_reconciles_exactly(faults):
+    result = CliRunner().invoke(app, TINY + (["--faults"] if faults else []))
+    assert result.exit_code == 0, result.output[-6000:]
+    assert "RECONCILED" in result.output

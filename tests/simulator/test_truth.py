@@ -1,0 +1,76 @@
+"""The ground truth applies the services' rules: streaks of unexcused school days open one case per episode,
+a return during persuasion is counted, a relapse reopens the same case, and reconciliation names differences."""
+
+from datetime import date, datetime, timezone
+
+from simulator.truth import Row, StudentTruth, Truth, compare, table
+
+D = [date(2026, 9, d) for d in (14, 15, 16, 17, 18, 21, 22)]
+NOW = datetime(2026, 9, 30, tzinfo=timezone.utc)
+
+
+def province() -> Truth:
+    truth = Truth(threshold_days=2)
+    truth.enrol(StudentTruth("a", "520102", "520102001", "s1", grade=8, groups=("left_behind",)))
+    truth.enrol(StudentTruth("b", "520102", "520102001", "s1", grade=3))
+    truth.enrol(StudentTruth("c", "520103", "520103001", "s2", grade=2))
+    return truth
+
+
+def test_two_unexcused_days_open_a_case_but_leave_breaks_the_streak():
+    truth = province()
+    truth.close_day(D[0], {"a": "absent", "b": "absent", "c": "present"})
+    detected = truth.close_day(D[1], {"a": "absent", "b": "leave", "c": "present"})
+    assert [s.student_id for s in detected] == ["a"]
+    assert truth.close_day(D[2], {"a": "absent", "b": "absent", "c": "present"}) == []  # one open detection
+    f = truth.figures(NOW)["520102"]
+    assert (f["cases"], f["open_suspected_dropouts"], f["attendance_suspected_open"]) == (1, 1, 1)
+
+
+def test_confirmed_dropout_persuaded_back_then_relapsing_reopens_the_same_case():
+    truth = province()
+    truth.close_day(D[0], {"a": "absent", "b": "present", "c": "present"})
+    truth.close_day(D[1], {"a": "absent", "b": "present", "c": "present"})
+    case = truth.students["a"].case
+    Truth.confirm(case, ["working_away", "family"])
+    Truth.legal_step(case, "return_notice", datetime(2026, 9, 23, 16, tzinfo=timezone.utc))
+    assert truth.figures(NOW)["520102"]["overdue_deadlines"] == 1
+    truth.close_day(D[2], {"a": "present", "b": "present", "c": "present"})
+    f = truth.figures(NOW)["520102"]
+    assert (f["returned"], f["confirmed_dropouts"], f["overdue_deadlines"]) == (1, 0, 0)
+    assert f["cases_by_cause"] == {"family": 1, "working_away": 1}
+    Truth.close(case, "returned")
+    truth.close_day(D[3], {"a": "absent", "b": "present", "c": "present"})
+    truth.close_day(D[4], {"a": "absent", "b": "present", "c": "present"})
+    f = truth.figures(NOW)["520102"]
+    assert (f["cases"], f["confirmed_dropouts"], f["returned"], f["closed"]) == (1, 1, 0, 0)
+    assert truth.students["a"].case is case and case.relapses == 1
+
+
+def test_a_case_verified_not_dropout_and_closed_is_followed_by_a_new_case_and_lost_transfers():
+    truth = province()
+    truth.close_day(D[0], {"a": "present", "b": "present", "c": "absent"})
+    truth.close_day(D[1], {"a": "present", "b": "present", "c": "absent"})
+    case = truth.students["c"].case
+    Truth.not_dropout(case, "moved")
+    truth.transfer_out("c", D[1])
+    Truth.close(case, "moved")
+    truth.never_enrolled("520103", ("registered_poor",), "x")
+    truth.comparisons(date(2026, 10, 16))  # 31 days after the transfer: lost
+    f = truth.figures(NOW)["520103"]
+    assert (f["enrolled"], f["cases"], f["closed"], f["not_dropout"], f["out_of_school"]) == (0, 3, 1, 1, 1)
+    assert f["special_groups"] == {"registered_poor": 1}
+    assert truth.transfer_lost(date(2026, 10, 16)) == {"520103": 1}
+
+
+def test_reconciliation_lists_every_measure_and_marks_differences():
+    truth = province()
+    expected = truth.figures(NOW)
+    reported = {"520102": {**expected["520102"], "enrolled": 1}, "520103": None}
+    rows = compare("dashboard", expected, reported, ("enrolled", "cases", "cases_by_stage"))
+    bad = [(r.unit, r.measure, r.expected, r.reported) for r in rows if not r.ok]
+    assert ("520102", "enrolled", 2, 1) in bad
+    assert ("520103", "enrolled", 1, None) in bad
+    assert Row("x", "u", "m", {}, None).ok is False
+    text = table(rows, only_differences=True)
+    assert "DIFF" in text and "520103" in text and " ok" not in text
