@@ -150,8 +150,11 @@ def validate(
     today: date,
     school_level: Callable[[str], str | None] = lambda _code: None,
     known_township: Callable[[str], bool] = lambda _code: True,
+    school_township: Callable[[str], str | None] = lambda _code: None,
+    scope: str = "",
 ) -> Parsed:
-    """Validates a whole file. `school_level(code)` is the level of an open school, None when unknown."""
+    """Validates a whole file. `school_level(code)` is the level of an open school, None when unknown;
+    `scope` is the caller's jurisdiction prefix: a row outside it is an error of that row."""
     if kind not in REQUIRED:
         raise InvalidInput(f"导入类型无效: {kind}", rule="import_kind")
     parsed = Parsed(kind, hashlib.sha256(content).hexdigest())
@@ -164,6 +167,7 @@ def validate(
     for line, raw in rows:
         parsed.total += 1
         row, problems = _check_row(kind, raw, today, school_level, known_township)
+        problems += _out_of_scope(kind, raw, scope, school_township)
         for column, code, message in problems:
             parsed.error(line, column, code, message)
         if problems:
@@ -184,6 +188,24 @@ def validate(
         parsed.rows = [(ln, r) for ln, r in parsed.rows if r["id_number"] not in duplicated]
         parsed.errors.sort(key=lambda e: e.line)
     return parsed
+
+
+def _out_of_scope(kind: str, raw: dict[str, str], scope: str,
+                  school_township: Callable[[str], str | None]) -> list[tuple[str, str, str]]:
+    """A row that would write outside the caller's jurisdiction (学校或户籍地不在辖区内)."""
+    if not scope:
+        return []
+    if kind == "students":
+        township = school_township(raw.get("school_code", ""))
+        if township is not None and not township.startswith(scope):
+            return [("school_code", "out_of_jurisdiction", f"学校不在您的辖区 {scope} 内")]
+        return []
+    township = raw.get("township_code", "")
+    region = township or normalise_id_number(raw.get("id_number", ""))[: min(len(scope), 6)]
+    if region and not (region.startswith(scope) or (not township and scope.startswith(region))):
+        return [("township_code" if township else "id_number", "out_of_jurisdiction",
+                 f"儿童户籍地不在您的辖区 {scope} 内")]
+    return []
 
 
 def _check_row(kind: str, raw: dict[str, str], today: date, school_level: Callable[[str], str | None],

@@ -262,10 +262,11 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
         if not content:
             raise HTTPException(422, detail={"code": "file_empty", "message": "文件为空"})
         if kind == "schools":
-            report = registry.import_schools(content, filename, meta)
+            report = registry.import_schools(content, filename, meta, scope=actor.jurisdiction)
         else:
             report = registry.import_file(kind=kind, content=content, filename=filename, source=source,
-                                          valid_only=valid_only, today=clock.today(), meta=meta)
+                                          valid_only=valid_only, today=clock.today(), meta=meta,
+                                          scope=actor.jurisdiction)
         return report.as_dict()
 
     # -- population ------------------------------------------------------------------------------

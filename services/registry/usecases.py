@@ -126,7 +126,7 @@ class LifecycleUseCases:
         school.close(**kwargs)
         self.save(school)  # type: ignore[attr-defined]
 
-    def import_schools(self, content: bytes, filename: str, meta: dict[str, Any]) -> ImportReport:
+    def import_schools(self, content: bytes, filename: str, meta: dict[str, Any], scope: str = "") -> ImportReport:
         """Schools from CSV/XLSX (code, name, level, county_code, township_code); all or nothing."""
         from services.registry.imports import parse_date, read_table
 
@@ -143,6 +143,8 @@ class LifecycleUseCases:
                                           raw.get("township_code", ""))
                 if not raw.get("code") or not raw.get("name"):
                     raise InvalidInput("学校代码和名称不能为空", rule="school_fields")
+                if scope and not raw.get("township_code", "").startswith(scope):
+                    raise InvalidInput(f"学校所在乡镇不在您的辖区 {scope} 内", rule="out_of_jurisdiction")
                 if raw.get("opened_on"):
                     try:
                         raw = {**raw, "opened_on": parse_date(raw["opened_on"])}
@@ -228,14 +230,16 @@ class PopulationUseCases:
 
     # -- bulk import -------------------------------------------------------------------------------
     def import_file(self, *, kind: str, content: bytes, filename: str, source: str, valid_only: bool,
-                    today: date, meta: dict[str, Any], batch_size: int = 5000) -> ImportReport:
+                    today: date, meta: dict[str, Any], batch_size: int = 5000, scope: str = "") -> ImportReport:
         """Validates the whole file, then writes all of it, nothing, or (if asked) the valid rows only."""
         self.index.catch_up(self)  # type: ignore[attr-defined]
         schools = self._school_table() if kind == "students" else {}
         townships = self._known_townships() if kind == "population" else set()
         parsed = validate(kind, content, filename, today=today,
                           school_level=lambda code: schools[code]["level"] if code in schools else None,
-                          known_township=lambda code: not townships or code in townships)
+                          known_township=lambda code: not townships or code in townships,
+                          school_township=lambda code: schools[code]["township_code"] if code in schools else None,
+                          scope=scope)
         if kind == "population" and source not in ("public_security", "civil_affairs", "disability_federation",
                                                    "poverty_alleviation", "education"):
             raise InvalidInput(f"数据来源无效: {source}", rule="source")

@@ -196,3 +196,17 @@ def test_a_township_merge_through_the_api_moves_its_school_as_of_the_date(client
     tree = client.get("/v1/jurisdictions", params={"as_of": "2026-03-01", "prefix": "520102001"},
                       headers=COUNTY).json()
     assert any(d["code"] == "520102001201" and d["level"] == "village" for d in tree)
+
+
+def test_an_import_never_writes_outside_the_callers_jurisdiction(client):
+    F, G = make_id("52010220150611123"), make_id("52010320150611131")
+    students = f"身份证号,姓名,出生日期,学校代码,年级,班级\n{F},吴九,2015-06-11,API-P,5,5-1\n"
+    r = upload(client, "students", students, headers=OTHER, valid_only="true")  # a 520103 officer, a 520102 school
+    assert r.status_code == 200 and r.json()["created"] == 0
+    assert [(e["line"], e["code"]) for e in r.json()["errors"]] == [(2, "out_of_jurisdiction")]
+    population = f"身份证号,姓名,出生日期,乡镇代码,特殊群体\n{G},郑十,2015-06-11,520102001,\n"
+    r = upload(client, "population", population, headers=OTHER)
+    assert r.json()["imported"] is False and r.json()["errors"][0]["code"] == "out_of_jurisdiction"
+    schools = "code,name,level,county_code,township_code\nOUT-1,外县学校,primary,520102,520102001\n"
+    r = upload(client, "schools", schools, headers=OTHER)
+    assert r.json()["imported"] is False and r.json()["errors"][0]["code"] == "out_of_jurisdiction"
