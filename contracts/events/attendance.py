@@ -96,3 +96,19 @@ class ChronicAbsenceFlaggedV1(Contract):
     rule: str = Field(description="Rule name, e.g. chronic_absence")
     rule_version: int = Field(ge=1)
     threshold_ratio: float = Field(gt=0, le=1)
+
+
+class ChronicAbsenceRetractedV1(Contract):
+    """A chronic-absence flag is withdrawn: a correction brought the term's unexcused absences under its threshold."""
+
+    topic = topics.ATTENDANCE
+    flag_id: Id = Field(description="The ChronicAbsenceFlagged this withdraws")
+    student_id: Id
+    school_id: Id
+    township_code: JurisdictionCode
+    term_start: date
+    term_end: date
+    corrected_day: date = Field(description="The school day whose absence was retracted")
+    absent_days: list[date] = Field(description="The term's school days still absent after the correction")
+    threshold_days: int = Field(ge=1, description="Absences the flag needed: ceil(threshold_ratio × term school days)")
+    reason: str = Field(min_length=1, max_length=500)

@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse
 
 from services.attendance.application import AttendanceApp, CheckinResult, DaySummary
 from services.attendance.bulk import parse_batch
+from services.attendance.calendars import read_calendar_file
 from services.attendance.domain import BatchRejected, Conflict, InvalidInput, NotFound
+from services.attendance.errors import CalendarFileRejected
 from services.attendance.leave_requests import LeaveResult
 from services.attendance.ports import CheckinRow, SchoolRow
-from services.attendance.ratelimit import RateLimited, TokenBuckets
+from services.attendance.ratelimit import RateLimited, SharedTokenBuckets, TokenBuckets
 from services.attendance.schemas import (
     CalendarCreate,
     CalendarPublic,
@@ -24,6 +26,8 @@ from services.attendance.schemas import (
     bulk_body_schema,
     CorrectionCreate,
     CountyClosePublic,
+    DayCloseCreate,
+    DayClosePublic,
     DaySummaryPublic,
     LeaveCreate,
     LeaveDecisionCreate,
@@ -56,6 +60,13 @@ def batch_rejected_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": body}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def calendar_rejected_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming every bad row of a calendar file (CSV line or JSON path)."""
+    assert isinstance(exc, CalendarFileRejected)
+    body = {"code": exc.code, "message": str(exc), "rule": exc.rule, "errors": [asdict(e) for e in exc.errors]}
+    return JSONResponse({"detail": body}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def rate_limited_handler(_request: Request, exc: Exception) -> JSONResponse:
     """429 with Retry-After, so a well-behaved client backs off exactly as long as needed."""
     assert isinstance(exc, RateLimited)
@@ -74,7 +85,18 @@ def require_school_access(actor: Actor, school: SchoolRow) -> None:
         )
 
 
-def create_app(runtime: Runtime, attendance: AttendanceApp, buckets: TokenBuckets | None = None) -> FastAPI:
+def default_buckets(attendance: AttendanceApp) -> TokenBuckets | SharedTokenBuckets:
+    """One limit per client across every API worker (PostgreSQL); in-process only for an in-memory store."""
+    settings = attendance.settings
+    db = getattr(attendance.store, "db", None)
+    if db is None:
+        return TokenBuckets(settings.ingest_rate_per_s, settings.ingest_burst)
+    return SharedTokenBuckets(db, settings.ingest_rate_per_s, settings.ingest_burst)
+
+
+def create_app(
+    runtime: Runtime, attendance: AttendanceApp, buckets: TokenBuckets | SharedTokenBuckets | None = None
+) -> FastAPI:
     """The attendance API bound to its application."""
     app = base_app(
         runtime,
@@ -82,9 +104,9 @@ def create_app(runtime: Runtime, attendance: AttendanceApp, buckets: TokenBucket
         description="Check-ins in bulk, day closing and corrections, leave, calendars, absence rules. Bearer token needed.",
         errors=ERRORS,
     )
-    settings = attendance.settings
-    buckets = buckets or TokenBuckets(settings.ingest_rate_per_s, settings.ingest_burst)
+    buckets = buckets or default_buckets(attendance)
     app.add_exception_handler(BatchRejected, batch_rejected_handler)
+    app.add_exception_handler(CalendarFileRejected, calendar_rejected_handler)
     app.add_exception_handler(RateLimited, rate_limited_handler)
     router = APIRouter(prefix="/v1/schools/{school_id}", tags=["attendance"])
 
@@ -173,11 +195,12 @@ def create_app(runtime: Runtime, attendance: AttendanceApp, buckets: TokenBucket
     return app
 
 
-def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets) -> None:
+def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets | SharedTokenBuckets) -> None:
     """Province-scale routes: multi-school check-in batches and county-wide closing."""
 
     def ingest(day: date, body: bytes, actor: Actor, meta: dict) -> CheckinResult:
-        """Parse, scope and store one batch (in a worker thread: the event loop keeps reading other requests)."""
+        """Limit, parse, scope and store one batch (in a worker thread: the event loop keeps reading other requests)."""
+        buckets.take(actor.user_id)  # a database round trip: never on the event loop
         batch = parse_batch(body, attendance.tz, attendance.settings.max_checkin_batch)
         school_ids = sorted(set(batch.school_ids))
         if actor.role == "attendance_system":
@@ -203,7 +226,6 @@ def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets) 
     async def record_checkins_bulk(day: Day, request: Request, actor: CurrentActor, meta: CommandMeta) -> CheckinResult:
         """Up to 10,000 check-ins across the schools a client covers: ``{"items": [{school_id, student_id, ...}]}``."""
         require_role(actor, *CHECKIN_ROLES)
-        buckets.take(actor.user_id)
         body = await request.body()
         return await run_in_threadpool(ingest, day, body, actor, meta)
 
@@ -231,11 +253,49 @@ def _mount_configuration(app: FastAPI, attendance: AttendanceApp) -> None:
         calendar = attendance.set_calendar(county_code, body.body(), meta)
         return CalendarPublic(county_code=county_code, version=calendar.version, **calendar.to_body())
 
+    @app.post(
+        "/v1/counties/{county_code}/calendar/import",
+        response_model=CalendarPublic,
+        tags=["configuration"],
+        responses={422: {"description": "calendar_rejected: errors [{line, field, code, reason}], one per bad row"}},
+        openapi_extra=_CALENDAR_UPLOAD,
+    )
+    async def import_calendar(
+        county_code: CountyCode,
+        request: Request,
+        actor: CurrentActor,
+        meta: CommandMeta,
+        filename: Annotated[str | None, Query(max_length=200, description="Decides JSON/CSV for a raw body")] = None,
+    ) -> CalendarPublic:
+        """Imports the county's calendar from a file (multipart field ``file``, or the raw body): JSON as the PUT body,
+        or CSV ``kind,start,end,name``; a file with any bad row is refused whole, naming each (line or JSON path)."""
+        require_role(actor, *CONFIG_ROLES)
+        require_scope(actor, county_code, "县")
+        content, name = await _calendar_upload(request, filename)
+        body = read_calendar_file(content, name)
+        calendar = await run_in_threadpool(attendance.set_calendar, county_code, body, meta)
+        return CalendarPublic(county_code=county_code, version=calendar.version, **calendar.to_body())
+
     @app.get("/v1/counties/{county_code}/calendar", response_model=CalendarPublic, tags=["configuration"])
     def get_calendar(county_code: CountyCode, actor: CurrentActor) -> CalendarPublic:
         require_scope(actor, county_code, "县")
         calendar = attendance.calendar_for(SchoolRow("", county_code, county_code))
         return CalendarPublic(county_code=county_code, version=calendar.version, **calendar.to_body())
+
+    @app.put("/v1/counties/{county_code}/day-close", response_model=DayClosePublic, tags=["configuration"])
+    def set_day_close(county_code: CountyCode, body: DayCloseCreate, actor: CurrentActor, meta: CommandMeta) -> DayClosePublic:
+        """Sets the county's cut-off (关账时间, local HH:MM): after it the scheduler closes the county's day."""
+        require_role(actor, *CONFIG_ROLES)
+        require_scope(actor, county_code, "县")
+        config = attendance.set_day_close(county_code, body.model_dump(), meta)
+        return DayClosePublic(county_code=county_code, version=config.version, cutoff=config.cutoff)
+
+    @app.get("/v1/counties/{county_code}/day-close", response_model=DayClosePublic, tags=["configuration"])
+    def get_day_close(county_code: CountyCode, actor: CurrentActor) -> DayClosePublic:
+        """The cut-off in force: the county's own, or the configured default (version 1)."""
+        require_scope(actor, county_code, "县")
+        config = attendance.day_close_for(county_code)
+        return DayClosePublic(county_code=county_code, version=config.version, cutoff=config.cutoff)
 
     @app.put("/v1/jurisdictions/{code}/rules", response_model=RulesPublic, tags=["configuration"])
     def set_rules(code: Code, body: RulesCreate, actor: CurrentActor, meta: CommandMeta) -> RulesPublic:
@@ -250,6 +310,43 @@ def _mount_configuration(app: FastAPI, attendance: AttendanceApp) -> None:
         require_scope(actor, code, "辖区")
         rules = attendance.rules_for(code)
         return RulesPublic(jurisdiction=code, version=rules.version, **rules.to_body())
+
+
+_CALENDAR_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "description": "the .csv or .json file"}},
+                }
+            },
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+async def _calendar_upload(request: Request, filename: str | None) -> tuple[bytes, str]:
+    """The file: a multipart upload (field ``file``; its name decides JSON/CSV) or the raw body."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=1, max_fields=5)
+        except Exception as exc:  # a malformed multipart body is the caller's error
+            raise HTTPException(422, detail={"code": "multipart_invalid", "message": "无法解析上传的文件"}) from exc
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            await form.close()
+            raise HTTPException(422, detail={"code": "file_missing", "message": "请以 file 字段上传校历文件"})
+        content = await upload.read()
+        name = filename or upload.filename or "calendar.csv"
+        await form.close()
+        return content, name
+    content_type = request.headers.get("content-type", "")
+    return await request.body(), filename or ("calendar.json" if "json" in content_type else "calendar.csv")
 
 
 def _aware(at: datetime | None, attendance: AttendanceApp) -> datetime | None:

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from services.attendance.calendars import SchoolCalendar
 from services.attendance.closing import ClosingCases
-from services.attendance.configuration import CountyCalendar, RuleSet
+from services.attendance.configuration import CountyCalendar, CountyDayClose, DayCloseConfig, RuleSet
 from services.attendance.domain import (
     CHECKIN_STATUSES,
     BatchRejected,
@@ -55,6 +55,15 @@ ROW_PROBLEMS = {
     "conflicting_duplicate": "同一学生在本批中出现多次且内容不同 (conflicting duplicate)",
     "unknown_school": "学校不在花名册中 (unknown school)",
 }
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """What officers configured: calendars per county, rules per jurisdiction, cut-offs per county."""
+
+    calendars: dict[str, SchoolCalendar]
+    rules: dict[str, AbsenceRules]
+    day_closes: dict[str, DayCloseConfig]
 
 
 @dataclass(frozen=True)
@@ -120,26 +129,46 @@ class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
             correction_window_days=settings.correction_window_days,
             long_leave_school_days=settings.long_leave_school_days,
         )
-        self._config: tuple[float, dict[str, SchoolCalendar], dict[str, AbsenceRules]] | None = None
+        self._config: tuple[float, Configuration] | None = None
         return self
 
     # -- configuration -------------------------------------------------------------------------
-    def _configuration(self) -> tuple[dict[str, SchoolCalendar], dict[str, AbsenceRules]]:
-        """County calendars and rule sets, re-read at most every ``config_ttl_s`` (shared by API workers)."""
+    def _configuration(self) -> Configuration:
+        """County calendars, rule sets and cut-offs, re-read at most every ``config_ttl_s`` (shared by API workers)."""
         now = time.monotonic()
         if self._config is None or now - self._config[0] > self.settings.config_ttl_s:
-            calendars = {c: SchoolCalendar.from_body(b, v) for c, (b, v) in self.store.configuration("calendar").items()}
-            rules = {c: AbsenceRules.from_body(b, v, c) for c, (b, v) in self.store.configuration("rules").items()}
-            self._config = (now, calendars, rules)
-        return self._config[1], self._config[2]
+            store = self.store
+            calendars = {c: SchoolCalendar.from_body(b, v) for c, (b, v) in store.configuration("calendar").items()}
+            rules = {c: AbsenceRules.from_body(b, v, c) for c, (b, v) in store.configuration("rules").items()}
+            closes = {c: DayCloseConfig.from_body(b, v, c) for c, (b, v) in store.configuration("day_close").items()}
+            self._config = (now, Configuration(calendars, rules, closes))
+        return self._config[1]
 
     def calendar_for(self, school: SchoolRow) -> SchoolCalendar:
         """The county's calendar if one was set, else the configured default."""
-        return self._configuration()[0].get(school.county_code, self.calendar)
+        return self._configuration().calendars.get(school.county_code, self.calendar)
 
     def rules_for(self, jurisdiction_code: str) -> AbsenceRules:
         """The rules of the most specific jurisdiction covering the code."""
-        return rules_for(jurisdiction_code, self._configuration()[1], self.default_rules)
+        return rules_for(jurisdiction_code, self._configuration().rules, self.default_rules)
+
+    def day_close_for(self, county_code: str) -> DayCloseConfig:
+        """The county's cut-off if one was set, else ``BAOXUE_DAY_CLOSE_CUTOFF`` (version 1)."""
+        found = self._configuration().day_closes.get(county_code)
+        return found or DayCloseConfig(county_code, self.settings.day_close_cutoff, 1)
+
+    def set_day_close(self, county_code: str, body: dict[str, Any], meta: dict[str, Any]) -> DayCloseConfig:
+        """Sets a county's cut-off (a new version); the scheduler closes the county's days after it from then on."""
+        existing = self._get(CountyDayClose, CountyDayClose.create_id(county_code))
+        version = 2 if existing is None else existing.day_close_version + 1
+        config = DayCloseConfig.from_body(body, version, county_code)
+        if existing is None:
+            existing = CountyDayClose(county_code=county_code, body=config.to_body(), meta=meta)
+        else:
+            existing.change(body=config.to_body(), meta=meta)
+        self.save(existing)
+        self._config = None
+        return config
 
     def set_calendar(self, county_code: str, body: dict[str, Any], meta: dict[str, Any]) -> SchoolCalendar:
         """Sets a county's calendar (a new version each time); rules read it from the next request on."""
@@ -405,6 +434,8 @@ def read_model_changes(event: Any, aggregates: dict[Any, Any]) -> list[Change]:
         return [ConfigRow("calendar", aggregate.county_code, aggregate.body, aggregate.calendar_version)]
     if isinstance(aggregate, RuleSet):
         return [ConfigRow("rules", aggregate.jurisdiction, aggregate.body, aggregate.rules_version)]
+    if isinstance(aggregate, CountyDayClose):
+        return [ConfigRow("day_close", aggregate.county_code, aggregate.body, aggregate.day_close_version)]
     return []
 
 

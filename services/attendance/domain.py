@@ -38,6 +38,11 @@ CORRECTION_STATUSES = ("present", "on_leave")
 __all__ = ["SchoolCalendar", "Term", "SchoolDay", "StudentAttendance", "check_correction_window"]
 
 
+def chronic_threshold(ratio: float, term_school_days: int) -> int:
+    """Unexcused absences in a term that make chronic absence: ``ceil(ratio × term school days)``."""
+    return math.ceil(ratio * term_school_days)
+
+
 def check_correction_window(day: date, today: date, window_days: int) -> None:
     """A closed day may be corrected only within the configured number of calendar days."""
     if today - day > timedelta(days=window_days):
@@ -130,7 +135,8 @@ class StudentAttendance(Aggregate):
         self.open_detection_id: str | None = None
         self.open_detection_days: list[date] = []
         self.detection_ids: list[str] = []
-        self.chronic_terms: list[date] = []
+        self.chronic_terms: list[date] = []  # every term ever flagged, once per flag
+        self.chronic_flags: dict[date, dict[str, Any]] = {}  # the open flag of each term: id, end, days, ratio
 
     @staticmethod
     def create_id(student_id: str, **_: Any) -> uuid.UUID:
@@ -196,15 +202,20 @@ class StudentAttendance(Aggregate):
             )
 
     def flag_chronic(self, term: Term, term_school_days: int, rules: AbsenceRules, meta: dict[str, Any]) -> bool:
-        """Flags 经常性缺勤 once per term when absences reach the rule's share of the term's school days."""
-        if term.start in self.chronic_terms or term_school_days < 1:
+        """Flags 经常性缺勤 when absences reach the rule's share of the term's school days: one open flag per term.
+
+        A flag withdrawn by a correction may be raised again by later absences, under a new id (new evidence).
+        """
+        if term.start in self.chronic_flags or term_school_days < 1:
             return False
         days = [d for d in self.absent_days if term.start <= d <= term.end]
-        if len(days) < math.ceil(rules.chronic_ratio * term_school_days):
+        if len(days) < chronic_threshold(rules.chronic_ratio, term_school_days):
             return False
+        earlier = self.chronic_terms.count(term.start)
+        key = f"chronic:{self.student_id}:{term.start.isoformat()}" + (f":{earlier}" if earlier else "")
         self._chronic_absence_flagged(
             student_id=self.student_id,
-            flag_id=str(uuid.uuid5(NAMESPACE, f"chronic:{self.student_id}:{term.start.isoformat()}")),
+            flag_id=str(uuid.uuid5(NAMESPACE, key)),
             term_start=term.start,
             term_end=term.end,
             term_school_days=term_school_days,
@@ -250,7 +261,12 @@ class StudentAttendance(Aggregate):
         return True
 
     def retract_absence(self, day: date, reason: str, rules: AbsenceRules, meta: dict[str, Any]) -> bool:
-        """Undoes an absence corrected away, and withdraws a flag whose evidence included it; False if none."""
+        """Undoes an absence corrected away, and withdraws a flag whose evidence included it; False if none.
+
+        A suspected dropout whose streak held the day is retracted (and re-detected if the rest still reaches the
+        threshold); a chronic-absence flag of the day's term is retracted when the term's absences fall back under
+        the threshold it was raised with (its own ratio and term length, not today's rules).
+        """
         if day not in self.absent_days:
             return False
         self._absence_retracted(
@@ -267,7 +283,29 @@ class StudentAttendance(Aggregate):
                 meta=meta,
             )
             self._detect_streak(rules.consecutive_days, rules.version, self.school_id, self.township_code, meta)
+        self._withdraw_chronic(day, reason, meta)
         return True
+
+    def _withdraw_chronic(self, day: date, reason: str, meta: dict[str, Any]) -> None:
+        for term_start, flag in list(self.chronic_flags.items()):
+            if not term_start <= day <= flag["term_end"]:
+                continue
+            remaining = [d for d in self.absent_days if term_start <= d <= flag["term_end"]]
+            threshold = chronic_threshold(flag["threshold_ratio"], flag["term_school_days"])
+            if len(remaining) < threshold:
+                self._chronic_absence_retracted(
+                    student_id=self.student_id,
+                    flag_id=flag["flag_id"],
+                    term_start=term_start,
+                    term_end=flag["term_end"],
+                    corrected_day=day,
+                    absent_days=remaining,
+                    threshold_days=threshold,
+                    reason=reason,
+                    school_id=self.school_id,
+                    township_code=self.township_code,
+                    meta=meta,
+                )
 
     @event("AbsenceRecorded")
     def _absence_recorded(
@@ -360,3 +398,23 @@ class StudentAttendance(Aggregate):
     ) -> None:
         self.meta = meta
         self.chronic_terms = [*self.chronic_terms, term_start]
+        flag = {"flag_id": flag_id, "term_end": term_end, "term_school_days": term_school_days, "threshold_ratio": threshold_ratio}
+        self.chronic_flags = {**getattr(self, "chronic_flags", {}), term_start: flag}
+
+    @event("ChronicAbsenceRetracted")
+    def _chronic_absence_retracted(
+        self,
+        student_id: str,
+        flag_id: str,
+        term_start: date,
+        term_end: date,
+        corrected_day: date,
+        absent_days: list[date],
+        threshold_days: int,
+        reason: str,
+        school_id: str,
+        township_code: str,
+        meta: dict[str, Any],
+    ) -> None:
+        self.meta = meta
+        self.chronic_flags = {k: v for k, v in self.chronic_flags.items() if k != term_start}

@@ -112,3 +112,23 @@ class LeaveNotPending(Conflict):
 
     def __init__(self, leave_id: str, status: str) -> None:
         super().__init__(f"请假单 {leave_id} 当前状态为 {status}，不能再审批 (leave is not pending)", rule="leave_pending")
+
+
+@dataclass(frozen=True)
+class CalendarRowError:
+    """Why one row (CSV line, or JSON entry) of a calendar file was refused."""
+
+    line: int | None
+    field: str
+    code: str
+    reason: str
+
+
+class CalendarFileRejected(InvalidInput):
+    """A calendar file with any bad row is refused whole, naming every bad row; nothing is set."""
+
+    code = "calendar_rejected"
+
+    def __init__(self, errors: list[CalendarRowError]) -> None:
+        super().__init__(f"校历文件有 {len(errors)} 处错误，未导入 (calendar file rejected, nothing set)", rule="calendar_format")
+        self.errors = errors

@@ -130,6 +130,18 @@ class AttendanceStore(Protocol):
 
     def ensure_partition(self, day: date) -> None: ...
 
+    def closed_on(self, school_ids: list[str], day: date) -> set[str]:
+        """The schools among ``school_ids`` whose roll for ``day`` is closed (no lock: the scheduler's look-ahead)."""
+        ...
+
+    def day_close_progress(self) -> dict[str, date]:
+        """Per county, the last day the scheduler closed completely."""
+        ...
+
+    def advance_day_close(self, county_code: str, day: date, only_if_new: bool = False) -> None:
+        """Moves a county's progress forward to ``day`` (never back); ``only_if_new``: only when none is recorded."""
+        ...
+
     def apply(self, changes: list[Any]) -> None:
         """Applies read-model changes (in-memory stores only; PostgreSQL writes them with the events)."""
         ...

@@ -60,6 +60,17 @@ CREATE TABLE IF NOT EXISTS leaves (
     school_days int NOT NULL
 );
 CREATE INDEX IF NOT EXISTS leaves_by_school_day ON leaves (school_id, first_day, last_day) WHERE status = 'approved';
+CREATE TABLE IF NOT EXISTS day_close_progress (
+    county_code text PRIMARY KEY,
+    closed_through date NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNLOGGED TABLE IF NOT EXISTS rate_buckets (
+    client_id text PRIMARY KEY,
+    tokens double precision NOT NULL,
+    refilled_at timestamptz NOT NULL,
+    granted boolean NOT NULL DEFAULT true
+);
 CREATE TABLE IF NOT EXISTS configuration (
     kind text NOT NULL,
     code text NOT NULL,
@@ -395,6 +406,26 @@ class PgAttendanceStore:
             params += [on, on]
         rows = self._all(query + " ORDER BY first_day, student_id", params)
         return [LeaveView(**r) for r in rows]
+
+    def closed_on(self, school_ids: list[str], day: date) -> set[str]:
+        rows = self._all(
+            "SELECT school_id FROM closed_days WHERE day = %s AND school_id = ANY(%s::text[])", (day, school_ids)
+        )
+        return {r["school_id"] for r in rows}
+
+    def day_close_progress(self) -> dict[str, date]:
+        return {r["county_code"]: r["closed_through"] for r in self._all("SELECT county_code, closed_through FROM day_close_progress")}
+
+    def advance_day_close(self, county_code: str, day: date, only_if_new: bool = False) -> None:
+        conflict = "DO NOTHING" if only_if_new else (
+            "DO UPDATE SET closed_through = GREATEST(day_close_progress.closed_through, EXCLUDED.closed_through), "
+            "updated_at = now()"
+        )
+        with self.db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO day_close_progress (county_code, closed_through) VALUES (%s, %s) ON CONFLICT (county_code) {conflict}",
+                (county_code, day),
+            )
 
     def configuration(self, kind: str) -> dict[str, tuple[dict[str, Any], int]]:
         rows = self._all("SELECT code, body, version FROM configuration WHERE kind = %s", (kind,))

@@ -10,6 +10,7 @@ from contracts.events.attendance import (
     AbsenceRetractedV1,
     AttendanceResumedV1,
     ChronicAbsenceFlaggedV1,
+    ChronicAbsenceRetractedV1,
     SchoolDayClosedV1,
     SuspectedDropoutDetectedV1,
     SuspectedDropoutRetractedV1,
@@ -79,5 +80,18 @@ def to_contract(domain_event: Any) -> Contract | None:
             rule=e.rule,
             rule_version=e.rule_version,
             threshold_ratio=e.threshold_ratio,
+        )
+    if isinstance(e, StudentAttendance.ChronicAbsenceRetracted):
+        return ChronicAbsenceRetractedV1(
+            flag_id=e.flag_id,
+            student_id=e.student_id,
+            school_id=e.school_id,
+            township_code=e.township_code,
+            term_start=e.term_start,
+            term_end=e.term_end,
+            corrected_day=e.corrected_day,
+            absent_days=list(e.absent_days),
+            threshold_days=e.threshold_days,
+            reason=e.reason,
         )
     return None

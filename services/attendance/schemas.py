@@ -187,3 +187,18 @@ class RulesPublic(BaseModel):
     term_start_days: int
     correction_window_days: int
     long_leave_school_days: int
+
+
+class DayCloseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cutoff: str = Field(
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time (24-hour HH:MM) after which the county's day closes"
+    )
+
+
+class DayClosePublic(BaseModel):
+    county_code: str
+    version: int = Field(description="1 = the configured default (BAOXUE_DAY_CLOSE_CUTOFF); each change adds one")
+    cutoff: str
+

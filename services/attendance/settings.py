@@ -14,7 +14,9 @@ class AttendanceSettings(ServiceSettings):
     """Local rules vary (48 hours, one week...): thresholds and calendars are configuration, not code."""
 
     absence_threshold_days: int = Field(2, ge=1, le=60, description="Consecutive unexcused school days that flag 疑似辍学")
-    day_close_cutoff: str = Field("18:00", description="Local time (HH:MM) after which the scheduler closes today's roll")
+    day_close_cutoff: str = Field(
+        "18:00", description="Default local time (HH:MM) after which the scheduler closes a county's day (a county may set its own)"
+    )
     holidays: list[date] = Field(default_factory=list, description="Weekdays that are not school days (JSON list)")
     makeup_days: list[date] = Field(default_factory=list, description="Weekend days that are school days (调休)")
     scheduler_interval_s: float = Field(30.0, gt=0, description="How often the scheduler looks for days to close")
@@ -38,6 +40,14 @@ class AttendanceSettings(ServiceSettings):
         return value
 
     def cutoff_time(self) -> time:
-        """The cut-off as a time of day."""
-        hours, minutes = self.day_close_cutoff.split(":")
-        return time(int(hours), int(minutes))
+        """The default cut-off as a time of day."""
+        return parse_cutoff(self.day_close_cutoff)
+
+
+CUTOFF_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+def parse_cutoff(value: str) -> time:
+    """``HH:MM`` (24-hour local time) as a time of day."""
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))

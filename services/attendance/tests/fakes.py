@@ -21,6 +21,8 @@ class InMemoryAttendanceStore:
         self.detections: dict[str, str] = {}
         self.leave_rows: dict[str, LeaveRow] = {}
         self.config: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+        self.progress: dict[str, date] = {}
+        self.failing_counties: set[str] = set()  # rolls of these counties raise (a county's outage)
 
     def add_school(self, school_id: str, township_code: str = "520102001") -> None:
         self.schools_[school_id] = SchoolRow(school_id, township_code[:6], township_code)
@@ -77,6 +79,17 @@ class InMemoryAttendanceStore:
     def ensure_partition(self, day: date) -> None:
         pass
 
+    def closed_on(self, school_ids: list[str], day: date) -> set[str]:
+        return {s for s in school_ids if (s, day) in self.closed}
+
+    def day_close_progress(self) -> dict[str, date]:
+        return dict(self.progress)
+
+    def advance_day_close(self, county_code: str, day: date, only_if_new: bool = False) -> None:
+        if county_code in self.progress and only_if_new:
+            return
+        self.progress[county_code] = max(day, self.progress.get(county_code, day))
+
     def apply(self, changes: list[Any]) -> None:
         for change in changes:
             if isinstance(change, ClosedDay):
@@ -112,6 +125,9 @@ class InMemoryAttendanceStore:
         ]
 
     def rolls(self, school_ids: list[str], day: date) -> dict[str, list[RollEntry]]:
+        broken = {self.schools_[s].county_code for s in school_ids} & self.failing_counties
+        if broken:
+            raise ConnectionError(f"county {sorted(broken)} unavailable")
         return {s: self.roll(s, day) for s in school_ids}
 
     def seen_any(self, school_id: str, days: list[date]) -> set[str]:

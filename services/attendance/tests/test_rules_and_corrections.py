@@ -10,6 +10,7 @@ from contracts.events.attendance import (
     AbsenceRetractedV1,
     AttendanceResumedV1,
     ChronicAbsenceFlaggedV1,
+    ChronicAbsenceRetractedV1,
     SuspectedDropoutDetectedV1,
     SuspectedDropoutRetractedV1,
 )
@@ -278,3 +279,53 @@ def test_a_token_bucket_refuses_a_burst_then_refills():
     assert limited.value.retry_after == pytest.approx(0.5)
     now[0] = 0.5
     buckets.take("gate-a")
+
+
+# -- a chronic-absence flag withdrawn by a correction ---------------------------------------------
+def chronic_term(app, clock, today: str = "2025-09-05") -> None:
+    """A 20-school-day term and a 10% rule: two unexcused absences flag 经常性缺勤."""
+    app.set_calendar(COUNTY, {"terms": [{"start": "2025-09-01", "end": "2025-09-26"}]}, META)
+    app.set_rules(COUNTY, {"consecutive_days": 30, "chronic_ratio": 0.1}, META)
+    clock.set(at(d(today), 20))
+
+
+def test_a_correction_under_the_chronic_threshold_retracts_the_flag_naming_it(app, clock):
+    chronic_term(app, clock)
+    run_day(app, d("2025-09-01"), "ann", "chen")
+    run_day(app, d("2025-09-03"), "ann", "chen")
+    [flag] = published(app, ChronicAbsenceFlaggedV1)
+    app.correct_day("school-1", d("2025-09-03"), "bo", "present", "补录：门禁漏读", META)
+    [retracted] = published(app, ChronicAbsenceRetractedV1)
+    assert (retracted.flag_id, retracted.student_id, retracted.corrected_day) == (flag.flag_id, "bo", d("2025-09-03"))
+    assert (retracted.absent_days, retracted.threshold_days, retracted.reason) == ([d("2025-09-01")], 2, "补录：门禁漏读")
+    assert (retracted.term_start, retracted.term_end) == (flag.term_start, flag.term_end)
+
+
+def test_a_correction_that_leaves_enough_absences_keeps_the_chronic_flag(app, clock):
+    chronic_term(app, clock)
+    for day in ("2025-09-01", "2025-09-02", "2025-09-04"):
+        run_day(app, d(day), "ann", "chen")
+    app.correct_day("school-1", d("2025-09-04"), "bo", "on_leave", "补交病假条", META)
+    assert len(published(app, ChronicAbsenceFlaggedV1)) == 1
+    assert not published(app, ChronicAbsenceRetractedV1)
+
+
+def test_after_a_retraction_new_absences_flag_again_under_a_new_id(app, clock):
+    chronic_term(app, clock, today="2025-09-08")
+    run_day(app, d("2025-09-01"), "ann", "chen")
+    run_day(app, d("2025-09-03"), "ann", "chen")
+    app.correct_day("school-1", d("2025-09-03"), "bo", "present", "补录", META)
+    run_day(app, d("2025-09-08"), "ann", "chen")
+    first, second = published(app, ChronicAbsenceFlaggedV1)
+    assert first.flag_id != second.flag_id and second.absent_days == [d("2025-09-01"), d("2025-09-08")]
+    assert [r.flag_id for r in published(app, ChronicAbsenceRetractedV1)] == [first.flag_id]
+
+
+def test_leave_approved_late_also_withdraws_the_chronic_flag(app, clock):
+    chronic_term(app, clock)
+    run_day(app, d("2025-09-01"), "ann", "chen")
+    run_day(app, d("2025-09-03"), "ann", "chen")
+    leave = app.request_leave("school-1", "bo", d("2025-09-03"), d("2025-09-03"), "sick", "发烧", META)
+    app.decide_leave("school-1", leave.leave_id, True, "病假条已补交", META)
+    [retracted] = published(app, ChronicAbsenceRetractedV1)
+    assert retracted.student_id == "bo" and retracted.reason.startswith("请假已批准")

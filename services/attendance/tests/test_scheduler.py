@@ -1,11 +1,16 @@
-"""The scheduler closes today's rolls only after the cut-off and only on school days."""
+"""The scheduler closes each county's rolls only after that county's cut-off, only on school days, catching up."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from services.attendance.application import AttendanceApp
-from services.attendance.scheduler import close_due_days
+import pytest
+
+from contracts.events.attendance import SuspectedDropoutDetectedV1
+from services.attendance.application import AttendanceApp, to_contract
+from services.attendance.domain import SchoolDay, school_day_id
+from services.attendance.errors import InvalidInput
+from services.attendance.scheduler import close_due_days, run_once
 from services.attendance.settings import AttendanceSettings
 from services.attendance.tests.fakes import InMemoryAttendanceStore
 from services.runtime.clock import CHINA, FixedClock
@@ -42,3 +47,98 @@ def test_closing_again_after_a_restart_changes_nothing():
     events = len(app.recorder.select_notifications(start=1, limit=100))
     close_due_days(app)
     assert len(app.recorder.select_notifications(start=1, limit=100)) == events
+
+
+# -- a cut-off per county, catch-up after downtime, one county's failure ---------------------------
+
+OFFICER = {"actor_id": "officer-1", "actor_role": "county_officer", "jurisdiction": "520103", "correlation_id": "c-1"}
+A, B = "520102", "520103"  # two counties, a school each
+
+
+def two_counties(at: datetime) -> tuple[AttendanceApp, FixedClock, InMemoryAttendanceStore]:
+    store = InMemoryAttendanceStore()
+    for school, township in (("a-school", f"{A}001"), ("b-school", f"{B}001")):
+        store.add_school(school, township)
+        store.enrol(f"{school}-kid", school)
+    clock = FixedClock(at)
+    settings = AttendanceSettings(env="test", day_close_cutoff="18:00", config_ttl_s=0)
+    return in_memory(AttendanceApp).attach(store, clock, settings), clock, store
+
+
+def closed(app: AttendanceApp, school_id: str, day: date) -> bool:
+    return app.day_summary(school_id, day).status == "closed"
+
+
+def test_each_county_closes_after_its_own_cut_off_recorded_with_the_close(monkeypatch):
+    app, clock, _ = two_counties(datetime(2025, 9, 22, 8, 0, tzinfo=CHINA))
+    config = app.set_day_close(B, {"cutoff": "16:30"}, OFFICER)
+    assert (config.version, app.day_close_for(A).cutoff, app.day_close_for(A).version) == (2, "18:00", 1)
+    run_once(app)
+    clock.set(datetime(2025, 9, 22, 16, 45, tzinfo=CHINA))
+    assert close_due_days(app) == 1
+    assert closed(app, "b-school", date(2025, 9, 22)) and not closed(app, "a-school", date(2025, 9, 22))
+    clock.set(datetime(2025, 9, 22, 18, 0, tzinfo=CHINA))
+    assert close_due_days(app) == 1 and closed(app, "a-school", date(2025, 9, 22))
+    meta = app.repository.get(school_day_id("b-school", date(2025, 9, 22))).meta
+    assert (meta["cutoff"], meta["cutoff_version"], meta["actor_id"]) == ("16:30", 2, "system:attendance")
+
+
+def test_days_missed_while_the_scheduler_was_down_are_closed_in_order_within_the_window():
+    app, clock, store = two_counties(datetime(2025, 9, 15, 19, 0, tzinfo=CHINA))  # Monday: runs, closes Monday
+    assert close_due_days(app) == 2
+    clock.set(datetime(2025, 9, 18, 19, 0, tzinfo=CHINA))  # down Tuesday and Wednesday, back Thursday evening
+    assert close_due_days(app) == 6
+    days = [date(2025, 9, 16), date(2025, 9, 17), date(2025, 9, 18)]
+    assert all(closed(app, s, d) for s in ("a-school", "b-school") for d in days)
+    notes = app.recorder.select_notifications(start=1, limit=1000)
+    flags = [c for c in (to_contract(app.mapper.to_domain_event(n)) for n in notes) if isinstance(c, SuspectedDropoutDetectedV1)]
+    # closed oldest first: the absent kids' streak ran Monday, Tuesday → detected on Tuesday's close
+    assert sorted((f.student_id, f.absent_days[-1]) for f in flags) == [
+        ("a-school-kid", date(2025, 9, 16)),
+        ("b-school-kid", date(2025, 9, 16)),
+    ]
+    assert store.progress == {A: date(2025, 9, 18), B: date(2025, 9, 18)}
+
+
+def test_catch_up_never_reaches_past_the_correction_window():
+    app, clock, _ = two_counties(datetime(2025, 9, 1, 19, 0, tzinfo=CHINA))
+    app.set_rules(A, {"correction_window_days": 2}, OFFICER)
+    close_due_days(app)
+    clock.set(datetime(2025, 9, 12, 19, 0, tzinfo=CHINA))  # Friday, eleven days later
+    close_due_days(app)
+    assert not closed(app, "a-school", date(2025, 9, 9))  # Tuesday: outside county A's 2-day window
+    assert closed(app, "a-school", date(2025, 9, 10)) and closed(app, "a-school", date(2025, 9, 12))
+    assert closed(app, "b-school", date(2025, 9, 5)) and not closed(app, "b-school", date(2025, 9, 4))  # default 7 days
+
+
+def test_a_first_start_closes_from_today_on_not_the_history_before_it():
+    app, _, _ = two_counties(datetime(2025, 9, 18, 19, 0, tzinfo=CHINA))
+    assert close_due_days(app) == 2
+    assert not closed(app, "a-school", date(2025, 9, 17))
+
+
+def test_one_county_failing_does_not_stop_the_others_and_is_caught_up_later():
+    app, clock, store = two_counties(datetime(2025, 9, 22, 8, 0, tzinfo=CHINA))
+    run_once(app)
+    store.failing_counties.add(A)
+    clock.set(datetime(2025, 9, 22, 19, 0, tzinfo=CHINA))
+    runs = {r.county_code: r for r in run_once(app)}
+    assert runs[A].error and "unavailable" in runs[A].error and runs[B].schools == 1
+    assert store.progress[A] == date(2025, 9, 21)
+    store.failing_counties.clear()
+    clock.set(datetime(2025, 9, 23, 19, 0, tzinfo=CHINA))
+    runs = {r.county_code: r for r in run_once(app)}
+    assert runs[A].days == [date(2025, 9, 22), date(2025, 9, 23)] and runs[B].days == [date(2025, 9, 23)]
+
+
+def test_a_day_already_closed_by_hand_is_skipped_and_the_cut_off_is_validated():
+    app, clock, _ = two_counties(datetime(2025, 9, 22, 8, 0, tzinfo=CHINA))
+    run_once(app)
+    app.close_day("a-school", date(2025, 9, 22), OFFICER)
+    clock.set(datetime(2025, 9, 22, 19, 0, tzinfo=CHINA))
+    assert close_due_days(app) == 1
+    assert app.repository.get(school_day_id("a-school", date(2025, 9, 22))).meta["actor_id"] == "officer-1"
+    assert isinstance(app.repository.get(school_day_id("b-school", date(2025, 9, 22))), SchoolDay)
+    for bad in ({"cutoff": "24:00"}, {"cutoff": "6pm"}, {"cutoff": "18:00", "tz": "UTC"}, {}):
+        with pytest.raises(InvalidInput):
+            app.set_day_close(A, bad, OFFICER)
