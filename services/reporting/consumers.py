@@ -9,6 +9,7 @@ import psycopg
 
 from contracts import registry, topics
 from services.reporting import inbox
+from services.reporting.counters import CountingStore
 from services.reporting.projectors import project
 from services.reporting.stores import SqlStore
 from services.runtime.consumer import Message
@@ -24,7 +25,9 @@ def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psyco
     def policy(message: Message, conn: psycopg.Connection) -> None:
         event = inbox.event_of(message, partitions)
         if inbox.record(conn, message, event):
-            project(SqlStore(conn), event)
+            store = CountingStore(SqlStore(conn))
+            project(store, event)
+            store.flush()
 
     return policy
 

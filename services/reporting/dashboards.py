@@ -11,12 +11,12 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from statistics import median
 from typing import Any
 
-from services.reporting import labels
+from services.reporting import counters, labels
 from services.reporting import names as division_names
 from services.reporting.projections import CONFIRMED_STATUSES, OPEN_STATUSES
+from services.reporting.inbox import start_of
 from services.reporting.queries import Scope, View
 from services.runtime.clock import CHINA
 
@@ -40,7 +40,7 @@ class Unit:
     special_groups: Counter = field(default_factory=Counter)
     groups_enrolled: Counter = field(default_factory=Counter)
     groups_open_cases: Counter = field(default_factory=Counter)
-    return_days: list[int] = field(default_factory=list)
+    return_days: Counter = field(default_factory=Counter)  # days to return → cases
 
     def add(self, other: "Unit") -> None:
         self.counts.update(other.counts)
@@ -49,7 +49,7 @@ class Unit:
         self.special_groups.update(other.special_groups)
         self.groups_enrolled.update(other.groups_enrolled)
         self.groups_open_cases.update(other.groups_open_cases)
-        self.return_days.extend(other.return_days)
+        self.return_days.update(other.return_days)
 
     def figures(self, targets: dict[str, float]) -> dict[str, Any]:
         c = {k: self.counts.get(k, 0) for k in COUNTS}
@@ -59,7 +59,7 @@ class Unit:
         return {
             **c,
             "dropout_rate_primary": primary, "dropout_rate_junior": junior, "return_rate": ret,
-            "median_days_to_return": median(self.return_days) if self.return_days else None,
+            "median_days_to_return": _median(self.return_days),
             "cases_by_stage": dict(sorted(self.by_stage.items())), "cases_by_cause": dict(sorted(self.by_cause.items())),
             "special_groups": dict(sorted(self.special_groups.items())),
             "special_groups_enrolled": dict(sorted(self.groups_enrolled.items())),
@@ -71,6 +71,24 @@ class Unit:
                 "return_rate": ret is None or ret >= targets["return_rate"],
             },
         }
+
+
+def _median(histogram: Counter) -> float | int | None:
+    """statistics.median of the values a histogram (value → how many) stands for."""
+    values = sorted((v, n) for v, n in histogram.items() if n > 0)
+    total = sum(n for _, n in values)
+    if not total:
+        return None
+
+    def at(index: int) -> int:
+        for v, n in values:
+            if index < n:
+                return v
+            index -= n
+        raise IndexError(index)
+
+    half = total // 2
+    return at(half) if total % 2 else (at(half - 1) + at(half)) / 2
 
 
 Leaf = tuple[str, str]  # (township code, school id or "")
@@ -121,7 +139,7 @@ def leaves(view: View, scope: Scope) -> tuple[dict[Leaf, Unit], dict[str, str]]:
         if status == "returned" or (status == "closed" and r["close_reason"] == "returned"):
             u.counts["returned"] += 1
             if r["returned_on"] is not None:
-                u.return_days.append((r["returned_on"] - r["opened_at"].astimezone(CHINA).date()).days)
+                u.return_days[(r["returned_on"] - r["opened_at"].astimezone(CHINA).date()).days] += 1
         mine = groups.get(r["student_id"])
         if mine and status in OPEN_STATUSES:
             u.counts["special_group_open_cases"] += 1
@@ -158,7 +176,25 @@ def leaves(view: View, scope: Scope) -> tuple[dict[Leaf, Unit], dict[str, str]]:
     ):
         names[r["school_id"]] = r["name"]
         units[(r["t"], r["school_id"])]  # a known school counts zero rather than being absent
-    return dict(units), names
+    return _moved(conn, dict(units), scope, view.day), names
+
+
+def _moved(conn: Any, units: dict[Leaf, Unit], scope: Scope, day: date) -> dict[Leaf, Unit]:
+    """A school that moved township (乡镇撤并) counts in its township valid on the day."""
+    moves: dict[str, list] = defaultdict(list)
+    for r in conn.execute("SELECT * FROM school_moves"):
+        moves[r["school_id"]].append(r)
+    if not moves:
+        return units
+    out: dict[Leaf, Unit] = defaultdict(Unit)
+    for (township, school), unit in units.items():
+        if school in moves:
+            ordinal = day.toordinal()
+            township = next(t for a, b, t in counters.timeline(moves[school]) if a <= ordinal < b)[:9]
+            if not township.startswith(scope.jurisdiction):
+                continue
+        out[(township, school)].add(unit)
+    return dict(out)
 
 
 def _groups_on(conn: Any, scope: Scope, day: date) -> dict[str, list[str]]:
@@ -224,21 +260,100 @@ def ancestors(code: str) -> list[str]:
 def dashboard(view: View, scope: Scope, code: str, school_id: str | None,
               configured_targets: dict[str, dict[str, float]]) -> dict[str, Any] | None:
     """One unit's figures with those of the level below; None when nothing is known of it."""
-    units, names = leaves(view, scope)
-    mine = {k: u for k, u in units.items() if k[0].startswith(code) and (school_id is None or k[1] == school_id)}
-    if not mine:
+    read = counted(view, scope, code, school_id)
+    if read is None:
+        units, names = leaves(view, scope)
+        mine = {k: u for k, u in units.items() if k[0].startswith(code) and (school_id is None or k[1] == school_id)}
+        if not mine:
+            return None
+        below = [] if school_id is not None else children_of(mine, code)
+        total = unit_of(units, code, school_id)
+        parts = [(c, s, unit_of(units, c, s)) for c, s in below]
+    elif not read:
         return None
-    below = [] if school_id is not None else children_of(mine, code)
+    else:
+        total, parts, names = read
+        below = [(c, s) for c, s, _ in parts]
     divisions = division_names.on(view.conn, [*ancestors(code), *(c for c, s in below if s is None)], view.day)
     targets = targets_for(code, configured_targets)
     children = [
-        {**describe(c, s, names, divisions), "figures": unit_of(units, c, s).figures(targets_for(c, configured_targets))}
-        for c, s in below
+        {**describe(c, s, names, divisions), "figures": unit.figures(targets_for(c, configured_targets))}
+        for c, s, unit in parts
     ]
     crumbs = [describe(a, None, names, divisions) for a in ancestors(code)]
-    return {**describe(code, school_id, names, divisions), "figures": unit_of(units, code, school_id).figures(targets),
+    return {**describe(code, school_id, names, divisions), "figures": total.figures(targets),
             "children": children, "breadcrumbs": crumbs, "names_on": view.day.isoformat(),
             "positions": view.positions}
+
+
+MEASURES = {"stage": "by_stage", "cause": "by_cause", "special_groups": "special_groups",
+            "groups_enrolled": "groups_enrolled", "groups_open_cases": "groups_open_cases"}
+
+
+def counted(view: View, scope: Scope, code: str, school_id: str | None) -> Any:
+    """A live unit and its children read from the counters by key: (total, [(code, school, unit)], school names);
+    () when nothing is known of it; None when the counters cannot answer (time travel, a scope narrower than the
+    unit, codes shorter than a township's) and the rows are counted instead."""
+    if view.at is not None or scope.schools is not None or not code.startswith(scope.jurisdiction):
+        return None
+    if school_id is not None and "\x00" in school_id:
+        return ()  # no school has such an id (and PostgreSQL text cannot hold it)
+    target = code if school_id is None else f"{code}|{school_id}"
+    day = view.day.toordinal()
+    found: dict[str, Unit] = defaultdict(Unit)
+    exists: Counter = Counter()
+    for r in view.conn.execute(
+        "SELECT unit, measure, key, sum(n)::bigint AS n FROM dashboard_counts WHERE (unit = %(u)s OR parent = %(u)s) "
+        "AND since <= %(d)s AND until > %(d)s GROUP BY unit, measure, key", {"u": target, "d": day},
+    ):
+        n, measure, key = r["n"], r["measure"], r["key"]
+        if not n:
+            continue
+        u = found[r["unit"]]
+        if measure == counters.ROWS:
+            exists[r["unit"]] += n
+        elif measure == counters.IRREGULAR:
+            return None
+        elif measure == "return_days":
+            u.return_days[int(key)] += n
+        elif measure in MEASURES:
+            getattr(u, MEASURES[measure])[key] += n
+        else:
+            u.counts[measure] += n
+    if exists[target] <= 0:
+        return ()
+    _due_today(view, found)
+    parts = []
+    for unit in sorted((u for u in found if u != target and exists[u] > 0),
+                       key=lambda u: u.split("|", 1)[1] if "|" in u else u):
+        c, _, s = unit.partition("|")
+        parts.append((c, s if "|" in unit else None, found[unit]))
+    ids = [s for _, s, _ in parts if s] + ([school_id] if school_id else [])
+    names = {r["school_id"]: r["name"] for r in view.conn.execute(
+        "SELECT school_id, name FROM schools WHERE school_id = ANY(%s)", (ids,))} if ids else {}
+    return found[target], parts, names
+
+
+def _due_today(view: View, found: dict[str, Unit]) -> None:
+    """Pending deadlines of the view's own day are overdue from their instant (earlier days are in the counters)."""
+    day = view.day
+    rows = view.conn.execute(
+        "SELECT township_code, school_id FROM ledger WHERE deadline_status = 'pending' AND deadline_at >= %s "
+        "AND deadline_at < %s AND status = ANY(%s)", (start_of(day), view.now, list(counters.OVERDUE_STATUSES)),
+    ).fetchall()
+    if not rows:
+        return
+    schools = list({r["school_id"] for r in rows if r["school_id"]})
+    moves: dict[str, list] = defaultdict(list)
+    for r in view.conn.execute("SELECT * FROM school_moves WHERE school_id = ANY(%s)", (schools,)):
+        moves[r["school_id"]].append(r)
+    leaf: Counter = Counter()
+    d = day.toordinal()
+    entries = [((r["township_code"] or "")[:9], r["school_id"] or "", "overdue_deadlines", "", d, d + 1) for r in rows]
+    counters.relocate(entries, {k: counters.timeline(v) for k, v in moves.items()}, leaf)
+    for (unit, *_), (_, n) in counters.expand(leaf).items():
+        if unit in found:
+            found[unit].counts["overdue_deadlines"] += n
 
 
 def all_units(view: View, scope: Scope, configured_targets: dict[str, dict[str, float]]) -> dict[str, dict[str, Any]]:

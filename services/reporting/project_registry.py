@@ -30,6 +30,14 @@ def school_closed(store: Store, e: Event) -> None:
             merged_into=p.merged_into)
 
 
+def school_township_changed(store: Store, e: Event) -> None:
+    """乡镇撤并: the school belongs to another township from a date; dashboards follow it by the view's day."""
+    p: r.SchoolTownshipChangedV1 = e.payload  # type: ignore[assignment]
+    guarded.write(store, "school_moves", {"school_id": p.school_id, "effective": p.effective}, e, {}, dict(
+        from_township_code=p.from_township_code, township_code=p.township_code, county_code=p.county_code), {})
+    _school(store, e, school_id=p.school_id, township_code=p.township_code, county_code=p.county_code)
+
+
 def _student(store: Store, student_id: str, township_code: str) -> Row:
     return store.get("students", (student_id,)) or complete(STUDENTS, {
         "student_id": student_id, "township_code": township_code, "enrolment": "unregistered",
@@ -215,6 +223,7 @@ HANDLERS = {
     r.JurisdictionRegisteredV1: jurisdiction_registered, r.JurisdictionChangedV1: jurisdiction_changed,
     r.SpecialGroupsChangedV1: special_groups_changed,
     r.SchoolRegisteredV1: school_registered, r.SchoolClosedV1: school_closed,
+    r.SchoolTownshipChangedV1: school_township_changed,
     r.StudentEnrolledV1: student_enrolled, r.StudentTransferredOutV1: transferred_out,
     r.StudentTransferredInV1: transferred_in, r.StudentAdmittedV1: admitted, r.StudentSuspendedV1: suspended,
     r.StudentResumedV1: resumed, r.StudentGraduatedV1: graduated, r.DisabledChildPlacedV1: placed,

@@ -81,10 +81,17 @@ SPECIAL_GROUPS = _t("special_groups", ("student_id",), """
     student_id text, township_code text NOT NULL, groups text, detail text, last_sequence bigint NOT NULL""")
 POSITIONS = _t("applied_positions", ("topic",), """
     topic text, sequence bigint NOT NULL, event_time timestamptz NOT NULL""")
+SCHOOL_MOVES = _t("school_moves", ("school_id", "effective"), """
+    school_id text, effective date, from_township_code text NOT NULL, township_code text NOT NULL,
+    county_code text, last_sequence bigint NOT NULL""")
+# Dashboard counters (``counters``): per unit (52, 5201, 520102, 520102001, and a leaf "520102001|school") and
+# measure, the count valid on days since <= day < until (day ordinals), kept in the same transaction as the rows.
+DASHBOARD_COUNTS = _t("dashboard_counts", ("unit", "measure", "key", "since", "until"), """
+    unit text, parent text NOT NULL, measure text, key text, since int, until int, n bigint NOT NULL""")
 
 READ_MODELS: tuple[Table, ...] = (
     SCHOOLS, STUDENTS, FINDINGS, SCHOOL_DAYS, ABSENCES, SUSPECTED, CHRONIC, LEDGER, CASE_STEPS, POSITIONS,
-    JURISDICTIONS, JURISDICTION_NAMES, SPECIAL_GROUPS,
+    JURISDICTIONS, JURISDICTION_NAMES, SPECIAL_GROUPS, SCHOOL_MOVES, DASHBOARD_COUNTS,
 )
 BY_NAME = {t.name: t for t in READ_MODELS}
 TABLES = tuple(t.name for t in READ_MODELS)
@@ -99,6 +106,10 @@ CREATE INDEX IF NOT EXISTS ledger_township_opened ON ledger (township_code text_
 CREATE INDEX IF NOT EXISTS ledger_county_status ON ledger (county_code, status);
 CREATE INDEX IF NOT EXISTS case_steps_case ON case_steps (case_id, at);
 CREATE INDEX IF NOT EXISTS special_groups_township ON special_groups (township_code text_pattern_ops);
+CREATE INDEX IF NOT EXISTS ledger_student ON ledger (student_id);
+CREATE INDEX IF NOT EXISTS findings_student ON findings (student_id);
+CREATE INDEX IF NOT EXISTS ledger_pending_deadline ON ledger (deadline_at) WHERE deadline_status = 'pending';
+CREATE INDEX IF NOT EXISTS dashboard_counts_parent ON dashboard_counts (parent);
 """
 
 SUSPECTED_STAGE = "suspected"
@@ -117,6 +128,9 @@ def install(db: Database) -> None:
     from services.reporting import bi, inbox
 
     db.execute_script(inbox.DDL + ddl() + bi.DDL)
+    from services.reporting import counters
+
+    counters.backfill(db)
 
 
 def drop_and_create(conn: psycopg.Connection) -> None:

@@ -12,7 +12,7 @@ from typing import Iterator
 import psycopg
 from tqdm import tqdm
 
-from services.reporting import inbox, projections
+from services.reporting import counters, inbox, projections
 from services.reporting.projectors import project
 from services.reporting.stores import MemoryStore
 from services.runtime.db import Database
@@ -51,6 +51,7 @@ def rebuild(db: Database, *, show_progress: bool = True) -> RebuildResult:
         total = inbox.count(conn)
         with tqdm(total=total, unit="ev", desc="重建报表投影 rebuild", disable=not show_progress) as bar:
             store, n = fold(conn, progress=bar)
+        counters.compute_all(store)
         projections.drop_and_create(conn)
         rows = store.copy_into(conn)
     return RebuildResult(n, rows, time.perf_counter() - started)

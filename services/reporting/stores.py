@@ -67,10 +67,12 @@ class MemoryStore:
     def count(self) -> int:
         return sum(len(rows) for rows in self.tables.values())
 
-    def copy_into(self, conn: psycopg.Connection) -> int:
+    def copy_into(self, conn: psycopg.Connection, only: tuple[str, ...] | None = None) -> int:
         """Writes every row into the (empty) tables of the connection's search path; returns rows written."""
         written = 0
         for t in READ_MODELS:
+            if only is not None and t.name not in only:
+                continue
             rows = self.tables[t.name]
             if not rows:
                 continue

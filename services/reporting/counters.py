@@ -1,0 +1,400 @@
+"""Dashboard counters: every figure pre-aggregated per unit (province 52 … township 520102001, and each leaf
+"520102001|school"), kept in the same transaction as the rows they count, so a dashboard reads a few rows by key.
+
+Each counted thing (an enrolment, a case, an open detection, an open finding, a school) contributes entries
+(leaf, measure, key, since, until) → n; an entry counts on the days (ordinals) ``since <= day < until``, which is
+how special groups (valid from/until a date), pending deadlines (overdue after their day) and school moves
+(乡镇撤并: a school's township from an effective date) stay exact on any day. The live consumer adds the difference
+of the contributions before and after each row it writes (``CountingStore``); the rebuild sums the same
+contributions over the rebuilt rows (``compute_all``), so both give the same counters. Every contribution is added
+to the leaf and to each level above it, so a level equals the sum of the levels below by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator
+
+import psycopg
+
+from services.reporting.projections import BY_NAME, CONFIRMED_STATUSES, OPEN_STATUSES
+from services.reporting.stores import MemoryStore, Row
+from services.runtime.clock import CHINA
+from services.runtime.db import Database
+
+ALWAYS, FOREVER = 0, 10_000_000  # day ordinals before and after any date
+ENROLLED = ("enrolled", "suspended")
+OVERDUE_STATUSES = ("confirmed", "legal", "suspected")
+ROWS, IRREGULAR = "_rows", "_irregular"  # a leaf exists (counts zero rather than absent); a code shorter than 9
+Entry = tuple[str, str, str, str, int, int]  # township (9 digits), school ("" none), measure, key, since, until
+Timeline = list[tuple[int, int, str]]  # (since, until, township) of a school that moved; empty: never moved
+
+
+def _day(value: date) -> int:
+    return value.toordinal()
+
+
+def china_day(instant: datetime) -> date:
+    return instant.astimezone(CHINA).date()
+
+
+def _union(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for a, b in sorted(x for x in spans if x[0] < x[1]):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def group_spans(groups_row: Row | None) -> dict[str, list[tuple[int, int]]] | None:
+    """Per group code, the days it is valid (since ≤ day < until); None when the child has no published groups."""
+    if groups_row is None:
+        return None
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for g in json.loads(groups_row["detail"] or "[]"):
+        until = _day(date.fromisoformat(g["until"])) if g["until"] else FOREVER
+        spans.setdefault(g["group"], []).append((_day(date.fromisoformat(g["since"])), until))
+    return {g: _union(s) for g, s in spans.items()}
+
+
+def _grouped(t: str, s: str, spans: dict[str, list[tuple[int, int]]], total: str | None, each: str) -> Iterator[Entry]:
+    if total:
+        for a, b in _union(x for v in spans.values() for x in v):
+            yield (t, s, total, "", a, b)
+    for g, v in spans.items():
+        for a, b in v:
+            yield (t, s, each, g, a, b)
+
+
+def _leaf(row: Row) -> tuple[str, str]:
+    return (row["township_code"] or "")[:9], row["school_id"] or ""
+
+
+def enrolment(st: Row | None, spans: dict | None) -> Iterator[Entry]:
+    if st is None or st["residency"] != "resident" or st["enrolment"] not in ENROLLED:
+        return
+    t, s = _leaf(st)
+    yield (t, s, ROWS, "", ALWAYS, FOREVER)
+    if st["grade"] is not None:
+        yield (t, s, "enrolled_primary" if st["grade"] <= 6 else "enrolled_junior", "", ALWAYS, FOREVER)
+        yield (t, s, "enrolled", "", ALWAYS, FOREVER)
+    if spans is not None:
+        yield from _grouped(t, s, spans, "special_group_enrolled", "groups_enrolled")
+
+
+def case(row: Row | None, grade: int | None, spans: dict | None) -> Iterator[Entry]:
+    if row is None:
+        return
+    t, s = _leaf(row)
+    status = row["status"]
+    static = [ROWS, "cases"]
+    yield (t, s, "stage", status, ALWAYS, FOREVER)
+    if status == "suspected":
+        static.append("open_suspected_dropouts")
+    if status in CONFIRMED_STATUSES and not row["excluded"]:
+        static.append("confirmed_dropouts")
+        if grade is not None:
+            static.append("confirmed_primary" if grade <= 6 else "confirmed_junior")
+    if status == "returned" or (status == "closed" and row["close_reason"] == "returned"):
+        static.append("returned")
+        if row["returned_on"] is not None:
+            days = (row["returned_on"] - china_day(row["opened_at"])).days
+            yield (t, s, "return_days", str(days), ALWAYS, FOREVER)
+    if spans and status in OPEN_STATUSES:
+        yield from _grouped(t, s, spans, "special_group_open_cases", "groups_open_cases")
+    if status == "closed":
+        static.append("closed")
+    if row["outcome"] == "not_dropout":
+        static.append("not_dropout")
+    if row["excluded"]:
+        static.append("excluded")
+    if status in OVERDUE_STATUSES:
+        if row["deadline_status"] == "overdue":
+            static.append("overdue_deadlines")
+        elif row["deadline_status"] == "pending" and row["deadline_at"] is not None:
+            # overdue from the day after its day; on its own day the dashboard counts it against the clock
+            yield (t, s, "overdue_deadlines", "", _day(china_day(row["deadline_at"])) + 1, FOREVER)
+    if row["outcome"] == "dropout":
+        for cause in (row["causes"] or "").split(","):
+            if cause:
+                yield (t, s, "cause", cause, ALWAYS, FOREVER)
+    for m in static:
+        yield (t, s, m, "", ALWAYS, FOREVER)
+
+
+def detection(row: Row | None) -> Iterator[Entry]:
+    if row is not None and row["status"] == "open":
+        t, s = _leaf(row)
+        yield (t, s, ROWS, "", ALWAYS, FOREVER)
+        yield (t, s, "attendance_suspected_open", "", ALWAYS, FOREVER)
+
+
+def finding(row: Row | None, spans: dict | None) -> Iterator[Entry]:
+    if row is None or row["status"] != "open":
+        return
+    t, s = _leaf(row)
+    yield (t, s, ROWS, "", ALWAYS, FOREVER)
+    yield (t, s, row["kind"], "", ALWAYS, FOREVER)
+    if spans is not None:  # the child's groups from the registry, valid on the day, else the finding's own
+        yield from _grouped(t, s, spans, None, "special_groups")
+    else:
+        for g in (row["special_groups"] or "").split(","):
+            if g:
+                yield (t, s, "special_groups", g, ALWAYS, FOREVER)
+
+
+def school(row: Row | None) -> Iterator[Entry]:
+    if row is not None:
+        yield ((row["township_code"] or "")[:9], row["school_id"], ROWS, "", ALWAYS, FOREVER)
+
+
+def timeline(moves: Iterable[Row]) -> Timeline:
+    """A moved school's township on every day: before the first move its old township, then each move's."""
+    ordered = sorted(moves, key=lambda m: m["effective"])
+    if not ordered:
+        return []
+    out, since, township = [], ALWAYS, ordered[0]["from_township_code"]
+    for m in ordered:
+        day = _day(m["effective"])
+        if day > since:
+            out.append((since, day, township))
+        since, township = max(since, day), m["township_code"]
+    out.append((since, FOREVER, township))
+    return out
+
+
+def relocate(entries: Iterable[Entry], moves: dict[str, Timeline], into: Counter, sign: int = 1) -> None:
+    """Adds entries, a moved school's split over its townships by day."""
+    for entry in entries:
+        segments = moves.get(entry[1]) if entry[1] else None
+        if not segments:
+            into[entry] += sign
+            continue
+        t, s, m, k, a, b = entry
+        for sa, sb, township in segments:
+            lo, hi = max(a, sa), min(b, sb)
+            if lo < hi:
+                into[(township[:9], s, m, k, lo, hi)] += sign
+
+
+def units(township: str, school_id: str) -> list[tuple[str, str]]:
+    """(unit, parent) of a leaf and every level above it."""
+    out, parent = [], ""
+    for n in (2, 4, 6, 9):
+        if len(township) >= n:
+            out.append((township[:n], parent))
+            parent = township[:n]
+    out.append((f"{township}|{school_id}", township))
+    return out
+
+
+def expand(leaf_counts: Counter) -> dict[tuple, tuple[str, int]]:
+    """Leaf entries onto every unit: (unit, measure, key, since, until) → (parent, n)."""
+    out: dict[tuple, list] = {}
+    for (t, s, m, k, a, b), n in leaf_counts.items():
+        if not n:
+            continue
+        chain = units(t, s)
+        if len(t) != 9 and m == ROWS:
+            for unit, parent in chain:
+                _add(out, (unit, IRREGULAR, "", ALWAYS, FOREVER), parent, n)
+        for unit, parent in chain:
+            _add(out, (unit, m, k, a, b), parent, n)
+    return {k: (v[0], v[1]) for k, v in out.items() if v[1]}
+
+
+def _add(out: dict, key: tuple, parent: str, n: int) -> None:
+    slot = out.setdefault(key, [parent, 0])
+    slot[1] += n
+
+
+# -- the rebuild: sum over every row ------------------------------------------------------------------------
+def compute_all(store: MemoryStore) -> None:
+    """Fills the store's dashboard_counts from its rows (the rebuild, and a database that predates counters)."""
+    t = store.tables
+    moves_by: dict[str, list[Row]] = {}
+    for m in t["school_moves"].values():
+        moves_by.setdefault(m["school_id"], []).append(m)
+    moves = {k: timeline(v) for k, v in moves_by.items()}
+    spans = {sid: group_spans(g) for (sid,), g in t["special_groups"].items()}
+    students = t["students"]
+    leaf: Counter = Counter()
+    for st in students.values():
+        relocate(enrolment(st, spans.get(st["student_id"])), moves, leaf)
+    for row in t["ledger"].values():
+        st = students.get((row["student_id"],))
+        relocate(case(row, st["grade"] if st else None, spans.get(row["student_id"])), moves, leaf)
+    for row in t["suspected"].values():
+        relocate(detection(row), moves, leaf)
+    for row in t["findings"].values():
+        relocate(finding(row, spans.get(row["student_id"])), moves, leaf)
+    for row in t["schools"].values():
+        relocate(school(row), moves, leaf)
+    rows = t["dashboard_counts"]
+    rows.clear()
+    for (unit, m, k, a, b), (parent, n) in expand(leaf).items():
+        rows[(unit, m, k, a, b)] = {"unit": unit, "parent": parent, "measure": m, "key": k, "since": a, "until": b,
+                                    "n": n}
+
+
+COUNTED = ("students", "ledger", "suspected", "findings", "schools", "special_groups", "school_moves")
+
+
+def backfill(db: Database) -> None:
+    """A database whose read models predate the counters gets them once, from its rows."""
+    with db.transaction() as conn:
+        conn.execute("LOCK TABLE dashboard_counts IN EXCLUSIVE MODE")
+        if conn.execute("SELECT 1 FROM dashboard_counts LIMIT 1").fetchone() is not None:
+            return
+        if not any(conn.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone() for t in COUNTED):
+            return
+        store = MemoryStore()
+        for name in COUNTED:
+            keys = BY_NAME[name].key
+            for row in conn.execute(f"SELECT * FROM {name}"):
+                store.tables[name][tuple(row[k] for k in keys)] = dict(row)
+        compute_all(store)
+        store.copy_into(conn, only=("dashboard_counts",))
+
+
+# -- live: the difference each row write makes ------------------------------------------------------------
+class CountingStore:
+    """Wraps the consumer's SqlStore: each write of a counted row adds its contributions' difference."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.conn = inner, inner.conn
+        self.cache: dict[tuple[str, tuple], Row | None] = {}
+        self.moves: dict[str, Timeline] = {}
+        self.delta: Counter = Counter()
+
+    def get(self, table: str, key: tuple[Any, ...]) -> Row | None:
+        if (table, key) not in self.cache:
+            self.cache[(table, key)] = self.inner.get(table, key)
+        row = self.cache[(table, key)]
+        return dict(row) if row is not None else None
+
+    def put(self, table: str, row: Row) -> None:
+        key = tuple(row[k] for k in BY_NAME[table].key)
+        before = self.get(table, key) if table in COUNTED else None
+        if table == "school_moves":
+            self._moved(row["school_id"], lambda: self._put(table, key, row))
+            return
+        self._put(table, key, row)
+        if table == "students":
+            self._student(before, row)
+        elif table == "special_groups":
+            self._groups(row["student_id"], before, row)
+        elif table == "ledger":
+            st, g = self.get("students", (row["student_id"],)), self._spans(row["student_id"])
+            grade = st["grade"] if st else None
+            self._add(case(before, grade, g), -1)
+            self._add(case(row, grade, g))
+        elif table == "findings":
+            g = self._spans(row["student_id"])
+            self._add(finding(before, g), -1)
+            self._add(finding(row, g))
+        elif table == "suspected":
+            self._add(detection(before), -1)
+            self._add(detection(row))
+        elif table == "schools":
+            self._add(school(before), -1)
+            self._add(school(row))
+
+    def _put(self, table: str, key: tuple, row: Row) -> None:
+        self.inner.put(table, row)
+        self.cache[(table, key)] = dict(row)
+
+    def _spans(self, student_id: str) -> dict | None:
+        return group_spans(self.get("special_groups", (student_id,)))
+
+    def _timeline(self, school_id: str) -> Timeline:
+        if school_id not in self.moves:
+            rows = self.conn.execute("SELECT * FROM school_moves WHERE school_id = %s", (school_id,)).fetchall()
+            self.moves[school_id] = timeline(rows)
+        return self.moves[school_id]
+
+    def _add(self, entries: Iterable[Entry], sign: int = 1) -> None:
+        entries = list(entries)
+        moves = {s: self._timeline(s) for s in {e[1] for e in entries if e[1]}}
+        relocate(entries, moves, self.delta, sign)
+
+    def _cases(self, student_id: str) -> list[Row]:
+        return [dict(r) for r in self.conn.execute("SELECT * FROM ledger WHERE student_id = %s", (student_id,))]
+
+    def _student(self, before: Row | None, after: Row) -> None:
+        g = self._spans(after["student_id"])
+        self._add(enrolment(before, g), -1)
+        self._add(enrolment(after, g))
+        old, new = (before or {}).get("grade"), after["grade"]
+        if old != new:
+            for row in self._cases(after["student_id"]):
+                self._add(case(row, old, g), -1)
+                self._add(case(row, new, g))
+
+    def _groups(self, student_id: str, before: Row | None, after: Row) -> None:
+        old, new = group_spans(before), group_spans(after)
+        if old == new:
+            return
+        st = self.get("students", (student_id,))
+        grade = st["grade"] if st else None
+        findings = [dict(r) for r in self.conn.execute("SELECT * FROM findings WHERE student_id = %s", (student_id,))]
+        for spans, sign in ((old, -1), (new, 1)):
+            self._add(enrolment(st, spans), sign)
+            for row in self._cases(student_id):
+                self._add(case(row, grade, spans), sign)
+            for row in findings:
+                self._add(finding(row, spans), sign)
+
+    def _school_entries(self, school_id: str) -> list[Entry]:
+        """Everything counted at a school, as its rows say (before any move)."""
+        q = self.conn.execute
+        out: list[Entry] = []
+        spans: dict[str, dict | None] = {}
+
+        def groups(student_id: str) -> dict | None:
+            if student_id not in spans:
+                spans[student_id] = self._spans(student_id)
+            return spans[student_id]
+
+        for st in q("SELECT * FROM students WHERE school_id = %s", (school_id,)):
+            out.extend(enrolment(st, groups(st["student_id"])))
+        for row in q("SELECT l.*, s.grade AS student_grade FROM ledger l LEFT JOIN students s USING (student_id) "
+                     "WHERE l.school_id = %s", (school_id,)):
+            out.extend(case(row, row["student_grade"], groups(row["student_id"])))
+        for row in q("SELECT * FROM suspected WHERE school_id = %s", (school_id,)):
+            out.extend(detection(row))
+        for row in q("SELECT * FROM findings WHERE school_id = %s", (school_id,)):
+            out.extend(finding(row, groups(row["student_id"])))
+        out.extend(school(self.get("schools", (school_id,))))
+        return out
+
+    def _moved(self, school_id: str, put: Any) -> None:
+        entries = self._school_entries(school_id)
+        relocate(entries, {school_id: self._timeline(school_id)}, self.delta, -1)
+        put()
+        self.moves.pop(school_id, None)
+        relocate(entries, {school_id: self._timeline(school_id)}, self.delta, 1)
+
+    def flush(self) -> None:
+        """Adds the event's differences to the counters (in a fixed order, so concurrent writers cannot deadlock)."""
+        rows = sorted((k, v) for k, v in expand(self.delta).items())
+        self.delta.clear()
+        if not rows:
+            return
+        cols = list(zip(*[(u, p, m, k, a, b, n) for (u, m, k, a, b), (p, n) in rows]))
+        self.conn.execute(
+            "INSERT INTO dashboard_counts (unit, parent, measure, key, since, until, n) SELECT * FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[], %s::bigint[]) "
+            "ON CONFLICT (unit, measure, key, since, until) DO UPDATE SET n = dashboard_counts.n + EXCLUDED.n",
+            [list(c) for c in cols],
+        )
+        if any(n < 0 for n in cols[6]):
+            self.conn.execute(
+                "DELETE FROM dashboard_counts WHERE n = 0 AND (unit, measure, key, since, until) IN ("
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::int[]))",
+                [list(cols[0]), list(cols[2]), list(cols[3]), list(cols[4]), list(cols[5])],
+            )
