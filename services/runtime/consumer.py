@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from contracts import Contract, Envelope, contract_for_type, topics
 from services.runtime import logging as rlog
 from services.runtime.db import Database, Leadership
-from services.runtime.kafka import decode, ensure_topics
+from services.runtime.kafka import decode, ensure_topics, partition_for
 from services.runtime.metrics import Metrics
 
 OFFSETS_DDL = """
@@ -178,6 +178,7 @@ class ConsumerLoop:
         self.next_offsets: dict[tuple[str, int], int] = {}
         self._last_rewind: dict[tuple[str, int], float] = {}
         self._attempts: dict[tuple[tuple[str, int], int], int] = {}
+        self._gaps: dict[tuple[str, int], int] = {}  # partition -> offset of the gap that made it rewind
         self._pending: list[tuple[Any, tuple[str, int], str, int, Policy, Message]] = []
         self._before_batch: dict[tuple[str, int], int] = {}
         self.leadership = Leadership(db.url, f"baoxue-consumer:{name}", self.log)
@@ -275,7 +276,7 @@ class ConsumerLoop:
         self.log.warning("consumer_rewind", topic=topic, partition=partition, reason=reason)
 
     def handle(self, msg: Any) -> str:
-        """Handles one message; returns its outcome (applied, duplicate, ignored, dead_lettered, rewind)."""
+        """Handles one message; its outcome: applied, duplicate, ignored, dead_lettered, rewind, misrouted or stray."""
         topic, partition = msg.topic(), msg.partition()
         key = (topic, partition)
         try:
@@ -287,9 +288,23 @@ class ConsumerLoop:
         last = self.positions[key]
         if envelope.sequence <= last:
             return "duplicate"
+        if partition_for(envelope.subject, self.partitions) != partition:
+            # not where the relay puts this aggregate: a copy produced by someone else; its original is elsewhere
+            self.log.warning("consumer_misrouted_message", topic=topic, partition=partition, offset=msg.offset(),
+                             sequence=envelope.sequence)
+            return "misrouted"
         if envelope.partitionprev > last:
+            gap_at = self._gaps.get(key)
+            if gap_at is not None and msg.offset() <= gap_at:
+                # re-read from the start and the missing messages were not before it: it is a stray published
+                # ahead of a refill; the refill brings it again in order, so pass over it without applying it
+                self.log.warning("consumer_stray_message_passed", topic=topic, partition=partition,
+                                 offset=msg.offset(), sequence=envelope.sequence, previous=envelope.partitionprev)
+                return "stray"
+            self._gaps[key] = msg.offset()
             self.rewind(topic, partition, f"gap: previous {envelope.partitionprev} > applied {last}")
             return "rewind"
+        self._gaps.pop(key, None)
         rlog.bind(
             correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type, actor_id=envelope.actorid
         )

@@ -266,3 +266,48 @@ def test_after_the_broker_lost_its_data_a_running_consumer_still_dead_letters(da
         assert set(h.counts().values()) == {1}
     finally:
         h.stop_all()
+
+
+def test_copies_in_the_wrong_partition_and_strays_ahead_of_a_refill_never_block_a_partition(database_url, kafka_bootstrap):
+    from services.runtime.kafka import partition_for
+
+    h = Harness(database_url, kafka_bootstrap, partitions=3)
+    h.enrol(6)
+    h.start(h.relay())
+    consumer = h.consumer()
+    h.start(consumer)
+    try:
+        assert len(h.wait_for(6)) == 6
+        h.stop_all()
+        messages = read_all(kafka_bootstrap, h.topic, 3, timeout=2)
+        last = max(messages, key=lambda m: int(dict(m.headers())["ce_sequence"]))
+        home = partition_for(last.key().decode(), 3)
+        elsewhere = (home + 1) % 3
+        headers = dict(last.headers())
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        # a copy of a real message in a partition the relay never puts it in (someone replayed it by hand)
+        future = [(k, v) for k, v in last.headers() if k not in ("ce_sequence", "ce_partitionprev")]
+        seq = int(headers["ce_sequence"])
+        producer.produce(h.topic, key=last.key(), value=last.value(), partition=elsewhere,
+                         headers=future + [("ce_sequence", str(seq + 500).encode()), ("ce_partitionprev", str(seq + 400).encode())])
+        # a stray in its own partition whose predecessors never arrive before it (published ahead of a refill)
+        producer.produce(h.topic, key=last.key(), value=last.value(), partition=home,
+                         headers=future + [("ce_sequence", str(seq + 900).encode()), ("ce_partitionprev", str(seq + 800).encode())])
+        # then poison behind each: they must still reach the dead-letter topic
+        for p in (home, elsewhere):
+            producer.produce(h.topic, key=b"poison", value=b"not a cloudevent", partition=p)
+        producer.flush(10)
+        consumer = h.consumer()
+        h.stops.clear()
+        h.threads.clear()
+        h.start(consumer)
+        dead = []
+        deadline = time.monotonic() + 40
+        while len(dead) < 2 and time.monotonic() < deadline:
+            dead = read_all(kafka_bootstrap, consumer.dlq_topic, 3, timeout=1)
+        assert len(dead) == 2, "a copy or a stray blocked its partition"
+        assert set(h.counts().values()) == {1}
+        assert h.metrics.consumed.labels("test", consumer.name, h.topic, "misrouted")._value.get() == 1
+        assert h.metrics.consumed.labels("test", consumer.name, h.topic, "stray")._value.get() == 1
+    finally:
+        h.stop_all()
