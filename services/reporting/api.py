@@ -44,8 +44,11 @@ class LedgerRowPublic(BaseModel):
     source: str
     status: str
     causes: str | None = None
-    gov_owners: str | None = None
-    edu_owners: str | None = None
+    gov_owners: str | None = Field(None, description="Government-line slots as stored: 'township=gov-001;village=…'")
+    edu_owners: str | None = Field(None, description="Education-line slots as stored: 'head_teacher=ht-f9a0;…'")
+    gov_owners_display: str | None = Field(None, description="For people: '政府线 乡镇干部：gov-001'")
+    edu_owners_display: str | None = Field(None, description="For people: '教育线 班主任：ht-f9a0'")
+    owners_display: str | None = Field(None, description="Both lines: '政府线 乡镇干部：gov-001；教育线 班主任：ht-f9a0'")
     legal_step: str | None = None
     opened_at: datetime
     verified_at: datetime | None = None

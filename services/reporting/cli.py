@@ -1,5 +1,5 @@
-"""``baoxue reporting ...``: rebuild the projections, benchmark the rebuild, seal and restate monthly reports,
-create the read-only BI role. The lead mounts this app into the ``baoxue`` command."""
+"""``baoxue reporting ...``: rebuild the projections, reset the consumer's positions, benchmark the rebuild, seal
+and restate monthly reports, create the read-only BI role. The lead mounts this app into the ``baoxue`` command."""
 
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ def rebuild(quiet: bool = typer.Option(False, help="No progress bar")) -> None:
     reports = reports_for(runtime, settings).rebuild_index()
     typer.echo(f"重建完成 rebuilt: {result.events} events → {result.rows} rows in {result.seconds:.2f} s "
                f"({result.events_per_second:,.0f} events/s); monthly report index: {reports} reports")
+
+
+@app.command("reset-positions")
+def reset_positions(yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation")) -> None:
+    """Forgets the reporting consumer's positions so it re-reads its topics (once, for a database that ran before
+    the inbox existed). Stop the reporting consumer first; rebuild afterwards is not needed."""
+    from services.reporting.consumers import ConsumerRunning
+    from services.reporting.consumers import reset_positions as reset
+
+    runtime, _ = _runtime("cli")
+    if not yes:
+        typer.confirm("重置报表消费位置？消费者将从头重读各主题（收件箱已有的事件不会重复计入）", abort=True)
+    try:
+        removed = reset(runtime.db)
+    except ConsumerRunning as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"已重置 reset: {removed['consumer_positions']} positions, {removed['consumer_offsets']} offset hints; "
+               "start the reporting consumer to re-read the topics")
 
 
 @app.command("bench-rebuild")

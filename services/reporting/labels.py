@@ -18,6 +18,7 @@ REASONS = {
 }
 LADDER = {"return_notice": "书面复学通知书", "correction_order": "责令限期改正", "legal_documents": "司法文书",
           "court_referral": "移送法院"}
+LINES = {"government": "政府线", "education": "教育线"}
 SLOTS = {"township": "乡镇干部", "village": "村干部", "group": "组长", "school_leader": "校领导",
          "head_teacher": "班主任", "subject_teacher": "科任教师"}
 ENROLMENT = {
@@ -45,3 +46,28 @@ def causes(codes: str | None) -> str:
 def groups(codes: str | None) -> str:
     """'left_behind,orphan' as '留守儿童、孤儿'."""
     return "、".join(SPECIAL_GROUPS.get(c, c) for c in (codes or "").split(",") if c)
+
+
+def line_owners(slots: str | None, line: str) -> str:
+    """'township=gov-001;village=v-7' on the government line as '政府线 乡镇干部：gov-001、村干部：v-7' ('' when none);
+    slots in the ladder's order, unknown slots after them as they are."""
+    held = [part.split("=", 1) for part in (slots or "").split(";") if "=" in part]
+    order = list(SLOTS)
+    held.sort(key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
+    if not held:
+        return ""
+    return f"{LINES.get(line, line)} " + "、".join(f"{SLOTS.get(k, k)}：{v}" for k, v in held)
+
+
+def owners(gov_owners: str | None, edu_owners: str | None) -> str:
+    """Both lines of a case's owners (劝返责任人): '政府线 乡镇干部：gov-001；教育线 班主任：ht-f9a0'."""
+    return "；".join(x for x in (line_owners(gov_owners, "government"), line_owners(edu_owners, "education")) if x)
+
+
+def with_owners(row: dict) -> dict:
+    """A case row with its owners for people (``*_display``) beside the stored slots, which stay as they are."""
+    gov, edu = row.get("gov_owners"), row.get("edu_owners")
+    row["gov_owners_display"] = line_owners(gov, "government") or None
+    row["edu_owners_display"] = line_owners(edu, "education") or None
+    row["owners_display"] = owners(gov, edu) or None
+    return row

@@ -59,7 +59,7 @@ CASES = LedgerKind(
         ("township_name", "乡镇（街道）", None), ("special_groups", "特殊群体", labels.groups),
         ("source", "发现来源", labels.SOURCES.get),
         ("status", "阶段", labels.STAGES.get), ("causes", "辍学原因", labels.causes),
-        ("gov_owners", "政府线责任人", None), ("edu_owners", "教育线责任人", None),
+        ("owners_display", "劝返责任人", None),
         ("opened_at", "立案时间", None), ("verified_at", "核查时间", None), ("returned_on", "复学日期", None),
         ("closed_at", "销号时间", None), ("close_reason", "销号原因", labels.REASONS.get),
         ("latest_action", "最近措施", None), ("latest_action_at", "最近措施时间", None),

@@ -53,16 +53,24 @@ def suspected_retracted(store: Store, e: Event) -> None:
 
 def chronic_flagged(store: Store, e: Event) -> None:
     p: a.ChronicAbsenceFlaggedV1 = e.payload  # type: ignore[assignment]
-    guarded.write(store, "chronic_absences", {"flag_id": p.flag_id}, e, {}, dict(
-        student_id=p.student_id, school_id=p.school_id, term_start=p.term_start, term_end=p.term_end,
-        term_school_days=p.term_school_days, absent_days=len(p.absent_days), threshold_ratio=p.threshold_ratio,
-        flagged_at=e.time,
-    ), {"township_code": p.township_code, "student_id": p.student_id})
+    guarded.write(store, "chronic_absences", {"flag_id": p.flag_id}, e, dict(
+        school_id=p.school_id, term_start=p.term_start, term_end=p.term_end, term_school_days=p.term_school_days,
+        absent_days=len(p.absent_days), threshold_ratio=p.threshold_ratio, flagged_at=e.time,
+    ), {"status": "open"}, {"township_code": p.township_code, "student_id": p.student_id, "status": "open"})
+
+
+def chronic_retracted(store: Store, e: Event) -> None:
+    """A withdrawn flag stops counting (status ``retracted``); what it was flagged with stays as evidence."""
+    p: a.ChronicAbsenceRetractedV1 = e.payload  # type: ignore[assignment]
+    guarded.write(store, "chronic_absences", {"flag_id": p.flag_id}, e, dict(
+        school_id=p.school_id, term_start=p.term_start, term_end=p.term_end,
+    ), dict(status="retracted", resolved_day=p.corrected_day, resolution=p.reason),
+        {"township_code": p.township_code, "student_id": p.student_id, "status": "retracted"})
 
 
 HANDLERS = {
     a.SchoolDayClosedV1: school_day_closed, a.AbsenceRecordedV1: absence_recorded,
     a.AbsenceRetractedV1: absence_retracted, a.SuspectedDropoutDetectedV1: suspected_detected,
     a.AttendanceResumedV1: attendance_resumed, a.SuspectedDropoutRetractedV1: suspected_retracted,
-    a.ChronicAbsenceFlaggedV1: chronic_flagged,
+    a.ChronicAbsenceFlaggedV1: chronic_flagged, a.ChronicAbsenceRetractedV1: chronic_retracted,
 }

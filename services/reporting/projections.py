@@ -60,7 +60,8 @@ SUSPECTED = _t("suspected", ("detection_id",), """
 CHRONIC = _t("chronic_absences", ("flag_id",), """
     flag_id text, student_id text NOT NULL, school_id text, township_code text NOT NULL, term_start date,
     term_end date, term_school_days int, absent_days int, threshold_ratio double precision,
-    flagged_at timestamptz, last_sequence bigint NOT NULL""")
+    flagged_at timestamptz, last_sequence bigint NOT NULL, status text NOT NULL, resolved_day date,
+    resolution text""")
 LEDGER = _t("ledger", ("case_id",), """
     case_id text, student_id text NOT NULL, school_id text, township_code text NOT NULL, county_code text NOT NULL,
     source text NOT NULL, trigger_id text, status text NOT NULL, outcome text, not_dropout_reason text, causes text,
@@ -118,6 +119,26 @@ CONFIRMED_STATUSES = ("confirmed", "legal")
 OPEN_STATUSES = ("suspected", "confirmed", "legal", "returned")
 
 
+# Columns added to tables that existing databases already have (``CREATE TABLE IF NOT EXISTS`` keeps the old
+# shape): added once, and the events the read model ignored before are applied from the inbox in the same step.
+MIGRATIONS = """
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                 AND table_name = 'chronic_absences' AND column_name = 'status') THEN
+    -- ChronicAbsenceRetracted.v1 (flags withdrawn): a status; the retractions already in the inbox apply now
+    ALTER TABLE chronic_absences ADD COLUMN status text NOT NULL DEFAULT 'open', ADD COLUMN resolved_day date,
+      ADD COLUMN resolution text;
+    ALTER TABLE chronic_absences ALTER COLUMN status DROP DEFAULT;
+    UPDATE chronic_absences c SET status = 'retracted', resolved_day = (i.payload->>'corrected_day')::date,
+           resolution = i.payload->>'reason', last_sequence = i.sequence
+      FROM inbox i WHERE i.type = 'cn.baoxue.attendance.ChronicAbsenceRetracted.v1'
+       AND i.payload->>'flag_id' = c.flag_id AND i.sequence > c.last_sequence;
+  END IF;
+END $$;
+"""
+
+
 def ddl() -> str:
     """Every read-model table and index."""
     return "\n".join(t.ddl() for t in READ_MODELS) + INDEXES
@@ -127,7 +148,7 @@ def install(db: Database) -> None:
     """Creates the read-model tables, the inbox and the BI views if missing (idempotent, serialised by a lock)."""
     from services.reporting import bi, inbox
 
-    db.execute_script(inbox.DDL + ddl() + bi.DDL)
+    db.execute_script(inbox.DDL + ddl() + MIGRATIONS + bi.DDL)
     from services.reporting import counters
 
     counters.backfill(db)

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import psycopg
 
-from services.reporting import inbox, names
+from services.reporting import inbox, labels, names
 from services.reporting.consumers import CONSUMER
 from services.reporting.ledgers import KINDS, LedgerKind, order_by
 from services.reporting.rebuild import as_of
@@ -129,6 +129,8 @@ class ReportingQueries:
             f"SELECT x.*, {NAMED} FROM ({base} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) x{NAMES} "
             f"ORDER BY {order}", params
         ).fetchall()
+        if kind is KINDS["cases"]:
+            items = [labels.with_owners(r) for r in items]
         return {"items": items, "total": total, "page": page, "page_size": page_size}
 
     def ledger(self, scope: Scope, filters: LedgerFilter, page: int, page_size: int, sort: str | None = None,
@@ -149,6 +151,7 @@ class ReportingQueries:
             ).fetchone()
             if row is None:
                 return None
+            row = labels.with_owners(row)
             steps = view.conn.execute(
                 "SELECT step, at, recorded_at, actor_role, summary, topic, sequence FROM case_steps "
                 "WHERE case_id = %s ORDER BY at, sequence",

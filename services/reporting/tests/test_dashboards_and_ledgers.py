@@ -124,3 +124,40 @@ def test_the_ledger_and_a_case_as_of_a_past_date(client, province):
     live = client.get("/v1/dashboard/52", headers=PROVINCE).json()
     assert past["figures"]["cases"] < live["figures"]["cases"]
     assert past["positions"]["as_of_time"] < live["positions"]["as_of_time"]
+
+
+def test_owners_are_shown_in_chinese_with_their_line_beside_the_stored_slots(client, feed):
+    from contracts.events.casework import CaseOwnersAssignedV1, OwnerChange
+
+    township = "520102001"
+    school = feed.school(township)
+    case = feed.case(feed.student(school, township), school, township)
+    feed.deliver(CaseOwnersAssignedV1(case_id=case.case_id, township_code=township, automatic=True,
+                                      assigned_at=NOW, owners=[
+        OwnerChange(slot="village", line="government", user_id="vil-7"),
+        OwnerChange(slot="township", line="government", user_id="gov-001"),
+        OwnerChange(slot="head_teacher", line="education", user_id="ht-f9a0")]))
+    shown = "政府线 乡镇干部：gov-001、村干部：vil-7；教育线 班主任：ht-f9a0"
+
+    # The JSON keeps the structured slots as stored and adds what people read.
+    for path in ("/v1/ledger", "/v1/ledgers/cases"):
+        row = client.get(path, headers=PROVINCE).json()["items"][0]
+        assert (row["gov_owners"], row["edu_owners"]) == ("township=gov-001;village=vil-7", "head_teacher=ht-f9a0")
+        assert row["gov_owners_display"] == "政府线 乡镇干部：gov-001、村干部：vil-7"
+        assert row["edu_owners_display"] == "教育线 班主任：ht-f9a0" and row["owners_display"] == shown
+    timeline = client.get(f"/v1/cases/{case.case_id}/timeline", headers=PROVINCE).json()["case"]
+    assert timeline["owners_display"] == shown and timeline["gov_owners"] == "township=gov-001;village=vil-7"
+
+    # Both exports show the owners in Chinese, never the raw slots.
+    lines = list(csv.reader(io.StringIO(client.get("/v1/ledgers/cases/export", params={"format": "csv"},
+                                                   headers=PROVINCE).content.decode("utf-8-sig"))))
+    column = lines[1].index("劝返责任人")
+    assert lines[2][column] == shown and not any("=" in cell for cell in lines[2])
+    sheet = load_workbook(io.BytesIO(client.get("/v1/ledgers/cases/export", params={"format": "xlsx"},
+                                                headers=PROVINCE).content)).active
+    assert sheet.cell(3, [c.value for c in sheet[2]].index("劝返责任人") + 1).value == shown
+
+    # A case nobody owns yet shows nothing rather than an empty label.
+    feed.case(feed.student(school, township), school, township, minutes=5)
+    fresh = [r for r in client.get("/v1/ledgers/cases", headers=PROVINCE).json()["items"] if r["case_id"] != case.case_id]
+    assert (fresh[0]["owners_display"], fresh[0]["gov_owners_display"], fresh[0]["gov_owners"]) == (None, None, None)
