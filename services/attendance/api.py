@@ -144,7 +144,7 @@ def create_app(
     def roster(school_id: SchoolId, actor: CurrentActor) -> RosterPublic:
         require_school_access(actor, attendance.school(school_id))
         view = attendance.roster(school_id)
-        students = [RosterStudentPublic(student_id=s.student_id, grade=s.grade, class_name=s.class_name) for s in view.students]
+        students = [RosterStudentPublic(student_id=s.student_id, grade=s.grade, class_name=s.class_name, expected=s.expected) for s in view.students]
         return RosterPublic(school_id=view.school_id, township_code=view.township_code, count=view.count, students=students)
 
     @router.post("/leaves", response_model=LeavePublic, status_code=201)

@@ -205,7 +205,7 @@ class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
 
     def roster(self, school_id: str) -> RosterView:
         school = self.school(school_id)
-        students = self.store.roster(school_id)
+        students = self.store.roster(school_id, self.clock.today())
         return RosterView(school.school_id, school.township_code, len(students), students)
 
     def day_summary(self, school_id: str, day: date) -> DaySummary:
@@ -274,7 +274,7 @@ class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
             closed = work.is_closed(list(schools), day)
             if closed:
                 raise DayClosed(closed[0], day)
-            valid = self._valid_rows(day, batch, schools, work.rosters(list(schools)))
+            valid = self._valid_rows(day, batch, schools, work.rosters(list(schools), day))
             accepted = work.insert_checkins(day, valid)
         resumed = self._resume(day, valid, schools, meta) if accepted else 0
         received = len(batch)

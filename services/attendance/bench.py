@@ -69,11 +69,11 @@ def _seed(url: str, schools: list) -> None:
             for school_id, county, township, _ in schools:
                 copy.write_row((school_id, county, township))
         with conn.cursor().copy(
-            "COPY attendance.students (student_id, school_id, township_code, grade, class_name, active) FROM STDIN"
+            "COPY attendance.students (student_id, school_id, township_code, grade, class_name) FROM STDIN"
         ) as copy:
             for school_id, _, township, ids in schools:
                 for k, student_id in enumerate(ids):
-                    copy.write_row((student_id, school_id, township, 1 + k % 9, f"{1 + k % 9}班", True))
+                    copy.write_row((student_id, school_id, township, 1 + k % 9, f"{1 + k % 9}班"))
         conn.execute("ANALYZE attendance.students")
 
 

@@ -34,7 +34,7 @@ class LeaveCases:
     ) -> LeaveResult:
         """Records a request for a student on the school's roster; the school days it covers come from the calendar."""
         school = self.school(school_id)
-        if student_id not in self.store.on_roster(school_id, [student_id]):
+        if student_id not in self.store.on_roster(school_id, [student_id], first_day):
             raise InvalidInput(f"学生 {student_id} 不在该校花名册中 (student not on roster)", rule="student_on_roster")
         school_days = len(self.calendar_for(school).school_days(first_day, last_day)) if last_day >= first_day else 0
         leave = Leave.request(

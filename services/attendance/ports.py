@@ -16,12 +16,15 @@ class SchoolRow:
 
 @dataclass(frozen=True)
 class RosterEntry:
+    """A student on a school's roster on a day; ``expected``: expected at the gate (false for 送教上门)."""
+
     student_id: str
     school_id: str
     township_code: str
-    grade: int
-    class_name: str
+    grade: int | None
+    class_name: str | None
     active: bool
+    expected: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class CheckinColumns:
 
 @dataclass(frozen=True)
 class RollEntry:
-    """One active roster student on one day: whether a check-in exists."""
+    """One student expected at school on one day (the roster valid that day): whether a check-in exists."""
 
     student_id: str
     township_code: str
@@ -86,8 +89,9 @@ class DayWork(Protocol):
 
     def is_closed(self, school_ids: list[str], day: date) -> list[str]: ...
 
-    def rosters(self, school_ids: list[str]) -> dict[str, AbstractSet[str]]:
-        """The active student ids of each school (PostgreSQL: cached per school until its roster changes)."""
+    def rosters(self, school_ids: list[str], day: date) -> dict[str, AbstractSet[str]]:
+        """The student ids on each school's roster on ``day`` (PostgreSQL: cached per school and day until the
+        school's roster changes)."""
         ...
 
     def insert_checkins(self, day: date, batch: CheckinColumns) -> int:
@@ -110,10 +114,12 @@ class AttendanceStore(Protocol):
 
     def schools_by_id(self, school_ids: list[str]) -> dict[str, SchoolRow]: ...
 
-    def roster(self, school_id: str) -> list[RosterEntry]: ...
+    def roster(self, school_id: str, on: date) -> list[RosterEntry]:
+        """The school's roster valid on ``on``."""
+        ...
 
-    def on_roster(self, school_id: str, student_ids: list[str]) -> set[str]:
-        """The ids among ``student_ids`` that are active students of the school."""
+    def on_roster(self, school_id: str, student_ids: list[str], on: date) -> set[str]:
+        """The ids among ``student_ids`` on the school's roster on ``on``."""
         ...
 
     def open_detections(self, student_ids: list[str]) -> dict[str, str]: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import AbstractSet, Any, Iterator
 
@@ -28,15 +29,20 @@ CREATE TABLE IF NOT EXISTS schools (
     township_code text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS schools_by_county ON schools (county_code, school_id);
+-- The roster with its history: one row per stint of a student at a school, valid on the days
+-- [active_from, active_to) (active_from 0001-01-01: since before any roll; active_to NULL: open). ``expected``:
+-- expected at the gate every school day (false for 送教上门: on the school's register, never absent).
 CREATE TABLE IF NOT EXISTS students (
-    student_id text PRIMARY KEY,
+    student_id text NOT NULL,
     school_id text NOT NULL,
+    active_from date NOT NULL DEFAULT '0001-01-01',
+    active_to date,
     township_code text NOT NULL,
-    grade int NOT NULL,
-    class_name text NOT NULL,
-    active boolean NOT NULL DEFAULT true
+    grade int,
+    class_name text,
+    expected boolean NOT NULL DEFAULT true,
+    PRIMARY KEY (student_id, school_id, active_from)
 );
-CREATE INDEX IF NOT EXISTS students_active_by_school ON students (school_id, student_id) WHERE active;
 CREATE TABLE IF NOT EXISTS closed_days (
     school_id text NOT NULL,
     day date NOT NULL,
@@ -78,6 +84,26 @@ CREATE TABLE IF NOT EXISTS configuration (
     version int NOT NULL,
     PRIMARY KEY (kind, code)
 );
+"""
+
+# A roster kept before the history (one row per student, ``active``): each row becomes one stint since always (an
+# inactive one an empty stint), keyed by (student, school, active_from).
+ROSTER_HISTORY_DDL = """
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = 'students' AND column_name = 'active') THEN
+        ALTER TABLE students ADD COLUMN IF NOT EXISTS active_from date NOT NULL DEFAULT '0001-01-01';
+        ALTER TABLE students ADD COLUMN IF NOT EXISTS active_to date;
+        ALTER TABLE students ADD COLUMN IF NOT EXISTS expected boolean NOT NULL DEFAULT true;
+        UPDATE students SET active_to = active_from WHERE NOT active;
+        ALTER TABLE students DROP CONSTRAINT IF EXISTS students_pkey;
+        ALTER TABLE students DROP COLUMN active;
+        ALTER TABLE students ALTER COLUMN grade DROP NOT NULL, ALTER COLUMN class_name DROP NOT NULL;
+        ALTER TABLE students ADD PRIMARY KEY (student_id, school_id, active_from);
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS students_by_school ON students (school_id, student_id) INCLUDE (active_from, active_to, expected);
 """
 
 # Each school's roster version: the id of the last transaction that changed its students (statement triggers, so
@@ -143,6 +169,7 @@ ON CONFLICT (school_id, day, student_id) DO NOTHING
 def migrate(db: Database) -> None:
     """Creates the read-model tables (idempotent); an unpartitioned check-in table from the skeleton is converted."""
     db.execute_script(DDL)
+    db.execute_script(ROSTER_HISTORY_DDL)
     db.execute_script(ROSTER_VERSION_DDL)
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('baoxue-ddl'))")
@@ -181,40 +208,158 @@ def upsert_school(conn: psycopg.Connection, school_id: str, county_code: str, to
     )
 
 
-def upsert_student(
-    conn: psycopg.Connection, student_id: str, school_id: str, township_code: str, grade: int, class_name: str
+SINCE_ALWAYS = date.min  # a stint without a known start (an enrolment carries no date): valid for every past roll
+
+_STINT_COLUMNS = "school_id, active_from, active_to, township_code, grade, class_name, expected"
+
+
+@dataclass(frozen=True)
+class Stint:
+    """One row of the roster history: the student is on the school's roster on the days [active_from, active_to)."""
+
+    school_id: str
+    active_from: date
+    active_to: date | None
+    township_code: str
+    grade: int | None
+    class_name: str | None
+    expected: bool
+
+    def covers(self, day: date) -> bool:
+        return self.active_from <= day and (self.active_to is None or day < self.active_to)
+
+
+def stints(conn: psycopg.Connection, student_id: str) -> list[Stint]:
+    """The student's roster history, oldest first (a few rows: one per school, suspension or placement)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(f"SELECT {_STINT_COLUMNS} FROM students WHERE student_id = %s ORDER BY active_from, school_id", (student_id,))
+        return [Stint(*r) for r in cur.fetchall()]
+
+
+def start_stint(
+    conn: psycopg.Connection,
+    student_id: str,
+    school_id: str,
+    start: date,
+    township_code: str,
+    grade: int | None = None,
+    class_name: str | None = None,
+    expected: bool | None = None,
 ) -> None:
+    """The student is on ``school_id``'s roster from ``start`` (idempotent: applying it again changes nothing).
+
+    The stint covering ``start`` elsewhere (or here with another ``expected``) ends on ``start``; the new one runs
+    until that stint's end or the student's next stint, so stints never overlap and history before ``start`` is
+    kept (a stint here from ``start`` already ended on that very day — resumed and suspended again — stays ended).
+    Grade, class and ``expected`` not given are carried from the student's latest stint (a 送教上门 child
+    stays at home after a transfer, as the registry keeps the placement). The same stint already covering ``start``
+    (a redelivered event, an enrolment sent again) only has its attributes refreshed.
+    """
+    rows = stints(conn, student_id)
+    before = [r for r in rows if r.active_from <= start]
+    prior = before[-1] if before else (rows[-1] if rows else None)
+    grade = grade if grade is not None else (prior.grade if prior else None)
+    class_name = class_name if class_name is not None else (prior.class_name if prior else None)
+    expected = expected if expected is not None else (prior.expected if prior else True)
+    covering = next((r for r in rows if r.covers(start)), None)
+    attributes = (township_code, grade, class_name, expected)
+    if covering is not None and covering.school_id == school_id and (
+        covering.expected == expected or covering.active_from == start
+    ):
+        # the township stays: it is the school's (SchoolTownshipChanged), and a redelivered event carries an old one
+        refreshed = (grade, class_name, expected)
+        conn.execute(
+            "UPDATE students SET grade = %s, class_name = %s, expected = %s "
+            "WHERE student_id = %s AND school_id = %s AND active_from = %s "
+            "AND (grade, class_name, expected) IS DISTINCT FROM (%s::int, %s::text, %s::boolean)",
+            (*refreshed, student_id, school_id, covering.active_from, *refreshed),
+        )
+        return
+    ends = [r.active_from for r in rows if r.active_from > start]
+    if covering is not None:
+        if covering.active_to is not None:
+            ends.append(covering.active_to)
+        conn.execute(
+            "UPDATE students SET active_to = %s WHERE student_id = %s AND school_id = %s AND active_from = %s",
+            (start, student_id, covering.school_id, covering.active_from),
+        )
     conn.execute(
-        "INSERT INTO students (student_id, school_id, township_code, grade, class_name, active) "
-        "VALUES (%s, %s, %s, %s, %s, true) ON CONFLICT (student_id) DO UPDATE SET school_id = EXCLUDED.school_id, "
-        "township_code = EXCLUDED.township_code, grade = EXCLUDED.grade, class_name = EXCLUDED.class_name, active = true",
-        (student_id, school_id, township_code, grade, class_name),
+        "INSERT INTO students (student_id, school_id, active_from, active_to, township_code, grade, class_name, expected) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (student_id, school_id, active_from) DO NOTHING",
+        (student_id, school_id, start, min(ends, default=None), *attributes),
+    )
+
+
+def enrol_student(
+    conn: psycopg.Connection, student_id: str, school_id: str, township_code: str, grade: int, class_name: str, on: date
+) -> None:
+    """学籍 registered: a first enrolment is on the roster for every roll (it carries no date); an enrolment of a
+    student the roster already knows is a stint from ``on`` (the event's date), or a refresh of the stint covering it."""
+    start = on if stints(conn, student_id) else SINCE_ALWAYS
+    start_stint(conn, student_id, school_id, start, township_code, grade, class_name)
+
+
+def end_stints(conn: psycopg.Connection, student_id: str, on: date, school_id: str | None = None) -> None:
+    """The student is off the roster (of ``school_id``, or of every school) from ``on``: stints open on ``on`` end then.
+
+    Idempotent and order-tolerant: an end only moves earlier, and a stint that starts on or after ``on`` (a later
+    resumption or transfer, already applied) is left alone, so a redelivered end never undoes what followed it.
+    """
+    conn.execute(
+        "UPDATE students SET active_to = %s WHERE student_id = %s AND (%s::text IS NULL OR school_id = %s) "
+        "AND active_from < %s AND (active_to IS NULL OR active_to > %s)",
+        (on, student_id, school_id, school_id, on, on),
+    )
+
+
+def end_school_roster(conn: psycopg.Connection, school_id: str, on: date) -> None:
+    """撤并: nobody is on the school's roster from ``on`` (its children are transferred by their own events)."""
+    conn.execute(
+        "UPDATE students SET active_to = %s WHERE school_id = %s AND active_from < %s AND (active_to IS NULL OR active_to > %s)",
+        (on, school_id, on, on),
+    )
+
+
+def move_school_township(
+    conn: psycopg.Connection, school_id: str, county_code: str, township_code: str, effective: date
+) -> None:
+    """乡镇撤并: the school and the stints still running on ``effective`` belong to the new township."""
+    conn.execute(
+        "UPDATE schools SET county_code = %s, township_code = %s WHERE school_id = %s "
+        "AND (county_code, township_code) IS DISTINCT FROM (%s, %s)",
+        (county_code, township_code, school_id, county_code, township_code),
+    )
+    conn.execute(
+        "UPDATE students SET township_code = %s WHERE school_id = %s AND township_code <> %s "
+        "AND (active_to IS NULL OR active_to > %s)",
+        (township_code, school_id, township_code, effective),
     )
 
 
 class RosterCache:
-    """Active student ids per school, kept while the school's ``roster_version`` is unchanged (LRU, bounded)."""
+    """Student ids on each school's roster on a day, kept while the school's ``roster_version`` is unchanged (LRU,
+    bounded). Keyed by (school, day): the roster of a day is fixed until registry's events change the school's rows."""
 
     def __init__(self, max_students: int = 2_000_000) -> None:
         self.max_students = max_students
-        self._sets: OrderedDict[str, tuple[int, frozenset[str]]] = OrderedDict()
+        self._sets: OrderedDict[tuple[str, date], tuple[int, frozenset[str]]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, school_id: str, version: int) -> frozenset[str] | None:
+    def get(self, school_id: str, day: date, version: int) -> frozenset[str] | None:
         with self._lock:
-            found = self._sets.get(school_id)
+            found = self._sets.get((school_id, day))
             if found is None or found[0] != version:
                 return None
-            self._sets.move_to_end(school_id)
+            self._sets.move_to_end((school_id, day))
             return found[1]
 
-    def put(self, school_id: str, version: int, students: frozenset[str]) -> None:
+    def put(self, school_id: str, day: date, version: int, students: frozenset[str]) -> None:
         with self._lock:
-            old = self._sets.pop(school_id, None)
+            old = self._sets.pop((school_id, day), None)
             if old is not None:
                 self._size -= len(old[1])
-            self._sets[school_id] = (version, students)
+            self._sets[(school_id, day)] = (version, students)
             self._size += len(students)
             while self._size > self.max_students and len(self._sets) > 1:
                 _, (_, evicted) = self._sets.popitem(last=False)
@@ -235,15 +380,16 @@ class PgDayWork:
         ).fetchall()
         return [r["school_id"] for r in rows]
 
-    def rosters(self, school_ids: list[str]) -> dict[str, AbstractSet[str]]:
-        """Each school's active students: its version read every time, its students only when the version moved."""
+    def rosters(self, school_ids: list[str], day: date) -> dict[str, AbstractSet[str]]:
+        """Each school's roster on ``day`` (every stint covering it, 送教上门 included: such a child may check in):
+        the school's version read every time, its students only when the version moved."""
         versions = self.conn.execute(
             "SELECT school_id, roster_version FROM schools WHERE school_id = ANY(%s::text[])", (school_ids,)
         ).fetchall()
         result: dict[str, AbstractSet[str]] = {}
         stale: dict[str, int] = {}
         for r in versions:
-            cached = self.roster_cache.get(r["school_id"], r["roster_version"])
+            cached = self.roster_cache.get(r["school_id"], day, r["roster_version"])
             if cached is None:
                 stale[r["school_id"]] = r["roster_version"]
             else:
@@ -252,13 +398,15 @@ class PgDayWork:
             loaded: dict[str, set[str]] = {s: set() for s in stale}
             with self.conn.cursor(row_factory=tuple_row) as cur:
                 cur.execute(
-                    "SELECT school_id, student_id FROM students WHERE active AND school_id = ANY(%s::text[])", (list(stale),)
+                    "SELECT school_id, student_id FROM students WHERE school_id = ANY(%s::text[]) "
+                    "AND active_from <= %s AND (active_to IS NULL OR active_to > %s)",
+                    (list(stale), day, day),
                 )
                 for school_id, student_id in cur:
                     loaded[school_id].add(student_id)
             for school_id, students in loaded.items():
                 frozen = frozenset(students)
-                self.roster_cache.put(school_id, stale[school_id], frozen)
+                self.roster_cache.put(school_id, day, stale[school_id], frozen)
                 result[school_id] = frozen
         return result
 
@@ -284,7 +432,8 @@ class PgDayWork:
         return self.rolls([school_id], day).get(school_id, [])
 
     def rolls(self, school_ids: list[str], day: date) -> dict[str, list[RollEntry]]:
-        """Every active student of the schools, and whether each checked in that day (one query)."""
+        """Every student expected at the schools that day (the roster valid on ``day``, 送教上门 excluded), and whether
+        each checked in (one query)."""
         # One primary-key probe per student (LATERAL … LIMIT 1): a plain join or EXISTS on a day partition just
         # loaded (no statistics yet) is planned as a scan of the whole day for every chunk of schools.
         with self.conn.cursor(row_factory=tuple_row) as cur:
@@ -292,8 +441,9 @@ class PgDayWork:
                 "SELECT s.school_id, s.student_id, s.township_code, c.seen IS NOT NULL FROM students s "
                 "LEFT JOIN LATERAL (SELECT true AS seen FROM checkins c WHERE c.day = %s AND c.school_id = s.school_id "
                 "AND c.student_id = s.student_id LIMIT 1) c ON true "
-                "WHERE s.school_id = ANY(%s::text[]) AND s.active ORDER BY s.school_id, s.student_id",
-                (day, school_ids),
+                "WHERE s.school_id = ANY(%s::text[]) AND s.expected AND s.active_from <= %s "
+                "AND (s.active_to IS NULL OR s.active_to > %s) ORDER BY s.school_id, s.student_id",
+                (day, school_ids, day, day),
             )
             rows = cur.fetchall()
         result: dict[str, list[RollEntry]] = {s: [] for s in school_ids}
@@ -352,18 +502,20 @@ class PgAttendanceStore:
         )
         return {r["school_id"]: SchoolRow(**r) for r in rows}
 
-    def roster(self, school_id: str) -> list[RosterEntry]:
+    def roster(self, school_id: str, on: date) -> list[RosterEntry]:
         rows = self._all(
-            "SELECT student_id, school_id, township_code, grade, class_name, active FROM students "
-            "WHERE school_id = %s AND active ORDER BY grade, class_name, student_id",
-            (school_id,),
+            "SELECT student_id, school_id, township_code, grade, class_name, true AS active, expected FROM students "
+            "WHERE school_id = %s AND active_from <= %s AND (active_to IS NULL OR active_to > %s) "
+            "ORDER BY grade, class_name, student_id",
+            (school_id, on, on),
         )
         return [RosterEntry(**r) for r in rows]
 
-    def on_roster(self, school_id: str, student_ids: list[str]) -> set[str]:
+    def on_roster(self, school_id: str, student_ids: list[str], on: date) -> set[str]:
         rows = self._all(
-            "SELECT student_id FROM students WHERE school_id = %s AND active AND student_id = ANY(%s::text[])",
-            (school_id, list(student_ids)),
+            "SELECT student_id FROM students WHERE school_id = %s AND active_from <= %s "
+            "AND (active_to IS NULL OR active_to > %s) AND student_id = ANY(%s::text[])",
+            (school_id, on, on, list(student_ids)),
         )
         return {r["student_id"] for r in rows}
 

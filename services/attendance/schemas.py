@@ -87,8 +87,9 @@ class CountyClosePublic(BaseModel):
 
 class RosterStudentPublic(BaseModel):
     student_id: str
-    grade: int
-    class_name: str
+    grade: int | None
+    class_name: str | None
+    expected: bool = Field(True, description="Expected at school every school day; false for 送教上门 (never absent)")
 
 
 class RosterPublic(BaseModel):

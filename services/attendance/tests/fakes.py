@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from typing import Any, Iterator
 
 from services.attendance.ports import CheckinColumns, CheckinRow, LeaveView, RollEntry, RosterEntry, SchoolRow
+from services.attendance.projections import SINCE_ALWAYS, Stint
 from services.attendance.readmodel import ClosedDay, ConfigRow, DetectionClosed, DetectionOpened, LeaveRow
 
 
@@ -15,7 +17,7 @@ class InMemoryAttendanceStore:
 
     def __init__(self) -> None:
         self.schools_: dict[str, SchoolRow] = {}
-        self.students: dict[str, RosterEntry] = {}
+        self.students: dict[tuple[str, str, date], Stint] = {}  # (student, school, active_from) → the stint
         self.checkins: dict[tuple[str, date, str], CheckinRow] = {}
         self.closed: set[tuple[str, date]] = set()
         self.detections: dict[str, str] = {}
@@ -27,9 +29,34 @@ class InMemoryAttendanceStore:
     def add_school(self, school_id: str, township_code: str = "520102001") -> None:
         self.schools_[school_id] = SchoolRow(school_id, township_code[:6], township_code)
 
-    def enrol(self, student_id: str, school_id: str, grade: int = 3, class_name: str = "3班") -> None:
+    def enrol(
+        self,
+        student_id: str,
+        school_id: str,
+        grade: int = 3,
+        class_name: str = "3班",
+        since: date = SINCE_ALWAYS,
+        until: date | None = None,
+        expected: bool = True,
+    ) -> None:
+        """A stint on the school's roster on [since, until) (the PostgreSQL consumer keeps these from registry)."""
         township = self.schools_[school_id].township_code
-        self.students[student_id] = RosterEntry(student_id, school_id, township, grade, class_name, True)
+        self.students[(student_id, school_id, since)] = Stint(school_id, since, until, township, grade, class_name, expected)
+
+    def leave_school(self, student_id: str, on: date, school_id: str | None = None) -> None:
+        """The student's stints (at ``school_id`` or anywhere) open on ``on`` end then (``projections.end_stints``)."""
+        for key, stint in list(self.students.items()):
+            if key[0] == student_id and (school_id is None or stint.school_id == school_id) and stint.active_from < on and (
+                stint.active_to is None or stint.active_to > on
+            ):
+                self.students[key] = replace(stint, active_to=on)
+
+    def _roster_on(self, school_id: str, day: date) -> list[RosterEntry]:
+        return [
+            RosterEntry(student_id, school_id, s.township_code, s.grade, s.class_name, True, s.expected)
+            for (student_id, _, _), s in self.students.items()
+            if s.school_id == school_id and s.covers(day)
+        ]
 
     def school(self, school_id: str) -> SchoolRow | None:
         return self.schools_.get(school_id)
@@ -41,11 +68,11 @@ class InMemoryAttendanceStore:
     def schools_by_id(self, school_ids: list[str]) -> dict[str, SchoolRow]:
         return {s: self.schools_[s] for s in school_ids if s in self.schools_}
 
-    def roster(self, school_id: str) -> list[RosterEntry]:
-        return [s for s in self.students.values() if s.school_id == school_id and s.active]
+    def roster(self, school_id: str, on: date) -> list[RosterEntry]:
+        return self._roster_on(school_id, on)
 
-    def on_roster(self, school_id: str, student_ids: list[str]) -> set[str]:
-        return {s.student_id for s in self.roster(school_id) if s.student_id in set(student_ids)}
+    def on_roster(self, school_id: str, student_ids: list[str], on: date) -> set[str]:
+        return {s.student_id for s in self._roster_on(school_id, on) if s.student_id in set(student_ids)}
 
     def open_detections(self, student_ids: list[str]) -> dict[str, str]:
         return {s: self.detections[s] for s in student_ids if s in self.detections}
@@ -107,8 +134,8 @@ class InMemoryAttendanceStore:
     def is_closed(self, school_ids: list[str], day: date) -> list[str]:
         return [s for s in school_ids if (s, day) in self.closed]
 
-    def rosters(self, school_ids: list[str]) -> dict[str, set[str]]:
-        return {school_id: {s.student_id for s in self.roster(school_id)} for school_id in school_ids}
+    def rosters(self, school_ids: list[str], day: date) -> dict[str, set[str]]:
+        return {school_id: {s.student_id for s in self._roster_on(school_id, day)} for school_id in school_ids}
 
     def insert_checkins(self, day: date, batch: CheckinColumns) -> int:
         new = 0
@@ -121,7 +148,8 @@ class InMemoryAttendanceStore:
     def roll(self, school_id: str, day: date) -> list[RollEntry]:
         return [
             RollEntry(s.student_id, s.township_code, (school_id, day, s.student_id) in self.checkins)
-            for s in sorted(self.roster(school_id), key=lambda s: s.student_id)
+            for s in sorted(self._roster_on(school_id, day), key=lambda s: s.student_id)
+            if s.expected
         ]
 
     def rolls(self, school_ids: list[str], day: date) -> dict[str, list[RollEntry]]:
