@@ -4,7 +4,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest -q -p no:cacheprovider
 PYTEST_ARGS ?=
 
-.PHONY: venv up test test-fast fuzz bench demo schemas clean browser-deps web-assets
+.PHONY: venv up test test-simulation test-fast fuzz bench demo schemas clean browser-deps web-assets
 
 venv: $(VENV)/.installed
 
@@ -18,7 +18,11 @@ up: venv
 	$(VENV)/bin/baoxue up
 
 test: venv browser-deps
-	$(PYTEST) $(PYTEST_ARGS)
+	$(PYTEST) -m "not simulation" $(PYTEST_ARGS)
+
+# Whole-term simulations (baoxue simulate, with and without the fault campaign) on their own stacks.
+test-simulation: venv
+	$(PYTEST) -m simulation $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PYTEST) -m "not e2e and not slow" $(PYTEST_ARGS)

@@ -34,18 +34,23 @@ def simulate(
     database_url: Optional[str] = typer.Option(None, help="A PostgreSQL server to use instead of an embedded one"),
     keep: bool = typer.Option(False, help="Keep the stack's folder (logs) afterwards"),
     all_rows: bool = typer.Option(False, "--all-rows", help="Print every row, not only differences and a summary"),
+    transfer_hazard: float = typer.Option(0.0003, min=0, help="Per school day: a student moves to another school"),
+    admitted: int = typer.Option(4, min=0, help="Summer primary graduates per county admitted to a junior school"),
+    missed_transitions: int = typer.Option(2, min=0, help="Summer primary graduates per county never admitted"),
+    workers: int = typer.Option(8, min=1, help="Concurrent API calls (independent cases, leaves, check-in batches)"),
 ) -> None:
     """Runs the simulation and prints expected vs reported per county and measure."""
     from tqdm import tqdm
 
+    from services.runtime.clock import FileClock
     from simulator.api import Api
     from simulator.run import Options, Simulation
     from simulator.truth import table
-    from services.runtime.clock import FileClock
 
     options = Options(counties=counties, schools_per_county=schools_per_county, students=students, days=days,
                       start=date.fromisoformat(start), seed=seed, province=province,
-                      barrier_timeout=150.0 if faults else 90.0)
+                      barrier_timeout=150.0 if faults else 90.0, transfer_hazard=transfer_hazard,
+                      admitted_per_county=admitted, missed_transitions_per_county=missed_transitions, workers=workers)
     if faults and url:
         raise typer.BadParameter("--faults needs a stack of its own (no --url)")
     local = None
@@ -91,8 +96,9 @@ def simulate(
         typer.echo(f"\n{len(sim.truth.students):,} students in {len(sim.counties)} counties "
                    f"({', '.join(c.code + ' ' + c.name for c in sim.counties)}), {days} school days, "
                    f"{sum(len(x.cases) for x in sim.truth.students.values())} cases, {s.checkins:,} check-ins, "
-                   f"{s.leaves} leaves; {api.calls:,} API calls ({api.retries} retried); "
+                   f"{s.leaves} leaves, {s.transfers} transfers; {api.calls:,} API calls ({api.retries} retried); "
                    f"catch-up wait p50 {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s; {elapsed:.0f} s in all")
+        typer.echo("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in s.phases.items()))
         if hooks is not None:
             typer.echo("faults: " + "; ".join(hooks.done))
         for note in s.barrier_timeouts:

@@ -53,6 +53,7 @@ class Child:
     grade: int | None = None
     class_name: str | None = None
     student_id: str = ""
+    graduated: bool = False  # a primary graduate of the summer (registered in grade 6, then 毕业)
 
 
 @dataclass
@@ -113,6 +114,20 @@ class Generator:
             county.children.append(Child(id_number=self.id_number(code, birth), name=self.name(), birth_date=birth,
                                          county=code, township=self.rng.choice(townships), groups=groups))
         return county
+
+
+    def graduates(self, county: County, n: int) -> list[Child]:
+        """Children who finished primary school this summer: registered in grade 6 (now of junior age), then
+        graduated; none is admitted to a junior school (小升初 missed unless someone acts)."""
+        out = []
+        primary = [s for s in county.schools if s.level == "primary"] or county.schools
+        for i in range(n):
+            school = primary[i % len(primary)]
+            birth = self.birth_date(7)
+            out.append(Child(id_number=self.id_number(county.code, birth), name=self.name(), birth_date=birth,
+                             county=county.code, township=school.township, groups=self.groups(), school=school,
+                             grade=6, class_name="6-1", graduated=True))
+        return out
 
 
 def students_csv(children: list[Child]) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
@@ -13,10 +14,28 @@ from typing import Any, Callable
 from services.registry.domain import student_id_for
 from services.runtime.clock import CHINA
 from simulator.api import Api, ApiError
-from simulator.province import CAUSES_BY_GROUP, RISKY, Child, County, Generator, population_csv, students_csv
-from simulator.truth import MEASURES, CaseTruth, Row, StudentTruth, Truth, compare
+from simulator.province import (
+    CAUSES_BY_GROUP,
+    RISKY,
+    Child,
+    County,
+    Generator,
+    population_csv,
+    students_csv,
+)
+from simulator.truth import (
+    FINDINGS,
+    MEASURES,
+    CaseTruth,
+    Row,
+    StudentTruth,
+    Truth,
+    compare,
+)
 
-BARRIER_MEASURES = tuple(m for m in MEASURES if m not in ("out_of_school", "transfer_lost")) + ("cases_by_stage",)
+BARRIER_MEASURES = tuple(m for m in MEASURES if m not in FINDINGS) + ("cases_by_stage",)
+# after a day's close casework needs its cases, not reporting's deadline clock (checked at month ends and the end)
+DAILY_MEASURES = tuple(m for m in BARRIER_MEASURES if m != "overdue_deadlines")
 OTHER_CAUSES = ("learning_difficulty", "working_away", "family", "poverty", "distance_or_conditions", "early_marriage")
 
 
@@ -37,6 +56,12 @@ class Options:
     persuasion_success: float = 0.35
     relapse_hazard: float = 0.01
     barrier_timeout: float = 90.0
+    workers: int = 8  # concurrent API calls (independent cases, leaves, counties)
+    transfer_lost_days: int = 10  # the province's own threshold (PUT comparison-rules), so a short term finds some
+    missed_transitions_per_county: int = 2  # primary graduates of July never admitted to a junior school (小升初)
+    admitted_per_county: int = 4  # primary graduates of July admitted to a junior school at the term's start
+    transfer_hazard: float = 0.0003  # per school day: a student moves to another school of the county (转出 → 转入)
+    census_not_dropout: float = 0.4  # census findings that verification shows are in school elsewhere
 
 
 @dataclass
@@ -54,11 +79,31 @@ class Stats:
     checkins: int = 0
     leaves: int = 0
     closes: int = 0
+    transfers: int = 0
     barrier_waits: list[float] = field(default_factory=list)
     barrier_timeouts: list[str] = field(default_factory=list)
     absent_reported: int = 0
     absent_expected: int = 0
     api_errors: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds per phase of a school day
+
+    def timed(self, phase: str, started: float) -> None:
+        self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - started
+
+
+def roster_follows_lifecycle() -> bool:
+    """Whether attendance's roster follows transfers, graduation and admission (not only enrolments): then a child
+    transferred out or graduated is no longer expected (never absent) and an admitted one is checked in."""
+    try:
+        from contracts.events.registry import (
+            StudentAdmittedV1,
+            StudentGraduatedV1,
+            StudentTransferredOutV1,
+        )
+        from services.attendance.consumers import POLICIES
+    except Exception:  # noqa: BLE001 - an older attendance
+        return False
+    return all(e in POLICIES for e in (StudentTransferredOutV1, StudentGraduatedV1, StudentAdmittedV1))
 
 
 def at(day: date, hh: int, mm: int = 0) -> datetime:
@@ -88,6 +133,16 @@ class Simulation:
         self.snapshots: dict[str, dict[str, dict[str, Any]]] = {}
         self.calendar_days: list[date] = []
         self.school_days: list[date] = []
+        self.pool = ThreadPoolExecutor(max(1, options.workers))
+        self.lifecycle = roster_follows_lifecycle()
+        self.census: dict[str, Child] = {}  # student id of a never-enrolled child -> the child
+        self.moving: dict[str, tuple[Any, int, date]] = {}  # transferred out, to be transferred in: school, grade, on
+
+    def parallel(self, tasks: list[Callable[[], Any]]) -> list[Any]:
+        """Runs independent API work concurrently (the order of results is the order of tasks)."""
+        if len(tasks) <= 1:
+            return [t() for t in tasks]
+        return list(self.pool.map(lambda t: t(), tasks))
 
     # -- tokens -----------------------------------------------------------------------------------
     def officer(self, county: str) -> dict[str, str]:
@@ -117,6 +172,13 @@ class Simulation:
                 [d.isoformat() for d in holidays], [d.isoformat() for d in makeup])
 
     def setup(self) -> None:
+        started = time.monotonic()
+        try:
+            self._setup()
+        finally:
+            self.stats.timed("setup", started)
+
+    def _setup(self) -> None:
         o, api = self.o, self.api
         self.clock(self.now)
         province = api.token("province_officer", o.province)
@@ -139,6 +201,14 @@ class Simulation:
                         json={"consecutive_days": o.threshold_days}).json()
         self.term_start_days = rules["term_start_days"]
         terms, holidays, makeup = self.calendar()
+        transition_deadline = o.start + timedelta(days=7)  # 小升初 registration closes a week into the term
+        api.put("registry", f"/v1/jurisdictions/{o.province}/comparison-rules", province, json={
+            "transfer_lost_days": o.transfer_lost_days, "transition_deadline": f"{transition_deadline:%m-%d}"})
+        self.truth.lost_transfer_days = o.transfer_lost_days
+        self.truth.transition_deadline = transition_deadline
+        if self.lifecycle and o.missed_transitions_per_county + o.admitted_per_county:
+            for county in self.counties:
+                county.children += self.gen.graduates(county, o.missed_transitions_per_county + o.admitted_per_county)
         for county in self.counties:
             off = self.officer(county.code)
             api.put("attendance", f"/v1/counties/{county.code}/calendar", off,
@@ -158,12 +228,29 @@ class Simulation:
                      params={"filename": "population.csv", "source": "public_security"})
             for c in county.children:
                 if c.school is None:
-                    self.truth.never_enrolled(county.code, c.groups, str(student_id_for(c.id_number)))
+                    c.student_id = str(student_id_for(c.id_number))
+                    self.census[c.student_id] = c
+                    self.truth.never_enrolled(county.code, c.groups, c.student_id)
                     continue
                 c.student_id = str(student_id_for(c.id_number))
                 self.children[c.student_id] = c
                 self.truth.enrol(StudentTruth(c.student_id, county.code, c.township, c.school.school_id, c.grade or 0,
                                               c.groups))
+            admitted = 0  # primary graduates of the summer (毕业); most are admitted to a junior school (小升初)
+            junior = [x for x in county.schools if x.level == "junior"]
+            for c in county.children:
+                if c.graduated:
+                    api.post("registry", f"/v1/students/{c.student_id}/graduate", off, json={
+                        "on": self.now.date().isoformat(), "level": "primary"})
+                    self.truth.graduate(c.student_id, self.now.date())
+                    if junior and admitted < o.admitted_per_county:
+                        admitted += 1
+                        school = junior[admitted % len(junior)]
+                        api.post("registry", f"/v1/students/{c.student_id}/admit", self.role("school_staff", county.code),
+                                 json={"on": self.now.date().isoformat(), "school_id": school.school_id,
+                                       "class_name": "7-1"})
+                        c.school, c.grade, c.class_name, c.graduated = school, 7, "7-1", False
+                        self.truth.move(c.student_id, school.school_id, school.township, 7)
             entries = []
             for t in county.townships:
                 entries = [{"slot": "township", "user_id": f"gov-{t}", "name": "包村干部"}]
@@ -174,7 +261,7 @@ class Simulation:
         deadline = time.monotonic() + 300
         for county in self.counties:
             for s in county.schools:
-                want = sum(1 for c in county.children if c.school is s)
+                want = sum(1 for c in county.children if c.school is s and not (self.lifecycle and c.graduated))
                 while api.call("GET", "attendance", f"/v1/schools/{s.school_id}/roster", self.officer(county.code),
                                ok=(404,)).json().get("count") != want:
                     if time.monotonic() > deadline:
@@ -188,6 +275,8 @@ class Simulation:
         out: dict[str, str] = {}
         self._new_leaves: list[tuple[str, date, date]] = []
         for sid, s in self.truth.students.items():
+            if not s.on_roster(self.lifecycle):
+                continue  # transferred out or graduated: attendance no longer expects the child
             plan = self.plans.get(sid)
             if plan is not None:
                 if plan.kind == "ill" and day > plan.until:  # type: ignore[operator]
@@ -243,6 +332,7 @@ class Simulation:
     def school_day(self, n: int, day: date) -> None:
         api = self.api
         self.clock(at(day, 7, 30))
+        t = time.monotonic()
         status = self.statuses(day, n)
         by_county: dict[str, list[dict]] = {c.code: [] for c in self.counties}
         for sid, what in status.items():
@@ -251,37 +341,110 @@ class Simulation:
                 by_county[c.county].append({"school_id": c.school.school_id, "student_id": sid,  # type: ignore[union-attr]
                                             "status": "present", "checked_at": f"{day}T07:{self.rng.randrange(0, 30):02d}:00+08:00",
                                             "device": f"gate-{c.school.code}"})  # type: ignore[union-attr]
-        for sid, first, last in self._new_leaves:
+        self.stats.timed("statuses", t)
+        t = time.monotonic()
+        def leave(sid: str, first: date, last: date) -> None:
             c = self.children[sid]
             staff = self.role("school_staff", c.county)
-            leave = api.post("attendance", f"/v1/schools/{c.school.school_id}/leaves", staff, json={  # type: ignore[union-attr]
+            asked = api.post("attendance", f"/v1/schools/{c.school.school_id}/leaves", staff, json={  # type: ignore[union-attr]
                 "student_id": sid, "first_day": first.isoformat(), "last_day": last.isoformat(), "kind": "sick",
                 "reason": "病假"}).json()
-            api.post("attendance", f"/v1/schools/{c.school.school_id}/leaves/{leave['leave_id']}/approve", staff,  # type: ignore[union-attr]
+            api.post("attendance", f"/v1/schools/{c.school.school_id}/leaves/{asked['leave_id']}/approve", staff,  # type: ignore[union-attr]
                      json={"note": "同意"})
-            self.stats.leaves += 1
+
+        self.parallel([lambda a=a: leave(*a) for a in self._new_leaves])
+        self.stats.leaves += len(self._new_leaves)
+        self.stats.timed("leaves", t)
+        t = time.monotonic()
+        batches = []
         for county in self.counties:
             gate = api.token("attendance_system", county.code, f"gate-vendor-{county.code}",
                              [s.school_id for s in county.schools])
             items = by_county[county.code]
-            for i in range(0, len(items), self.o.batch_size):
-                api.post("attendance", f"/v1/days/{day}/checkins", gate, json={"items": items[i:i + self.o.batch_size]})
+            batches += [(gate, items[i:i + self.o.batch_size]) for i in range(0, len(items), self.o.batch_size)]
             self.stats.checkins += len(items)
+        self.parallel([lambda g=g, b=b: api.post("attendance", f"/v1/days/{day}/checkins", g, json={"items": b})
+                       for g, b in batches])
+        self.stats.timed("checkins", t)
         self.hook("after_checkins", n, day)
         self.clock(at(day, 16, 30))
+        t = time.monotonic()
         expected_absent = {c.code: 0 for c in self.counties}
         for sid, what in status.items():
             expected_absent[self.truth.students[sid].county] += what == "absent"
-        for county in self.counties:
+        for county in self.counties:  # one after another: concurrent closes wait on each other (30 s each, measured)
             r = api.post("attendance", f"/v1/counties/{county.code}/days/{day}/close", self.officer(county.code)).json()
             self.stats.closes += r["schools"]
             self.stats.absent_reported += r["absent"]
             self.stats.absent_expected += expected_absent[county.code]
+        self.stats.timed("close", t)
         self.truth.close_day(day, status)
         self.hook("after_close", n, day)
-        self.barrier(f"{day} after close")
+        t = time.monotonic()
+        self.barrier(f"{day} after close", DAILY_MEASURES)
+        self.stats.timed("catch-up", t)
         self.clock(at(day, 17, 0))
+        t = time.monotonic()
         self.work_cases(day)
+        self.stats.timed("casework", t)
+        t = time.monotonic()
+        self.transfers(day)
+        self.stats.timed("transfers", t)
+
+    # -- transfers between schools (转出 → 转入) --------------------------------------------------------
+    def transfers(self, day: date) -> None:
+        """Children moving to another school of their county: the old school transfers out today and the new one
+        transfers in today or one to three school days later (meanwhile on no roster, so never absent)."""
+        if not self.lifecycle or not self.o.transfer_hazard:
+            return
+        tasks: list[Callable[[], Any]] = []
+        for sid, (school, grade, on) in list(self.moving.items()):
+            if on <= day:
+                del self.moving[sid]
+                tasks.append(lambda sid=sid, school=school, grade=grade: self.transfer_in(sid, school, grade, day))
+        for sid, s in self.truth.students.items():
+            if s.left or sid in self.plans or (s.case is not None and s.case.is_open) or sid in self.moving:
+                continue
+            if self.rng.random() >= self.o.transfer_hazard:
+                continue
+            child = self.children[sid]
+            county = next(c for c in self.counties if c.code == s.county)
+            others = [x for x in county.schools if x.level == child.school.level and x is not child.school]  # type: ignore[union-attr]
+            if not others:
+                continue
+            school = self.rng.choice(others)
+            later = [d for d in self.school_days if d > day][: self.rng.choice((0, 0, 1, 2, 3))]
+            self.moving[sid] = (school, s.grade, later[-1] if later else day)
+            tasks.append(lambda sid=sid, school=school: self.transfer_out(sid, school, day))
+        self.parallel(tasks)
+        for sid, (school, grade, on) in list(self.moving.items()):
+            if on <= day and self.truth.students[sid].left:
+                del self.moving[sid]
+                self.transfer_in(sid, school, grade, day)
+
+    def transfer_out(self, sid: str, school: Any, day: date) -> None:
+        s = self.truth.students[sid]
+        try:
+            self.api.post("registry", f"/v1/students/{sid}/transfer-out", self.officer(s.county), json={
+                "on": day.isoformat(), "reason": "家庭搬迁，转学", "to_school_id": school.school_id})
+        except ApiError as exc:
+            self.stats.api_errors.append(str(exc)[:300])
+            self.moving.pop(sid, None)
+            return
+        self.truth.transfer_out(sid, day)
+        self.stats.transfers += 1
+
+    def transfer_in(self, sid: str, school: Any, grade: int, day: date) -> None:
+        try:
+            self.api.post("registry", f"/v1/students/{sid}/transfer-in", self.role("school_staff", school.county), json={
+                "on": day.isoformat(), "school_id": school.school_id, "grade": grade, "class_name": f"{grade}-1"})
+        except ApiError as exc:
+            self.stats.api_errors.append(str(exc)[:300])
+            return
+        child = self.children[sid]
+        child.school, child.class_name = school, f"{grade}-1"
+        self.truth.move(sid, school.school_id, school.township, grade)
+        self.wait_on_roster(school.school_id, sid, school.county)
 
     # -- casework ---------------------------------------------------------------------------------
     def learn_case_ids(self) -> None:
@@ -313,31 +476,42 @@ class Simulation:
             return None
 
     def work_cases(self, day: date) -> None:
+        """Owners work every open case they know of; independent cases concurrently, decisions drawn in order."""
         self.learn_case_ids()
-        for s in list(self.truth.students.values()):
-            case = s.case
-            if case is None or case.case_id is None or not case.is_open or case.source != "attendance":
-                continue  # cases from registry's comparisons are left to the county (not simulated yet)
+        tasks: list[Callable[[], Any]] = []
+        for case in self.truth.all_cases():
+            if case.case_id is None or not case.is_open:
+                continue
             w = self.case_work.setdefault(id(case), {"failed": 0, "next_visit": day, "helped": False})
-            plan = self.plans.get(s.student_id)
-            if case.stage == "suspected" and case.opened_on is not None and (day - case.opened_on).days >= 3:
-                self.verify(case, s, plan)
-            elif case.stage in ("persuading", "escalated") and plan is not None and plan.back_on is None:
-                self.persuade(case, s, plan, w, day)
-            elif case.stage == "not_dropout":
-                if self.act(case, "/closure", "county_officer", {"reason": case.close_reason,
-                                                                 "evidence": evidence(f"close-{case.case_id}")}):
-                    Truth.close(case, case.close_reason or "moved")
-            elif case.stage == "returned":
-                if case.follow_up_until is None:
-                    view = self.act(case, "", "county_officer", method="GET")
-                    if view and view.get("returned"):
-                        case.follow_up_until = date.fromisoformat(view["returned"]["follow_up_until"])
-                if case.follow_up_until is not None and day >= case.follow_up_until:
-                    if self.act(case, "/closure", "school_staff", {"reason": "returned",
-                                                                   "evidence": evidence(f"back-{case.case_id}")}):
-                        Truth.close(case, "returned")
-                        case.follow_up_until = None
+            draws = (self.rng.choice((2, 3, 4)), self.rng.random(), self.rng.choice(("undecided", "refused")),
+                     self.rng.random())
+            tasks.append(lambda case=case, w=w, draws=draws: self.work_one(case, w, day, draws))
+        self.parallel(tasks)
+
+    def work_one(self, case: CaseTruth, w: dict[str, Any], day: date, draws: tuple) -> None:
+        s = self.truth.students.get(case.student_id)
+        plan = self.plans.get(case.student_id)
+        if case.stage == "suspected" and case.opened_on is not None:
+            if case.source == "attendance" and (day - case.opened_on).days >= 3:
+                self.verify(case, s, plan)  # type: ignore[arg-type]
+            elif case.source != "attendance" and (day - case.opened_on).days >= 1:
+                self.verify_finding(case, draws[3])
+        elif case.stage in ("persuading", "escalated") and plan is not None and plan.back_on is None:
+            self.persuade(case, plan, w, day, draws)
+        elif case.stage == "not_dropout":
+            if self.act(case, "/closure", "county_officer", {"reason": case.close_reason,
+                                                             "evidence": evidence(f"close-{case.case_id}")}):
+                Truth.close(case, case.close_reason or "moved")
+        elif case.stage == "returned":
+            if case.follow_up_until is None:
+                view = self.act(case, "", "county_officer", method="GET")
+                if view and view.get("returned"):
+                    case.follow_up_until = date.fromisoformat(view["returned"]["follow_up_until"])
+            if case.follow_up_until is not None and day > case.follow_up_until:
+                if self.act(case, "/closure", "school_staff", {"reason": "returned",
+                                                               "evidence": evidence(f"back-{case.case_id}")}):
+                    Truth.close(case, "returned")
+                    case.follow_up_until = None
 
     def verify(self, case: CaseTruth, s: StudentTruth, plan: Plan | None) -> None:
         if plan is None or plan.kind in ("ill", "ill_leave"):
@@ -365,28 +539,58 @@ class Simulation:
                 "outcome": "dropout", "causes": list(plan.causes), "cause_analysis": "家访核实：" + "、".join(plan.causes)}):
             Truth.confirm(case, plan.causes)
 
-    def persuade(self, case: CaseTruth, s: StudentTruth, plan: Plan, w: dict[str, Any], day: date) -> None:
+    def verify_finding(self, case: CaseTruth, r: float) -> None:
+        """A case from the registry's comparisons: a lost transfer is found enrolled elsewhere (the receiving school
+        never recorded the transfer in); a census or 小升初 finding is in school elsewhere or a true dropout."""
+        if self.act(case, "/verification/start", "township_officer") is None:
+            return
+        case.stage = "verifying"
+        elsewhere = case.source == "transfer" or r < self.o.census_not_dropout
+        if case.source == "transition" and not self.lifecycle:
+            elsewhere = True  # a persuaded graduate is admitted to a junior school: needs the roster to follow it
+        if elsewhere:
+            reason = "moved" if case.source == "transfer" else "in_school_elsewhere"
+            if self.act(case, "/verification", "township_officer", {
+                    "outcome": "not_dropout", "reason": reason, "finding": "已在外地学校就读，取得就读证明",
+                    "evidence": evidence(f"elsewhere-{case.case_id}")}):
+                Truth.not_dropout(case, reason)
+            return
+        groups = self.groups_of(case.student_id)
+        causes = sorted({CAUSES_BY_GROUP[g] for g in groups if g in CAUSES_BY_GROUP} or {"family"})
+        if self.act(case, "/verification", "township_officer", {
+                "outcome": "dropout", "causes": causes, "cause_analysis": "核查：" + "、".join(causes)}):
+            Truth.confirm(case, causes)
+            self.plans[case.student_id] = Plan("dropout", causes=tuple(causes))
+
+    def groups_of(self, sid: str) -> tuple[str, ...]:
+        s = self.truth.students.get(sid)
+        return s.groups if s is not None else self.census[sid].groups
+
+    def persuade(self, case: CaseTruth, plan: Plan, w: dict[str, Any], day: date, draws: tuple) -> None:
         o = self.o
+        groups = self.groups_of(case.student_id)
         if day >= w["next_visit"]:
-            w["next_visit"] = day + timedelta(days=self.rng.choice((2, 3, 4)))
-            owner = f"gov-{s.township}"
+            w["next_visit"] = day + timedelta(days=draws[0])
+            child = self.children.get(case.student_id) or self.census[case.student_id]
+            visitors = [f"gov-{child.township}"] + ([f"ht-{child.school.code}"] if child.school else [])
             self.act(case, "/visits", "township_officer", {
                 "record_id": f"visit-{case.case_id[:8]}-{day}", "visited_at": self.now.isoformat(),
-                "visitors": [owner, f"ht-{self.children[s.student_id].school.code}"], "met": ["学生", "监护人"],  # type: ignore[union-attr]
-                "findings": "家访了解情况"})
+                "visitors": visitors, "met": ["学生", "监护人"], "findings": "家访了解情况"})
             if "poverty" in plan.causes and not w["helped"]:
                 w["helped"] = True
                 self.act(case, "/help", "township_officer", {"record_id": f"help-{case.case_id[:8]}",
                                                              "help_type": "financial_aid", "detail": "发放助学金",
                                                              "amount_yuan": 500})
-            chance = o.persuasion_success * (0.7 if RISKY & set(s.groups) else 1) * (1 + 0.5 * len(case.ladder))
-            agreed = self.rng.random() < chance
+            chance = o.persuasion_success * (0.7 if RISKY & set(groups) else 1) * (1 + 0.5 * len(case.ladder))
+            agreed = draws[1] < chance
             self.act(case, "/persuasions", "township_officer", {
                 "record_id": f"talk-{case.case_id[:8]}-{day}", "method": "home_visit",
-                "outcome": "agreed_to_return" if agreed else self.rng.choice(("undecided", "refused")),
-                "note": "劝返谈话"})
+                "outcome": "agreed_to_return" if agreed else draws[2], "note": "劝返谈话"})
             if agreed:
                 nxt = [d for d in self.school_days if d > day]
+                if case.source in ("census", "transition"):
+                    self.bring_back(case, plan, day)
+                    return
                 plan.back_on = nxt[0] if nxt else day + timedelta(days=1)
                 return
             w["failed"] += 1
@@ -407,15 +611,71 @@ class Simulation:
             if self.act(case, "/legal-steps", roles[step], body):
                 Truth.legal_step(case, step, at(deadline + timedelta(days=1), 0) if deadline else None)
 
+    def bring_back(self, case: CaseTruth, plan: Plan, day: date) -> None:
+        """A persuaded child of a census or 小升初 finding: registered at a school of the county (enrolled, or admitted
+        to a junior school), the school confirms the return, and the child comes from the next school day."""
+        county = next(c for c in self.counties if c.code == case.county)
+        sid = case.student_id
+        staff = self.role("school_staff", county.code)
+        try:
+            if case.source == "census":
+                child = self.census[sid]
+                grade = min(9, max(1, self.gen.school_year - child.birth_date.year - 5
+                                   - (child.birth_date.month >= 9)))
+                level = "primary" if grade <= 6 else "junior"
+                school = next((x for x in county.schools if x.level == level), county.schools[0])
+                grade = grade if grade in school.grades else school.grades[-1]
+                self.api.post("registry", "/v1/students", self.officer(county.code), json={
+                    "id_number": child.id_number, "name": child.name, "birth_date": child.birth_date.isoformat(),
+                    "school_id": school.school_id, "grade": grade, "class_name": f"{grade}-1",
+                    "head_teacher_id": f"ht-{school.code}-{grade}-1", "head_teacher_name": "班主任"})
+                child.school, child.grade, child.class_name = school, grade, f"{grade}-1"
+            else:
+                child = self.children[sid]
+                school = next(x for x in county.schools if x.level == "junior")
+                self.api.post("registry", f"/v1/students/{sid}/admit", staff, json={
+                    "on": day.isoformat(), "school_id": school.school_id, "class_name": "7-1"})
+                child.school, child.grade, child.class_name = school, 7, "7-1"
+        except ApiError as exc:
+            self.stats.api_errors.append(str(exc)[:300])
+            return
+        self.wait_on_roster(school.school_id, sid, county.code)
+        if self.act(case, "/return", "school_staff", {"returned_on": day.isoformat(),
+                                                      "evidence": evidence(f"enrolled-{case.case_id}")}) is None:
+            return
+        self.truth.bring_back(case, StudentTruth(sid, county.code, school.township, school.school_id, child.grade or 0,
+                                                 child.groups), day)
+        self.children[sid] = child
+        self.plans.pop(sid, None)
+
+    def wait_on_roster(self, school_id: str, sid: str, county: str) -> None:
+        """Attendance learns a registration over Kafka: the child is checked in only once on the school's roster."""
+        deadline = time.monotonic() + self.o.barrier_timeout
+        while time.monotonic() < deadline:
+            roster = self.api.get("attendance", f"/v1/schools/{school_id}/roster", self.officer(county))
+            if any(x["student_id"] == sid for x in roster.get("students", [])):
+                return
+            time.sleep(0.2)
+        self.stats.barrier_timeouts.append(f"{sid} never on the roster of {school_id}")
+
     # -- reporting --------------------------------------------------------------------------------
     def dashboards(self) -> dict[str, dict[str, Any] | None]:
-        out: dict[str, dict[str, Any] | None] = {}
-        for county in self.counties:
+        """Every county's figures, read as the children of its prefecture's dashboard (one request per prefecture)."""
+        out: dict[str, dict[str, Any] | None] = {c.code: None for c in self.counties}
+        province = self.api.token("province_officer", self.o.province)
+        for prefecture in sorted({code[:4] for code in out}):
             try:
-                out[county.code] = self.api.get("reporting", f"/v1/dashboard/{county.code}",
-                                                self.officer(county.code))["figures"]
+                body = self.api.get("reporting", f"/v1/dashboard/{prefecture}", province)
             except ApiError:
-                out[county.code] = None
+                continue
+            for child in body.get("children", []):
+                if child.get("code") in out and not child.get("school_id"):
+                    out[child["code"]] = child["figures"]
+        for code in [c for c, f in out.items() if f is None]:  # a county the prefecture's answer did not list
+            try:
+                out[code] = self.api.get("reporting", f"/v1/dashboard/{code}", self.officer(code))["figures"]
+            except ApiError:
+                out[code] = None  # compared as missing
         return out
 
     def barrier(self, label: str, measures: tuple[str, ...] = BARRIER_MEASURES) -> bool:
@@ -431,7 +691,7 @@ class Simulation:
                 self.stats.barrier_timeouts.append(label + ": " + "; ".join(
                     f"{r.unit} {r.measure} {r.expected}≠{r.reported}" for r in rows if not r.ok)[:400])
                 return False
-            time.sleep(0.2)
+            time.sleep(0.3)
 
     def hook(self, name: str, n: int, day: date) -> None:
         if self.hooks is not None:
@@ -454,20 +714,26 @@ class Simulation:
             nxt = day + timedelta(days=1)
             if nxt.month != day.month and day != self.calendar_days[-1]:
                 self.clock(at(day, 23, 0))
+                t = time.monotonic()
                 self.barrier(f"end of {day:%Y-%m}")
+                self.stats.timed("catch-up", t)
                 self.snapshots[f"{day:%Y-%m}"] = self.truth.figures(at(nxt, 0))
 
     def reconcile(self) -> list[Row]:
         """Expected vs reported per county and measure: dashboards, ledger, monthly reports, attendance."""
+        started = time.monotonic()
+        try:
+            return self._reconcile()
+        finally:
+            self.stats.timed("reconcile", started)
+
+    def _reconcile(self) -> list[Row]:
         api, last = self.api, self.school_days[-1]
         for county in self.counties:
             api.post("registry", "/v1/comparisons/run", self.officer(county.code),
                      json={"kinds": ["out_of_school", "transfer_lost"], "as_of": last.isoformat(),
                            "prefix": county.code})
-        lost = self.truth.transfer_lost(last)
-        expected = self.truth.figures(self.now)
-        for code, figures in expected.items():
-            figures["transfer_lost"] = lost.get(code, 0)
+        expected = self.truth.figures(self.now)  # findings as the comparisons just run (as of the last day) leave them
         deadline = time.monotonic() + self.o.barrier_timeout
         while True:  # let the findings reach reporting
             rows = compare("dashboard", expected, self.dashboards())

@@ -22,8 +22,9 @@ STATUS_OF_STAGE = {"suspected": "suspected", "verifying": "suspected", "persuadi
 MEASURES = (
     "enrolled", "enrolled_primary", "enrolled_junior", "cases", "open_suspected_dropouts", "confirmed_dropouts",
     "confirmed_primary", "confirmed_junior", "returned", "closed", "not_dropout", "excluded", "overdue_deadlines",
-    "attendance_suspected_open", "out_of_school", "transfer_lost",
+    "attendance_suspected_open", "out_of_school", "transfer_lost", "transition_missed",
 )
+FINDINGS = ("out_of_school", "transfer_lost", "transition_missed")  # the registry's open findings (四查三比对)
 DICT_MEASURES = ("cases_by_stage", "cases_by_cause", "special_groups")
 
 
@@ -33,7 +34,7 @@ class CaseTruth:
 
     student_id: str
     county: str
-    grade: int
+    grade: int | None  # None: a child with no registration (census); counted in neither level
     stage: str = "suspected"
     case_id: str | None = None
     outcome: str | None = None
@@ -46,7 +47,7 @@ class CaseTruth:
     follow_up_until: date | None = None
     relapses: int = 0
     opened_on: date | None = None
-    source: str = "attendance"  # attendance | census | transfer (registry's comparisons, opened by casework)
+    source: str = "attendance"  # attendance | census | transfer | transition (registry's comparisons → casework)
 
     @property
     def status(self) -> str:
@@ -73,6 +74,11 @@ class StudentTruth:
     detections: int = 0
     case: CaseTruth | None = None
     cases: list[CaseTruth] = field(default_factory=list)
+    left: bool = False  # transferred out or graduated (registry), until admitted again
+
+    def on_roster(self, lifecycle: bool) -> bool:
+        """Whether attendance expects the child: always once enrolled, unless its roster follows the lifecycle."""
+        return not (lifecycle and self.left)
 
 
 class Truth:
@@ -87,6 +93,8 @@ class Truth:
         self.extra_cases: list[CaseTruth] = []  # cases of children who were never registered (census findings)
         self._found: set[tuple[str, str]] = set()
         self.lost_transfer_days = 30
+        self.graduates: list[tuple[str, date, str]] = []  # county, day, student id of primary graduates (小升初)
+        self.transition_deadline: date | None = None  # the province's 小升初 deadline (None: next school year)
 
     # -- population -------------------------------------------------------------------------------
     def enrol(self, s: StudentTruth) -> None:
@@ -101,22 +109,62 @@ class Truth:
 
     def transfer_out(self, student_id: str, day: date) -> None:
         s = self.students[student_id]
-        s.enrolled = False
+        s.enrolled, s.left = False, True
         self.transfers_out.append((s.county, day, student_id))
+
+    def graduate(self, student_id: str, day: date) -> None:
+        """A primary graduate (毕业): no longer enrolled until admitted to a junior school."""
+        s = self.students[student_id]
+        s.enrolled, s.left = False, True
+        self.graduates.append((s.county, day, student_id))
+
+    def move(self, student_id: str, school_id: str, township: str, grade: int) -> None:
+        """Transferred in (转入) or admitted (小升初) at a school of the same county: enrolled there from now."""
+        s = self.students[student_id]
+        s.school_id, s.township, s.grade = school_id, township, grade
+        s.enrolled, s.left = True, False
+        self.transfers_out = [t for t in self.transfers_out if t[2] != student_id]
+        self.graduates = [g for g in self.graduates if g[2] != student_id]
+
+    def bring_back(self, case: CaseTruth, student: StudentTruth, day: date) -> None:
+        """A child of a census or 小升初 finding registered (enrolled or admitted) and back at school on `day`: the
+        school confirmed the return, so the case is in follow-up; the finding is retracted at the next comparison."""
+        s = self.students.get(student.student_id)
+        if s is None:  # census: the child's case moves from the unregistered to the registered
+            s = student
+            self.enrol(s)
+            self.extra_cases = [c for c in self.extra_cases if c is not case]
+            self.out_of_school = [o for o in self.out_of_school if o[2] != s.student_id]
+            s.cases.append(case)
+        else:
+            s.school_id, s.grade, s.township = student.school_id, student.grade, student.township
+            self.graduates = [g for g in self.graduates if g[2] != s.student_id]
+        s.enrolled, s.left, s.case = True, False, case
+        case.grade = s.grade
+        case.stage, case.returned_on, case.follow_up_until = "returned", day, None
 
     def comparisons(self, day: date) -> None:
         """The registry's daily comparisons on `day`: census (失学) and lost transfers, each opening a case."""
         for county, _, sid in self.out_of_school:
             if ("census", sid) not in self._found:
                 self._found.add(("census", sid))
-                self.extra_cases.append(CaseTruth(sid, county, grade=0, opened_on=day, source="census"))
+                self.extra_cases.append(CaseTruth(sid, county, grade=None, opened_on=day, source="census"))
         for county, on, sid in self.transfers_out:
             if (day - on).days > self.lost_transfer_days and ("transfer", f"{sid}:{on}") not in self._found:
                 self._found.add(("transfer", f"{sid}:{on}"))
-                s = self.students[sid]
-                if s.case is None or not s.case.is_open:
-                    s.case = CaseTruth(sid, county, grade=s.grade, opened_on=day, source="transfer")
-                    s.cases.append(s.case)
+                self._finding(sid, county, day, "transfer")
+        for county, on, sid in self.graduates:
+            deadline = self.transition_deadline or date(on.year + (on.month >= 9), 9, 1)
+            if day >= deadline and ("transition", f"{sid}:{on.year}") not in self._found:
+                self._found.add(("transition", f"{sid}:{on.year}"))
+                self._finding(sid, county, day, "transition")
+
+    def _finding(self, sid: str, county: str, day: date, source: str) -> None:
+        """A finding about a registered child opens a case, or joins the open one."""
+        s = self.students[sid]
+        if s.case is None or not s.case.is_open:
+            s.case = CaseTruth(sid, county, grade=s.grade, opened_on=day, source=source)
+            s.cases.append(s.case)
 
     def all_cases(self) -> list[CaseTruth]:
         return [c for s in self.students.values() for c in s.cases] + self.extra_cases
@@ -148,7 +196,7 @@ class Truth:
         case = s.case
         if case is not None and case.stage in RETURNABLE:
             case.stage = "returned"
-            case.returned_on = day
+            case.returned_on, case.follow_up_until = day, None
             case.deadline_state = "met" if case.deadline_at is not None else None
 
     def detected(self, s: StudentTruth, day: date) -> None:
@@ -219,7 +267,8 @@ class Truth:
             c["open_suspected_dropouts"] += status == "suspected"
             if status in ("confirmed", "legal"):
                 c["confirmed_dropouts"] += 1
-                c["confirmed_primary" if case.grade <= 6 else "confirmed_junior"] += 1
+                if case.grade is not None:
+                    c["confirmed_primary" if case.grade <= 6 else "confirmed_junior"] += 1
             if status == "returned" or (status == "closed" and case.close_reason == "returned"):
                 c["returned"] += 1
             c["closed"] += status == "closed"
@@ -231,15 +280,28 @@ class Truth:
             if case.outcome == "dropout":
                 for cause in case.causes:
                     f["cases_by_cause"][cause] += 1
-        for county, groups, _ in self.out_of_school:
-            out[county]["_c"]["out_of_school"] += 1
+        for county, kind, groups in self.findings(now.date()):
+            out[county]["_c"][kind] += 1
             for g in groups:
                 out[county]["special_groups"][g] += 1
         return {county: {**dict(f.pop("_c")), **{k: dict(v) for k, v in f.items()}} for county, f in out.items()}
 
-    def transfer_lost(self, as_of: date, days: int = 30) -> dict[str, int]:
+    def findings(self, as_of: date) -> list[tuple[str, str, tuple[str, ...]]]:
+        """The registry's open findings as a comparison run on `as_of` leaves them: county, kind, special groups
+        (reporting counts each kind and the groups of the children found)."""
+        out = [(county, "out_of_school", groups) for county, groups, _ in self.out_of_school]
+        for county, on, sid in self.transfers_out:
+            if (as_of - on).days > self.lost_transfer_days:
+                out.append((county, "transfer_lost", self.students[sid].groups))
+        for county, on, sid in self.graduates:
+            if as_of >= (self.transition_deadline or date(on.year + (on.month >= 9), 9, 1)):
+                out.append((county, "transition_missed", self.students[sid].groups))
+        return out
+
+    def transfer_lost(self, as_of: date, days: int | None = None) -> dict[str, int]:
         """Lost transfers the registry's comparison finds on `as_of` (transferred out more than `days` ago)."""
         found: Counter = Counter()
+        days = self.lost_transfer_days if days is None else days
         for county, day, _ in self.transfers_out:
             found[county] += (as_of - day).days > days
         return dict(found)

@@ -74,3 +74,54 @@ def test_reconciliation_lists_every_measure_and_marks_differences():
     assert Row("x", "u", "m", {}, None).ok is False
     text = table(rows, only_differences=True)
     assert "DIFF" in text and "520103" in text and " ok" not in text
+
+
+def test_registry_findings_open_cases_that_owners_work_census_child_enrolled_and_missed_transition():
+    truth = province()
+    truth.never_enrolled("520102", ("left_behind",), "x")
+    truth.graduate("b", date(2026, 9, 13))
+    truth.transition_deadline = date(2026, 9, 21)
+    assert not truth.students["b"].on_roster(True) and truth.students["b"].on_roster(False)
+    truth.comparisons(date(2026, 9, 14))
+    census = truth.extra_cases[0]
+    assert (census.source, census.grade, truth.students["b"].case) == ("census", None, None)
+    truth.comparisons(date(2026, 9, 21))  # the 小升初 deadline: the graduate is found
+    transition = truth.students["b"].case
+    assert (transition.source, transition.grade) == ("transition", 3)
+    Truth.confirm(census, ["family"])
+    f = truth.figures(NOW)["520102"]
+    assert (f["confirmed_dropouts"], f["confirmed_primary"], f["confirmed_junior"]) == (1, 0, 0)
+    assert (f["enrolled"], f["cases"], f["out_of_school"]) == (1, 2, 1)
+    # persuaded: registered at a junior school, back at school (follow-up), no longer out of school
+    truth.bring_back(census, StudentTruth("x", "520102", "520102001", "s9", grade=7, groups=("left_behind",)),
+                     date(2026, 9, 22))
+    f = truth.figures(NOW)["520102"]
+    assert (f["enrolled"], f["enrolled_junior"], f["cases"], f["returned"], f["out_of_school"]) == (2, 2, 2, 1, 0)
+    assert truth.students["x"].case is census and census.grade == 7 and census.stage == "returned"
+    truth.comparisons(date(2026, 9, 23))
+    assert len(truth.all_cases()) == 2  # nothing found twice
+
+
+def test_lost_transfers_follow_the_provinces_own_threshold():
+    truth = province()
+    truth.lost_transfer_days = 10
+    truth.transfer_out("c", date(2026, 9, 15))
+    truth.comparisons(date(2026, 9, 25))
+    assert truth.students["c"].case is None
+    truth.comparisons(date(2026, 9, 26))
+    assert truth.students["c"].case.source == "transfer"
+    assert truth.transfer_lost(date(2026, 9, 26)) == {"520103": 1}
+
+
+def test_a_transfer_received_in_time_or_an_admission_is_never_found():
+    truth = province()
+    truth.transfer_out("b", date(2026, 9, 15))
+    assert truth.figures(NOW)["520102"]["enrolled"] == 1 and not truth.students["b"].on_roster(True)
+    truth.move("b", "s3", "520102002", 3)  # 转入 at another school of the county
+    truth.graduate("a", date(2026, 9, 13))
+    truth.move("a", "s4", "520102002", 7)  # 小升初: admitted
+    truth.transition_deadline = date(2026, 9, 21)
+    truth.comparisons(date(2026, 10, 30))
+    assert truth.all_cases() == [] and truth.transfer_lost(date(2026, 10, 30)) == {}
+    f = truth.figures(NOW)["520102"]
+    assert (f["enrolled"], f["enrolled_junior"]) == (2, 1) and truth.students["b"].on_roster(True)
