@@ -178,7 +178,8 @@ class ConsumerLoop:
         self.next_offsets: dict[tuple[str, int], int] = {}
         self._last_rewind: dict[tuple[str, int], float] = {}
         self._attempts: dict[tuple[tuple[str, int], int], int] = {}
-        self._gaps: dict[tuple[str, int], int] = {}  # partition -> offset of the gap that made it rewind
+        self._gaps: dict[tuple[str, int], int] = {}
+        self._partition_counts: dict[str, int] = {}  # partition -> offset of the gap that made it rewind
         self._pending: list[tuple[Any, tuple[str, int], str, int, Policy, Message]] = []
         self._before_batch: dict[tuple[str, int], int] = {}
         self.leadership = Leadership(db.url, f"baoxue-consumer:{name}", self.log)
@@ -201,7 +202,9 @@ class ConsumerLoop:
         """Assigns every partition at the stored hint offsets (or the beginning)."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
         ensure_topics(admin, list(self.topics) + [self.dlq_topic], self.partitions)
-        self.cluster_id = admin.list_topics(timeout=10).cluster_id
+        metadata = admin.list_topics(timeout=10)
+        self.cluster_id = metadata.cluster_id
+        self._partition_counts = self.partition_counts(metadata)
         with self.db.transaction() as conn:
             hints = {  # offsets are only meaningful on the broker they were read from
                 (r["topic"], r["partition"]): r["next_offset"]
@@ -211,7 +214,8 @@ class ConsumerLoop:
             }
         assignment = []
         for topic in self.topics:
-            for partition in range(self.partitions):
+            # every partition the topic has: a topic auto-created by another producer may have more than ours
+            for partition in range(max(self.partitions, self._partition_counts.get(topic, 0))):
                 self.positions[(topic, partition)] = self.sink.last_applied(self.track(topic, partition))
                 offset = hints.get((topic, partition), OFFSET_BEGINNING)
                 assignment.append(TopicPartition(topic, partition, offset))
@@ -401,11 +405,20 @@ class ConsumerLoop:
             lag = max(0, high - tp.offset) if tp.offset >= 0 else high
             self.metrics.consumer_lag.labels(self.service, self.name, tp.topic, str(tp.partition)).set(lag)
 
+    def partition_counts(self, metadata: Any) -> dict[str, int]:
+        """How many partitions each subscribed topic has on the broker."""
+        return {t: len(metadata.topics[t].partitions) for t in self.topics if t in metadata.topics}
+
     def check_cluster(self) -> None:
         """Starts over on a broker that is not the one we were reading (it lost its data)."""
         assert self.consumer is not None
         self._last_cluster_check = time.monotonic()
-        cluster_id = self.consumer.list_topics(timeout=5).cluster_id
+        metadata = self.consumer.list_topics(timeout=5)
+        cluster_id = metadata.cluster_id
+        if cluster_id == self.cluster_id and self.partition_counts(metadata) != self._partition_counts:
+            self.log.warning("consumer_partitions_changed", old=self._partition_counts, new=self.partition_counts(metadata))
+            self.close_consumer()
+            return
         if cluster_id != self.cluster_id:
             self.log.warning("consumer_broker_changed", old=self.cluster_id, new=cluster_id)
             self.next_offsets.clear()

@@ -311,3 +311,27 @@ def test_copies_in_the_wrong_partition_and_strays_ahead_of_a_refill_never_block_
         assert h.metrics.consumed.labels("test", consumer.name, h.topic, "stray")._value.get() == 1
     finally:
         h.stop_all()
+
+
+def test_a_topic_created_by_someone_else_with_more_partitions_is_read_whole(database_url, kafka_bootstrap):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    h = Harness(database_url, kafka_bootstrap, partitions=3)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(h.topic, num_partitions=4, replication_factor=1)])[h.topic].result(10)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(h.topic, key=b"poison", value=b"not a cloudevent", partition=3)  # a partition we never write
+    producer.flush(10)
+    h.enrol(3)
+    consumer = h.consumer()
+    h.start(h.relay())
+    h.start(consumer)
+    try:
+        assert len(h.wait_for(3)) == 3
+        dead = []
+        deadline = time.monotonic() + 30
+        while not dead and time.monotonic() < deadline:
+            dead = read_all(kafka_bootstrap, consumer.dlq_topic, 3, timeout=1)
+        assert [dict(m.headers())["dlq_reason"] for m in dead] == [b"invalid_envelope"]
+    finally:
+        h.stop_all()
