@@ -18,6 +18,18 @@ from contracts.events.attendance import (
 from services.attendance.domain import SchoolDay, StudentAttendance
 
 
+# Stored events whose public contract carries fields of the same names (pydantic reads them as attributes).
+SAME_FIELDS: dict[type, type[Contract]] = {
+    StudentAttendance.AbsenceRecorded: AbsenceRecordedV1,
+    StudentAttendance.SuspectedDropoutDetected: SuspectedDropoutDetectedV1,
+    StudentAttendance.AttendanceResumed: AttendanceResumedV1,
+    StudentAttendance.AbsenceRetracted: AbsenceRetractedV1,
+    StudentAttendance.SuspectedDropoutRetracted: SuspectedDropoutRetractedV1,
+    StudentAttendance.ChronicAbsenceFlagged: ChronicAbsenceFlaggedV1,
+    StudentAttendance.ChronicAbsenceRetracted: ChronicAbsenceRetractedV1,
+}
+
+
 def to_contract(domain_event: Any) -> Contract | None:
     """Maps stored attendance events to their public contracts (Started, corrections and configuration are internal)."""
     e = domain_event
@@ -31,67 +43,5 @@ def to_contract(domain_event: Any) -> Contract | None:
             on_leave=e.on_leave,
             absent=len(e.absent_student_ids),
         )
-    if isinstance(e, StudentAttendance.AbsenceRecorded):
-        return AbsenceRecordedV1(
-            student_id=e.student_id,
-            school_id=e.school_id,
-            township_code=e.township_code,
-            day=e.day,
-            consecutive_school_days=e.consecutive_school_days,
-        )
-    if isinstance(e, StudentAttendance.SuspectedDropoutDetected):
-        return SuspectedDropoutDetectedV1(
-            detection_id=e.detection_id,
-            student_id=e.student_id,
-            school_id=e.school_id,
-            township_code=e.township_code,
-            absent_days=list(e.absent_days),
-            rule=e.rule,
-            rule_version=e.rule_version,
-            threshold_days=e.threshold_days,
-        )
-    if isinstance(e, StudentAttendance.AttendanceResumed):
-        return AttendanceResumedV1(
-            student_id=e.student_id, school_id=e.school_id, township_code=e.township_code, day=e.day, detection_id=e.detection_id
-        )
-    if isinstance(e, StudentAttendance.AbsenceRetracted):
-        return AbsenceRetractedV1(
-            student_id=e.student_id, school_id=e.school_id, township_code=e.township_code, day=e.day, reason=e.reason
-        )
-    if isinstance(e, StudentAttendance.SuspectedDropoutRetracted):
-        return SuspectedDropoutRetractedV1(
-            detection_id=e.detection_id,
-            student_id=e.student_id,
-            school_id=e.school_id,
-            township_code=e.township_code,
-            corrected_day=e.corrected_day,
-            reason=e.reason,
-        )
-    if isinstance(e, StudentAttendance.ChronicAbsenceFlagged):
-        return ChronicAbsenceFlaggedV1(
-            flag_id=e.flag_id,
-            student_id=e.student_id,
-            school_id=e.school_id,
-            township_code=e.township_code,
-            term_start=e.term_start,
-            term_end=e.term_end,
-            term_school_days=e.term_school_days,
-            absent_days=list(e.absent_days),
-            rule=e.rule,
-            rule_version=e.rule_version,
-            threshold_ratio=e.threshold_ratio,
-        )
-    if isinstance(e, StudentAttendance.ChronicAbsenceRetracted):
-        return ChronicAbsenceRetractedV1(
-            flag_id=e.flag_id,
-            student_id=e.student_id,
-            school_id=e.school_id,
-            township_code=e.township_code,
-            term_start=e.term_start,
-            term_end=e.term_end,
-            corrected_day=e.corrected_day,
-            absent_days=list(e.absent_days),
-            threshold_days=e.threshold_days,
-            reason=e.reason,
-        )
-    return None
+    contract = SAME_FIELDS.get(type(e))
+    return contract.model_validate(e, from_attributes=True) if contract else None

@@ -6,6 +6,7 @@ never apply a batch twice; each batch and its position commit in one transaction
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
 from services.runtime.db import Database
@@ -13,7 +14,7 @@ from services.runtime.db import Database
 POSITION_DDL = "CREATE TABLE IF NOT EXISTS projection_position (name text PRIMARY KEY, position bigint NOT NULL);"
 
 
-class OwnEventsProjection:
+class OwnEventsProjection(ABC):
     """Subclasses name the projection, give its DDL and write one batch of notifications."""
 
     name: str = "projection"
@@ -57,6 +58,6 @@ class OwnEventsProjection:
             if len(batch) < self.batch_size:
                 return position
 
+    @abstractmethod
     def write(self, conn: Any, app: Any, notifications: Sequence[Any]) -> None:
         """Applies one batch of stored notifications to the read model."""
-        raise NotImplementedError
