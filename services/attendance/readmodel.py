@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Sequence
 
-from eventsourcing.postgres import PostgresProcessRecorder
+from services.runtime.eventstore import BatchProcessRecorder
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def grouped(changes: Iterable[Change]) -> list[tuple[str, list[tuple]]]:
     return list(groups.items())
 
 
-class AttendanceRecorder(PostgresProcessRecorder):
+class AttendanceRecorder(BatchProcessRecorder):
     """The process recorder that also writes the read-model rows passed as ``read_model`` in the same transaction."""
 
     def _insert_events(self, curs: Any, stored_events: Sequence[Any], **kwargs: Any) -> None:

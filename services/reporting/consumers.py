@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
 
 import psycopg
 
@@ -20,15 +22,33 @@ TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK]
 DEFAULT_PARTITIONS = 6
 
 
+_batch_store: ContextVar[CountingStore | None] = ContextVar("reporting_batch_store", default=None)
+
+
+@contextmanager
+def batch_scope(conn: psycopg.Connection) -> Iterator[None]:
+    """One counting store for a whole consumer transaction: rows read once, counter differences summed and written
+    once at the end (a batch of 500 enrolments at one school is one counter update, not 500)."""
+    store = CountingStore(SqlStore(conn))
+    token = _batch_store.set(store)
+    try:
+        yield
+        store.flush()
+    finally:
+        _batch_store.reset(token)
+
+
 def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psycopg.Connection], None]:
     """Keeps the event in the inbox (the history rebuilds replay) and applies it unless the inbox had it."""
 
     def policy(message: Message, conn: psycopg.Connection) -> None:
         event = inbox.event_of(message, partitions)
         if inbox.record(conn, message, event):
-            store = CountingStore(SqlStore(conn))
+            shared = _batch_store.get()
+            store = shared if shared is not None and shared.conn is conn else CountingStore(SqlStore(conn))
             project(store, event)
-            store.flush()
+            if store is not shared:
+                store.flush()
 
     return policy
 

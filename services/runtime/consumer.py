@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager, Iterable, Protocol
 
 import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
@@ -45,6 +46,10 @@ class TransientError(Exception):
     """A failure worth retrying (database or network), never dead-lettered."""
 
 
+class BatchConflict(Exception):
+    """A batch lost a race on one of its aggregates: its messages are applied again one at a time."""
+
+
 RETRYABLE = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
@@ -64,6 +69,8 @@ class Sink(Protocol):
 
     def skip(self, track: str, sequence: int) -> None: ...
 
+    def skip_many(self, positions: list[tuple[str, int]]) -> None: ...
+
 
 class EventSink:
     """Effects are aggregates saved to the service's event store with a tracking record."""
@@ -81,13 +88,33 @@ class EventSink:
     def skip(self, track: str, sequence: int) -> None:
         self.app.save_tracked(tracking=Tracking(track, sequence))
 
+    def apply_batch(self, items: list[tuple[str, int, Callable[..., Any], "Message"]]) -> None:
+        """Applies many messages as one unit of work (each policy sees what the earlier ones changed) and saves
+        every event and position in one transaction; all or nothing."""
+        with self.app.batch() as batch:
+            for track, sequence, policy, message in items:
+                batch.add(policy(message) or (), Tracking(track, sequence))
+            try:
+                self.app.save_batch(batch)
+            except ConcurrencyError as exc:  # an API request changed one of its aggregates meanwhile
+                raise BatchConflict(str(exc)) from exc
+
+    def skip_many(self, positions: list[tuple[str, int]]) -> None:
+        for track, sequence in positions:
+            self.skip(track, sequence)
+
 
 class ProjectionSink:
-    """Effects are rows written through one connection, committed with the position."""
+    """Effects are rows written through one connection, committed with the position.
 
-    def __init__(self, db: Database, consumer: str) -> None:
+    ``scope`` (optional) is entered around each transaction with its connection: a consumer keeps what its
+    policies share across one batch there (a row cache, counters summed once) and writes it on the way out."""
+
+    def __init__(self, db: Database, consumer: str,
+                 scope: Callable[[psycopg.Connection], ContextManager[Any]] | None = None) -> None:
         self.db = db
         self.consumer = consumer
+        self.scope = scope or (lambda _conn: nullcontext())
         db.execute_script(OFFSETS_DDL)
 
     def _split(self, track: str) -> tuple[str, int]:
@@ -103,6 +130,17 @@ class ProjectionSink:
             ).fetchone()
         return row["sequence"] if row else 0
 
+    def _positions(self, conn: psycopg.Connection, tracks: Iterable[str]) -> dict[str, int]:
+        """The committed positions of these partitions, locked until the transaction ends."""
+        split = [self._split(t) for t in tracks]
+        rows = conn.execute(
+            "SELECT topic, partition, sequence FROM consumer_positions WHERE consumer = %s AND (topic, partition) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::int[])) FOR UPDATE",
+            (self.consumer, [t for t, _ in split], [p for _, p in split]),
+        ).fetchall()
+        found = {(r["topic"], r["partition"]): r["sequence"] for r in rows}
+        return {track: found.get(tp, 0) for track, tp in zip(tracks, split)}
+
     def _advance(self, conn: psycopg.Connection, track: str, sequence: int) -> bool:
         topic, partition = self._split(track)
         row = conn.execute(
@@ -116,22 +154,61 @@ class ProjectionSink:
     def apply(
         self, track: str, sequence: int, policy: Callable[["Message", psycopg.Connection], None], message: "Message"
     ) -> bool:
-        with self.db.transaction() as conn:
+        with self.db.transaction() as conn, self.scope(conn):
             if not self._advance(conn, track, sequence):
                 return False
             policy(message, conn)
         return True
 
     def skip(self, track: str, sequence: int) -> None:
+        self.skip_many([(track, sequence)])
+
+    def skip_many(self, positions: list[tuple[str, int]]) -> None:
+        """Moves positions past messages this consumer has no policy for, in one transaction."""
         with self.db.transaction() as conn:
-            self._advance(conn, track, sequence)
+            for track, sequence in positions:
+                self._advance(conn, track, sequence)
 
     def apply_batch(self, items: list[tuple[str, int, Callable[..., None], "Message"]]) -> None:
-        """Applies many messages in one transaction (15-20x faster than one each); all or nothing."""
-        with self.db.transaction() as conn:
+        """Applies many messages in one transaction (15-20x faster than one each); all or nothing. Positions are
+        read once and written once per partition; a message at or below its partition's position is passed over."""
+        with self.db.transaction() as conn, self.scope(conn):
+            before = self._positions(conn, list(dict.fromkeys(track for track, *_ in items)))
+            last = dict(before)
             for track, sequence, policy, message in items:
-                if self._advance(conn, track, sequence):
+                if sequence > last[track]:
                     policy(message, conn)
+                    last[track] = sequence
+            for track, sequence in last.items():
+                if sequence > before[track]:
+                    self._advance(conn, track, sequence)
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a message's CloudEvents headers say, read without parsing the message: enough to keep the partition's
+    sequence chain for a message no policy wants."""
+
+    type: str
+    subject: str
+    sequence: int
+    partitionprev: int
+    id: str
+    correlationid: str
+    actorid: str
+
+
+def peek(headers: list[tuple[str, bytes]] | None) -> Head | None:
+    """The message's head, or None where the headers are not a CloudEvent's (then the full decode decides)."""
+    h = dict(headers or ())
+    try:
+        if h["ce_specversion"] != b"1.0":
+            return None
+        return Head(type=h["ce_type"].decode(), subject=h["ce_subject"].decode(), sequence=int(h["ce_sequence"]),
+                    partitionprev=int(h.get("ce_partitionprev", b"0")), id=h["ce_id"].decode(),
+                    correlationid=h.get("ce_correlationid", b"").decode(), actorid=h.get("ce_actorid", b"").decode())
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -182,6 +259,8 @@ class ConsumerLoop:
         self._partition_counts: dict[str, int] = {}  # partition -> offset of the gap that made it rewind
         self._pending: list[tuple[Any, tuple[str, int], str, int, Policy, Message]] = []
         self._before_batch: dict[tuple[str, int], int] = {}
+        # messages with no policy: only the last sequence per partition is written, after the batch's effects
+        self._skips: dict[tuple[str, int], tuple[str, int]] = {}
         self.leadership = Leadership(db.url, f"baoxue-consumer:{name}", self.log)
         self.dlq_topic = topics.dead_letter(name)
         self.consumer: Consumer | None = None
@@ -283,12 +362,14 @@ class ConsumerLoop:
         """Handles one message; its outcome: applied, duplicate, ignored, dead_lettered, rewind, misrouted or stray."""
         topic, partition = msg.topic(), msg.partition()
         key = (topic, partition)
-        try:
-            envelope, data = decode(msg.headers(), msg.key(), msg.value())
-        except Exception as exc:  # noqa: BLE001 - anything unreadable goes to the dead-letter topic
-            self.flush_pending()
-            self.dead_letter(msg, "invalid_envelope", repr(exc))
-            return "dead_lettered"
+        envelope: Envelope | Head | None = peek(msg.headers())
+        if envelope is None or envelope.type in self.policies:  # read whole only what a policy will use
+            try:
+                envelope, data = decode(msg.headers(), msg.key(), msg.value())
+            except Exception as exc:  # noqa: BLE001 - anything unreadable goes to the dead-letter topic
+                self.flush_pending()
+                self.dead_letter(msg, "invalid_envelope", repr(exc))
+                return "dead_lettered"
         last = self.positions[key]
         if envelope.sequence <= last:
             return "duplicate"
@@ -315,13 +396,13 @@ class ConsumerLoop:
         track = self.track(topic, partition)
         policy = self.policies.get(envelope.type)
         if policy is None:
-            self.flush_pending()
-            self.sink.skip(track, envelope.sequence)
+            # nothing to apply: one position write per partition and batch instead of a transaction per message
+            self._skips[key] = (track, envelope.sequence)
             self.positions[key] = envelope.sequence
             return "ignored"
         contract = contract_for_type(envelope.type)
         try:
-            assert contract is not None
+            assert contract is not None and isinstance(envelope, Envelope)
             payload = contract.model_validate(data)
         except (ValidationError, AssertionError) as exc:
             self.flush_pending()
@@ -330,6 +411,7 @@ class ConsumerLoop:
             self.positions[key] = envelope.sequence
             return "dead_lettered"
         message = Message(envelope, payload)
+        self._skips.pop(key, None)  # applying this message moves the position past the skipped ones
         if hasattr(self.sink, "apply_batch"):
             self._before_batch.setdefault(key, last)
             self._pending.append((msg, key, track, envelope.sequence, policy, message))
@@ -377,6 +459,16 @@ class ConsumerLoop:
             self.positions.update(before)
         for msg, key, track, seq, policy, message in pending:
             self.apply_one(msg, key, track, seq, policy, message)
+
+    def flush_skips(self) -> None:
+        """Writes the positions of skipped messages; only after the effects before them are committed."""
+        if not self._skips:
+            return
+        skips, self._skips = self._skips, {}
+        try:
+            self.sink.skip_many(list(skips.values()))
+        except RETRYABLE as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
 
     def save_offset_hints(self) -> None:
         if not self.next_offsets:
@@ -466,6 +558,7 @@ class ConsumerLoop:
                         self.next_offsets[key] = msg.offset() + 1
                 try:
                     self.flush_pending()
+                    self.flush_skips()  # before the offset hints: a hint ahead of the position would look like a gap
                 except TransientError as exc:
                     self.log.warning("consumer_transient_failure", error=str(exc)[:300])
                     time.sleep(1.0)

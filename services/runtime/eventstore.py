@@ -12,9 +12,14 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
-from eventsourcing.application import Application, ProcessingEvent
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
+from eventsourcing.postgres import PostgresProcessRecorder
 
 from services.runtime.db import ddl_lock
 from services.runtime.settings import ServiceSettings
@@ -33,11 +38,55 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+class BatchProcessRecorder(PostgresProcessRecorder):
+    """The process recorder that also inserts several tracking records (``trackings``) with the events: a
+    consumer's batch spans several topic partitions and commits its position in each with its effects."""
+
+    def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        for tracking in kwargs.get("trackings") or ():
+            self._insert_tracking(curs, tracking=tracking)
+
+
+class BatchRepository(Repository):
+    """A repository that, inside a consumer's batch, hands out the aggregates the batch has already changed
+    (its unit of work): a policy must see what an earlier message of the same batch did."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unit_of_work: dict[Any, Any] | None = None
+
+    def get(self, aggregate_id: Any, *, version: int | None = None, **kwargs: Any) -> Any:
+        if self.unit_of_work is not None and version is None:
+            key = aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))
+            if key in self.unit_of_work:
+                return self.unit_of_work[key]
+        return super().get(aggregate_id, version=version, **kwargs)
+
+
+class Batch:
+    """The effects of many consumed messages, in the order they happened, saved in one transaction."""
+
+    def __init__(self, repository: BatchRepository) -> None:
+        self.repository = repository
+        self.processing_event: ProcessingEvent = ProcessingEvent()
+        self.trackings: dict[str, int] = {}
+
+    def add(self, aggregates: Iterable[Aggregate | None], tracking: Tracking) -> None:
+        changed = [a for a in aggregates if a is not None]
+        self.processing_event.collect_events(*changed)  # takes their new events now: the order is kept
+        assert self.repository.unit_of_work is not None
+        for aggregate in changed:
+            self.repository.unit_of_work[aggregate.id] = aggregate
+        self.trackings[tracking.application_name] = max(tracking.notification_id,
+                                                        self.trackings.get(tracking.application_name, 0))
+
+
 class ServiceApplication(Application):
     """Base application of every service: process recorder (events + tracking), extra transcodings."""
 
     name = "Service"
-    env: ClassVar[dict[str, str]] = {}
+    env: ClassVar[dict[str, str]] = {"PROCESS_RECORDER_TOPIC": "services.runtime.eventstore:BatchProcessRecorder"}
     metrics: ClassVar[Any] = None  # set once per process by the bootstrap (services.runtime.bootstrap)
 
     def _record(self, processing_event: ProcessingEvent) -> Any:
@@ -50,6 +99,35 @@ class ServiceApplication(Application):
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()
+
+    def construct_repository(self) -> BatchRepository:  # type: ignore[override]
+        plain = super().construct_repository()
+        return BatchRepository(event_store=self.events, snapshot_store=self.snapshots, cache_maxsize=None,
+                               fastforward=plain.fastforward, fastforward_skipping=plain.fastforward_skipping,
+                               deepcopy_from_cache=plain.deepcopy_from_cache)
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """A consumer's unit of work: policies run one after another and see each other's changes; ``save_batch``
+        writes every event and every partition's position in one transaction. Nothing is saved on an error."""
+        repository: BatchRepository = self.repository  # type: ignore[assignment]
+        assert repository.unit_of_work is None, "batches do not nest"
+        repository.unit_of_work = {}
+        try:
+            yield Batch(repository)
+        finally:
+            repository.unit_of_work = None
+
+    def save_batch(self, batch: Batch) -> None:
+        trackings = [Tracking(name, seq) for name, seq in batch.trackings.items()]
+        if not isinstance(self.recorder, BatchProcessRecorder):  # in-memory stores (tests): not atomic, no matter
+            if batch.processing_event.events:
+                self._notify(self._record(batch.processing_event))
+            for tracking in trackings:
+                self.recorder.insert_tracking(tracking)  # type: ignore[attr-defined]
+            return
+        batch.processing_event.saved_kwargs["trackings"] = trackings
+        self._notify(self._record(batch.processing_event))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -92,7 +170,9 @@ def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "1",  # connections kept open; more are opened on demand up to the overflow
         "POSTGRES_MAX_OVERFLOW": str(max(0, settings.db_pool_size - 1)),
         "POSTGRES_CONNECT_TIMEOUT": "10",
-        "POSTGRES_PRE_PING": "y",
+        # no check per connection checkout (a round trip before every read and write): the library retries each
+        # recorder call on a broken connection (10 × 0.2 s), and the pool drops a connection that failed
+        "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "30",
         "CREATE_TABLE": "y",
     }

@@ -335,3 +335,56 @@ def test_a_topic_created_by_someone_else_with_more_partitions_is_read_whole(data
         assert [dict(m.headers())["dlq_reason"] for m in dead] == [b"invalid_envelope"]
     finally:
         h.stop_all()
+
+
+def test_messages_without_a_policy_move_the_position_once_per_batch_and_are_not_read_again(database_url, kafka_bootstrap):
+    h = Harness(database_url, kafka_bootstrap)
+    h.enrol(60)
+    relay = h.relay()
+    h.start(relay)
+    messages: list = []
+    deadline = time.monotonic() + 20
+    while len(messages) < 61 and time.monotonic() < deadline:
+        messages = read_all(kafka_bootstrap, h.topic, h.partitions, timeout=1)
+    h.stop_all()
+    assert len(messages) == 61
+    last = {}  # the last sequence in each partition
+    for m in messages:
+        last[m.partition()] = max(last.get(m.partition(), 0), int(dict(m.headers())["ce_sequence"]))
+    writes: list[int] = []
+    schools: list[str] = []
+
+    class CountingSink(ProjectionSink):
+        def skip_many(self, positions):
+            writes.append(len(positions))
+            super().skip_many(positions)
+
+    def loop() -> ConsumerLoop:  # a policy for schools only: the sixty enrolments are skipped
+        return ConsumerLoop(
+            service="test", name=f"{h.schema}-s", topics_=[h.topic],
+            policies={SchoolRegisteredV1: lambda m, conn: schools.append(m.payload.school_id)},
+            sink=CountingSink(h.db, f"{h.schema}-s"), db=h.db, bootstrap=kafka_bootstrap,
+            partitions=h.partitions, metrics=h.metrics, logger=h.log,
+        )
+
+    first = loop()
+    h.start(first)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(first.sink.last_applied(first.track(h.topic, p)) < s
+                                                  for p, s in last.items()):
+            time.sleep(0.1)
+        assert {p: first.sink.last_applied(first.track(h.topic, p)) for p in last} == last
+        assert len(schools) == 1
+        assert 0 < sum(writes) <= 20, f"{sum(writes)} position writes for 60 skipped messages"
+    finally:
+        h.stop_all()
+    h.stops.clear(), h.threads.clear()
+    second = loop()  # a restart resumes after the skipped messages: the school is not applied again
+    h.start(second)
+    try:
+        time.sleep(3)
+        assert len(schools) == 1
+        assert {p: second.positions[(h.topic, p)] for p in last} == last
+    finally:
+        h.stop_all()
