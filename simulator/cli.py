@@ -35,6 +35,11 @@ def simulate(
     keep: bool = typer.Option(False, help="Keep the stack's folder (logs) afterwards"),
     all_rows: bool = typer.Option(False, "--all-rows", help="Print every row, not only differences and a summary"),
     transfer_hazard: float = typer.Option(0.0003, min=0, help="Per school day: a student moves to another school"),
+    dropout_hazard: float = typer.Option(0.0015, min=0, max=1, help="Per school day: a student stops coming "
+                                         "(×4 in special groups, ×2 in junior grades); 0.0015 is a stress test "
+                                         "(~13 %% of children a term), 0.0003 a high but plausible province"),
+    illness_rate: float = typer.Option(0.01, min=0, max=1, help="Per school day: a student falls ill (1–3 days; "
+                                       "most ask for sick leave)"),
     admitted: int = typer.Option(4, min=0, help="Summer primary graduates per county admitted to a junior school"),
     missed_transitions: int = typer.Option(2, min=0, help="Summer primary graduates per county never admitted"),
     workers: int = typer.Option(8, min=1, help="Concurrent API calls (independent cases, leaves, check-in batches)"),
@@ -50,6 +55,7 @@ def simulate(
     options = Options(counties=counties, schools_per_county=schools_per_county, students=students, days=days,
                       start=date.fromisoformat(start), seed=seed, province=province,
                       barrier_timeout=150.0 if faults else 90.0, transfer_hazard=transfer_hazard,
+                      dropout_hazard=dropout_hazard, illness_rate=illness_rate,
                       admitted_per_county=admitted, missed_transitions_per_county=missed_transitions, workers=workers)
     if faults and url:
         raise typer.BadParameter("--faults needs a stack of its own (no --url)")
