@@ -107,6 +107,8 @@ def simulate(
         typer.echo("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in s.phases.items()))
         if hooks is not None:
             typer.echo("faults: " + "; ".join(hooks.done))
+        for note in s.absence_diffs[:20]:
+            typer.echo(f"absence counted otherwise: {note}", err=True)
         for note in s.barrier_timeouts:
             typer.echo(f"not caught up in time: {note}", err=True)
         for note in s.api_errors[:20]:

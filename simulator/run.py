@@ -84,6 +84,7 @@ class Stats:
     barrier_timeouts: list[str] = field(default_factory=list)
     absent_reported: int = 0
     absent_expected: int = 0
+    absence_diffs: list[str] = field(default_factory=list)  # children a close counted otherwise than expected
     api_errors: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per phase of a school day
 
@@ -377,6 +378,8 @@ class Simulation:
             self.stats.closes += r["schools"]
             self.stats.absent_reported += r["absent"]
             self.stats.absent_expected += expected_absent[county.code]
+            if r["absent"] != expected_absent[county.code]:
+                self.explain_absences(county, day, status)
         self.stats.timed("close", t)
         self.truth.close_day(day, status)
         self.hook("after_close", n, day)
@@ -390,6 +393,23 @@ class Simulation:
         t = time.monotonic()
         self.transfers(day)
         self.stats.timed("transfers", t)
+
+    def explain_absences(self, county: County, day: date, status: dict[str, str]) -> None:
+        """A close that counted other absences than expected: which children, and what the simulator had for them."""
+        officer = self.officer(county.code)
+        for school in county.schools:
+            summary = self.api.call("GET", "attendance", f"/v1/schools/{school.school_id}/days/{day}", officer,
+                                    ok=(404,)).json()
+            reported = set(summary.get("absent_student_ids") or [])
+            expected = {sid for sid, what in status.items() if what == "absent"
+                        and self.truth.students[sid].school_id == school.school_id}
+            for sid in sorted(reported ^ expected):
+                s = self.truth.students.get(sid)
+                self.stats.absence_diffs.append(
+                    f"{day} {school.code} {sid}: attendance {'absent' if sid in reported else 'not absent'}, "
+                    f"simulator {status.get(sid, 'not on its roster')}"
+                    + (f" (school {s.school_id[:8]}, grade {s.grade}, left {s.left}, plan "
+                       f"{getattr(self.plans.get(sid), 'kind', None)})" if s else ""))
 
     # -- transfers between schools (转出 → 转入) --------------------------------------------------------
     def transfers(self, day: date) -> None:
