@@ -108,13 +108,18 @@ class ProjectionSink:
     """Effects are rows written through one connection, committed with the position.
 
     ``scope`` (optional) is entered around each transaction with its connection: a consumer keeps what its
-    policies share across one batch there (a row cache, counters summed once) and writes it on the way out."""
+    policies share across one batch there (a row cache, counters summed once) and writes it on the way out.
+    ``prepare`` (optional) is called inside the scope with the messages about to be applied (those past their
+    partition's position, in order), before the first policy: a consumer loads the rows a batch will touch in one
+    query there instead of one query per message."""
 
     def __init__(self, db: Database, consumer: str,
-                 scope: Callable[[psycopg.Connection], ContextManager[Any]] | None = None) -> None:
+                 scope: Callable[[psycopg.Connection], ContextManager[Any]] | None = None,
+                 prepare: Callable[[psycopg.Connection, list["Message"]], None] | None = None) -> None:
         self.db = db
         self.consumer = consumer
         self.scope = scope or (lambda _conn: nullcontext())
+        self.prepare = prepare
         db.execute_script(OFFSETS_DDL)
 
     def _split(self, track: str) -> tuple[str, int]:
@@ -157,6 +162,8 @@ class ProjectionSink:
         with self.db.transaction() as conn, self.scope(conn):
             if not self._advance(conn, track, sequence):
                 return False
+            if self.prepare is not None:
+                self.prepare(conn, [message])
             policy(message, conn)
         return True
 
@@ -174,11 +181,15 @@ class ProjectionSink:
         read once and written once per partition; a message at or below its partition's position is passed over."""
         with self.db.transaction() as conn, self.scope(conn):
             before = self._positions(conn, list(dict.fromkeys(track for track, *_ in items)))
-            last = dict(before)
+            last, todo = dict(before), []
             for track, sequence, policy, message in items:
                 if sequence > last[track]:
-                    policy(message, conn)
+                    todo.append((policy, message))
                     last[track] = sequence
+            if self.prepare is not None and todo:
+                self.prepare(conn, [message for _policy, message in todo])
+            for policy, message in todo:
+                policy(message, conn)
             for track, sequence in last.items():
                 if sequence > before[track]:
                     self._advance(conn, track, sequence)
@@ -335,13 +346,15 @@ class ConsumerLoop:
             ("dlq_source", f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode()),
         ]
         errors: list[Any] = []
+        # the topic may be gone (a broker that lost its data): produced to as it is, the broker would create it
+        # with its own partition count; dead letters are rare, so each one checks
+        ensure_topics(AdminClient({"bootstrap.servers": self.bootstrap}), [self.dlq_topic], self.partitions)
         self.dlq.produce(
             self.dlq_topic, key=msg.key(), value=msg.value(), headers=headers,
             on_delivery=lambda err, _m: errors.append(err) if err is not None else None,
         )
         if self.dlq.flush(20) or errors:
             self._reset_dlq_producer()  # its producer id may belong to a broker that lost its data
-            ensure_topics(AdminClient({"bootstrap.servers": self.bootstrap}), [self.dlq_topic], self.partitions)
             raise TransientError("dead-letter topic unavailable")
         self.metrics.dead_lettered.labels(self.service, self.name, reason).inc()
         self.log.error("message_dead_lettered", reason=reason, error=error[:500], source=f"{msg.topic()}/{msg.partition()}/{msg.offset()}")

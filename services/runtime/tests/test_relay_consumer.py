@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from contracts.events import SchoolRegisteredV1, StudentEnrolledV1
 from services.registry.application import RegistryApp, to_contract
@@ -263,6 +264,9 @@ def test_after_the_broker_lost_its_data_a_running_consumer_still_dead_letters(da
         while not dead and time.monotonic() < deadline:
             dead = read_all(broker.bootstrap, consumer.dlq_topic, 1, timeout=1)
         assert [dict(m.headers())["dlq_reason"] for m in dead] == [b"processing_failed"]
+        # created by the consumer with its partitions, not auto-created with the broker's default
+        topic = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=5).topics[consumer.dlq_topic]
+        assert len(topic.partitions) == 1
         assert set(h.counts().values()) == {1}
     finally:
         h.stop_all()
