@@ -9,7 +9,7 @@ from typing import Any
 
 from services.reporting import projections
 from services.reporting.api import create_app
-from services.reporting.consumers import CONSUMER, TOPICS, batch_scope, policies
+from services.reporting.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
 from services.reporting.monthly.application import MonthlyReports, ReportsApplication
 from services.reporting.queries import ReportingQueries
 from services.reporting.settings import ReportingSettings
@@ -46,7 +46,8 @@ def run_consumer_process() -> None:
     runtime = build_runtime(SERVICE, "consumer", settings)
     projections.install(runtime.db)
     run_consumer(runtime, name=CONSUMER, topics=TOPICS, policies=policies(settings.kafka_partitions),
-                 sink=ProjectionSink(runtime.db, CONSUMER, scope=batch_scope))
+                 sink=ProjectionSink(runtime.db, CONSUMER, scope=batch_scope,
+                                      prepare=prepare_batch(settings.kafka_partitions)))
 
 
 def run_scheduler() -> None:

@@ -13,7 +13,8 @@ from contracts import registry, topics
 from services.reporting import inbox
 from services.reporting.counters import CountingStore
 from services.reporting.projectors import project
-from services.reporting.stores import SqlStore
+from services.reporting.projections import BY_NAME
+from services.reporting.stores import BufferedSqlStore, SqlStore
 from services.runtime.consumer import OFFSETS_DDL, Message
 from services.runtime.db import Database
 
@@ -22,33 +23,88 @@ TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK]
 DEFAULT_PARTITIONS = 6
 
 
-_batch_store: ContextVar[CountingStore | None] = ContextVar("reporting_batch_store", default=None)
+class Batch:
+    """What one consumer transaction shares: one counting store over a buffered SQL store (rows read many at a
+    time, written back and counter differences summed once at the end), and the events ``prepare`` kept in the
+    inbox with one statement (only those new to the inbox are projected)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.store = CountingStore(BufferedSqlStore(conn))
+        self.events: dict[int, inbox.Event] = {}
+        self.fresh: set[tuple[str, int]] = set()
+
+
+_batch: ContextVar[Batch | None] = ContextVar("reporting_batch", default=None)
 
 
 @contextmanager
 def batch_scope(conn: psycopg.Connection) -> Iterator[None]:
-    """One counting store for a whole consumer transaction: rows read once, counter differences summed and written
-    once at the end (a batch of 500 enrolments at one school is one counter update, not 500)."""
-    store = CountingStore(SqlStore(conn))
-    token = _batch_store.set(store)
+    """One ``Batch`` for a whole consumer transaction; its rows and counters are written on the way out (a batch
+    of 500 enrolments at one school is one counter update and one upsert per table, not 500 of each)."""
+    batch = Batch(conn)
+    token = _batch.set(batch)
     try:
         yield
-        store.flush()
+        batch.store.flush()
     finally:
-        _batch_store.reset(token)
+        _batch.reset(token)
+
+
+def _keys(table: str, payloads: list[Any]) -> list[tuple[Any, ...]]:
+    """The keys of ``table`` that payloads name with attributes of the key's names (a case event's student_id →
+    its student row)."""
+    key = BY_NAME[table].key
+    out = []
+    for p in payloads:
+        values = tuple(getattr(p, k, None) for k in key)
+        if all(v is not None for v in values):
+            out.append(values)
+    return out
+
+
+PRELOADED = ("students", "special_groups", "schools", "ledger", "findings", "suspected", "absences", "school_days",
+             "chronic_absences")
+
+
+def prepare_batch(partitions: int) -> Callable[[psycopg.Connection, list[Message]], None]:
+    """Keeps the batch's events in the inbox with one statement and loads the rows they name, one query a table."""
+
+    def prepare(conn: psycopg.Connection, messages: list[Message]) -> None:
+        batch = _batch.get()
+        if batch is None or batch.conn is not conn:
+            return
+        events = [inbox.event_of(m, partitions) for m in messages]
+        batch.fresh |= inbox.record_many(conn, messages, events)
+        batch.events.update((id(m), e) for m, e in zip(messages, events))
+        payloads = [m.payload for m, e in zip(messages, events) if (e.topic, e.sequence) in batch.fresh]
+        for table in PRELOADED:
+            batch.store.preload(table, _keys(table, payloads))
+        batch.store.preload("applied_positions", [(t,) for t in {e.topic for e in events}])
+
+    return prepare
 
 
 def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psycopg.Connection], None]:
     """Keeps the event in the inbox (the history rebuilds replay) and applies it unless the inbox had it."""
 
     def policy(message: Message, conn: psycopg.Connection) -> None:
+        batch = _batch.get()
+        if batch is not None and batch.conn is conn and id(message) in batch.events:
+            event = batch.events.pop(id(message))
+            position = (event.topic, event.sequence)
+            if position in batch.fresh:  # prepared: in the inbox already; projected once
+                batch.fresh.discard(position)
+                project(batch.store, event)
+            return
         event = inbox.event_of(message, partitions)
         if inbox.record(conn, message, event):
-            shared = _batch_store.get()
-            store = shared if shared is not None and shared.conn is conn else CountingStore(SqlStore(conn))
+            if batch is not None and batch.conn is conn:
+                project(batch.store, event)
+                return
+            store = CountingStore(SqlStore(conn))
             project(store, event)
-            if store is not shared:
-                store.flush()
+            store.flush()
 
     return policy
 

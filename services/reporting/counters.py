@@ -271,6 +271,21 @@ class CountingStore:
         self.moves: dict[str, Timeline] = {}
         self.delta: Counter = Counter()
 
+    def preload(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
+        """Reads the rows of many keys at once (a store that can: ``load``), so ``get`` answers them from memory."""
+        load = getattr(self.inner, "load", None)
+        if load is None:
+            return
+        missing = [k for k in keys if (table, k) not in self.cache]
+        for key, row in load(table, missing).items():
+            self.cache[(table, key)] = row
+
+    def _sync(self) -> None:
+        """Writes rows the inner store still holds, before a query of this store's own reads the tables."""
+        flush_writes = getattr(self.inner, "flush_writes", None)
+        if flush_writes is not None:
+            flush_writes()
+
     def get(self, table: str, key: tuple[Any, ...]) -> Row | None:
         if (table, key) not in self.cache:
             self.cache[(table, key)] = self.inner.get(table, key)
@@ -313,6 +328,7 @@ class CountingStore:
 
     def _timeline(self, school_id: str) -> Timeline:
         if school_id not in self.moves:
+            self._sync()
             rows = self.conn.execute("SELECT * FROM school_moves WHERE school_id = %s", (school_id,)).fetchall()
             self.moves[school_id] = timeline(rows)
         return self.moves[school_id]
@@ -323,6 +339,7 @@ class CountingStore:
         relocate(entries, moves, self.delta, sign)
 
     def _cases(self, student_id: str) -> list[Row]:
+        self._sync()
         return [dict(r) for r in self.conn.execute("SELECT * FROM ledger WHERE student_id = %s", (student_id,))]
 
     def _student(self, before: Row | None, after: Row) -> None:
@@ -341,6 +358,7 @@ class CountingStore:
             return
         st = self.get("students", (student_id,))
         grade = st["grade"] if st else None
+        self._sync()
         findings = [dict(r) for r in self.conn.execute("SELECT * FROM findings WHERE student_id = %s", (student_id,))]
         for spans, sign in ((old, -1), (new, 1)):
             self._add(enrolment(st, spans), sign)
@@ -351,6 +369,7 @@ class CountingStore:
 
     def _school_entries(self, school_id: str) -> list[Entry]:
         """Everything counted at a school, as its rows say (before any move)."""
+        self._sync()
         q = self.conn.execute
         out: list[Entry] = []
         spans: dict[str, dict | None] = {}
@@ -380,7 +399,9 @@ class CountingStore:
         relocate(entries, {school_id: self._timeline(school_id)}, self.delta, 1)
 
     def flush(self) -> None:
-        """Adds the event's differences to the counters (in a fixed order, so concurrent writers cannot deadlock)."""
+        """Writes the rows the inner store holds, then adds the differences to the counters (in a fixed order, so
+        concurrent writers cannot deadlock)."""
+        self._sync()
         rows = sorted((k, v) for k, v in expand(self.delta).items())
         self.delta.clear()
         if not rows:

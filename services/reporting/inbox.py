@@ -96,6 +96,29 @@ def record(conn: psycopg.Connection, message: Message, event: Event) -> bool:
     return row is not None
 
 
+INBOX_COLUMNS = ("topic", "sequence", "partition", "event_id", "type", "subject", "time", "effective_time",
+                 "envelope", "payload")
+
+
+def record_many(conn: psycopg.Connection, messages: list[Message], events: list[Event]) -> set[tuple[str, int]]:
+    """Appends many messages with one statement; the (topic, sequence) positions that were new to the inbox."""
+    if not messages:
+        return set()
+    rows = [
+        (e.topic, e.sequence, e.partition, e.event_id, e.type, e.subject, e.time, effective_time(e.time, e.payload),
+         m.envelope.model_dump_json(), m.payload.model_dump_json())
+        for m, e in zip(messages, events)
+    ]
+    types = ("text", "bigint", "int", "text", "text", "text", "timestamptz", "timestamptz", "jsonb", "jsonb")
+    found = conn.execute(
+        f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) "
+        f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) ON CONFLICT DO NOTHING "
+        "RETURNING topic, sequence",
+        [list(c) for c in zip(*rows)],
+    ).fetchall()
+    return {(r["topic"], r["sequence"]) for r in found}
+
+
 def replay(
     conn: psycopg.Connection,
     *,

@@ -12,7 +12,7 @@ import pytest
 from contracts import topics
 from contracts.events import CaseOpenedV1, SchoolRegisteredV1, StudentEnrolledV1
 from services.reporting import projections
-from services.reporting.consumers import CONSUMER, POLICIES, batch_scope
+from services.reporting.consumers import CONSUMER, DEFAULT_PARTITIONS, POLICIES, batch_scope, prepare_batch
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
 from services.runtime.db import Database
 from services.runtime.kafka import partition_for
@@ -25,7 +25,7 @@ class Feed:
     """Delivers contracts to the reporting policies the way the consumer loop does (one partition per topic)."""
 
     def __init__(self, db: Database) -> None:
-        self.sink = ProjectionSink(db, CONSUMER, scope=batch_scope)
+        self.sink = ProjectionSink(db, CONSUMER, scope=batch_scope, prepare=prepare_batch(DEFAULT_PARTITIONS))
         self.sequences = {t: itertools.count(1) for t in topics.ALL}
 
     def deliver(self, payload, sequence: int | None = None, subject: str | None = None, at: datetime | None = None,

@@ -36,9 +36,15 @@ def units(conn) -> list[tuple[str, str | None]]:
             + [("520101003", None), ("529", None)])
 
 
-@pytest.fixture
-def moved(feed, reporting_db):
+@pytest.fixture(params=["one_by_one", "one_batch"])
+def moved(request, feed, reporting_db):
+    """A history, then the changes below delivered one message at a time or all in one consumer batch (where each
+    reads what earlier messages of the batch wrote but the buffered store has not yet written)."""
     feed.history(synthetic.history(seed=5, prefectures=2, counties=2, townships=2, schools=2, students=12))
+    held: list = []
+    if request.param == "one_batch":
+        deliver = feed.deliver
+        feed.deliver = lambda payload, **kw: held.append(deliver(payload, apply=False, **kw))  # type: ignore[method-assign]
     with reporting_db.transaction() as conn:
         schools = conn.execute("SELECT school_id, township_code FROM schools ORDER BY township_code, school_id "
                                "LIMIT 2").fetchall()
@@ -65,6 +71,8 @@ def moved(feed, reporting_db):
                                                                  source="civil_affairs")]), at=NOW)
     feed.deliver(r.StudentResumedV1(student_id=grouped["student_id"], school_id=first, township_code="520101002",
                                     on=date(2026, 2, 1), grade=5), at=NOW)
+    if held:
+        feed.sink.apply_batch(held)
     return first, second
 
 
