@@ -7,12 +7,11 @@ import time
 from contracts import topics
 from services.attendance.api import create_app
 from services.attendance.application import AttendanceApp, to_contract
-from services.attendance.consumers import POLICIES
+from services.attendance.consumers import POLICIES, roster_sink
 from services.attendance.projections import PgAttendanceStore, migrate
 from services.attendance.scheduler import run_scheduler
 from services.attendance.settings import AttendanceSettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, run_relay, serve
-from services.runtime.consumer import ProjectionSink
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
 
@@ -74,7 +73,7 @@ def run_consumer_process() -> None:
         name="attendance",
         topics=[topics.REGISTRY],
         policies=dict(POLICIES),
-        sink=ProjectionSink(runtime.db, "attendance"),
+        sink=roster_sink(runtime.db),
     )
 
 

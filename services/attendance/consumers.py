@@ -4,6 +4,9 @@ The roster is a history (``students``: one row per stint of a student at a schoo
 active_to)), moved by each lifecycle event **from its effective date**, so that closing a past day uses the roster
 of that day. Every policy is idempotent: a redelivered event changes nothing (see ``projections.start_stint`` and
 ``end_stints``). What each event means for attendance is the table in the service README ("Roster").
+
+``roster_sink`` applies a batch with one stint cache per transaction (``projections.stint_cache``): the stints of
+every student the batch names read in one query, new stints written in one statement before the commit.
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from services.attendance.projections import (
     end_school_roster,
     end_stints,
     enrol_student,
+    load_stints,
     move_school_township,
     start_stint,
+    stint_cache,
     upsert_school,
 )
 from services.runtime.clock import CHINA
-from services.runtime.consumer import Message
+from services.runtime.consumer import Message, ProjectionSink
+from services.runtime.db import Database
 
 
 def when_school_registered_add_school(message: Message, conn: psycopg.Connection) -> None:
@@ -136,3 +142,13 @@ POLICIES = {
     SchoolClosedV1: when_school_closed_end_roster,
     SchoolTownshipChangedV1: when_school_township_changed_move_school,
 }
+
+
+def load_named_students(conn: psycopg.Connection, messages: list[Message]) -> None:
+    """Before a batch's policies: the stints of every student its messages name, in one query."""
+    load_stints(conn, [m.payload.student_id for m in messages if isinstance(getattr(m.payload, "student_id", None), str)])
+
+
+def roster_sink(db: Database) -> ProjectionSink:
+    """The consumer's sink: each transaction (a batch, or one message) keeps its students' stints in one cache."""
+    return ProjectionSink(db, "attendance", scope=stint_cache, prepare=load_named_students)

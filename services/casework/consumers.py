@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from functools import partial
-from typing import Any
+from typing import Any, Callable
+from uuid import UUID
 
 from contracts import Contract
 from contracts.events import SuspectedDropoutDetectedV1
@@ -22,8 +23,10 @@ from contracts.events.registry import (
     TransitionMissedV1,
 )
 from services.casework.application import CaseworkApp, finding_trigger_id
+from services.casework.domain import case_id_for, child_cases_id_for, placement_id_for
 from services.runtime.auth import system_actor
 from services.runtime.consumer import Message, Policy
+from services.runtime.eventstore import loads
 
 SERVICE = "casework"
 
@@ -37,7 +40,33 @@ def system_meta(message: Message, jurisdiction: str) -> dict[str, Any]:
     )
 
 
+# -- what each policy loads by id (a batch reads them all in one query before its policies run) -------
+def child_cases(message: Message) -> list[UUID]:
+    """The child's case file (which case is open, which triggers were handled)."""
+    return [child_cases_id_for(message.payload.student_id)]  # type: ignore[attr-defined]
+
+
+def placement(message: Message) -> list[UUID]:
+    """The student's placement (school, class, head teacher)."""
+    return [placement_id_for(message.payload.student_id)]  # type: ignore[attr-defined]
+
+
+def opening(source: str, trigger_id: Callable[[Message], str]) -> Callable[[Message], list[UUID]]:
+    """A trigger: the case it would name, the child's case file, and the placement a new case's owners come from."""
+    return lambda message: [case_id_for(source, trigger_id(message)), *child_cases(message), *placement(message)]
+
+
+def detection_trigger(message: Message) -> str:
+    return message.payload.detection_id  # type: ignore[attr-defined,no-any-return]
+
+
+def finding_trigger(message: Message) -> str:
+    """A finding's trigger id: its first identification, or a re-identification (``finding_trigger_id``)."""
+    return finding_trigger_id(message.payload.finding_id, message.envelope.aggregateversion)  # type: ignore[attr-defined]
+
+
 # -- attendance -------------------------------------------------------------------------------------
+@loads(opening("attendance", detection_trigger))
 def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """疑似辍学 → one case per child episode; a repeated detection opens nothing new."""
     detected: SuspectedDropoutDetectedV1 = message.payload  # type: ignore[assignment]
@@ -54,6 +83,7 @@ def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message
     )
 
 
+@loads(child_cases)
 def when_attendance_resumed_record_return(app: CaseworkApp, message: Message) -> list[Any]:
     """到校 again → the open case records the return (复学) and starts its follow-up period."""
     resumed: AttendanceResumedV1 = message.payload  # type: ignore[assignment]
@@ -62,6 +92,7 @@ def when_attendance_resumed_record_return(app: CaseworkApp, message: Message) ->
                                       meta=system_meta(message, resumed.township_code))
 
 
+@loads(child_cases)
 def when_suspected_dropout_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
     """A corrected absence withdraws its detection: an unverified case it alone supports closes."""
     retracted: SuspectedDropoutRetractedV1 = message.payload  # type: ignore[assignment]
@@ -75,7 +106,7 @@ def _open_from_finding(app: CaseworkApp, message: Message, source: str, school_i
     finding: Any = message.payload
     return app.open_from_finding(
         source=source,
-        finding_id=finding_trigger_id(finding.finding_id, message.envelope.aggregateversion),
+        finding_id=finding_trigger(message),
         student_id=finding.student_id,
         school_id=school_id,
         township_code=finding.township_code,
@@ -84,6 +115,7 @@ def _open_from_finding(app: CaseworkApp, message: Message, source: str, school_i
     )
 
 
+@loads(opening("census", finding_trigger))
 def when_out_of_school_child_identified_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """户籍 vs 学籍: a resident child of compulsory age with no registration → a case (source ``census``)."""
     found: OutOfSchoolChildIdentifiedV1 = message.payload  # type: ignore[assignment]
@@ -92,6 +124,7 @@ def when_out_of_school_child_identified_open_case(app: CaseworkApp, message: Mes
         "special_groups": list(found.special_groups)})
 
 
+@loads(opening("transfer", finding_trigger))
 def when_transfer_lost_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """转出未转入 in time → a case (source ``transfer``) at the school the child left; joins an open case."""
     lost: TransferLostV1 = message.payload  # type: ignore[assignment]
@@ -99,6 +132,7 @@ def when_transfer_lost_open_case(app: CaseworkApp, message: Message) -> list[Any
         "transferred_out_on": lost.transferred_out_on, "days": lost.days})
 
 
+@loads(opening("transition", finding_trigger))
 def when_transition_missed_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """小升初 missed → a case (source ``transition``) at the primary school the child graduated from."""
     missed: TransitionMissedV1 = message.payload  # type: ignore[assignment]
@@ -120,22 +154,26 @@ def _withdraw_finding(app: CaseworkApp, message: Message) -> list[Any]:
                                meta=system_meta(message, retracted.township_code))
 
 
+@loads(child_cases)
 def when_out_of_school_child_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
     """The census finding no longer holds (registered, record corrected, moved...): closes or annotates."""
     return _withdraw_finding(app, message)
 
 
+@loads(child_cases)
 def when_transfer_lost_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
     """The lost transfer was found (transferred in, placed...): closes or annotates."""
     return _withdraw_finding(app, message)
 
 
+@loads(child_cases)
 def when_transition_missed_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
     """The missed 小升初 was resolved (admitted...): closes or annotates."""
     return _withdraw_finding(app, message)
 
 
 # -- registry: where a student is (school, class, head teacher) ---------------------------------------
+@loads(placement)
 def when_student_enrolled_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """学籍: the class head teacher (班主任) becomes the education line's source where the map is silent."""
     enrolled: StudentEnrolledV1 = message.payload  # type: ignore[assignment]
@@ -156,16 +194,19 @@ def _record_move(app: CaseworkApp, message: Message) -> list[Any]:
                              meta=system_meta(message, moved.township_code))
 
 
+@loads(placement)
 def when_student_transferred_in_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """转入: a new school and class; the contract names no head teacher, so the old one no longer holds."""
     return _record_move(app, message)
 
 
+@loads(placement)
 def when_student_admitted_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """升学 (小升初): a junior school and class; the contract names no head teacher, so the old one no longer holds."""
     return _record_move(app, message)
 
 
+@loads(placement)
 def when_student_registration_closed_end_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """注销学籍: the placement no longer names a school or head teacher."""
     closed: StudentRegistrationClosedV1 = message.payload  # type: ignore[assignment]

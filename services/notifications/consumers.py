@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import (
@@ -26,11 +27,14 @@ from services.notifications.domain import (
     CaseFile,
     Notification,
     StudentContact,
+    case_file_id_for,
+    contact_id_for,
     notification_id_for,
 )
 from services.runtime.auth import system_actor
 from services.runtime.clock import Clock
 from services.runtime.consumer import Message
+from services.runtime.eventstore import loads
 
 SERVICE = "notifications"
 # Who besides the owners hears of each legal step (依法控辍): the township orders, the justice office writes.
@@ -40,6 +44,26 @@ LEGAL_STEP_ROLES = {
     "legal_documents": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
     "court_referral": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
 }
+
+
+def contact_card(message: Message) -> list[UUID]:
+    """The student's contact card (head teacher, notifications waiting for one)."""
+    return [contact_id_for(message.payload.student_id)]  # type: ignore[attr-defined]
+
+
+def case_file(message: Message) -> list[UUID]:
+    """The case file (student, owners) of the case the message is about."""
+    return [case_file_id_for(message.payload.case_id)]  # type: ignore[attr-defined]
+
+
+def case_opened(message: Message) -> list[UUID]:
+    """The case file, the head teacher's notification of the opening, and the student's contact card."""
+    case_id = message.payload.case_id  # type: ignore[attr-defined]
+    return [*case_file(message), notification_id_for(case_id, HEAD_TEACHER, CASE_OPENED_TEMPLATE), *contact_card(message)]
+
+
+def case_file_and_contact_card(message: Message) -> list[UUID]:
+    return [*case_file(message), *contact_card(message)]
 
 
 class NotificationPolicies:
@@ -83,6 +107,7 @@ class NotificationPolicies:
             recipient_id=contact.head_teacher_id, channel=self.channel.name, sent_at=self.clock.now(), text=text, meta=meta
         )
 
+    @loads(contact_card)
     def when_student_enrolled_record_contact(self, message: Message) -> list[Any]:
         """Keeps the student's head teacher, and sends what was waiting for one."""
         p: StudentEnrolledV1 = message.payload  # type: ignore[assignment]
@@ -108,6 +133,7 @@ class NotificationPolicies:
         contact.release(list(contact.pending), meta)
         return [contact, *sent]
 
+    @loads(case_opened)
     def when_case_opened_notify_head_teacher(self, message: Message) -> list[Any]:
         """Tells the head teacher a suspected dropout case is open, or waits until the teacher is known."""
         p: CaseOpenedV1 = message.payload  # type: ignore[assignment]
@@ -133,6 +159,7 @@ class NotificationPolicies:
         contact.await_recipient(str(notification.id), meta)
         return [case, notification, contact]
 
+    @loads(contact_card)
     def when_suspected_dropout_detected_report_township_and_county(self, message: Message) -> list[Any]:
         """辍学报告制: the township government and the county bureau hear of a suspected dropout at once."""
         p: SuspectedDropoutDetectedV1 = message.payload  # type: ignore[assignment]
@@ -147,6 +174,7 @@ class NotificationPolicies:
             dispatch.to_role(request, role, p.township_code)
         return dispatch.aggregates()
 
+    @loads(case_file)
     def when_case_owners_assigned_notify_owners(self, message: Message) -> list[Any]:
         """Each newly named owner (劝返责任人, both lines) learns of the assignment; the case keeps its owners."""
         p: CaseOwnersAssignedV1 = message.payload  # type: ignore[assignment]
@@ -165,6 +193,7 @@ class NotificationPolicies:
             dispatch.to_user(request, OWNER, user_id)
         return [case, *dispatch.aggregates()]
 
+    @loads(case_file)
     def when_case_deadline_passed_alert_owners_and_county(self, message: Message) -> list[Any]:
         """A missed deadline alerts the owners and, one level up, the county bureau."""
         p: CaseDeadlinePassedV1 = message.payload  # type: ignore[assignment]
@@ -181,6 +210,7 @@ class NotificationPolicies:
         dispatch.to_role(request, COUNTY_OFFICER, p.township_code)
         return dispatch.aggregates()
 
+    @loads(case_file_and_contact_card)
     def when_case_escalated_notify_owners_and_officials(self, message: Message) -> list[Any]:
         """A legal step tells the owners, and the township government and justice office where the step is theirs."""
         p: CaseEscalatedV1 = message.payload  # type: ignore[assignment]

@@ -51,13 +51,20 @@ def batch_scope(conn: psycopg.Connection) -> Iterator[None]:
         _batch.reset(token)
 
 
+_NAMES_KEY: dict[tuple[type, str], bool] = {}  # (contract, table): the contract has a field for each key column
+
+
 def _keys(table: str, payloads: list[Any]) -> list[tuple[Any, ...]]:
     """The keys of ``table`` that payloads name with attributes of the key's names (a case event's student_id →
     its student row)."""
     key = BY_NAME[table].key
     out = []
     for p in payloads:
-        values = tuple(getattr(p, k, None) for k in key)
+        if (type(p), table) not in _NAMES_KEY:
+            _NAMES_KEY[(type(p), table)] = set(key) <= type(p).model_fields.keys()
+        if not _NAMES_KEY[(type(p), table)]:
+            continue
+        values = tuple(getattr(p, k) for k in key)
         if all(v is not None for v in values):
             out.append(values)
     return out
@@ -81,6 +88,9 @@ def prepare_batch(partitions: int) -> Callable[[psycopg.Connection, list[Message
         for table in PRELOADED:
             batch.store.preload(table, _keys(table, payloads))
         batch.store.preload("applied_positions", [(t,) for t in {e.topic for e in events}])
+        batch.store.preload_cases(k[0] for k in _keys("students", payloads))
+        if not batch.store.all_moves:
+            batch.store.preload_moves()
 
     return prepare
 

@@ -269,6 +269,8 @@ class CountingStore:
         self.inner, self.conn = inner, inner.conn
         self.cache: dict[tuple[str, tuple], Row | None] = {}
         self.moves: dict[str, Timeline] = {}
+        self.all_moves = False  # every school's moves are in ``moves`` (a school absent there never moved)
+        self.case_ids: dict[str, set[str]] = {}  # student → ids of the student's ledger rows (preloaded students)
         self.delta: Counter = Counter()
 
     def preload(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
@@ -299,6 +301,8 @@ class CountingStore:
             self._moved(row["school_id"], lambda: self._put(table, key, row))
             return
         self._put(table, key, row)
+        if table == "ledger" and row["student_id"] in self.case_ids:
+            self.case_ids[row["student_id"]].add(row["case_id"])
         if table == "students":
             self._student(before, row)
         elif table == "special_groups":
@@ -326,7 +330,30 @@ class CountingStore:
     def _spans(self, student_id: str) -> dict | None:
         return group_spans(self.get("special_groups", (student_id,)))
 
+    def preload_moves(self) -> None:
+        """Reads every school's moves at once (乡镇撤并 are few), so counting a batch asks for none."""
+        self._sync()
+        by_school: dict[str, list[Row]] = {}
+        for row in self.conn.execute("SELECT * FROM school_moves"):
+            by_school.setdefault(row["school_id"], []).append(row)
+        self.moves = {school_id: timeline(rows) for school_id, rows in by_school.items()}
+        self.all_moves = True
+
+    def preload_cases(self, student_ids: Iterable[str]) -> None:
+        """Reads the ledger rows of many students at once (a grade change recounts the student's cases)."""
+        wanted = [s for s in dict.fromkeys(student_ids) if s not in self.case_ids]
+        if not wanted:
+            return
+        self._sync()
+        for s in wanted:
+            self.case_ids[s] = set()
+        for row in self.conn.execute("SELECT * FROM ledger WHERE student_id = ANY(%s)", (wanted,)):
+            self.case_ids[row["student_id"]].add(row["case_id"])
+            self.cache.setdefault(("ledger", (row["case_id"],)), dict(row))
+
     def _timeline(self, school_id: str) -> Timeline:
+        if school_id not in self.moves and self.all_moves:
+            self.moves[school_id] = []
         if school_id not in self.moves:
             self._sync()
             rows = self.conn.execute("SELECT * FROM school_moves WHERE school_id = %s", (school_id,)).fetchall()
@@ -339,6 +366,9 @@ class CountingStore:
         relocate(entries, moves, self.delta, sign)
 
     def _cases(self, student_id: str) -> list[Row]:
+        if student_id in self.case_ids:
+            rows = (self.get("ledger", (case_id,)) for case_id in sorted(self.case_ids[student_id]))
+            return [r for r in rows if r is not None and r["student_id"] == student_id]
         self._sync()
         return [dict(r) for r in self.conn.execute("SELECT * FROM ledger WHERE student_id = %s", (student_id,))]
 
@@ -396,6 +426,7 @@ class CountingStore:
         relocate(entries, {school_id: self._timeline(school_id)}, self.delta, -1)
         put()
         self.moves.pop(school_id, None)
+        self.all_moves = False  # read this school's moves again (and any other's not read yet)
         relocate(entries, {school_id: self._timeline(school_id)}, self.delta, 1)
 
     def flush(self) -> None:

@@ -109,11 +109,11 @@ def record_many(conn: psycopg.Connection, messages: list[Message], events: list[
          m.envelope.model_dump_json(), m.payload.model_dump_json())
         for m, e in zip(messages, events)
     ]
-    types = ("text", "bigint", "int", "text", "text", "text", "timestamptz", "timestamptz", "jsonb", "jsonb")
-    found = conn.execute(
+    types = ("text", "bigint", "int", "text", "text", "text", "timestamptz", "timestamptz", "text", "text")
+    found = conn.execute(  # JSON goes as text, parsed by the server (a binary jsonb array would need a version byte)
         f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) "
-        f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) ON CONFLICT DO NOTHING "
-        "RETURNING topic, sequence",
+        f"SELECT t, s, p, i, ty, su, ti, ef, e::jsonb, pa::jsonb FROM unnest({', '.join(f'%b::{t}[]' for t in types)}) AS u(t, s, p, i, ty, su, ti, ef, e, pa) "
+        "ON CONFLICT DO NOTHING RETURNING topic, sequence",
         [list(c) for c in zip(*rows)],
     ).fetchall()
     return {(r["topic"], r["sequence"]) for r in found}

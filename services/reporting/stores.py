@@ -78,7 +78,7 @@ class BufferedSqlStore(SqlStore):
         if not wanted:
             return {}
         columns = list(zip(*wanted))
-        unnest = ", ".join(f"%s::{_sql_type(t, k)}[]" for k in t.key)
+        unnest = ", ".join(f"%b::{_sql_type(t, k)}[]" for k in t.key)  # binary: no escaping of every element
         found = {
             tuple(r[k] for k in t.key): dict(r)
             for r in self.conn.execute(
@@ -101,7 +101,7 @@ class BufferedSqlStore(SqlStore):
             t = BY_NAME[table]
             cols = t.names
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in t.key)
-            casts = ", ".join(f"%s::{_sql_type(t, c)}[]" for c in cols)
+            casts = ", ".join(f"%b::{_sql_type(t, c)}[]" for c in cols)
             ordered = [rows[k] for k in sorted(rows, key=repr)]
             self.conn.execute(
                 f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({casts}) "

@@ -21,7 +21,7 @@ from psycopg import sql
 from contracts.events import AbsenceRecordedV1, SchoolRegisteredV1
 from services.runtime.consumer import ConsumerLoop, EventSink, ProjectionSink
 from services.runtime.db import Database
-from services.runtime.eventstore import ServiceApplication, build_application
+from services.runtime.eventstore import ServiceApplication, build_application, loads
 from services.runtime.logging import configure_logging
 from services.runtime.metrics import Metrics
 from services.runtime.relay import Relay
@@ -152,8 +152,12 @@ def bench_runtime(events: int = 50_000, per_save: int = 500) -> list[tuple[str, 
         # the event-store sink (casework, notifications): each message loads or starts an aggregate and adds an event
         sink_app = build_application(BenchApp, settings, "bench_sink")
 
+        def tally_id_for(message: Any) -> uuid.UUID:
+            return uuid.uuid5(uuid.NAMESPACE_URL, message.payload.student_id)
+
+        @loads(lambda message: [tally_id_for(message)])  # read for the whole batch in one query
         def tally_for(message: Any) -> list[Any]:
-            tally_id = uuid.uuid5(uuid.NAMESPACE_URL, message.payload.student_id)
+            tally_id = tally_id_for(message)
             try:
                 tally = sink_app.repository.get(tally_id)
             except Exception:  # noqa: BLE001 - not there yet

@@ -73,7 +73,11 @@ class Sink(Protocol):
 
 
 class EventSink:
-    """Effects are aggregates saved to the service's event store with a tracking record."""
+    """Effects are aggregates saved to the service's event store with a tracking record.
+
+    A policy may declare the ids of the aggregates it loads for a message (``services.runtime.eventstore.loads``,
+    read from the policy or, for a ``functools.partial``, from its function): ``apply_batch`` reads all of them in
+    one query before the first policy runs instead of one query per message."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -92,6 +96,8 @@ class EventSink:
         """Applies many messages as one unit of work (each policy sees what the earlier ones changed) and saves
         every event and position in one transaction; all or nothing."""
         with self.app.batch() as batch:
+            batch.prefetch(aggregate_id for _track, _sequence, policy, message in items
+                           for aggregate_id in self._loads(policy, message))
             for track, sequence, policy, message in items:
                 batch.add(policy(message) or (), Tracking(track, sequence))
             try:
@@ -99,9 +105,21 @@ class EventSink:
             except ConcurrencyError as exc:  # an API request changed one of its aggregates meanwhile
                 raise BatchConflict(str(exc)) from exc
 
+    @staticmethod
+    def _loads(policy: Callable[..., Any], message: "Message") -> Iterable[Any]:
+        ids = getattr(policy, "loads", None) or getattr(getattr(policy, "func", None), "loads", None)
+        return ids(message) if ids is not None else ()
+
     def skip_many(self, positions: list[tuple[str, int]]) -> None:
-        for track, sequence in positions:
-            self.skip(track, sequence)
+        """Moves positions past messages this consumer has no policy for, in one transaction."""
+        try:
+            with self.app.batch() as batch:
+                for track, sequence in positions:
+                    batch.add((), Tracking(track, sequence))
+                self.app.save_batch(batch)
+        except ConcurrencyError:  # a position already there (or past it): one at a time, as ``skip`` tolerates
+            for track, sequence in positions:
+                self.skip(track, sequence)
 
 
 class ProjectionSink:

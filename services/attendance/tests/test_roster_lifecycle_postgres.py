@@ -1,7 +1,8 @@
 """The roster follows registry's lifecycle events from their effective dates (stories on PostgreSQL, through the API).
 
 The week of Monday 2025-09-22; the clock stands at Friday evening, so every day of the week can still be taken and
-closed. Registry's events reach attendance as the consumer loop applies them (``ProjectionSink``).
+closed. Registry's events reach attendance as the consumer loop applies them (``roster_sink``, one message per
+transaction here).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from contracts.events.registry import (
 )
 from services.attendance.api import create_app
 from services.attendance.bootstrap import application
-from services.attendance.consumers import POLICIES
+from services.attendance.consumers import POLICIES, roster_sink
 from services.attendance.settings import AttendanceSettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.clock import CHINA, FixedClock
-from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
+from services.runtime.consumer import OFFSETS_DDL
 from services.runtime.testing import auth, message
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,7 @@ def deliver(runtime, payload, sequence: int | None = None) -> bool:
     """A registry event as the consumer loop applies it (a new sequence unless given: a redelivery by the broker)."""
     subject = getattr(payload, "student_id", None) or payload.school_id
     msg = message(payload, subject=subject, sequence=sequence)
-    return ProjectionSink(runtime.db, "attendance").apply(TRACK, msg.envelope.sequence, POLICIES[type(payload)], msg)
+    return roster_sink(runtime.db).apply(TRACK, msg.envelope.sequence, POLICIES[type(payload)], msg)
 
 
 def school(runtime, level: str = "primary") -> str:
@@ -269,7 +270,7 @@ def test_redelivered_lifecycle_events_change_nothing(runtime, client):
     for event in events:
         msg = message(event, subject=str(uuid.uuid4()))
         sequences.append(msg.envelope.sequence)
-        assert ProjectionSink(runtime.db, "attendance").apply(TRACK, msg.envelope.sequence, POLICIES[type(event)], msg)
+        assert roster_sink(runtime.db).apply(TRACK, msg.envelope.sequence, POLICIES[type(event)], msg)
     students, schools = [a, b, c, d], [primary, other, junior]
     rows, versions = stint_rows(runtime, students), roster_versions(runtime, schools)
     assert [r[1:4] for r in rows if r[0] == b] == [(primary, date.min, MON), (primary, THU, FRI)]
@@ -278,7 +279,7 @@ def test_redelivered_lifecycle_events_change_nothing(runtime, client):
     # the same messages again (skipped by their sequence), then the events redelivered under new sequences (applied)
     for event, sequence in zip(events, sequences):
         msg = message(event, subject=str(uuid.uuid4()), sequence=sequence)
-        assert ProjectionSink(runtime.db, "attendance").apply(TRACK, sequence, POLICIES[type(event)], msg) is False
+        assert roster_sink(runtime.db).apply(TRACK, sequence, POLICIES[type(event)], msg) is False
     for event in events:
         assert deliver(runtime, event)
     assert stint_rows(runtime, students) == rows

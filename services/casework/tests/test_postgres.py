@@ -12,6 +12,7 @@ from services.casework.consumers import policies
 from services.casework.tests.stories import DETECTED_AT, TRACK, detection, unique_county
 from services.runtime.consumer import EventSink
 from services.runtime.testing import message
+from services.runtime.tests.reads import count_reads
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +96,27 @@ def test_registry_findings_and_placements_commit_with_the_consumers_position(pg_
     closed = pg_app.case(case.id)
     assert closed.stage == "closed" and closed.closure["source_reason"] == "record_error"
     assert pg_app.last_tracked(track) == 3
+
+
+def test_a_batch_reads_the_aggregates_its_policies_declare_in_one_query(pg_app, monkeypatch):
+    township = unique_county() + "001"
+    students = [str(uuid.uuid4()) for _ in range(20)]
+    registry, attendance = f"casework:baoxue.registry.v1:{uuid.uuid4()}", f"casework:{uuid.uuid4()}:0"
+    enrolments = [StudentEnrolledV1(student_id=s, school_id="school-9", county_code=township[:6],
+                                    township_code=township, grade=5, class_name="五（1）班", name_masked="王*",
+                                    id_number_masked="52**", head_teacher_id=f"ht-{n}", head_teacher_name="孙老师")
+                  for n, s in enumerate(students)]
+    detected = detection(students[3], township, school_id="school-9")
+    items = [(registry, n + 1, policies(pg_app)[StudentEnrolledV1], message(e, sequence=n + 1, time=DETECTED_AT))
+             for n, e in enumerate(enrolments)]
+    items.append((attendance, 1, policies(pg_app)[SuspectedDropoutDetectedV1],
+                  message(detected, sequence=1, time=DETECTED_AT)))
+    reads = count_reads(pg_app, monkeypatch)
+    EventSink(pg_app).apply_batch(items)
+    # the placements, the child's case file and the detection's case in one query; read alone: only the
+    # township's responsibility map, which no policy declares
+    assert reads == {"one": 1, "many": 1}
+    assert [pg_app.placement(s).head_teacher_id for s in students] == [f"ht-{n}" for n in range(20)]
+    case = pg_app.case(pg_app.case_id_for_detection(detected.detection_id))
+    assert case.owners["head_teacher"]["user_id"] == "ht-3"  # the placement the same batch recorded
+    assert pg_app.last_tracked(registry) == 20 and pg_app.last_tracked(attendance) == 1

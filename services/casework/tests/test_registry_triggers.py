@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from contracts.events.attendance import AttendanceResumedV1
 from contracts.events.casework import CaseClosedV1, CaseOpenedV1
 from contracts.events.registry import (
     OutOfSchoolChildIdentifiedV1,
@@ -18,10 +19,12 @@ from contracts.events.registry import (
     TransitionMissedV1,
 )
 from services.casework.application import CaseworkApp
+from services.casework.consumers import policies
 from services.casework.domain import Case, case_id_for
 from services.casework.tests.builders import MONDAY, acting, deliver, opened_case
+from services.casework.tests.stories import detection
 from services.casework.views import facts_from, to_contract
-from services.runtime.testing import in_memory
+from services.runtime.testing import in_memory, message
 
 TOWNSHIP = "520102001"
 
@@ -195,3 +198,31 @@ def test_a_transfer_in_or_a_closed_registration_ends_the_old_head_teachers_claim
                                              on=date(2025, 9, 1), reason="moved_away", source="public_security"),
             aggregateversion=2)
     assert holders(opened_case(app, student_id="child-left")) == {}
+
+
+def test_each_policy_loads_the_aggregates_it_declares_for_a_batch(app, monkeypatch):
+    """What a policy declares (read for a whole batch in one query, ``loads``) is what it loads on its usual path."""
+    loaded: list = []
+    get = app.repository.get
+    monkeypatch.setattr(app.repository, "get", lambda aggregate_id, **kw: loaded.append(aggregate_id) or get(
+        aggregate_id, **kw))
+    student, absent = str(uuid.uuid4()), str(uuid.uuid4())
+    found = census(student)
+    detected = detection(absent, TOWNSHIP, school_id="school-1")
+    stories = [
+        enrolled(student),
+        found,
+        OutOfSchoolChildRetractedV1(finding_id=found.finding_id, student_id=student, township_code=TOWNSHIP,
+                                    reason_code="record_error"),
+        detected,
+        AttendanceResumedV1(student_id=absent, school_id="school-1", township_code=TOWNSHIP, day=date(2025, 9, 16),
+                            detection_id=detected.detection_id),
+        StudentRegistrationClosedV1(student_id=student, school_id="school-1", township_code=TOWNSHIP,
+                                    on=date(2025, 9, 1), reason="moved_away", source="public_security"),
+    ]
+    for payload in stories:
+        loaded.clear()
+        policy = policies(app)[type(payload)]
+        declared = set(policy.func.loads(message(payload, time=MONDAY)))
+        assert deliver(app, payload) is True
+        assert declared and declared <= set(loaded), type(payload).__name__

@@ -17,6 +17,7 @@ from services.runtime.clock import FixedClock
 from services.runtime.consumer import EventSink
 from services.runtime.eventstore import build_application
 from services.runtime.testing import auth, message
+from services.runtime.tests.reads import count_reads
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,22 @@ def test_the_head_teacher_is_told_once_and_officials_can_see_it(consumer, store,
     elsewhere = client.get("/v1/notifications", params={"case_id": case.case_id}, headers=auth("county_officer", "520103"))
     assert elsewhere.json() == []
     assert client.get("/v1/notifications", params={"case_id": case.case_id}).status_code == 401
+
+
+def test_a_batch_reads_the_contacts_and_case_files_its_policies_declare_in_one_query(consumer, store, monkeypatch):
+    sink, policies, _ = consumer
+    students = [str(uuid.uuid4()) for _ in range(10)]
+    registry, casework = f"notifications:registry:{uuid.uuid4()}", f"notifications:casework:{uuid.uuid4()}"
+    told, waiting = case_opened(students[2]), case_opened(str(uuid.uuid4()))  # the second student is not enrolled
+    items = [(registry, n + 1, policies[type(p)], message(p, sequence=n + 1))
+             for n, p in enumerate(enrolled(s) for s in students)]
+    items += [(casework, 1, policies[type(told)], message(told, sequence=1)),
+              (casework, 2, policies[type(waiting)], message(waiting, sequence=2))]
+    reads = count_reads(store, monkeypatch)
+    sink.apply_batch(items)
+    assert reads == {"one": 0, "many": 1}  # contacts, case files and the head teachers' notifications at once
+    [sent] = store.notifications_for_case(told.case_id)
+    assert (sent.status, sent.recipient_id) == ("sent", "teacher-li")  # the contact the same batch recorded
+    [held] = store.notifications_for_case(waiting.case_id)
+    assert held.status != "sent"
+    assert store.last_tracked(registry) == 10 and store.last_tracked(casework) == 2
