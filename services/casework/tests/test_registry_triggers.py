@@ -25,6 +25,7 @@ from services.casework.tests.builders import MONDAY, acting, deliver, opened_cas
 from services.casework.tests.stories import detection
 from services.casework.views import facts_from, to_contract
 from services.runtime.testing import in_memory, message
+from services.runtime.tests.reads import record_gets
 
 TOWNSHIP = "520102001"
 
@@ -202,10 +203,7 @@ def test_a_transfer_in_or_a_closed_registration_ends_the_old_head_teachers_claim
 
 def test_each_policy_loads_the_aggregates_it_declares_for_a_batch(app, monkeypatch):
     """What a policy declares (read for a whole batch in one query, ``loads``) is what it loads on its usual path."""
-    loaded: list = []
-    get = app.repository.get
-    monkeypatch.setattr(app.repository, "get", lambda aggregate_id, **kw: loaded.append(aggregate_id) or get(
-        aggregate_id, **kw))
+    loaded = record_gets(app, monkeypatch)
     student, absent = str(uuid.uuid4()), str(uuid.uuid4())
     found = census(student)
     detected = detection(absent, TOWNSHIP, school_id="school-1")

@@ -22,6 +22,8 @@ from services.notifications.tests.builders import (
     suspected_dropout,
 )
 from services.notifications.tests.world import World
+from services.runtime.testing import message
+from services.runtime.tests.reads import record_gets
 
 
 @pytest.fixture
@@ -176,3 +178,18 @@ def test_a_removed_recipient_hands_over_to_the_next_level(world):
     world.directory.remove("township_officer", TOWNSHIP, "twp-wang", {"actor_id": "x"})
     world.deliver(suspected_dropout(str(uuid.uuid4())))
     assert [x["recipient_id"] for x in world.lines("suspected_dropout_township")] == ["cty-desk"]
+
+
+def test_each_policy_loads_the_aggregates_it_declares_for_a_batch(world, monkeypatch):
+    """What a policy declares (read for a whole batch in one query, ``loads``) is what it loads on its usual path."""
+    loaded = record_gets(world.app, monkeypatch)
+    world.name(TOWNSHIP_WANG, COUNTY_ZHAO, JUSTICE_SUN)
+    student, case_id = str(uuid.uuid4()), str(uuid.uuid4())
+    stories = [enrolled(student), case_opened(student, case_id), suspected_dropout(student),
+               owners_assigned(case_id, ("head_teacher", "teacher-li", None)), deadline_passed(case_id),
+               escalated(case_id, student)]
+    for payload in stories:
+        loaded.clear()
+        declared = set(world.policies.policies()[type(payload)].loads(message(payload)))
+        assert world.deliver(payload) is True
+        assert declared and declared <= set(loaded), type(payload).__name__
