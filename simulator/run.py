@@ -751,7 +751,7 @@ class Simulation:
         api, last = self.api, self.school_days[-1]
         for county in self.counties:
             api.post("registry", "/v1/comparisons/run", self.officer(county.code),
-                     json={"kinds": ["out_of_school", "transfer_lost"], "as_of": last.isoformat(),
+                     json={"kinds": ["out_of_school", "transfer_lost", "transition_missed"], "as_of": last.isoformat(),
                            "prefix": county.code})
         expected = self.truth.figures(self.now)  # findings as the comparisons just run (as of the last day) leave them
         deadline = time.monotonic() + self.o.barrier_timeout
