@@ -4,6 +4,7 @@ simulated clock, with the ground truth kept beside it and reconciled against rep
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -135,6 +136,7 @@ class Simulation:
         self.calendar_days: list[date] = []
         self.school_days: list[date] = []
         self.pool = ThreadPoolExecutor(max(1, options.workers))
+        self.truth_lock = threading.Lock()  # the truth's lists are rebuilt by transfers running in the pool
         self.lifecycle = roster_follows_lifecycle()
         self.census: dict[str, Child] = {}  # student id of a never-enrolled child -> the child
         self.moving: dict[str, tuple[Any, int, date]] = {}  # transferred out, to be transferred in: school, grade, on
@@ -437,10 +439,12 @@ class Simulation:
             self.moving[sid] = (school, s.grade, later[-1] if later else day)
             tasks.append(lambda sid=sid, school=school: self.transfer_out(sid, school, day))
         self.parallel(tasks)
+        same_day = []  # transferred in on the day they left: after the transfers out, each waiting on its roster
         for sid, (school, grade, on) in list(self.moving.items()):
             if on <= day and self.truth.students[sid].left:
                 del self.moving[sid]
-                self.transfer_in(sid, school, grade, day)
+                same_day.append(lambda sid=sid, school=school, grade=grade: self.transfer_in(sid, school, grade, day))
+        self.parallel(same_day)
 
     def transfer_out(self, sid: str, school: Any, day: date) -> None:
         s = self.truth.students[sid]
@@ -451,8 +455,9 @@ class Simulation:
             self.stats.api_errors.append(str(exc)[:300])
             self.moving.pop(sid, None)
             return
-        self.truth.transfer_out(sid, day)
-        self.stats.transfers += 1
+        with self.truth_lock:
+            self.truth.transfer_out(sid, day)
+            self.stats.transfers += 1
 
     def transfer_in(self, sid: str, school: Any, grade: int, day: date) -> None:
         try:
@@ -463,7 +468,8 @@ class Simulation:
             return
         child = self.children[sid]
         child.school, child.class_name = school, f"{grade}-1"
-        self.truth.move(sid, school.school_id, school.township, grade)
+        with self.truth_lock:
+            self.truth.move(sid, school.school_id, school.township, grade)
         self.wait_on_roster(school.school_id, sid, school.county)
 
     # -- casework ---------------------------------------------------------------------------------
