@@ -60,3 +60,29 @@ def run_bench(database_url: str, events: int) -> str:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
     return (f"reporting rebuild on {platform.node()} ({os.cpu_count()} cores): {loaded:,} events → {result.rows:,} rows "
             f"in {result.seconds:.2f} s = {result.events_per_second:,.0f} events/s")
+
+
+def consumer_rate(db: Database, shape: dict[str, int], limit: int = 60_000, poll: int = 500) -> tuple[int, float]:
+    """The live consumer's rate: a synthetic history (registry, attendance and casework events) applied through the
+    consumer's sink (``batch_scope`` and ``prepare_batch``) in polls of ``poll`` messages, partitions interleaved
+    as the broker hands them out. Returns (events, events per second)."""
+    import time
+
+    from services.reporting.consumers import CONSUMER, DEFAULT_PARTITIONS, POLICIES, batch_scope, prepare_batch
+    from services.runtime.consumer import ProjectionSink
+    from services.runtime.testing import message
+
+    projections.install(db)
+    sink = ProjectionSink(db, CONSUMER, scope=batch_scope, prepare=prepare_batch(DEFAULT_PARTITIONS))
+    sequences: dict[str, itertools.count] = {}
+    items = []
+    for g in itertools.islice(synthetic.history(seed=11, **shape), limit):
+        topic = g.payload.topic
+        seq = next(sequences.setdefault(topic, itertools.count(1)))
+        track = f"{CONSUMER}:{topic}:{partition_for(g.subject, DEFAULT_PARTITIONS)}"
+        items.append((track, seq, POLICIES[type(g.payload)], message(g.payload, sequence=seq, subject=g.subject,
+                                                                     time=g.time)))
+    started = time.perf_counter()
+    for i in range(0, len(items), poll):
+        sink.apply_batch(items[i:i + poll])
+    return len(items), len(items) / (time.perf_counter() - started)

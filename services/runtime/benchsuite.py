@@ -245,6 +245,15 @@ def reporting_rows(size: Size, server_url: str, bootstrap: str, queries: int = 2
             db.close()
         rows.append((f"dashboard query latency ({students:,} students, HTTP)",
                      _dashboard_latency(url, bootstrap, shape, queries)))
+    with fresh_database(server_url, "bench_reporting_live") as url:
+        from services.reporting.bench import consumer_rate
+
+        db = Database(url, "reporting")
+        try:
+            events, rate = consumer_rate(db, shape)
+            rows.append((f"reporting live consumer ({events:,} events, polls of 500)", f"{rate:,.0f} events/s"))
+        finally:
+            db.close()
     return rows
 
 
