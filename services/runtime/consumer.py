@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from typing import Any, Callable, ContextManager, Iterable, Protocol
 
 import psycopg
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from eventsourcing.persistence import IntegrityError as ConcurrencyError
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
@@ -366,7 +366,10 @@ class ConsumerLoop:
         errors: list[Any] = []
         # the topic may be gone (a broker that lost its data): produced to as it is, the broker would create it
         # with its own partition count; dead letters are rare, so each one checks
-        ensure_topics(AdminClient({"bootstrap.servers": self.bootstrap}), [self.dlq_topic], self.partitions)
+        try:
+            ensure_topics(AdminClient({"bootstrap.servers": self.bootstrap}), [self.dlq_topic], self.partitions)
+        except KafkaException as exc:  # the broker is away: the message is read again later
+            raise TransientError(f"dead-letter topic unavailable: {exc}") from exc
         self.dlq.produce(
             self.dlq_topic, key=msg.key(), value=msg.value(), headers=headers,
             on_delivery=lambda err, _m: errors.append(err) if err is not None else None,
