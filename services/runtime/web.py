@@ -50,30 +50,38 @@ def create_base_app(
     app.state.metrics = metrics
     app.state.logger = logger
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        request.state.correlation_id = cid
+    async def observe(scope: dict[str, Any], receive: Any, send: Any, inner: Any) -> None:
+        """Correlation id, access log and metrics of one request (plain ASGI: no extra task per request)."""
+        headers = dict(scope.get("headers") or ())
+        cid = headers.get(b"x-correlation-id", b"").decode("latin-1") or str(uuid.uuid4())
+        state = scope.setdefault("state", {})
+        state["correlation_id"] = cid
         rlog.clear()
         rlog.bind(correlation_id=cid)
         started = time.perf_counter()
         status = 500
-        route = "unmatched"
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()),
+                                                  (b"x-correlation-id", cid.encode("latin-1"))]}
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            response.headers["X-Correlation-ID"] = cid
-            return response
+            await inner(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            metrics.http_requests.labels(service, request.method, route, str(status)).inc()
-            metrics.http_latency.labels(service, request.method, route).observe(elapsed)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope.get("method", "")
+            metrics.http_requests.labels(service, method, route, str(status)).inc()
+            metrics.http_latency.labels(service, method, route).observe(elapsed)
             if route not in ("/metrics", "/healthz", "/readyz"):
-                actor = getattr(request.state, "actor", None)
+                actor = state.get("actor")
                 logger.info(
                     "http_request",
-                    method=request.method,
+                    method=method,
                     route=route,
                     status=status,
                     ms=round(elapsed * 1000, 2),
@@ -81,6 +89,8 @@ def create_base_app(
                     actor_role=getattr(actor, "role", None),
                 )
             rlog.clear()
+
+    app.add_middleware(_Observe, observe=observe)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -107,6 +117,19 @@ def create_base_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+class _Observe:
+    """Runs ``observe`` around every HTTP request of the app (other ASGI traffic passes straight through)."""
+
+    def __init__(self, app: Any, observe: Callable[..., Any]) -> None:
+        self.app, self.observe = app, observe
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.observe(scope, receive, send, self.app)
 
 
 def _safe(check: ReadinessCheck) -> bool:

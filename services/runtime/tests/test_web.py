@@ -1,0 +1,82 @@
+"""The HTTP shell every API shares: correlation ids in and out, the access log with route and actor, metrics per
+route and status, also for unknown routes and for requests that fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.runtime.auth import CurrentActor, TokenCodec
+from services.runtime.clock import SystemClock
+from services.runtime.metrics import Metrics
+from services.runtime.settings import DEV_JWT_SECRET
+from services.runtime.testing import token
+from services.runtime.web import CommandMeta, create_base_app
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append({"event": event, **fields})
+
+
+@pytest.fixture
+def shell():
+    metrics, log = Metrics("web-test"), Log()
+    app = create_base_app(service="web-test", title="t", description="d", metrics=metrics, logger=log,
+                          token_codec=TokenCodec(DEV_JWT_SECRET), clock=SystemClock(), readiness={},
+                          error_statuses={})
+
+    @app.get("/v1/things/{thing_id}")
+    def thing(thing_id: str, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
+        return {"thing": thing_id, "correlation_id": meta["correlation_id"]}
+
+    @app.get("/v1/broken")
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    return TestClient(app, raise_server_exceptions=False), metrics, log
+
+
+def bearer(role: str, **extra: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, '520102', **extra)}"}
+
+
+def count(metrics: Metrics, route: str, status: str, method: str = "GET") -> float:
+    return metrics.http_requests.labels("web-test", method, route, status)._value.get()
+
+
+def test_a_given_correlation_id_is_used_and_returned_and_the_request_is_logged_with_its_actor(shell):
+    client, metrics, log = shell
+    headers = {"X-Correlation-ID": "cid-1", **bearer("county_officer", user_id="officer-7")}
+    r = client.get("/v1/things/a", headers=headers)
+    assert r.status_code == 200 and r.headers["x-correlation-id"] == "cid-1"
+    assert r.json() == {"thing": "a", "correlation_id": "cid-1"}  # the events a command causes carry it
+    line = log.lines[-1]
+    assert (line["route"], line["status"], line["actor_id"], line["actor_role"]) == (
+        "/v1/things/{thing_id}", 200, "officer-7", "county_officer")
+    assert count(metrics, "/v1/things/{thing_id}", "200") == 1
+
+
+def test_without_a_correlation_id_one_is_minted_per_request(shell):
+    client, _metrics, _log = shell
+    headers = bearer("county_officer")
+    first, second = (client.get("/v1/things/b", headers=headers) for _ in range(2))
+    ids = {first.headers["x-correlation-id"], second.headers["x-correlation-id"]}
+    assert len(ids) == 2 and first.json()["correlation_id"] in ids
+
+
+def test_refused_unknown_and_failing_requests_are_counted_under_their_status(shell):
+    client, metrics, log = shell
+    assert client.get("/v1/things/c").status_code == 401
+    assert client.get("/v1/nowhere").status_code == 404
+    r = client.get("/v1/broken")
+    assert r.status_code == 500
+    assert count(metrics, "/v1/things/{thing_id}", "401") == 1
+    assert count(metrics, "unmatched", "404") == 1
+    assert count(metrics, "/v1/broken", "500") == 1
+    assert [line["status"] for line in log.lines] == [401, 404, 500]
