@@ -614,7 +614,10 @@ class Simulation:
                 "outcome": "agreed_to_return" if agreed else draws[2], "note": "劝返谈话"})
             if agreed:
                 nxt = [d for d in self.school_days if d > day]
-                if case.source in ("census", "transition"):
+                registered = self.truth.students.get(case.student_id)
+                if case.source in ("census", "transition") and (registered is None or not registered.enrolled):
+                    # not (yet) registered at a school: registered or admitted first; a child brought back so
+                    # before who dropped out again (the case reopened) just comes back, like any other
                     self.bring_back(case, plan, day)
                     return
                 plan.back_on = nxt[0] if nxt else day + timedelta(days=1)
