@@ -553,9 +553,13 @@ class Simulation:
                 try:
                     self.api.post("registry", f"/v1/students/{s.student_id}/transfer-out", self.officer(s.county), json={
                         "on": self.now.date().isoformat(), "reason": "随父母迁出", "to_region_code": "110101"})
-                    self.truth.transfer_out(s.student_id, self.now.date())
+                    with self.truth_lock:
+                        self.truth.transfer_out(s.student_id, self.now.date())
                 except ApiError as exc:
                     self.stats.api_errors.append(str(exc)[:300])
+                    return
+                # attendance learns it over Kafka: off the roster before the next close counts the child absent
+                self.wait_on_roster(s.school_id, s.student_id, s.county, present=False)
         elif plan.kind == "severe":
             if self.act(case, "/exclusion", "county_officer", {
                     "basis": "severe_illness", "note": "重病无学习能力，经评估",
@@ -677,15 +681,16 @@ class Simulation:
         self.children[sid] = child
         self.plans.pop(sid, None)
 
-    def wait_on_roster(self, school_id: str, sid: str, county: str) -> None:
-        """Attendance learns a registration over Kafka: the child is checked in only once on the school's roster."""
+    def wait_on_roster(self, school_id: str, sid: str, county: str, present: bool = True) -> None:
+        """Attendance learns a registration over Kafka: the child is checked in only once on the school's roster
+        (and, with ``present=False``, counted absent no more once off it)."""
         deadline = time.monotonic() + self.o.barrier_timeout
         while time.monotonic() < deadline:
             roster = self.api.get("attendance", f"/v1/schools/{school_id}/roster", self.officer(county))
-            if any(x["student_id"] == sid for x in roster.get("students", [])):
+            if any(x["student_id"] == sid for x in roster.get("students", [])) == present:
                 return
             time.sleep(0.2)
-        self.stats.barrier_timeouts.append(f"{sid} never on the roster of {school_id}")
+        self.stats.barrier_timeouts.append(f"{sid} never {'on' if present else 'off'} the roster of {school_id}")
 
     # -- reporting --------------------------------------------------------------------------------
     def dashboards(self) -> dict[str, dict[str, Any] | None]:
