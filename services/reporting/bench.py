@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import platform
+import time
 
 import psycopg
 from psycopg import sql
@@ -66,8 +67,6 @@ def consumer_rate(db: Database, shape: dict[str, int], limit: int = 60_000, poll
     """The live consumer's rate: a synthetic history (registry, attendance and casework events) applied through the
     consumer's sink (``batch_scope`` and ``prepare_batch``) in polls of ``poll`` messages, partitions interleaved
     as the broker hands them out. Returns (events, events per second)."""
-    import time
-
     from services.reporting.consumers import CONSUMER, DEFAULT_PARTITIONS, POLICIES, batch_scope, prepare_batch
     from services.runtime.consumer import ProjectionSink
     from services.runtime.testing import message

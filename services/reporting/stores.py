@@ -25,6 +25,13 @@ def complete(table: Table, row: Row) -> Row:
     return {c: row.get(c) for c in table.names}
 
 
+def _upsert(table: Table, rows: str) -> str:
+    """INSERT of whole rows (``rows``: a VALUES list or a SELECT) that replaces the row of the same key."""
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.names if c not in table.key)
+    return (f"INSERT INTO {table.name} ({', '.join(table.names)}) {rows} "
+            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
+
+
 class SqlStore:
     """Reads and upserts single rows through the consumer's connection (inside its transaction)."""
 
@@ -39,13 +46,7 @@ class SqlStore:
 
     def put(self, table: str, row: Row) -> None:
         t = BY_NAME[table]
-        cols = t.names
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in t.key)
-        self.conn.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
-            f"ON CONFLICT ({', '.join(t.key)}) DO UPDATE SET {updates}",
-            [row.get(c) for c in cols],
-        )
+        self.conn.execute(_upsert(t, f"VALUES ({', '.join(['%s'] * len(t.names))})"), [row.get(c) for c in t.names])
 
 
 def _sql_type(table: Table, column: str) -> str:
@@ -99,15 +100,10 @@ class BufferedSqlStore(SqlStore):
             if not rows:
                 continue
             t = BY_NAME[table]
-            cols = t.names
-            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in t.key)
-            casts = ", ".join(f"%b::{_sql_type(t, c)}[]" for c in cols)
+            casts = ", ".join(f"%b::{_sql_type(t, c)}[]" for c in t.names)
             ordered = [rows[k] for k in sorted(rows, key=repr)]
-            self.conn.execute(
-                f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({casts}) "
-                f"ON CONFLICT ({', '.join(t.key)}) DO UPDATE SET {updates}",
-                [[r.get(c) for r in ordered] for c in cols],
-            )
+            self.conn.execute(_upsert(t, f"SELECT * FROM unnest({casts})"),
+                              [[r.get(c) for r in ordered] for c in t.names])
         self.pending.clear()
 
 
