@@ -35,9 +35,11 @@ def simulate(
     keep: bool = typer.Option(False, help="Keep the stack's folder (logs) afterwards"),
     all_rows: bool = typer.Option(False, "--all-rows", help="Print every row, not only differences and a summary"),
     transfer_hazard: float = typer.Option(0.0003, min=0, help="Per school day: a student moves to another school"),
-    dropout_hazard: float = typer.Option(0.0015, min=0, max=1, help="Per school day: a student stops coming "
-                                         "(×4 in special groups, ×2 in junior grades); 0.0015 is a stress test "
-                                         "(~13 %% of children a term), 0.0003 a high but plausible province"),
+    dropout_hazard: float = typer.Option(0.00005, min=0, max=1, help="Per school day: a student stops coming "
+                                         "(×4 in special groups, ×2 in junior grades); 0.00005 is ~0.9 %% a year "
+                                         "for a primary child outside the special groups (the 2016 plan's ceiling "
+                                         "is 1 %%), 0.0003 is ~5 %% of children a term, 0.0015 a stress test "
+                                         "(~20 %% a term)"),
     illness_rate: float = typer.Option(0.01, min=0, max=1, help="Per school day: a student falls ill (1–3 days; "
                                        "most ask for sick leave)"),
     admitted: int = typer.Option(4, min=0, help="Summer primary graduates per county admitted to a junior school"),
@@ -103,7 +105,8 @@ def simulate(
                    f"({', '.join(c.code + ' ' + c.name for c in sim.counties)}), {days} school days, "
                    f"{sum(len(x.cases) for x in sim.truth.students.values())} cases, {s.checkins:,} check-ins, "
                    f"{s.leaves} leaves, {s.transfers} transfers; {api.calls:,} API calls ({api.retries} retried); "
-                   f"catch-up wait p50 {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s; {elapsed:.0f} s in all")
+                   f"catch-up wait p50 {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s "
+                   f"({', '.join(f'{w} s {label}' for w, label in s.slowest_waits)}); {elapsed:.0f} s in all")
         typer.echo("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in s.phases.items()))
         if hooks is not None:
             typer.echo("faults: " + "; ".join(hooks.done))

@@ -52,7 +52,10 @@ class Options:
     threshold_days: int = 2
     batch_size: int = 10_000
     never_enrolled_per_county: int = 3
-    dropout_hazard: float = 0.0015  # per school day, before the special-group and junior multipliers
+    # per school day, before the special-group (×4) and junior (×2) multipliers: 0.00005 is ~0.9 % a year for a
+    # primary child outside the special groups and 1.8 % in junior grades, the ceilings of the 2016 prefecture plan
+    # (DOMAIN.md), ~2.2 % of all children a year before persuasion; the tests use 0.0015 (a stress test)
+    dropout_hazard: float = 0.00005
     illness_rate: float = 0.01
     persuasion_success: float = 0.35
     relapse_hazard: float = 0.01
@@ -82,6 +85,7 @@ class Stats:
     closes: int = 0
     transfers: int = 0
     barrier_waits: list[float] = field(default_factory=list)
+    slowest_waits: list[tuple[float, str]] = field(default_factory=list)  # the three longest catch-ups, labelled
     barrier_timeouts: list[str] = field(default_factory=list)
     absent_reported: int = 0
     absent_expected: int = 0
@@ -140,6 +144,7 @@ class Simulation:
         self.lifecycle = roster_follows_lifecycle()
         self.census: dict[str, Child] = {}  # student id of a never-enrolled child -> the child
         self.moving: dict[str, tuple[Any, int, date]] = {}  # transferred out, to be transferred in: school, grade, on
+        self.roster_waits: list[tuple[str, str, str, bool]] = []  # school, student, county, on it: before next roll
 
     def parallel(self, tasks: list[Callable[[], Any]]) -> list[Any]:
         """Runs independent API work concurrently (the order of results is the order of tasks)."""
@@ -336,6 +341,9 @@ class Simulation:
         api = self.api
         self.clock(at(day, 7, 30))
         t = time.monotonic()
+        self.await_rosters()  # yesterday's transfers in and moves away: on (off) the roster before today's roll
+        self.stats.timed("transfers", t)
+        t = time.monotonic()
         status = self.statuses(day, n)
         by_county: dict[str, list[dict]] = {c.code: [] for c in self.counties}
         for sid, what in status.items():
@@ -470,7 +478,7 @@ class Simulation:
         child.school, child.class_name = school, f"{grade}-1"
         with self.truth_lock:
             self.truth.move(sid, school.school_id, school.township, grade)
-        self.wait_on_roster(school.school_id, sid, school.county)
+        self.expect_roster(school.school_id, sid, school.county)
 
     # -- casework ---------------------------------------------------------------------------------
     def learn_case_ids(self) -> None:
@@ -559,7 +567,7 @@ class Simulation:
                     self.stats.api_errors.append(str(exc)[:300])
                     return
                 # attendance learns it over Kafka: off the roster before the next close counts the child absent
-                self.wait_on_roster(s.school_id, s.student_id, s.county, present=False)
+                self.expect_roster(s.school_id, s.student_id, s.county, present=False)
         elif plan.kind == "severe":
             if self.act(case, "/exclusion", "county_officer", {
                     "basis": "severe_illness", "note": "重病无学习能力，经评估",
@@ -681,6 +689,31 @@ class Simulation:
         self.children[sid] = child
         self.plans.pop(sid, None)
 
+    def expect_roster(self, school_id: str, sid: str, county: str, present: bool = True) -> None:
+        """A registry change attendance learns over Kafka: waited for before the next school day's roll
+        (``await_rosters``), so the wait overlaps the rest of the day's work."""
+        with self.truth_lock:
+            self.roster_waits.append((school_id, sid, county, present))
+
+    def await_rosters(self) -> None:
+        """Waits until every expected roster change is there: one roster read per school and round."""
+        waits, self.roster_waits = self.roster_waits, []
+        deadline = time.monotonic() + self.o.barrier_timeout
+        while waits:
+            schools = {(w[0], w[2]) for w in waits}
+            rosters = dict(zip(schools, self.parallel([
+                lambda s=s: {x["student_id"] for x in self.api.get(
+                    "attendance", f"/v1/schools/{s[0]}/roster", self.officer(s[1])).get("students", [])}
+                for s in schools])))
+            waits = [w for w in waits if (w[1] in rosters[(w[0], w[2])]) != w[3]]
+            if not waits:
+                return
+            if time.monotonic() > deadline:
+                self.stats.barrier_timeouts += [f"{sid} never {'on' if present else 'off'} the roster of {school_id}"
+                                                for school_id, sid, _, present in waits]
+                return
+            time.sleep(0.2)
+
     def wait_on_roster(self, school_id: str, sid: str, county: str, present: bool = True) -> None:
         """Attendance learns a registration over Kafka: the child is checked in only once on the school's roster
         (and, with ``present=False``, counted absent no more once off it)."""
@@ -715,11 +748,13 @@ class Simulation:
     def barrier(self, label: str, measures: tuple[str, ...] = BARRIER_MEASURES) -> bool:
         """Waits until every county's dashboard shows what the truth says now (the pipeline has caught up)."""
         started = time.monotonic()
+        expected = self.truth.figures(self.now)  # nothing changes the truth or the clock while it waits
         while True:
-            expected = self.truth.figures(self.now)
             rows = compare("dashboard", expected, self.dashboards(), measures)
             if all(r.ok for r in rows):
                 self.stats.barrier_waits.append(time.monotonic() - started)
+                self.stats.slowest_waits = sorted(self.stats.slowest_waits + [(round(time.monotonic() - started, 1),
+                                                                                label)], reverse=True)[:3]
                 return True
             if time.monotonic() - started > self.o.barrier_timeout:
                 self.stats.barrier_timeouts.append(label + ": " + "; ".join(
@@ -763,6 +798,7 @@ class Simulation:
 
     def _reconcile(self) -> list[Row]:
         api, last = self.api, self.school_days[-1]
+        self.await_rosters()
         for county in self.counties:
             api.post("registry", "/v1/comparisons/run", self.officer(county.code),
                      json={"kinds": ["out_of_school", "transfer_lost", "transition_missed"], "as_of": last.isoformat(),

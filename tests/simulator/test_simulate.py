@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 from simulator.cli import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.simulation, pytest.mark.timeout(1500)]
-TINY = ["--counties", "2", "--schools-per-county", "2", "--students", "400", "--days", "14"]
+# a stress-level dropout hazard (~20 % of children a term), so a tiny term still runs every casework path
+TINY = ["--counties", "2", "--schools-per-county", "2", "--students", "400", "--days", "14", "--dropout-hazard", "0.0015"]
 
 
 # At this size, summer graduates admitted to a junior school on the day they were registered and graduated make
