@@ -108,6 +108,7 @@ def simulate(
                    f"catch-up wait p50 {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s "
                    f"({', '.join(f'{w} s {label}' for w, label in s.slowest_waits)}); {elapsed:.0f} s in all")
         typer.echo("wall time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in s.phases.items()))
+        typer.echo("setup by step: " + ", ".join(f"{k} {v:.0f} s" for k, v in s.setup_phases.items()))
         if hooks is not None:
             typer.echo("faults: " + "; ".join(hooks.done))
         for note in s.absence_diffs[:20]:

@@ -92,9 +92,13 @@ class Stats:
     absence_diffs: list[str] = field(default_factory=list)  # children a close counted otherwise than expected
     api_errors: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per phase of a school day
+    setup_phases: dict[str, float] = field(default_factory=dict)  # wall seconds per step of the setup
 
-    def timed(self, phase: str, started: float) -> None:
-        self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - started
+    def timed(self, phase: str, started: float, of: dict[str, float] | None = None) -> float:
+        """Adds the time since `started` to a phase; returns now (the next phase's start)."""
+        now, of = time.monotonic(), self.phases if of is None else of
+        of[phase] = of.get(phase, 0.0) + now - started
+        return now
 
 
 def roster_follows_lifecycle() -> bool:
@@ -217,6 +221,7 @@ class Simulation:
         if self.lifecycle and o.missed_transitions_per_county + o.admitted_per_county:
             for county in self.counties:
                 county.children += self.gen.graduates(county, o.missed_transitions_per_county + o.admitted_per_county)
+        mark = time.monotonic()
         for county in self.counties:
             off = self.officer(county.code)
             api.put("attendance", f"/v1/counties/{county.code}/calendar", off,
@@ -231,9 +236,11 @@ class Simulation:
                               params={"filename": "students.csv", "source": "education"}).json()
             if not report.get("imported"):
                 raise SystemExit(f"student import refused: {report.get('errors', [])[:5]}")
+            mark = self.stats.timed("schools and students", mark, self.stats.setup_phases)
             # after the registrations: a comparison run in between must not find registered children out of school
             api.post("registry", "/v1/imports/population", csv_headers, content=population_csv(county.children),
                      params={"filename": "population.csv", "source": "public_security"})
+            mark = self.stats.timed("population", mark, self.stats.setup_phases)
             for c in county.children:
                 if c.school is None:
                     c.student_id = str(student_id_for(c.id_number))
@@ -266,6 +273,7 @@ class Simulation:
                     {"slot": "school_leader", "user_id": f"lead-{s.code}", "school_id": s.school_id},
                     {"slot": "head_teacher", "user_id": f"ht-{s.code}", "school_id": s.school_id})]
                 api.put("casework", f"/v1/responsibility-maps/{t}", off, json={"entries": entries, "replace": True})
+            mark = self.stats.timed("graduates and owners", mark, self.stats.setup_phases)
         deadline = time.monotonic() + 300
         for county in self.counties:
             for s in county.schools:
@@ -275,6 +283,7 @@ class Simulation:
                     if time.monotonic() > deadline:
                         raise SystemExit(f"roster of {s.code} never reached {want}")
                     time.sleep(0.2)
+        self.stats.timed("rosters", mark, self.stats.setup_phases)
 
     # -- one school day -------------------------------------------------------------------------------
     def statuses(self, day: date, n: int) -> dict[str, str]:
