@@ -14,8 +14,7 @@ from services.attendance.leave import Leave, sync_leave_id
 from services.attendance.schemas import LeaveSyncItem
 from services.attendance.settings import AttendanceSettings
 from services.attendance.tests.fakes import InMemoryAttendanceStore
-from services.attendance.tests.test_rules_and_corrections import META, at, d, published, run_day
-from services.runtime.clock import FixedClock
+from services.attendance.tests.test_rules_and_corrections import META, app, clock, d, published, run_day  # noqa: F401  (fixtures)
 from services.runtime.testing import in_memory
 
 SYSTEM = {**META, "actor_id": "campus-app-1", "actor_role": "attendance_system"}
@@ -23,22 +22,13 @@ SYSTEM = {**META, "actor_id": "campus-app-1", "actor_role": "attendance_system"}
 
 @pytest.fixture
 def store() -> InMemoryAttendanceStore:
+    """Two schools (``app`` and ``clock`` are the corrections stories' fixtures, built on this store)."""
     store = InMemoryAttendanceStore()
     store.add_school("school-1")
     store.add_school("school-2", "520102002")
     for student, school in (("ann", "school-1"), ("bo", "school-1"), ("chen", "school-1"), ("dai", "school-2"), ("eli", "school-2")):
         store.enrol(student, school)
     return store
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(at(d("2025-10-10"), 20))
-
-
-@pytest.fixture
-def app(store, clock) -> AttendanceApp:
-    return in_memory(AttendanceApp).attach(store, clock, AttendanceSettings(env="test", config_ttl_s=0))
 
 
 def item(student: str, first: str, last: str | None = None, school: str = "school-1", **fields) -> LeaveSyncItem:

@@ -4,39 +4,17 @@ corrections of closed days, and the same outcome as a request and an approval on
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.attendance.api import create_app
-from services.attendance.bootstrap import application
 from services.attendance.leave import Leave
-from services.attendance.settings import AttendanceSettings
+from services.attendance.tests.test_api_postgres import client, service  # noqa: F401  (the API on PostgreSQL, no rate limit)
 from services.attendance.tests.test_postgres import COUNTY, FRI, MON, OTHER_COUNTY, STAFF, checkins, new_school
-from services.runtime.bootstrap import build_runtime
-from services.runtime.clock import CHINA, FixedClock
-from services.runtime.consumer import OFFSETS_DDL
 from services.runtime.testing import auth
 
 pytestmark = pytest.mark.integration
 URL = "/v1/leaves/batch"
-
-
-@pytest.fixture(scope="module")
-def service(database_url):
-    settings = AttendanceSettings(database_url=database_url, env="test", ingest_rate_per_s=10_000, ingest_burst=10_000, config_ttl_s=0)
-    runtime = build_runtime("attendance", "api", settings, clock=FixedClock(datetime(2025, 9, 22, 20, 0, tzinfo=CHINA)))
-    app = application(runtime, settings)
-    runtime.db.execute_script(OFFSETS_DDL)
-    with TestClient(create_app(runtime, app)) as client:
-        yield runtime, app, client
-    runtime.close()
-
-
-@pytest.fixture
-def client(service) -> TestClient:
-    return service[2]
 
 
 def leave(school_id: str, student_id: str, first: str, last: str | None = None, **fields) -> dict:
