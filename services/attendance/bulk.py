@@ -82,11 +82,11 @@ def parse_leave_batch(body: bytes, limit: int) -> list[LeaveSyncItem]:
 
 
 def _texts(values: list[Any], optional: bool = False) -> list[Any] | None:
-    """1–64 characters after stripping (stripped), None allowed when optional; None when any value is not."""
+    """1–64 characters after stripping (stripped), no NUL (PostgreSQL text), None allowed when optional; None when any value is not."""
     if not all(type(v) is str or (optional and v is None) for v in values):
         return None
     stripped = [v.strip() if v is not None else None for v in values]
-    if not all(v is None or 1 <= len(v) <= 64 for v in stripped):
+    if not all(v is None or (1 <= len(v) <= 64 and "\x00" not in v) for v in stripped):
         return None
     return stripped
 
@@ -137,8 +137,8 @@ def _text(item: dict[str, Any], key: str, required: bool) -> str | None:
     value = item.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64:
-        raise ValueError(f"{key} 须为 1-64 个字符的字符串")
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64 or "\x00" in value:
+        raise ValueError(f"{key} 须为 1-64 个字符的字符串，不含 NUL")
     return value.strip()
 
 

@@ -1,4 +1,5 @@
-"""Leave (请假): requested through the school, approved or rejected there; approved leave is never an absence."""
+"""Leave (请假): requested through the school, approved or rejected there, or synced already approved from the school's
+attendance system (`leave_sync.py`); approved leave is never an absence."""
 
 from __future__ import annotations
 
