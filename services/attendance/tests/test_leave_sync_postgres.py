@@ -135,6 +135,7 @@ def test_the_batch_gives_the_same_days_leave_and_events_as_request_then_approve(
 
 
 def test_raw_or_malformed_bodies_never_get_a_5xx(client):
-    for raw in (b"", b"{", b'{"items": null}', b'{"items": []}', b"\xff\xfe", b'{"items": [{"school_id": "\\ud800"}]}', b'{"items": [1, "x"]}'):
+    nul = b'{"items": [{"school_id": "a\\u0000", "student_id": "b", "first_day": "2025-09-22", "last_day": "2025-09-22", "external_id": "1"}]}'
+    for raw in (b"", b"{", b'{"items": null}', b'{"items": []}', b"\xff\xfe", b'{"items": [{"school_id": "\\ud800"}]}', b'{"items": [1, "x"]}', nul):
         response = client.post(URL, content=raw, headers={**STAFF, "content-type": "application/json"})
         assert 400 <= response.status_code < 500, raw
