@@ -11,11 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from services.attendance.application import AttendanceApp, CheckinResult, DaySummary
-from services.attendance.bulk import parse_batch
+from services.attendance.bulk import parse_batch, parse_leave_batch
 from services.attendance.calendars import read_calendar_file
 from services.attendance.domain import BatchRejected, Conflict, InvalidInput, NotFound
 from services.attendance.errors import CalendarFileRejected
 from services.attendance.leave_requests import LeaveResult
+from services.attendance.leave_sync import LeaveBatchResult
 from services.attendance.ports import CheckinRow, SchoolRow
 from services.attendance.ratelimit import RateLimited, SharedTokenBuckets, TokenBuckets
 from services.attendance.schemas import (
@@ -29,6 +30,7 @@ from services.attendance.schemas import (
     DayCloseCreate,
     DayClosePublic,
     DaySummaryPublic,
+    LeaveBatchPublic,
     LeaveCreate,
     LeaveDecisionCreate,
     LeavePublic,
@@ -36,6 +38,7 @@ from services.attendance.schemas import (
     RosterStudentPublic,
     RulesCreate,
     RulesPublic,
+    leave_batch_body_schema,
 )
 from services.runtime.auth import Actor, CurrentActor, require_role, require_scope
 from services.runtime.bootstrap import Runtime, base_app
@@ -45,6 +48,7 @@ ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound
 CHECKIN_ROLES = ("attendance_system", "school_staff", "head_teacher", "county_officer", "township_officer")
 CLOSE_ROLES = ("school_staff", "county_officer", "township_officer")
 LEAVE_ROLES = ("school_staff", "head_teacher")
+LEAVE_SYNC_ROLES = ("attendance_system", "school_staff")
 CONFIG_ROLES = ("county_officer", "prefecture_officer", "province_officer")
 
 SchoolId = Annotated[str, Path(min_length=1, max_length=64, description="School id from the registry")]
@@ -83,6 +87,25 @@ def require_school_access(actor: Actor, school: SchoolRow) -> None:
             status.HTTP_403_FORBIDDEN,
             detail={"code": "school_not_covered", "message": f"该考勤系统未获准为学校 {school.school_id} 上报"},
         )
+
+
+def scoped_schools(attendance: AttendanceApp, actor: Actor, school_ids: list[str]) -> dict[str, SchoolRow]:
+    """A batch's schools once the caller may write to each: a machine client's token names them all, anyone else's
+    jurisdiction covers each known one (unknown ones are left to the use case to name)."""
+    ids = sorted(set(school_ids))
+    if actor.role == "attendance_system":
+        covered = set(actor.schools or [])
+        for school_id in ids:
+            if school_id not in covered:
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    detail={"code": "school_not_covered", "message": f"该考勤系统未获准为学校 {school_id} 上报"},
+                )
+    schools = attendance.store.schools_by_id(ids)
+    if actor.role != "attendance_system":
+        for school in schools.values():
+            require_scope(actor, school.township_code, "学校")
+    return schools
 
 
 def default_buckets(attendance: AttendanceApp) -> TokenBuckets | SharedTokenBuckets:
@@ -196,25 +219,13 @@ def create_app(
 
 
 def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets | SharedTokenBuckets) -> None:
-    """Province-scale routes: multi-school check-in batches and county-wide closing."""
+    """Province-scale routes: multi-school check-in and leave batches, county-wide closing."""
 
     def ingest(day: date, body: bytes, actor: Actor, meta: dict) -> CheckinResult:
         """Limit, parse, scope and store one batch (in a worker thread: the event loop keeps reading other requests)."""
         buckets.take(actor.user_id)  # a database round trip: never on the event loop
         batch = parse_batch(body, attendance.tz, attendance.settings.max_checkin_batch)
-        school_ids = sorted(set(batch.school_ids))
-        if actor.role == "attendance_system":
-            covered = set(actor.schools or [])
-            for school_id in school_ids:
-                if school_id not in covered:
-                    raise HTTPException(
-                        status.HTTP_403_FORBIDDEN,
-                        detail={"code": "school_not_covered", "message": f"该考勤系统未获准为学校 {school_id} 上报"},
-                    )
-        schools = attendance.store.schools_by_id(school_ids)
-        if actor.role != "attendance_system":
-            for school in schools.values():
-                require_scope(actor, school.township_code, "学校")
+        schools = scoped_schools(attendance, actor, batch.school_ids)
         return attendance.record_checkins_bulk(day, batch, meta, schools=schools)
 
     @app.post(
@@ -228,6 +239,35 @@ def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets |
         require_role(actor, *CHECKIN_ROLES)
         body = await request.body()
         return await run_in_threadpool(ingest, day, body, actor, meta)
+
+    def sync(body: bytes, actor: Actor, meta: dict) -> LeaveBatchResult:
+        """Limit, parse, scope and record one leave batch (in a worker thread, like a check-in batch)."""
+        buckets.take(actor.user_id)
+        items = parse_leave_batch(body, attendance.settings.max_leave_batch)
+        schools = scoped_schools(attendance, actor, [i.school_id for i in items])
+        return attendance.sync_leaves(items, meta, schools=schools)
+
+    @app.post(
+        "/v1/leaves/batch",
+        response_model=LeaveBatchPublic,
+        tags=["leave"],
+        responses={
+            403: {"description": "school_not_covered / out_of_jurisdiction: a school outside the caller's scope"},
+            422: {"description": "batch_rejected: errors [{index, external_id, field, code, reason}], one per bad item"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": leave_batch_body_schema(attendance.settings.max_leave_batch)}},
+            }
+        },
+    )
+    async def sync_leaves(request: Request, actor: CurrentActor, meta: CommandMeta) -> LeaveBatchResult:
+        """Leave already approved in schools' own attendance systems (请假同步), many schools per batch: each item is
+        recorded as requested and approved (closed days inside the window corrected); a resent item is a duplicate."""
+        require_role(actor, *LEAVE_SYNC_ROLES)
+        body = await request.body()
+        return await run_in_threadpool(sync, body, actor, meta)
 
     @app.post("/v1/counties/{county_code}/days/{day}/close", response_model=CountyClosePublic, tags=["attendance"])
     def close_county_day(county_code: CountyCode, day: Day, actor: CurrentActor, meta: CommandMeta) -> CountyClosePublic:

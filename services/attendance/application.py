@@ -30,6 +30,7 @@ from services.attendance.domain import (
 )
 from services.attendance.leave import Leave
 from services.attendance.leave_requests import LeaveCases
+from services.attendance.leave_sync import LeaveSyncCases
 from services.attendance.ports import AttendanceStore, CheckinColumns, CheckinRow, RosterEntry, SchoolRow
 from services.attendance.publishing import to_contract  # noqa: F401  (the relay's mapping, imported from here)
 from services.attendance.readmodel import (
@@ -108,7 +109,7 @@ class SchoolCheckin:
     row: CheckinRow
 
 
-class AttendanceApp(ClosingCases, LeaveCases, ServiceApplication):
+class AttendanceApp(ClosingCases, LeaveCases, LeaveSyncCases, ServiceApplication):
     """Attendance's event-sourced application (schema ``attendance``); needs ``attach`` before use."""
 
     name = "Attendance"

@@ -45,6 +45,15 @@ def _days() -> tuple[date, date]:
     return previous, day
 
 
+def embedded_database(stack: ExitStack, prefix: str) -> str:
+    """A database on an embedded PostgreSQL under a scratch folder, stopped when ``stack`` closes."""
+    data = stack.enter_context(scratch_dir(prefix))
+    server = EmbeddedPostgres(data / "pg", free_port())
+    server.start()
+    stack.callback(server.stop)
+    return server.ensure_database("bench")
+
+
 def _plan(students: int, per_school: int) -> list[tuple[str, str, str, list[str]]]:
     """Schools as (school_id, county, township, student ids), spread over ten counties."""
     schools = []
@@ -205,12 +214,7 @@ def attendance(
     """Province-day: day 1 seeded and closed, day 2 pushed through HTTP and closed; prints the figures."""
     day1, day2 = _days()
     with ExitStack() as stack:
-        if database_url is None:
-            data = stack.enter_context(scratch_dir("baoxue-bench-pg-"))
-            server = EmbeddedPostgres(data / "pg", free_port())
-            server.start()
-            stack.callback(server.stop)
-            database_url = server.ensure_database("bench")
+        database_url = database_url or embedded_database(stack, "baoxue-bench-pg-")
         if kafka is None:
             broker = TansuBroker(free_port())
             broker.start()

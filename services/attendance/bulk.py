@@ -1,4 +1,5 @@
-"""Fast parsing of multi-school check-in batches (orjson into columns, no object per row): every bad row named.
+"""Fast parsing of multi-school check-in batches (orjson into columns, no object per row), and of synced leave
+batches: every bad row named.
 
 The common batch (every row well formed) is checked column by column with comprehensions and set lookups;
 only when a column check fails is each row looked at again (``_row``) to name what is wrong with it.
@@ -11,9 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from pydantic import ValidationError
 
-from services.attendance.errors import BatchRejected, InvalidInput, RowError
+from services.attendance.errors import BatchRejected, InvalidInput, LeaveBatchRejected, LeaveRowError, RowError
 from services.attendance.ports import CheckinColumns
+from services.attendance.schemas import LeaveSyncItem
 
 FIELDS = frozenset({"school_id", "student_id", "status", "checked_at", "device"})
 STATUSES = frozenset({"present", "late", "left_early"})
@@ -21,15 +24,7 @@ STATUSES = frozenset({"present", "late", "left_early"})
 
 def parse_batch(body: bytes, tz: ZoneInfo, limit: int) -> CheckinColumns:
     """``{"items": [{school_id, student_id, status?, checked_at?, device?}, ...]}`` → columns, or a named rejection."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"请求体不是有效 JSON：{exc} (invalid JSON)", rule="batch_format") from None
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list) or set(data) != {"items"}:
-        raise InvalidInput('请求体须为 {"items": [...]} (body must be an object with items)', rule="batch_format")
-    if not 1 <= len(items) <= limit:
-        raise InvalidInput(f"每批签到须为 1 至 {limit} 条，收到 {len(items)} 条 (batch size)", rule="batch_size")
+    items = batch_items(body, limit, "签到")
     if not all(type(i) is dict and i.keys() <= FIELDS for i in items):
         _reject(items, tz)
     schools = _texts([i.get("school_id") for i in items])
@@ -49,12 +44,49 @@ def parse_batch(body: bytes, tz: ZoneInfo, limit: int) -> CheckinColumns:
     return CheckinColumns(schools, students, statuses, [parsed[s] if s is not None else None for s in stamps], devices)  # type: ignore[arg-type, index]
 
 
+def batch_items(body: bytes, limit: int, what: str) -> list[Any]:
+    """The ``items`` of a ``{"items": [...]}`` body holding 1 to ``limit`` of them (``what``: 签到, 请假…)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"请求体不是有效 JSON：{exc} (invalid JSON)", rule="batch_format") from None
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list) or set(data) != {"items"}:
+        raise InvalidInput('请求体须为 {"items": [...]} (body must be an object with items)', rule="batch_format")
+    if not 1 <= len(items) <= limit:
+        raise InvalidInput(f"每批{what}须为 1 至 {limit} 条，收到 {len(items)} 条 (batch size)", rule="batch_size")
+    return items
+
+
+def parse_leave_batch(body: bytes, limit: int) -> list[LeaveSyncItem]:
+    """``{"items": [LeaveSyncItem, ...]}`` → validated items, or one rejection naming every bad item and field.
+
+    A leave batch is small next to a check-in batch (its cost is the events it records), so each item is a model.
+    """
+    items = batch_items(body, limit, "请假")
+    parsed: list[LeaveSyncItem] = []
+    errors: list[LeaveRowError] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(LeaveSyncItem.model_validate(item))
+        except ValidationError as exc:
+            external = item.get("external_id") if isinstance(item, dict) else None
+            for e in exc.errors(include_url=False):
+                field = ".".join(str(p) for p in e["loc"]) or "item"
+                errors.append(
+                    LeaveRowError(index, external if isinstance(external, str) else "", field, "invalid_field", f"{field} 无效 ({e['msg']})")
+                )
+    if errors:
+        raise LeaveBatchRejected(errors)
+    return parsed
+
+
 def _texts(values: list[Any], optional: bool = False) -> list[Any] | None:
-    """1–64 characters after stripping (stripped), None allowed when optional; None when any value is not."""
+    """1–64 characters after stripping (stripped), no NUL (PostgreSQL text), None allowed when optional; None when any value is not."""
     if not all(type(v) is str or (optional and v is None) for v in values):
         return None
     stripped = [v.strip() if v is not None else None for v in values]
-    if not all(v is None or 1 <= len(v) <= 64 for v in stripped):
+    if not all(v is None or (1 <= len(v) <= 64 and "\x00" not in v) for v in stripped):
         return None
     return stripped
 
@@ -105,8 +137,8 @@ def _text(item: dict[str, Any], key: str, required: bool) -> str | None:
     value = item.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64:
-        raise ValueError(f"{key} 须为 1-64 个字符的字符串")
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= 64 or "\x00" in value:
+        raise ValueError(f"{key} 须为 1-64 个字符的字符串，不含 NUL")
     return value.strip()
 
 

@@ -54,6 +54,27 @@ class BatchRejected(InvalidInput):
         self.errors = errors
 
 
+@dataclass(frozen=True)
+class LeaveRowError:
+    """Why one item of a synced leave batch was refused: its index, its source record and the field at fault."""
+
+    index: int
+    external_id: str
+    field: str
+    code: str
+    reason: str
+
+
+class LeaveBatchRejected(BatchRejected):
+    """A leave batch with any bad item is refused whole, naming each item and field; no leave is written."""
+
+    def __init__(self, errors: list[LeaveRowError]) -> None:
+        InvalidInput.__init__(
+            self, f"请假批次有 {len(errors)} 处错误，整批未写入 (leave batch rejected, nothing written)", rule="batch_valid"
+        )
+        self.errors = errors  # type: ignore[assignment]
+
+
 class NotFound(AttendanceError):
     code = "not_found"
 

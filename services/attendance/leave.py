@@ -1,4 +1,5 @@
-"""Leave (请假): requested through the school, approved or rejected there; approved leave is never an absence."""
+"""Leave (请假): requested through the school, approved or rejected there, or synced already approved from the school's
+attendance system (`leave_sync.py`); approved leave is never an absence."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.attendance.domain import NAMESPACE
 from services.attendance.errors import InvalidInput, LeaveNotPending
 
 LEAVE_KINDS = ("sick", "personal", "family", "other")
@@ -55,15 +57,16 @@ class Leave(Aggregate):
         reason: str,
         school_days: int,
         meta: dict[str, Any],
+        leave_id: uuid.UUID | None = None,
     ) -> "Leave":
-        """A new request; the range and kind are checked before anything is recorded."""
-        if last_day < first_day:
-            raise InvalidInput("请假结束日期早于开始日期 (last_day before first_day)", rule="leave_range")
-        if (last_day - first_day).days >= MAX_LEAVE_DAYS:
-            raise InvalidInput("单次请假不能超过一年 (leave longer than a year)", rule="leave_range")
-        if kind not in LEAVE_KINDS:
-            raise InvalidInput(f"请假类型须为 {', '.join(LEAVE_KINDS)}", rule="leave_kind")
-        return cls(
+        """A new request; the range and kind are checked before anything is recorded.
+
+        ``leave_id``: a deterministic id (a leave synced from a school's own system, ``sync_leave_id``); else random.
+        """
+        check_request(first_day, last_day, kind)
+        return cls._create(
+            cls.Requested,
+            id=leave_id,
             student_id=student_id,
             school_id=school_id,
             township_code=township_code,
@@ -105,5 +108,20 @@ class Leave(Aggregate):
         self.meta = meta
 
 
+def check_request(first_day: date, last_day: date, kind: str) -> None:
+    """The range and kind of a leave, checked before anything is recorded (also per row of a synced batch)."""
+    if last_day < first_day:
+        raise InvalidInput("请假结束日期早于开始日期 (last_day before first_day)", rule="leave_range")
+    if (last_day - first_day).days >= MAX_LEAVE_DAYS:
+        raise InvalidInput("单次请假不能超过一年 (leave longer than a year)", rule="leave_range")
+    if kind not in LEAVE_KINDS:
+        raise InvalidInput(f"请假类型须为 {', '.join(LEAVE_KINDS)}", rule="leave_kind")
+
+
 def new_leave_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def sync_leave_id(school_id: str, external_id: str) -> uuid.UUID:
+    """One leave per record of a school's attendance system: a resent record finds the leave it created."""
+    return uuid.uuid5(NAMESPACE, f"leave-sync:{school_id}:{external_id}")

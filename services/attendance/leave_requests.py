@@ -7,7 +7,13 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from services.attendance.domain import CorrectionWindowClosed, SchoolDay, check_correction_window, school_day_id
+from services.attendance.domain import (
+    CorrectionWindowClosed,
+    SchoolDay,
+    StudentAttendance,
+    check_correction_window,
+    school_day_id,
+)
 from services.attendance.errors import InvalidInput, UnknownLeave
 from services.attendance.leave import Leave, new_leave_id
 
@@ -50,26 +56,48 @@ class LeaveCases:
             leave.reject(note, meta)
             self.save(leave)
             return self._leave_result(leave, [])
-        leave.approve(note, meta)
-        rules = self.rules_for(leave.township_code)
-        today = self.clock.today()
-        corrected, aggregates = [], [leave]
         record = self.student_attendance(leave.student_id)
-        reason = f"请假已批准（{leave_id}）"
+        school_days = self.load_many(SchoolDay, [school_day_id(leave.school_id, d) for d in self._correctable_days(leave, record)])
+        corrected = self._approve(leave, note, meta, record, school_days)
+        changed = [school_days[school_day_id(leave.school_id, d)] for d in corrected]
+        self.save(leave, *changed, record if corrected else None)
+        return self._leave_result(leave, corrected)
+
+    def _correctable_days(self: Any, leave: Leave, record: StudentAttendance | None) -> list[date]:
+        """The student's recorded absences that the leave covers, up to today and inside the correction window."""
+        window = self.rules_for(leave.township_code).correction_window_days
+        today = self.clock.today()
+        days = []
         for day in sorted(d for d in (record.absent_days if record else []) if leave.first_day <= d <= min(leave.last_day, today)):
             try:
-                check_correction_window(day, today, rules.correction_window_days)
+                check_correction_window(day, today, window)
             except CorrectionWindowClosed:
                 continue
-            school_day = self._get(SchoolDay, school_day_id(leave.school_id, day))
-            if school_day is None or leave.student_id not in school_day.absent_student_ids:
+            days.append(day)
+        return days
+
+    def _approve(
+        self: Any,
+        leave: Leave,
+        note: str,
+        meta: dict[str, Any],
+        record: StudentAttendance | None,
+        school_days: dict[UUID, SchoolDay],
+    ) -> list[date]:
+        """Approves, and corrects each closed day (among ``school_days``, loaded by the caller) that counted the
+        student absent inside the window; returns those days (the caller saves the changed aggregates)."""
+        leave.approve(note, meta)
+        rules = self.rules_for(leave.township_code)
+        reason = f"请假已批准（{leave.id}）"
+        corrected = []
+        for day in self._correctable_days(leave, record):
+            school_day = school_days.get(school_day_id(leave.school_id, day))
+            if school_day is None or record is None or leave.student_id not in school_day.absent_student_ids:
                 continue
             school_day.correct(leave.student_id, "on_leave", reason, meta)
             record.retract_absence(day, reason, rules, meta)
-            aggregates.append(school_day)
             corrected.append(day)
-        self.save(*aggregates, record if corrected else None)
-        return self._leave_result(leave, corrected)
+        return corrected
 
     def leave_of(self: Any, school_id: str, leave_id: str) -> LeaveResult:
         return self._leave_result(self._leave(school_id, leave_id), [])

@@ -665,6 +665,18 @@ class PgAttendanceStore:
         )
         return {r["student_id"] for r in rows}
 
+    def on_rosters(self, wanted: list[tuple[str, str, date]]) -> set[tuple[str, str, date]]:
+        """Each (school, student, day) is probed through ``students_by_school``; passed as one JSON array."""
+        if not wanted:
+            return set()
+        rows = self._all(
+            "SELECT DISTINCT w.school_id, w.student_id, w.day FROM json_to_recordset(%s::json) "
+            "AS w(school_id text, student_id text, day date) JOIN students s ON s.school_id = w.school_id "
+            "AND s.student_id = w.student_id AND s.active_from <= w.day AND (s.active_to IS NULL OR s.active_to > w.day)",
+            (orjson.dumps([{"school_id": a, "student_id": b, "day": c} for a, b, c in wanted]).decode(),),
+        )
+        return {(r["school_id"], r["student_id"], r["day"]) for r in rows}
+
     def open_detections(self, student_ids: list[str]) -> dict[str, str]:
         """Open detections among the ids (passed as one JSON array: a batch holds up to 10,000)."""
         rows = self._all(

@@ -37,18 +37,25 @@ class CheckinBulkItem(BaseModel):
 
 def bulk_body_schema() -> dict[str, Any]:
     """The JSON Schema of ``{"items": [CheckinBulkItem, ...]}`` for the OpenAPI document (inline, no refs)."""
+    return items_body_schema(
+        "CheckinBulkCreate", CheckinBulkItem, 10_000, "Up to 10,000 check-ins for the schools the client covers, one day"
+    )
+
+
+def items_body_schema(title: str, item: type[BaseModel], limit: int, description: str) -> dict[str, Any]:
+    """The JSON Schema of a ``{"items": [item, ...]}`` body parsed by the route itself (inline, no refs)."""
     return {
         "type": "object",
-        "title": "CheckinBulkCreate",
+        "title": title,
         "additionalProperties": False,
         "required": ["items"],
         "properties": {
             "items": {
                 "type": "array",
                 "minItems": 1,
-                "maxItems": 10_000,
-                "items": CheckinBulkItem.model_json_schema(),
-                "description": "Up to 10,000 check-ins for the schools the client covers, one day",
+                "maxItems": limit,
+                "items": item.model_json_schema(),
+                "description": description,
             }
         },
     }
@@ -134,6 +141,50 @@ class LeavePublic(BaseModel):
     school_days: int
     long_leave: bool
     corrected_days: list[date] = []
+
+
+NO_NUL = r"^[^\x00]*$"  # ids are PostgreSQL text, which cannot hold NUL
+
+
+class LeaveSyncItem(BaseModel):
+    """One leave already approved in a school's own attendance system (请假同步); no names, ids only."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    school_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    student_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    first_day: date
+    last_day: date = Field(description="Inclusive; not before first_day")
+    kind: Literal["sick", "personal", "family", "other"] = "personal"
+    reason: str = Field("", max_length=500)
+    external_id: str = Field(
+        min_length=1, max_length=128, pattern=NO_NUL, description="The record's id in the source system: a resend of it is a duplicate"
+    )
+    approved_by: str | None = Field(
+        None, min_length=1, max_length=64, description="Who approved it there: a staff id of the source system, not a name"
+    )
+    note: str = Field("", max_length=500, description="The approval note (审批意见)")
+
+
+def leave_batch_body_schema(limit: int) -> dict[str, Any]:
+    """The JSON Schema of ``{"items": [LeaveSyncItem, ...]}`` for the OpenAPI document."""
+    return items_body_schema(
+        "LeaveBatchCreate", LeaveSyncItem, limit, f"Up to {limit:,} approved leave records for the schools the client covers"
+    )
+
+
+class LeaveCorrectionPublic(BaseModel):
+    index: int = Field(description="The item's position in the batch")
+    leave_id: str
+    days: list[date] = Field(description="Closed days whose absence this leave corrected (更正)")
+
+
+class LeaveBatchPublic(BaseModel):
+    received: int
+    recorded: int = Field(description="New leave recorded (requested and approved)")
+    duplicates: int = Field(description="Items whose leave was already recorded (a resend): nothing new written")
+    leave_ids: list[str] = Field(description="The leave id of each item, in item order")
+    corrected: list[LeaveCorrectionPublic] = Field(default_factory=list, description="Only items that corrected a closed day")
 
 
 class TermCreate(BaseModel):

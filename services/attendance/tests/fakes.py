@@ -74,6 +74,9 @@ class InMemoryAttendanceStore:
     def on_roster(self, school_id: str, student_ids: list[str], on: date) -> set[str]:
         return {s.student_id for s in self._roster_on(school_id, on) if s.student_id in set(student_ids)}
 
+    def on_rosters(self, wanted: list[tuple[str, str, date]]) -> set[tuple[str, str, date]]:
+        return {(school, student, day) for school, student, day in wanted if student in self.on_roster(school, [student], day)}
+
     def open_detections(self, student_ids: list[str]) -> dict[str, str]:
         return {s: self.detections[s] for s in student_ids if s in self.detections}
 

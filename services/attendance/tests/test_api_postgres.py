@@ -163,6 +163,7 @@ def test_fuzzed_bad_input_never_gets_a_5xx(fuzz_school, client, body, day, multi
 
 
 def test_fuzzed_raw_bytes_never_get_a_5xx(client):
-    for raw in (b"", b"{", b'{"items": null}', b"\xff\xfe", b'{"items": [{"school_id": "\\ud800"}]}', b"[]" * 1000):
+    for raw in (b"", b"{", b'{"items": null}', b"\xff\xfe", b'{"items": [{"school_id": "\\ud800"}]}', b"[]" * 1000,
+                b'{"items": [{"school_id": "a\\u0000", "student_id": "b"}]}'):
         response = client.post(f"/v1/days/{MON}/checkins", content=raw, headers={**STAFF, "content-type": "application/json"})
         assert response.status_code < 500, raw
