@@ -163,6 +163,16 @@ class Simulation:
     def role(self, role: str, county: str) -> dict[str, str]:
         return self.api.token(role, county)
 
+    def gate(self, county: County) -> dict[str, str]:
+        """The token of the county's attendance system (考勤系统), scoped to its schools."""
+        return self.api.token("attendance_system", county.code, f"gate-vendor-{county.code}",
+                              [s.school_id for s in county.schools])
+
+    def manual_leave(self, school: Any) -> bool:
+        """Whether the school enters leave on the platform by hand (every tenth school of its county)."""
+        county = next(c for c in self.counties if c.code == school.county)
+        return county.schools.index(school) % 10 == 0
+
     def clock(self, when: datetime) -> None:
         self.now = when
         self.set_clock(when)
@@ -372,14 +382,29 @@ class Simulation:
             api.post("attendance", f"/v1/schools/{c.school.school_id}/leaves/{asked['leave_id']}/approve", staff,  # type: ignore[union-attr]
                      json={"note": "同意"})
 
-        self.parallel([lambda a=a: leave(*a) for a in self._new_leaves])
+        # most schools take leave in their own campus app and its attendance system syncs it in bulk (请假同步); every
+        # tenth school of a county enters it on the platform by hand (request, then approve)
+        by_hand, synced = [], {c.code: [] for c in self.counties}
+        for sid, first, last in self._new_leaves:
+            c = self.children[sid]
+            if self.manual_leave(c.school):
+                by_hand.append(lambda a=(sid, first, last): leave(*a))
+            else:
+                synced[c.county].append({
+                    "school_id": c.school.school_id, "student_id": sid, "first_day": first.isoformat(),  # type: ignore[union-attr]
+                    "last_day": last.isoformat(), "kind": "sick", "reason": "病假", "note": "同意",
+                    "external_id": f"QJ-{self.run}-{sid[:12]}-{first:%Y%m%d}", "approved_by": f"ht-{c.school.code}"})  # type: ignore[union-attr]
+        for county in self.counties:
+            items = synced[county.code]
+            by_hand += [lambda g=self.gate(county), b=items[i:i + 1000]: api.post(
+                "attendance", "/v1/leaves/batch", g, json={"items": b}) for i in range(0, len(items), 1000)]
+        self.parallel(by_hand)
         self.stats.leaves += len(self._new_leaves)
         self.stats.timed("leaves", t)
         t = time.monotonic()
         batches = []
         for county in self.counties:
-            gate = api.token("attendance_system", county.code, f"gate-vendor-{county.code}",
-                             [s.school_id for s in county.schools])
+            gate = self.gate(county)
             items = by_county[county.code]
             batches += [(gate, items[i:i + self.o.batch_size]) for i in range(0, len(items), self.o.batch_size)]
             self.stats.checkins += len(items)
