@@ -153,7 +153,7 @@ def bench_relay_latency(samples: int = typer.Option(40, min=5, help="Events, one
     from services.runtime.bench import bench_relay_latency as run, print_table
 
     settings = ServiceSettings()
-    print_table("Relay latency on a quiet store", run(samples, idle_sleep_s=settings.relay_idle_sleep_s))
+    print_table("Relay latency on a quiet store", run(samples, safety_poll_s=settings.relay_safety_poll_s))
 
 
 def _mount_bench_commands() -> None:
