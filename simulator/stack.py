@@ -46,7 +46,6 @@ class Stack:
             "BAOXUE_PORT_OFFSET": str(self.port_offset),
             "BAOXUE_DATA_DIR": str(self.workdir),
             "BAOXUE_KAFKA_PARTITIONS": "3",
-            "BAOXUE_RELAY_IDLE_SLEEP_S": "0.05",
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }

@@ -117,6 +117,8 @@ class CaseViews(Protocol):
 
     def fire_due(self, now: datetime, limit: int, fire: FireTimer) -> int: ...
 
+    def next_due(self) -> datetime | None: ...
+
 
 def queue_order(item: QueueItem) -> tuple[bool, datetime, datetime]:
     """Due actions first (earliest first), then the oldest cases."""
@@ -168,3 +170,8 @@ class MemoryCaseViews:
             fire(UUID(timer.case_id), timer.timer_id)
             self.timer_status[timer.timer_id] = "done"
         return len(due)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending timer falls due (None: none pending)."""
+        return min((t.due_at for r in self.rows.values() for t in r.timers
+                    if t.status == "pending" and self.timer_status.get(t.timer_id, "pending") == "pending"), default=None)

@@ -126,6 +126,12 @@ class PostgresCaseViews(OwnEventsProjection):
                 conn.execute("UPDATE due_timers SET status = 'fired' WHERE timer_id = %s", (row["timer_id"],))
         return len(due)
 
+    def next_due(self) -> datetime | None:
+        """When the earliest pending timer falls due (None: none pending)."""
+        self.ensure()
+        with self.db.transaction() as conn:
+            return conn.execute("SELECT min(due_at) AS due FROM due_timers WHERE status = 'pending'").fetchone()["due"]
+
     def drop(self) -> None:
         """Forgets everything, so the next catch-up rebuilds the read models from the first event."""
         self.ensure()

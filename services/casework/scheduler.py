@@ -8,7 +8,9 @@ cannot fire it again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -41,15 +43,44 @@ def tick(app: CaseworkApp, clock: Clock, batch_size: int = 100, logger: Any = No
             return handled
 
 
+class IdleGate:
+    """Lets a pass run only when it can find something: the store has a new event (timers are set, fired and
+    cancelled by events), or the clock (simulated clocks jump) reached the earliest pending timer; and at least every
+    ``full_pass_s`` anyway. A quiet tick then costs one indexed query (the store's last notification id)."""
+
+    def __init__(self, full_pass_s: float = 60.0) -> None:
+        self.full_pass_s = full_pass_s
+        self.seen: int | None = None  # the store's last notification id when the last complete pass began
+        self.next_due: datetime | None = None
+        self.last_pass = float("-inf")
+
+    def due(self, app: CaseworkApp, now: datetime) -> int | None:
+        """The store's last notification id if a pass should run now (pass it to ``passed``), else None."""
+        latest = app.recorder.max_notification_id() or 0
+        if (latest != self.seen or (self.next_due is not None and now >= self.next_due)
+                or time.monotonic() - self.last_pass >= self.full_pass_s):
+            return latest
+        return None
+
+    def passed(self, app: CaseworkApp, latest: int) -> None:
+        """After a complete pass that began at ``latest``: what it leaves pending falls due at ``next_due``."""
+        self.next_due = app.index.next_due()
+        self.seen, self.last_pass = latest, time.monotonic()
+
+
 def run_scheduler(app: CaseworkApp, clock: Clock, logger: Any, should_stop: Callable[[], bool],
                   sleep: Callable[[float], Any], interval_s: float, batch_size: int) -> None:
-    """Polls until stopped; database outages are logged and retried on the next pass."""
+    """Polls until stopped, passing only when something can be due; outages are logged and retried next tick."""
     logger.info("scheduler_started", interval_s=interval_s)
+    gate = IdleGate()
     while not should_stop():
         try:
-            fired = tick(app, clock, batch_size, logger)
-            if fired:
-                logger.info("deadlines_handled", count=fired)
+            latest = gate.due(app, clock.now())
+            if latest is not None:
+                fired = tick(app, clock, batch_size, logger)
+                gate.passed(app, latest)
+                if fired:
+                    logger.info("deadlines_handled", count=fired)
         except Exception as exc:  # noqa: BLE001 - the loop must outlive database outages
             logger.warning("scheduler_retrying", error=str(exc)[:300])
         sleep(interval_s)

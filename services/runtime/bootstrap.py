@@ -106,7 +106,7 @@ def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract) -
         metrics=runtime.metrics,
         logger=runtime.logger,
         batch_size=runtime.settings.relay_batch_size,
-        idle_sleep_s=runtime.settings.relay_idle_sleep_s,
+        safety_poll_s=runtime.settings.relay_safety_poll_s,
     )
     relay.run(StopFlag().install())
 

@@ -147,6 +147,15 @@ def bench_runtime(events: int = typer.Option(50_000, help="Events to append, pub
     print_table(f"Runtime on {platform.node()} ({os.cpu_count()} cores)", run(events))
 
 
+@bench_app.command("relay-latency")
+def bench_relay_latency(samples: int = typer.Option(40, min=5, help="Events, one at a time")) -> None:
+    """Seconds from an event's commit to its publication by the relay (configured as BAOXUE_RELAY_* says)."""
+    from services.runtime.bench import bench_relay_latency as run, print_table
+
+    settings = ServiceSettings()
+    print_table("Relay latency on a quiet store", run(samples, safety_poll_s=settings.relay_safety_poll_s))
+
+
 def _mount_bench_commands() -> None:
     """Service benchmarks appear as `baoxue bench <service>`."""
     from services.attendance.bench import attendance as bench_attendance

@@ -30,6 +30,8 @@ from services.runtime.db import Database, Leadership
 from services.runtime.kafka import decode, ensure_topics, partition_for
 from services.runtime.metrics import Metrics
 
+POLL_WAIT_S = 0.2  # a poll gathers a batch this long (unless it fills first)
+
 OFFSETS_DDL = """
 CREATE TABLE IF NOT EXISTS consumer_offsets (
     consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
@@ -335,7 +337,9 @@ class ConsumerLoop:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": False,
-                "fetch.wait.max.ms": 100,
+                # as long as a poll gathers anyway: an idle broker answers half the fetches it did at 100 ms, and a
+                # message still reaches a waiting poll in about 0.2 s (tansu, measured: 202 ms p50 either way)
+                "fetch.wait.max.ms": int(POLL_WAIT_S * 1000),
             }
         )
         self.consumer.assign(assignment)
@@ -563,7 +567,7 @@ class ConsumerLoop:
                 if self.consumer is None:
                     self.start()
                 assert self.consumer is not None
-                messages = self.consumer.consume(self.batch_size, timeout=0.2)
+                messages = self.consumer.consume(self.batch_size, timeout=POLL_WAIT_S)
                 rewound: set[tuple[str, int]] = set()
                 for msg in messages:
                     if should_stop():

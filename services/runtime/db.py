@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -71,13 +72,15 @@ class Database:
 class Leadership:
     """A session advisory lock: one active holder per name (a relay per service, a consumer per name).
 
-    The lock lives as long as its connection; when that connection is lost, so is the leadership.
+    The lock lives as long as its connection; when that connection is lost, so is the leadership. With ``listen``
+    the same connection LISTENs on that channel while it leads, and ``wait`` sleeps until a NOTIFY arrives on it.
     """
 
-    def __init__(self, url: str, name: str, logger: Any) -> None:
+    def __init__(self, url: str, name: str, logger: Any, listen: str | None = None) -> None:
         self.url = url
         self.name = name
         self.log = logger
+        self.listen = listen
         self._conn: psycopg.Connection | None = None
 
     def held(self) -> bool:
@@ -96,11 +99,30 @@ class Leadership:
             return False
         row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.name,)).fetchone()
         if row and row[0]:
+            if self.listen:  # before the caller's next read: what commits after that read notifies this connection
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.listen)))
             self._conn = conn
-            self.log.info("leadership_taken", lock=self.name)
+            self.log.info("leadership_taken", lock=self.name, listen=self.listen)
             return True
         conn.close()
         return False
+
+    def wait(self, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds for a NOTIFY on the listened channel (those that came while the
+        connection ran queries count too). True when one came or the connection failed (look again), else False."""
+        if self._conn is None or not self.listen:
+            time.sleep(timeout)
+            return False
+        notified = False
+        try:
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                notified = True  # the rest of the same packet is taken too: one look covers them all
+        except psycopg.Error as exc:
+            self.log.warning("leadership_lost", lock=self.name, error=str(exc)[:200])
+            self._conn.close()
+            self._conn = None
+            return True
+        return notified
 
     def release(self) -> None:
         if self._conn is not None:

@@ -4,6 +4,10 @@ At-least-once: the position is stored only after the broker acknowledged every m
 One active relay per service (a PostgreSQL advisory lock). A broker that lost its data (its cluster
 id changed, or the topic is gone) is refilled from the first event. Each message names the previous
 sequence published to its partition, so consumers can prove they missed nothing.
+
+A quiet relay does not poll: the event store's insert sends NOTIFY on a channel named after its events
+table (eventsourcing's PostgreSQL recorder does it in every insert transaction), the relay LISTENs on its
+leadership connection and looks as soon as one arrives; a slow safety poll catches anything a NOTIFY missed.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class Relay:
         metrics: Metrics,
         logger: Any,
         batch_size: int = 500,
-        idle_sleep_s: float = 0.1,
+        safety_poll_s: float = 2.0,
     ) -> None:
         self.service = service
         self.app = app
@@ -71,11 +75,12 @@ class Relay:
         self.metrics = metrics
         self.log = logger.bind(component="relay", topic=topic)
         self.batch_size = batch_size
-        self.idle_sleep_s = idle_sleep_s
+        self.safety_poll_s = safety_poll_s
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
         self.producer = self._new_producer()
-        self.leadership = Leadership(db.url, f"baoxue-relay:{service}", self.log)
+        self.channel: str | None = getattr(app.recorder, "channel_name", None)  # None in memory: polls only
+        self.leadership = Leadership(db.url, f"baoxue-relay:{service}", self.log, listen=self.channel)
         self._last_broker_check = 0.0
         db.execute_script(RELAY_DDL)
 
@@ -235,7 +240,7 @@ class Relay:
                 new_state = self.publish_batch(state)
                 if new_state is state:
                     self.update_lag(state)
-                    time.sleep(self.idle_sleep_s)
+                    self.wait_for_events(should_stop)
                 state = new_state
                 backoff = 0.5
             except Exception as exc:  # noqa: BLE001 - the relay must outlive outages
@@ -247,6 +252,14 @@ class Relay:
         self.producer.flush(10)
         self.leadership.release()
         self.log.info("relay_stopped")
+
+    def wait_for_events(self, should_stop: Callable[[], bool]) -> None:
+        """Sleeps until the event store notifies, the safety poll is due, or the relay is told to stop."""
+        deadline = time.monotonic() + self.safety_poll_s
+        while not should_stop():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.leadership.wait(min(remaining, 1.0)):
+                return
 
     def update_lag(self, state: RelayState) -> None:
         max_id = self.app.recorder.max_notification_id() or 0

@@ -48,7 +48,7 @@ class ServiceSettings(BaseSettings):
     port_offset: int = Field(0, description="Added to every default port, to run two stacks on one host")
     log_level: str = "INFO"
     relay_batch_size: int = Field(500, ge=1, le=10_000)
-    relay_idle_sleep_s: float = Field(0.1, gt=0)
+    relay_safety_poll_s: float = Field(2.0, gt=0, description="A quiet relay wakes on NOTIFY; it also looks this often")
     consumer_batch_size: int = Field(500, ge=1, le=10_000)
     db_pool_size: int = Field(6, ge=1, description="Most connections per pool (one kept open, more on demand)")
     clock_file: Path | None = Field(None, description="If set, the simulated time is read from this file")

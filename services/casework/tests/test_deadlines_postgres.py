@@ -46,6 +46,7 @@ def test_a_deadline_that_falls_during_a_restart_fires_once(pg_app, scheduler_fac
     clock = FixedClock(datetime(2025, 9, 22, 23, 0, tzinfo=MONDAY.tzinfo))
     before = scheduler_factory()
     assert tick(before, clock) == 0  # an hour before the deadline
+    assert clock.now() < before.index.next_due() <= datetime(2025, 9, 23, 8, 0, tzinfo=MONDAY.tzinfo)
     before.close()  # the scheduler stops; the deadline passes while it is down
 
     clock.set(datetime(2025, 9, 23, 8, 0, tzinfo=MONDAY.tzinfo))

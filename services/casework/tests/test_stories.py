@@ -13,7 +13,7 @@ from contracts.events.casework import (
 from services.casework.application import CaseworkApp
 from services.casework.domain import Conflict, Forbidden
 from services.casework.policy import CasePolicy
-from services.casework.scheduler import tick
+from services.casework.scheduler import IdleGate, tick
 from services.casework.tests.builders import (
     MONDAY,
     acting,
@@ -188,6 +188,32 @@ def test_the_stage_machine_refuses_forbidden_transitions_by_rule(app):
     with pytest.raises(Conflict) as twice:
         app.act(case.id, "confirm_dropout", causes=["other"], cause_analysis="不明", meta=school)
     assert twice.value.rule == "stage.confirm_dropout"
+
+
+def test_a_quiet_scheduler_passes_only_when_an_event_came_or_the_clock_reached_a_pending_timer(app):
+    clock = FixedClock(MONDAY)
+    gate = IdleGate(full_pass_s=3600)
+
+    def tick_if_due() -> int | None:
+        latest = gate.due(app, clock.now())
+        if latest is None:
+            return None
+        fired = tick(app, clock)
+        gate.passed(app, latest)
+        return fired
+
+    assert tick_if_due() == 0  # the first tick always looks
+    assert tick_if_due() is None  # nothing new, nothing pending
+    case = opened_case(app)
+    app.act(case.id, "confirm_dropout", causes=["working_away"], cause_analysis="外出", meta=acting("head_teacher", MONDAY))
+    app.take_legal_step(case.id, step="return_notice", document_no="复学通知〔2025〕9号", addressee="父亲",
+                        deadline=date(2025, 9, 22), evidence=[], override_reason=None, meta=acting("school_staff", MONDAY))
+    assert tick_if_due() == 0  # new events: a look, the notice's timer is not due yet
+    assert tick_if_due() is None
+    clock.set(datetime(2025, 9, 23, 0, 5, tzinfo=MONDAY.tzinfo))  # a simulated clock jumps past the deadline
+    assert tick_if_due() == 1
+    assert tick_if_due() == 0  # the DeadlinePassed event is new: one more look, nothing left
+    assert tick_if_due() is None
 
 
 def test_a_step_needs_the_previous_one_unless_an_allowed_role_overrides_with_a_reason(app):

@@ -53,11 +53,11 @@ class Harness:
         self.stops: list[threading.Event] = []
         self.threads: list[threading.Thread] = []
 
-    def relay(self) -> Relay:
+    def relay(self, safety_poll_s: float = 0.5) -> Relay:
         return Relay(
             service=self.schema, app=self.app, db=self.db, topic=self.topic, to_contract=to_contract,
             bootstrap=self.bootstrap, partitions=self.partitions, metrics=self.metrics, logger=self.log,
-            idle_sleep_s=0.05,
+            safety_poll_s=safety_poll_s,
         )
 
     def consumer(self, policy=None) -> ConsumerLoop:
@@ -141,6 +141,65 @@ def test_relay_publishes_cloudevents_keyed_by_aggregate_and_consumer_applies_eac
         enrolled = [m for m in messages if dict(m.headers())["ce_type"].endswith(b"StudentEnrolled.v1")]
         assert all(dict(m.headers())["ce_actorid"] == b"u1" for m in enrolled)
         assert b"\xe5\xad\xa6\xe7\x94\x9f" not in b"".join(m.value() for m in enrolled)  # no clear names ("学生")
+    finally:
+        h.stop_all()
+
+
+def published_through(relay: Relay, position: int, timeout: float) -> bool:
+    """Waits until the relay has stored a position at or past ``position``."""
+    deadline = time.monotonic() + timeout
+    while relay.load_state().position < position and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return relay.load_state().position >= position
+
+
+def test_a_quiet_relay_publishes_a_new_event_when_notified_without_waiting_for_its_safety_poll(
+        database_url, kafka_bootstrap):
+    h = Harness(database_url, kafka_bootstrap)
+    h.enrol(0)  # the school
+    relay = h.relay(safety_poll_s=3600)
+    h.start(relay)
+    try:
+        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        time.sleep(1)  # the relay has looked, found nothing more, and is waiting
+        h.enrol(1)
+        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30), "the NOTIFY woke nobody"
+    finally:
+        h.stop_all()
+
+
+def test_a_relay_whose_listening_connection_was_cut_listens_again_when_it_retakes_the_lead(
+        database_url, kafka_bootstrap):
+    h = Harness(database_url, kafka_bootstrap)
+    h.enrol(0)
+    relay = h.relay(safety_poll_s=3600)
+    h.start(relay)
+    try:
+        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        time.sleep(1)
+        backend = relay.leadership._conn.info.backend_pid  # noqa: SLF001 - the connection a restart would cut
+        with h.db.transaction() as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        h.enrol(1)  # may commit before the relay listens again: its first look after retaking the lead finds it
+        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        time.sleep(1)
+        h.enrol(0)  # another school, on a quiet relay again
+        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30), "not listening again"
+    finally:
+        h.stop_all()
+
+
+def test_an_event_whose_notify_was_missed_is_published_by_the_safety_poll(database_url, kafka_bootstrap):
+    h = Harness(database_url, kafka_bootstrap)
+    h.enrol(0)
+    relay = h.relay(safety_poll_s=1)
+    relay.leadership.listen = f"nobody_notifies_{h.schema}"  # as if every NOTIFY were lost
+    h.start(relay)
+    try:
+        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        time.sleep(1.5)
+        h.enrol(2)
+        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
     finally:
         h.stop_all()
 
