@@ -48,7 +48,7 @@ def run_scheduler_process() -> None:
     scheduler = ComparisonScheduler(build_registry(runtime, settings), runtime.clock, settings.rules(),
                                     prefix=settings.comparison_prefix, hour=settings.comparison_hour,
                                     last_run=PostgresLastRun(runtime.db))
-    scheduler.run(StopFlag().install(), runtime.logger)
+    scheduler.run(StopFlag().install(), runtime.logger, settings.scheduler_interval_s)
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "scheduler": run_scheduler_process}

@@ -56,13 +56,21 @@ class ComparisonScheduler:
                  last_run: LastRun | None = None) -> None:
         self.app, self.clock, self.rules, self.prefix, self.hour = app, clock, rules, prefix, hour
         self.last_run = last_run or MemoryLastRun()
+        self._known: date | None = None  # the last run as last read or written: an idle tick reads no database
+
+    def due(self, now: Any, today: date) -> bool:
+        """Whether today's run is due: the hour has come and no run is known for today. The stored last run is
+        read again only when a run looks due (another scheduler may have run it meanwhile)."""
+        if now.hour < self.hour or (self._known is not None and self._known >= today):
+            return False
+        self._known = self.last_run.get()
+        return self._known is None or self._known < today
 
     def tick(self) -> dict[str, Any] | None:
         """Runs the comparisons if today's run is due; returns its summary, or None."""
         now = self.clock.now().astimezone(self.clock.tz) if hasattr(self.clock, "tz") else self.clock.now()
         today = self.clock.today()
-        last = self.last_run.get()
-        if now.hour < self.hour or (last is not None and last >= today):
+        if not self.due(now, today):
             return None
         actor = system_actor("registry", self.prefix or "00") if self.prefix else None
         meta = (actor.meta(f"scheduled-comparisons-{today}", self.clock.now()) if actor else
@@ -70,6 +78,7 @@ class ComparisonScheduler:
                  "correlation_id": f"scheduled-comparisons-{today}", "at": self.clock.now().isoformat()})
         summary = self.app.run_comparisons(prefix=self.prefix, as_of=today, rules=self.rules, meta=meta)
         self.last_run.set(today)
+        self._known = today
         return summary
 
     def run(self, should_stop: Callable[[], bool], logger: Any, interval_s: float = 30.0) -> None:

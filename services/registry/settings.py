@@ -17,6 +17,8 @@ class RegistrySettings(ServiceSettings):
         description="小升初 deadline MM-DD after primary graduation (empty: the school-year start)")
     comparison_prefix: str = Field("", description="Jurisdiction the scheduled comparisons cover (empty: all)")
     comparison_hour: int = Field(2, ge=0, le=23, description="Local hour of the daily scheduled comparison run")
+    scheduler_interval_s: float = Field(30.0, gt=0, description="How often the scheduler reads the clock to see "
+                                        "whether the day's run is due (an idle look reads no database)")
     import_batch_size: int = Field(5000, ge=100, le=50_000, description="Events per insert transaction in imports")
     index_batch_size: int = Field(5000, ge=100, le=50_000)
 

@@ -28,6 +28,40 @@ def test_the_daily_comparison_runs_once_a_day_at_its_hour_on_simulated_time():
     assert found[0].reason_code == "moved_away"
 
 
+class CountingLastRun:
+    """A stored last run that counts its reads (a second scheduler writes it behind the first's back)."""
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+        self.reads = 0
+
+    def get(self) -> date | None:
+        self.reads += 1
+        return self.day
+
+    def set(self, day: date) -> None:
+        self.day = day
+
+
+def test_an_idle_tick_reads_no_database_and_a_run_by_another_scheduler_is_not_repeated():
+    county = County()
+    county.resident(make_id("52010220150807002"))
+    clock = FixedClock(datetime(2026, 9, 14, 1, 0))
+    stored = CountingLastRun()
+    scheduler = ComparisonScheduler(county.app, clock, RULES, prefix="520102", hour=2, last_run=stored)
+    assert scheduler.tick() is None and stored.reads == 0  # before the hour: nothing read
+    clock.advance(hours=1)
+    assert scheduler.tick() is not None and stored.day == date(2026, 9, 14)
+    reads = stored.reads
+    for _ in range(5):
+        assert scheduler.tick() is None
+    assert stored.reads == reads  # today's run known: idle ticks read nothing
+    clock.advance(days=1)
+    stored.day = date(2026, 9, 15)  # another scheduler (a second replica) ran today's comparisons first
+    assert scheduler.tick() is None and stored.reads == reads + 1
+    assert scheduler.tick() is None and stored.reads == reads + 1
+
+
 @pytest.fixture(scope="module")
 def guizhou():
     county = County()
