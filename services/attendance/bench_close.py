@@ -191,13 +191,19 @@ def close(
               f"{absent:,} absent every day, {days} school days; snapshot_every={snapshots}; "
               f"{'parallel' if parallel else 'one after another'}")
         timings: dict[int, list[float]] = {}
+        failures: list[str] = []
         loads = _LoadMeter(attendance)
         for n, day in enumerate(term_days, start=1):
             seed_checkins(url, layout, day)
 
             def close_county(code: str, day: date = day) -> tuple[float, int]:
                 started = time.perf_counter()
-                summaries = attendance.close_days(day, by_county[code], meta)
+                try:
+                    summaries = attendance.close_days(day, by_county[code], meta)
+                except Exception as exc:  # noqa: BLE001 - reported, as an API client would see a 500
+                    print(f"  county {code} {day}: failed after {time.perf_counter() - started:.1f} s: {exc!r}", flush=True)
+                    failures.append(code)
+                    return time.perf_counter() - started, 0
                 return time.perf_counter() - started, sum(s.absent for s in summaries)
 
             loads.reset()
@@ -214,6 +220,8 @@ def close(
             print(f"day {n:>3} {day}: close {each} s (wall {wall:.2f} s); absent {sum(a for _, a in results):,}; "
                   f"load_many {loads.seconds:.2f} s for {loads.aggregates:,} aggregates from {loads.read:,} rows; "
                   f"process CPU {cpu:.2f} s; store: {events:,} events, {snaps:,} snapshots", flush=True)
+        if failures:
+            print(f"failed closes: {len(failures)}")
         print("close time per county, day 1 / 10 / 20 / 40: " + " / ".join(
             f"{max(timings[d]):.2f} s" for d in REPORTED if d in timings))
 
