@@ -25,7 +25,7 @@ import typer
 
 from contracts import topics
 from services.runtime.auth import Actor, TokenCodec
-from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
+from services.runtime.infra import TansuBroker, embedded_database, free_port
 from services.runtime.settings import DEV_JWT_SECRET
 
 app = typer.Typer(help="Attendance benchmark (考勤压测)", no_args_is_help=False)
@@ -206,11 +206,7 @@ def attendance(
     day1, day2 = _days()
     with ExitStack() as stack:
         if database_url is None:
-            data = stack.enter_context(scratch_dir("baoxue-bench-pg-"))
-            server = EmbeddedPostgres(data / "pg", free_port())
-            server.start()
-            stack.callback(server.stop)
-            database_url = server.ensure_database("bench")
+            database_url = stack.enter_context(embedded_database("bench"))
         if kafka is None:
             broker = TansuBroker(free_port())
             broker.start()

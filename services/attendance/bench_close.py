@@ -159,13 +159,9 @@ def close(
     layout = plan(counties, students, schools, absent)
     with ExitStack() as stack:
         if database_url is None:
-            from services.runtime.infra import EmbeddedPostgres, free_port, scratch_dir
+            from services.runtime.infra import embedded_database
 
-            data = stack.enter_context(scratch_dir("baoxue-bench-close-"))
-            server = EmbeddedPostgres(data / "pg", free_port())
-            server.start()
-            stack.callback(server.stop)
-            url = server.ensure_database("bench_close")
+            url = stack.enter_context(embedded_database("bench_close"))
         else:
             from services.runtime.benchsuite import fresh_database
 

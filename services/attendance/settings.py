@@ -31,7 +31,7 @@ class AttendanceSettings(ServiceSettings):
     ingest_burst: int = Field(40, ge=1, description="Check-in requests a client may send at once (token bucket size)")
     roster_cache_students: int = Field(2_000_000, ge=0, description="Student ids an API process keeps in its roster cache")
     snapshot_every: int = Field(
-        10, ge=0, le=10_000, description="Events of a student's attendance record between snapshots (0: no snapshots)"
+        5, ge=0, le=10_000, description="Events of a student's attendance record between snapshots (0: no snapshots)"
     )
     api_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for the attendance API")
 

@@ -6,6 +6,7 @@ is ignored in favour of the events."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any, Iterator
 
 import pytest
 from eventsourcing.application import project_aggregate
@@ -28,14 +29,19 @@ SEPTEMBER = [date(2025, 9, 1) + timedelta(days=n) for n in range(30)]
 SCHOOL_DAYS = [d for d in SEPTEMBER if d.weekday() < 5][:12]
 
 
-@pytest.fixture(scope="module")
-def service(database_url):
-    settings = AttendanceSettings(database_url=database_url, env="test", snapshot_every=3)
-    runtime = build_runtime("attendance", "api", settings, clock=FixedClock(datetime(2025, 9, 30, 20, 0, tzinfo=CHINA)))
-    app = application(runtime, settings)
+def started(database_url: str, at: datetime, **settings: Any) -> Iterator[tuple[Any, Any]]:
+    """The attendance runtime and application on PostgreSQL with these settings, the clock fixed at ``at``."""
+    config = AttendanceSettings(database_url=database_url, env="test", **settings)
+    runtime = build_runtime("attendance", "api", config, clock=FixedClock(at))
+    app = application(runtime, config)
     runtime.db.execute_script(OFFSETS_DDL)
     yield runtime, app
     runtime.close()
+
+
+@pytest.fixture(scope="module")
+def service(database_url):
+    yield from started(database_url, datetime(2025, 9, 30, 20, 0, tzinfo=CHINA), snapshot_every=3)
 
 
 @pytest.fixture

@@ -11,13 +11,10 @@ from datetime import date, datetime
 
 import pytest
 
-from services.attendance.bootstrap import application
 from services.attendance.projections import PgDayWork
-from services.attendance.settings import AttendanceSettings
+from services.attendance.tests.test_close_snapshots_postgres import started
 from services.attendance.tests.test_postgres import new_school
-from services.runtime.bootstrap import build_runtime
-from services.runtime.clock import CHINA, FixedClock
-from services.runtime.consumer import OFFSETS_DDL
+from services.runtime.clock import CHINA
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +24,7 @@ MON = date(2025, 9, 22)
 
 @pytest.fixture(scope="module")
 def service(database_url):
-    settings = AttendanceSettings(database_url=database_url, env="test", db_pool_size=2)
-    runtime = build_runtime("attendance", "api", settings, clock=FixedClock(datetime(2025, 9, 22, 20, 0, tzinfo=CHINA)))
-    app = application(runtime, settings)
-    runtime.db.execute_script(OFFSETS_DDL)
-    yield runtime, app
-    runtime.close()
+    yield from started(database_url, datetime(2025, 9, 22, 20, 0, tzinfo=CHINA), db_pool_size=2)
 
 
 def test_two_schools_closed_at_once_with_a_pool_of_two_connections(service, monkeypatch):
