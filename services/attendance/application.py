@@ -10,8 +10,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, StoredEvent
-from psycopg import sql
+from eventsourcing.persistence import IntegrityError
 
 from services.attendance.calendars import SchoolCalendar
 from services.attendance.closing import ClosingCases
@@ -114,6 +113,7 @@ class AttendanceApp(ClosingCases, LeaveCases, LeaveSyncCases, ServiceApplication
 
     name = "Attendance"
     env = {"PROCESS_RECORDER_TOPIC": "services.attendance.readmodel:AttendanceRecorder"}
+    is_snapshotting_enabled = True  # the snapshot table (attendance_snapshots); what is snapshotted: ``attach``
 
     def attach(self, store: AttendanceStore, clock: Clock, settings: AttendanceSettings, leave: Any = None) -> "AttendanceApp":
         """Gives the application its read models, clock and rules (the event store comes from the constructor)."""
@@ -131,6 +131,8 @@ class AttendanceApp(ClosingCases, LeaveCases, LeaveSyncCases, ServiceApplication
             long_leave_school_days=settings.long_leave_school_days,
         )
         self._config: tuple[float, Configuration] | None = None
+        # a student absent day after day gains an event a day; SchoolDay, Leave and the configuration stay short
+        self.snapshot_intervals = {StudentAttendance: settings.snapshot_every} if settings.snapshot_every else {}
         return self
 
     # -- configuration -------------------------------------------------------------------------
@@ -349,27 +351,10 @@ class AttendanceApp(ClosingCases, LeaveCases, LeaveSyncCases, ServiceApplication
         return aggregate if isinstance(aggregate, cls) else None
 
     def load_many(self, cls: type, aggregate_ids: Iterable[UUID]) -> dict[UUID, Any]:
-        """Aggregates by id in one query on PostgreSQL (closing thousands of absences must not read one by one)."""
-        ids = list(dict.fromkeys(aggregate_ids))
-        if not ids:
-            return {}
-        if not isinstance(self.recorder, AttendanceRecorder):
-            found = {i: self._get(cls, i) for i in ids}
-            return {i: a for i, a in found.items() if a is not None}
-        recorder = self.recorder
-        query = sql.SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
-        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(query, (ids,))
-            rows = curs.fetchall()
-        aggregates: dict[UUID, Any] = {}
-        for r in rows:
-            stored = StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-            aggregate_id = stored.originator_id if isinstance(stored.originator_id, UUID) else UUID(str(stored.originator_id))
-            aggregates[aggregate_id] = self.mapper.to_domain_event(stored).mutate(aggregates.get(aggregate_id))
-        return {i: a for i, a in aggregates.items() if isinstance(a, cls)}
+        """Aggregates by id in one query on PostgreSQL (closing thousands of absences must not read one by one), each
+        from its latest snapshot and the events after it (see ``BatchRepository.get_many``)."""
+        found = self.repository.get_many(aggregate_ids)  # type: ignore[attr-defined]
+        return {i: a for i, a in found.items() if isinstance(a, cls)}
 
     def _record(self, processing_event: Any) -> Any:
         """Saves events with the read-model rows they imply, in one transaction on PostgreSQL."""

@@ -25,7 +25,7 @@ import typer
 
 from contracts import topics
 from services.runtime.auth import Actor, TokenCodec
-from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
+from services.runtime.infra import TansuBroker, embedded_database, free_port
 from services.runtime.settings import DEV_JWT_SECRET
 
 app = typer.Typer(help="Attendance benchmark (考勤压测)", no_args_is_help=False)
@@ -43,15 +43,6 @@ def _days() -> tuple[date, date]:
     while previous.weekday() >= 5:
         previous -= timedelta(days=1)
     return previous, day
-
-
-def embedded_database(stack: ExitStack, prefix: str) -> str:
-    """A database on an embedded PostgreSQL under a scratch folder, stopped when ``stack`` closes."""
-    data = stack.enter_context(scratch_dir(prefix))
-    server = EmbeddedPostgres(data / "pg", free_port())
-    server.start()
-    stack.callback(server.stop)
-    return server.ensure_database("bench")
 
 
 def _plan(students: int, per_school: int) -> list[tuple[str, str, str, list[str]]]:
@@ -214,7 +205,8 @@ def attendance(
     """Province-day: day 1 seeded and closed, day 2 pushed through HTTP and closed; prints the figures."""
     day1, day2 = _days()
     with ExitStack() as stack:
-        database_url = database_url or embedded_database(stack, "baoxue-bench-pg-")
+        if database_url is None:
+            database_url = stack.enter_context(embedded_database("bench"))
         if kafka is None:
             broker = TansuBroker(free_port())
             broker.start()

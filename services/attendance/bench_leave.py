@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import typer
 
-from services.attendance.bench import _plan, _seed, _wait_http, embedded_database
+from services.attendance.bench import _plan, _seed, _wait_http
+from services.runtime.infra import embedded_database
 from services.runtime.auth import Actor, TokenCodec
 from services.runtime.infra import free_port
 from services.runtime.settings import DEV_JWT_SECRET
@@ -48,7 +49,7 @@ def leave(
     """Prints leaves/s one by one (2 requests each) and through the batch endpoint, then for the resend."""
     first = date.today() + timedelta(days=1)
     with ExitStack() as stack:
-        database_url = database_url or embedded_database(stack, "baoxue-bench-leave-")
+        database_url = database_url or stack.enter_context(embedded_database("bench", "baoxue-bench-leave-"))
         port = free_port()
         env = {**os.environ, "BAOXUE_DATABASE_URL": database_url, "BAOXUE_API_WORKERS": "1", "BAOXUE_PORT_OFFSET": str(port - 8102),
                "BAOXUE_INGEST_RATE_PER_S": "100000", "BAOXUE_INGEST_BURST": "100000", "BAOXUE_LOG_LEVEL": "WARNING",

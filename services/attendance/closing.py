@@ -55,12 +55,18 @@ class ClosingCases:
         from services.attendance.application import closed_summary
 
         ids = [s.school_id for s in schools]
+        # Everything the close reads from the database while it holds the day locks goes through ``work``'s own
+        # connection: configuration is resolved before, leave is read by ``work`` (see ``PgDayWork.on_leave``).
+        rules = {s.school_id: (self.calendar_for(s), self.rules_for(s.township_code)) for s in schools}
         with self.store.day_work(ids, day, exclusive=True) as work:
             already = set(work.is_closed(ids, day))
             to_close = [s for s in schools if s.school_id not in already]
             rolls = work.rolls([s.school_id for s in to_close], day) if to_close else {}
-            leave = self.leave.on_leave_at([s.school_id for s in to_close], day) if to_close else {}
-            pending = [self._pending(work, s, day, rolls[s.school_id], leave.get(s.school_id, set())) for s in to_close]
+            leave = work.on_leave_at([s.school_id for s in to_close], day) if to_close else {}
+            pending = [
+                self._pending(work, s, day, rolls[s.school_id], leave.get(s.school_id, set()), *rules[s.school_id])
+                for s in to_close
+            ]
             needed = {r.student_id for p in pending for r in p.absent} | {s for p in pending for s in p.not_returned}
             records = {
                 a.student_id: a
@@ -75,9 +81,16 @@ class ClosingCases:
         by_id = {d.school_id: closed_summary(d) for d in [*days, *existing] if d is not None}
         return [by_id[s] for s in ids if s in by_id]
 
-    def _pending(self: Any, work: DayWork, school: SchoolRow, day: date, roll: list[RollEntry], leave: set[str]) -> _Pending:
-        calendar = self.calendar_for(school)
-        rules = self.rules_for(school.township_code)
+    def _pending(
+        self: Any,
+        work: DayWork,
+        school: SchoolRow,
+        day: date,
+        roll: list[RollEntry],
+        leave: set[str],
+        calendar: SchoolCalendar,
+        rules: AbsenceRules,
+    ) -> _Pending:
         waiting = [r for r in roll if not r.checked_in]
         on_leave = {r.student_id for r in waiting if r.student_id in leave}
         absent = [r for r in waiting if r.student_id not in on_leave]
@@ -90,7 +103,7 @@ class ClosingCases:
                 term_days = first_days
                 seen = work.seen_any(school.school_id, first_days)
                 unseen = [r.student_id for r in roll if r.student_id not in seen]
-                excused = set().union(*(self.leave.on_leave(school.school_id, d, unseen) for d in first_days)) if unseen else set()
+                excused = set().union(*(work.on_leave(school.school_id, d, unseen) for d in first_days)) if unseen else set()
                 not_returned = [s for s in unseen if s not in excused]
         return _Pending(school, calendar, rules, roll, absent, on_leave, not_returned, term_days)
 

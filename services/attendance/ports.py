@@ -104,6 +104,14 @@ class DayWork(Protocol):
 
     def seen_any(self, school_id: str, days: list[date]) -> set[str]: ...
 
+    def on_leave(self, school_id: str, day: date, student_ids: list[str]) -> set[str]:
+        """``AttendanceStore.on_leave`` read on the lock's own connection."""
+        ...
+
+    def on_leave_at(self, school_ids: list[str], day: date) -> dict[str, set[str]]:
+        """``AttendanceStore.on_leave_at`` read on the lock's own connection."""
+        ...
+
 
 class AttendanceStore(Protocol):
     """The roster read model, the check-in table, and the rows kept with the event store."""

