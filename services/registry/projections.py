@@ -51,6 +51,7 @@ DDL = "\n".join(
 CREATE INDEX IF NOT EXISTS student_index_township ON student_index (township_code text_pattern_ops);
 CREATE INDEX IF NOT EXISTS student_index_school ON student_index (school_id);
 CREATE INDEX IF NOT EXISTS student_index_name ON student_index (name);
+CREATE INDEX IF NOT EXISTS student_index_status ON student_index (status, township_code text_pattern_ops);
 CREATE INDEX IF NOT EXISTS child_index_township ON child_index (township_code text_pattern_ops);
 CREATE INDEX IF NOT EXISTS child_index_student ON child_index (student_id);
 CREATE INDEX IF NOT EXISTS child_index_name ON child_index (name);
@@ -276,11 +277,21 @@ class MemoryIndex:
     def get_many(self, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         return {k: self.tables[table][k] for k in keys if k in self.tables[table]}
 
-    def rows(self, table: str, prefix: str = "", field: str = "township_code") -> list[tuple[str, dict[str, Any]]]:
-        return [(k, r) for k, r in self.tables[table].items() if (r.get(field) or "").startswith(prefix)]
+    def rows(self, table: str, prefix: str = "", field: str = "township_code",
+             **equals: Any) -> list[tuple[str, dict[str, Any]]]:
+        return [(k, r) for k, r in self.tables[table].items() if (r.get(field) or "").startswith(prefix)
+                and all(r.get(f) == v for f, v in equals.items())]
 
     def where(self, table: str, **equals: Any) -> list[tuple[str, dict[str, Any]]]:
         return [(k, r) for k, r in self.tables[table].items() if all(r.get(f) == v for f, v in equals.items())]
+
+    def census_candidates(self, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        """Children under `prefix` the census comparison can judge other than "registered, nothing to do": those
+        without a registration that is not closed, and those with an open out-of-school finding."""
+        students, findings = self.tables["student_index"], self.tables["finding_index"]
+        flagged = {r["student_id"] for r in findings.values() if r["kind"] == "out_of_school" and r["open"]}
+        return [(k, r) for k, r in self.rows("child_index", prefix)
+                if r["student_id"] in flagged or students.get(r["student_id"], {}).get("status", "closed") == "closed"]
 
     def open_findings(self, kind: str, student_ids: Iterable[str] | None = None,
                       prefix: str | None = None) -> dict[str, OpenFinding]:
@@ -375,10 +386,14 @@ class PostgresIndex:
         with self.db.transaction() as conn:
             return self._load(conn, table, keys)
 
-    def rows(self, table: str, prefix: str = "", field: str = "township_code") -> list[tuple[str, dict[str, Any]]]:
+    def rows(self, table: str, prefix: str = "", field: str = "township_code",
+             **equals: Any) -> list[tuple[str, dict[str, Any]]]:
+        """Rows whose `field` starts with `prefix` (and whose columns equal `equals`)."""
         self.ensure()
+        clause = "".join(f" AND {f} = %s" for f in equals)
         with self.db.transaction() as conn:
-            rows = conn.execute(f"SELECT * FROM {table} WHERE {field} LIKE %s", (prefix + "%",)).fetchall()
+            rows = conn.execute(f"SELECT * FROM {table} WHERE {field} LIKE %s{clause}",
+                                (prefix + "%", *equals.values())).fetchall()
         return [(r.pop("id"), r) for r in rows]
 
     def where(self, table: str, **equals: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -386,6 +401,19 @@ class PostgresIndex:
         clause = " AND ".join(f"{f} = %s" for f in equals) or "true"
         with self.db.transaction() as conn:
             rows = conn.execute(f"SELECT * FROM {table} WHERE {clause}", tuple(equals.values())).fetchall()
+        return [(r.pop("id"), r) for r in rows]
+
+    def census_candidates(self, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        """Children under `prefix` the census comparison can judge other than "registered, nothing to do": those
+        without a registration that is not closed, and those with an open out-of-school finding (read in one query,
+        not every child of the province each day)."""
+        self.ensure()
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT c.* FROM child_index c WHERE c.township_code LIKE %s AND ("
+                " NOT EXISTS (SELECT 1 FROM student_index s WHERE s.id = c.student_id AND s.status <> 'closed')"
+                " OR EXISTS (SELECT 1 FROM finding_index f WHERE f.student_id = c.student_id"
+                " AND f.kind = 'out_of_school' AND f.open))", (prefix + "%",)).fetchall()
         return [(r.pop("id"), r) for r in rows]
 
     def open_findings(self, kind: str, student_ids: Iterable[str] | None = None,

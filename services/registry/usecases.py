@@ -389,7 +389,9 @@ class ComparisonUseCases:
     def _verdicts(self, kind: str, prefix: str, as_of: date, rules: Any) -> tuple[list[Verdict], dict[str, Any]]:
         index = self.index  # type: ignore[attr-defined]
         if kind == "out_of_school":
-            rows = dict(index.rows("child_index", prefix))
+            # a child with a registration that is not closed and no open finding is accounted for, whatever else holds
+            # (see comparisons._accounted_for): only the others are read and judged
+            rows = dict(index.census_candidates(prefix))
             elsewhere = index.open_findings(kind, prefix=prefix)  # found here, the child since moved
             missing = {f.student_id for f in elsewhere.values()} - {r["student_id"] for r in rows.values()}
             if missing:
@@ -400,7 +402,7 @@ class ComparisonUseCases:
             students = {k: to_student_row(r, k) for k, r in self._existing("student_index", sids).items()}
             return census(children, students, index.open_findings(kind, sids), as_of, rules), names
         wanted = "transferring_out" if kind == "transfer_lost" else "graduated_primary"
-        rows = {k: r for k, r in index.rows("student_index", prefix) if r["status"] == wanted}
+        rows = dict(index.rows("student_index", prefix, status=wanted))
         open_findings = index.open_findings(kind, prefix=prefix)  # includes children who since moved away
         open_findings.update(index.open_findings(kind, list(rows)))
         rows.update(self._existing("student_index", [s for s in open_findings if s not in rows]))

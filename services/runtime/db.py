@@ -6,11 +6,16 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
+# json/jsonb columns are decoded with orjson (the stdlib decoder was a quarter of the registry's daily comparison run
+# over 100,000 children); values are the same Python objects
+set_json_loads(orjson.loads)
 
 DDL_LOCK = "baoxue-ddl"
 

@@ -67,3 +67,44 @@ def test_the_census_of_a_county_of_100000_children_on_postgresql(database_url):
     app.index = PostgresIndex(Database(database_url, "registry_census", size=2), batch_size=5000)
     county = import_county(app, 100_000)
     assert_census_finds_exactly_the_planted(app, county)
+
+
+def candidates(app) -> set[str]:
+    app.index.catch_up(app)
+    return {r["student_id"] for _, r in app.index.census_candidates("520102")}
+
+
+def registered_and_compared(app, county):
+    """The census run once; one planted child then registered (open finding, registration): the census still
+    reads that child (to retract), and after the retraction no longer."""
+    assert_census_finds_exactly_the_planted(app, county)
+    planted = {str(student_id_for(i)) for i in county.planted_out_of_school}
+    assert candidates(app) == planted  # registered children with no open finding are not read at all
+    one = sorted(county.planted_out_of_school)[0]
+    birth = date(int(one[6:10]), int(one[10:12]), int(one[12:14]))
+    grade = min(9, 2026 - birth.year - 6 + ((8, 31) >= (birth.month, birth.day)))
+    app.enrol_student(today=TODAY, meta=META, id_number=one, name="补录",
+                      school_id=school_id_for("520102P001" if grade <= 6 else "520102J001"), grade=grade,
+                      birth_date=birth, class_name="补-1")
+    assert str(student_id_for(one)) in candidates(app)  # registered, but its finding is open: read to retract
+    result = app.run_comparisons(prefix="520102", as_of=date(2026, 9, 22), rules=Rules(), meta=META)
+    assert result["out_of_school"] == {"identified": 0, "retracted": 1}
+    assert candidates(app) == planted - {str(student_id_for(one))}
+
+
+def test_the_census_reads_only_children_it_can_judge_in_memory():
+    app = in_memory(RegistryApp)
+    registered_and_compared(app, import_county(app, 3_000))
+
+
+@pytest.mark.integration
+def test_the_census_reads_only_children_it_can_judge_on_postgresql(database_url):
+    from services.registry.projections import PostgresIndex
+    from services.registry.settings import RegistrySettings
+    from services.runtime.db import Database
+    from services.runtime.eventstore import build_application
+
+    settings = RegistrySettings(database_url=database_url, env="test", db_pool_size=2)
+    app = build_application(RegistryApp, settings, "registry_census_candidates")
+    app.index = PostgresIndex(Database(database_url, "registry_census_candidates", size=2), batch_size=5000)
+    registered_and_compared(app, import_county(app, 3_000))
