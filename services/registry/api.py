@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.registry.application import RegistryApp, SchoolView, StudentView, school_view, student_view
 from services.registry.comparisons import Rules
 from services.registry.domain import Conflict, InvalidInput, NotFound
+from services.registry.roles import MATRIX
 from services.registry.routes import lifecycle_router
-from services.runtime.auth import CurrentActor, require_role, require_scope
+from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
-from services.runtime.web import CommandMeta
+from services.runtime.web import CommandMeta, seal
 
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
 
@@ -72,12 +73,12 @@ def create_app(runtime: Runtime, registry: RegistryApp, rules: Rules | None = No
         title="Baoxue registry (学籍与适龄人口)",
         description="Schools, children and their registration. Every command needs a bearer token.",
         errors=ERRORS,
+        roles=MATRIX,
     )
     router = APIRouter(prefix="/v1", tags=["registry"])
 
     @router.post("/schools", response_model=SchoolPublic, status_code=201, responses={200: {"model": SchoolPublic}})
     def register_school(body: SchoolCreate, actor: CurrentActor, meta: CommandMeta, response: Response) -> SchoolView:
-        require_role(actor, "county_officer", "province_officer", "prefecture_officer")
         require_scope(actor, body.township_code, "学校所在乡镇")
         view, created = registry.register_school(**body.model_dump(), meta=meta)
         response.status_code = 201 if created else 200
@@ -91,7 +92,6 @@ def create_app(runtime: Runtime, registry: RegistryApp, rules: Rules | None = No
 
     @router.post("/students", response_model=StudentPublic, status_code=201, responses={200: {"model": StudentPublic}})
     def enrol_student(body: StudentCreate, actor: CurrentActor, meta: CommandMeta, response: Response) -> StudentView:
-        require_role(actor, "school_staff", "county_officer", "township_officer")
         try:
             school = registry.school(body.school_id)
         except NotFound as exc:
@@ -112,4 +112,4 @@ def create_app(runtime: Runtime, registry: RegistryApp, rules: Rules | None = No
 
     app.include_router(router)
     app.include_router(lifecycle_router(registry, runtime.clock, rules or Rules()))
-    return app
+    return seal(app)

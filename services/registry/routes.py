@@ -16,12 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.registry.comparisons import KINDS, Rules
 from services.registry.domain import mask_id_number, mask_name, normalise_id_number, student_id_for
 from services.registry.population import FLAGS, SOURCES
-from services.runtime.auth import CurrentActor, require_role, require_scope
+from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.web import CommandMeta
-
-OFFICERS = ("county_officer", "township_officer", "prefecture_officer", "province_officer")
-SCHOOL = ("school_staff", *OFFICERS)
-DATA_EXCHANGE = ("county_officer", "prefecture_officer", "province_officer", "system")
 
 
 class _Body(BaseModel):
@@ -195,7 +191,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["registry"])
 
     def scoped_student(actor: Any, student_id: UUID) -> None:
-        require_role(actor, *SCHOOL)
         require_scope(actor, registry.student(student_id).township_code, "学生")
 
     def scoped_child(actor: Any, id_number: str) -> None:
@@ -214,7 +209,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.post("/students/{student_id}/transfer-in", summary="转入 (by the receiving school, any jurisdiction)")
     def transfer_in(student_id: UUID, body: TransferIn, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
-        require_role(actor, *SCHOOL)
         require_scope(actor, registry.school(body.school_id).township_code, "接收学校")
         return asdict(registry.transfer_in(student_id, meta=meta, **body.model_dump()))
 
@@ -232,7 +226,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.post("/students/{student_id}/admit", summary="小升初: registered at a junior school")
     def admit(student_id: UUID, body: Admit, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
-        require_role(actor, *SCHOOL)
         require_scope(actor, registry.school(body.school_id).township_code, "初中学校")
         return asdict(registry.admit(student_id, meta=meta, **body.model_dump()))
 
@@ -242,7 +235,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.post("/schools/{school_id}/close", status_code=204, summary="撤并")
     def close_school(school_id: UUID, body: SchoolClose, actor: CurrentActor, meta: CommandMeta) -> None:
-        require_role(actor, *OFFICERS)
         require_scope(actor, registry.school(school_id).township_code, "学校")
         registry.close_school(school_id, meta=meta, **body.model_dump())
 
@@ -257,7 +249,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
                         "education"] = Query("public_security"),
         valid_only: bool = Query(False, description="Import the valid rows and report the others"),
     ) -> dict[str, Any]:
-        require_role(actor, *(SCHOOL if kind == "students" else DATA_EXCHANGE))
         content, filename = await _upload(request, filename)
         if not content:
             raise HTTPException(422, detail={"code": "file_empty", "message": "文件为空"})
@@ -272,7 +263,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
     # -- population ------------------------------------------------------------------------------
     @router.post("/population/records", summary="A source reports one child (linked by ID number)")
     def report_child(body: ChildReport, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
-        require_role(actor, *DATA_EXCHANGE)
         fields = body.model_dump()
         attributes = {k: fields.pop(k) for k in list(fields) if k not in ("source", "id_number", "source_record_id",
                                                                          "flags")}
@@ -282,40 +272,34 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.post("/population/life-events", summary="公安通报: deceased, moved away or emigrated")
     def life_event(body: LifeEvent, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
-        require_role(actor, *DATA_EXCHANGE)
         scoped_child(actor, body.id_number)
         changed = registry.report_life_event(source="public_security", meta=meta, **body.model_dump())
         return {"changed": changed}
 
     @router.post("/population/life-events/corrections", status_code=204, summary="A wrong death/move report withdrawn")
     def correct(body: LifeEventCorrection, actor: CurrentActor, meta: CommandMeta) -> None:
-        require_role(actor, *DATA_EXCHANGE)
         scoped_child(actor, body.id_number)
         registry.correct_life_event(source="public_security", meta=meta, **body.model_dump())
 
     @router.post("/population/deferrals", status_code=204, summary="延缓入学 with the county's approval")
     def defer(body: Deferral, actor: CurrentActor, meta: CommandMeta) -> None:
-        require_role(actor, "county_officer")
         scoped_child(actor, body.id_number)
         registry.defer_enrolment(today=clock.today(), meta=meta, **body.model_dump())
 
     @router.post("/population/merges", status_code=204, summary="Merge two records of one child")
     def merge(body: Merge, actor: CurrentActor, meta: CommandMeta) -> None:
-        require_role(actor, *DATA_EXCHANGE)
         scoped_child(actor, body.survivor_id_number)
         scoped_child(actor, body.other_id_number)
         registry.merge_children(meta=meta, **body.model_dump())
 
     @router.post("/population/merges/undo", status_code=204, summary="Undo a wrong merge")
     def undo_merge(body: Merge, actor: CurrentActor, meta: CommandMeta) -> None:
-        require_role(actor, *DATA_EXCHANGE)
         scoped_child(actor, body.survivor_id_number)
         registry.undo_merge(meta=meta, **body.model_dump())
 
     # -- comparisons -----------------------------------------------------------------------------
     @router.post("/comparisons/run", summary="Run the census / transfer / 小升初 comparisons now")
     def run(body: ComparisonRun, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
-        require_role(actor, *OFFICERS)
         prefix = body.prefix or actor.jurisdiction
         require_scope(actor, prefix, "比对范围")
         as_of = body.as_of or clock.today()
@@ -371,13 +355,11 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.post("/jurisdictions/load", summary="Load the packaged GB/T 2260 division codes under your jurisdiction")
     def load(actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
-        require_role(actor, "province_officer", "prefecture_officer", "county_officer")
         return registry.load_divisions(prefix=actor.jurisdiction, meta=meta)
 
     @router.post("/jurisdictions/{code}/changes", status_code=204,
                  summary="Rename, merge (the township's schools move with it) or abolish, from a date")
     def change(code: str, body: DivisionChange, actor: CurrentActor, meta: CommandMeta) -> None:
-        require_role(actor, "province_officer", "prefecture_officer", "county_officer")
         require_scope(actor, code, "区划")
         if body.target_code:
             require_scope(actor, body.target_code, "合并目标区划")
@@ -385,7 +367,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.post("/jurisdictions", summary="A new township or village (12-digit code) from a date")
     def establish(body: DivisionCreate, actor: CurrentActor, meta: CommandMeta, response: Response) -> dict[str, Any]:
-        require_role(actor, "province_officer", "prefecture_officer", "county_officer")
         require_scope(actor, body.code, "区划")
         created = registry.establish_division(meta=meta, **body.model_dump())
         response.status_code = 201 if created else 200
@@ -405,7 +386,6 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
                 summary="Set a jurisdiction's comparison thresholds (a new version; most specific prefix wins)")
     def set_rules(code: Annotated[str, Path(pattern=CODE)], body: ComparisonRulesSet, actor: CurrentActor,
                   meta: CommandMeta) -> ComparisonRulesPublic:
-        require_role(actor, "county_officer", "prefecture_officer", "province_officer")
         require_scope(actor, code, "辖区")
         return _rules_public(registry.set_comparison_rules(
             jurisdiction=code, body=body.model_dump(exclude_none=True), default=rules, meta=meta))

@@ -110,7 +110,8 @@ _bearer = HTTPBearer(auto_error=False, description="JWT minted by the identity p
 def current_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
-    """FastAPI dependency: the authenticated actor, or 401."""
+    """FastAPI dependency: the authenticated actor (401 without a valid token), allowed by the route's row of the
+    app's role matrix (403 ``forbidden_role`` / ``forbidden_level`` otherwise)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -127,9 +128,11 @@ def current_actor(
             headers={"WWW-Authenticate": "Bearer"},
         ) from exc
     request.state.actor = actor
+    from services.runtime.access import enforce
     from services.runtime.logging import bind
 
     bind(actor_id=actor.user_id, actor_role=actor.role)
+    enforce(request, actor)  # the app's role matrix: the one place a route's roles are checked
     return actor
 
 
@@ -137,7 +140,8 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 def require_role(actor: Actor, *roles: str) -> None:
-    """Raises 403 unless the actor has one of the roles (admin always passes)."""
+    """Raises 403 unless the actor has one of the roles (admin always passes); only for checks a role matrix row
+    cannot express (they depend on the body or on the case), since the matrix already checks every route."""
     if actor.role != "admin" and actor.role not in roles:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

@@ -11,6 +11,7 @@ import uvicorn
 from tenacity import Retrying, stop_after_delay, wait_exponential
 from fastapi import FastAPI
 
+from services.runtime.access import RoleMatrix
 from services.runtime.auth import TokenCodec
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
@@ -70,8 +71,9 @@ def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clo
     )
 
 
-def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[type[Exception], int]) -> FastAPI:
-    """The service's FastAPI app with platform middleware and readiness on database and broker."""
+def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[type[Exception], int],
+             roles: RoleMatrix | None = None) -> FastAPI:
+    """The service's FastAPI app with platform middleware, readiness on database and broker, and its role matrix."""
     return create_base_app(
         service=runtime.service,
         title=title,
@@ -82,6 +84,7 @@ def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[typ
         clock=runtime.clock,
         readiness={"database": runtime.db.ping, "broker": broker_reachable(runtime.settings.kafka_bootstrap)},
         error_statuses=errors,
+        role_matrix=roles,
     )
 
 

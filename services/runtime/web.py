@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from services.runtime import logging as rlog
+from services.runtime.access import RoleMatrix
 from services.runtime.auth import CurrentActor, TokenCodec
 from services.runtime.metrics import Metrics
 
@@ -42,9 +43,12 @@ def create_base_app(
     clock: Any,
     readiness: dict[str, ReadinessCheck],
     error_statuses: dict[type[Exception], int],
+    role_matrix: RoleMatrix | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the platform's middleware, /healthz, /readyz and /metrics."""
-    app = FastAPI(title=title, description=description, version="1.0.0")
+    """A FastAPI app with the platform's middleware, /healthz, /readyz and /metrics, whose every route must have a
+    row in ``role_matrix`` (no matrix: no route but the ops routes): ``seal`` checks, and so does the first request."""
+    app = _MatrixApp(title=title, description=description, version="1.0.0")
+    app.state.role_matrix = role_matrix or RoleMatrix({}, service=service)
     app.state.token_codec = token_codec
     app.state.clock = clock
     app.state.metrics = metrics
@@ -117,6 +121,23 @@ def create_base_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     return app
+
+
+def seal(app: FastAPI) -> FastAPI:
+    """The finished app, once every route has the row of the role matrix it needs (RoleMatrixMismatch otherwise)."""
+    app.state.role_matrix.check(app)
+    return app
+
+
+class _MatrixApp(FastAPI):
+    """Refuses to serve (lifespan start or first request) while a route lacks its role-matrix row."""
+
+    def build_middleware_stack(self) -> Any:
+        matrix = getattr(self.state, "role_matrix", None)
+        if matrix is None:
+            raise RuntimeError("app built without a role matrix")
+        matrix.check(self)
+        return super().build_middleware_stack()
 
 
 class _Observe:
