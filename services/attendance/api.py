@@ -19,6 +19,7 @@ from services.attendance.leave_requests import LeaveResult
 from services.attendance.leave_sync import LeaveBatchResult
 from services.attendance.ports import CheckinRow, SchoolRow
 from services.attendance.ratelimit import RateLimited, SharedTokenBuckets, TokenBuckets
+from services.attendance.roles import MATRIX
 from services.attendance.schemas import (
     CalendarCreate,
     CalendarPublic,
@@ -40,16 +41,11 @@ from services.attendance.schemas import (
     RulesPublic,
     leave_batch_body_schema,
 )
-from services.runtime.auth import Actor, CurrentActor, require_role, require_scope
+from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
-from services.runtime.web import CommandMeta
+from services.runtime.web import CommandMeta, seal
 
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
-CHECKIN_ROLES = ("attendance_system", "school_staff", "head_teacher", "county_officer", "township_officer")
-CLOSE_ROLES = ("school_staff", "county_officer", "township_officer")
-LEAVE_ROLES = ("school_staff", "head_teacher")
-LEAVE_SYNC_ROLES = ("attendance_system", "school_staff")
-CONFIG_ROLES = ("county_officer", "prefecture_officer", "province_officer")
 
 SchoolId = Annotated[str, Path(min_length=1, max_length=64, description="School id from the registry")]
 Day = Annotated[date, Path(description="School date, YYYY-MM-DD (local time)")]
@@ -126,6 +122,7 @@ def create_app(
         title="Baoxue attendance (考勤)",
         description="Check-ins in bulk, day closing and corrections, leave, calendars, absence rules. Bearer token needed.",
         errors=ERRORS,
+        roles=MATRIX,
     )
     buckets = buckets or default_buckets(attendance)
     app.add_exception_handler(BatchRejected, batch_rejected_handler)
@@ -138,7 +135,6 @@ def create_app(
         school_id: SchoolId, day: Day, body: CheckinBatchCreate, actor: CurrentActor, meta: CommandMeta
     ) -> CheckinResult:
         """Stores a batch of check-ins; a repeated batch is accepted again and stores nothing new."""
-        require_role(actor, *CHECKIN_ROLES)
         buckets.take(actor.user_id)
         require_school_access(actor, attendance.school(school_id))
         rows = [CheckinRow(i.student_id, i.status, _aware(i.checked_at, attendance), i.device) for i in body.items]
@@ -147,14 +143,12 @@ def create_app(
     @router.post("/days/{day}/close", response_model=DaySummaryPublic)
     def close_day(school_id: SchoolId, day: Day, actor: CurrentActor, meta: CommandMeta) -> DaySummary:
         """Closes the roll: each active student without check-in or leave is recorded absent."""
-        require_role(actor, *CLOSE_ROLES)
         require_school_access(actor, attendance.school(school_id))
         return attendance.close_day(school_id, day, meta)
 
     @router.post("/days/{day}/corrections", response_model=DaySummaryPublic)
     def correct_day(school_id: SchoolId, day: Day, body: CorrectionCreate, actor: CurrentActor, meta: CommandMeta) -> DaySummary:
         """Corrects a recorded absence (更正) within the window; what the absence caused is retracted."""
-        require_role(actor, *CLOSE_ROLES)
         require_school_access(actor, attendance.school(school_id))
         return attendance.correct_day(school_id, day, body.student_id, body.status, body.reason, meta)
 
@@ -173,7 +167,6 @@ def create_app(
     @router.post("/leaves", response_model=LeavePublic, status_code=201)
     def request_leave(school_id: SchoolId, body: LeaveCreate, actor: CurrentActor, meta: CommandMeta) -> LeaveResult:
         """Records a leave request (请假) for a student of the school."""
-        require_role(actor, *LEAVE_ROLES)
         require_school_access(actor, attendance.school(school_id))
         return attendance.request_leave(school_id, body.student_id, body.first_day, body.last_day, body.kind, body.reason, meta)
 
@@ -182,7 +175,6 @@ def create_app(
         school_id: SchoolId, leave_id: str, body: LeaveDecisionCreate, actor: CurrentActor, meta: CommandMeta
     ) -> LeaveResult:
         """Approves leave: those days are never absences (closed days inside the window are corrected)."""
-        require_role(actor, "school_staff")
         require_school_access(actor, attendance.school(school_id))
         return attendance.decide_leave(school_id, leave_id, True, body.note, meta)
 
@@ -190,7 +182,6 @@ def create_app(
     def reject_leave(
         school_id: SchoolId, leave_id: str, body: LeaveDecisionCreate, actor: CurrentActor, meta: CommandMeta
     ) -> LeaveResult:
-        require_role(actor, "school_staff")
         require_school_access(actor, attendance.school(school_id))
         return attendance.decide_leave(school_id, leave_id, False, body.note, meta)
 
@@ -215,7 +206,7 @@ def create_app(
     app.include_router(router)
     _mount_bulk(app, attendance, buckets)
     _mount_configuration(app, attendance)
-    return app
+    return seal(app)
 
 
 def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets | SharedTokenBuckets) -> None:
@@ -236,7 +227,6 @@ def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets |
     )
     async def record_checkins_bulk(day: Day, request: Request, actor: CurrentActor, meta: CommandMeta) -> CheckinResult:
         """Up to 10,000 check-ins across the schools a client covers: ``{"items": [{school_id, student_id, ...}]}``."""
-        require_role(actor, *CHECKIN_ROLES)
         body = await request.body()
         return await run_in_threadpool(ingest, day, body, actor, meta)
 
@@ -265,14 +255,12 @@ def _mount_bulk(app: FastAPI, attendance: AttendanceApp, buckets: TokenBuckets |
     async def sync_leaves(request: Request, actor: CurrentActor, meta: CommandMeta) -> LeaveBatchResult:
         """Leave already approved in schools' own attendance systems (请假同步), many schools per batch: each item is
         recorded as requested and approved (closed days inside the window corrected); a resent item is a duplicate."""
-        require_role(actor, *LEAVE_SYNC_ROLES)
         body = await request.body()
         return await run_in_threadpool(sync, body, actor, meta)
 
     @app.post("/v1/counties/{county_code}/days/{day}/close", response_model=CountyClosePublic, tags=["attendance"])
     def close_county_day(county_code: CountyCode, day: Day, actor: CurrentActor, meta: CommandMeta) -> CountyClosePublic:
         """Closes the day for every school of a county that has it as a school day (batched saves)."""
-        require_role(actor, "county_officer")
         require_scope(actor, county_code, "县")
         today = attendance.clock.today()
         if day > today:
@@ -288,7 +276,6 @@ def _mount_configuration(app: FastAPI, attendance: AttendanceApp) -> None:
     @app.put("/v1/counties/{county_code}/calendar", response_model=CalendarPublic, tags=["configuration"])
     def set_calendar(county_code: CountyCode, body: CalendarCreate, actor: CurrentActor, meta: CommandMeta) -> CalendarPublic:
         """Sets the county's school calendar (terms, holidays, make-up days); a file import sends the same body."""
-        require_role(actor, *CONFIG_ROLES)
         require_scope(actor, county_code, "县")
         calendar = attendance.set_calendar(county_code, body.body(), meta)
         return CalendarPublic(county_code=county_code, version=calendar.version, **calendar.to_body())
@@ -309,7 +296,6 @@ def _mount_configuration(app: FastAPI, attendance: AttendanceApp) -> None:
     ) -> CalendarPublic:
         """Imports the county's calendar from a file (multipart field ``file``, or the raw body): JSON as the PUT body,
         or CSV ``kind,start,end,name``; a file with any bad row is refused whole, naming each (line or JSON path)."""
-        require_role(actor, *CONFIG_ROLES)
         require_scope(actor, county_code, "县")
         content, name = await _calendar_upload(request, filename)
         body = read_calendar_file(content, name)
@@ -325,7 +311,6 @@ def _mount_configuration(app: FastAPI, attendance: AttendanceApp) -> None:
     @app.put("/v1/counties/{county_code}/day-close", response_model=DayClosePublic, tags=["configuration"])
     def set_day_close(county_code: CountyCode, body: DayCloseCreate, actor: CurrentActor, meta: CommandMeta) -> DayClosePublic:
         """Sets the county's cut-off (关账时间, local HH:MM): after it the scheduler closes the county's day."""
-        require_role(actor, *CONFIG_ROLES)
         require_scope(actor, county_code, "县")
         config = attendance.set_day_close(county_code, body.model_dump(), meta)
         return DayClosePublic(county_code=county_code, version=config.version, cutoff=config.cutoff)
@@ -340,7 +325,6 @@ def _mount_configuration(app: FastAPI, attendance: AttendanceApp) -> None:
     @app.put("/v1/jurisdictions/{code}/rules", response_model=RulesPublic, tags=["configuration"])
     def set_rules(code: Code, body: RulesCreate, actor: CurrentActor, meta: CommandMeta) -> RulesPublic:
         """Sets the absence rules of a jurisdiction (a new version); unset fields keep the defaults."""
-        require_role(actor, *CONFIG_ROLES)
         require_scope(actor, code, "辖区")
         rules = attendance.set_rules(code, body.model_dump(exclude_none=True), meta)
         return RulesPublic(jurisdiction=code, version=rules.version, **rules.to_body())

@@ -15,6 +15,7 @@ from services.casework.api_actions import action_router
 from services.casework.api_audit import audit_router
 from services.casework.api_owners import owners_router
 from services.casework.application import CaseView, CaseworkApp, case_view
+from services.casework.roles import MATRIX
 from services.casework.domain import (
     NAMESPACE,
     STAGES,
@@ -23,9 +24,9 @@ from services.casework.domain import (
     InvalidInput,
     NotFound,
 )
-from services.runtime.auth import Actor, CurrentActor, require_role, require_scope
+from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
-from services.runtime.web import CommandMeta
+from services.runtime.web import CommandMeta, seal
 
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404, Forbidden: 403}
 READ_ROLES = (
@@ -39,7 +40,6 @@ READ_ROLES = (
     "justice_officer",
     "auditor",
 )
-REPORT_ROLES = ("county_officer", "township_officer", "village_cadre", "school_staff", "head_teacher")
 Stage = Literal[STAGES]  # type: ignore[valid-type]
 LocalCode = Annotated[str, Field(pattern=r"^\d{9}(\d{3})?$", description="9-digit township or 12-digit village code")]
 
@@ -163,11 +163,11 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         title="Baoxue casework (一人一案)",
         description="Cases of children out of school, from suspicion to closure. Every call needs a bearer token.",
         errors=ERRORS,
+        roles=MATRIX,
     )
     router = APIRouter(prefix="/v1", tags=["casework"])
 
     def visible_case(case_id: uuid.UUID, actor: Actor) -> Any:
-        require_role(actor, *READ_ROLES)
         case = casework.case(case_id)
         require_scope(actor, case.township_code, "案件")
         return case
@@ -180,7 +180,6 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         response: Response,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)] = None,
     ) -> CaseReceipt:
-        require_role(actor, *REPORT_ROLES)
         require_scope(actor, body.township_code, "报告的乡镇或村")
         outcome, case = casework.report_case(
             report_id=report_trigger_id(actor, body.report_id, idempotency_key),
@@ -203,7 +202,6 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         limit: Annotated[int, Query(ge=1, le=page_size_max)] = 50,
         cursor: str | None = None,
     ) -> CasePage:
-        require_role(actor, *READ_ROLES)
         prefix = scope_prefix(actor, township_code)
         after = decode_cursor(cursor) if cursor else None
         rows = casework.cases_for_jurisdiction(prefix, stage=stage, limit=limit + 1, after=after)
@@ -225,4 +223,4 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     app.include_router(action_router(casework, CasePublic))
     app.include_router(owners_router(casework))
     app.include_router(audit_router(casework, READ_ROLES, CasePublic))
-    return app
+    return seal(app)

@@ -1,4 +1,4 @@
-"""Who may read what: reader roles, the caller's scope, and the as-of date parameter."""
+"""What a reader sees: the caller's scope and the as-of date parameter (who may read: roles.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from services.reporting.inbox import start_of
 from services.reporting.queries import Scope
 from services.runtime.auth import Actor
 
-READERS = ("auditor", "province_officer", "prefecture_officer", "county_officer", "township_officer", "school_staff")
 
 
 def scope_of(actor: Actor) -> Scope:

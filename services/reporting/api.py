@@ -11,11 +11,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from services.reporting import dashboards, exports
-from services.reporting.access import READERS, cut, require_overlap, scope_of
+from services.reporting.access import cut, require_overlap, scope_of
 from services.reporting.ledgers import KINDS
 from services.reporting.queries import LedgerFilter, ReportingQueries
-from services.runtime.auth import CurrentActor, require_role
+from services.reporting.roles import MATRIX, WITHOUT_REPORTS
+from services.runtime.auth import CurrentActor
 from services.runtime.bootstrap import Runtime, base_app
+from services.runtime.web import seal
 
 COUNTY = r"^\d{6}$"
 TOWNSHIP = r"^\d{9}$"
@@ -116,11 +118,11 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
         description="Ledgers, per-level dashboards, case timelines, monthly reports and the BI feed. "
         "Every request needs a bearer token; every answer is limited to the caller's jurisdiction.",
         errors={},
+        roles=MATRIX if reports is not None else WITHOUT_REPORTS,
     )
     router = APIRouter(prefix="/v1", tags=["reporting"])
 
     def checked(actor: Any, request: Request, kind: str, as_of: date | None) -> tuple[LedgerFilter, datetime | None]:
-        require_role(actor, *READERS)
         filters = ledger_filters(request, kind)
         for name in ("township_code", "county_code", "code"):
             if name in filters.extra:
@@ -185,14 +187,12 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
     @router.get("/cases/{case_id}/timeline", summary="A case and its steps as known at the end of a day")
     def timeline(case_id: Annotated[str, Path(max_length=64)], actor: CurrentActor,
                  as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
-        require_role(actor, *READERS)
         found = queries.case(scope_of(actor), case_id, cut(as_of, runtime.clock.today()))
         if found is None:
             raise HTTPException(404, detail={"code": "not_found", "message": f"个案 {case_id} 不存在或不在您的辖区（或当时尚未立案）"})
         return found
 
     def _dashboard(actor: Any, code: str, school_id: str | None, as_of: date | None) -> dict[str, Any]:
-        require_role(actor, *READERS)
         if not code.startswith(actor.jurisdiction) and not (school_id is None and actor.jurisdiction.startswith(code)):
             require_overlap(actor, code, "辖区")
         with queries.view(cut(as_of, runtime.clock.today())) as view:
@@ -203,7 +203,6 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
 
     @router.get("/dashboard/counties", response_model=CountiesPublic, include_in_schema=False)
     def counties(actor: CurrentActor) -> dict[str, Any]:
-        require_role(actor, *READERS)
         with queries.view() as view:
             units, _ = dashboards.leaves(view, scope_of(actor))
             codes = sorted({t[:6] for t, _ in units if len(t) >= 6})
@@ -246,4 +245,4 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
 
         api_reports.mount(app, reports)
     pages.mount(app)
-    return app
+    return seal(app)

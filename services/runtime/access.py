@@ -186,6 +186,11 @@ class RoleMatrix:
         if problems:
             raise RoleMatrixMismatch(problems)
 
+    def without(self, prefix: str) -> "RoleMatrix":
+        """The matrix less the rows of routes under a path prefix (for an app built without those routes)."""
+        return RoleMatrix({k: r for k, r in self.rows.items() if not k.split(" ", 1)[1].startswith(prefix)},
+                          service=self.service)
+
     def items(self) -> Iterable[tuple[str, Row]]:
         return ((f"{m} {p}", r) for (m, p), r in self._by_key.items())
 

@@ -19,40 +19,40 @@ def service_matrix(service: str) -> RoleMatrix:
     return importlib.import_module(f"services.{service}.roles").MATRIX
 
 
-def _who(row: Allow) -> str:
-    parts = [f"{role} ({'/'.join(str(n) for n in levels)})" if levels else role
-             for role, levels in sorted(row.grants.items(), key=lambda kv: _order(kv[0]))]
-    parts.append("admin" if row.admin else "**not** admin")
-    return ", ".join(parts)
-
-
-def _order(role: str) -> int:
-    from services.runtime.auth import ROLES
-
-    return ROLES.index(role)
+def _cell(row: Allow, role: str) -> str:
+    if role == "admin":
+        return "✓" if row.admin else ""
+    if role not in row.grants:
+        return ""
+    levels = row.grants[role]
+    return "✓ " + "/".join(str(n) for n in levels) if levels else "✓"
 
 
 def _lines(key: str, row: Row) -> list[str]:
+    from services.runtime.auth import ROLES
+
     if isinstance(row, Public):
-        return [f"| `{key}` | public (no token) | {row.reason} |"]
+        return [f"| `{key}` | {' | '.join('public' for _ in ROLES)} | {row.reason} |"]
     if isinstance(row, ByParam):
-        return [f"| `{key}` ({row.param}={value}) | {_who(allow)} | {allow.note or row.note} |"
-                for value, allow in row.rows.items()]
-    return [f"| `{key}` | {_who(row)} | {row.note} |"]
+        return [f"| `{key}` {row.param}={value} | {' | '.join(_cell(allow, r) for r in ROLES)} | "
+                f"{allow.note or row.note} |" for value, allow in row.rows.items()]
+    return [f"| `{key}` | {' | '.join(_cell(row, r) for r in ROLES)} | {row.note} |"]
 
 
 def markdown(matrix: RoleMatrix, service: str) -> str:
-    """The README block: the table between markers, with how to read it."""
+    """The README block: the role × route table between markers, with how to read it."""
+    from services.runtime.auth import ROLES
+
     levels = ", ".join(f"{n} {name}" for n, name in LEVELS.items())
     lines = [
         BEGIN.format(service=service),
-        "Enforced by the runtime's authentication dependency from `roles.py`; a role not listed gets 403",
-        "`forbidden_role`, a listed role with a jurisdiction of another level gets 403 `forbidden_level`. A number",
-        f"after a role is the jurisdiction level (code length) it must hold ({levels}). Jurisdiction",
-        "(the subject's code inside the caller's) is checked by the handler on top of this.",
+        "Enforced by the runtime's authentication dependency from `roles.py`: a role without ✓ gets 403",
+        "`forbidden_role`; a number after ✓ is the level (jurisdiction code length) the role must hold, and",
+        f"another level gets 403 `forbidden_level` ({levels}).",
+        "The handler checks on top that the subject (school, child, case) lies inside the caller's jurisdiction.",
         "",
-        "| route | who may | note |",
-        "| --- | --- | --- |",
+        f"| route | {' | '.join(ROLES)} | note |",
+        f"| --- | {' | '.join(':-:' for _ in ROLES)} | --- |",
     ]
     for key, row in sorted(matrix.items(), key=lambda kv: (kv[0].split(" ", 1)[1], kv[0])):
         lines += _lines(key, row)

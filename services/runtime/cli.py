@@ -72,6 +72,23 @@ def dev_token(
     typer.echo(TokenCodec(settings.jwt_secret, settings.jwt_issuer).mint(actor, ttl=timedelta(hours=hours)))
 
 
+@app.command("roles")
+def roles(
+    service: str | None = typer.Option(None, help="One service (default: all five)"),
+    write: bool = typer.Option(False, help="Write the table into each service's README.md"),
+) -> None:
+    """Prints (or writes into the READMEs) each service's role matrix as a markdown table."""
+    from services.runtime.access_doc import SERVICES, markdown, service_matrix, write_readme
+
+    for name in [service] if service else SERVICES:
+        matrix = service_matrix(name)
+        if write:
+            readme = Path(__file__).resolve().parents[1] / name / "README.md"
+            typer.echo(f"{readme}: {'updated' if write_readme(readme, matrix, name) else 'unchanged'}")
+        else:
+            typer.echo(f"## {name}\n{markdown(matrix, name)}\n")
+
+
 @contracts_app.command("export")
 def contracts_export(directory: Path = typer.Option(None, help="Defaults to the contracts package schemas/")) -> None:
     """Writes new contract schemas; refuses to change a committed schema incompatibly."""

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from services.runtime.access import Allow, Public, RoleMatrix
 from services.runtime.auth import CurrentActor, TokenCodec
 from services.runtime.clock import SystemClock
 from services.runtime.metrics import Metrics
@@ -29,7 +30,9 @@ def shell():
     metrics, log = Metrics("web-test"), Log()
     app = create_base_app(service="web-test", title="t", description="d", metrics=metrics, logger=log,
                           token_codec=TokenCodec(DEV_JWT_SECRET), clock=SystemClock(), readiness={},
-                          error_statuses={})
+                          error_statuses={}, role_matrix=RoleMatrix({
+                              "GET /v1/things/{thing_id}": Allow("county_officer"),
+                              "GET /v1/broken": Public("fails on purpose")}))
 
     @app.get("/v1/things/{thing_id}")
     def thing(thing_id: str, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:

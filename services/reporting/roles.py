@@ -1,0 +1,42 @@
+"""Who may call which reporting route: the service's role matrix (rendered into the README by `baoxue roles`).
+
+Ledgers, dashboards, case timelines and the BI feed are read by the officers of the government and education
+lines, school staff (their schools) and auditors; not by village cadres, head teachers or justice officers, who
+work on their own cases in casework, nor by machine clients. Monthly reports are submitted by their own unit and
+approved or sent back from above; the web pages are static and fetch everything through these routes.
+"""
+
+from __future__ import annotations
+
+from services.runtime.access import Allow, At, Public, RoleMatrix
+
+OFFICERS = ("township_officer", "county_officer", "prefecture_officer", "province_officer")
+READERS = ("school_staff", *OFFICERS, "auditor")
+SCOPE = "rows inside the caller's jurisdiction (school staff bound to schools: those schools)"
+PAGE = ("a static page or asset with no data: the page asks the API with the token the user pasted, "
+        "and that request is checked")
+
+MATRIX = RoleMatrix({
+    "GET /v1/ledger": Allow(*READERS, note=SCOPE + "; personal data (masked)"),
+    "GET /v1/ledgers/{kind}": Allow(*READERS, note=SCOPE + "; personal data (masked)"),
+    "GET /v1/ledgers/{kind}/export": Allow(*READERS, note=SCOPE + "; personal data (masked)"),
+    "GET /v1/cases/{case_id}/timeline": Allow(*READERS, note=SCOPE + "; personal data (masked)"),
+    "GET /v1/dashboard/counties": Allow(*READERS, note=SCOPE),
+    "GET /v1/dashboard/counties/{county_code}": Allow(*READERS, note=SCOPE),
+    "GET /v1/dashboard/{code}": Allow(*READERS, note=SCOPE),
+    "GET /v1/dashboard/{township_code}/schools/{school_id}": Allow(*READERS, note=SCOPE),
+    "GET /v1/bi": Allow(*READERS),
+    "GET /v1/bi/{dataset}": Allow(*READERS, note=SCOPE),
+    "GET /v1/reports": Allow(*READERS, note=SCOPE),
+    "POST /v1/reports/seal": Allow(At("province_officer", 2), note="normally the scheduler"),
+    "POST /v1/reports/restate": Allow("province_officer", "auditor"),
+    "GET /v1/reports/{report_id}": Allow(*READERS, note=SCOPE),
+    "GET /v1/reports/{report_id}/download": Allow(*READERS, note=SCOPE),
+    "POST /v1/reports/{report_id}/submit": Allow("school_staff", *OFFICERS, note="only the report's own unit"),
+    "POST /v1/reports/{report_id}/approve": Allow(*OFFICERS, note="only the level above"),
+    "POST /v1/reports/{report_id}/send-back": Allow(*OFFICERS, note="only the level above"),
+    "GET /": Public("a redirect to the dashboard page"),
+    "GET /ui/{page}": Public(PAGE),
+    "GET /ui/static/{name}": Public(PAGE),
+}, service="reporting")
+WITHOUT_REPORTS = MATRIX.without("/v1/reports")
