@@ -146,14 +146,18 @@ class RoleMatrix:
 
     def problems(self, app: Any) -> list[str]:
         """Every route without a row, row without a route, and row that cannot be enforced on its route."""
+        return self._survey(app)[0]
+
+    def _survey(self, app: Any) -> tuple[list[str], dict[int, tuple[Any, str]]]:
         found: list[str] = []
         seen: set[tuple[str, str]] = set()
-        paths: dict[int, str] = {}
+        paths: dict[int, tuple[Any, str]] = {}
         for route, path in flat_routes(app):
             if path is None or path in OPS_PATHS:
                 continue
-            if paths.setdefault(id(route), path) != path:
-                found.append(f"{path}: the same route is also served at {paths[id(route)]}; give each its own router")
+            if paths.setdefault(id(route), (route, path))[1] != path:
+                found.append(f"{path}: the same route is also served at {paths[id(route)][1]}; give each its own "
+                             "router")
             methods = sorted((getattr(route, "methods", None) or {"*"}) - {"HEAD"})
             for method in methods:
                 row = self._by_key.get((method, path))
@@ -173,18 +177,15 @@ class RoleMatrix:
         for method, path in self._by_key:
             if (method, path) not in seen:
                 found.append(f"{method} {path}: row names a route that does not exist")
-        self._paths = paths
-        return found
-
-    def path_of(self, route: Any) -> str:
-        """The template a matched route is served at (its router's inclusion prefix included)."""
-        return getattr(self, "_paths", {}).get(id(route)) or route.path
+        return found, paths
 
     def check(self, app: Any) -> None:
-        """Raises RoleMatrixMismatch unless every route has exactly the row it needs."""
-        problems = self.problems(app)
+        """Raises RoleMatrixMismatch unless every route has exactly the row it needs; remembers on the app the
+        template each route is served at (an included router's prefix is not in its routes' own path)."""
+        problems, paths = self._survey(app)
         if problems:
             raise RoleMatrixMismatch(problems)
+        app.state.role_paths = paths
 
     def without(self, prefix: str) -> "RoleMatrix":
         """The matrix less the rows of routes under a path prefix (for an app built without those routes)."""
@@ -229,7 +230,9 @@ def enforce(request: Any, actor: Actor) -> None:
     """Raises 403 unless the app's matrix lets this actor call the matched route (fails closed without a row)."""
     matrix: RoleMatrix | None = getattr(request.app.state, "role_matrix", None)
     route = request.scope.get("route")
-    row = matrix.row(request.method, matrix.path_of(route)) if matrix is not None and route is not None else None
+    served = getattr(request.app.state, "role_paths", {}).get(id(route))
+    path = served[1] if served is not None else getattr(route, "path", None)
+    row = matrix.row(request.method, path) if matrix is not None and path is not None else None
     if row is None or isinstance(row, Public):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail={
             "code": "forbidden_role", "message": "此接口未列入角色权限表，拒绝访问 (route not in the role matrix)"})
