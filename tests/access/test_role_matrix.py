@@ -105,6 +105,7 @@ def test_every_role_against_every_route(service, clients):
     client = clients[service]
     matrix = client.app.state.role_matrix
     wrong: list[str] = []
+    errors: list[str] = []  # not this test's business, but worth seeing: printed
     routes = 0
     for route, path in flat_routes(client.app):
         if path in OPS_PATHS:
@@ -117,6 +118,9 @@ def test_every_role_against_every_route(service, clients):
                 r = client.request(method, filled(path, {}))
                 assert r.status_code != 401 and refusal_code(r) is None, f"{method} {path}: public, got {r.status_code}"
                 continue
+            anonymous = call(client, method, filled(path, {}), {})
+            if anonymous.status_code != 401:
+                wrong.append(f"{method} {path} without a token: {anonymous.status_code}, not 401")
             for values, allow in cases(matrix, method, path):
                 url = filled(path, values)
                 for role in ROLES:
@@ -124,6 +128,8 @@ def test_every_role_against_every_route(service, clients):
                     levels = allow.grants.get(role)
                     r = call(client, method, url, headers_for(role, levels))
                     code = refusal_code(r)
+                    if r.status_code >= 500:
+                        errors.append(f"{method} {url} as {role}: {r.status_code}")
                     if allowed and code in ("forbidden_role", "forbidden_level"):
                         wrong.append(f"{method} {url} as {role}: refused ({code}) though its row allows it")
                     if not allowed and code != "forbidden_role":
@@ -134,6 +140,7 @@ def test_every_role_against_every_route(service, clients):
                         if refusal_code(r) != "forbidden_level":
                             wrong.append(f"{method} {url} as {role} at level {other}: {r.status_code}, "
                                          "not forbidden_level")
+    print("\n".join(errors))
     assert routes == len(list(matrix.items())), "every row was tried"
     assert not wrong, "\n".join(wrong)
 
