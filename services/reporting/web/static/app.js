@@ -33,9 +33,11 @@ const Baoxue = {
   nodes(children) { return children.flat(Infinity).filter(c => c !== null && c !== undefined && c !== false).map(c => c instanceof Node ? c : String(c)); },
   fill(id, ...children) { const e = typeof id === "string" ? document.getElementById(id) : id; e.replaceChildren(...this.nodes(children)); return e; },
   // A table: one header row of texts, then rows of cells (texts or nodes).
+  // Each cell carries its column's name (data-label), so on a phone a row can reflow into a labelled card.
   table(id, headers, rows) {
-    return this.fill(id, this.el("tr", {}, headers.map(h => h instanceof Node ? h : this.el("th", {}, h))),
-      rows.map(cells => this.el("tr", {}, cells.map(c => this.el("td", {}, c)))));
+    const heads = headers.map(h => h instanceof Node ? h : this.el("th", {}, h));
+    return this.fill(id, this.el("tr", {}, heads),
+      rows.map(cells => this.el("tr", {}, cells.map((c, i) => this.el("td", { "data-label": heads[i] ? heads[i].textContent : "" }, c)))));
   },
   failed(e) { this.fill("err", e.message); },
   header() {

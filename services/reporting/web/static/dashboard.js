@@ -25,9 +25,9 @@ function card(label, value, cls) { return el("div", { class: "card" }, el("span"
     card(`劝返复学率（目标 ${Baoxue.pct(f.targets.return_rate)}）`, Baoxue.pct(f.return_rate), m.return_rate ? "good" : "bad"),
     card("复学天数中位数", f.median_days_to_return), card("逾期未办结", f.overdue_deadlines, f.overdue_deadlines ? "bad" : ""),
     card("失学（未入学）", f.out_of_school), card("转出未转入", f.transfer_lost), card("小升初未衔接", f.transition_missed),
-    card("特殊群体在校生", Baoxue.counted(f.special_groups_enrolled)),
-    card("特殊群体未结个案", Baoxue.counted(f.special_groups_open_cases)),
-    card("特殊群体（失学等比对发现）", Baoxue.counted(f.special_groups)));
+    card("特殊群体在校生", Baoxue.counted(f.special_groups_enrolled), "small"),
+    card("特殊群体未结个案", Baoxue.counted(f.special_groups_open_cases), "small"),
+    card("特殊群体（失学等比对发现）", Baoxue.counted(f.special_groups), "small"));
   const kids = d.children || [];
   // Tooltips are drawn on the canvas (richText), so no name ever reaches the page as HTML.
   const tooltip = { renderMode: "richText" };
