@@ -136,7 +136,8 @@ def hostile(feed, server):
     """A province (synthetic) plus one township, school and child whose names are HTML with script."""
     feed.history(synthetic.history(seed=5, prefectures=1, counties=2, townships=2, schools=2, students=8))
     at, since = datetime(2025, 9, 30, 9, 0, tzinfo=timezone.utc), date(2025, 1, 1)
-    for code, name, level, parent in ((COUNTY, "测试县", "county", "520100"), (TOWNSHIP, EVIL_TOWNSHIP, "township", COUNTY)):
+    divisions = ((COUNTY, "测试县", "county", "520100"), (TOWNSHIP, EVIL_TOWNSHIP, "township", COUNTY))
+    for code, name, level, parent in divisions:
         feed.deliver(JurisdictionRegisteredV1(code=code, name=name, level=level, parent_code=parent,
                                               effective_from=since), subject=f"division:{code}", at=at)
     school, student = str(uuid.uuid4()), str(uuid.uuid4())
@@ -151,7 +152,8 @@ def hostile(feed, server):
         subject=student, at=at)
     feed.deliver(CaseOpenedV1(case_id=CASE, student_id=student, school_id=school, township_code=TOWNSHIP,
                               source="attendance", trigger_id="d-xss", opened_at=at), subject=CASE, at=at)
-    sealed = httpx.post(f"{server}/v1/reports/seal", params={"month": "2025-09"}, headers=auth("province_officer", "52"))
+    sealed = httpx.post(f"{server}/v1/reports/seal", params={"month": "2025-09"},
+                        headers=auth("province_officer", "52"))
     assert sealed.status_code == 200, sealed.text
     return {"school": school}
 
@@ -189,7 +191,8 @@ def test_html_in_names_and_token_claims_renders_as_text_under_a_strict_csp(brows
     assert page.evaluate("typeof echarts") == "undefined"  # the last page (reports) loads no chart library
     page.goto(f"{server}/ui/dashboard?code={TOWNSHIP}")
     rendered(page)
-    chart = page.evaluate("echarts.getInstanceByDom(document.getElementById('chart-children')).getOption().xAxis[0].data")
+    chart = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('chart-children')).getOption().xAxis[0].data")
     assert chart == [EVIL_SCHOOL]
     box = page.locator("#chart-children canvas").first.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # the tooltip shows the name
