@@ -4,6 +4,7 @@ token claims carrying HTML render as text under a strict CSP, and every page is 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
@@ -16,6 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import uvicorn
+from openpyxl import load_workbook
 
 from contracts.events import CaseOpenedV1, SchoolRegisteredV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.registry import JurisdictionRegisteredV1
@@ -200,6 +202,21 @@ def test_html_in_names_and_token_claims_renders_as_text_under_a_strict_csp(brows
     assert page.evaluate("window.__pwned") is None and page.locator("img").count() == 0
     assert [line for line in console if "Content Security Policy" in line or "pageerror" in line] == [], console
     context.close()
+
+
+def test_the_ledger_exports_download_under_the_csp(page, server):
+    page.add_init_script(WATCH)
+    page.goto(f"{server}/ui/ledger?kind=children")
+    rendered(page)
+    with page.expect_download() as csv_file:
+        page.click("#csv")
+    assert "适龄儿童少年台账" in Path(csv_file.value.path()).read_text("utf-8-sig").splitlines()[0]
+    with page.expect_download() as xlsx_file:
+        page.click("#xlsx")
+    sheet = load_workbook(io.BytesIO(Path(xlsx_file.value.path()).read_bytes())).active
+    assert [c.value for c in sheet[2]][:3] == ["编号", "姓名", "身份证号"]
+    assert xlsx_file.value.suggested_filename == "children.xlsx"
+    assert page.evaluate("window.__violations || []") == []
 
 
 def test_the_pages_send_the_security_headers_and_carry_no_inline_script(server):
