@@ -227,6 +227,9 @@ def test_the_pages_send_the_security_headers_and_carry_no_inline_script(server):
         assert re.findall(r"<script(?![^>]*\ssrc=)[^>]*>", html) == [], name  # every script is a file
         assert re.findall(r"\son[a-z]+\s*=|javascript:|\sstyle\s*=", html, re.I) == [], name
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html, name
+    for script in (Path(__file__).parents[1] / "web" / "static").glob("*.js"):  # the DOM, never HTML strings
+        sinks = re.findall(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", script.read_text())
+        assert sinks == [], script
     for asset in ("app.js", "style.css", "echarts.min.js"):
         assert "content-security-policy" in httpx.get(f"{server}/ui/static/{asset}").headers, asset
     api = httpx.get(f"{server}/healthz")
