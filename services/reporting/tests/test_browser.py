@@ -178,7 +178,8 @@ def test_html_in_names_and_token_claims_renders_as_text_under_a_strict_csp(brows
     for path in hostile_pages(hostile["school"]):
         response = page.goto(server + path)
         policy = response.headers.get("content-security-policy", "")
-        for directive in ("script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+        for directive in ("script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+                          "require-trusted-types-for 'script'"):
             assert directive in policy, (path, policy)
         assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0] and "unsafe-eval" not in policy
         assert response.headers.get("x-content-type-options") == "nosniff" and response.headers.get("referrer-policy")
@@ -201,6 +202,10 @@ def test_html_in_names_and_token_claims_renders_as_text_under_a_strict_csp(brows
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pwned") is None and page.locator("img").count() == 0
     assert [line for line in console if "Content Security Policy" in line or "pageerror" in line] == [], console
+    # Trusted Types: even a script of this site cannot write an HTML string into the page.
+    wrote = page.evaluate("""() => { try { document.getElementById('err').innerHTML = '<i>x</i>'; return 'written'; }
+                                     catch (e) { return e.name; } }""")
+    assert wrote == "TypeError" and page.locator("#err i").count() == 0
     context.close()
 
 

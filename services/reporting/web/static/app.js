@@ -1,6 +1,11 @@
 // Shared helpers of the reporting pages: the token, API calls, labels, and DOM building.
 // Pages never write HTML from strings: every value goes into the page as a text node or an attribute through
 // the DOM (Baoxue.el), so a name such as <img onerror=...> is shown as text; the CSP forbids inline script.
+// Under the CSP's Trusted Types the browser asks this policy before any HTML string reaches the page: only the
+// empty string passes (the chart library clears its box with it); anything else is refused and reported.
+if (window.trustedTypes && trustedTypes.createPolicy) {
+  trustedTypes.createPolicy("default", { createHTML: (s) => (s === "" ? s : null), createScript: () => null, createScriptURL: () => null });
+}
 const Baoxue = {
   token() { return localStorage.getItem("baoxue_token") || ""; },
   claims() { try { return JSON.parse(atob(this.token().split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))); } catch (e) { return null; } },
