@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Annotated, Any
 
@@ -11,6 +9,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from services.reporting import exports
 from services.reporting.access import scope_of
 from services.reporting.monthly.application import MonthlyReports
 from services.reporting.monthly.domain import ReportError
@@ -66,13 +65,7 @@ def mount(app: FastAPI, reports: MonthlyReports) -> None:
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         if format == "json":
             return Response(json.dumps(r, ensure_ascii=False, indent=2), media_type="application/json", headers=headers)
-        out = io.StringIO()
-        w = csv.writer(out)
-        w.writerow([f"辍学月报告 {r['month']} {r['name']}", f"状态 {r['status']}", f"内容哈希 {r['content_hash']}"])
-        w.writerow(["指标", "封存值", "当前值（含更正）"])
-        for key in FLAT:
-            w.writerow([key, r["figures"].get(key), r["current_figures"].get(key)])
-        return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8", headers=headers)
+        return Response(exports.monthly_csv(r, FLAT), media_type="text/csv; charset=utf-8", headers=headers)
 
     def act(report_id: str, actor: Any, what: str, *args: Any) -> dict[str, Any]:
         try:
