@@ -20,9 +20,12 @@ def _registry(schema: str = "registry"):
     from services.runtime.db import Database
     from services.runtime.eventstore import build_application
 
+    from services.registry.protection import protect
+
     settings = RegistrySettings()
-    registry = build_application(RegistryApp, settings, schema)
-    registry.index = PostgresIndex(Database(settings.database_url, schema), batch_size=settings.index_batch_size)
+    db = Database(settings.database_url, schema)
+    registry = protect(build_application(RegistryApp, settings, schema), settings, db)
+    registry.index = PostgresIndex(db, batch_size=settings.index_batch_size)
     return registry, settings
 
 
