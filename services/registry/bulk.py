@@ -22,6 +22,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
+from services.registry.sealing import seals
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -54,8 +56,9 @@ class BulkWriter:
         """A new aggregate's creation event, encoded directly (no aggregate object is built)."""
         mapper = self.app.mapper
         sealer = getattr(mapper, "sealer", None)
-        if sealer is not None:  # personal fields sealed with the new aggregate's DEK (stored before the batch)
-            fields = sealer.seal(originator_id, get_topic(created_event), fields, defer=True)
+        topic = get_topic(created_event)
+        if sealer is not None and seals(topic, fields):  # personal fields sealed with the aggregate's new DEK
+            fields = sealer.seal(originator_id, topic, fields, defer=True)
         state = {"timestamp": _default(self._now), "originator_topic": get_topic(cls), **_wrap_dates(fields)}
         data = orjson.dumps(state, default=_default)
         if mapper.compressor:

@@ -286,7 +286,11 @@ def to_student_row(r: dict[str, Any], student_id: str) -> StudentRow:
 
 
 def decoded(app: Any, notifications: Iterable[Any]) -> list[Any]:
-    return [app.mapper.to_domain_event(n) for n in notifications if n.topic in TOPICS]
+    notifications = [n for n in notifications if n.topic in TOPICS]
+    prefetch = getattr(app.mapper, "prefetch_stored", None)
+    if prefetch is not None:  # the batch's data keys in one query, not one per aggregate
+        prefetch(notifications)
+    return [app.mapper.to_domain_event(n) for n in notifications]
 
 
 class MemoryIndex:

@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from services.registry.keys import DataKeys
+from services.registry.domain import Conflict
+from services.registry.keys import DataKeys, SubjectErased
 
 PII_KEYS = frozenset({"id_number", "other_id_number", "name", "birth_date", "guardian_name", "guardian_phone",
                       "name_masked", "id_number_masked"})
@@ -60,6 +61,7 @@ class Sealer:
         self.keys = keys
         self.pending: list[tuple[str, str]] = []
         self._pending_keys: dict[str, bytes] = {}
+        self._absent: set[str] = set()
         self._lock = threading.Lock()
 
     def subject_of(self, originator_id: UUID, topic: str, state: dict[str, Any]) -> str:
@@ -72,19 +74,29 @@ class Sealer:
             return state["student_id"]
         return str(originator_id)
 
+    def prefetch(self, originator_ids: list[str], chunk: int = 5000, for_write: bool = False) -> None:
+        """Reads the DEKs of many aggregates in a few queries (a catch-up batch, a bulk import); for a bulk
+        write, those without one are remembered as new (the writer then creates theirs without asking again)."""
+        for i in range(0, len(originator_ids), chunk):
+            part = originator_ids[i:i + chunk]
+            found = self.keys.get_many(part)
+            if for_write:
+                with self._lock:
+                    self._absent.update(o for o in part if found.get(o) is None)
+
     def _dek_for_write(self, originator_id: UUID, topic: str, state: dict[str, Any], defer: bool) -> bytes:
         oid = str(originator_id)
         with self._lock:
             dek = self._pending_keys.get(oid)
-        dek = dek or self.keys.get(oid)
+            known_new = defer and oid in self._absent
+            self._absent.discard(oid)
+        dek = dek or (None if known_new else self.keys.get(oid))
         if dek is not None:
             return dek
         subject = self.subject_of(originator_id, topic, state)
         if not defer:
             return self.keys.create_many([(oid, subject)])[oid]
         # a bulk write's new aggregates: their keys are stored together (`flush_pending`) before its events
-        if self.keys.is_erased(subject):
-            self.keys.create_many([(oid, subject)])  # raises SubjectErased
         dek = AESGCM.generate_key(bit_length=256)
         with self._lock:
             self._pending_keys[oid] = dek
@@ -98,11 +110,16 @@ class Sealer:
             deks = {oid: self._pending_keys.pop(oid) for oid, _ in pairs}
         if not pairs:
             return
+        if self.keys._erased({s for _, s in pairs} | {o for o, _ in pairs}):
+            raise SubjectErased("该儿童的个人信息已依法删除，不能再记录其个人信息", rule="subject_erased")
         rows = []
         for oid, subject in pairs:
             kek_id, wrapped = self.keys.provider.wrap(deks[oid])
             rows.append((oid, subject, kek_id, wrapped))
         self.keys._insert(rows)
+        stored = self.keys.get_many(list(deks))
+        if any(stored.get(oid) != dek for oid, dek in deks.items()):  # a concurrent writer's key won: do not
+            raise Conflict("同一儿童正被并发导入，请重试 (concurrent import, retry)", rule="concurrent_import")
 
     def seal(self, originator_id: UUID, topic: str, state: dict[str, Any], defer: bool = False) -> dict[str, Any]:
         """A copy of the state with every personal value sealed under the aggregate's DEK (created if new)."""
@@ -182,6 +199,11 @@ class SealingMapper(Mapper):
             stored_state = self.cipher.encrypt(stored_state)
         return StoredEvent(originator_id=originator_id, originator_version=originator_version, topic=topic,
                            state=stored_state)
+
+    def prefetch_stored(self, stored_events: Any) -> None:
+        """Reads the data keys of a batch of stored events in one query (the relay, a catch-up)."""
+        if self.sealer is not None:
+            self.sealer.prefetch(list({str(e.originator_id) for e in stored_events if seals(e.topic)}))
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)

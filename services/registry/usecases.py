@@ -254,6 +254,10 @@ class PopulationUseCases:
             return report
         writer = BulkWriter(self, batch_size=batch_size)
         meta = {**meta, "import_sha256": parsed.sha256}
+        sealer = getattr(self.mapper, "sealer", None)  # type: ignore[attr-defined]
+        if sealer is not None:  # which of the file's children already have a data key, in a few queries
+            sealer.prefetch([str((student_id_for if a == "create_student" else child_id_for)(p["id_number"]))
+                             for a, p in plan if a in ("create_student", "create_child")], for_write=True)
         try:
             for action, payload in plan:
                 if action == "create_student":
