@@ -174,22 +174,28 @@ class DataKeys:
     def is_erased(self, subject: str) -> bool:
         return bool(self._erased([subject]))
 
-    def rewrap(self) -> int:
-        """Re-wraps every DEK not under the current KEK (rotation); returns how many were re-wrapped."""
+    def rewrap(self, batch: int = 5000) -> int:
+        """Re-wraps every DEK not under the current KEK (rotation), a batch per transaction; returns how many."""
         current = self.provider.current_kek_id()
-        rows = [(oid, kek_id, wrapped) for oid, kek_id, wrapped in self._all() if kek_id != current]
-        updated = []
-        for oid, kek_id, wrapped in rows:
-            new_kek, new_wrapped = self.provider.wrap(self.provider.unwrap(kek_id, wrapped))
-            updated.append((oid, new_kek, new_wrapped))
-        self._update(updated)
-        return len(updated)
+        done, after = 0, ""
+        while rows := self._stale(current, after, batch):
+            updated = []
+            for oid, kek_id, wrapped in rows:
+                new_kek, new_wrapped = self.provider.wrap(self.provider.unwrap(kek_id, wrapped))
+                updated.append((oid, new_kek, new_wrapped))
+            self._update(updated)
+            done, after = done + len(updated), rows[-1][0]
+        return done
 
     def kek_ids_in_use(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for _, kek_id, _ in self._all():
             counts[kek_id] = counts.get(kek_id, 0) + 1
         return counts
+
+    def _stale(self, current: str, after: str, limit: int) -> list[tuple[str, str, bytes]]:
+        """DEKs not under `current`, in id order after `after` (subclasses may do it in SQL)."""
+        return sorted(r for r in self._all() if r[1] != current and r[0] > after)[:limit]
 
 
 class MemoryDataKeys(DataKeys):
@@ -274,6 +280,17 @@ class PostgresDataKeys(DataKeys):
         with self.db.transaction() as conn:
             rows = conn.execute("SELECT originator_id, kek_id, wrapped FROM data_keys").fetchall()
         return [(r["originator_id"], r["kek_id"], bytes(r["wrapped"])) for r in rows]
+
+    def _stale(self, current: str, after: str, limit: int) -> list[tuple[str, str, bytes]]:
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT originator_id, kek_id, wrapped FROM data_keys WHERE kek_id <> %s AND "
+                                "originator_id > %s ORDER BY originator_id LIMIT %s", (current, after, limit)).fetchall()
+        return [(r["originator_id"], r["kek_id"], bytes(r["wrapped"])) for r in rows]
+
+    def kek_ids_in_use(self) -> dict[str, int]:
+        with self.db.transaction() as conn:
+            rows = conn.execute("SELECT kek_id, count(*) AS n FROM data_keys GROUP BY kek_id").fetchall()
+        return {r["kek_id"]: r["n"] for r in rows}
 
     def _update(self, rows: list[tuple[str, str, bytes]]) -> None:
         with self.db.transaction() as conn, conn.cursor() as cur:

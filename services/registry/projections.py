@@ -17,9 +17,9 @@ from eventsourcing.utils import get_topic
 
 from services.registry.comparisons import ChildRow, Finding, OpenFinding, StudentRow
 from services.registry.configuration import ComparisonRuleSet
+from services.registry.blinding import index_record, name_blind, scrub_erased
 from services.registry.domain import School, Student, mask_name
 from services.registry.erasure import Erasure
-from services.registry.pseudonyms import blind
 from services.registry.jurisdictions import Division
 from services.registry.population import Child, resolve
 from services.runtime.db import Database
@@ -238,32 +238,6 @@ def _apply_child(row: dict[str, Any], e: Any) -> None:
     row["birth_date"] = date.fromisoformat(birth) if birth else row.get("birth_date") or _birth_of(e)
     row["flags"] = sorted({f for r in records.values() for f in r["flags"]})
     row["student_id"] = student_id
-
-
-def name_blind(name: str | None) -> str | None:
-    """The blind index of a name (exact search by officials without a clear name column)."""
-    return blind("name", "".join(name.split())) if name else None
-
-
-BLINDED = ("name", "guardian_name", "guardian_phone")
-
-
-def index_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A source record as the read model keeps it: names and phones as blind indexes (re-imports compare
-    them), the masked name for display; the birth date stays (the census needs it)."""
-    attrs = dict(record["attributes"])
-    if attrs.get("name"):
-        attrs["name_masked"] = mask_name(attrs["name"])
-    for a in BLINDED:
-        if attrs.get(a):
-            attrs[a] = blind(a, "".join(str(attrs[a]).split()) if a == "name" else str(attrs[a]))
-    return {**record, "attributes": attrs}
-
-
-def scrub_erased(row: dict[str, Any]) -> dict[str, Any]:
-    """What the read model keeps of an erased child: ids, codes, status, counts; nothing personal."""
-    return {**row, "name_masked": "*", "name_blind": None, **({"id_number_masked": None, "birth_date": None,
-            "records": {}, "flags": [], "status": "erased"} if "records" in row or "id_number_masked" in row else {})}
 
 
 def _county_of(row: dict[str, Any], e: Any) -> str:

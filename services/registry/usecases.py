@@ -31,7 +31,8 @@ from services.registry.domain import (
 from services.registry.imports import Parsed, RowError, validate
 from services.registry.jurisdictions import Division, division_id_for, packaged_divisions
 from services.registry.population import Child, check_record, child_id_for, make_record, record_key, same_record
-from services.registry.projections import index_record, name_blind, school_as_of, to_child_row, to_student_row
+from services.registry.blinding import index_record, mask_birth_date, name_blind
+from services.registry.projections import school_as_of, to_child_row, to_student_row
 
 CHUNK = 20_000
 PII_FIELDS = {"name", "id_number", "guardian_name", "guardian_phone", "other_id_number"}
@@ -637,11 +638,6 @@ class QueryUseCases:
             out.append({"code": r["code"], "name": (names[-1] if names else r["names"][0])["name"],
                         "level": r["level"], "parent_code": r["parent_code"]})
         return sorted(out, key=lambda d: d["code"])
-
-
-def mask_birth_date(value: Any) -> str | None:
-    """2015-08-07 -> 2015-**-** (the year says the school age; month and day are the ID number's hidden digits)."""
-    return None if value in (None, "") else f"{str(value)[:4]}-**-**"
 
 
 def _history_entry(e: Any) -> dict[str, Any]:
