@@ -84,6 +84,10 @@ class Sealer:
                 with self._lock:
                     self._absent.update(o for o in part if found.get(o) is None)
 
+    def forget_absent(self) -> None:
+        with self._lock:
+            self._absent.clear()
+
     def _dek_for_write(self, originator_id: UUID, topic: str, state: dict[str, Any], defer: bool) -> bytes:
         oid = str(originator_id)
         with self._lock:

@@ -284,6 +284,8 @@ class PopulationUseCases:
                     report.unchanged += 1
         finally:
             writer.close()
+            if sealer is not None:
+                sealer.forget_absent()
         report.imported = True
         report.student_ids = [{"line": line, "student_id": str(student_id_for(row["id_number"]))}
                               for line, row in parsed.rows]
