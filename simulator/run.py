@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
-from services.registry.domain import student_id_for
 from services.runtime.clock import CHINA
 from simulator.api import Api, ApiError
 from simulator.province import (
@@ -248,16 +247,21 @@ class Simulation:
                 raise SystemExit(f"student import refused: {report.get('errors', [])[:5]}")
             mark = self.stats.timed("schools and students", mark, self.stats.setup_phases)
             # after the registrations: a comparison run in between must not find registered children out of school
-            api.post("registry", "/v1/imports/population", csv_headers, content=population_csv(county.children),
-                     params={"filename": "population.csv", "source": "public_security"})
+            population = api.post("registry", "/v1/imports/population", csv_headers,
+                                  content=population_csv(county.children),
+                                  params={"filename": "population.csv", "source": "public_security"}).json()
             mark = self.stats.timed("population", mark, self.stats.setup_phases)
+            # ids are keyed pseudonyms only the registry can compute: take them from its answers (line -> id)
+            ids = {county.children[r["line"] - 2].id_number: r["student_id"] for r in population["student_ids"]}
+            enrolled = [c for c in county.children if c.school is not None]
+            ids.update({enrolled[r["line"] - 2].id_number: r["student_id"] for r in report["student_ids"]})
             for c in county.children:
                 if c.school is None:
-                    c.student_id = str(student_id_for(c.id_number))
+                    c.student_id = ids[c.id_number]
                     self.census[c.student_id] = c
                     self.truth.never_enrolled(county.code, c.groups, c.student_id)
                     continue
-                c.student_id = str(student_id_for(c.id_number))
+                c.student_id = ids[c.id_number]
                 self.children[c.student_id] = c
                 self.truth.enrol(StudentTruth(c.student_id, county.code, c.township, c.school.school_id, c.grade or 0,
                                               c.groups))

@@ -330,3 +330,20 @@ class SpecialGroupsChangedV1(Contract):
     student_id: Id
     township_code: JurisdictionCode = Field(description="Where the child lives (resolved residence), when it changed")
     groups: list[SpecialGroup] = Field(default_factory=list, max_length=64)
+
+
+ErasureBasis = Literal["purpose_fulfilled", "retention_expired", "consent_withdrawn", "unlawful_processing", "order"]
+
+
+class StudentErasedV1(Contract):
+    """A child's personal data was erased (依法删除, PIPL art. 47): the registry destroyed its keys.
+
+    Every consumer drops what it keeps about the student that is personal or quasi-personal (masked name,
+    masked ID number, guardian contacts, free text) from its read models, inboxes and exports, and keeps the
+    opaque id, codes, dates and counts (hash chains over them still verify)."""
+
+    topic = topics.REGISTRY
+    student_id: Id
+    township_code: JurisdictionCode = Field(description="The jurisdiction the erasure was decided in")
+    legal_basis: ErasureBasis
+    erased_on: date

@@ -119,9 +119,8 @@ def _open_from_finding(app: CaseworkApp, message: Message, source: str, school_i
 def when_out_of_school_child_identified_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """户籍 vs 学籍: a resident child of compulsory age with no registration → a case (source ``census``)."""
     found: OutOfSchoolChildIdentifiedV1 = message.payload  # type: ignore[assignment]
-    return _open_from_finding(app, message, "census", None, {
-        "episode": found.episode, "name_masked": found.name_masked, "id_number_masked": found.id_number_masked,
-        "special_groups": list(found.special_groups)})
+    return _open_from_finding(app, message, "census", None, {  # no masked name or number in the chained case
+        "episode": found.episode, "special_groups": list(found.special_groups)})  # events (erasure: nothing to do)
 
 
 @loads(opening("transfer", finding_trigger))

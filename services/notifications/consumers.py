@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from contracts.events.registry import StudentErasedV1
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import (
     CaseDeadlinePassedV1,
@@ -78,6 +79,7 @@ class NotificationPolicies:
     def policies(self) -> dict[type, Any]:
         return {
             StudentEnrolledV1: self.when_student_enrolled_record_contact,
+            StudentErasedV1: self.when_student_erased_forget_name,
             CaseOpenedV1: self.when_case_opened_notify_head_teacher,
             SuspectedDropoutDetectedV1: self.when_suspected_dropout_detected_report_township_and_county,
             CaseOwnersAssignedV1: self.when_case_owners_assigned_notify_owners,
@@ -132,6 +134,15 @@ class NotificationPolicies:
                 sent.append(notification)
         contact.release(list(contact.pending), meta)
         return [contact, *sent]
+
+    @loads(contact_card)
+    def when_student_erased_forget_name(self, message: Message) -> list[Any]:
+        """依法删除: the contact card drops the student's masked name; later messages say 某学生 instead."""
+        p: StudentErasedV1 = message.payload  # type: ignore[assignment]
+        contact = self.app.contact(p.student_id)
+        if contact is None or not contact.forget_name(self._meta(message)):
+            return []
+        return [contact]
 
     @loads(case_opened)
     def when_case_opened_notify_head_teacher(self, message: Message) -> list[Any]:

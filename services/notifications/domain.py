@@ -100,6 +100,8 @@ class StudentContact(Aggregate):
             head_teacher_id=head_teacher_id,
             head_teacher_name=head_teacher_name,
         )
+        if self.__dict__.get("erased"):
+            facts["name_masked"] = None  # an erased student's name is not learnt again (a replayed enrolment)
         if not self.recorded:
             self._recorded(**facts, meta=meta)
         elif facts != dict(
@@ -134,6 +136,17 @@ class StudentContact(Aggregate):
         self.head_teacher_id = head_teacher_id
         self.head_teacher_name = head_teacher_name
         self.meta = meta
+
+    def forget_name(self, meta: dict[str, Any]) -> bool:
+        """依法删除 (StudentErased.v1): later messages name the student no more; False when already forgotten."""
+        if self.name_masked is None and self.__dict__.get("erased"):
+            return False
+        self._name_erased(meta=meta)
+        return True
+
+    @event("NameErased")
+    def _name_erased(self, meta: dict[str, Any]) -> None:
+        self.name_masked, self.erased, self.meta = None, True, meta
 
     def await_recipient(self, notification_id: str, meta: dict[str, Any]) -> None:
         """Keeps a notification until this student's head teacher is known."""

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.registry.erasure import erasure_router
 from services.registry.application import RegistryApp, SchoolView, StudentView, school_view, student_view
 from services.registry.comparisons import Rules
 from services.registry.domain import Conflict, InvalidInput, NotFound
@@ -112,4 +113,5 @@ def create_app(runtime: Runtime, registry: RegistryApp, rules: Rules | None = No
 
     app.include_router(router)
     app.include_router(lifecycle_router(registry, runtime.clock, rules or Rules()))
+    app.include_router(erasure_router(registry))
     return seal(app)

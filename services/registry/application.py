@@ -21,7 +21,10 @@ from services.registry.domain import (
     school_id_for,
     student_id_for,
 )
+from services.registry.erasure import ErasureUseCases
+from services.registry.keys import DataKeys, MemoryDataKeys
 from services.registry.projections import MemoryIndex
+from services.registry.sealing import Sealer, SealingMapper
 from services.registry.usecases import ComparisonUseCases, LifecycleUseCases, PopulationUseCases, QueryUseCases
 from services.runtime.eventstore import ServiceApplication
 
@@ -47,7 +50,8 @@ class StudentView:
     id_number_masked: str
 
 
-class RegistryApp(ServiceApplication, LifecycleUseCases, PopulationUseCases, ComparisonUseCases, QueryUseCases):
+class RegistryApp(ServiceApplication, LifecycleUseCases, PopulationUseCases, ComparisonUseCases, QueryUseCases,
+                  ErasureUseCases):
     """The registry's event-sourced application (schema ``registry``)."""
 
     name = "Registry"
@@ -55,6 +59,17 @@ class RegistryApp(ServiceApplication, LifecycleUseCases, PopulationUseCases, Com
     def __init__(self, env: Any = None, index: Any = None) -> None:
         super().__init__(env)
         self.index = index or MemoryIndex()
+
+    def construct_mapper(self) -> SealingMapper:  # type: ignore[override]
+        """The library's mapper with children's personal fields sealed (in-memory DEKs until `protection`)."""
+        base = super().construct_mapper()
+        mapper = SealingMapper(transcoder=base.transcoder, compressor=base.compressor, cipher=base.cipher)
+        mapper.sealer = Sealer(MemoryDataKeys())
+        return mapper
+
+    @property
+    def data_keys(self) -> DataKeys:
+        return self.mapper.sealer.keys  # type: ignore[attr-defined,union-attr]
 
     def register_school(
         self, *, code: str, name: str, level: str, county_code: str, township_code: str, meta: dict[str, Any],

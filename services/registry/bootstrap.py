@@ -6,6 +6,7 @@ from contracts import topics
 from services.registry.api import create_app
 from services.registry.application import RegistryApp, contract_mapper
 from services.registry.projections import PostgresIndex
+from services.registry.protection import protect
 from services.registry.scheduler import ComparisonScheduler, PostgresLastRun
 from services.registry.settings import RegistrySettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_relay, serve
@@ -17,7 +18,7 @@ SERVICE = "registry"
 
 def build_registry(runtime: Runtime, settings: RegistrySettings) -> RegistryApp:
     """The application on PostgreSQL, with its read model in the same schema."""
-    app: RegistryApp = build_application(RegistryApp, settings, SERVICE)
+    app: RegistryApp = protect(build_application(RegistryApp, settings, SERVICE), settings, runtime.db)
     app.index = PostgresIndex(runtime.db, batch_size=settings.index_batch_size)
     return app
 
@@ -36,7 +37,7 @@ def run_api() -> None:
 def run_relay_process() -> None:
     settings = RegistrySettings()
     runtime = build_runtime(SERVICE, "relay", settings)
-    app = build_application(RegistryApp, settings, SERVICE)
+    app = protect(build_application(RegistryApp, settings, SERVICE), settings, runtime.db)
     run_relay(runtime, app, topics.REGISTRY, contract_mapper(app))
 
 

@@ -22,6 +22,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
+from services.registry.sealing import seals
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -52,9 +54,13 @@ class BulkWriter:
     def created(self, cls: type[Aggregate], created_event: type, originator_id: uuid.UUID,
                 fields: dict[str, Any]) -> None:
         """A new aggregate's creation event, encoded directly (no aggregate object is built)."""
+        mapper = self.app.mapper
+        sealer = getattr(mapper, "sealer", None)
+        topic = get_topic(created_event)
+        if sealer is not None and seals(topic, fields):  # personal fields sealed with the aggregate's new DEK
+            fields = sealer.seal(originator_id, topic, fields, defer=True)
         state = {"timestamp": _default(self._now), "originator_topic": get_topic(cls), **_wrap_dates(fields)}
         data = orjson.dumps(state, default=_default)
-        mapper = self.app.mapper
         if mapper.compressor:
             data = mapper.compressor.compress(data)
         if mapper.cipher:
@@ -77,6 +83,9 @@ class BulkWriter:
         if self._inflight is not None:
             self._inflight.result()
             self._inflight = None
+        sealer = getattr(self.app.mapper, "sealer", None)
+        if sealer is not None:
+            sealer.flush_pending()  # the batch's data keys are committed before its events
         if self.pending:
             batch, self.pending = self.pending, []
             self._inflight = self._pool.submit(self._insert, batch)

@@ -20,9 +20,12 @@ def _registry(schema: str = "registry"):
     from services.runtime.db import Database
     from services.runtime.eventstore import build_application
 
+    from services.registry.protection import protect
+
     settings = RegistrySettings()
-    registry = build_application(RegistryApp, settings, schema)
-    registry.index = PostgresIndex(Database(settings.database_url, schema), batch_size=settings.index_batch_size)
+    db = Database(settings.database_url, schema)
+    registry = protect(build_application(RegistryApp, settings, schema), settings, db)
+    registry.index = PostgresIndex(db, batch_size=settings.index_batch_size)
     return registry, settings
 
 
@@ -104,3 +107,44 @@ def compare(prefix: str = typer.Option(""), as_of: str = typer.Option(None, help
     registry, settings = _registry()
     day = date.fromisoformat(as_of) if as_of else date.today()
     typer.echo(registry.run_comparisons(prefix=prefix, as_of=day, rules=settings.rules(), meta=CLI_META))
+
+
+@app.command("new-kek")
+def new_kek(key_file: Path = typer.Option(..., help="The KEK file (created if missing, mode 0600)"),
+            kek_id: str = typer.Option(None, help="Id of the new KEK (default: k<n+1>)")) -> None:
+    """Adds a new random 256-bit KEK to the key file and makes it current (older KEKs stay until rotated)."""
+    import os
+
+    from services.registry.keys import KeyFileProvider
+
+    keys: dict[str, bytes] = {}
+    if key_file.exists():
+        keys = dict(KeyFileProvider.from_file(key_file)._keys)
+    kek_id = kek_id or f"k{len(keys) + 1}"
+    if kek_id in keys:
+        raise typer.BadParameter(f"KEK {kek_id} already exists")
+    keys[kek_id] = os.urandom(32)
+    KeyFileProvider.write(key_file, keys, kek_id)
+    typer.echo(f"current KEK: {kek_id} ({len(keys)} in {key_file})")
+
+
+@app.command("rotate-keys")
+def rotate_keys(drop_old: bool = typer.Option(False, help="Afterwards remove KEKs no data key uses from the file")
+                ) -> None:
+    """Re-wraps every data key under the key file's current KEK (BAOXUE_KEY_FILE); data is not re-encrypted."""
+    from services.registry.keys import KeyFileProvider, PostgresDataKeys
+    from services.registry.protection import key_provider
+    from services.registry.settings import RegistrySettings
+    from services.runtime.db import Database
+
+    settings = RegistrySettings()
+    provider = key_provider(settings)
+    keys = PostgresDataKeys(Database(settings.database_url, "registry", size=2), provider)
+    typer.echo(f"before: {keys.kek_ids_in_use()}")
+    typer.echo(f"re-wrapped {keys.rewrap()} data keys under {provider.current_kek_id()}")
+    in_use = keys.kek_ids_in_use()
+    typer.echo(f"after: {in_use}")
+    if drop_old and settings.key_file is not None and isinstance(provider, KeyFileProvider):
+        kept = {k: v for k, v in provider._keys.items() if k in in_use or k == provider.current_kek_id()}
+        KeyFileProvider.write(settings.key_file, kept, provider.current_kek_id())
+        typer.echo(f"key file keeps: {sorted(kept)}")

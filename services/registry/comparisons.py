@@ -181,6 +181,8 @@ def census(children: Iterable[ChildRow], students: dict[str, StudentRow], open_f
     seen: set[str] = set()
     for child in children:
         seen.add(child.student_id)
+        if child.status == "erased":
+            continue  # erased (依法删除): nothing is judged on it again; its open finding stays as it was
         student = students.get(child.student_id)
         open_finding = open_findings.get(child.student_id)
         own = rules.for_code(child.township_code)

@@ -9,6 +9,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.registry import pseudonyms
+
 NAMESPACE = uuid.UUID("5b1e6c1e-2f0a-4c39-9a55-6d2b6f0b1a01")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -89,8 +91,8 @@ def school_id_for(code: str) -> uuid.UUID:
 
 
 def student_id_for(id_number: str) -> uuid.UUID:
-    """Deterministic student id from the national ID number (the linkage key)."""
-    return uuid.uuid5(NAMESPACE, f"student:{id_number.upper()}")
+    """Deterministic student id from the national ID number, keyed (not computable without the pseudonym key)."""
+    return pseudonyms.keyed_uuid("student", id_number.upper())
 
 
 class School(Aggregate):

@@ -14,7 +14,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.registry.domain import NAMESPACE, Conflict, InvalidInput, normalise_id_number
+from services.registry import pseudonyms
+from services.registry.domain import Conflict, InvalidInput, normalise_id_number
 
 SOURCES = ("public_security", "civil_affairs", "disability_federation", "poverty_alleviation", "education")
 SOURCE_NAMES = {
@@ -46,8 +47,8 @@ LIFE_STATUSES = ("deceased", "moved_away", "emigrated")
 
 
 def child_id_for(id_number: str) -> uuid.UUID:
-    """Deterministic population record id from the normalised ID number (the linkage key)."""
-    return uuid.uuid5(NAMESPACE, f"child:{normalise_id_number(id_number)}")
+    """Deterministic population record id from the normalised ID number, keyed like `student_id_for`."""
+    return pseudonyms.keyed_uuid("child", normalise_id_number(id_number))
 
 
 def record_key(source: str, id_number: str, source_record_id: str | None = None) -> str:

@@ -17,7 +17,9 @@ from eventsourcing.utils import get_topic
 
 from services.registry.comparisons import ChildRow, Finding, OpenFinding, StudentRow
 from services.registry.configuration import ComparisonRuleSet
-from services.registry.domain import School, Student
+from services.registry.blinding import index_record, name_blind, scrub_erased
+from services.registry.domain import School, Student, mask_name
+from services.registry.erasure import Erasure
 from services.registry.jurisdictions import Division
 from services.registry.population import Child, resolve
 from services.runtime.db import Database
@@ -29,9 +31,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "school_index": ("code", "name", "level", "county_code", "township_code", "registered_on", "closed_on",
                      "timeline"),
     "student_index": ("school_id", "county_code", "township_code", "grade", "class_name", "status", "since",
-                      "transfer_out_on", "graduated_on", "closed_reason", "placement", "name", "birth_date"),
-    "child_index": ("student_id", "id_number_masked", "township_code", "birth_date", "status", "deferred_until", "flags", "name",
-                    "merged_into", "records"),
+                      "transfer_out_on", "graduated_on", "closed_reason", "placement", "name_masked", "name_blind"),
+    "child_index": ("student_id", "id_number_masked", "township_code", "birth_date", "status", "deferred_until", "flags",
+                    "name_masked", "name_blind", "merged_into", "records"),
     "finding_index": ("kind", "episode", "student_id", "school_id", "township_code", "reason_code", "open"),
     "division_index": ("code", "level", "parent_code", "name", "established", "ended", "merged_into", "names"),
     "rule_index": ("jurisdiction", "body", "rules_version"),
@@ -50,21 +52,26 @@ DDL = "\n".join(
 ) + """
 CREATE INDEX IF NOT EXISTS student_index_township ON student_index (township_code text_pattern_ops);
 CREATE INDEX IF NOT EXISTS student_index_school ON student_index (school_id);
-CREATE INDEX IF NOT EXISTS student_index_name ON student_index (name);
+CREATE INDEX IF NOT EXISTS student_index_name_blind ON student_index (name_blind);
 CREATE INDEX IF NOT EXISTS student_index_status ON student_index (status, township_code text_pattern_ops);
 CREATE INDEX IF NOT EXISTS child_index_township ON child_index (township_code text_pattern_ops);
 CREATE INDEX IF NOT EXISTS child_index_student ON child_index (student_id);
-CREATE INDEX IF NOT EXISTS child_index_name ON child_index (name);
+CREATE INDEX IF NOT EXISTS child_index_name_blind ON child_index (name_blind);
 CREATE INDEX IF NOT EXISTS finding_index_student ON finding_index (student_id, kind);
 CREATE INDEX IF NOT EXISTS school_index_code ON school_index (code);
 ALTER TABLE school_index ADD COLUMN IF NOT EXISTS timeline jsonb;
+ALTER TABLE student_index ADD COLUMN IF NOT EXISTS name_masked text, ADD COLUMN IF NOT EXISTS name_blind text,
+    DROP COLUMN IF EXISTS name, DROP COLUMN IF EXISTS birth_date;
+ALTER TABLE child_index ADD COLUMN IF NOT EXISTS name_masked text, ADD COLUMN IF NOT EXISTS name_blind text,
+    DROP COLUMN IF EXISTS name;
 CREATE TABLE IF NOT EXISTS projection_position (name text PRIMARY KEY, position bigint NOT NULL);
 """
 
 _TABLE_OF = {School: "school_index", Student: "student_index", Child: "child_index", Finding: "finding_index",
              Division: "division_index", ComparisonRuleSet: "rule_index"}
 TOPICS = frozenset(
-    get_topic(cls) for agg in _TABLE_OF for cls in vars(agg).values() if isinstance(cls, type) and hasattr(cls, "mutate")
+    get_topic(cls) for agg in (*_TABLE_OF, Erasure) for cls in vars(agg).values()
+    if isinstance(cls, type) and hasattr(cls, "mutate")
 )
 
 
@@ -114,7 +121,8 @@ def apply(row: dict[str, Any] | None, e: Any) -> dict[str, Any] | None:
     elif isinstance(e, Student.Enrolled):
         row.update(school_id=e.school_id, county_code=e.county_code, township_code=e.township_code, grade=e.grade,
                    class_name=e.class_name, status="enrolled", since=_on(e), transfer_out_on=None, graduated_on=None,
-                   closed_reason=None, placement=None, name=e.name, birth_date=e.birth_date)
+                   closed_reason=None, placement=None, name_masked=mask_name(e.name or ""),
+                   name_blind=name_blind(e.name))
     elif isinstance(e, Student.Event):
         kind = type(e).__name__
         if kind in ("TransferredIn", "Admitted"):
@@ -195,13 +203,15 @@ def _apply_child(row: dict[str, Any], e: Any) -> None:
     from services.registry.domain import mask_id_number, student_id_for
 
     kind = type(e).__name__
+    if row.get("status") == "erased":
+        return  # nothing personal comes back after an erasure
     records: dict[str, Any] = dict(row.get("records") or {})
     if kind == "Registered":
         row.update(student_id=str(student_id_for(e.id_number)), status="active", deferred_until=None,
                    merged_into=None, id_number_masked=mask_id_number(e.id_number))
-        records = {e.record["key"]: e.record}
+        records = {e.record["key"]: index_record(e.record)}
     elif kind == "Reported":
-        records[e.record["key"]] = e.record
+        records[e.record["key"]] = index_record(e.record)
     elif kind == "LifeEventReported":
         row["status"] = e.status
     elif kind == "LifeEventCorrected":
@@ -211,7 +221,7 @@ def _apply_child(row: dict[str, Any], e: Any) -> None:
     elif kind == "Merged":
         for record in e.records:
             key = f"merged:{e.other_child_id}:{record['key']}"
-            records[key] = {**record, "key": key, "via_merge": e.other_child_id}
+            records[key] = {**index_record(record), "key": key, "via_merge": e.other_child_id}
     elif kind == "MergedInto":
         row.update(status="merged", merged_into=e.survivor_id)
     elif kind == "MergeUndone":
@@ -221,7 +231,8 @@ def _apply_child(row: dict[str, Any], e: Any) -> None:
     resolved = resolve(records.values())
     student_id = row["student_id"]
     row["records"] = records
-    row["name"] = resolved.get("name")
+    row["name_masked"] = resolved.get("name_masked")
+    row["name_blind"] = resolved.get("name")
     row["township_code"] = resolved.get("township_code") or row.get("township_code") or _county_of(row, e)
     birth = resolved.get("birth_date")
     row["birth_date"] = date.fromisoformat(birth) if birth else row.get("birth_date") or _birth_of(e)
@@ -249,7 +260,11 @@ def to_student_row(r: dict[str, Any], student_id: str) -> StudentRow:
 
 
 def decoded(app: Any, notifications: Iterable[Any]) -> list[Any]:
-    return [app.mapper.to_domain_event(n) for n in notifications if n.topic in TOPICS]
+    notifications = [n for n in notifications if n.topic in TOPICS]
+    prefetch = getattr(app.mapper, "prefetch_stored", None)
+    if prefetch is not None:  # the batch's data keys in one query, not one per aggregate
+        prefetch(notifications)
+    return [app.mapper.to_domain_event(n) for n in notifications]
 
 
 class MemoryIndex:
@@ -263,6 +278,12 @@ class MemoryIndex:
     def catch_up(self, app: Any) -> int:
         while batch := app.recorder.select_notifications(start=self.position + 1, limit=self.batch_size):
             for e in decoded(app, batch):
+                if isinstance(e, Erasure.Event):
+                    for table, key in [("student_index", e.student_id)] + [
+                            ("child_index", k) for k, _ in self.where("child_index", student_id=e.student_id)]:
+                        if key in self.tables[table]:
+                            self.tables[table][key] = scrub_erased(self.tables[table][key])
+                    continue
                 table = table_for(e)
                 key = str(e.originator_id)
                 new = apply(self.tables[table].get(key), e)
@@ -345,6 +366,15 @@ class PostgresIndex:
                 return position
 
     def _apply_batch(self, conn: Any, events: list[Any]) -> None:
+        erasures = [e for e in events if isinstance(e, Erasure.Event)]
+        self._apply_rows(conn, [e for e in events if not isinstance(e, Erasure.Event)])
+        for e in erasures:  # after the batch's other rows are written (a rebuild replays them redacted)
+            conn.execute("UPDATE student_index SET name_masked = '*', name_blind = NULL WHERE id = %s", (e.student_id,))
+            conn.execute("UPDATE child_index SET name_masked = '*', name_blind = NULL, id_number_masked = NULL, "
+                         "birth_date = NULL, records = '{}'::jsonb, flags = '{}', status = 'erased' "
+                         "WHERE student_id = %s", (e.student_id,))
+
+    def _apply_rows(self, conn: Any, events: list[Any]) -> None:
         keys: dict[str, set[str]] = {}
         for e in events:
             keys.setdefault(table_for(e), set()).add(str(e.originator_id))  # type: ignore[arg-type]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Callable
 
 from contracts import Contract
 from contracts.events import registry as c
 from services.registry.comparisons import Finding
 from services.registry.domain import School, Student
+from services.registry.erasure import Erasure
 from services.registry.jurisdictions import Division
 from services.registry.population import Child
 
@@ -84,6 +86,10 @@ def lifecycle_contract(e: Any, finding: Any = None, code_of: CodeOf | None = Non
         return c.SchoolTownshipChangedV1(school_id=str(e.originator_id), from_township_code=e.from_township_code,
                                          township_code=e.township_code, county_code=e.county_code,
                                          effective=e.effective, reason=e.reason, division_code=e.division_code)
+    if isinstance(e, Erasure.Event):
+        at = (getattr(e, "meta", None) or {}).get("at")
+        return c.StudentErasedV1(student_id=e.student_id, township_code=e.township_code, legal_basis=e.legal_basis,
+                                 erased_on=date.fromisoformat(at[:10]) if at else e.timestamp.date())
     if isinstance(e, Finding.Event) and kind in ("Identified", "Reidentified"):
         ev = e.evidence
         fields = {"student_id": ev["student_id"], "school_id": ev.get("school_id"), "episode": ev["episode"]}

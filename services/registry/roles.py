@@ -43,6 +43,8 @@ MATRIX = RoleMatrix({
     "POST /v1/population/records": Allow(*DATA_EXCHANGE),
     "POST /v1/population/life-events": Allow(*DATA_EXCHANGE),
     "POST /v1/population/life-events/corrections": Allow(*DATA_EXCHANGE),
+    "POST /v1/students/{student_id}/erasure": Allow(At("county_officer", 6),
+                                                    note="依法删除: the child's county; approver other than the requester"),
     "POST /v1/population/deferrals": Allow(At("county_officer", 6), note="延缓入学 is approved by the county"),
     "POST /v1/population/merges": Allow(*DATA_EXCHANGE),
     "POST /v1/population/merges/undo": Allow(*DATA_EXCHANGE),

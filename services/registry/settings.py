@@ -1,8 +1,11 @@
 """Registry settings (BAOXUE_ prefix)."""
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, model_validator
 
 from services.registry.comparisons import Rules
+from services.registry.pseudonyms import DEV_PSEUDONYM_KEY
 from services.runtime.settings import ServiceSettings
 
 
@@ -21,6 +24,20 @@ class RegistrySettings(ServiceSettings):
                                         "whether the day's run is due (an idle look reads no database)")
     import_batch_size: int = Field(5000, ge=100, le=50_000, description="Events per insert transaction in imports")
     index_batch_size: int = Field(5000, ge=100, le=50_000)
+    pseudonym_key: str = Field(DEV_PSEUDONYM_KEY, min_length=16,
+                               description="HMAC key of student ids and blind indexes (secret; never rotate in place)")
+    key_file: Path | None = Field(None, description="KEK file ({current, keys}) wrapping the per-child data keys; "
+                                                    "unset: the development KEK (refused in production)")
+    dek_cache_s: float = Field(60.0, ge=0, description="Seconds a process keeps an unwrapped data key")
+
+    @model_validator(mode="after")
+    def _refuse_development_keys(self) -> "RegistrySettings":
+        if self.env == "production":
+            if self.pseudonym_key == DEV_PSEUDONYM_KEY or len(self.pseudonym_key) < 32:
+                raise ValueError("BAOXUE_PSEUDONYM_KEY must be a secret of at least 32 characters in production")
+            if self.key_file is None:
+                raise ValueError("BAOXUE_KEY_FILE (the KEK file) must be set in production")
+        return self
 
     def rules(self) -> Rules:
         """The default comparison rules (version 1); jurisdictions override them through the API."""

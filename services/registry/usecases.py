@@ -6,7 +6,7 @@ Mixed into `RegistryApp`; each loads, acts, saves and returns plain data. Bulk p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Iterable
 from uuid import UUID
@@ -31,6 +31,7 @@ from services.registry.domain import (
 from services.registry.imports import Parsed, RowError, validate
 from services.registry.jurisdictions import Division, division_id_for, packaged_divisions
 from services.registry.population import Child, check_record, child_id_for, make_record, record_key, same_record
+from services.registry.blinding import index_record, mask_birth_date, name_blind
 from services.registry.projections import school_as_of, to_child_row, to_student_row
 
 CHUNK = 20_000
@@ -50,6 +51,9 @@ class ImportReport:
     created: int = 0
     changed: int = 0
     unchanged: int = 0
+    skipped_erased: int = 0
+    # the pseudonymous id of every imported row (sources link their records by it; ids cannot be computed)
+    student_ids: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -251,6 +255,10 @@ class PopulationUseCases:
             return report
         writer = BulkWriter(self, batch_size=batch_size)
         meta = {**meta, "import_sha256": parsed.sha256}
+        sealer = getattr(self.mapper, "sealer", None)  # type: ignore[attr-defined]
+        if sealer is not None:  # which of the file's children already have a data key, in a few queries
+            sealer.prefetch([str((student_id_for if a == "create_student" else child_id_for)(p["id_number"]))
+                             for a, p in plan if a in ("create_student", "create_child")], for_write=True)
         try:
             for action, payload in plan:
                 if action == "create_student":
@@ -270,11 +278,17 @@ class PopulationUseCases:
                     child.report(payload["record"], meta)
                     writer.aggregates(child)
                     report.changed += 1
+                elif action == "erased":
+                    report.skipped_erased += 1
                 else:
                     report.unchanged += 1
         finally:
             writer.close()
+            if sealer is not None:
+                sealer.forget_absent()
         report.imported = True
+        report.student_ids = [{"line": line, "student_id": str(student_id_for(row["id_number"]))}
+                              for line, row in parsed.rows]
         return report
 
     def _school_table(self) -> dict[str, dict[str, Any]]:
@@ -332,7 +346,9 @@ class PopulationUseCases:
                 plan.append(("create_child", {"id_number": row["id_number"], "record": record}))
             elif old["status"] == "merged":
                 parsed.error(line, "id_number", "not_merged", "该记录已合并到另一儿童")
-            elif same_record((old.get("records") or {}).get(key), record):
+            elif old["status"] == "erased":
+                plan.append(("erased", None))  # erased (依法删除): its personal data is not recorded again
+            elif same_record((old.get("records") or {}).get(key), index_record(record)):
                 plan.append(("unchanged", None))
             else:
                 plan.append(("report_child", {"id_number": row["id_number"], "record": record}))
@@ -397,7 +413,7 @@ class ComparisonUseCases:
             if missing:
                 rows.update({k: r for k, r in index.rows("child_index", "") if r["student_id"] in missing})
             children = [to_child_row(r) for r in rows.values()]
-            names = {r["student_id"]: (r.get("name"), r.get("id_number_masked")) for r in rows.values()}
+            names = {r["student_id"]: (r.get("name_masked"), r.get("id_number_masked")) for r in rows.values()}
             sids = [c.student_id for c in children]
             students = {k: to_student_row(r, k) for k, r in self._existing("student_index", sids).items()}
             return census(children, students, index.open_findings(kind, sids), as_of, rules), names
@@ -419,8 +435,8 @@ class ComparisonUseCases:
                 evidence = {**v.evidence, "kind": v.kind, "student_id": v.student_id, "school_id": v.school_id,
                             "episode": v.episode, "township_code": v.township_code}
                 if v.kind == "out_of_school" and v.student_id in names:
-                    name, masked_id = names[v.student_id]
-                    evidence.update(name_masked=mask_name(name or "*"), id_number_masked=masked_id or "*")
+                    masked_name, masked_id = names[v.student_id]
+                    evidence.update(name_masked=masked_name or "*", id_number_masked=masked_id or "*")
                 finding = self._get(Finding, fid)  # type: ignore[attr-defined]
                 if v.reason_code is not None:
                     if finding is None:
@@ -454,13 +470,14 @@ class QueryUseCases:
         if id_number:
             n = normalise_id_number(id_number)
             sids.add(str(student_id_for(n)))
-        if name:
-            sids |= {r["student_id"] for _, r in index.where("child_index", name=name)}
-            sids |= {k for k, _ in index.where("student_index", name=name)}
+        blinded = name_blind(name) if name else None  # exact name, through its blind index (no clear column)
+        if blinded:
+            sids |= {r["student_id"] for _, r in index.where("child_index", name_blind=blinded)}
+            sids |= {k for k, _ in index.where("student_index", name_blind=blinded)}
         children = {r["student_id"]: r for r in self._existing("child_index", [
             str(child_id_for(id_number))] if id_number else []).values()}
-        if name:
-            children.update({r["student_id"]: r for _, r in index.where("child_index", name=name)})
+        if blinded:
+            children.update({r["student_id"]: r for _, r in index.where("child_index", name_blind=blinded)})
         students = self._existing("student_index", sorted(sids))
         out = []
         for sid in sorted(sids):
@@ -472,7 +489,7 @@ class QueryUseCases:
                 continue
             out.append({
                 "student_id": sid,
-                "name_masked": mask_name((child or student or {}).get("name") or "*"),
+                "name_masked": (child or student or {}).get("name_masked") or "*",
                 "id_number_masked": (child or {}).get("id_number_masked"),
                 "residence_township_code": (child or {}).get("township_code"),
                 "population_status": (child or {}).get("status"),
@@ -632,8 +649,11 @@ def _history_entry(e: Any) -> dict[str, Any]:
     for k in list(data):
         if k in PII_FIELDS and isinstance(data[k], str):
             data[k] = mask_id_number(data[k]) if "id_number" in k else mask_name(data[k])
+        elif k == "birth_date":
+            data[k] = mask_birth_date(data[k])  # beside a masked ID number a full date gives the number back
         elif k == "record":
-            data[k] = {**data[k], "attributes": {a: ("***" if a in PII_FIELDS else v)
+            data[k] = {**data[k], "attributes": {a: ("***" if a in PII_FIELDS else mask_birth_date(v)
+                                                     if a == "birth_date" else v)
                                                  for a, v in data[k]["attributes"].items()}}
         elif k == "records":
             data[k] = len(data[k])

@@ -10,7 +10,8 @@ from typing import Any, Callable, Iterator
 import psycopg
 
 from contracts import registry, topics
-from services.reporting import inbox
+from contracts.events.registry import StudentErasedV1
+from services.reporting import erasure, inbox
 from services.reporting.counters import CountingStore
 from services.reporting.projectors import project
 from services.reporting.projections import BY_NAME
@@ -33,6 +34,7 @@ class Batch:
         self.store = CountingStore(BufferedSqlStore(conn))
         self.events: dict[int, inbox.Event] = {}
         self.fresh: set[tuple[str, int]] = set()
+        self.erased: list[str] = []  # students erased in this batch: scrubbed after its rows are written
 
 
 _batch: ContextVar[Batch | None] = ContextVar("reporting_batch", default=None)
@@ -47,6 +49,8 @@ def batch_scope(conn: psycopg.Connection) -> Iterator[None]:
     try:
         yield
         batch.store.flush()
+        for student_id in batch.erased:
+            erasure.scrub(conn, student_id)
     finally:
         _batch.reset(token)
 
@@ -100,6 +104,8 @@ def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psyco
 
     def policy(message: Message, conn: psycopg.Connection) -> None:
         batch = _batch.get()
+        if isinstance(message.payload, StudentErasedV1) and batch is not None and batch.conn is conn:
+            batch.erased.append(message.payload.student_id)  # scrubbed once the batch's rows are written
         if batch is not None and batch.conn is conn and id(message) in batch.events:
             event = batch.events.pop(id(message))
             position = (event.topic, event.sequence)
@@ -115,6 +121,8 @@ def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psyco
             store = CountingStore(SqlStore(conn))
             project(store, event)
             store.flush()
+            if isinstance(message.payload, StudentErasedV1):
+                erasure.scrub(conn, message.payload.student_id)
 
     return policy
 

@@ -219,7 +219,17 @@ def special_groups_changed(store: Store, e: Event) -> None:
         detail=json.dumps(detail, sort_keys=True, ensure_ascii=False)), {})
 
 
+def student_erased(store: Store, e: Event) -> None:
+    """依法删除: the student keeps its codes and counts, not its masked name or number (the live consumer also
+    scrubs its findings and the inbox copies, so a rebuild finds nothing to restore: `erasure.scrub`)."""
+    p: r.StudentErasedV1 = e.payload  # type: ignore[assignment]
+    row = store.get("students", (p.student_id,))
+    if row is not None:
+        store.put("students", {**row, "name_masked": "*", "id_number_masked": None})
+
+
 HANDLERS = {
+    r.StudentErasedV1: student_erased,
     r.JurisdictionRegisteredV1: jurisdiction_registered, r.JurisdictionChangedV1: jurisdiction_changed,
     r.SpecialGroupsChangedV1: special_groups_changed,
     r.SchoolRegisteredV1: school_registered, r.SchoolClosedV1: school_closed,

@@ -188,6 +188,9 @@ class Relay:
             if err is not None:
                 failures.append(str(err))
 
+        prefetch = getattr(self.app.mapper, "prefetch_stored", None)
+        if prefetch is not None:  # a mapper that needs keys per aggregate (registry) reads a batch's at once
+            prefetch(notifications)
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
             contract = self.to_contract(domain_event)
