@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from services.runtime import logging as rlog
-from services.runtime.auth import CurrentActor, TokenCodec
+from services.runtime.auth import CurrentActor
 from services.runtime.metrics import Metrics
 
 ReadinessCheck = Callable[[], bool]
@@ -38,7 +38,7 @@ def create_base_app(
     description: str,
     metrics: Metrics,
     logger: Any,
-    token_codec: TokenCodec,
+    token_codec: Any,  # auth.TokenCodec or oidc.TokenVerifier: anything with verify(token) -> Actor
     clock: Any,
     readiness: dict[str, ReadinessCheck],
     error_statuses: dict[type[Exception], int],
