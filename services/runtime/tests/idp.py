@@ -49,6 +49,7 @@ class LocalIdp:
     keys: list[SigningKey] = field(default_factory=list)
     hits: int = 0
     discovery_hits: int = 0
+    discovery_issuer: str | None = None  # what the discovery document claims (default: the real issuer)
 
     def start(self) -> "LocalIdp":
         idp = self
@@ -57,7 +58,7 @@ class LocalIdp:
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 if self.path == "/.well-known/openid-configuration":
                     idp.discovery_hits += 1
-                    body = {"issuer": idp.issuer, "jwks_uri": idp.jwks_url, "id_token_signing_alg_values_supported":
+                    body = {"issuer": idp.discovery_issuer or idp.issuer, "jwks_uri": idp.jwks_url, "id_token_signing_alg_values_supported":
                             ["RS256", "ES256"]}
                 elif self.path == "/jwks":
                     idp.hits += 1

@@ -190,6 +190,16 @@ def test_an_unreachable_provider_gives_a_clear_401_and_is_not_asked_again_at_onc
     assert client.verifier.oidc.fetches == 1
 
 
+def test_a_discovery_document_naming_another_issuer_is_not_trusted(idp):
+    idp.discovery_issuer = "https://evil.example"  # e.g. a misrouted or spoofed discovery endpoint
+    client = api(settings_for(idp, oidc_retry_s=30))
+    r = whoami(client, idp.token(RSA_KEY))
+    assert r.status_code == 401 and "unreachable" in r.json()["detail"]["message"]
+    assert idp.hits == 0  # no key was fetched from the address it named
+    assert whoami(client, idp.token(RSA_KEY)).status_code == 401
+    assert idp.discovery_hits == 1  # and discovery is not retried at once
+
+
 def test_a_providers_own_claim_names_and_role_values_are_mapped(idp):
     client = api(settings_for(idp, oidc_user_claim="preferred_username", oidc_role_claim="realm_access.roles",
                               oidc_jurisdiction_claim="division_code", oidc_schools_claim="baoxue.schools",
