@@ -130,7 +130,8 @@ class OidcVerifier:
             raise ValueError(f"invalid token: {exc}") from exc
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in self.algorithms:
-            raise ValueError(f"invalid token: algorithm {alg!r} not accepted (only {', '.join(self.algorithms)})")
+            accepted = ", ".join(self.algorithms)
+            raise ValueError(f"invalid token: algorithm {str(alg)[:16]!r} not accepted (only {accepted})")
         if not isinstance(kid, str) or not kid:
             raise ValueError("invalid token: no key id (kid) in the header")
         try:
@@ -205,7 +206,7 @@ class TokenVerifier:
             return self.dev.verify(token)
         if self.oidc is not None:
             return self.oidc.verify(token)  # refuses every algorithm it does not accept, HS256 and none included
-        raise ValueError(f"invalid token: algorithm {alg!r} not accepted")
+        raise ValueError(f"invalid token: algorithm {str(alg)[:16]!r} not accepted")
 
     def mint(self, actor: Actor, now: datetime | None = None, ttl: timedelta | None = None) -> str:
         """A development token (only where development tokens are accepted)."""
@@ -216,7 +217,9 @@ class TokenVerifier:
 
 def token_verifier(settings: Any) -> TokenVerifier:
     """The verifier the settings describe (runtime settings: jwt_* and oidc_*)."""
-    dev = TokenCodec(settings.jwt_secret, settings.jwt_issuer, settings.jwt_ttl_hours) if settings.dev_tokens_enabled else None
+    dev = None
+    if settings.dev_tokens_enabled:
+        dev = TokenCodec(settings.jwt_secret, settings.jwt_issuer, settings.jwt_ttl_hours)
     oidc = None
     if settings.oidc_issuer:
         oidc = OidcVerifier(

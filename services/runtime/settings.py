@@ -97,7 +97,9 @@ class ServiceSettings(BaseSettings):
         from services.runtime.auth import ROLES  # auth imports no settings: no cycle
 
         if self.env == "production" and not self.dev_tokens_enabled and not self.oidc_issuer:
-            raise ValueError("production needs BAOXUE_OIDC_ISSUER (or BAOXUE_JWT_DEV_TOKENS=true): no token could be verified")
+            raise ValueError(
+                "production needs BAOXUE_OIDC_ISSUER (or BAOXUE_JWT_DEV_TOKENS=true): no token could be verified"
+            )
         if self.oidc_issuer:
             if not self.oidc_audience:
                 raise ValueError("BAOXUE_OIDC_AUDIENCE is required with BAOXUE_OIDC_ISSUER")

@@ -58,8 +58,8 @@ class LocalIdp:
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 if self.path == "/.well-known/openid-configuration":
                     idp.discovery_hits += 1
-                    body = {"issuer": idp.discovery_issuer or idp.issuer, "jwks_uri": idp.jwks_url, "id_token_signing_alg_values_supported":
-                            ["RS256", "ES256"]}
+                    body = {"issuer": idp.discovery_issuer or idp.issuer, "jwks_uri": idp.jwks_url,
+                            "id_token_signing_alg_values_supported": ["RS256", "ES256"]}
                 elif self.path == "/jwks":
                     idp.hits += 1
                     body = {"keys": [k.jwk() for k in idp.keys]}
