@@ -105,6 +105,7 @@ class OidcVerifier:
         retry_s: float = 5,
         timeout_s: float = 3,
         claims: ClaimNames | None = None,
+        require_https: bool = False,
     ) -> None:
         self.issuer, self.audience = issuer, audience
         self.algorithms = tuple(a for a in algorithms if a[:2] in KEY_TYPES)
@@ -115,6 +116,7 @@ class OidcVerifier:
         self._retry_s, self._timeout_s = retry_s, timeout_s
         self._client: _JwksClient | None = None
         self._discovery_retry_after = 0.0
+        self._require_https = require_https  # production: a discovered jwks_uri must be https too
         self._lock = threading.Lock()
 
     @property
@@ -181,10 +183,11 @@ class OidcVerifier:
             self._discovery_retry_after = time.monotonic() + self._retry_s
             raise PyJWKClientConnectionError(f"discovery failed: {exc}") from exc
         jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
+        schemes = ("https",) if self._require_https else ("http", "https")
         if document.get("issuer") != self.issuer or not isinstance(jwks_uri, str) \
-                or urlparse(jwks_uri).scheme not in ("http", "https"):
+                or urlparse(jwks_uri).scheme not in schemes:
             self._discovery_retry_after = time.monotonic() + self._retry_s
-            raise PyJWKClientConnectionError("discovery document names another issuer or no http(s) jwks_uri")
+            raise PyJWKClientConnectionError(f"discovery names another issuer or no {'/'.join(schemes)} jwks_uri")
         return jwks_uri
 
 
@@ -240,5 +243,6 @@ def token_verifier(settings: Any) -> TokenVerifier:
                 name=settings.oidc_name_claim,
                 role_map=dict(settings.oidc_role_map),
             ),
+            require_https=settings.env == "production",
         )
     return TokenVerifier(dev, oidc)

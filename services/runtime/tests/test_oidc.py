@@ -20,7 +20,7 @@ from services.runtime.auth import Actor, CurrentActor
 from services.runtime.clock import SystemClock
 from services.runtime.infra import free_port
 from services.runtime.metrics import Metrics
-from services.runtime.oidc import token_verifier
+from services.runtime.oidc import OidcVerifier, ProviderUnavailable, token_verifier
 from services.runtime.settings import ServiceSettings
 from services.runtime.testing import token as dev_token
 from services.runtime.tests.idp import LocalIdp, SigningKey
@@ -198,6 +198,14 @@ def test_a_discovery_document_naming_another_issuer_is_not_trusted(idp):
     assert idp.hits == 0  # no key was fetched from the address it named
     assert whoami(client, idp.token(RSA_KEY)).status_code == 401
     assert idp.discovery_hits == 1  # and discovery is not retried at once
+
+
+def test_with_https_required_a_discovered_plain_http_jwks_address_is_refused(idp):
+    verifier = OidcVerifier(idp.issuer, idp.audience, require_https=True)  # as production builds it
+    with pytest.raises(ProviderUnavailable):
+        verifier.verify(idp.token(RSA_KEY))
+    assert idp.discovery_hits == 1 and idp.hits == 0
+    assert OidcVerifier(idp.issuer, idp.audience).verify(idp.token(RSA_KEY)).user_id == "officer-oidc-1"
 
 
 def test_a_providers_own_claim_names_and_role_values_are_mapped(idp):
