@@ -38,12 +38,11 @@ class ClaimNames:
 
     def actor(self, claims: dict[str, Any]) -> Actor:
         """The actor a verified token names; ValueError when a claim is missing or not one the platform knows."""
-        role = _claim(claims, self.role)
-        if isinstance(role, list):  # providers often send a list of roles: the first the platform knows
-            mapped = [self.role_map.get(str(r), str(r)) for r in role]
-            role = next((r for r in mapped if r in ROLES), None)
-        elif role is not None:
-            role = self.role_map.get(str(role), str(role))
+        values = _claim(claims, self.role)
+        values = values if isinstance(values, list) else [] if values is None else [values]
+        # with a map only mapped values count: a provider's own "admin" must not become the platform's admin
+        mapped = [self.role_map.get(str(v)) if self.role_map else str(v) for v in values]
+        role = next((r for r in mapped if r in ROLES), None)  # a list of roles: the first the platform knows
         schools = _claim(claims, self.schools)
         try:
             return Actor(

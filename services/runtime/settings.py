@@ -64,7 +64,7 @@ class ServiceSettings(BaseSettings):
     oidc_schools_claim: str = Field("schools", description="Claim (dotted path) with the school ids (attendance systems)")
     oidc_name_claim: str = Field("name", description="Claim (dotted path) with the display name")
     oidc_role_map: dict[str, str] = Field(
-        default_factory=dict, description="Provider role value -> Baoxue role (JSON); unmapped values are used as is"
+        default_factory=dict, description="Provider role value -> Baoxue role (JSON); if set, unmapped values grant nothing"
     )
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"

@@ -220,6 +220,9 @@ def test_a_providers_own_claim_names_and_role_values_are_mapped(idp):
                         "schools": ["s-9"]}
     no_role = idp.token(RSA_KEY, preferred_username="x", realm_access={"roles": ["offline"]}, division_code="52")
     assert whoami(client, no_role).status_code == 401
+    # with a map, a value the map does not name grants nothing, even one spelled like a platform role
+    own_admin = idp.token(RSA_KEY, preferred_username="x", realm_access={"roles": ["admin"]}, division_code="52")
+    assert whoami(client, own_admin).status_code == 401
 
 
 def test_in_production_a_valid_development_token_is_refused(idp):
