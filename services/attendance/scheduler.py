@@ -18,6 +18,7 @@ from typing import Any, Callable
 from services.attendance.application import AttendanceApp
 from services.attendance.ports import SchoolRow
 from services.runtime.auth import system_actor
+from services.runtime.logging import error_text
 
 ONE_DAY = timedelta(days=1)
 
@@ -102,6 +103,6 @@ def run_scheduler(app: AttendanceApp, logger: Any, should_stop: Callable[[], boo
                     logger.info("school_days_closed", county=run.county_code, cutoff=run.cutoff, schools=run.schools,
                                 days=[d.isoformat() for d in run.days])
         except Exception as exc:  # noqa: BLE001 - the loop must outlive database outages
-            logger.warning("scheduler_retrying", error=str(exc)[:300])
+            logger.warning("scheduler_retrying", error=error_text(exc))
         sleep(app.settings.scheduler_interval_s)
     logger.info("scheduler_stopped")

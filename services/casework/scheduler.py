@@ -17,6 +17,7 @@ from uuid import UUID
 from services.casework.application import CaseworkApp
 from services.casework.domain import CaseworkError
 from services.runtime.clock import Clock
+from services.runtime.logging import error_text
 
 
 def tick(app: CaseworkApp, clock: Clock, batch_size: int = 100, logger: Any = None) -> int:
@@ -82,6 +83,6 @@ def run_scheduler(app: CaseworkApp, clock: Clock, logger: Any, should_stop: Call
                 if fired:
                     logger.info("deadlines_handled", count=fired)
         except Exception as exc:  # noqa: BLE001 - the loop must outlive database outages
-            logger.warning("scheduler_retrying", error=str(exc)[:300])
+            logger.warning("scheduler_retrying", error=error_text(exc))
         sleep(interval_s)
     logger.info("scheduler_stopped")

@@ -12,6 +12,7 @@ from typing import Any, Callable, Protocol
 
 from services.registry.comparisons import Rules
 from services.runtime.auth import system_actor
+from services.runtime.logging import error_text
 
 
 class LastRun(Protocol):
@@ -88,5 +89,5 @@ class ComparisonScheduler:
                 if summary is not None:
                     logger.info("comparisons_run", results=summary)
             except Exception as exc:  # noqa: BLE001 - a failed run is retried at the next tick
-                logger.warning("comparisons_failed", error=str(exc)[:300])
+                logger.warning("comparisons_failed", error=error_text(exc))
             time.sleep(interval_s)

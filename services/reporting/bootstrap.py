@@ -16,6 +16,7 @@ from services.reporting.settings import ReportingSettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, serve
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
 from services.runtime.eventstore import build_application
+from services.runtime.logging import error_text
 from services.runtime.process import StopFlag
 
 SERVICE = "reporting"
@@ -71,7 +72,7 @@ def run_scheduler() -> None:
                 runtime.logger.info("monthly_reports_checked", month=previous, restated=restated)
                 restated_on = today
         except Exception as exc:  # noqa: BLE001 - the scheduler must outlive outages
-            runtime.logger.warning("monthly_reports_retrying", error=str(exc)[:300])
+            runtime.logger.warning("monthly_reports_retrying", error=error_text(exc))
         deadline = time.monotonic() + settings.reporting_seal_check_s
         while not stop() and time.monotonic() < deadline:
             time.sleep(0.5)

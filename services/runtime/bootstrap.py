@@ -12,13 +12,13 @@ from tenacity import Retrying, stop_after_delay, wait_exponential
 from fastapi import FastAPI
 
 from services.runtime.access import RoleMatrix
-from services.runtime.auth import TokenCodec
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
 from services.runtime.db import Database
 from services.runtime.eventstore import ServiceApplication
 from services.runtime.logging import configure_logging
 from services.runtime.metrics import Metrics
+from services.runtime.oidc import TokenVerifier, token_verifier
 from services.runtime.process import StopFlag
 from services.runtime.relay import Relay, ToContract
 from services.runtime.settings import ServiceSettings
@@ -35,7 +35,7 @@ class Runtime:
     logger: Any
     metrics: Metrics
     clock: Clock
-    tokens: TokenCodec
+    tokens: TokenVerifier
     db: Database
 
     def close(self) -> None:
@@ -66,7 +66,7 @@ def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clo
         logger=logger,
         metrics=metrics,
         clock=clock or clock_from_settings(settings.clock_file, settings.timezone),
-        tokens=TokenCodec(settings.jwt_secret, settings.jwt_issuer, settings.jwt_ttl_hours),
+        tokens=token_verifier(settings),
         db=Database(settings.database_url, service, size=settings.db_pool_size),
     )
 

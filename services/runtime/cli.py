@@ -63,13 +63,17 @@ def dev_token(
     """Mints a bearer token signed with the configured key (development use)."""
     from datetime import timedelta
 
-    from services.runtime.auth import Actor, TokenCodec
+    from services.runtime.auth import Actor
+    from services.runtime.oidc import TokenVerifier, token_verifier
 
     settings = ServiceSettings()
     actor = Actor(
         user_id=user, role=role, jurisdiction=jurisdiction, name=name, schools=schools.split(",") if schools else None
     )
-    typer.echo(TokenCodec(settings.jwt_secret, settings.jwt_issuer).mint(actor, ttl=timedelta(hours=hours)))
+    verifier: TokenVerifier = token_verifier(settings)
+    if verifier.dev is None:
+        raise typer.BadParameter("开发令牌已关闭 (development tokens are disabled: BAOXUE_JWT_DEV_TOKENS)")
+    typer.echo(verifier.mint(actor, ttl=timedelta(hours=hours)))
 
 
 @app.command("roles")

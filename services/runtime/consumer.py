@@ -465,11 +465,11 @@ class ConsumerLoop:
             attempts = self._attempts.get((key, msg.offset()), 0) + 1
             self._attempts[(key, msg.offset())] = attempts
             if attempts < 5:
-                raise TransientError(f"{type(exc).__name__}: {exc}") from exc
-            self.dead_letter(msg, "retries_exhausted", f"{type(exc).__name__}: {exc}")
+                raise TransientError(rlog.error_text(exc)) from exc
+            self.dead_letter(msg, "retries_exhausted", rlog.error_text(exc, 500))
             self.sink.skip(track, sequence)
         except Exception as exc:  # noqa: BLE001 - a poison message must not block its partition
-            self.dead_letter(msg, "processing_failed", f"{type(exc).__name__}: {exc}")
+            self.dead_letter(msg, "processing_failed", rlog.error_text(exc, 500))
             self.sink.skip(track, sequence)
         self.positions[key] = sequence
         return "applied"
@@ -492,7 +492,7 @@ class ConsumerLoop:
             for (topic, partition), offset in first_offsets.items():
                 self.consumer.seek(TopicPartition(topic, partition, offset))
                 self.next_offsets.pop((topic, partition), None)
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(rlog.error_text(exc)) from exc
         except Exception:  # noqa: BLE001 - find the poison message by applying one at a time
             self.positions.update(before)
         for msg, key, track, seq, policy, message in pending:
@@ -506,7 +506,7 @@ class ConsumerLoop:
         try:
             self.sink.skip_many(list(skips.values()))
         except RETRYABLE as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(rlog.error_text(exc)) from exc
 
     def save_offset_hints(self) -> None:
         if not self.next_offsets:
@@ -582,7 +582,7 @@ class ConsumerLoop:
                     try:
                         outcome = self.handle(msg)
                     except TransientError as exc:
-                        self.log.warning("consumer_transient_failure", error=str(exc)[:300])
+                        self.log.warning("consumer_transient_failure", error=rlog.error_text(exc))
                         self.consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
                         rewound.add(key)
                         time.sleep(1.0)
@@ -598,7 +598,7 @@ class ConsumerLoop:
                     self.flush_pending()
                     self.flush_skips()  # before the offset hints: a hint ahead of the position would look like a gap
                 except TransientError as exc:
-                    self.log.warning("consumer_transient_failure", error=str(exc)[:300])
+                    self.log.warning("consumer_transient_failure", error=rlog.error_text(exc))
                     time.sleep(1.0)
                     continue
                 self.save_offset_hints()
@@ -608,7 +608,7 @@ class ConsumerLoop:
                     self.update_lag()
                     last_lag = time.monotonic()
             except Exception as exc:  # noqa: BLE001 - the loop must outlive outages
-                self.log.warning("consumer_retrying", error=str(exc)[:300])
+                self.log.warning("consumer_retrying", error=rlog.error_text(exc))
                 self.close_consumer()
                 time.sleep(1.0)
         self.close_consumer()

@@ -13,6 +13,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
+from services.runtime.logging import error_text
+
 # json/jsonb columns are decoded with orjson (the stdlib decoder was a quarter of the registry's daily comparison run
 # over 100,000 children); values are the same Python objects
 set_json_loads(orjson.loads)
@@ -100,7 +102,7 @@ class Leadership:
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
         except psycopg.Error as exc:
-            self.log.warning("leadership_db_unavailable", lock=self.name, error=str(exc)[:200])
+            self.log.warning("leadership_db_unavailable", lock=self.name, error=error_text(exc, 200))
             return False
         row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.name,)).fetchone()
         if row and row[0]:
@@ -123,7 +125,7 @@ class Leadership:
             for _ in self._conn.notifies(timeout=timeout, stop_after=1):
                 notified = True  # the rest of the same packet is taken too: one look covers them all
         except psycopg.Error as exc:
-            self.log.warning("leadership_lost", lock=self.name, error=str(exc)[:200])
+            self.log.warning("leadership_lost", lock=self.name, error=error_text(exc, 200))
             self._conn.close()
             self._conn = None
             return True

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
+import psycopg
 import structlog
 
 
@@ -36,3 +38,19 @@ def bind(**values: object) -> None:
 def clear() -> None:
     """Clears the bound context (end of a request or message)."""
     structlog.contextvars.clear_contextvars()
+
+
+def error_text(exc: BaseException, limit: int = 300) -> str:
+    """An error as a log line may show it: a database error without the DETAIL and quoted values PostgreSQL adds
+    (``Key (id_number)=(…)``, ``Failing row contains (…)`` would repeat a child's data); others as they are."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, psycopg.Error):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return f"{type(exc).__name__}: {exc}"[:limit]
+    diag = seen.diag
+    primary = re.sub(r'"[^"]*"', '"…"', diag.message_primary or "") if diag.message_primary else type(seen).__name__
+    where = ", ".join(f"{k}={v}" for k, v in (("table", diag.table_name), ("column", diag.column_name),
+                                              ("constraint", diag.constraint_name)) if v)
+    outer = f"{type(exc).__name__} ← " if seen is not exc else ""
+    return f"{outer}{type(seen).__name__} ({seen.sqlstate}): {primary}{f' [{where}]' if where else ''}"[:limit]

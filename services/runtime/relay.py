@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 from contracts import Contract, Envelope
 from services.runtime.db import Database, Leadership
 from services.runtime.kafka import encode, ensure_topics, partition_for
+from services.runtime.logging import error_text
 from services.runtime.metrics import Metrics
 
 ToContract = Callable[[Any], Contract | None]
@@ -247,7 +248,7 @@ class Relay:
                 state = new_state
                 backoff = 0.5
             except Exception as exc:  # noqa: BLE001 - the relay must outlive outages
-                self.log.warning("relay_retrying", error=str(exc)[:300], backoff_s=backoff)
+                self.log.warning("relay_retrying", error=error_text(exc), backoff_s=backoff)
                 self._reset_producer()
                 state = None
                 time.sleep(backoff)

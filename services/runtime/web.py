@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
+import traceback
 import uuid
+from pathlib import Path
 from typing import Annotated, Any, Callable
 
 from fastapi import Depends, FastAPI, Request
@@ -13,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from services.runtime import logging as rlog
 from services.runtime.access import RoleMatrix
-from services.runtime.auth import CurrentActor, TokenCodec
+from services.runtime.auth import CurrentActor
 from services.runtime.metrics import Metrics
 
 ReadinessCheck = Callable[[], bool]
@@ -39,7 +42,7 @@ def create_base_app(
     description: str,
     metrics: Metrics,
     logger: Any,
-    token_codec: TokenCodec,
+    token_codec: Any,  # auth.TokenCodec or oidc.TokenVerifier: anything with verify(token) -> Actor
     clock: Any,
     readiness: dict[str, ReadinessCheck],
     error_statuses: dict[type[Exception], int],
@@ -64,17 +67,25 @@ def create_base_app(
         rlog.bind(correlation_id=cid)
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message = {**message, "headers": [*message.get("headers", ()),
                                                   (b"x-correlation-id", cid.encode("latin-1"))]}
             await send(message)
 
         try:
             await inner(scope, receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - logged here without its message, so the server never prints it
+            route = getattr(scope.get("route"), "path", "unmatched")
+            logger.error("unhandled_error", method=scope.get("method", ""), route=route, **redacted_error(exc))
+            if not responded:
+                await send_with_id({"type": "http.response.start", "status": 500,
+                                    "headers": [(b"content-type", b"application/json")]})
+                await send_with_id({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -151,6 +162,24 @@ class _Observe:
             await self.app(scope, receive, send)
             return
         await self.observe(scope, receive, send, self.app)
+
+
+_INTERNAL_ERROR = json.dumps(
+    {"detail": {"code": "internal_error", "message": "服务器内部错误，请凭 X-Correlation-ID 联系运维 (internal error)"}},
+    ensure_ascii=False,
+).encode()
+
+
+def redacted_error(exc: BaseException) -> dict[str, Any]:
+    """What an unhandled error logs: exception types and code locations, never messages, which may hold input
+    (a validation error's message repeats the whole request body: a child's name, ID number, phone)."""
+    types: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(types) < 5:
+        types.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    frames = traceback.extract_tb(exc.__traceback__)[-8:]
+    return {"error_types": types, "frames": [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames]}
 
 
 def _safe(check: ReadinessCheck) -> bool:

@@ -12,11 +12,36 @@ from services.runtime.settings import DEV_JWT_SECRET, ServiceSettings
 
 def test_the_development_signing_key_is_refused_outside_development():
     with pytest.raises(ValidationError, match="placeholder"):
-        ServiceSettings(env="production")
+        ServiceSettings(env="production", jwt_dev_tokens=True)
     with pytest.raises(ValidationError, match="32 characters"):
-        ServiceSettings(env="production", jwt_secret="short")
-    assert ServiceSettings(env="production", jwt_secret="x" * 40).env == "production"
+        ServiceSettings(env="production", jwt_dev_tokens=True, jwt_secret="short")
+    assert ServiceSettings(env="production", jwt_dev_tokens=True, jwt_secret="x" * 40).dev_tokens_enabled
     assert ServiceSettings(env="development").jwt_secret == DEV_JWT_SECRET
+    assert ServiceSettings(env="development").dev_tokens_enabled
+
+
+def test_the_example_secret_shipped_in_deploy_is_refused_too():
+    # 42 characters, so the length rule alone let the k8s example value sign production tokens
+    with pytest.raises(ValidationError, match="placeholder"):
+        ServiceSettings(env="production", jwt_dev_tokens=True, jwt_secret="replace-with-at-least-32-random-characters")
+    with pytest.raises(ValidationError, match="placeholder"):
+        ServiceSettings(env="production", jwt_dev_tokens=True, jwt_secret=DEV_JWT_SECRET + " ")
+
+
+def test_production_refuses_development_tokens_unless_enabled_and_needs_a_provider():
+    with pytest.raises(ValidationError, match="OIDC_ISSUER"):
+        ServiceSettings(env="production", jwt_secret="x" * 40)
+    settings = ServiceSettings(env="production", oidc_issuer="https://idp.example.gov.cn/realms/gz",
+                               oidc_audience="baoxue")
+    assert not settings.dev_tokens_enabled  # the placeholder secret is then never used to verify anything
+    with pytest.raises(ValidationError, match="AUDIENCE"):
+        ServiceSettings(oidc_issuer="https://idp.example.gov.cn")
+    with pytest.raises(ValidationError, match="https"):
+        ServiceSettings(env="production", oidc_issuer="http://idp.example.gov.cn", oidc_audience="baoxue")
+    with pytest.raises(ValidationError, match="ALGORITHMS"):
+        ServiceSettings(oidc_algorithms=["HS256"])
+    with pytest.raises(ValidationError, match="ROLE_MAP"):
+        ServiceSettings(oidc_role_map={"edu-county": "emperor"})
 
 
 def test_settings_come_from_baoxue_prefixed_environment(monkeypatch):

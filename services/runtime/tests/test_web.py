@@ -20,9 +20,13 @@ from services.runtime.web import CommandMeta, create_base_app
 class Log:
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
 
     def info(self, event: str, **fields: Any) -> None:
         self.lines.append({"event": event, **fields})
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.errors.append({"event": event, **fields})
 
 
 @pytest.fixture
@@ -41,6 +45,13 @@ def shell():
     @app.get("/v1/broken")
     def broken() -> None:
         raise RuntimeError("boom")
+
+    @app.post("/v1/children")
+    def enrol(body: dict[str, Any]) -> None:
+        try:
+            int(body["grade"])
+        except ValueError as exc:  # a message that repeats the request, as validation errors do
+            raise KeyError(f"bad child {body}") from exc
 
     return TestClient(app, raise_server_exceptions=False), metrics, log
 
@@ -83,3 +94,31 @@ def test_refused_unknown_and_failing_requests_are_counted_under_their_status(she
     assert count(metrics, "unmatched", "404") == 1
     assert count(metrics, "/v1/broken", "500") == 1
     assert [line["status"] for line in log.lines] == [401, 404, 500]
+
+
+def test_an_unhandled_error_is_logged_without_its_message_and_answers_500_itself(shell):
+    client, metrics, log = shell
+    child = {"name": "欧阳晓彤", "id_number": "520102201507234182", "guardian_phone": "13987654321", "grade": "五"}
+    r = client.post("/v1/children", json=child, headers={"X-Correlation-ID": "cid-err"})
+    assert r.status_code == 500 and r.json()["detail"]["code"] == "internal_error"
+    assert r.headers["x-correlation-id"] == "cid-err"
+    [error] = log.errors
+    assert error["event"] == "unhandled_error" and error["route"] == "/v1/children"
+    assert error["error_types"] == ["KeyError", "ValueError"]
+    assert any("test_web.py" in f and "enrol" in f for f in error["frames"])
+    logged = str(log.errors) + str(log.lines)
+    assert "欧阳晓彤" not in logged and "520102201507234182" not in logged and "13987654321" not in logged
+    assert count(metrics, "/v1/children", "500", "POST") == 1
+
+
+def test_the_server_never_sees_an_unhandled_error_to_print_it():
+    """TestClient re-raises what reaches the server (as uvicorn prints it, message and all); now nothing does."""
+    app = create_base_app(service="web-test", title="t", description="d", metrics=Metrics("web-test-2"), logger=Log(),
+                          token_codec=TokenCodec(DEV_JWT_SECRET), clock=SystemClock(), readiness={},
+                          error_statuses={})
+
+    @app.get("/v1/leaky")
+    def leaky() -> None:
+        raise ValueError("欧阳晓彤 520102201507234182")
+
+    assert TestClient(app).get("/v1/leaky").status_code == 500
