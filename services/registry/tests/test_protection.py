@@ -68,7 +68,7 @@ def test_the_attack_works_on_ids_made_with_the_development_key():
 
 
 def test_production_refuses_the_development_pseudonym_key_and_a_missing_key_file(tmp_path):
-    base = {"env": "production", "jwt_secret": "x" * 40}
+    base = {"env": "production", "jwt_secret": "x" * 40, "jwt_dev_tokens": True}
     with pytest.raises(ValueError, match="PSEUDONYM_KEY"):
         RegistrySettings(**base, key_file=tmp_path / "k.json")
     with pytest.raises(ValueError, match="KEY_FILE"):

@@ -16,7 +16,8 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from services.runtime.auth import Actor, CurrentActor
+from services.runtime.access import Allow, RoleMatrix
+from services.runtime.auth import ROLES, Actor, CurrentActor
 from services.runtime.clock import SystemClock
 from services.runtime.infra import free_port
 from services.runtime.metrics import Metrics
@@ -53,7 +54,8 @@ def settings_for(idp: LocalIdp, **overrides: Any) -> ServiceSettings:
 def api(settings: ServiceSettings) -> TestClient:
     """A platform API built the way every service's is: create_base_app with the verifier the settings describe."""
     app = create_base_app(service="oidc-test", title="t", description="d", metrics=Metrics("oidc-test"), logger=Log(),
-                          token_codec=token_verifier(settings), clock=SystemClock(), readiness={}, error_statuses={})
+                          token_codec=token_verifier(settings), clock=SystemClock(), readiness={}, error_statuses={},
+                          role_matrix=RoleMatrix({"GET /v1/whoami": Allow(*(r for r in ROLES if r != "admin"))}))
 
     @app.get("/v1/whoami")
     def whoami(actor: CurrentActor) -> dict[str, Any]:

@@ -36,7 +36,8 @@ def shell():
                           token_codec=TokenCodec(DEV_JWT_SECRET), clock=SystemClock(), readiness={},
                           error_statuses={}, role_matrix=RoleMatrix({
                               "GET /v1/things/{thing_id}": Allow("county_officer"),
-                              "GET /v1/broken": Public("fails on purpose")}))
+                              "GET /v1/broken": Public("fails on purpose"),
+                              "POST /v1/children": Public("fails on purpose, with the request in its message")}))
 
     @app.get("/v1/things/{thing_id}")
     def thing(thing_id: str, actor: CurrentActor, meta: CommandMeta) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def test_the_server_never_sees_an_unhandled_error_to_print_it():
     """TestClient re-raises what reaches the server (as uvicorn prints it, message and all); now nothing does."""
     app = create_base_app(service="web-test", title="t", description="d", metrics=Metrics("web-test-2"), logger=Log(),
                           token_codec=TokenCodec(DEV_JWT_SECRET), clock=SystemClock(), readiness={},
-                          error_statuses={})
+                          error_statuses={}, role_matrix=RoleMatrix({"GET /v1/leaky": Public("fails on purpose")}))
 
     @app.get("/v1/leaky")
     def leaky() -> None:
