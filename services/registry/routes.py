@@ -277,6 +277,8 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
         attributes = {k: fields.pop(k) for k in list(fields) if k not in ("source", "id_number", "source_record_id",
                                                                          "flags")}
         require_scope(actor, attributes.get("township_code") or normalise_id_number(body.id_number)[:6], "儿童户籍地")
+        if (known := registry.find_child_record(normalise_id_number(body.id_number))) is not None:
+            require_scope(actor, known.township_code, "儿童现居住地")  # the child's own residence, not the request's
         child, outcome = registry.report_child(as_of=clock.today(), attributes=attributes, meta=meta, **fields)
         return {"student_id": str(student_id_for(child.id_number)), "outcome": outcome}
 
@@ -310,6 +312,7 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
     def undo_merge(body: Merge, actor: CurrentActor, meta: CommandMeta) -> None:
         require_role(actor, *DATA_EXCHANGE)
         scoped_child(actor, body.survivor_id_number)
+        scoped_child(actor, body.other_id_number)
         registry.undo_merge(meta=meta, **body.model_dump())
 
     # -- comparisons -----------------------------------------------------------------------------

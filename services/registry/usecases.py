@@ -186,8 +186,12 @@ class PopulationUseCases:
         self.save(child)  # type: ignore[attr-defined]
         return child, outcome
 
+    def find_child_record(self, id_number: str) -> Child | None:
+        """The population record of an ID number, or None when no source has reported the child yet."""
+        return self._get(Child, child_id_for(id_number))  # type: ignore[attr-defined,no-any-return]
+
     def child_record(self, id_number: str) -> Child:
-        child = self._get(Child, child_id_for(id_number))  # type: ignore[attr-defined]
+        child = self.find_child_record(id_number)
         if child is None:
             raise NotFound("适龄人口中没有该儿童", rule="child_exists")
         return child
@@ -244,7 +248,7 @@ class PopulationUseCases:
                                                    "poverty_alleviation", "education"):
             raise InvalidInput(f"数据来源无效: {source}", rule="source")
         plan = self._plan_students(parsed, schools) if kind == "students" else self._plan_children(parsed, source,
-                                                                                                   today)
+                                                                                                   today, scope)
         errors = sorted(parsed.errors, key=lambda e: e.line)
         report = ImportReport(kind, parsed.sha256, parsed.total, len(parsed.rows), errors, False)
         if errors and not valid_only:
@@ -318,7 +322,7 @@ class PopulationUseCases:
         parsed.rows = kept
         return plan
 
-    def _plan_children(self, parsed: Parsed, source: str, today: date) -> list[tuple[str, Any]]:
+    def _plan_children(self, parsed: Parsed, source: str, today: date, scope: str = "") -> list[tuple[str, Any]]:
         ids = [str(child_id_for(r["id_number"])) for _, r in parsed.rows]
         existing = self._existing("child_index", ids)
         plan = []
@@ -332,6 +336,8 @@ class PopulationUseCases:
                 plan.append(("create_child", {"id_number": row["id_number"], "record": record}))
             elif old["status"] == "merged":
                 parsed.error(line, "id_number", "not_merged", "该记录已合并到另一儿童")
+            elif scope and not str(old.get("township_code") or "").startswith(scope):  # the child's own residence
+                parsed.error(line, "id_number", "out_of_jurisdiction", f"该儿童现居住地不在您的辖区 {scope} 内")
             elif same_record((old.get("records") or {}).get(key), record):
                 plan.append(("unchanged", None))
             else:
