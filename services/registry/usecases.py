@@ -493,9 +493,8 @@ class QueryUseCases:
         """Every event about a child (registration, population record, findings) with source and actor."""
         self.index.catch_up(self)  # type: ignore[attr-defined]
         index = self.index  # type: ignore[attr-defined]
-        student = index.get("student_index", student_id)
         child_rows = index.where("child_index", student_id=student_id)
-        codes = [r["township_code"] for r in ([student] if student else []) + [r for _, r in child_rows]]
+        codes = self.child_jurisdictions(student_id, caught_up=True)
         if not codes:
             raise NotFound("没有该儿童", rule="child_exists")
         if not any(c.startswith(prefix) for c in codes):
@@ -508,6 +507,15 @@ class QueryUseCases:
                 entries.append(_history_entry(e))
         entries.sort(key=lambda x: (x["recorded_at"], x["version"]))
         return entries
+
+    def child_jurisdictions(self, student_id: str, caught_up: bool = False) -> list[str]:
+        """The child's own jurisdictions: the registration's township and the residence of the population record."""
+        if not caught_up:
+            self.index.catch_up(self)  # type: ignore[attr-defined]
+        student = self.index.get("student_index", student_id)  # type: ignore[attr-defined]
+        rows = [student] if student else []
+        rows += [r for _, r in self.index.where("child_index", student_id=student_id)]  # type: ignore[attr-defined]
+        return sorted({r["township_code"] for r in rows if r.get("township_code")})
 
     def grade_counts(self, prefix: str, by: str = "school") -> list[dict[str, Any]]:
         """Children in school (enrolled or suspended) by school or township and grade."""
