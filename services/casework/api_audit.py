@@ -20,6 +20,7 @@ from services.casework.audit import verify_case, verify_store
 from services.casework.domain import InvalidInput, NotFound
 from services.casework.views import case_view
 from services.runtime.auth import Actor, CurrentActor, require_role, require_scope
+from services.runtime.readaudit import Reader, Subject, reading
 
 STORE_AUDIT_ROLES = ("auditor", "province_officer", "prefecture_officer", "county_officer")
 
@@ -41,13 +42,17 @@ def audit_router(casework: CaseworkApp, read_roles: tuple[str, ...], case_public
     router = APIRouter(prefix="/v1", tags=["casework: audit"])
 
     @router.get("/cases/{case_id}/as-of", summary="案件在某一版本或某一时刻的状态")
-    def as_of(case_id: uuid.UUID, actor: CurrentActor, version: Annotated[int | None, Query(ge=1)] = None,
-              at: datetime | None = None) -> Any:
+    def as_of(case_id: uuid.UUID, actor: CurrentActor, reader: Annotated[Reader, reading("audit")],
+              version: Annotated[int | None, Query(ge=1)] = None, at: datetime | None = None) -> Any:
         require_role(actor, *read_roles)
-        require_scope(actor, casework.case(case_id).township_code, "案件")
+        current = casework.case(case_id)
+        require_scope(actor, current.township_code, "案件")
         if version is None and at is None:
             raise InvalidInput("请指定 version 或 at", rule="as_of.version_or_time")
-        return case_public(**asdict(case_view(casework.case_as_of(case_id, version=version, at=at))))
+        shown = case_public(**asdict(case_view(casework.case_as_of(case_id, version=version, at=at))))
+        reader.viewed("case_as_of", [Subject(current.township_code, student_id=current.student_id,
+                                             case_id=str(current.id))])
+        return shown
 
     def opening_township(case_id: uuid.UUID) -> str | None:
         """The township the case was opened in (never changes), or None when its opening is unreadable."""
