@@ -16,6 +16,7 @@ from services.reporting.ledgers import KINDS
 from services.reporting.queries import LedgerFilter, ReportingQueries
 from services.runtime.auth import CurrentActor, require_role
 from services.runtime.bootstrap import Runtime, base_app
+from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
 
 COUNTY = r"^\d{6}$"
 TOWNSHIP = r"^\d{9}$"
@@ -162,6 +163,7 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
     @router.get("/ledgers/{kind}/export", summary="A ledger as CSV or XLSX (all rows that match, masked)")
     def export(
         request: Request, actor: CurrentActor, kind: Annotated[str, Path(pattern="^(cases|children|suspected)$")],
+        reader: Annotated[Reader, reading("reporting")],
         format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
         sort: Annotated[str | None, Query(max_length=32)] = None,
         as_of: Annotated[date | None, Query()] = None,
@@ -179,16 +181,22 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
         else:
             body = exports.to_xlsx(spec, result["items"], caption)
             media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        reader.viewed(f"ledger_export:{kind}", [
+            Subject(item.get("township_code") or actor.jurisdiction, student_id=item.get("student_id"),
+                    case_id=item.get("case_id")) for item in result["items"]])
         filename = f"{kind}-{actor.jurisdiction}-{stamp}.{format}"
         return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @router.get("/cases/{case_id}/timeline", summary="A case and its steps as known at the end of a day")
     def timeline(case_id: Annotated[str, Path(max_length=64)], actor: CurrentActor,
+                 reader: Annotated[Reader, reading("supervision")],
                  as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
         require_role(actor, *READERS)
         found = queries.case(scope_of(actor), case_id, cut(as_of, runtime.clock.today()))
         if found is None:
             raise HTTPException(404, detail={"code": "not_found", "message": f"个案 {case_id} 不存在或不在您的辖区（或当时尚未立案）"})
+        row = found["case"]
+        reader.viewed("case_timeline", [Subject(row["township_code"], student_id=row["student_id"], case_id=case_id)])
         return found
 
     def _dashboard(actor: Any, code: str, school_id: str | None, as_of: date | None) -> dict[str, Any]:
@@ -237,7 +245,9 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
                          as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
         return _dashboard(actor, township_code, school_id, as_of)
 
+    app.state.read_audit = ReadAudit(runtime.db, runtime.clock)
     app.include_router(router)
+    app.include_router(reads_router())
     from services.reporting import api_bi, pages
 
     api_bi.mount(app, queries)
