@@ -47,3 +47,14 @@ def test_an_export_records_every_child_it_shows_and_a_timeline_its_case(client, 
     assert all(r["case_id"] != elsewhere.case_id for r in rows)
     assert client.get("/v1/audit/reads", params={"case_id": cases[0].case_id},
                       headers=auth("auditor", "520131")).json() == []
+
+
+def test_a_ledger_page_records_the_children_on_it(client, feed):
+    township = f"{COUNTY}002"
+    school = feed.school(township)
+    student = feed.student(school, township)
+    case = feed.case(student, school, township)
+    page = client.get("/v1/ledgers/cases", params={"township_code": township}, headers=OFFICER)
+    assert page.status_code == 200 and [i["case_id"] for i in page.json()["items"]] == [case.case_id]
+    rows = client.get("/v1/audit/reads", params={"case_id": case.case_id}, headers=auth("auditor", COUNTY)).json()
+    assert [(r["view"], r["purpose"], r["student_id"]) for r in rows] == [("ledger:cases", "reporting", student)]
