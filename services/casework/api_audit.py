@@ -81,7 +81,7 @@ def audit_router(casework: CaseworkApp, read_roles: tuple[str, ...], case_public
         require_role(actor, *STORE_AUDIT_ROLES)
         whole = verify_store(casework)
         wide = is_store_wide(actor)
-        result = whole.within(lambda township: wide if township is None else actor.covers(township))
+        result = whole if wide else whole.within(lambda township: township is not None and actor.covers(township))
         return StoreAuditPublic(
             scope="*" if wide else actor.jurisdiction, intact=result.intact, cases=result.cases,
             events=result.events, digest=result.digest,

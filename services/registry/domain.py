@@ -272,12 +272,15 @@ class Student(Aggregate):
                              township_code=school.township_code, grade=grade, class_name=class_name, meta=meta)
 
     def _require_destination(self, school: School) -> None:
-        """A transfer out that named the receiving school or region is received there only (the record's own word)."""
+        """A transfer out that named the receiving school is received there only; one that named a region, there or
+        back in the county the child left (the record's own word, not the receiving school's)."""
         destination = self.__dict__.get("transfer_to") or {}
         if destination.get("school_id") and destination["school_id"] != str(school.id):
             raise Conflict("转入学校与转出时指定的接收学校不符 (not the school named at transfer out)",
                            rule="transfer_in_destination")
-        if destination.get("region_code") and not school.township_code.startswith(destination["region_code"]):
+        region = destination.get("region_code")
+        back_home = school.township_code[:6] == self.township_code[:6]
+        if region and not (school.township_code.startswith(region) or back_home):
             raise Conflict("转入学校不在转出时指定的地区 (not in the region named at transfer out)",
                            rule="transfer_in_destination")
 
