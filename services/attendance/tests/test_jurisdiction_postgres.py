@@ -9,6 +9,7 @@ import pytest
 from contracts.events import SchoolRegisteredV1, StudentEnrolledV1
 from services.attendance.tests.test_api_postgres import client, rows, service  # noqa: F401 - shared fixtures
 from services.attendance.tests.test_postgres import COUNTY, MON, OTHER_COUNTY, deliver, new_school, stored_checkins
+from services.runtime.auth import ROLES
 from services.runtime.testing import auth
 
 pytestmark = pytest.mark.integration
@@ -42,3 +43,22 @@ def test_a_token_of_one_county_naming_a_school_of_another_in_its_claim_is_refuse
     assert single.status_code == 403
     own = client.post(f"/v1/days/{MON}/checkins", json={"items": rows(mine, my_students)}, headers=gate)
     assert own.status_code == 200 and stored_checkins(service, mine) == len(my_students)
+
+
+def test_no_role_of_another_county_reads_or_writes_a_school_through_any_route(service, client):  # noqa: F811
+    school_id, students = new_school(service)
+    values = {"{school_id}": school_id, "{county_code}": COUNTY, "{code}": COUNTY, "{day}": MON,
+              "{leave_id}": "00000000-0000-0000-0000-000000000000"}
+    routes = sorted((method.upper(), path) for path, ops in client.app.openapi()["paths"].items()
+                    if any(v in path for v in ("{school_id}", "{county_code}", "{code}")) for method in ops)
+    assert len(routes) >= 12
+    for role in (r for r in ROLES if r != "admin"):
+        headers = auth(role, OTHER_COUNTY, user_id=f"{role}-x", schools=[school_id])  # the claim names the school
+        for method, path in routes:
+            url = path
+            for placeholder, value in values.items():
+                url = url.replace(placeholder, value)
+            answer = client.request(method, url, headers=headers, json={"items": []})
+            allowed = (403, 404) if method == "GET" else (403, 404, 422)
+            assert answer.status_code in allowed, (role, method, path, answer.status_code)
+    assert stored_checkins(service, school_id) == 0

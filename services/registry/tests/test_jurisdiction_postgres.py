@@ -8,6 +8,7 @@ from services.registry.bootstrap import build_registry
 from services.registry.settings import RegistrySettings
 from services.registry.tests.stories import make_id
 from services.runtime.bootstrap import build_runtime
+from services.runtime.auth import ROLES
 from services.runtime.testing import auth
 
 pytestmark = pytest.mark.integration
@@ -64,3 +65,29 @@ def test_undoing_a_merge_needs_both_children_in_scope(client):
     refused = client.post("/v1/population/merges/undo", headers=THERE, json=merge)
     assert refused.status_code == 403
     assert client.post("/v1/population/merges/undo", headers=PREFECTURE, json=merge).status_code == 204
+
+
+def test_no_role_of_another_county_reads_or_changes_a_child_or_school_through_any_route(client):
+    school = client.post("/v1/schools", headers=HERE, json={"code": "J-SCOPE", "name": "辖区小学", "level": "primary",
+                                                             "county_code": "520111", "township_code": "520111001"})
+    school_id = school.json()["school_id"]
+    id_number = make_id("52011120160101771")
+    student = client.post("/v1/students", headers=HERE, json={
+        "id_number": id_number, "name": "周小明", "birth_date": "2016-01-01", "school_id": school_id, "grade": 4,
+        "class_name": "4-1"})
+    student_id = student.json()["student_id"]
+    before = client.get(f"/v1/children/{student_id}/history", headers=HERE).json()
+    values = {"{student_id}": student_id, "{school_id}": school_id, "{id_number}": id_number, "{code}": "520111"}
+    routes = sorted((method.upper(), path) for path, ops in client.app.openapi()["paths"].items()
+                    if any(v in path for v in values) for method in ops)
+    assert len(routes) >= 15
+    for role in (r for r in ROLES if r != "admin"):
+        headers = auth(role, "520112", user_id=f"{role}-x")
+        for method, path in routes:
+            url = path
+            for placeholder, value in values.items():
+                url = url.replace(placeholder, value)
+            answer = client.request(method, url, headers=headers, json={})
+            allowed = (403, 404) if method == "GET" else (403, 404, 422)
+            assert answer.status_code in allowed, (role, method, path, answer.status_code)
+    assert client.get(f"/v1/children/{student_id}/history", headers=HERE).json() == before
