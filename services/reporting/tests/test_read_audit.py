@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from services.reporting.bootstrap import api
 from services.reporting.settings import ReportingSettings
 from services.runtime.clock import FixedClock
+from services.runtime.auth import ROLES
 from services.runtime.testing import auth
 
 pytestmark = pytest.mark.integration
@@ -58,3 +59,17 @@ def test_a_ledger_page_records_the_children_on_it(client, feed):
     assert page.status_code == 200 and [i["case_id"] for i in page.json()["items"]] == [case.case_id]
     rows = client.get("/v1/audit/reads", params={"case_id": case.case_id}, headers=auth("auditor", COUNTY)).json()
     assert [(r["view"], r["purpose"], r["student_id"]) for r in rows] == [("ledger:cases", "reporting", student)]
+
+
+def test_no_role_of_another_county_reads_a_case_school_or_unit_of_this_one(client, feed):
+    township = f"{COUNTY}003"
+    school = feed.school(township)
+    case = feed.case(feed.student(school, township), school, township)
+    urls = [f"/v1/cases/{case.case_id}/timeline", f"/v1/dashboard/{COUNTY}", f"/v1/dashboard/{township}",
+            f"/v1/dashboard/{township}/schools/{school}", f"/v1/dashboard/counties/{COUNTY}",
+            f"/v1/ledgers/cases?township_code={township}", f"/v1/ledgers/cases/export?county_code={COUNTY}"]
+    for role in (r for r in ROLES if r != "admin"):
+        headers = auth(role, "520131", user_id=f"{role}-x", schools=[school])
+        for url in urls:
+            assert client.get(url, headers=headers).status_code in (403, 404), (role, url)
+    assert client.get("/v1/audit/reads", params={"case_id": case.case_id}, headers=auth("auditor", COUNTY)).json() == []
