@@ -5,7 +5,7 @@ import uuid
 import psycopg
 import pytest
 
-from contracts.events.registry import StudentEnrolledV1
+from contracts.events.registry import DisabledChildPlacedV1, StudentEnrolledV1
 from services.casework.tests.builders import deliver, opened_case
 from services.casework.tests.stories import unique_county
 from services.runtime.testing import auth
@@ -92,3 +92,21 @@ def test_a_report_does_not_join_a_case_open_in_another_county(api):
     assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "report.case_elsewhere"
     assert str(case.id) not in refused.text
     assert app.case(case.id).trigger_ids == [case.trigger_id]
+
+
+def test_a_child_placed_at_a_school_of_another_county_is_reported_there(api):
+    client, app = api
+    before, after = unique_county(), unique_county()
+    student = str(uuid.uuid4())
+    deliver(app, enrolled(student, f"{before}001"))
+    deliver(app, DisabledChildPlacedV1(student_id=student, school_id=str(uuid.uuid4()), township_code=f"{after}001",
+                                       placement="special_school", on="2025-09-01"), aggregateversion=2)
+
+    def report(county: str) -> int:
+        village = f"{county}001001"
+        return client.post("/v1/cases", headers=auth("village_cadre", village), json={
+            "student_id": student, "township_code": village, "note": "送教上门未落实", "report_id": str(uuid.uuid4())
+        }).status_code
+
+    assert report(before) == 403
+    assert report(after) == 201
