@@ -82,12 +82,12 @@ def audit_router(casework: CaseworkApp, read_roles: tuple[str, ...], case_public
         whole = verify_store(casework)
         wide = is_store_wide(actor)
         result = whole if wide else whole.within(lambda township: township is not None and actor.covers(township))
+        unattributed = sum(1 for p in whole.problems if whole.townships.get(p.case_id) is None)
         return StoreAuditPublic(
             scope="*" if wide else actor.jurisdiction, intact=result.intact, cases=result.cases,
             events=result.events, digest=result.digest,
             matches_expected=None if expected_digest is None else expected_digest == result.digest,
             problems=[ChainProblemPublic(**asdict(p)) for p in result.problems],
-            problems_elsewhere=sum(1 for p in whole.problems if whole.townships.get(p.case_id) is None) if not wide
-            else 0)
+            problems_elsewhere=0 if wide else unattributed)
 
     return router

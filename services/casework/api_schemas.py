@@ -161,7 +161,8 @@ class CaseAuditPublic(BaseModel):
 
 
 class StoreAuditPublic(BaseModel):
-    scope: str = Field(description="Jurisdiction the figures cover: yours, or `*` (the whole store) for province auditors")
+    scope: str = Field(description="Jurisdiction the figures cover: yours, or `*` (the whole store) for "
+                                   "province auditors")
     intact: bool
     cases: int
     events: int

@@ -351,7 +351,8 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
                    reader: Annotated[Reader, reading("data_correction")]) -> dict[str, Any]:
         child = registry.child_record(normalise_id_number(id_number))
         require_scope(actor, child.township_code, "儿童")
-        reader.viewed("child_provenance", [Subject(child.township_code, student_id=str(student_id_for(child.id_number)))])
+        shown = Subject(child.township_code, student_id=str(student_id_for(child.id_number)))
+        reader.viewed("child_provenance", [shown])
 
         def safe(attribute: str, value: Any) -> Any:
             return mask_name(value) if attribute in ("name", "guardian_name") else (

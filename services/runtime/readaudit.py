@@ -116,7 +116,8 @@ class ReadAudit:
             args.append(until)
         with self.db.transaction() as conn:
             return list(conn.execute(
-                f"SELECT id, {', '.join(COLUMNS)} FROM read_audit WHERE {' AND '.join(where)} "  # noqa: S608 - fixed names
+                f"SELECT id, {', '.join(COLUMNS)} FROM read_audit "  # noqa: S608 - column names are fixed
+                f"WHERE {' AND '.join(where)} "
                 "ORDER BY at DESC, id DESC LIMIT %s", (*args, limit)).fetchall())
 
 
@@ -138,7 +139,7 @@ class Reader:
 
 
 def reading(default: Purpose) -> Any:
-    """FastAPI dependency for a route that shows a child's personal data: the Reader, purpose defaulting to ``default``."""
+    """FastAPI dependency for a route showing a child's personal data: the Reader, purpose defaulting to ``default``."""
 
     def dependency(request: Request, actor: CurrentActor, purpose: Annotated[Purpose | None, Header(
             alias=PURPOSE_HEADER, description="访问目的 (purpose of access): " + "; ".join(

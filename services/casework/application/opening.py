@@ -11,7 +11,16 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from services.casework.application.owners import OwnerUseCases
-from services.casework.domain import Case, ChildCases, Conflict, Forbidden, NotFound, Trigger, case_id_for, child_cases_id_for
+from services.casework.domain import (
+    Case,
+    ChildCases,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Trigger,
+    case_id_for,
+    child_cases_id_for,
+)
 
 Outcome = Literal["opened", "attached", "duplicate"]
 FINDING_SOURCES = ("census", "transfer", "transition")
