@@ -86,8 +86,8 @@ def require_school_access(actor: Actor, school: SchoolRow) -> None:
 
 
 def scoped_schools(attendance: AttendanceApp, actor: Actor, school_ids: list[str]) -> dict[str, SchoolRow]:
-    """A batch's schools once the caller may write to each: a machine client's token names them all, anyone else's
-    jurisdiction covers each known one (unknown ones are left to the use case to name)."""
+    """A batch's schools once the caller may write to each: a machine client's token names them all, and the caller's
+    jurisdiction covers each known one's township (unknown ones are left to the use case to name)."""
     ids = sorted(set(school_ids))
     if actor.role == "attendance_system":
         covered = set(actor.schools or [])
@@ -98,9 +98,8 @@ def scoped_schools(attendance: AttendanceApp, actor: Actor, school_ids: list[str
                     detail={"code": "school_not_covered", "message": f"该考勤系统未获准为学校 {school_id} 上报"},
                 )
     schools = attendance.store.schools_by_id(ids)
-    if actor.role != "attendance_system":
-        for school in schools.values():
-            require_scope(actor, school.township_code, "学校")
+    for school in schools.values():  # the school's own county, as registry said, whatever the token claims
+        require_scope(actor, school.township_code, "学校")
     return schools
 
 

@@ -26,20 +26,10 @@ from services.casework.domain import (
 )
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
+from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
 from services.runtime.web import CommandMeta, seal
 
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404, Forbidden: 403}
-READ_ROLES = (
-    "province_officer",
-    "prefecture_officer",
-    "county_officer",
-    "township_officer",
-    "village_cadre",
-    "school_staff",
-    "head_teacher",
-    "justice_officer",
-    "auditor",
-)
 Stage = Literal[STAGES]  # type: ignore[valid-type]
 LocalCode = Annotated[str, Field(pattern=r"^\d{9}(\d{3})?$", description="9-digit township or 12-digit village code")]
 
@@ -211,16 +201,28 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         return CasePage(items=items, next_cursor=next_cursor)
 
     @router.get("/cases/{case_id}", response_model=CasePublic)
-    def get_case(case_id: uuid.UUID, actor: CurrentActor) -> CaseView:
-        return case_view(visible_case(case_id, actor))
+    def get_case(case_id: uuid.UUID, actor: CurrentActor, reader: Annotated[Reader, reading("casework")]) -> CaseView:
+        case = visible_case(case_id, actor)
+        reader.viewed("case", [case_subject(case)])
+        return case_view(case)
 
     @router.get("/cases/{case_id}/history", response_model=list[HistoryEntryPublic])
-    def case_history(case_id: uuid.UUID, actor: CurrentActor) -> list[HistoryEntryPublic]:
-        visible_case(case_id, actor)
-        return [HistoryEntryPublic(**asdict(e)) for e in casework.case_history(case_id)]
+    def case_history(case_id: uuid.UUID, actor: CurrentActor,
+                     reader: Annotated[Reader, reading("casework")]) -> list[HistoryEntryPublic]:
+        case = visible_case(case_id, actor)
+        entries = [HistoryEntryPublic(**asdict(e)) for e in casework.case_history(case_id)]
+        reader.viewed("case_timeline", [case_subject(case)])
+        return entries
 
+    app.state.read_audit = ReadAudit(runtime.db, runtime.clock)
     app.include_router(router)
     app.include_router(action_router(casework, CasePublic))
     app.include_router(owners_router(casework))
-    app.include_router(audit_router(casework, READ_ROLES, CasePublic))
+    app.include_router(audit_router(casework, CasePublic))
+    app.include_router(reads_router())
     return seal(app)
+
+
+def case_subject(case: Any) -> Subject:
+    """Whose data a view of a case shows: the child and the case, in the case's own jurisdiction."""
+    return Subject(case.township_code, student_id=case.student_id, case_id=str(case.id))

@@ -161,10 +161,13 @@ class CaseAuditPublic(BaseModel):
 
 
 class StoreAuditPublic(BaseModel):
+    scope: str = Field(description="Jurisdiction the figures cover: yours, or `*` (the whole store) for "
+                                   "province auditors")
     intact: bool
     cases: int
     events: int
-    digest: str = Field(description="sha256 over every case's chain head; keep it to compare later")
+    digest: str = Field(description="sha256 over the chain head of every case in `scope`; keep it to compare later")
     matches_expected: bool | None = Field(None, description="Set when expected_digest was given")
-    problems: list[ChainProblemPublic] = Field(description="Problems in cases inside your jurisdiction")
-    problems_elsewhere: int = Field(description="Problems in cases outside your jurisdiction (not shown)")
+    problems: list[ChainProblemPublic] = Field(description="Problems in cases inside `scope`")
+    problems_elsewhere: int = Field(description="Problems in cases whose opening is unreadable, so whose jurisdiction "
+                                                "is unknown (shown to province auditors only; could be yours)")

@@ -6,6 +6,7 @@ is seen: the event whose content no longer matches its seal is named with its ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -39,10 +40,22 @@ class StoreAudit:
     events: int = 0
     digest: str = ""
     problems: list[ChainProblem] = field(default_factory=list)
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    events_of: dict[str, int] = field(default_factory=dict)
+    townships: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def intact(self) -> bool:
         return not self.problems
+
+    def within(self, inside: Callable[[str | None], bool]) -> StoreAudit:
+        """The same audit restricted to the cases whose opening township ``inside`` accepts (None: unreadable)."""
+        kept = {c for c in self.heads if inside(self.townships.get(c))}
+        heads = {c: h for c, h in self.heads.items() if c in kept}
+        return StoreAudit(cases=len(heads), events=sum(self.events_of.get(c, 0) for c in kept),
+                          digest=store_digest(heads), problems=[p for p in self.problems if p.case_id in kept],
+                          heads=heads, events_of={c: self.events_of.get(c, 0) for c in kept},
+                          townships={c: self.townships.get(c) for c in kept})
 
 
 def verify_case(app: Any, case_id: UUID) -> CaseAudit:
@@ -69,6 +82,7 @@ def verify_store(app: Any, batch_size: int = 1000) -> StoreAudit:
         position = batch[-1].id
     audit.cases = len(heads)
     audit.digest = store_digest(heads)
+    audit.heads = heads
     return audit
 
 
@@ -77,6 +91,8 @@ def _check(app: Any, record: Any, heads: dict[str, tuple[int, str]], audit: Stor
     case_id = str(record.originator_id)
     version, previous = heads.get(case_id, (0, GENESIS))
     audit.events += 1
+    audit.events_of[case_id] = audit.events_of.get(case_id, 0) + 1
+    audit.townships.setdefault(case_id, None)
     name = record.topic.rsplit(".", 1)[-1]
     if record.originator_version != version + 1:
         audit.problems.append(ChainProblem(case_id, version + 1, "?", "missing_event"))
@@ -86,6 +102,8 @@ def _check(app: Any, record: Any, heads: dict[str, tuple[int, str]], audit: Stor
         audit.problems.append(ChainProblem(case_id, record.originator_version, name, "undecodable"))
         heads[case_id] = (record.originator_version, previous)
         return
+    if e.originator_version == 1:
+        audit.townships[case_id] = getattr(e, "township_code", None)
     meta = dict(getattr(e, "meta", None) or {})
     data = {k: v for k, v in e.__dict__.items() if k not in ENVELOPE_FIELDS}
     stored = meta.get("chain")

@@ -11,6 +11,7 @@ from contracts import Contract
 from contracts.events import SuspectedDropoutDetectedV1
 from contracts.events.attendance import AttendanceResumedV1, SuspectedDropoutRetractedV1
 from contracts.events.registry import (
+    DisabledChildPlacedV1,
     OutOfSchoolChildIdentifiedV1,
     OutOfSchoolChildRetractedV1,
     StudentAdmittedV1,
@@ -206,6 +207,21 @@ def when_student_admitted_record_placement(app: CaseworkApp, message: Message) -
 
 
 @loads(placement)
+def when_disabled_child_placed_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
+    """残疾儿童安置: the registration follows the placement's school (class and head teacher only if it is the same)."""
+    placed: DisabledChildPlacedV1 = message.payload  # type: ignore[assignment]
+    current = app.placement(placed.student_id)
+    same = current is not None and current.active and current.school_id == placed.school_id
+    return app.place_student(student_id=placed.student_id, school_id=placed.school_id,
+                             township_code=placed.township_code, grade=current.grade if current else None,
+                             class_name=current.class_name if same else None,
+                             head_teacher_id=current.head_teacher_id if same else None,
+                             head_teacher_name=current.head_teacher_name if same else None,
+                             registry_version=message.envelope.aggregateversion,
+                             meta=system_meta(message, placed.township_code))
+
+
+@loads(placement)
 def when_student_registration_closed_end_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """注销学籍: the placement no longer names a school or head teacher."""
     closed: StudentRegistrationClosedV1 = message.payload  # type: ignore[assignment]
@@ -230,4 +246,5 @@ def policies(app: CaseworkApp) -> dict[type[Contract], Policy]:
         StudentTransferredInV1: partial(when_student_transferred_in_record_placement, app),
         StudentAdmittedV1: partial(when_student_admitted_record_placement, app),
         StudentRegistrationClosedV1: partial(when_student_registration_closed_end_placement, app),
+        DisabledChildPlacedV1: partial(when_disabled_child_placed_record_placement, app),
     }

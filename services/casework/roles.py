@@ -9,6 +9,7 @@ Attendance systems and other services never call casework (it learns from their 
 from __future__ import annotations
 
 from services.runtime.access import Allow, At, RoleMatrix
+from services.runtime.readaudit import READS_ROUTE, reads_row
 
 READ = ("head_teacher", "school_staff", "village_cadre", "township_officer", "county_officer", "prefecture_officer",
         "province_officer", "justice_officer", "auditor")
@@ -27,13 +28,14 @@ CASE_DATA = CASE + "; personal data (masked)"
 COUNTY = At("county_officer", 6)
 
 MATRIX = RoleMatrix({
+    READS_ROUTE: reads_row(),
     "POST /v1/cases": Allow(*REPORT, note="the reported township must be in the caller's jurisdiction"),
     "GET /v1/cases": Allow(*READ, note="cases inside the caller's jurisdiction"),
     "GET /v1/cases/{case_id}": Allow(*READ, note=CASE_DATA),
     "GET /v1/cases/{case_id}/history": Allow(*READ, note=CASE_DATA),
     "GET /v1/cases/{case_id}/as-of": Allow(*READ, note=CASE_DATA),
-    "GET /v1/cases/{case_id}/verify": Allow(*READ, note=CASE + "; a case whose opening is unreadable: auditors only "
-                                                       "(checked in the handler: it depends on the stored events)"),
+    "GET /v1/cases/{case_id}/verify": Allow(*READ, note=CASE + "; a case whose opening is unreadable: admins and "
+                                                       "province auditors only (checked in the handler: it depends on the stored events)"),
     "GET /v1/audit/verify": Allow(*STORE_AUDIT, note="problems listed only for cases inside the caller's jurisdiction"),
     "POST /v1/cases/{case_id}/verification/start": Allow(*WORK, note=CASE),
     "POST /v1/cases/{case_id}/verification": Allow(*WORK, note=CASE),

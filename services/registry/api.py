@@ -17,6 +17,7 @@ from services.registry.roles import MATRIX
 from services.registry.routes import lifecycle_router
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
+from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
 from services.runtime.web import CommandMeta, seal
 
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
@@ -106,12 +107,16 @@ def create_app(runtime: Runtime, registry: RegistryApp, rules: Rules | None = No
         return view
 
     @router.get("/students/{student_id}", response_model=StudentPublic)
-    def get_student(student_id: Annotated[UUID, Path()], actor: CurrentActor) -> StudentView:
+    def get_student(student_id: Annotated[UUID, Path()], actor: CurrentActor,
+                    reader: Annotated[Reader, reading("enrolment")]) -> StudentView:
         student = registry.student(student_id)
         require_scope(actor, student.township_code, "学生")
+        reader.viewed("student_record", [Subject(student.township_code, student_id=str(student_id))])
         return student_view(student)
 
+    app.state.read_audit = ReadAudit(runtime.db, runtime.clock)
     app.include_router(router)
+    app.include_router(reads_router())
     app.include_router(lifecycle_router(registry, runtime.clock, rules or Rules()))
     app.include_router(erasure_router(registry))
     return seal(app)

@@ -258,6 +258,7 @@ class Student(Aggregate):
     def _transferred_out(self, on: date, reason: str, to_school_id: str | None, to_region_code: str | None,
                          school_id: str, township_code: str, meta: dict[str, Any]) -> None:
         self.status, self.since, self.transfer_out_on, self.meta = "transferring_out", on, on, meta
+        self.transfer_to = {"school_id": to_school_id, "region_code": to_region_code}
 
     def transfer_in(self, *, on: date, school: School, grade: int, class_name: str, meta: dict[str, Any]) -> None:
         """转入: a school receives a child who transferred out (人籍一致，籍随人走)."""
@@ -268,15 +269,29 @@ class Student(Aggregate):
             raise InvalidInput(f"{school.level} 学校没有 {grade} 年级", rule="grade_fits_school")
         if self.transfer_out_on is not None and on < self.transfer_out_on:
             raise InvalidInput("转入日期早于转出日期", rule="transfer_in_after_out")
+        self._require_destination(school)
         self._transferred_in(on=on, school_id=str(school.id), county_code=school.county_code,
                              township_code=school.township_code, grade=grade, class_name=class_name, meta=meta)
+
+    def _require_destination(self, school: School) -> None:
+        """A transfer out that named the receiving school is received there only; one that named a region, there or
+        back in the county the child left (the record's own word, not the receiving school's)."""
+        destination = self.__dict__.get("transfer_to") or {}
+        if destination.get("school_id") and destination["school_id"] != str(school.id):
+            raise Conflict("转入学校与转出时指定的接收学校不符 (not the school named at transfer out)",
+                           rule="transfer_in_destination")
+        region = destination.get("region_code")
+        back_home = school.township_code[:6] == self.township_code[:6]
+        if region and not (school.township_code.startswith(region) or back_home):
+            raise Conflict("转入学校不在转出时指定的地区 (not in the region named at transfer out)",
+                           rule="transfer_in_destination")
 
     @event("TransferredIn")
     def _transferred_in(self, on: date, school_id: str, county_code: str, township_code: str, grade: int,
                         class_name: str, meta: dict[str, Any]) -> None:
         self.school_id, self.county_code, self.township_code = school_id, county_code, township_code
         self.grade, self.class_name, self.status, self.since, self.meta = grade, class_name, "enrolled", on, meta
-        self.transfer_out_on = None
+        self.transfer_out_on, self.transfer_to = None, None
 
     def suspend(self, *, on: date, reason: str, until: date | None, approval_ref: str, meta: dict[str, Any]) -> None:
         """休学: only with an approval reference; the child stays counted as in school."""
@@ -350,7 +365,7 @@ class Student(Aggregate):
                 disability_degree: str | None, meta: dict[str, Any]) -> None:
         self.school_id, self.county_code, self.township_code = school_id, county_code, township_code
         self.placement, self.status, self.since, self.meta = placement, "enrolled", on, meta
-        self.transfer_out_on = None
+        self.transfer_out_on, self.transfer_to = None, None
 
     def close(self, *, on: date, reason: str, source: str, reference: str | None, meta: dict[str, Any]) -> bool:
         """注销学籍 on a death or move away reported by public security; False when already closed."""

@@ -9,6 +9,7 @@ check-ins and leave to attendance; neither reads the registry.
 from __future__ import annotations
 
 from services.runtime.access import Allow, At, ByParam, RoleMatrix
+from services.runtime.readaudit import READS_ROUTE, reads_row
 
 OFFICERS = ("township_officer", "county_officer", "prefecture_officer", "province_officer")
 UPPER = ("county_officer", "prefecture_officer", "province_officer")
@@ -22,6 +23,7 @@ PLAIN_READERS = ("school_staff", "head_teacher", *OFFICERS, "village_cadre", "ju
 LIFECYCLE = Allow(*SCHOOL, note="the student's (and a named school's) township must be in the caller's jurisdiction")
 
 MATRIX = RoleMatrix({
+    READS_ROUTE: reads_row(),
     "POST /v1/schools": Allow(*UPPER),
     "GET /v1/schools/{school_id}": Allow(*PLAIN_READERS, note="no personal data"),
     "GET /v1/schools": Allow(*PLAIN_READERS, note="no personal data"),

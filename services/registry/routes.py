@@ -17,6 +17,7 @@ from services.registry.comparisons import KINDS, Rules
 from services.registry.domain import mask_id_number, mask_name, normalise_id_number, student_id_for
 from services.registry.population import FLAGS, SOURCES
 from services.runtime.auth import CurrentActor, require_scope
+from services.runtime.readaudit import Reader, Subject, reading
 from services.runtime.web import CommandMeta
 
 
@@ -267,6 +268,8 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
         attributes = {k: fields.pop(k) for k in list(fields) if k not in ("source", "id_number", "source_record_id",
                                                                          "flags")}
         require_scope(actor, attributes.get("township_code") or normalise_id_number(body.id_number)[:6], "儿童户籍地")
+        if (known := registry.find_child_record(normalise_id_number(body.id_number))) is not None:
+            require_scope(actor, known.township_code, "儿童现居住地")  # the child's own residence, not the request's
         child, outcome = registry.report_child(as_of=clock.today(), attributes=attributes, meta=meta, **fields)
         return {"student_id": str(student_id_for(child.id_number)), "outcome": outcome}
 
@@ -295,6 +298,7 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
     @router.post("/population/merges/undo", status_code=204, summary="Undo a wrong merge")
     def undo_merge(body: Merge, actor: CurrentActor, meta: CommandMeta) -> None:
         scoped_child(actor, body.survivor_id_number)
+        scoped_child(actor, body.other_id_number)
         registry.undo_merge(meta=meta, **body.model_dump())
 
     # -- comparisons -----------------------------------------------------------------------------
@@ -309,19 +313,30 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     # -- queries ---------------------------------------------------------------------------------
     @router.get("/children", summary="Find children by ID number or name (masked results, your jurisdiction)")
-    def find(actor: CurrentActor, id_number: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+    def find(actor: CurrentActor, reader: Annotated[Reader, reading("verification")], id_number: str | None = None,
+             name: str | None = None) -> list[dict[str, Any]]:
         if not id_number and not name:
             raise HTTPException(422, detail={"code": "query_missing", "message": "请提供 id_number 或 name"})
-        return registry.find_children(actor.jurisdiction, id_number=id_number, name=name)
+        found = registry.find_children(actor.jurisdiction, id_number=id_number, name=name)
+        reader.viewed("child_search", [Subject(code, student_id=f["student_id"]) for f in found for code in {
+            c for c in (f["residence_township_code"], (f["registration"] or {}).get("township_code")) if c}])
+        return found
 
     @router.get("/children/{student_id}/history", summary="Every event about a child, with source and actor")
-    def history(student_id: UUID, actor: CurrentActor) -> list[dict[str, Any]]:
-        return registry.child_history(actor.jurisdiction, str(student_id))
+    def history(student_id: UUID, actor: CurrentActor,
+                reader: Annotated[Reader, reading("verification")]) -> list[dict[str, Any]]:
+        entries = registry.child_history(actor.jurisdiction, str(student_id))
+        reader.viewed("child_history", [Subject(code, student_id=str(student_id))
+                                        for code in registry.child_jurisdictions(str(student_id))])
+        return entries
 
     @router.get("/children/by-id-number/{id_number}/provenance", summary="Who said what about a child")
-    def provenance(id_number: str, actor: CurrentActor) -> dict[str, Any]:
+    def provenance(id_number: str, actor: CurrentActor,
+                   reader: Annotated[Reader, reading("data_correction")]) -> dict[str, Any]:
         child = registry.child_record(normalise_id_number(id_number))
         require_scope(actor, child.township_code, "儿童")
+        shown = Subject(child.township_code, student_id=str(student_id_for(child.id_number)))
+        reader.viewed("child_provenance", [shown])
 
         def safe(attribute: str, value: Any) -> Any:
             return mask_name(value) if attribute in ("name", "guardian_name") else (

@@ -190,8 +190,12 @@ class PopulationUseCases:
         self.save(child)  # type: ignore[attr-defined]
         return child, outcome
 
+    def find_child_record(self, id_number: str) -> Child | None:
+        """The population record of an ID number, or None when no source has reported the child yet."""
+        return self._get(Child, child_id_for(id_number))  # type: ignore[attr-defined,no-any-return]
+
     def child_record(self, id_number: str) -> Child:
-        child = self._get(Child, child_id_for(id_number))  # type: ignore[attr-defined]
+        child = self.find_child_record(id_number)
         if child is None:
             raise NotFound("适龄人口中没有该儿童", rule="child_exists")
         return child
@@ -248,7 +252,7 @@ class PopulationUseCases:
                                                    "poverty_alleviation", "education"):
             raise InvalidInput(f"数据来源无效: {source}", rule="source")
         plan = self._plan_students(parsed, schools) if kind == "students" else self._plan_children(parsed, source,
-                                                                                                   today)
+                                                                                                   today, scope)
         errors = sorted(parsed.errors, key=lambda e: e.line)
         report = ImportReport(kind, parsed.sha256, parsed.total, len(parsed.rows), errors, False)
         if errors and not valid_only:
@@ -332,7 +336,7 @@ class PopulationUseCases:
         parsed.rows = kept
         return plan
 
-    def _plan_children(self, parsed: Parsed, source: str, today: date) -> list[tuple[str, Any]]:
+    def _plan_children(self, parsed: Parsed, source: str, today: date, scope: str = "") -> list[tuple[str, Any]]:
         ids = [str(child_id_for(r["id_number"])) for _, r in parsed.rows]
         existing = self._existing("child_index", ids)
         plan = []
@@ -348,6 +352,8 @@ class PopulationUseCases:
                 parsed.error(line, "id_number", "not_merged", "该记录已合并到另一儿童")
             elif old["status"] == "erased":
                 plan.append(("erased", None))  # erased (依法删除): its personal data is not recorded again
+            elif scope and not str(old.get("township_code") or "").startswith(scope):  # the child's own residence
+                parsed.error(line, "id_number", "out_of_jurisdiction", f"该儿童现居住地不在您的辖区 {scope} 内")
             elif same_record((old.get("records") or {}).get(key), index_record(record)):
                 plan.append(("unchanged", None))
             else:
@@ -504,9 +510,8 @@ class QueryUseCases:
         """Every event about a child (registration, population record, findings) with source and actor."""
         self.index.catch_up(self)  # type: ignore[attr-defined]
         index = self.index  # type: ignore[attr-defined]
-        student = index.get("student_index", student_id)
         child_rows = index.where("child_index", student_id=student_id)
-        codes = [r["township_code"] for r in ([student] if student else []) + [r for _, r in child_rows]]
+        codes = self.child_jurisdictions(student_id, caught_up=True)
         if not codes:
             raise NotFound("没有该儿童", rule="child_exists")
         if not any(c.startswith(prefix) for c in codes):
@@ -519,6 +524,15 @@ class QueryUseCases:
                 entries.append(_history_entry(e))
         entries.sort(key=lambda x: (x["recorded_at"], x["version"]))
         return entries
+
+    def child_jurisdictions(self, student_id: str, caught_up: bool = False) -> list[str]:
+        """The child's own jurisdictions: the registration's township and the residence of the population record."""
+        if not caught_up:
+            self.index.catch_up(self)  # type: ignore[attr-defined]
+        student = self.index.get("student_index", student_id)  # type: ignore[attr-defined]
+        rows = [student] if student else []
+        rows += [r for _, r in self.index.where("child_index", student_id=student_id)]  # type: ignore[attr-defined]
+        return sorted({r["township_code"] for r in rows if r.get("township_code")})
 
     def grade_counts(self, prefix: str, by: str = "school") -> list[dict[str, Any]]:
         """Children in school (enrolled or suspended) by school or township and grade."""

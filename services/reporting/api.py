@@ -17,6 +17,7 @@ from services.reporting.queries import LedgerFilter, ReportingQueries
 from services.reporting.roles import MATRIX, WITHOUT_REPORTS
 from services.runtime.auth import CurrentActor
 from services.runtime.bootstrap import Runtime, base_app
+from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
 from services.runtime.web import seal
 
 COUNTY = r"^\d{6}$"
@@ -109,6 +110,12 @@ def ledger_filters(request: Request, kind: str) -> LedgerFilter:
     return LedgerFilter(extra=extra)
 
 
+def shown(items: list[dict[str, Any]], actor: Any) -> list[Subject]:
+    """The children (and cases) of ledger rows, in each row's own township, for the read audit."""
+    return [Subject(item.get("township_code") or actor.jurisdiction, student_id=item.get("student_id"),
+                    case_id=item.get("case_id")) for item in items]
+
+
 def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, dict[str, float]],
                reports: Any = None) -> FastAPI:
     """The reporting API bound to its read models (and, when given, the monthly report store)."""
@@ -131,7 +138,7 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
 
     @router.get("/ledger", response_model=LedgerPage, summary="控辍保学台账: one row per case")
     def ledger(
-        request: Request, actor: CurrentActor,
+        request: Request, actor: CurrentActor, reader: Annotated[Reader, reading("reporting")],
         township_code: Annotated[str | None, Query(pattern=TOWNSHIP)] = None,
         county_code: Annotated[str | None, Query(pattern=COUNTY)] = None,
         code: Annotated[str | None, Query(pattern=CODE)] = None,
@@ -143,13 +150,16 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
     ) -> dict[str, Any]:
         filters, at = checked(actor, request, "cases", as_of)
         try:
-            return queries.ledger(scope_of(actor), filters, page, page_size, sort, "cases", at)
+            result = queries.ledger(scope_of(actor), filters, page, page_size, sort, "cases", at)
         except KeyError as exc:
             raise HTTPException(422, detail={"code": "bad_sort", "message": f"不支持的排序字段 {sort}"}) from exc
+        reader.viewed("ledger:cases", shown(result["items"], actor))
+        return result
 
     @router.get("/ledgers/{kind}", summary="Any ledger: cases, children (适龄儿童少年), suspected (疑似辍学)")
     def any_ledger(
         request: Request, actor: CurrentActor, kind: Annotated[str, Path(pattern="^(cases|children|suspected)$")],
+        reader: Annotated[Reader, reading("reporting")],
         sort: Annotated[str | None, Query(max_length=32)] = None,
         as_of: Annotated[date | None, Query()] = None,
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -157,13 +167,16 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
     ) -> dict[str, Any]:
         filters, at = checked(actor, request, kind, as_of)
         try:
-            return queries.ledger(scope_of(actor), filters, page, page_size, sort, kind, at)
+            result = queries.ledger(scope_of(actor), filters, page, page_size, sort, kind, at)
         except KeyError as exc:
             raise HTTPException(422, detail={"code": "bad_sort", "message": f"不支持的排序字段 {sort}"}) from exc
+        reader.viewed(f"ledger:{kind}", shown(result["items"], actor))
+        return result
 
     @router.get("/ledgers/{kind}/export", summary="A ledger as CSV or XLSX (all rows that match, masked)")
     def export(
         request: Request, actor: CurrentActor, kind: Annotated[str, Path(pattern="^(cases|children|suspected)$")],
+        reader: Annotated[Reader, reading("reporting")],
         format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
         sort: Annotated[str | None, Query(max_length=32)] = None,
         as_of: Annotated[date | None, Query()] = None,
@@ -181,15 +194,19 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
         else:
             body = exports.to_xlsx(spec, result["items"], caption)
             media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        reader.viewed(f"ledger_export:{kind}", shown(result["items"], actor))
         filename = f"{kind}-{actor.jurisdiction}-{stamp}.{format}"
         return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @router.get("/cases/{case_id}/timeline", summary="A case and its steps as known at the end of a day")
     def timeline(case_id: Annotated[str, Path(max_length=64)], actor: CurrentActor,
+                 reader: Annotated[Reader, reading("supervision")],
                  as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
         found = queries.case(scope_of(actor), case_id, cut(as_of, runtime.clock.today()))
         if found is None:
             raise HTTPException(404, detail={"code": "not_found", "message": f"个案 {case_id} 不存在或不在您的辖区（或当时尚未立案）"})
+        row = found["case"]
+        reader.viewed("case_timeline", [Subject(row["township_code"], student_id=row["student_id"], case_id=case_id)])
         return found
 
     def _dashboard(actor: Any, code: str, school_id: str | None, as_of: date | None) -> dict[str, Any]:
@@ -236,7 +253,9 @@ def create_app(runtime: Runtime, queries: ReportingQueries, targets: dict[str, d
                          as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
         return _dashboard(actor, township_code, school_id, as_of)
 
+    app.state.read_audit = ReadAudit(runtime.db, runtime.clock)
     app.include_router(router)
+    app.include_router(reads_router())
     from services.reporting import api_bi, pages
 
     api_bi.mount(app, queries)

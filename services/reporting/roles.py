@@ -9,6 +9,7 @@ approved or sent back from above; the web pages are static and fetch everything 
 from __future__ import annotations
 
 from services.runtime.access import Allow, At, Public, RoleMatrix
+from services.runtime.readaudit import READS_ROUTE, reads_row
 
 OFFICERS = ("township_officer", "county_officer", "prefecture_officer", "province_officer")
 READERS = ("school_staff", *OFFICERS, "auditor")
@@ -17,6 +18,7 @@ PAGE = ("a static page or asset with no data: the page asks the API with the tok
         "and that request is checked")
 
 MATRIX = RoleMatrix({
+    READS_ROUTE: reads_row(),
     "GET /v1/ledger": Allow(*READERS, note=SCOPE + "; personal data (masked)"),
     "GET /v1/ledgers/{kind}": Allow(*READERS, note=SCOPE + "; personal data (masked)"),
     "GET /v1/ledgers/{kind}/export": Allow(*READERS, note=SCOPE + "; personal data (masked)"),

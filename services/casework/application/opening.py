@@ -11,7 +11,16 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from services.casework.application.owners import OwnerUseCases
-from services.casework.domain import Case, ChildCases, Conflict, NotFound, Trigger, case_id_for, child_cases_id_for
+from services.casework.domain import (
+    Case,
+    ChildCases,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Trigger,
+    case_id_for,
+    child_cases_id_for,
+)
 
 Outcome = Literal["opened", "attached", "duplicate"]
 FINDING_SOURCES = ("census", "transfer", "transition")
@@ -51,10 +60,25 @@ class OpeningUseCases(OwnerUseCases):
     def report_case(self, *, report_id: str, student_id: str, township_code: str, school_id: str | None, note: str,
                     meta: dict[str, Any]) -> tuple[Outcome, Case]:
         """A person reports a child out of school; the same report again changes nothing."""
+        self._check_report_jurisdiction(student_id, township_code)
         trigger = Trigger(trigger_id=report_id, source="report", student_id=student_id, school_id=school_id,
                           township_code=township_code, evidence={"note": note})
         opening = self._retrying(lambda: self.handle_trigger(trigger, meta))
         return opening.outcome, self.case(UUID(opening.case_id))
+
+    def _check_report_jurisdiction(self, student_id: str, township_code: str) -> None:
+        """A report stays in the county of the child's own registration and of the child's open case (403 if not)."""
+        county = township_code[:6]
+        placement = self.placement(student_id)
+        if placement is not None and placement.active and not placement.township_code.startswith(county):
+            raise Forbidden("该儿童的学籍不在所报告的县（区），请由学籍所在县（区）报告 "
+                            "(child registered in another county)", rule="report.child_registered_elsewhere")
+        child = self._get(ChildCases, child_cases_id_for(student_id))
+        current = child and (child.open_case_id or child.relapse_of())
+        case = self._get(Case, UUID(current)) if current else None
+        if case is not None and not case.township_code.startswith(county):
+            raise Forbidden("该儿童已有在其他县（区）办理的案件 (the child's case is handled in another county)",
+                            rule="report.case_elsewhere")
 
     def handle_trigger(self, trigger: Trigger, meta: dict[str, Any]) -> Opening:
         """One open case per child episode: a new trigger opens one, joins the open one, reopens one closed after a

@@ -107,17 +107,3 @@ def test_the_history_shows_every_event_with_its_actor_and_time(api):
     assert (opened["event"], opened["actor_id"], opened["actor_role"]) == ("Opened", "cadre-7", "village_cadre")
     assert opened["at"].startswith("2025-09-11T02:00") and opened["data"]["evidence"] == {"note": "辍学外出"}
     assert client.get(f"/v1/cases/{reported['case_id']}/history", headers=auth("auditor", unique_county())).status_code == 403
-
-
-def test_a_report_joining_a_case_in_another_area_does_not_reveal_that_case(api):
-    client, app = api
-    case_id = open_case(app, f"{unique_county()}001")
-    student = app.case(uuid.UUID(case_id)).student_id
-    village = unique_county() + "001001"
-    joined = client.post(
-        "/v1/cases",
-        json={"student_id": student, "township_code": village, "note": "孩子随父母来本村", "report_id": str(uuid.uuid4())},
-        headers=auth("village_cadre", village),
-    )
-    assert joined.status_code == 200
-    assert (joined.json()["outcome"], joined.json()["case_id"], joined.json()["case"]) == ("attached", case_id, None)

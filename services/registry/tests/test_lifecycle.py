@@ -162,6 +162,23 @@ def test_a_transfer_in_needs_a_transfer_out_first_and_an_open_school(county):
     assert "SchoolClosed" in county.published_types()
 
 
+def test_a_transfer_out_that_names_its_destination_is_received_only_there(county):
+    named = county.enrol(make_id("52010220160512003"))
+    county.app.transfer_out(named, on=date(2026, 9, 1), reason="转学", to_school_id=county.junior, to_region_code=None,
+                            meta=META)
+    with pytest.raises(Conflict) as err:
+        county.app.transfer_in(named, school_id=county.far_school, on=date(2026, 9, 2), grade=4, class_name="4-1",
+                               meta=META)
+    assert err.value.rule == "transfer_in_destination"
+    region = county.enrol(make_id("52010220150611107"))
+    county.app.transfer_out(region, on=date(2026, 9, 1), reason="随迁", to_school_id=None, to_region_code="520102",
+                            meta=META)
+    with pytest.raises(Conflict):
+        county.app.transfer_in(region, school_id=county.far_school, on=date(2026, 9, 2), grade=4, class_name="4-1",
+                               meta=META)  # 520103001 is not in 520102
+    county.app.transfer_in(region, school_id=county.primary, on=date(2026, 9, 2), grade=4, class_name="4-1", meta=META)
+
+
 def test_lifecycle_contracts_carry_no_clear_name_or_id_number(county):
     child = make_id("52010220140301005")
     sid = county.enrol(child, grade=6, name="李秀英")
