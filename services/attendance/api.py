@@ -49,8 +49,8 @@ ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound
 
 SchoolId = Annotated[str, Path(min_length=1, max_length=64, description="School id from the registry")]
 Day = Annotated[date, Path(description="School date, YYYY-MM-DD (local time)")]
-Code = Annotated[str, Path(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}(\d{3})?)?)?)?$", description="行政区划 code")]
-CountyCode = Annotated[str, Path(pattern=r"^\d{6}$", description="County code (6 digits)")]
+Code = Annotated[str, Path(pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$", description="行政区划 code")]
+CountyCode = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="County code (6 digits)")]
 
 
 def batch_rejected_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
@@ -17,6 +16,9 @@ from services.attendance.errors import (
     DayNotSchoolDay,
     InvalidInput,
 )
+from services.runtime.csvinput import check_text, guarded, header
+from services.runtime.jsoninput import parse_json
+from services.runtime.validation import BadInput
 
 
 @dataclass(frozen=True)
@@ -252,15 +254,15 @@ def _entry(
 
 
 def _csv_entries(text: str, errors: list[CalendarRowError]) -> list[_Entry]:
-    reader = csv.DictReader(io.StringIO(text))
-    columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(check_text(text), newline=""))
+    columns = [c.strip().lower() for c in header(reader)]
     missing = [c for c in ("kind", "start") if c not in columns]
     if missing:
         errors.append(_err(1, ",".join(missing), "missing_column", "CSV 表头须含 kind,start[,end,name] (header)"))
         return []
     reader.fieldnames = columns
     entries: list[_Entry] = []
-    for row in reader:
+    for row in guarded(reader):
         line = reader.line_num
         raw_kind = (row.get("kind") or "").strip()
         if raw_kind.startswith("#"):
@@ -280,9 +282,9 @@ def _csv_entries(text: str, errors: list[CalendarRowError]) -> list[_Entry]:
 
 def _json_entries(text: str, errors: list[CalendarRowError]) -> list[_Entry]:
     try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        errors.append(_err(exc.lineno, "file", "invalid_json", f"不是有效 JSON：{exc.msg}"))
+        body = parse_json(text.encode("utf-8", "surrogatepass"), where="file")
+    except BadInput as exc:
+        errors.append(_err(None, ".".join(str(p) for p in exc.loc), exc.kind, exc.msg))
         return []
     if not isinstance(body, dict):
         errors.append(_err(None, "$", "invalid_json", "校历须为 JSON 对象 (an object with terms, holidays, makeup_days)"))

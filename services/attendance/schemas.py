@@ -7,14 +7,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.runtime.validation import FiniteFloat, SafeId, SafeLine, SafeText
+
 
 class CheckinItem(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    student_id: str = Field(min_length=1, max_length=64)
+    student_id: SafeId = Field(min_length=1, max_length=64)
     status: Literal["present", "late", "left_early"] = "present"
     checked_at: datetime | None = Field(None, description="When the student was seen (ISO 8601; naive = local time)")
-    device: str | None = Field(None, max_length=64, description="Gate, card reader or app that saw the student")
+    device: SafeId | None = Field(None, max_length=64, description="Gate, card reader or app that saw the student")
 
 
 class CheckinBatchCreate(BaseModel):
@@ -28,11 +30,11 @@ class CheckinBulkItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    school_id: str = Field(min_length=1, max_length=64)
-    student_id: str = Field(min_length=1, max_length=64)
+    school_id: SafeId = Field(min_length=1, max_length=64)
+    student_id: SafeId = Field(min_length=1, max_length=64)
     status: Literal["present", "late", "left_early"] = "present"
     checked_at: datetime | None = Field(None, description="When the student was seen (ISO 8601; naive = local time)")
-    device: str | None = Field(None, max_length=64, description="Gate, card reader or app that saw the student")
+    device: SafeId | None = Field(None, max_length=64, description="Gate, card reader or app that saw the student")
 
 
 def bulk_body_schema() -> dict[str, Any]:
@@ -109,25 +111,25 @@ class RosterPublic(BaseModel):
 class CorrectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    student_id: str = Field(min_length=1, max_length=64)
+    student_id: SafeId = Field(min_length=1, max_length=64)
     status: Literal["present", "on_leave"] = Field(description="What the student really was that day")
-    reason: str = Field(min_length=1, max_length=500, description="Why (更正理由)")
+    reason: SafeText = Field(min_length=1, max_length=500, description="Why (更正理由)")
 
 
 class LeaveCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    student_id: str = Field(min_length=1, max_length=64)
+    student_id: SafeId = Field(min_length=1, max_length=64)
     first_day: date
     last_day: date
     kind: Literal["sick", "personal", "family", "other"] = "personal"
-    reason: str = Field("", max_length=500)
+    reason: SafeText = Field("", max_length=500)
 
 
 class LeaveDecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    note: str = Field("", max_length=500)
+    note: SafeText = Field("", max_length=500)
 
 
 class LeavePublic(BaseModel):
@@ -151,19 +153,19 @@ class LeaveSyncItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    school_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
-    student_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    school_id: SafeId = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    student_id: SafeId = Field(min_length=1, max_length=64, pattern=NO_NUL)
     first_day: date
     last_day: date = Field(description="Inclusive; not before first_day")
     kind: Literal["sick", "personal", "family", "other"] = "personal"
-    reason: str = Field("", max_length=500)
-    external_id: str = Field(
+    reason: SafeText = Field("", max_length=500)
+    external_id: SafeId = Field(
         min_length=1, max_length=128, pattern=NO_NUL, description="The record's id in the source system: a resend of it is a duplicate"
     )
-    approved_by: str | None = Field(
+    approved_by: SafeLine | None = Field(
         None, min_length=1, max_length=64, description="Who approved it there: a staff id of the source system, not a name"
     )
-    note: str = Field("", max_length=500, description="The approval note (审批意见)")
+    note: SafeText = Field("", max_length=500, description="The approval note (审批意见)")
 
 
 def leave_batch_body_schema(limit: int) -> dict[str, Any]:
@@ -190,7 +192,7 @@ class LeaveBatchPublic(BaseModel):
 class TermCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("学期", max_length=64)
+    name: SafeLine = Field("学期", max_length=64)
     start: date
     end: date
 
@@ -225,7 +227,7 @@ class RulesCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     consecutive_days: int | None = Field(None, ge=1, le=60)
-    chronic_ratio: float | None = Field(None, gt=0, le=1)
+    chronic_ratio: FiniteFloat | None = Field(None, gt=0, le=1)
     term_start_days: int | None = Field(None, ge=1, le=30)
     correction_window_days: int | None = Field(None, ge=0, le=90)
     long_leave_school_days: int | None = Field(None, ge=1, le=200)
@@ -245,7 +247,7 @@ class DayCloseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cutoff: str = Field(
-        pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local time (24-hour HH:MM) after which the county's day closes"
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Local time (24-hour HH:MM) after which the county's day closes"
     )
 
 

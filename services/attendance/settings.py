@@ -41,7 +41,7 @@ class AttendanceSettings(ServiceSettings):
     @field_validator("day_close_cutoff")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
             raise ValueError("BAOXUE_DAY_CLOSE_CUTOFF must be HH:MM (24-hour local time)")
         return value
 
@@ -50,7 +50,7 @@ class AttendanceSettings(ServiceSettings):
         return parse_cutoff(self.day_close_cutoff)
 
 
-CUTOFF_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+CUTOFF_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
 def parse_cutoff(value: str) -> time:

@@ -27,21 +27,22 @@ from services.casework.domain import (
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
+from services.runtime.validation import SafeId, SafeText
 from services.runtime.web import CommandMeta, seal
 
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404, Forbidden: 403}
 Stage = Literal[STAGES]  # type: ignore[valid-type]
-LocalCode = Annotated[str, Field(pattern=r"^\d{9}(\d{3})?$", description="9-digit township or 12-digit village code")]
+LocalCode = Annotated[str, Field(pattern=r"^[0-9]{9}([0-9]{3})?$", description="9-digit township or 12-digit village code")]
 
 
 class CaseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    student_id: str = Field(min_length=1, max_length=64, description="Opaque student id (from the registry)")
+    student_id: SafeId = Field(min_length=1, max_length=64, description="Opaque student id (from the registry)")
     township_code: LocalCode
-    school_id: str | None = Field(None, min_length=1, max_length=64)
-    note: str = Field(min_length=1, max_length=2000, description="What the reporter saw (情况说明)")
-    report_id: str | None = Field(
+    school_id: SafeId | None = Field(None, min_length=1, max_length=64)
+    note: SafeText = Field(min_length=1, max_length=2000, description="What the reporter saw (情况说明)")
+    report_id: SafeId | None = Field(
         None, min_length=1, max_length=64, description="Client-chosen id of this report; a retry with it is harmless"
     )
 
@@ -187,7 +188,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     @router.get("/cases", response_model=CasePage)
     def list_cases(
         actor: CurrentActor,
-        township_code: Annotated[str | None, Query(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}(\d{3})?)?)?)?$")] = None,
+        township_code: Annotated[str | None, Query(pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$")] = None,
         stage: Stage | None = None,
         limit: Annotated[int, Query(ge=1, le=page_size_max)] = 50,
         cursor: str | None = None,

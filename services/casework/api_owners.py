@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import ValidationError
 
 from services.casework.api_schemas import (
     QueueItemPublic,
@@ -19,9 +20,11 @@ from services.casework.application import CaseworkApp
 from services.casework.domain import InvalidInput
 from services.casework.domain.owners import ENTRY_FIELDS
 from services.runtime.auth import CurrentActor, require_scope
+from services.runtime.csvinput import check_text, decode_text, guarded, header
+from services.runtime.validation import BadInput
 from services.runtime.web import CommandMeta
 
-Township = Annotated[str, Path(pattern=r"^\d{9}$", description="9-digit township code")]
+Township = Annotated[str, Path(pattern=r"^[0-9]{9}$", description="9-digit township code")]
 
 
 def map_public(casework: CaseworkApp, township_code: str) -> ResponsibilityMapPublic:
@@ -34,11 +37,24 @@ def map_public(casework: CaseworkApp, township_code: str) -> ResponsibilityMapPu
 
 def parse_csv(text: str) -> list[dict[str, str]]:
     """CSV with a header row naming some of: slot, village_code, group, school_id, student_id, user_id, name."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    unknown = set(reader.fieldnames or ()) - set(ENTRY_FIELDS)
-    if not reader.fieldnames or "slot" not in reader.fieldnames or "user_id" not in reader.fieldnames or unknown:
+    reader = csv.DictReader(io.StringIO(check_text(text.lstrip("\ufeff")), newline=""))
+    fields = header(reader)
+    unknown = set(fields) - set(ENTRY_FIELDS)
+    if not fields or "slot" not in fields or "user_id" not in fields or unknown:
         raise InvalidInput(f"CSV 表头须包含 slot、user_id，可选 {'、'.join(ENTRY_FIELDS)}", rule="map.csv_header")
-    return [dict(row) for row in reader]
+    return [dict(row) for row in guarded(reader)]
+
+
+def _entry(line: int, row: dict[str, str]) -> dict[str, object]:
+    """One CSV row as a responsibility entry, or BadInput (422) naming its line and field."""
+    if None in row:
+        raise BadInput(["body", f"line {line}"], f"第 {line} 行的单元格多于表头列数 (more cells than columns)")
+    try:
+        return ResponsibilityEntry(**{k: v for k, v in row.items() if v not in (None, "")}).model_dump()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        column = ".".join(str(p) for p in first["loc"])
+        raise BadInput(["body", f"line {line}", column], f"第 {line} 行 {column}：{first['msg']}") from None
 
 
 def owners_router(casework: CaseworkApp) -> APIRouter:
@@ -65,9 +81,8 @@ def owners_router(casework: CaseworkApp) -> APIRouter:
     async def import_csv(township_code: Township, request: Request, actor: CurrentActor, meta: CommandMeta,
                          replace: bool = False) -> ResponsibilityMapPublic:
         editable(actor, township_code)
-        rows = parse_csv((await request.body()).decode("utf-8-sig"))
-        entries = [ResponsibilityEntry(**{k: v for k, v in r.items() if v not in (None, "")}).model_dump()
-                   for r in rows]
+        rows = parse_csv(decode_text(await request.body(), what="责任表 CSV"))
+        entries = [_entry(line, r) for line, r in enumerate(rows, start=2)]
         casework.put_responsibilities(township_code, entries, replace=replace, source="csv", meta=meta)
         return map_public(casework, township_code)
 

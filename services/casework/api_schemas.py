@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.runtime.validation import FiniteFloat, SafeId, SafeLine, SafeText
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -16,73 +18,73 @@ class EvidenceRef(_In):
     """A piece of evidence by reference: the file's SHA-256 and where it is stored (never the file itself)."""
 
     kind: Literal["photo", "document", "certificate", "enrolment_proof", "assessment", "signed_notice", "other"]
-    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
-    location: str = Field(min_length=1, max_length=500, description="Storage location, e.g. s3://bucket/key")
-    description: str | None = Field(None, max_length=500)
+    sha256: SafeId = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    location: SafeLine = Field(min_length=1, max_length=500, description="Storage location, e.g. s3://bucket/key")
+    description: SafeText | None = Field(None, max_length=500)
 
 
 class RecordBase(_In):
-    record_id: str | None = Field(None, min_length=1, max_length=64,
+    record_id: SafeId | None = Field(None, min_length=1, max_length=64,
                                   description="Client-chosen id; a retry with it is harmless (or Idempotency-Key)")
 
 
 class VerificationCreate(_In):
     outcome: Literal["not_dropout", "dropout"]
-    reason: str | None = Field(None, description="not_dropout: in_school_elsewhere, moved, abroad, deceased, ...")
-    finding: str | None = Field(None, max_length=4000, description="not_dropout: what verification found")
+    reason: SafeId | None = Field(None, max_length=64, description="not_dropout: in_school_elsewhere, moved, abroad, deceased, ...")
+    finding: SafeText | None = Field(None, max_length=4000, description="not_dropout: what verification found")
     evidence: list[EvidenceRef] = Field(default_factory=list)
-    causes: list[str] = Field(default_factory=list, description="dropout: learning_difficulty, working_away, ...")
-    cause_analysis: str | None = Field(None, max_length=4000, description="dropout: 原因分析")
+    causes: list[SafeId] = Field(default_factory=list, description="dropout: learning_difficulty, working_away, ...")
+    cause_analysis: SafeText | None = Field(None, max_length=4000, description="dropout: 原因分析")
 
 
 class HomeCreate(_In):
-    village_code: str = Field(pattern=r"^\d{12}$")
-    group: str | None = Field(None, max_length=50)
+    village_code: SafeId = Field(pattern=r"^[0-9]{12}$")
+    group: SafeLine | None = Field(None, max_length=50)
 
 
 class OwnerUpdate(_In):
-    user_id: str = Field(min_length=1, max_length=128)
-    name: str | None = Field(None, max_length=100)
-    reason: str = Field(min_length=1, max_length=1000, description="Why the owner changes (调整原因)")
+    user_id: SafeId = Field(min_length=1, max_length=128)
+    name: SafeLine | None = Field(None, max_length=100)
+    reason: SafeText = Field(min_length=1, max_length=1000, description="Why the owner changes (调整原因)")
 
 
 class HomeVisitCreate(RecordBase):
     visited_at: datetime
-    visitors: list[str] = Field(min_length=1, max_length=20)
-    met: list[str] = Field(default_factory=list, max_length=20, description="Whom they met: 学生, 父亲, 祖母 ...")
-    findings: str = Field(min_length=1, max_length=4000)
+    visitors: list[SafeLine] = Field(min_length=1, max_length=20)
+    met: list[SafeLine] = Field(default_factory=list, max_length=20, description="Whom they met: 学生, 父亲, 祖母 ...")
+    findings: SafeText = Field(min_length=1, max_length=4000)
     evidence: list[EvidenceRef] = Field(default_factory=list)
 
 
 class PersuasionCreate(RecordBase):
     method: Literal["home_visit", "phone", "meeting", "letter", "online"]
     outcome: Literal["agreed_to_return", "undecided", "refused", "unreachable"]
-    note: str = Field(min_length=1, max_length=4000)
+    note: SafeText = Field(min_length=1, max_length=4000)
 
 
 class HelpCreate(RecordBase):
     help_type: Literal["financial_aid", "two_exemptions_one_subsidy", "boarding_subsidy", "nutrition_programme",
                        "psychological_support", "pairing", "other"]
-    detail: str = Field(min_length=1, max_length=2000)
-    amount_yuan: float | None = Field(None, ge=0)
+    detail: SafeText = Field(min_length=1, max_length=2000)
+    amount_yuan: FiniteFloat | None = Field(None, ge=0, le=100_000_000, description="元; finite, at most 1亿")
 
 
 class PlanCreate(RecordBase):
-    measures: list[str] = Field(min_length=1, max_length=50)
+    measures: list[SafeLine] = Field(min_length=1, max_length=50)
     target_return_on: date | None = None
 
 
 class EvidenceCreate(RecordBase):
     evidence: list[EvidenceRef] = Field(min_length=1, max_length=50)
-    note: str = Field("", max_length=2000)
+    note: SafeText = Field("", max_length=2000)
 
 
 class LegalStepCreate(_In):
     step: Literal["return_notice", "correction_order", "legal_documents", "court_referral"]
-    document_no: str = Field(min_length=1, max_length=100, description="文书编号")
-    addressee: str = Field(min_length=1, max_length=200, description="送达对象（监护人）")
+    document_no: SafeId = Field(min_length=1, max_length=100, description="文书编号")
+    addressee: SafeLine = Field(min_length=1, max_length=200, description="送达对象（监护人）")
     deadline: date | None = Field(None, description="限期: the last day; default by configuration")
-    override_reason: str | None = Field(None, max_length=2000, description="Why the previous step is skipped")
+    override_reason: SafeText | None = Field(None, max_length=2000, description="Why the previous step is skipped")
     evidence: list[EvidenceRef] = Field(default_factory=list)
 
 
@@ -92,35 +94,35 @@ class ReturnCreate(_In):
 
 
 class ClosureCreate(_In):
-    reason: str = Field(description="returned, in_school_elsewhere, moved, abroad, deceased, record_error, ...")
+    reason: SafeId = Field(min_length=1, max_length=64, description="returned, in_school_elsewhere, moved, abroad, deceased, record_error, ...")
     evidence: list[EvidenceRef] = Field(min_length=0, max_length=50)
-    note: str = Field("", max_length=2000)
+    note: SafeText = Field("", max_length=2000)
 
 
 class ClosureDecision(_In):
     approve: bool
-    comment: str = Field("", max_length=2000)
+    comment: SafeText = Field("", max_length=2000)
 
 
 class ExclusionCreate(_In):
     basis: Literal["severe_disability", "severe_illness"]
-    note: str = Field(min_length=1, max_length=2000)
+    note: SafeText = Field(min_length=1, max_length=2000)
     evidence: list[EvidenceRef] = Field(min_length=1, max_length=50)
 
 
 class RetractionCreate(_In):
-    trigger_id: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=1000)
+    trigger_id: SafeId = Field(min_length=1, max_length=64)
+    reason: SafeText = Field(min_length=1, max_length=1000)
 
 
 class ResponsibilityEntry(_In):
     slot: Literal["township", "village", "group", "school_leader", "head_teacher", "subject_teacher"]
-    user_id: str = Field(min_length=1, max_length=128)
-    name: str | None = Field(None, max_length=100)
-    village_code: str | None = Field(None, pattern=r"^\d{12}$")
-    group: str | None = Field(None, max_length=50)
-    school_id: str | None = Field(None, max_length=64)
-    student_id: str | None = Field(None, max_length=64)
+    user_id: SafeId = Field(min_length=1, max_length=128)
+    name: SafeLine | None = Field(None, max_length=100)
+    village_code: SafeId | None = Field(None, pattern=r"^[0-9]{12}$")
+    group: SafeLine | None = Field(None, max_length=50)
+    school_id: SafeId | None = Field(None, max_length=64)
+    student_id: SafeId | None = Field(None, max_length=64)
 
 
 class ResponsibilityImport(_In):

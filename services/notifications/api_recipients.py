@@ -12,9 +12,10 @@ from services.notifications.application import NotificationsApp
 from services.notifications.directory import Recipient, county_of
 from services.notifications.recipients import DirectoryService, parse
 from services.runtime.auth import CurrentActor, require_scope
+from services.runtime.validation import SafeLine, SafeText
 from services.runtime.web import CommandMeta
 
-Code = Annotated[str, Path(pattern=r"^\d{6}(\d{3}(\d{3})?)?$", description="County, township or village code")]
+Code = Annotated[str, Path(pattern=r"^[0-9]{6}([0-9]{3}([0-9]{3})?)?$", description="County, township or village code")]
 _IMPORT_BODY = {
     "requestBody": {
         "required": True,
@@ -35,8 +36,8 @@ class RecipientPublic(BaseModel):
 
 
 class RecipientUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    address: str | None = Field(None, max_length=500)
+    name: SafeLine = Field(min_length=1, max_length=100)
+    address: SafeText | None = Field(None, max_length=500)
 
 
 class DirectoryChangePublic(BaseModel):
@@ -74,7 +75,7 @@ def recipients_router(notifications: NotificationsApp, directory: DirectoryServi
 
     @router.get("", response_model=list[RecipientPublic])
     def list_recipients(actor: CurrentActor,
-                        county_code: Annotated[str, Query(pattern=r"^\d{6}$")]) -> list[Recipient]:
+                        county_code: Annotated[str, Query(pattern=r"^[0-9]{6}$")]) -> list[Recipient]:
         """The county's directory, limited to the caller's jurisdiction."""
         return [r for r in notifications.recipients(county_of(county_code)) if actor.covers(r.jurisdiction_code)]
 

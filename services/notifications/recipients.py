@@ -20,6 +20,9 @@ from services.notifications.directory import (
 )
 from services.notifications.dispatch import Dispatcher
 from services.notifications.domain import NotificationError
+from services.runtime.csvinput import decode_text, guarded
+from services.runtime.jsoninput import parse_json
+from services.runtime.validation import id_problem, text_problem
 
 FIELDS = ("jurisdiction_code", "role", "user_id", "name", "address")
 
@@ -40,11 +43,10 @@ class DirectoryChange:
 def parse(body: bytes, content_type: str) -> list[Recipient]:
     """Recipients from a CSV (header: jurisdiction_code,role,user_id,name,address) or a JSON list."""
     try:
-        text = body.decode("utf-8-sig")
         if "csv" in content_type:
-            items = list(csv.DictReader(io.StringIO(text)))
+            items = list(guarded(csv.DictReader(io.StringIO(decode_text(body, what="接收人 CSV"), newline=""))))
         else:
-            data = json.loads(text)
+            data = parse_json(body)
             items = data.get("recipients") if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise BadImport("导入内容应为接收人列表", rule="import_shape")
@@ -53,6 +55,10 @@ def parse(body: bytes, content_type: str) -> list[Recipient]:
             if not isinstance(item, dict):
                 raise BadImport(f"第{n}条不是对象", rule="import_shape")
             values = {k: (str(item.get(k) or "").strip() or None) for k in FIELDS}
+            for key, value in values.items():
+                problem = value and (text_problem(value) if key == "address" else id_problem(value))
+                if problem:
+                    raise BadImport(f"第{n}条 {key} {problem}", rule="import_value")
             if not values["jurisdiction_code"] or not values["role"] or not values["user_id"] or not values["name"]:
                 raise BadImport(f"第{n}条缺少行政区划代码、角色、用户或姓名", rule="import_required")
             if len(values["user_id"]) > 128 or len(values["name"]) > 100 or len(values["address"] or "") > 500:

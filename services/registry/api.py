@@ -18,6 +18,7 @@ from services.registry.routes import lifecycle_router
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
+from services.runtime.validation import SafeId, SafeLine
 from services.runtime.web import CommandMeta, seal
 
 ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404}
@@ -26,11 +27,11 @@ ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound
 class SchoolCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    code: str = Field(min_length=1, max_length=32, description="School code (学校标识码)")
-    name: str = Field(min_length=1, max_length=200)
-    level: str = Field(description="primary | junior | nine_year | special")
-    county_code: str = Field(description="6-digit county code")
-    township_code: str = Field(description="9-digit township code inside the county")
+    code: SafeId = Field(min_length=1, max_length=32, description="School code (学校标识码)")
+    name: SafeLine = Field(min_length=1, max_length=200)
+    level: SafeId = Field(description="primary | junior | nine_year | special")
+    county_code: SafeId = Field(description="6-digit county code")
+    township_code: SafeId = Field(description="9-digit township code inside the county")
     opened_on: date | None = Field(None, description="开办日期 (default: when registered); as-of queries use it")
 
 
@@ -46,16 +47,16 @@ class SchoolPublic(BaseModel):
 class StudentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id_number: str = Field(min_length=18, max_length=18, description="National ID number (身份证号)")
-    name: str = Field(min_length=1, max_length=50)
+    id_number: SafeId = Field(min_length=18, max_length=18, description="National ID number (身份证号)")
+    name: SafeLine = Field(min_length=1, max_length=50)
     birth_date: date
     school_id: UUID
     grade: int = Field(ge=1, le=9)
-    class_name: str = Field(min_length=1, max_length=50)
-    guardian_name: str | None = Field(None, max_length=50)
-    guardian_phone: str | None = Field(None, pattern=r"^\+?\d{7,15}$")
-    head_teacher_id: str | None = Field(None, max_length=128)
-    head_teacher_name: str | None = Field(None, max_length=50)
+    class_name: SafeLine = Field(min_length=1, max_length=50)
+    guardian_name: SafeLine | None = Field(None, max_length=50)
+    guardian_phone: SafeId | None = Field(None, pattern=r"^\+?[0-9]{7,15}$")
+    head_teacher_id: SafeId | None = Field(None, max_length=128)
+    head_teacher_name: SafeLine | None = Field(None, max_length=50)
 
 
 class StudentPublic(BaseModel):

@@ -18,6 +18,7 @@ from services.registry.domain import (
     Student,
     mask_id_number,
     mask_name,
+    normalise_id_number,
     school_id_for,
     student_id_for,
 )
@@ -96,7 +97,7 @@ class RegistryApp(ServiceApplication, LifecycleUseCases, PopulationUseCases, Com
     def enrol_student(self, *, today: date, meta: dict[str, Any], **fields: Any) -> tuple[StudentView, bool]:
         """Enrols a child at a school; an identical repeat is a no-op, a different school is a conflict."""
         school = self.school(UUID(str(fields["school_id"])))
-        id_number = fields["id_number"].strip().upper()
+        id_number = normalise_id_number(fields["id_number"])
         Student.check_enrolment(id_number, fields["birth_date"], fields["grade"], today, school)
         existing = self._get(Student, student_id_for(id_number))
         if existing is not None:

@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate, event
 from services.registry.comparisons import Rules
 from services.registry.domain import NAMESPACE, InvalidInput
 
-PREFIX = re.compile(r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$")
+PREFIX = re.compile(r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3})?)?)?$")
 KEYS = ("transfer_lost_days", "school_year_start", "transition_deadline")
 
 

@@ -14,7 +14,7 @@ from services.registry import pseudonyms
 NAMESPACE = uuid.UUID("5b1e6c1e-2f0a-4c39-9a55-6d2b6f0b1a01")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 
 SCHOOL_LEVELS = ("primary", "junior", "nine_year", "special")
 PLACEMENTS = ("regular_class", "special_school", "home_delivery")  # 随班就读 / 特教学校 / 送教上门
@@ -51,7 +51,8 @@ def id_number_check_digit(first17: str) -> str:
 
 
 def validate_id_number(id_number: str) -> date:
-    """Validates a national ID number (身份证号) and returns the birth date it encodes."""
+    """Validates a national ID number (身份证号) in its linkage form (``normalise_id_number``: ASCII digits only, as
+    Python's ``\\d`` would take full-width digits too) and returns the birth date it encodes."""
     value = id_number.strip().upper()
     if not _ID_RE.match(value):
         raise InvalidInput("身份证号须为18位，前17位为数字，末位为数字或X", rule="id_number_format")
@@ -91,8 +92,9 @@ def school_id_for(code: str) -> uuid.UUID:
 
 
 def student_id_for(id_number: str) -> uuid.UUID:
-    """Deterministic student id from the national ID number, keyed (not computable without the pseudonym key)."""
-    return pseudonyms.keyed_uuid("student", id_number.upper())
+    """Deterministic student id from the national ID number's linkage form, keyed (not computable without the
+    pseudonym key; one child, one id, however the number is written)."""
+    return pseudonyms.keyed_uuid("student", normalise_id_number(id_number))
 
 
 class School(Aggregate):
@@ -119,9 +121,9 @@ class School(Aggregate):
         """Rules for a new school's codes."""
         if level not in SCHOOL_LEVELS:
             raise InvalidInput(f"学校学段无效: {level}", rule="school_level")
-        if not re.fullmatch(r"\d{6}", county_code):
+        if not re.fullmatch(r"[0-9]{6}", county_code):
             raise InvalidInput("县级行政区划代码须为6位数字", rule="county_code")
-        if not re.fullmatch(r"\d{9}", township_code) or not township_code.startswith(county_code):
+        if not re.fullmatch(r"[0-9]{9}", township_code) or not township_code.startswith(county_code):
             raise InvalidInput("乡镇代码须为9位数字且属于所填县", rule="township_in_county")
 
     def same_as(self, name: str, level: str, county_code: str, township_code: str) -> bool:
@@ -160,7 +162,7 @@ class School(Aggregate):
 
         The aggregate keeps the latest township; what it was on a given day is answered from the events'
         effective dates (the read model's timeline)."""
-        if not re.fullmatch(r"\d{9}", township_code):
+        if not re.fullmatch(r"[0-9]{9}", township_code):
             raise InvalidInput("乡镇代码须为9位数字", rule="township_code")
         if township_code == self.township_code:
             return False
@@ -249,7 +251,7 @@ class Student(Aggregate):
                      meta: dict[str, Any]) -> None:
         """转出: the record leaves this school; the receiving school must transfer the child in."""
         self._require("enrolled", "suspended", action="转出")
-        if to_region_code is not None and not re.fullmatch(r"\d{2}(\d{2}(\d{2}(\d{3})?)?)?", to_region_code):
+        if to_region_code is not None and not re.fullmatch(r"[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3})?)?)?", to_region_code):
             raise InvalidInput("转入地区代码无效", rule="region_code")
         self._transferred_out(on=on, reason=reason, to_school_id=to_school_id, to_region_code=to_region_code,
                               school_id=self.school_id, township_code=self.township_code, meta=meta)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, Callable, Iterator
 
 from services.registry.domain import GRADES_BY_LEVEL, InvalidInput, normalise_id_number, validate_id_number
+from services.runtime.csvinput import check_text, guarded
 from services.registry.population import DISABILITY_DEGREES, FLAGS
 
 ALIASES = {
@@ -65,7 +66,7 @@ def read_table(content: bytes, filename: str) -> tuple[list[str], Iterator[tuple
             text = content.decode("gb18030")
         except UnicodeDecodeError as exc:
             raise InvalidInput("文件编码无法识别（请使用UTF-8或GB18030的CSV，或XLSX）", rule="file_encoding") from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = guarded(csv.reader(io.StringIO(check_text(text), newline="")))
     header = next(reader, None)
     if header is None:
         raise InvalidInput("文件为空", rule="file_empty")

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from services.registry.domain import NAMESPACE, Conflict, InvalidInput
 
 LEVELS = {1: "province", 2: "prefecture", 3: "county", 4: "township", 5: "village"}
-_CODE = re.compile(r"^\d{6}$|^\d{9}$|^\d{12}$")
+_CODE = re.compile(r"^[0-9]{6}$|^[0-9]{9}$|^[0-9]{12}$")
 
 
 def division_id_for(code: str) -> uuid.UUID:

@@ -18,6 +18,7 @@ from services.registry.domain import mask_id_number, mask_name, normalise_id_num
 from services.registry.population import FLAGS, SOURCES
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.readaudit import Reader, Subject, reading
+from services.runtime.validation import SafeId, SafeLine, SafeText
 from services.runtime.web import CommandMeta
 
 
@@ -27,29 +28,29 @@ class _Body(BaseModel):
 
 class TransferOut(_Body):
     on: date
-    reason: str = Field(min_length=1, max_length=200)
-    to_school_id: str | None = None
-    to_region_code: str | None = None
+    reason: SafeText = Field(min_length=1, max_length=200)
+    to_school_id: SafeId | None = None
+    to_region_code: SafeId | None = None
 
 
 class TransferIn(_Body):
     on: date
     school_id: UUID
     grade: int = Field(ge=1, le=9)
-    class_name: str = Field(min_length=1, max_length=50)
+    class_name: SafeLine = Field(min_length=1, max_length=50)
 
 
 class Suspend(_Body):
     on: date
-    reason: str = Field(min_length=1, max_length=200)
+    reason: SafeText = Field(min_length=1, max_length=200)
     until: date | None = None
-    approval_ref: str = Field(min_length=1, max_length=100, description="审批文号")
+    approval_ref: SafeId = Field(min_length=1, max_length=100, description="审批文号")
 
 
 class Resume(_Body):
     on: date
     grade: int | None = Field(None, ge=1, le=9)
-    class_name: str | None = None
+    class_name: SafeLine | None = None
 
 
 class Graduate(_Body):
@@ -60,7 +61,7 @@ class Graduate(_Body):
 class Admit(_Body):
     on: date
     school_id: UUID
-    class_name: str = Field(min_length=1, max_length=50)
+    class_name: SafeLine = Field(min_length=1, max_length=50)
 
 
 class Place(_Body):
@@ -72,72 +73,72 @@ class Place(_Body):
 
 class SchoolClose(_Body):
     on: date
-    reason: str = Field(min_length=1, max_length=200)
-    merged_into: str | None = None
+    reason: SafeText = Field(min_length=1, max_length=200)
+    merged_into: SafeId | None = None
 
 
 class ChildReport(_Body):
     source: Literal["public_security", "civil_affairs", "disability_federation", "poverty_alleviation", "education"]
-    id_number: str = Field(min_length=18, max_length=18)
-    source_record_id: str | None = Field(None, max_length=64)
-    name: str | None = Field(None, max_length=50)
+    id_number: SafeId = Field(min_length=18, max_length=18)
+    source_record_id: SafeId | None = Field(None, max_length=64)
+    name: SafeLine | None = Field(None, max_length=50)
     birth_date: date | None = None
     gender: Literal["男", "女"] | None = None
-    township_code: str | None = Field(None, pattern=r"^\d{9}$")
-    village_code: str | None = Field(None, pattern=r"^\d{12}$")
-    guardian_name: str | None = Field(None, max_length=50)
-    guardian_phone: str | None = Field(None, pattern=r"^\+?\d{7,15}$")
+    township_code: SafeId | None = Field(None, pattern=r"^[0-9]{9}$")
+    village_code: SafeId | None = Field(None, pattern=r"^[0-9]{12}$")
+    guardian_name: SafeLine | None = Field(None, max_length=50)
+    guardian_phone: SafeId | None = Field(None, pattern=r"^\+?[0-9]{7,15}$")
     flags: dict[str, dict[str, Any]] = Field(default_factory=dict, description=f"special groups: {', '.join(FLAGS)}")
 
 
 class LifeEvent(_Body):
-    id_number: str = Field(min_length=18, max_length=18)
+    id_number: SafeId = Field(min_length=18, max_length=18)
     status: Literal["deceased", "moved_away", "emigrated"]
     on: date
-    reference: str | None = Field(None, max_length=100)
-    to_region_code: str | None = None
+    reference: SafeId | None = Field(None, max_length=100)
+    to_region_code: SafeId | None = None
 
 
 class LifeEventCorrection(_Body):
-    id_number: str = Field(min_length=18, max_length=18)
-    reason: str = Field(min_length=1, max_length=200)
+    id_number: SafeId = Field(min_length=18, max_length=18)
+    reason: SafeText = Field(min_length=1, max_length=200)
 
 
 class Deferral(_Body):
-    id_number: str = Field(min_length=18, max_length=18)
+    id_number: SafeId = Field(min_length=18, max_length=18)
     until: date
-    reason: str = Field(min_length=1, max_length=200)
-    approval_ref: str = Field(min_length=1, max_length=100)
-    approved_by: str = Field(min_length=1, max_length=100)
+    reason: SafeText = Field(min_length=1, max_length=200)
+    approval_ref: SafeId = Field(min_length=1, max_length=100)
+    approved_by: SafeLine = Field(min_length=1, max_length=100)
 
 
 class Merge(_Body):
-    survivor_id_number: str = Field(min_length=18, max_length=18)
-    other_id_number: str = Field(min_length=18, max_length=18)
-    reason: str = Field(min_length=1, max_length=200)
+    survivor_id_number: SafeId = Field(min_length=18, max_length=18)
+    other_id_number: SafeId = Field(min_length=18, max_length=18)
+    reason: SafeText = Field(min_length=1, max_length=200)
 
 
 class ComparisonRun(_Body):
     kinds: list[Literal["out_of_school", "transfer_lost", "transition_missed"]] = Field(default=list(KINDS))
     as_of: date | None = None
-    prefix: str | None = Field(None, pattern=r"^\d{2,12}$")
+    prefix: SafeId | None = Field(None, pattern=r"^[0-9]{2,12}$")
 
 
 class DivisionCreate(_Body):
-    code: str = Field(pattern=r"^\d{9}$|^\d{12}$", description="9-digit township or 12-digit village code")
-    name: str = Field(min_length=1, max_length=100)
+    code: SafeId = Field(pattern=r"^[0-9]{9}$|^[0-9]{12}$", description="9-digit township or 12-digit village code")
+    name: SafeLine = Field(min_length=1, max_length=100)
     level: Literal["township", "village"]
-    parent_code: str = Field(pattern=r"^\d{6}$|^\d{9}$")
+    parent_code: SafeId = Field(pattern=r"^[0-9]{6}$|^[0-9]{9}$")
     effective: date
-    source: str = Field("county_notice", min_length=1, max_length=200, description="e.g. the approving notice")
+    source: SafeId = Field("county_notice", min_length=1, max_length=200, description="e.g. the approving notice")
 
 
 class ComparisonRulesSet(_Body):
     """A jurisdiction's comparison thresholds; unset fields keep the deployment defaults."""
 
     transfer_lost_days: int | None = Field(None, ge=1, le=365, description="TransferLost after N days")
-    school_year_start: str | None = Field(None, pattern=r"^\d{2}-\d{2}$", description="MM-DD (age cut-off: day before)")
-    transition_deadline: str | None = Field(None, pattern=r"^\d{2}-\d{2}$",
+    school_year_start: SafeId | None = Field(None, pattern=r"^[0-9]{2}-[0-9]{2}$", description="MM-DD (age cut-off: day before)")
+    transition_deadline: SafeId | None = Field(None, pattern=r"^[0-9]{2}-[0-9]{2}$",
                                             description="小升初 deadline MM-DD (default: the school-year start)")
 
 
@@ -152,8 +153,8 @@ class ComparisonRulesPublic(BaseModel):
 class DivisionChange(_Body):
     change: Literal["rename", "merge", "abolish"]
     effective: date
-    name: str | None = None
-    target_code: str | None = None
+    name: SafeLine | None = None
+    target_code: SafeId | None = None
 
 
 _IMPORT_BODY = {"requestBody": {"content": {
@@ -163,7 +164,7 @@ _IMPORT_BODY = {"requestBody": {"content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary", "description": "the CSV or XLSX file"}}}},
 }}}
-CODE = r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$"
+CODE = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3})?)?)?$"
 
 
 def _rules_public(rules: Rules) -> ComparisonRulesPublic:
@@ -356,14 +357,14 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.get("/counts", summary="Children in school by grade, per school or township")
     def counts(actor: CurrentActor, by: Literal["school", "township"] = "school",
-               prefix: str | None = Query(None, pattern=r"^\d{2,12}$")) -> list[dict[str, Any]]:
+               prefix: str | None = Query(None, pattern=r"^[0-9]{2,12}$")) -> list[dict[str, Any]]:
         prefix = prefix or actor.jurisdiction
         require_scope(actor, prefix, "统计范围")
         return registry.grade_counts(prefix, by="school" if by == "school" else "township_code")
 
     @router.get("/jurisdictions", summary="The division hierarchy as of a date")
     def jurisdictions(actor: CurrentActor, as_of: date | None = None,
-                      prefix: str | None = Query(None, pattern=r"^\d{2,12}$")) -> list[dict[str, Any]]:
+                      prefix: str | None = Query(None, pattern=r"^[0-9]{2,12}$")) -> list[dict[str, Any]]:
         prefix = prefix or actor.jurisdiction
         require_scope(actor, prefix, "区划")
         return registry.hierarchy(prefix, as_of or clock.today())
@@ -389,7 +390,7 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.get("/schools", summary="Schools as of a date (opened by then, in the township they belonged to then)")
     def schools(actor: CurrentActor, as_of: date | None = None,
-                jurisdiction: str | None = Query(None, pattern=CODE + "|^\\d{12}$"),
+                jurisdiction: str | None = Query(None, pattern=CODE + "|^[0-9]{12}$"),
                 include_closed: bool = Query(False, description="Also list schools closed (撤并) by then")
                 ) -> list[dict[str, Any]]:
         prefix = jurisdiction or actor.jurisdiction
@@ -407,7 +408,7 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
 
     @router.get("/jurisdictions/{code}/comparison-rules", response_model=ComparisonRulesPublic,
                 summary="The comparison thresholds that apply to a code (its own, an enclosing one, or the default)")
-    def get_rules(code: Annotated[str, Path(pattern=CODE + "|^\\d{12}$")], actor: CurrentActor
+    def get_rules(code: Annotated[str, Path(pattern=CODE + "|^[0-9]{12}$")], actor: CurrentActor
                   ) -> ComparisonRulesPublic:
         require_scope(actor, code, "辖区")
         return _rules_public(registry.comparison_rules(code, rules))

@@ -16,7 +16,7 @@ class RegistrySettings(ServiceSettings):
     school_year_start_month: int = Field(9, ge=1, le=12)
     school_year_start_day: int = Field(1, ge=1, le=31)
     transition_deadline: str | None = Field(
-        None, pattern=r"^\d{2}-\d{2}$",
+        None, pattern=r"^[0-9]{2}-[0-9]{2}$",
         description="小升初 deadline MM-DD after primary graduation (empty: the school-year start)")
     comparison_prefix: str = Field("", description="Jurisdiction the scheduled comparisons cover (empty: all)")
     comparison_hour: int = Field(2, ge=0, le=23, description="Local hour of the daily scheduled comparison run")

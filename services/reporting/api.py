@@ -20,9 +20,9 @@ from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
 from services.runtime.web import seal
 
-COUNTY = r"^\d{6}$"
-TOWNSHIP = r"^\d{9}$"
-CODE = r"^\d{2}(\d{2}(\d{2}(\d{3})?)?)?$"
+COUNTY = r"^[0-9]{6}$"
+TOWNSHIP = r"^[0-9]{9}$"
+CODE = r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3})?)?)?$"
 EXPORT_LIMIT = 100_000
 
 

@@ -14,15 +14,16 @@ from services.reporting.access import scope_of
 from services.reporting.monthly.application import MonthlyReports
 from services.reporting.monthly.domain import ReportError
 from services.runtime.auth import CurrentActor
+from services.runtime.validation import SafeText
 
-MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"
 FLAT = ("enrolled_primary", "enrolled_junior", "cases", "open_suspected_dropouts", "confirmed_dropouts", "returned",
         "closed", "overdue_deadlines", "dropout_rate_primary", "dropout_rate_junior", "return_rate",
         "median_days_to_return", "out_of_school", "transfer_lost", "transition_missed")
 
 
 class SendBack(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: SafeText = Field(min_length=1, max_length=500)
 
 
 def _rule(exc: ReportError) -> HTTPException:

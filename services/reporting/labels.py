@@ -48,10 +48,22 @@ def groups(codes: str | None) -> str:
     return "、".join(SPECIAL_GROUPS.get(c, c) for c in (codes or "").split(",") if c)
 
 
+def parse_slots(slots: str | None) -> dict[str, str]:
+    """'township=gov-001;village=v-7' as {slot: user id}: total, as a stored row may be anything (a part without
+    '=' is skipped); ';' and '%' inside a user id are stored escaped (``format_slots``) and come back as they were."""
+    held = (part.split("=", 1) for part in (slots or "").split(";") if "=" in part)
+    return {k: v.replace("%3B", ";").replace("%25", "%") for k, v in held}
+
+
+def format_slots(slots: dict[str, str]) -> str | None:
+    """{slot: user id} as 'slot=user;...' sorted by slot, with '%' and ';' in a user id escaped; None when empty."""
+    return ";".join(f"{k}={v.replace('%', '%25').replace(';', '%3B')}" for k, v in sorted(slots.items())) or None
+
+
 def line_owners(slots: str | None, line: str) -> str:
     """'township=gov-001;village=v-7' on the government line as '政府线 乡镇干部：gov-001、村干部：v-7' ('' when none);
     slots in the ladder's order, unknown slots after them as they are."""
-    held = [part.split("=", 1) for part in (slots or "").split(";") if "=" in part]
+    held = list(parse_slots(slots).items())
     order = list(SLOTS)
     held.sort(key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]))
     if not held:

@@ -59,11 +59,11 @@ def verified(store: Store, e: Event) -> None:
 
 
 def _owners(current: str | None, changes: list[c.OwnerChange], line: str) -> str | None:
-    slots = dict(part.split("=", 1) for part in (current or "").split(";") if part)
+    slots = labels.parse_slots(current)
     for change in changes:
         if change.line == line:
             slots[change.slot] = change.user_id
-    return ";".join(f"{k}={v}" for k, v in sorted(slots.items())) or None
+    return labels.format_slots(slots)
 
 
 def owners_assigned(store: Store, e: Event) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import email.message
 import json
+import re
 import time
 import traceback
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, Callable
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -17,7 +20,9 @@ from fastapi.responses import JSONResponse, Response
 from services.runtime import logging as rlog
 from services.runtime.access import RoleMatrix
 from services.runtime.auth import CurrentActor
+from services.runtime.jsoninput import parse_json
 from services.runtime.metrics import Metrics
+from services.runtime.validation import BadInput, text_problem
 
 ReadinessCheck = Callable[[], bool]
 
@@ -105,14 +110,16 @@ def create_base_app(
                 )
             rlog.clear()
 
+    app.add_middleware(_StrictInput)
     app.add_middleware(_Observe, observe=observe)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"message": "请求格式或字段无效，请按 detail 所列位置更正 (invalid request)", "detail": jsonable_encoder(exc.errors())},
-            status_code=422,
-        )
+        return JSONResponse({"message": INVALID, "detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+    @app.exception_handler(BadInput)
+    async def bad_input(_request: Request, exc: BadInput) -> JSONResponse:
+        return _refusal(exc)
 
     for error_type, status_code in error_statuses.items():
         app.add_exception_handler(error_type, _domain_error_handler(status_code))
@@ -149,6 +156,89 @@ class _MatrixApp(FastAPI):
             raise RuntimeError("app built without a role matrix")
         matrix.check(self)
         return super().build_middleware_stack()
+
+
+INVALID = "请求格式或字段无效，请按 detail 所列位置更正 (invalid request)"
+_ESCAPED_CONTROL = re.compile(rb"%[01][0-9a-fA-F]|%7[fF]")
+
+
+def _refusal(exc: BadInput) -> JSONResponse:
+    return JSONResponse({"message": INVALID, "detail": exc.detail()}, status_code=exc.status)
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    """FastAPI's own rule for a JSON body: application/json or application/*+json."""
+    value = headers.get(b"content-type")
+    if not value:
+        return False
+    message = email.message.Message()
+    message["content-type"] = value.decode("latin-1")
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def check_target(scope: dict[str, Any]) -> None:
+    """Refuses (BadInput) a path or query parameter holding a control character (``%00``...) or a lone surrogate."""
+    problem = text_problem(scope.get("path", ""), multiline=False)
+    if problem:
+        raise BadInput(["path"], f"路径{problem}")
+    query: bytes = scope.get("query_string") or b""
+    if _ESCAPED_CONTROL.search(query):
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            problem = text_problem(name, multiline=False) or text_problem(value, multiline=False)
+            if problem:
+                raise BadInput(["query", name.encode("unicode_escape").decode("ascii")], f"查询参数{problem}")
+
+
+class _StrictInput:
+    """Refuses bad input before any route runs: control characters in the path or query, and JSON bodies that are
+    not strict JSON (NaN, ±Infinity, lone surrogates, invalid UTF-8, control characters, nesting beyond 32)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            check_target(scope)
+        except BadInput as exc:
+            await _refusal(exc)(scope, receive, send)
+            return
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS") or not _is_json(dict(scope.get("headers") or ())):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body:
+            try:
+                parse_json(body)
+            except BadInput as exc:
+                await _refusal(exc)(scope, receive, send)
+                return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[dict[str, Any]], then: Any = None) -> Any:
+    """A ``receive`` that hands out ``messages`` again, then waits on ``then`` (a disconnect) when there is one."""
+    pending = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 class _Observe:

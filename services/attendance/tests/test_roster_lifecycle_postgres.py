@@ -306,3 +306,22 @@ def test_a_transfer_applied_after_the_school_s_roster_was_cached_refuses_the_chi
     refused = check_in(client, old, THU, [mover])
     assert refused.status_code == 422 and refused.json()["detail"]["errors"][0]["code"] == "unknown_student"
     assert check_in(client, new, THU, [mover]).json()["accepted"] == 1
+
+
+def test_registry_events_with_odd_free_text_are_applied_and_the_day_still_closes(runtime, client):
+    """Odd values a registry event may carry (separators, quotes, backslashes, long strings) never break the roster."""
+    from services.runtime.testing import odd_variant
+
+    school_id = str(uuid.uuid4())
+    assert deliver(runtime, odd_variant(SchoolRegisteredV1(school_id=school_id, code=school_id[:8], name="学校",
+                                                           level="primary", county_code=COUNTY,
+                                                           township_code=TOWNSHIP), 1))
+    students = sorted(str(uuid.uuid4()) for _ in range(3))
+    for n, student_id in enumerate(students):
+        assert deliver(runtime, odd_variant(StudentEnrolledV1(
+            student_id=student_id, school_id=school_id, county_code=COUNTY, township_code=TOWNSHIP, grade=3,
+            class_name="3班", name_masked="张*", id_number_masked="520102********1234", head_teacher_id="ht-1",
+            head_teacher_name="李华"), n))
+    assert set(roster(client, school_id)) == set(students)
+    assert check_in(client, school_id, MON, students[:2]).status_code == 200
+    assert close(client, school_id, MON)["absent"] == 1

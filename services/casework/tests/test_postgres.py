@@ -120,3 +120,26 @@ def test_a_batch_reads_the_aggregates_its_policies_declare_in_one_query(pg_app, 
     case = pg_app.case(pg_app.case_id_for_detection(detected.detection_id))
     assert case.owners["head_teacher"]["user_id"] == "ht-3"  # the placement the same batch recorded
     assert pg_app.last_tracked(registry) == 20 and pg_app.last_tracked(attendance) == 1
+
+
+def test_registry_and_attendance_events_with_odd_free_text_are_applied_and_listed(pg_app):
+    """Odd values the publishers' contracts accept (separators, quotes, backslashes, long strings) never break apply."""
+    from services.runtime.testing import odd_variant
+
+    township = unique_county() + "001"
+    student = str(uuid.uuid4())
+    track = f"casework:baoxue.registry.v1:{uuid.uuid4()}"
+
+    def apply(payload, sequence: int) -> bool:
+        return EventSink(pg_app).apply(track, sequence, policies(pg_app)[type(payload)],
+                                       message(payload, sequence=sequence, time=DETECTED_AT))
+
+    assert apply(odd_variant(StudentEnrolledV1(
+        student_id=student, school_id="school-9", county_code=township[:6], township_code=township, grade=5,
+        class_name="五（1）班", name_masked="王*", id_number_masked="52**", head_teacher_id="ht;9'\"\\",
+        head_teacher_name="孙老师"), 0), 1)
+    assert apply(odd_variant(TransferLostV1(
+        finding_id=str(uuid.uuid4()), student_id=student, school_id="school-9", township_code=township,
+        reason_code="not_received_in_time", transferred_out_on=date(2025, 8, 1), days=30), 3), 2)
+    [summary] = pg_app.cases_for_jurisdiction(township)
+    assert pg_app.case(uuid.UUID(summary.case_id)).owners["head_teacher"]["user_id"] == "ht;9'\"\\"

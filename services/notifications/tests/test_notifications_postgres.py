@@ -95,3 +95,21 @@ def test_a_batch_reads_the_contacts_and_case_files_its_policies_declare_in_one_q
     [held] = store.notifications_for_case(waiting.case_id)
     assert held.status != "sent"
     assert store.last_tracked(registry) == 10 and store.last_tracked(casework) == 2
+
+
+def test_every_policy_applies_odd_values_the_contracts_accept_and_the_list_still_answers(consumer, store, client):
+    """Odd free text and owner ids (separators, quotes, backslashes, long strings) are applied, never dead-lettered."""
+    from services.notifications.tests.builders import deadline_passed, escalated, owners_assigned, suspected_dropout
+    from services.runtime.testing import odd_variant
+
+    student, case_id = str(uuid.uuid4()), str(uuid.uuid4())
+    payloads = [enrolled(student, head_teacher_id="t;1\\\"'"), case_opened(student, case_id), suspected_dropout(student),
+                owners_assigned(case_id, ("township", "gov;x=1", None), ("head_teacher", "ht'\"\\", "t;1")),
+                deadline_passed(case_id), escalated(case_id, student)]
+    for n, payload in enumerate(payloads):
+        odd = odd_variant(payload, n)
+        track = f"notifications:{odd.topic}:0"
+        assert deliver(consumer, odd, store.last_tracked(track) + 1) is True
+    listed = client.get("/v1/notifications", params={"case_id": case_id}, headers=auth("county_officer", "520102"))
+    assert listed.status_code == 200
+    assert client.get("/v1/notifications", headers=auth("province_officer", "52")).status_code == 200

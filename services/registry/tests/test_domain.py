@@ -13,6 +13,8 @@ from services.registry.domain import (
     id_number_check_digit,
     mask_id_number,
     mask_name,
+    normalise_id_number,
+    student_id_for,
     validate_id_number,
 )
 from services.runtime.testing import in_memory
@@ -119,7 +121,7 @@ def test_published_enrolment_carries_no_clear_name_or_id_number(registry):
     assert child not in dumped and "王小明" not in dumped
 
 
-@given(st.from_regex(r"\d{17}", fullmatch=True))
+@given(st.from_regex(r"[0-9]{17}", fullmatch=True))
 def test_every_id_with_its_check_digit_validates_and_any_other_check_character_does_not(first17):
     body = "520102" + "20150101" + first17[-3:]
     good = body + id_number_check_digit(body)
@@ -128,6 +130,16 @@ def test_every_id_with_its_check_digit_validates_and_any_other_check_character_d
         if wrong != good[-1]:
             with pytest.raises(InvalidInput):
                 validate_id_number(body + wrong)
+
+
+@given(st.from_regex(r"\d", fullmatch=True).filter(lambda d: not "0" <= d <= "9"))
+def test_an_id_number_with_any_non_ascii_digit_is_refused_and_full_width_ones_normalise_to_the_same_child(digit):
+    good = "52010220150101" + "123"
+    good += id_number_check_digit(good)
+    with pytest.raises(InvalidInput):
+        validate_id_number(good[:10] + digit + good[11:])
+    full_width = good.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert normalise_id_number(full_width) == good and student_id_for(full_width) == student_id_for(good)
 
 
 @given(st.text(min_size=1, max_size=8))
