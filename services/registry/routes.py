@@ -195,6 +195,12 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
     def scoped_student(actor: Any, student_id: UUID) -> None:
         require_scope(actor, registry.student(student_id).township_code, "学生")
 
+    def scoped_home(actor: Any, student_id: str, absent_ok: bool = False) -> None:
+        """403 unless the child's own jurisdiction (its registration, else its residence) is the caller's."""
+        codes = registry.child_jurisdictions(student_id)
+        if codes or not absent_ok:
+            require_scope(actor, next((c for c in codes if actor.covers(c)), codes[0] if codes else None), "儿童")
+
     def scoped_child(actor: Any, id_number: str) -> None:
         require_scope(actor, registry.child_record(normalise_id_number(id_number)).township_code, "儿童")
 
@@ -271,6 +277,7 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
         require_scope(actor, attributes.get("township_code") or normalise_id_number(body.id_number)[:6], "儿童户籍地")
         if (known := registry.find_child_record(normalise_id_number(body.id_number))) is not None:
             require_scope(actor, known.township_code, "儿童现居住地")  # the child's own residence, not the request's
+        scoped_home(actor, str(student_id_for(normalise_id_number(body.id_number))), absent_ok=True)
         child, outcome = registry.report_child(as_of=clock.today(), attributes=attributes, meta=meta, **fields)
         return {"student_id": str(student_id_for(child.id_number)), "outcome": outcome}
 
@@ -335,7 +342,7 @@ def lifecycle_router(registry: Any, clock: Any, rules: Rules) -> APIRouter:
     def provenance(id_number: str, actor: CurrentActor,
                    reader: Annotated[Reader, reading("data_correction")]) -> dict[str, Any]:
         child = registry.child_record(normalise_id_number(id_number))
-        require_scope(actor, child.township_code, "儿童")
+        scoped_home(actor, str(student_id_for(child.id_number)))
         shown = Subject(child.township_code, student_id=str(student_id_for(child.id_number)))
         reader.viewed("child_provenance", [shown])
 

@@ -339,8 +339,14 @@ class PopulationUseCases:
     def _plan_children(self, parsed: Parsed, source: str, today: date, scope: str = "") -> list[tuple[str, Any]]:
         ids = [str(child_id_for(r["id_number"])) for _, r in parsed.rows]
         existing = self._existing("child_index", ids)
+        registered = self._existing("student_index", [str(student_id_for(r["id_number"])) for _, r in parsed.rows]
+                                    ) if scope else {}
         plan = []
         for (line, row), cid in zip(parsed.rows, ids):
+            registration = registered.get(str(student_id_for(row["id_number"])))
+            if registration and not str(registration.get("township_code") or "").startswith(scope):
+                parsed.error(line, "id_number", "out_of_jurisdiction", f"该儿童学籍所在地不在您的辖区 {scope} 内")
+                continue
             attributes = {k: row.get(k) for k in ("name", "birth_date", "gender", "township_code", "village_code",
                                                   "guardian_name", "guardian_phone")}
             key = record_key(source, row["id_number"], row.get("source_record_id"))
@@ -526,12 +532,14 @@ class QueryUseCases:
         return entries
 
     def child_jurisdictions(self, student_id: str, caught_up: bool = False) -> list[str]:
-        """The child's own jurisdictions: the registration's township and the residence of the population record."""
+        """The child's own jurisdiction: the registration's township (学籍) while there is one, else the residence
+        of the population record; a record another county files never widens who sees the child."""
         if not caught_up:
             self.index.catch_up(self)  # type: ignore[attr-defined]
         student = self.index.get("student_index", student_id)  # type: ignore[attr-defined]
-        rows = [student] if student else []
-        rows += [r for _, r in self.index.where("child_index", student_id=student_id)]  # type: ignore[attr-defined]
+        if student and student.get("township_code"):
+            return [student["township_code"]]
+        rows = [r for _, r in self.index.where("child_index", student_id=student_id)]  # type: ignore[attr-defined]
         return sorted({r["township_code"] for r in rows if r.get("township_code")})
 
     def grade_counts(self, prefix: str, by: str = "school") -> list[dict[str, Any]]:

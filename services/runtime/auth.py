@@ -33,7 +33,7 @@ class Actor(BaseModel):
 
     user_id: str = Field(min_length=1, max_length=128)
     role: Role
-    jurisdiction: str = Field(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}(\d{3})?)?)?)?$")
+    jurisdiction: str = Field(pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$")
     name: str | None = None
     schools: list[str] | None = Field(None, description="For attendance systems: the schools this client covers")
 

@@ -91,3 +91,24 @@ def test_no_role_of_another_county_reads_or_changes_a_child_or_school_through_an
             allowed = (403, 404) if method == "GET" else (403, 404, 422)
             assert answer.status_code in allowed, (role, method, path, answer.status_code)
     assert client.get(f"/v1/children/{student_id}/history", headers=HERE).json() == before
+
+
+def test_a_record_or_import_row_filed_elsewhere_for_a_child_registered_here_is_refused_and_widens_nothing(client):
+    school = client.post("/v1/schools", headers=HERE, json={
+        "code": "JUR-REG-1", "name": "学籍所在小学", "level": "primary", "county_code": "520111",
+        "township_code": "520111001"}).json()["school_id"]
+    child = make_id("52011120150301771")
+    enrolled = client.post("/v1/students", headers=HERE, json={
+        "id_number": child, "name": "钱小红", "birth_date": "2015-03-01", "school_id": school, "grade": 5,
+        "class_name": "5-1"})
+    assert enrolled.status_code in (200, 201), enrolled.text
+    student_id = enrolled.json()["student_id"]
+    pulled = client.post("/v1/population/records", headers=THERE, json=record(child, "520112001"))
+    assert pulled.status_code == 403 and pulled.json()["detail"]["code"] == "out_of_jurisdiction"
+    text = f"身份证号,姓名,出生日期,乡镇代码\n{child},钱小红,2015-03-01,520112001\n"
+    r = client.post("/v1/imports/population", params={"filename": "p.csv", "source": "public_security"},
+                    headers=THERE, content=text.encode())
+    assert [(e["line"], e["code"]) for e in r.json()["errors"]] == [(2, "out_of_jurisdiction")]
+    assert client.get(f"/v1/children/{student_id}/history", headers=THERE).status_code in (403, 404)
+    assert client.get(f"/v1/children/by-id-number/{child}/provenance", headers=THERE).status_code in (403, 404)
+    assert client.get(f"/v1/children/{student_id}/history", headers=HERE).status_code == 200

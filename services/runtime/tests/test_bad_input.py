@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ValidationError
 
+from services.runtime.access import Public, RoleMatrix
 from services.runtime.auth import TokenCodec
 from services.runtime.clock import SystemClock
 from services.runtime.jsoninput import parse_json
@@ -35,7 +36,10 @@ class Thing(BaseModel):
 def client():
     app = create_base_app(service="bad-input-test", title="t", description="d", metrics=Metrics("bad-input-test"),
                           logger=Log(), token_codec=TokenCodec(DEV_JWT_SECRET), clock=SystemClock(), readiness={},
-                          error_statuses={})
+                          error_statuses={}, role_matrix=RoleMatrix({
+                              "POST /v1/things": Public("the edge is tested, not the route"),
+                              "GET /v1/things/{thing_id}": Public("the edge is tested, not the route"),
+                              "POST /v1/raw": Public("the edge is tested, not the route")}))
     seen: list[Any] = []
 
     @app.post("/v1/things")

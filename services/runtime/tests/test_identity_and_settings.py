@@ -90,3 +90,16 @@ def test_clocks_can_be_fixed_or_shared_through_a_file(tmp_path):
     shared = FileClock(path)
     assert shared.today().isoformat() == "2027-03-01"
     assert abs((shared.now() - datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)).total_seconds()) < 5
+
+
+def test_a_jurisdiction_claim_in_full_width_digits_is_refused():
+    """`\\d` matches any script's digits: '５２' would be a jurisdiction no code starts with, or worse, one that looks
+    like another."""
+    with pytest.raises(ValidationError):
+        Actor(user_id="u", role="county_officer", jurisdiction="５２０１０２")
+    import jwt
+
+    forged = jwt.encode({"sub": "u", "role": "county_officer", "jur": "５２０１０２", "iss": "baoxue",
+                         "exp": int((datetime.now(timezone.utc) + timedelta(hours=1)).timestamp())}, "k" * 40)
+    with pytest.raises(ValueError, match="invalid token claims"):
+        TokenCodec("k" * 40).verify(forged)
