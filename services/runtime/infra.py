@@ -124,11 +124,12 @@ class EmbeddedPostgres:
         return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "env": env}
 
     def _give_to_user(self, path: Path) -> None:
-        """Make `path` owned by the server's user and reachable through its parents (+x for others)."""
+        """Make `path` owned by the server's user and reachable through its parents (+x for others), and the bundled
+        executables too (a checkout in a 0700 folder, e.g. `mktemp -d`, would hide them from that user)."""
         user = self._os_user()
         if user is None:
             return
-        for parent in path.parents:
+        for parent in [*path.parents, *Path(self._bin("postgres")).parents]:
             mode = parent.stat().st_mode
             if not mode & stat.S_IXOTH:
                 parent.chmod(mode | stat.S_IXOTH)

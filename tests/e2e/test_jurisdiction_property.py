@@ -23,9 +23,8 @@ from hypothesis import strategies as st
 
 from services.registry.domain import id_number_check_digit
 from services.runtime.auth import ROLES
-from services.runtime.infra import TansuBroker, free_port
 from services.runtime.testing import auth
-from tests.e2e.harness import Stack, own_database, wait_until
+from tests.e2e.harness import Stack, running_stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -75,16 +74,8 @@ def provinces(draw) -> Province:
 
 @pytest.fixture(scope="module")
 def stack(database_url, tmp_path_factory):
-    broker = TansuBroker(free_port())
-    broker.start()
-    with own_database(database_url) as url:
-        s = Stack(url, broker, tmp_path_factory.mktemp("jurisdiction"))
-        try:
-            s.start()
-            yield s
-        finally:
-            s.stop()
-            broker.stop()
+    with running_stack(database_url, tmp_path_factory.mktemp("jurisdiction")) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from services.registry.domain import id_number_check_digit
-from services.runtime.infra import TansuBroker, free_port
 from services.runtime.testing import auth
-from tests.e2e.harness import Stack, own_database, wait_until
+from tests.e2e.harness import Stack, running_stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -35,17 +34,9 @@ NEEDLES = {
 
 @pytest.fixture(scope="module")
 def stack(database_url, tmp_path_factory):
-    broker = TansuBroker(free_port())
-    broker.start()
-    with own_database(database_url) as url:
-        # the log channel: whatever a notice says goes to the notifications consumer's log, and is searched too
-        s = Stack(url, broker, tmp_path_factory.mktemp("pii-stack"), extra_env={"BAOXUE_CHANNEL": "log"})
-        try:
-            s.start()
-            yield s
-        finally:
-            s.stop()
-            broker.stop()
+    # the log channel: whatever a notice says goes to the notifications consumer's log, and is searched too
+    with running_stack(database_url, tmp_path_factory.mktemp("pii-stack"), extra_env={"BAOXUE_CHANNEL": "log"}) as s:
+        yield s
 
 
 def person(name: str, id_number: str, birth: str, guardian: str, phone: str) -> dict:

@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from services.registry.domain import id_number_check_digit
-from services.runtime.infra import TansuBroker, free_port
 from services.runtime.testing import auth
-from tests.e2e.harness import Stack, own_database, wait_until
+from tests.e2e.harness import Stack, running_stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -24,16 +23,8 @@ MON, TUE, WED = date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)
 
 @pytest.fixture(scope="module")
 def stack(database_url, tmp_path_factory):
-    broker = TansuBroker(free_port())
-    broker.start()
-    with own_database(database_url) as url:
-        s = Stack(url, broker, tmp_path_factory.mktemp("stack"))
-        try:
-            s.start()
-            yield s
-        finally:
-            s.stop()
-            broker.stop()
+    with running_stack(database_url, tmp_path_factory.mktemp("stack")) as s:
+        yield s
 
 
 def child(n: int) -> dict:
