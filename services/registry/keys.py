@@ -12,6 +12,7 @@ which the old KEK can be removed from the file (or disabled in the KMS).
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 import json
 import os
 import threading
@@ -86,7 +87,7 @@ class SubjectErased(Conflict):
     code = "subject_erased"
 
 
-class DataKeys:
+class DataKeys(ABC):
     """Per-aggregate DEKs with their subject; subclasses store the wrapped rows (memory, PostgreSQL)."""
 
     def __init__(self, provider: KeyProvider, cache_s: float = 60.0) -> None:
@@ -96,23 +97,29 @@ class DataKeys:
         self._lock = threading.Lock()
 
     # -- storage (subclasses) -----------------------------------------------------------------
+    @abstractmethod
     def _select(self, originator_ids: list[str]) -> dict[str, tuple[str, bytes]]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _insert(self, rows: list[tuple[str, str, str, bytes]]) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _erased(self, subjects: Iterable[str]) -> set[str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _delete_subject(self, subject: str) -> list[str]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _all(self) -> list[tuple[str, str, bytes]]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _update(self, rows: list[tuple[str, str, bytes]]) -> None:
-        raise NotImplementedError
+        ...
 
     # -- use --------------------------------------------------------------------------------
     def get(self, originator_id: str) -> bytes | None:
