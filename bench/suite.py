@@ -7,7 +7,7 @@ never asserted. Measured here, across real processes: day close → CaseOpened l
 whose projections were rebuilt from a synthetic province of the chosen size.
 
 Infrastructure: BAOXUE_BENCH_DATABASE_URL / BAOXUE_BENCH_KAFKA_BOOTSTRAP when set, else an embedded PostgreSQL and
-a local broker started here (see services.runtime.bench.bench_infra).
+a local broker started here (see bench.runtime.bench_infra).
 """
 
 from __future__ import annotations
@@ -31,15 +31,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
-from psycopg import sql
 
 from services.runtime.auth import Actor, TokenCodec
 from services.runtime.settings import DEV_JWT_SECRET, SERVICE_PORTS, WORKER_METRICS_PORTS
-from services.runtime.stack import SERVICES, baoxue_command, service_processes
+from devstack.catalog import SERVICES
+from devstack.stack import baoxue_command, service_processes
+from services.runtime.scratchdb import fresh_database
 
 Row = tuple[str, str]
 NA = "n/a (not available)"
@@ -96,19 +95,6 @@ def _ms(values: list[float]) -> str:
     return f"p50 {statistics.median(values) * 1000:,.0f} ms · p99 {_percentile(values, 0.99) * 1000:,.0f} ms"
 
 
-@contextlib.contextmanager
-def fresh_database(url: str, prefix: str) -> Iterator[str]:
-    """A new database on the same server as ``url``, dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def _call_command(command: Callable[..., Any], **given: Any) -> str:
     """Calls a typer command function directly (its Option defaults resolved) and returns what it printed."""
     kwargs = {}
@@ -133,7 +119,7 @@ def _rate(text: str, unit: str) -> float | None:
 
 
 def runtime_rows(size: Size) -> list[Row]:
-    from services.runtime.bench import bench_runtime
+    from bench.runtime import bench_runtime
 
     rows = bench_runtime(size.events)
     return [(m.replace("event store append", "event store append rate"), f) for m, f in rows]
@@ -466,7 +452,7 @@ def _close_to_case(bases: dict[str, str], cases: int) -> list[float]:
 
 def run_suite(size: Size, only: set[str] | None = None) -> list[Row]:
     """Every section in turn; a failing or missing section is a row with 'n/a', never an exception."""
-    from services.runtime.bench import bench_infra
+    from bench.runtime import bench_infra
 
     rows: list[Row] = []
     with bench_infra() as (server_url, bootstrap), _environment(BAOXUE_BENCH_DATABASE_URL=server_url,
