@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -97,3 +98,26 @@ def test_a_tree_that_breaks_a_rule_fails(tmp_path: Path, broken: str, extra: dic
     assert {line.removesuffix(" BROKEN") for line in result.stdout.splitlines() if line.endswith(" BROKEN")} == set(
         broken.split("|")), result.stdout
     assert culprit in result.stdout.split("Broken contracts", 1)[1]
+
+
+def dynamic_imports(package: Path, base: Path = ROOT) -> list[str]:
+    """Calls of importlib.import_module / __import__ in a package's source, which import-linter cannot follow."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                if name in {"import_module", "__import__"}:
+                    found.append(f"{path.relative_to(base)}:{node.lineno}")
+    return found
+
+
+def test_the_ground_imports_nothing_by_name_either() -> None:
+    assert dynamic_imports(ROOT / "contracts") + dynamic_imports(ROOT / "services" / "runtime") == []
+
+
+def test_a_dynamic_import_is_found(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("import importlib\n\ndef f(s):\n    return importlib.import_module(f'services.{s}')\n")
+    (tmp_path / "n.py").write_text("def g():\n    return __import__('services.registry')\n")
+    assert dynamic_imports(tmp_path, tmp_path) == ["m.py:4", "n.py:2"]
