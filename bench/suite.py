@@ -20,79 +20,19 @@ import os
 import platform
 import random
 import re
-import signal
-import statistics
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import httpx
 
-from services.runtime.auth import Actor, TokenCodec
-from services.runtime.settings import DEV_JWT_SECRET, SERVICE_PORTS, WORKER_METRICS_PORTS
-from devstack.catalog import SERVICES
-from devstack.stack import baoxue_command, service_processes
+from bench.common import NA, Row, Size, bench_headers, free_offset, ms_summary, note, percentile, scoped_env
+from bench.stack import stack_rows, stop_procs, wait_ready
+from devstack.stack import baoxue_command
 from services.runtime.scratchdb import fresh_database
-
-Row = tuple[str, str]
-NA = "n/a (not available)"
-
-
-@dataclass(frozen=True)
-class Size:
-    """How big one run is: ``quick`` (default, a few minutes) or ``full`` (1,000,000 students)."""
-
-    name: str
-    students: int  # attendance ingest and the reporting province
-    cases: int  # day close → CaseOpened samples
-    events: int  # runtime event store benchmark
-    children: int  # registry import
-
-    @classmethod
-    def of(cls, full: bool, students: int | None = None, cases: int | None = None) -> "Size":
-        base = cls("full", 1_000_000, 100, 100_000, 1_000_000) if full else cls("quick", 100_000, 60, 20_000, 20_000)
-        return cls(base.name, students or base.students, max(50, cases or base.cases), base.events, base.children)
-
-
-def _free_offset(low: int = 1000, high: int = 30000) -> int:
-    """A port offset at which every API and worker metrics port is free on this host (other stacks may run)."""
-    import socket
-
-    ports = list(SERVICE_PORTS.values()) + list(WORKER_METRICS_PORTS.values())
-    for _ in range(200):
-        offset = random.randrange(low, high, 100)
-        try:
-            for port in ports:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port + offset))
-            return offset
-        except OSError:
-            continue
-    raise RuntimeError("no free port offset")
-
-
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _token(role: str, jurisdiction: str, **extra: Any) -> dict[str, str]:
-    actor = Actor(user_id=f"bench-{role}", role=role, jurisdiction=jurisdiction, **extra)
-    return {"Authorization": "Bearer " + TokenCodec(DEV_JWT_SECRET).mint(actor, ttl=timedelta(hours=6))}
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
-
-
-def _ms(values: list[float]) -> str:
-    return f"p50 {statistics.median(values) * 1000:,.0f} ms · p99 {_percentile(values, 0.99) * 1000:,.0f} ms"
+from services.runtime.settings import SERVICE_PORTS
 
 
 def _call_command(command: Callable[..., Any], **given: Any) -> str:
@@ -148,24 +88,10 @@ def registry_rows(size: Size, server_url: str) -> list[Row]:
         from services.registry.cli import bench_import
     except ImportError:
         return [("registry import rate", NA)]
-    with fresh_database(server_url, "bench_registry") as url, _environment(BAOXUE_DATABASE_URL=url):
+    with fresh_database(server_url, "bench_registry") as url, scoped_env(BAOXUE_DATABASE_URL=url):
         text = _call_command(bench_import, children=size.children, schema="registry_bench", kind="population")
     rate = _rate(text, "children/s")
     return [(f"registry import rate ({size.children:,} children)", f"{rate:,.0f} children/s" if rate else NA)]
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 # -------------------------------------------------------------------------------- reporting: rebuild and dashboards
@@ -222,7 +148,7 @@ def reporting_rows(size: Size, server_url: str, bootstrap: str, queries: int = 2
             db.execute_script(inbox.DDL + projections.ddl())
             started = time.perf_counter()
             loaded = _load_inbox(db, shape)
-            _log(f"reporting: {loaded:,} synthetic events for {students:,} students loaded in "
+            note(f"reporting: {loaded:,} synthetic events for {students:,} students loaded in "
                  f"{time.perf_counter() - started:.1f} s; rebuilding")
             result = rebuild(db, show_progress=False)
             rows.append((f"projection rebuild rate ({result.events:,} events → {result.rows:,} rows)",
@@ -245,21 +171,21 @@ def reporting_rows(size: Size, server_url: str, bootstrap: str, queries: int = 2
 
 def _dashboard_latency(url: str, bootstrap: str, shape: dict[str, int], queries: int) -> str:
     """GET /v1/dashboard/{code} on a real reporting API process, province to township, after a warm-up."""
-    offset = _free_offset()
+    offset = free_offset()
     env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
            "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(baoxue_command() + ["run", "reporting", "api"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{SERVICE_PORTS['reporting'] + offset}"
     try:
-        _wait_ready({"reporting": base}, {"reporting-api": proc})
+        wait_ready({"reporting": base}, {"reporting-api": proc})
         codes = ["52"]
         for pf in range(1, shape["prefectures"] + 1):
             codes.append(f"52{pf:02d}")
             for co in range(1, shape["counties"] + 1):
                 codes.append(f"52{pf:02d}{co:02d}")
                 codes.extend(f"52{pf:02d}{co:02d}{tw:03d}" for tw in range(1, shape["townships"] + 1))
-        headers = _token("province_officer", "52")
+        headers = bench_headers("province_officer", "52")
         timings: dict[int, list[float]] = {}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             for code in codes[:10]:
@@ -274,177 +200,9 @@ def _dashboard_latency(url: str, bootstrap: str, shape: dict[str, int], queries:
                 timings.setdefault(len(code), []).append(time.perf_counter() - started)
         every = [t for ts in timings.values() for t in ts]
         province = timings.get(2, [])
-        return _ms(every) + (f" (province p99 {_percentile(province, 0.99) * 1000:,.0f} ms)" if province else "")
+        return ms_summary(every) + (f" (province p99 {percentile(province, 0.99) * 1000:,.0f} ms)" if province else "")
     finally:
-        _stop({"reporting-api": proc})
-
-
-# ------------------------------------------------------------------------- the stack: day close → CaseOpened, memory
-
-
-@dataclass
-class RssSampler:
-    """Peak resident memory of each named process (with its children), sampled every 0.2 s in a thread."""
-
-    procs: dict[str, subprocess.Popen]
-    peaks: dict[str, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def __enter__(self) -> "RssSampler":
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        import psutil
-
-        while not self._stop.is_set():
-            for name, proc in list(self.procs.items()):
-                try:
-                    p = psutil.Process(proc.pid)
-                    rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-                self.peaks[name] = max(self.peaks.get(name, 0), rss)
-            self._stop.wait(0.2)
-
-    def rows(self) -> list[Row]:
-        out = []
-        for service in SERVICES:
-            mine = {n.split("-", 1)[1]: v for n, v in self.peaks.items() if n.split("-", 1)[0] == service}
-            if not mine:
-                out.append((f"peak RSS {service}", NA))
-                continue
-            parts = ", ".join(f"{role} {v / 2**20:,.0f}" for role, v in sorted(mine.items()))
-            out.append((f"peak RSS {service} ({parts} MB)", f"{sum(mine.values()) / 2**20:,.0f} MB"))
-        return out
-
-
-def _wait_ready(bases: dict[str, str], procs: dict[str, subprocess.Popen], timeout: float = 120) -> None:
-    pending = dict(bases)
-    deadline = time.monotonic() + timeout
-    while pending:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"not ready: {', '.join(pending)}")
-        for service, base in list(pending.items()):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    pending.pop(service)
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.2)
-
-
-def _stop(procs: dict[str, subprocess.Popen]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for proc in procs.values():
-        try:
-            proc.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _school_days(n: int) -> list[date]:
-    """The last n weekdays before today (the default calendar: Monday to Friday)."""
-    days, day = [], date.today() - timedelta(days=1)
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day -= timedelta(days=1)
-    return sorted(days)
-
-
-def _id_number(seq: int) -> str:
-    weights, check = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), "10X98765432"
-    birth = date(2014, 1, 1) + timedelta(days=seq // 1000)
-    first = f"520102{birth:%Y%m%d}{seq % 1000:03d}"
-    return first + check[sum(int(d) * w for d, w in zip(first, weights)) % 11]
-
-
-def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path) -> list[Row]:
-    """Starts every service process (as `baoxue up` does), times day close → CaseOpened, samples memory."""
-    offset = _free_offset()
-    with fresh_database(server_url, "bench_stack") as url:
-        env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
-               "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_DATA_DIR": str(workdir), "BAOXUE_LOG_LEVEL": "WARNING",
-               "BAOXUE_ABSENCE_THRESHOLD_DAYS": "2", "PYTHONUNBUFFERED": "1"}
-        procs: dict[str, subprocess.Popen] = {}
-        sampler = RssSampler(procs)
-        try:
-            for spec in service_processes():
-                log = open(workdir / f"{spec.name}.log", "ab")
-                procs[spec.name] = subprocess.Popen(spec.argv, env={**env, **spec.env}, stdout=log,
-                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                    start_new_session=True)
-            with sampler:
-                bases = {s: f"http://127.0.0.1:{SERVICE_PORTS[s] + offset}" for s in SERVICES}
-                _wait_ready(bases, procs)
-                latencies = _close_to_case(bases, size.cases)
-        finally:
-            _stop(procs)
-    rows = [(f"day close → CaseOpened in casework API ({len(latencies)} cases, real processes)", _ms(latencies))]
-    return rows + sampler.rows()
-
-
-def _close_to_case(bases: dict[str, str], cases: int) -> list[float]:
-    """One school per case (township 520102NNN): a child absent two school days; close day 2, poll for the case."""
-    officer = _token("county_officer", "520102")
-    run = uuid.uuid4().hex[:6]
-    seed = random.randrange(0, 10**6)
-    day1, day2 = _school_days(2)
-    schools: list[tuple[str, str, str, str]] = []  # school_id, township, present, absent
-    with httpx.Client(timeout=60, headers=officer) as http:
-        for n in range(cases):
-            township = f"520102{1 + n:03d}"
-            school = http.post(f"{bases['registry']}/v1/schools", json={
-                "code": f"BENCH-{run}-{n}", "name": f"压测学校 {run}-{n}", "level": "primary",
-                "county_code": "520102", "township_code": township}).raise_for_status().json()
-            ids = []
-            for k in range(2):
-                body = {"id_number": _id_number(seed + 2 * n + k), "name": "张三丰" if k else "李小龙",
-                        "birth_date": None, "school_id": school["school_id"], "grade": 5, "class_name": "5-1",
-                        "head_teacher_id": "ht-bench", "head_teacher_name": "王老师"}
-                body["birth_date"] = f"{body['id_number'][6:10]}-{body['id_number'][10:12]}-{body['id_number'][12:14]}"
-                ids.append(http.post(f"{bases['registry']}/v1/students", json=body).raise_for_status().json()["student_id"])
-            schools.append((school["school_id"], township, ids[0], ids[1]))
-        _log(f"stack: {cases} schools and {2 * cases} students registered; waiting for attendance rosters")
-        deadline = time.monotonic() + 120
-        for school_id, *_ in schools:
-            while http.get(f"{bases['attendance']}/v1/schools/{school_id}/roster").json().get("count") != 2:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("attendance rosters did not sync within 120 s")
-                time.sleep(0.1)
-        for day in (day1, day2):
-            items = [{"school_id": s, "student_id": present, "status": "present",
-                      "checked_at": f"{day}T07:55:00+08:00", "device": "gate"} for s, _, present, _ in schools]
-            http.post(f"{bases['attendance']}/v1/days/{day}/checkins", json={"items": items}).raise_for_status()
-        for school_id, *_ in schools:
-            http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day1}/close").raise_for_status()
-        _log(f"stack: day 1 closed for {cases} schools; timing day 2 close → CaseOpened one school at a time")
-        latencies = []
-        for school_id, township, _, absent in schools:
-            started = time.perf_counter()
-            http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day2}/close").raise_for_status()
-            while True:
-                items = http.get(f"{bases['casework']}/v1/cases", params={"township_code": township}).json()["items"]
-                if any(i.get("student_id") == absent for i in items):
-                    latencies.append(time.perf_counter() - started)
-                    break
-                if time.perf_counter() - started > 30:
-                    raise RuntimeError(f"no case for {absent} 30 s after its day close")
-                time.sleep(0.005)
-    return latencies
+        stop_procs({"reporting-api": proc})
 
 
 # ------------------------------------------------------------------------------------------------------ the table
@@ -455,7 +213,7 @@ def run_suite(size: Size, only: set[str] | None = None) -> list[Row]:
     from bench.runtime import bench_infra
 
     rows: list[Row] = []
-    with bench_infra() as (server_url, bootstrap), _environment(BAOXUE_BENCH_DATABASE_URL=server_url,
+    with bench_infra() as (server_url, bootstrap), scoped_env(BAOXUE_BENCH_DATABASE_URL=server_url,
                                                                 BAOXUE_BENCH_KAFKA_BOOTSTRAP=bootstrap):
         workdir = Path(os.environ.get("BAOXUE_DATA_DIR", "var")).resolve() / "bench"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -470,13 +228,13 @@ def run_suite(size: Size, only: set[str] | None = None) -> list[Row]:
         for key, label, section in sections:
             if only and key not in only:
                 continue
-            _log(f"— {label}")
+            note(f"— {label}")
             started = time.perf_counter()
             try:
                 rows.extend(section())
             except Exception as exc:  # noqa: BLE001 - a benchmark that cannot run prints n/a, the table goes on
                 rows.append((label, f"n/a ({type(exc).__name__}: {str(exc)[:60]})"))
-            _log(f"  {label}: {time.perf_counter() - started:.0f} s")
+            note(f"  {label}: {time.perf_counter() - started:.0f} s")
     return rows
 
 
