@@ -55,10 +55,11 @@ print("imported", len([n for n in sys.modules if n.split(".")[0] in tops]), "pro
 """
 
 
-def import_entry_points(app: Path) -> subprocess.CompletedProcess[str]:
-    """Imports every [project.scripts] target with only ``app`` and the installed dependencies on the path."""
+def import_entry_points(app: Path, also: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Imports every [project.scripts] target (and the modules ``also``) with only ``app`` and the installed
+    dependencies on the path."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    targets = sorted(project["project"]["scripts"].values())
+    targets = sorted(project["project"]["scripts"].values()) + [f"{m}:__name__" for m in also]
     tops = project["tool"]["setuptools"]["packages"]["find"]["include"]
     paths = sysconfig.get_paths()
     return subprocess.run(
@@ -77,6 +78,14 @@ def test_every_packaged_top_level_package_is_copied_into_the_image() -> None:
 
 def test_the_console_scripts_import_from_what_the_image_holds(tmp_path: Path) -> None:
     result = import_entry_points(image_copy((ROOT / "Dockerfile").read_text(encoding="utf-8"), tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_commands_the_cli_imports_lazily_import_from_what_the_image_holds(tmp_path: Path) -> None:
+    lazy = tuple(sorted(f"{p.parent.name}.{p.stem}" for package in ("bench", "devstack")
+                        for p in (ROOT / package).glob("*.py") if p.stem != "__init__"))
+    assert "bench.suite" in lazy and "devstack.stack" in lazy
+    result = import_entry_points(image_copy((ROOT / "Dockerfile").read_text(encoding="utf-8"), tmp_path), lazy)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
