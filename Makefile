@@ -40,7 +40,7 @@ bench: venv
 # `make up` in the background, the walk-through against it, the dashboard address; Ctrl-C stops the stack.
 demo: venv
 	$(MAKE) web-assets || echo "(charts unavailable: npm could not install the web assets)"
-	$(VENV)/bin/python -m services.runtime.demo_stack
+	$(VENV)/bin/python -m devstack.demo_stack
 
 schemas: venv
 	$(VENV)/bin/baoxue contracts export

@@ -1,6 +1,7 @@
 """The public language between Baoxue services: versioned event contracts, the envelope, topic names."""
 
-from contracts.base import Contract, registry, contract_for_type
+from contracts.base import Contract
+from contracts.catalog import contract_for_type, registry
 from contracts.envelope import Envelope
 from contracts import topics
 

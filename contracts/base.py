@@ -50,13 +50,7 @@ class Contract(BaseModel):
         return f"cn.baoxue.{service}.{cls.event_name}.v{cls.version}"
 
 
-def registry() -> dict[str, type[Contract]]:
-    """Every known contract by CloudEvents type (importing all contract modules first)."""
-    import contracts.events  # noqa: F401  (registers every contract)
-
+def registered() -> dict[str, type[Contract]]:
+    """The contracts whose classes have been defined so far, by CloudEvents type (``contracts.catalog.registry``
+    imports them all first)."""
     return dict(_REGISTRY)
-
-
-def contract_for_type(ce_type: str) -> type[Contract] | None:
-    """The contract class for a CloudEvents type, or None when unknown."""
-    return registry().get(ce_type)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contracts.base import registry
+from contracts.catalog import registry
 from contracts.envelope import Envelope
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"

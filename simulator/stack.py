@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from services.runtime.settings import SERVICE_PORTS, WORKER_METRICS_PORTS
-from services.runtime.stack import ProcessSpec, service_processes
+from devstack.stack import ProcessSpec, service_processes
 
 
 @dataclass

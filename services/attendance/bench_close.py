@@ -163,7 +163,7 @@ def close(
 
             url = stack.enter_context(embedded_database("bench_close"))
         else:
-            from services.runtime.benchsuite import fresh_database
+            from services.runtime.scratchdb import fresh_database
 
             url = stack.enter_context(fresh_database(database_url, "bench_close"))
         overrides: dict[str, Any] = {"database_url": url, "env": "test", "log_level": "WARNING"}

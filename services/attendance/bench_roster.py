@@ -65,7 +65,7 @@ def roster(
 ) -> None:
     """Prints messages/s of first enrolments and of the same enrolments sent again."""
     from services.attendance.projections import migrate
-    from services.runtime.benchsuite import fresh_database
+    from services.runtime.scratchdb import fresh_database
     from services.runtime.db import Database
 
     with fresh_database(database_url, "bench_roster") as url:

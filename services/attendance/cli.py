@@ -1,6 +1,6 @@
 """`baoxue attendance ...`: import a county's school calendar (校历) from a file, show what is in force.
 
-Mounted in ``services/runtime/cli.py`` (``_mount_service_commands``) as::
+Mounted in ``devstack/cli.py`` (``_mount_service_commands``) as::
 
     from services.attendance.cli import app as attendance_app
     app.add_typer(attendance_app, name="attendance", help="Attendance: calendar import, day-close cut-offs.")

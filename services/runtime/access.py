@@ -13,14 +13,14 @@ Ops routes (/healthz, /readyz, /metrics, /docs, /openapi.json) need no row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, status
 from fastapi.routing import APIRoute
 
-from services.runtime.auth import ROLES, Actor, current_actor
+from services.runtime.actor import ROLES, Actor
 
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 LEVELS = {2: "省 province", 4: "市州 prefecture", 6: "县 county", 9: "乡镇 township", 12: "村 village"}
@@ -213,6 +213,16 @@ def flat_routes(app: Any) -> Iterable[tuple[Any, str | None]]:
     return [(c.original_route, c.path) for c in iter_route_contexts(app.routes)]
 
 
+_AUTHENTICATORS: list[Callable[..., Any]] = []
+
+
+def authenticator(dependency: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks the FastAPI dependency that checks the bearer token (``auth.current_actor``), so a route that
+    depends on it counts as authenticating."""
+    _AUTHENTICATORS.append(dependency)
+    return dependency
+
+
 def authenticates(route: Any) -> bool:
     """True when the route's dependencies (at any depth) include the bearer-token check."""
     if not isinstance(route, APIRoute):
@@ -220,7 +230,7 @@ def authenticates(route: Any) -> bool:
     pending = [route.dependant]
     while pending:
         dependant = pending.pop()
-        if dependant.call is current_actor:
+        if any(dependant.call is known for known in _AUTHENTICATORS):
             return True
         pending.extend(dependant.dependencies)
     return False

@@ -4,59 +4,18 @@ caller's jurisdiction, which is a prefix of administrative division codes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Literal
+from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-Role = Literal[
-    "admin",  # platform operator (province)
-    "province_officer",
-    "prefecture_officer",
-    "county_officer",  # county education bureau (教育局)
-    "township_officer",  # township government (乡镇)
-    "village_cadre",  # village / community cadre (村干部)
-    "school_staff",  # school leader or clerk
-    "head_teacher",  # 班主任
-    "justice_officer",  # 司法所
-    "auditor",
-    "attendance_system",  # a machine client pushing check-ins
-    "system",  # a service acting on another service's event
-]
-ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+from services.runtime.access import authenticator, enforce
+from services.runtime.actor import ROLES, Actor, Role, system_actor
 
-
-class Actor(BaseModel):
-    """Who is acting and for which jurisdiction (行政区划 code prefix)."""
-
-    user_id: str = Field(min_length=1, max_length=128)
-    role: Role
-    jurisdiction: str = Field(pattern=r"^[0-9]{2}([0-9]{2}([0-9]{2}([0-9]{3}([0-9]{3})?)?)?)?$")
-    name: str | None = None
-    schools: list[str] | None = Field(None, description="For attendance systems: the schools this client covers")
-
-    def covers(self, code: str | None) -> bool:
-        """True when a jurisdiction code lies inside this actor's jurisdiction."""
-        return code is not None and code.startswith(self.jurisdiction)
-
-    def meta(self, correlation_id: str, at: datetime, causation_id: str | None = None) -> dict[str, str | None]:
-        """The metadata recorded on every event this actor causes."""
-        return {
-            "actor_id": self.user_id,
-            "actor_role": self.role,
-            "jurisdiction": self.jurisdiction,
-            "correlation_id": correlation_id,
-            "causation_id": causation_id,
-            "at": at.isoformat(),
-        }
-
-
-def system_actor(service: str, jurisdiction: str) -> Actor:
-    """The actor recorded when a service reacts to another service's event."""
-    return Actor(user_id=f"system:{service}", role="system", jurisdiction=jurisdiction)
-
+__all__ = ["ROLES", "Actor", "CurrentActor", "Role", "TokenCodec", "current_actor", "require_role", "require_scope",
+           "system_actor"]  # Actor and the roles live in actor.py; importers keep naming them from here
 
 class TokenCodec:
     """Mints and verifies HS256 bearer tokens with the configured signing key."""
@@ -107,6 +66,7 @@ class TokenCodec:
 _bearer = HTTPBearer(auto_error=False, description="JWT minted by the identity provider or `baoxue dev-token`")
 
 
+@authenticator
 def current_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
@@ -128,7 +88,6 @@ def current_actor(
             headers={"WWW-Authenticate": "Bearer"},
         ) from exc
     request.state.actor = actor
-    from services.runtime.access import enforce
     from services.runtime.logging import bind
 
     bind(actor_id=actor.user_id, actor_role=actor.role)

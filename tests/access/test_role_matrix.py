@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.runtime.access import OPS_PATHS, ByParam, Public, flat_routes
-from services.runtime.access_doc import SERVICES, markdown, readme_block, service_matrix
+from devstack.catalog import SERVICES, service_matrix
+from services.runtime.access_doc import markdown, readme_block
 from services.runtime.auth import ROLES
 from services.runtime.testing import auth
 

@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from services.runtime.logging import error_text
-from services.runtime.tests.test_relay_consumer import Harness, read_all
+from tests.runtime.test_relay_consumer import Harness, read_all
 
 pytestmark = pytest.mark.integration
 

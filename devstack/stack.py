@@ -6,7 +6,6 @@ plan as separate processes they can kill and restart one by one.
 
 from __future__ import annotations
 
-import importlib
 import shlex
 import os
 import shutil
@@ -14,9 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.catalog import SERVICES, service_roles
 from services.runtime.settings import ServiceSettings
 
-SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
 LOCAL_PG_PORT = 55432
 LOCAL_BROKER_PORT = 59092
 
@@ -33,14 +32,14 @@ class ProcessSpec:
 def baoxue_command() -> list[str]:
     """How to invoke the ``baoxue`` command from the current interpreter."""
     exe = Path(sys.executable).with_name("baoxue")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "services.runtime.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "devstack.cli"]
 
 
 def service_processes(env: dict[str, str] | None = None) -> list[ProcessSpec]:
     """Every service's processes (api, relay, consumer, scheduler) as each bootstrap declares them."""
     specs = []
     for service in SERVICES:
-        roles = importlib.import_module(f"services.{service}.bootstrap").ROLES
+        roles = service_roles(service)
         for role in roles:
             specs.append(ProcessSpec(f"{service}-{role}", baoxue_command() + ["run", service, role], dict(env or {})))
     return specs

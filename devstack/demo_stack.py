@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 
 from services.runtime.settings import ServiceSettings
-from services.runtime.stack import SERVICES, baoxue_command
+from devstack.catalog import SERVICES
+from devstack.stack import baoxue_command
 
 
 def wait_ready(settings: ServiceSettings, up: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
 
 import typer
 
+from devstack.catalog import SERVICES, service_roles
 from services.runtime.settings import ServiceSettings
 
 app = typer.Typer(help="Baoxue (保学): 控辍保学 platform.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -35,8 +35,6 @@ def _mount_service_commands() -> None:
 _mount_service_commands()
 app.add_typer(infra_app, name="infra")
 
-SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
-
 
 @app.command()
 def run(service: str = typer.Argument(..., help="registry | attendance | casework | notifications | reporting"),
@@ -44,8 +42,7 @@ def run(service: str = typer.Argument(..., help="registry | attendance | casewor
     """Runs one process of one service in the foreground."""
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}")
-    module = importlib.import_module(f"services.{service}.bootstrap")
-    roles = getattr(module, "ROLES")
+    roles = service_roles(service)
     if role not in roles:
         raise typer.BadParameter(f"{service} has no {role!r} process (has: {', '.join(roles)})")
     roles[role]()
@@ -82,12 +79,13 @@ def roles(
     write: bool = typer.Option(False, help="Write the table into each service's README.md"),
 ) -> None:
     """Prints (or writes into the READMEs) each service's role matrix as a markdown table."""
-    from services.runtime.access_doc import SERVICES, markdown, service_matrix, write_readme
+    from devstack.catalog import service_matrix
+    from services.runtime.access_doc import markdown, write_readme
 
     for name in [service] if service else SERVICES:
         matrix = service_matrix(name)
         if write:
-            readme = Path(__file__).resolve().parents[1] / name / "README.md"
+            readme = Path(__file__).resolve().parents[1] / "services" / name / "README.md"
             typer.echo(f"{readme}: {'updated' if write_readme(readme, matrix, name) else 'unchanged'}")
         else:
             typer.echo(f"## {name}\n{markdown(matrix, name)}\n")
@@ -134,7 +132,7 @@ def up(
     only_infra: bool = typer.Option(False, help="Start PostgreSQL and the broker only"),
 ) -> None:
     """Starts PostgreSQL, the broker and every service process under one supervisor; Ctrl-C stops all."""
-    from services.runtime.stack import up as stack_up
+    from devstack.stack import up as stack_up
 
     stack_up(only_infra=only_infra)
 
@@ -153,7 +151,7 @@ def bench_all(
 ) -> None:
     """Prints ONE table of the headline figures when no sub-command is given (`make bench`)."""
     if ctx.invoked_subcommand is None:
-        from services.runtime.benchsuite import main
+        from bench.suite import main
 
         main(full=full, students=students, cases=cases, only=only)
 
@@ -163,7 +161,7 @@ def bench_runtime(events: int = typer.Option(50_000, help="Events to append, pub
     """Event store append rate, relay publish rate, consumer apply rate."""
     import platform
 
-    from services.runtime.bench import bench_runtime as run, print_table
+    from bench.runtime import bench_runtime as run, print_table
 
     print_table(f"Runtime on {platform.node()} ({os.cpu_count()} cores)", run(events))
 
@@ -171,7 +169,7 @@ def bench_runtime(events: int = typer.Option(50_000, help="Events to append, pub
 @bench_app.command("relay-latency")
 def bench_relay_latency(samples: int = typer.Option(40, min=5, help="Events, one at a time")) -> None:
     """Seconds from an event's commit to its publication by the relay (configured as BAOXUE_RELAY_* says)."""
-    from services.runtime.bench import bench_relay_latency as run, print_table
+    from bench.runtime import bench_relay_latency as run, print_table
 
     settings = ServiceSettings()
     print_table("Relay latency on a quiet store", run(samples, safety_poll_s=settings.relay_safety_poll_s))
@@ -190,7 +188,7 @@ _mount_bench_commands()
 @app.command()
 def demo() -> None:
     """Drives the walking skeleton over HTTP against a running stack and prints what happened."""
-    from services.runtime.demo import run_demo
+    from devstack.demo import run_demo
 
     run_demo()
 
@@ -201,3 +199,7 @@ def print_settings() -> None:
     data = ServiceSettings().model_dump(mode="json")
     data["jwt_secret"] = "***"
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":  # python -m devstack.cli (when the console script is not installed)
+    app()

@@ -1,5 +1,6 @@
-"""The runtime's guarantees on real PostgreSQL and a real Kafka-protocol broker:
-no event lost between store and broker, effects exactly once, poison messages dead-lettered."""
+"""The runtime's guarantees on real PostgreSQL and a real Kafka-protocol broker, shown on the registry's event store
+(here, not in services/runtime/tests: the runtime imports no service): no event lost between store and broker,
+effects exactly once, poison messages dead-lettered."""
 
 from __future__ import annotations
 

@@ -1,0 +1,25 @@
+"""The five services by name, and what each declares (its processes, its role matrix), looked up here so the
+runtime never has to import a service."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from services.runtime.access import RoleMatrix
+
+SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
+
+
+def service_roles(service: str) -> dict[str, Callable[[], Any]]:
+    """The processes a service's bootstrap declares (api, relay, consumer, scheduler), each a callable."""
+    if service not in SERVICES:
+        raise KeyError(service)
+    return importlib.import_module(f"services.{service}.bootstrap").ROLES
+
+
+def service_matrix(service: str) -> RoleMatrix:
+    """A service's role matrix, from its own ``roles`` module."""
+    if service not in SERVICES:
+        raise KeyError(service)
+    return importlib.import_module(f"services.{service}.roles").MATRIX
