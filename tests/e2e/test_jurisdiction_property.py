@@ -320,6 +320,8 @@ def check_writes(stack: Stack, world: World, caller: Caller, data) -> list[str]:
         headers = Caller(caller.role, caller.jurisdiction, (school,)).headers()
     attempts = [
         ("POST", f"{reg}/v1/students", child_body(world.schools[school][:6], 90, school)),
+        ("POST", f"{reg}/v1/students/{student}/erasure",
+         {"legal_basis": "consent_withdrawn", "reference": "跨辖区〔2026〕1号", "approved_by": "someone-else"}),
         ("POST", f"{reg}/v1/population/records",
          {"source": "public_security", "id_number": id_number, "township_code": here, "name": "冒名"}),
         ("POST", f"{att}/v1/schools/{school}/days/{WED}/checkins",
