@@ -1,14 +1,11 @@
 """Session fixtures for the real infrastructure: PostgreSQL and a Kafka-protocol broker, started unless given."""
 
 import os
-import uuid
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
+from services.runtime.scratchdb import fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -16,14 +13,8 @@ def database_url():
     """URL of an empty database: a fresh one on $BAOXUE_TEST_DATABASE_URL's server, else on an embedded server."""
     given = os.environ.get("BAOXUE_TEST_DATABASE_URL")
     if given:
-        name = f"baoxue_t_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(given, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield urlunsplit(urlsplit(given)._replace(path=f"/{name}"))
-        finally:
-            with psycopg.connect(given, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with fresh_database(given, "baoxue_t") as url:
+            yield url
         return
     with scratch_dir("baoxue-pg-") as data:  # not tmp_path_factory: see EmbeddedPostgres
         server = EmbeddedPostgres(data / "pg", free_port())

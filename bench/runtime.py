@@ -12,11 +12,8 @@ import time
 import uuid
 from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from eventsourcing.domain import Aggregate, event
-from psycopg import sql
 
 from contracts.events import AbsenceRecordedV1, SchoolRegisteredV1
 from services.runtime.consumer import ConsumerLoop, EventSink, ProjectionSink
@@ -25,6 +22,7 @@ from services.runtime.eventstore import ServiceApplication, build_application, l
 from services.runtime.logging import configure_logging
 from services.runtime.metrics import Metrics
 from services.runtime.relay import Relay
+from services.runtime.scratchdb import fresh_database
 from services.runtime.settings import ServiceSettings
 
 
@@ -62,16 +60,7 @@ def bench_infra() -> Iterator[tuple[str, str]]:
     with ExitStack() as stack:
         given_db = os.environ.get("BAOXUE_BENCH_DATABASE_URL")
         if given_db:
-            name = f"baoxue_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(given_db, autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-            def drop() -> None:
-                with psycopg.connect(given_db, autocommit=True) as conn:
-                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-            stack.callback(drop)
-            url = urlunsplit(urlsplit(given_db)._replace(path=f"/{name}"))
+            url = stack.enter_context(fresh_database(given_db, "baoxue_bench"))
         else:
             pg = EmbeddedPostgres(stack.enter_context(scratch_dir()) / "pg", free_port())
             pg.start()

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 from contextlib import contextmanager
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
 import signal
 import subprocess
 import time
@@ -18,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
-from psycopg import sql
 
+from services.runtime.scratchdb import fresh_database
 from services.runtime.settings import SERVICE_PORTS, WORKER_METRICS_PORTS
 from devstack.stack import ProcessSpec, service_processes
 
@@ -128,14 +125,8 @@ class Stack:
 @contextmanager
 def own_database(server_url: str) -> Iterator[str]:
     """A database of the stack's own on the same server: other tests' rows must not look like history."""
-    name = f"baoxue_e2e_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(server_url, "baoxue_e2e") as url:
+        yield url
 
 
 def wait_until(predicate, timeout: float = 30, interval: float = 0.1):

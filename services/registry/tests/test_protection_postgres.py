@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
+
 
 import psycopg
 import pytest
@@ -27,6 +27,7 @@ from services.registry.settings import RegistrySettings
 from services.registry.tests.stories import make_id
 from services.runtime.bootstrap import build_runtime
 from services.runtime.relay import Relay
+from services.runtime.scratchdb import fresh_database
 from services.runtime.testing import auth
 
 pytestmark = pytest.mark.integration
@@ -39,14 +40,8 @@ PHONE = "13987654321"
 @pytest.fixture
 def own_database(database_url):
     """A database of this test alone (the dump must hold nothing but what this test wrote)."""
-    name = f"baoxue_p_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(database_url, "baoxue_p") as url:
+        yield url
 
 
 def settings_for(url: str, tmp_path, **extra) -> RegistrySettings:
