@@ -83,6 +83,7 @@ class ComparisonScheduler:
         return summary
 
     def run(self, should_stop: Callable[[], bool], logger: Any, interval_s: float = 30.0) -> None:
+        logger.info("scheduler_started", hour=self.hour, prefix=self.prefix or None)
         while not should_stop():
             try:
                 summary = self.tick()

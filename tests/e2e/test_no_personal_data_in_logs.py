@@ -139,8 +139,14 @@ def run_scenario(stack: Stack) -> None:
 def test_after_a_whole_scenario_no_log_line_and_no_metrics_page_holds_personal_data(stack):
     run_scenario(stack)
     time.sleep(3)  # let relays, consumers and schedulers log what the scenario caused
+
+    def silent() -> list[str]:
+        """Processes with no log yet (a scheduler on a busy machine may still be starting)."""
+        return [name for name in stack.procs if not (stack.workdir / f"{name}.log").read_text(errors="replace")]
+
+    assert wait_until(lambda: not silent(), timeout=60, interval=0.5), f"no log from {silent()}"
     logs = {path.name: path.read_text(errors="replace") for path in sorted(stack.workdir.glob("*.log"))}
-    assert len(logs) == len(stack.procs) and all(logs.values()), "a process wrote no log"
+    assert len(logs) == len(stack.procs)
     pages = {f"{s}-api": httpx.get(stack.url(s) + "/metrics", timeout=10).text
              for s in ("registry", "attendance", "casework", "notifications", "reporting")}
     for name, spec in stack.specs.items():
