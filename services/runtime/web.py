@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from services.runtime import logging as rlog
 from services.runtime.access import RoleMatrix
 from services.runtime.auth import CurrentActor
+from services.runtime.errors import DomainError, body_of
 from services.runtime.jsoninput import parse_json
 from services.runtime.metrics import Metrics
 from services.runtime.validation import BadInput, text_problem
@@ -50,7 +51,7 @@ def create_base_app(
     token_codec: Any,  # auth.TokenCodec or oidc.TokenVerifier: anything with verify(token) -> Actor
     clock: Any,
     readiness: dict[str, ReadinessCheck],
-    error_statuses: dict[type[Exception], int],
+    error_statuses: dict[type[Exception], int] | None = None,
     role_matrix: RoleMatrix | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's middleware, /healthz, /readyz and /metrics, whose every route must have a
@@ -121,7 +122,11 @@ def create_base_app(
     async def bad_input(_request: Request, exc: BadInput) -> JSONResponse:
         return _refusal(exc)
 
-    for error_type, status_code in error_statuses.items():
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": body_of(exc)}, status_code=exc.status)
+
+    for error_type, status_code in (error_statuses or {}).items():  # a service's errors that are not DomainErrors yet
         app.add_exception_handler(error_type, _domain_error_handler(status_code))
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
@@ -281,12 +286,7 @@ def _safe(check: ReadinessCheck) -> bool:
 
 def _domain_error_handler(status_code: int) -> Callable[[Request, Exception], JSONResponse]:
     def handle(_request: Request, exc: Exception) -> JSONResponse:
-        code = getattr(exc, "code", type(exc).__name__)
-        body: dict[str, Any] = {"code": code, "message": str(exc)}
-        rule = getattr(exc, "rule", None)
-        if rule:
-            body["rule"] = rule
-        return JSONResponse({"detail": body}, status_code=status_code)
+        return JSONResponse({"detail": body_of(exc)}, status_code=status_code)  # type: ignore[arg-type]
 
     return handle
 
