@@ -81,3 +81,12 @@ def test_the_multi_worker_apis_are_those_whose_settings_have_workers() -> None:
                    for v in vars(module).values())
 
     assert MULTI_WORKER_APIS == {s for s in SERVICES if has_workers(s)}
+
+
+def test_baoxue_up_refuses_a_bad_replica_count_before_starting_anything() -> None:
+    from typer.testing import CliRunner
+
+    from devstack.cli import app
+
+    result = CliRunner().invoke(app, ["up", "--replicas", "workers=2"])
+    assert result.exit_code == 2 and "unknown process kind" in result.output
