@@ -3,9 +3,10 @@
 The table itself stays in the runtime's settings (every process reads its own port there); this module re-exports
 it and adds the ports of extra copies (`baoxue up --replicas`). A copy is moved by ``BAOXUE_PORT_OFFSET`` (a process
 uses the offset for its own port only). Every stack's offset is a multiple of 100 (`baoxue up`: 0; test and
-simulator stacks: 1,000–19,900), and its first copies listen on the residues 01–05 (APIs, 81xx) and 11–35 (relay,
-consumer and scheduler metrics, 91xx) of a hundred; extra copies take residues no first copy uses, each role its
-own block of five, so two stacks on one host never meet whatever their offsets and replica counts.
+simulator stacks: 1,000–19,900), and its first copies listen on the residues 01–05 of a hundred (the APIs,
+8101–8105) and 11–35 (the /metrics of relays, consumers and schedulers, 9111–9135); extra copies take residues no
+first copy uses, each role its own blocks of five, so two stacks on one host never meet whatever their offsets and
+replica counts (tests/devstack/test_process_plan.py).
 """
 
 from __future__ import annotations

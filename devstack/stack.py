@@ -118,8 +118,8 @@ def up(only_infra: bool = False, replicas: dict[str, int] | None = None) -> None
         env["BAOXUE_KAFKA_BOOTSTRAP"] = broker.bootstrap
     os.environ.update(env)
     settings = ServiceSettings()
-    specs = service_processes(replicas=replicas, port_offset=settings.port_offset)
     try:
+        specs = service_processes(replicas=replicas, port_offset=settings.port_offset)
         print_addresses(settings, env, api_ports(specs, settings.port_offset))
         if only_infra:
             input("Infrastructure is up; press Enter to stop.\n")
