@@ -130,11 +130,16 @@ def infra_broker(port: int = typer.Option(59092)) -> None:
 @app.command()
 def up(
     only_infra: bool = typer.Option(False, help="Start PostgreSQL and the broker only"),
+    replicas: str = typer.Option("", help="Copies per process kind, e.g. consumer=3,api=2,relay=2,scheduler=2"),
 ) -> None:
     """Starts PostgreSQL, the broker and every service process under one supervisor; Ctrl-C stops all."""
-    from devstack.stack import up as stack_up
+    from devstack.stack import parse_replicas, up as stack_up
 
-    stack_up(only_infra=only_infra)
+    try:
+        copies = parse_replicas(replicas)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
+    stack_up(only_infra=only_infra, replicas=copies)
 
 
 bench_app = typer.Typer(help="Benchmarks: print figures, never fail on machine speed.", invoke_without_command=True)

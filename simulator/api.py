@@ -3,13 +3,13 @@ ride out a restarting process or database (a retried command that already took e
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
 import httpx
 
-from services.runtime.auth import Actor, TokenCodec
-from services.runtime.settings import ServiceSettings
+from simulator.tokens import DevTokens
 
 
 class ApiError(RuntimeError):
@@ -20,12 +20,14 @@ class ApiError(RuntimeError):
 
 
 class Api:
-    """One HTTP client for every service; `as_(role, jurisdiction)` picks whose token a call carries."""
+    """One HTTP client for every service; `token(role, jurisdiction)` picks whose token a call carries; a service
+    with several API processes (``urls`` maps it to a list) gets its calls spread over them in turn."""
 
-    def __init__(self, urls: dict[str, str], settings: ServiceSettings | None = None, retry_for: float = 180.0) -> None:
-        settings = settings or ServiceSettings()
-        self.urls = urls
-        self.codec = TokenCodec(settings.jwt_secret, settings.jwt_issuer)
+    def __init__(self, urls: dict[str, str | list[str]], tokens: DevTokens | None = None,
+                 retry_for: float = 180.0) -> None:
+        self.urls = {s: [u] if isinstance(u, str) else list(u) for s, u in urls.items()}
+        self.codec = tokens or DevTokens()
+        self._turn = itertools.count()
         self.http = httpx.Client(timeout=120)
         self.retry_for = retry_for
         self._tokens: dict[tuple, dict[str, str]] = {}
@@ -36,9 +38,8 @@ class Api:
               schools: list[str] | None = None) -> dict[str, str]:
         key = (role, jurisdiction, user_id, tuple(schools or ()))
         if key not in self._tokens:
-            actor = Actor(user_id=user_id or f"sim-{role}-{jurisdiction}", role=role, jurisdiction=jurisdiction,
-                          schools=schools)
-            self._tokens[key] = {"Authorization": "Bearer " + self.codec.mint(actor)}
+            token = self.codec.mint(user_id or f"sim-{role}-{jurisdiction}", role, jurisdiction, schools=schools)
+            self._tokens[key] = {"Authorization": "Bearer " + token}
         return self._tokens[key]
 
     def call(self, method: str, service: str, path: str, headers: dict[str, str], *, ok: tuple[int, ...] = (),
@@ -49,7 +50,7 @@ class Api:
         while True:
             self.calls += 1
             try:
-                r = self.http.request(method, self.urls[service] + path, headers=headers, **kwargs)
+                r = self.http.request(method, self.base(service) + path, headers=headers, **kwargs)
             except httpx.TransportError:
                 r = None
             if r is not None and r.status_code < 500 and r.status_code != 429:
@@ -64,6 +65,11 @@ class Api:
             self.retries += 1
             time.sleep(0.5 if r is None or r.status_code != 429 else float(r.headers.get("Retry-After", "1")))
 
+    def base(self, service: str) -> str:
+        """The address of the service's API process this call goes to (the next in turn if there are several)."""
+        copies = self.urls[service]
+        return copies[next(self._turn) % len(copies)] if len(copies) > 1 else copies[0]
+
     def get(self, service: str, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
         return self.call("GET", service, path, headers, **kwargs).json()
 
@@ -75,7 +81,7 @@ class Api:
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
-        for service, url in self.urls.items():
+        for service, url in ((s, u) for s, copies in self.urls.items() for u in copies):
             while True:
                 try:
                     if self.http.get(url + "/readyz", timeout=3).status_code == 200:

@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
 app = typer.Typer(help="Province simulator (模拟): a term through the public APIs, reconciled exactly.",
                   invoke_without_command=True, no_args_is_help=False)
 
@@ -45,12 +46,15 @@ def simulate(
     admitted: int = typer.Option(4, min=0, help="Summer primary graduates per county admitted to a junior school"),
     missed_transitions: int = typer.Option(2, min=0, help="Summer primary graduates per county never admitted"),
     workers: int = typer.Option(8, min=1, help="Concurrent API calls (independent cases, leaves, check-in batches)"),
+    replicas: str = typer.Option("", help="Copies per process kind in the stack of its own, e.g. consumer=2,api=2 "
+                                          "(API calls spread over the copies)"),
 ) -> None:
     """Runs the simulation and prints expected vs reported per county and measure."""
     from tqdm import tqdm
 
-    from services.runtime.clock import FileClock
+    from devstack.stack import parse_replicas
     from simulator.api import Api
+    from simulator.clock import write_clock
     from simulator.run import Options, Simulation
     from simulator.truth import table
 
@@ -61,25 +65,31 @@ def simulate(
                       admitted_per_county=admitted, missed_transitions_per_county=missed_transitions, workers=workers)
     if faults and url:
         raise typer.BadParameter("--faults needs a stack of its own (no --url)")
+    if replicas and url:
+        raise typer.BadParameter("--replicas shapes a stack of its own (no --url)")
+    try:
+        copies = parse_replicas(replicas)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
     local = None
     workdir = Path(tempfile.mkdtemp(prefix="baoxue-sim-"))
     started = time.monotonic()
     try:
         if url:
-            urls = dict(u.split("=", 1) for u in url)
+            urls: dict[str, str | list[str]] = dict(u.split("=", 1) for u in url)
             if clock_file is None:
                 raise typer.BadParameter("--url needs --clock-file (the stack's BAOXUE_CLOCK_FILE)")
             path = clock_file
         else:
-            from simulator.stack import LocalStack
+            from devstack.harness import LocalStack
 
             typer.echo(f"starting a stack in {workdir} ...")
             local = LocalStack(workdir, extra_env={
                 "BAOXUE_FOLLOW_UP_DAYS": "10", "BAOXUE_INGEST_RATE_PER_S": "1000", "BAOXUE_INGEST_BURST": "1000",
-                "BAOXUE_SCHEDULER_INTERVAL_S": "1"}, server_url=database_url)
-            FileClock.write(local.clock_file, datetime.fromisoformat(f"{start}T00:00:00+08:00"))
+                "BAOXUE_SCHEDULER_INTERVAL_S": "1"}, server_url=database_url, replicas=copies)
+            write_clock(local.clock_file, datetime.fromisoformat(f"{start}T00:00:00+08:00"))
             stack = local.start()
-            urls = {s: stack.url(s) for s in ("registry", "attendance", "casework", "notifications", "reporting")}
+            urls = {s: stack.urls(s) for s in SERVICES}
             path = local.clock_file
         api = Api(urls, retry_for=300 if faults else 60)
         hooks = None
@@ -88,7 +98,7 @@ def simulate(
 
             hooks = FaultCampaign(local, days)  # type: ignore[arg-type]
         with tqdm(total=days, desc="school days", unit="day", file=sys.stderr) as bar:
-            sim = Simulation(api, options, lambda at: FileClock.write(path, at), hooks=hooks, progress=bar)
+            sim = Simulation(api, options, lambda at: write_clock(path, at), hooks=hooks, progress=bar)
             bar.set_description("setting up the province")
             sim.setup()
             bar.set_description("school days")

@@ -14,7 +14,7 @@ import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from contracts import topics
-from simulator.stack import LocalStack
+from devstack.harness import LocalStack
 from simulator.truth import Row
 
 POISONED = (topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK)
@@ -130,13 +130,15 @@ class FaultCampaign:
         for consumer, (service, follows) in SUBSCRIPTIONS.items():
             want = sum(1 for t in POISONED if t in follows)
             rows.append(Row("dead letters", consumer, "poison in dead-letter topic", want, self.dead_letters(consumer)))
-            try:
-                text = httpx.get(stack.metrics_url(service, "consumer"), timeout=10).text
-                counted = sum(float(m) for m in re.findall(
+            counted = None  # summed over the consumer's copies: whichever held the partitions dead-lettered them
+            for url in stack.metrics_urls(service, "consumer"):
+                try:
+                    text = httpx.get(url, timeout=10).text
+                except httpx.HTTPError:
+                    continue
+                counted = (counted or 0) + sum(float(m) for m in re.findall(
                     r'^baoxue_dead_lettered_total\{[^}]*consumer="' + consumer + r'"[^}]*reason="invalid_envelope"[^}]*\} (\S+)',
                     text, re.M))
-            except httpx.HTTPError:
-                counted = None
             rows.append(Row("metrics", consumer, "baoxue_dead_lettered_total (invalid_envelope)", want,
                             None if counted is None else int(counted)))
         rows.append(Row("faults", "stack", "processes that died on their own", {}, stack.unclean_exits()))

@@ -71,20 +71,20 @@ def idle(
     keep: bool = typer.Option(False, help="Keep the stack's folder (logs) afterwards"),
 ) -> None:
     """Starts a stack, lets it go quiet, prints CPU seconds per process over the window."""
-    from services.runtime.clock import FileClock
+    from devstack.harness import LocalStack
     from simulator.api import Api
+    from simulator.clock import write_clock
     from simulator.run import Options, Simulation
-    from simulator.stack import LocalStack
 
     workdir = Path(tempfile.mkdtemp(prefix="baoxue-idle-"))
     local = LocalStack(workdir, extra_env=SIMULATOR_ENV)
     options = Options()
     try:
-        FileClock.write(local.clock_file, datetime.fromisoformat(f"{options.start}T00:00:00+08:00"))
+        write_clock(local.clock_file, datetime.fromisoformat(f"{options.start}T00:00:00+08:00"))
         stack = local.start()
         if province:
             api = Api({s: stack.url(s) for s in ("registry", "attendance", "casework", "notifications", "reporting")})
-            Simulation(api, options, lambda at: FileClock.write(local.clock_file, at)).setup()
+            Simulation(api, options, lambda at: write_clock(local.clock_file, at)).setup()
         time.sleep(settle)
         pids = {name: proc.pid for name, proc in stack.procs.items()}
         pids["postgresql (all backends)"] = local.postgres.pid  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""The process harness of the end-to-end tests; it lives in `simulator.stack` (the simulator starts stacks too)."""
+"""The process harness of the end-to-end tests; it lives in `devstack.harness` (the simulator starts stacks too)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from services.runtime.infra import TansuBroker, free_port
-from simulator.stack import LocalStack, Stack, own_database, wait_until
+from devstack.harness import LocalStack, Stack, own_database, wait_until
 
 __all__ = ["LocalStack", "Stack", "own_database", "running_stack", "wait_until"]
 

@@ -19,3 +19,11 @@ def test_a_tiny_term_reconciles_exactly(faults):
     result = CliRunner().invoke(app, TINY + ["--admitted", "0"] + (["--faults"] if faults else []))
     assert result.exit_code == 0, result.output[-6000:]
     assert "RECONCILED" in result.output
+
+
+def test_a_tiny_term_with_two_copies_of_every_consumer_reconciles_through_the_faults():
+    """The second copy waits as a hot standby (or shares partitions, once the runtime spreads them): killing either
+    copy, as the campaign does, loses nothing."""
+    result = CliRunner().invoke(app, TINY + ["--admitted", "0", "--faults", "--replicas", "consumer=2"])
+    assert result.exit_code == 0, result.output[-6000:]
+    assert "RECONCILED" in result.output

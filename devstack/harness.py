@@ -1,7 +1,8 @@
 """Runs the whole system the way `baoxue up` does — every service process separately, on real
 PostgreSQL and a real Kafka-protocol broker — so tests and the simulator can kill and restart any one of them.
 
-(Moved here from tests/e2e/harness.py, which re-exports it.)"""
+(The end-to-end tests' harness, `tests/e2e/harness.py`, re-exports it; the simulator starts its stacks here, since
+it may not import the services or their runtime itself.)"""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import httpx
 
-from services.runtime.scratchdb import fresh_database
-from services.runtime.settings import SERVICE_PORTS, WORKER_METRICS_PORTS
+from devstack.ports import api_port, metrics_port
 from devstack.stack import ProcessSpec, service_processes
+from services.runtime.scratchdb import fresh_database
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Stack:
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     specs: dict[str, ProcessSpec] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)  # copies per process kind (devstack.stack.ROLE_KINDS)
 
     def env(self) -> dict[str, str]:
         return {
@@ -48,14 +50,29 @@ class Stack:
         }
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{SERVICE_PORTS[service] + self.port_offset}"
+        """The address of the first copy of a service's API."""
+        return f"http://127.0.0.1:{api_port(service, self.port_offset)}"
 
-    def metrics_url(self, service: str, role: str) -> str:
-        """The /metrics address of a relay, consumer or scheduler process."""
-        return f"http://127.0.0.1:{WORKER_METRICS_PORTS[(service, role)] + self.port_offset}/metrics"
+    def urls(self, service: str) -> list[str]:
+        """The address of every API process of a service (one unless the plan runs copies on ports of their own)."""
+        copies = sorted(s.copy for s in self.plan() if s.service == service and s.role == "api") or [1]
+        return [f"http://127.0.0.1:{api_port(service, self.port_offset, c)}" for c in copies]
+
+    def metrics_url(self, service: str, role: str, copy: int = 1) -> str:
+        """The /metrics address of a relay, consumer or scheduler process (``copy`` 1 is the first)."""
+        return f"http://127.0.0.1:{metrics_port(service, role, self.port_offset, copy)}/metrics"
+
+    def metrics_urls(self, service: str, role: str) -> list[str]:
+        """The /metrics address of every copy of a service's relay, consumer or scheduler."""
+        copies = sorted(s.copy for s in self.plan() if s.service == service and s.role == role) or [1]
+        return [self.metrics_url(service, role, c) for c in copies]
+
+    def plan(self) -> list[ProcessSpec]:
+        """The processes this stack runs (or will run)."""
+        return list(self.specs.values()) or service_processes(replicas=self.replicas, port_offset=self.port_offset)
 
     def start(self) -> None:
-        for spec in service_processes():
+        for spec in service_processes(replicas=self.replicas, port_offset=self.port_offset):
             self.specs[spec.name] = spec
             self.start_process(spec.name)
         self.wait_ready()
@@ -86,12 +103,13 @@ class Stack:
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
-        pending = {n.rsplit("-", 1)[0] for n in self.procs if n.endswith("-api")}
+        pending = {n: f"http://127.0.0.1:{api_port(self.specs[n].service, self.port_offset, self.specs[n].copy)}"
+                   for n in self.procs if self.specs[n].role == "api"}
         while pending and time.monotonic() < deadline:
-            for service in list(pending):
+            for name, url in list(pending.items()):
                 try:
-                    if httpx.get(self.url(service) + "/readyz", timeout=2).status_code == 200:
-                        pending.discard(service)
+                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                        del pending[name]
                 except httpx.HTTPError:
                     pass
             for name, proc in self.procs.items():
@@ -99,7 +117,7 @@ class Stack:
                     raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
             time.sleep(0.2)
         if pending:
-            raise RuntimeError(f"not ready: {pending}\n" + "\n".join(self.log_tail(f"{s}-api") for s in pending))
+            raise RuntimeError(f"not ready: {set(pending)}\n" + "\n".join(self.log_tail(n) for n in pending))
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.workdir / f"{name}.log"
@@ -143,7 +161,8 @@ class LocalStack:
     """A whole stack of its own: an embedded PostgreSQL (unless a server URL is given), a tansu broker, a fresh
     database, every service process and a shared simulated clock file; `close()` stops and removes it all."""
 
-    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None, server_url: str | None = None) -> None:
+    def __init__(self, workdir: Path, extra_env: dict[str, str] | None = None, server_url: str | None = None,
+                 replicas: dict[str, int] | None = None) -> None:
         from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port
 
         self.workdir = Path(workdir)
@@ -153,6 +172,7 @@ class LocalStack:
         self.server_url = server_url
         self.broker = TansuBroker(free_port())
         self.extra_env = {"BAOXUE_CLOCK_FILE": str(self.clock_file), **(extra_env or {})}
+        self.replicas = dict(replicas or {})
         self.stack: Stack | None = None
         self._database = None
 
@@ -164,7 +184,7 @@ class LocalStack:
         self._database = own_database(self.server_url)  # type: ignore[arg-type]
         url = self._database.__enter__()
         (self.workdir / "logs").mkdir(exist_ok=True)
-        self.stack = Stack(url, self.broker, self.workdir / "logs", extra_env=self.extra_env)
+        self.stack = Stack(url, self.broker, self.workdir / "logs", extra_env=self.extra_env, replicas=self.replicas)
         self.stack.start()
         return self.stack
 
