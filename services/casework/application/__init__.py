@@ -1,7 +1,8 @@
 """Casework use cases: load, act, save (or hand back to save with a tracking record), return plain data.
 
 Split along its seams: ``base`` (store, retries, episode end), ``owners`` (maps, placements, slots),
-``opening`` (triggers and retractions), ``cases`` (commands on a case), ``queries`` (reads).
+``opening`` (triggers and retractions), ``cases`` (commands on a case), ``queries`` (reads), ``views`` (plain
+data of a case), ``audit`` (hash-chain verification), ``deadlines`` (one scheduler pass), ``ports`` (read models).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from services.casework.application.opening import (
 )
 from services.casework.application.owners import OwnerUseCases
 from services.casework.application.queries import CaseQueries
-from services.casework.views import CaseView, HistoryEntry, case_view, history_entry, to_contract
+from services.casework.adapters.publishing import to_contract
+from services.casework.application.views import CaseView, HistoryEntry, case_view, history_entry
 
 
 class CaseworkApp(OpeningUseCases, CaseUseCases, CaseQueries):

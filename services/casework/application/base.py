@@ -7,20 +7,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
 
+from services.casework.adapters.projections import MemoryCaseViews
+from services.casework.application.ports import CaseViews
 from services.casework.domain import Case, ChildCases, Conflict, NotFound, child_cases_id_for
-from services.casework.policy import CasePolicy
-from services.casework.projections import CaseViews, MemoryCaseViews
+from services.casework.domain.policy import CasePolicy
+from services.runtime.aggregates import load, require, save_with_retry
 from services.runtime.eventstore import ServiceApplication
-
-SAVE_ATTEMPTS = 3
 
 
 class CaseworkBase(ServiceApplication):
-    """The event store with casework's read models and rules; the use-case modules build on it."""
+    """The event store with casework's read models and rules (both given to the constructor); the use-case
+    classes build on it."""
 
     name = "Casework"
 
@@ -30,13 +29,8 @@ class CaseworkBase(ServiceApplication):
         self.policy = policy or CasePolicy()
 
     def case(self, case_id: UUID, version: int | None = None) -> Case:
-        try:
-            case = self.repository.get(case_id, version=version)
-        except AggregateNotFoundError:
-            case = None
-        if not isinstance(case, Case):
-            raise NotFound("案件不存在", rule="case_exists")
-        return case
+        return require(self.repository, Case, case_id, lambda: NotFound("案件不存在", rule="case_exists"),
+                       version=version)
 
     def _episode_effects(self, case: Case) -> list[Aggregate]:
         """A closed or excluded case ends the child's episode (saved with the case, in one transaction)."""
@@ -51,26 +45,11 @@ class CaseworkBase(ServiceApplication):
 
     def _retrying(self, attempt: Callable[[], Any], save: Callable[[Any], None] | None = None) -> Any:
         """Load, act, save; a concurrent write makes the attempt start again (409 after the last one)."""
-        for n in range(1, SAVE_ATTEMPTS + 1):
-            result = attempt()
-            try:
-                if save is None:
-                    self.save(*result.aggregates)
-                else:
-                    save(result)
-            except IntegrityError:
-                if n == SAVE_ATTEMPTS:
-                    raise Conflict("案件正被同时修改，请稍后重试", rule="concurrent_change") from None
-                continue
-            return result
-        raise AssertionError("unreachable")
+        return save_with_retry(attempt, save or (lambda result: self.save(*result.aggregates)),
+                               conflict=lambda: Conflict("案件正被同时修改，请稍后重试", rule="concurrent_change"))
 
     def _get(self, cls: type, aggregate_id: UUID) -> Any:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, cls) else None
+        return load(self.repository, cls, aggregate_id)
 
 
 def at_of(meta: dict[str, Any]) -> datetime:

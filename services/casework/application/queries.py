@@ -7,8 +7,8 @@ from uuid import UUID
 
 from services.casework.application.base import CaseworkBase
 from services.casework.domain import Case, NotFound, case_id_for
-from services.casework.projections import CaseSummary, QueueItem
-from services.casework.views import HistoryEntry, history_entry
+from services.casework.adapters.projections import CaseSummary, QueueItem
+from services.casework.application.views import HistoryEntry, history_entry
 
 
 class CaseQueries(CaseworkBase):

@@ -10,7 +10,7 @@ from typing import Any
 from contracts.events import SuspectedDropoutDetectedV1
 from contracts.events.attendance import AttendanceResumedV1
 from services.casework.application import CaseworkApp
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.stories import detection
 from services.runtime.consumer import EventSink
 from services.runtime.testing import message

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from contracts.events import SuspectedDropoutDetectedV1
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.stories import detection, unique_county
 from services.runtime.consumer import EventSink
 from services.runtime.testing import auth, message

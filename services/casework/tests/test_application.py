@@ -6,7 +6,7 @@ import pytest
 
 from contracts.events import CaseOpenedV1, SuspectedDropoutDetectedV1
 from services.casework.application import CaseworkApp, to_contract
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.domain import Case, ChildCases, Conflict, NotFound
 from services.casework.tests.stories import DETECTED_AT, TRACK, detection
 from services.runtime.consumer import EventSink

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from services.casework.audit import verify_case, verify_store
+from services.casework.application.audit import verify_case, verify_store
 from services.casework.tests.builders import MONDAY, acting, opened_case, proof
 from services.casework.tests.stories import unique_county
 

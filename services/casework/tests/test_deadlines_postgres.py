@@ -5,8 +5,8 @@ from threading import Barrier, Thread
 
 import pytest
 
-from services.casework.projections_pg import PostgresCaseViews
-from services.casework.scheduler import tick
+from services.casework.adapters.projections_pg import PostgresCaseViews
+from services.casework.application.deadlines import tick
 from services.casework.tests.builders import MONDAY, acting, opened_case
 from services.casework.tests.stories import unique_county
 from services.runtime.clock import FixedClock
@@ -25,11 +25,9 @@ def scheduler_factory(casework_settings, pg_app_factory):
     dbs = []
 
     def make():
-        app = pg_app_factory()
         db = Database(casework_settings.database_url, "casework")
         dbs.append(db)
-        app.index = PostgresCaseViews(db)
-        return app
+        return pg_app_factory(index=PostgresCaseViews(db))
 
     yield make
     for db in dbs:

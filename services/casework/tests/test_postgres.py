@@ -8,7 +8,7 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts.events import SuspectedDropoutDetectedV1
 from contracts.events.registry import StudentEnrolledV1, TransferLostRetractedV1, TransferLostV1
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.stories import DETECTED_AT, TRACK, detection, unique_county
 from services.runtime.consumer import EventSink
 from services.runtime.testing import message

@@ -19,11 +19,11 @@ from contracts.events.registry import (
     TransitionMissedV1,
 )
 from services.casework.application import CaseworkApp
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.domain import Case, case_id_for
 from services.casework.tests.builders import MONDAY, acting, deliver, opened_case
 from services.casework.tests.stories import detection
-from services.casework.views import facts_from, to_contract
+from services.casework.adapters.publishing import facts_from, to_contract
 from services.runtime.testing import in_memory, message
 from services.runtime.tests.reads import record_gets
 

@@ -1,6 +1,7 @@
 """Stories of a case from suspicion to 销号, told against the application in memory."""
 
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -12,8 +13,8 @@ from contracts.events.casework import (
 )
 from services.casework.application import CaseworkApp
 from services.casework.domain import Conflict, Forbidden
-from services.casework.policy import CasePolicy
-from services.casework.scheduler import IdleGate, tick
+from services.casework.domain.policy import CasePolicy
+from services.casework.application.deadlines import IdleGate, tick
 from services.casework.tests.builders import (
     MONDAY,
     acting,
@@ -23,7 +24,7 @@ from services.casework.tests.builders import (
     resumed,
 )
 from services.casework.tests.stories import detection
-from services.casework.views import facts_from, to_contract
+from services.casework.adapters.publishing import facts_from, to_contract
 from services.runtime.clock import FixedClock
 from services.runtime.testing import in_memory
 
@@ -31,6 +32,11 @@ from services.runtime.testing import in_memory
 @pytest.fixture
 def app() -> CaseworkApp:
     return in_memory(CaseworkApp)
+
+
+def with_policy(policy: CasePolicy) -> CaseworkApp:
+    """The application with other configured rules, given to its constructor as the bootstrap does."""
+    return in_memory(partial(CaseworkApp, policy=policy))  # type: ignore[arg-type]
 
 
 def published(app: CaseworkApp) -> list:
@@ -71,8 +77,8 @@ def test_persuasion_works_at_the_first_visit_and_the_case_closes_after_follow_up
     assert [type(c).__name__ for c in published(app)][-1] == "CaseClosedV1"
 
 
-def test_persuasion_fails_and_the_legal_ladder_runs_until_the_child_returns(app):
-    app.policy = CasePolicy(closure_approval_prefixes=("520102",))
+def test_persuasion_fails_and_the_legal_ladder_runs_until_the_child_returns():
+    app = with_policy(CasePolicy(closure_approval_prefixes=("520102",)))
     clock = FixedClock(MONDAY)
     case = opened_case(app)
     cadre = acting("village_cadre", MONDAY, "cadre-3")
@@ -237,8 +243,8 @@ def test_a_step_needs_the_previous_one_unless_an_allowed_role_overrides_with_a_r
     assert done.ladder["correction_order"]["override"]["skipped"] == "return_notice"
 
 
-def test_a_missed_deadline_configured_to_escalate_takes_the_next_step_itself(app):
-    app.policy = CasePolicy(on_missed={"return_notice": "escalate"})
+def test_a_missed_deadline_configured_to_escalate_takes_the_next_step_itself():
+    app = with_policy(CasePolicy(on_missed={"return_notice": "escalate"}))
     clock = FixedClock(MONDAY)
     case = opened_case(app)
     app.act(case.id, "confirm_dropout", causes=["working_away"], cause_analysis="外出", meta=acting("head_teacher", MONDAY))

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError
 
-from services.casework.api_schemas import (
+from services.casework.entrypoints.api.schemas import (
     QueueItemPublic,
     ResponsibilityEntry,
     ResponsibilityImport,

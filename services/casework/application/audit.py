@@ -19,7 +19,7 @@ from services.casework.domain.chain import (
     seal,
     store_digest,
 )
-from services.casework.projections import is_case_event
+from services.casework.adapters.projections import is_case_event
 
 
 @dataclass(frozen=True)

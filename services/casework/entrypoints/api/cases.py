@@ -1,4 +1,4 @@
-"""Casework HTTP API: cases (一人一案) scoped to the caller's jurisdiction, with their history."""
+"""Casework HTTP API: the app, and cases (一人一案) scoped to the caller's jurisdiction, with their history."""
 
 # No `from __future__ import annotations`: the page-size bound is a closure value FastAPI must see.
 import base64
@@ -11,26 +11,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.casework.api_actions import action_router
-from services.casework.api_audit import audit_router
-from services.casework.api_owners import owners_router
+from services.casework.entrypoints.api.actions import action_router
+from services.casework.entrypoints.api.audit import audit_router
+from services.casework.entrypoints.api.owners import owners_router
 from services.casework.application import CaseView, CaseworkApp, case_view
 from services.casework.roles import MATRIX
-from services.casework.domain import (
-    NAMESPACE,
-    STAGES,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-)
+from services.casework.domain import NAMESPACE, STAGES, InvalidInput
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
 from services.runtime.validation import SafeId, SafeText
 from services.runtime.web import CommandMeta, seal
 
-ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404, Forbidden: 403}
 Stage = Literal[STAGES]  # type: ignore[valid-type]
 LocalCode = Annotated[str, Field(pattern=r"^[0-9]{9}([0-9]{3})?$", description="9-digit township or 12-digit village code")]
 
@@ -153,7 +145,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         runtime,
         title="Baoxue casework (一人一案)",
         description="Cases of children out of school, from suspicion to closure. Every call needs a bearer token.",
-        errors=ERRORS,
+        errors={},  # every casework error is a runtime DomainError: web.py answers it by its status
         roles=MATRIX,
     )
     router = APIRouter(prefix="/v1", tags=["casework"])

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
 
-from services.casework.api_schemas import (
+from services.casework.entrypoints.api.schemas import (
     ClosureCreate,
     ClosureDecision,
     EvidenceCreate,
@@ -28,7 +28,7 @@ from services.casework.api_schemas import (
 from services.casework.application import CaseworkApp
 from services.casework.domain import NAMESPACE
 from services.casework.domain.codes import OWNER_SLOTS
-from services.casework.views import case_view
+from services.casework.application.views import case_view
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.web import CommandMeta
 
