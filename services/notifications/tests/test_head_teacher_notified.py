@@ -7,9 +7,10 @@ import uuid
 import pytest
 
 from contracts.events import NotificationSentV1
-from services.notifications.application import NotificationsApp, to_contract
-from services.notifications.channels import FileChannel
-from services.notifications.consumers import NotificationPolicies
+from services.notifications.adapters.publishing import to_contract
+from services.notifications.application import NotificationsApp
+from services.notifications.adapters.channels import FileChannel
+from services.notifications.entrypoints.consumers import NotificationPolicies
 from services.notifications.domain import AlreadySent
 from services.notifications.tests.builders import NOW, TOWNSHIP, case_opened, enrolled
 from services.runtime.clock import FixedClock

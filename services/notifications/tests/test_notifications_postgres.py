@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from services.notifications.application import NotificationsApp
 from services.notifications.bootstrap import api
-from services.notifications.channels import FileChannel
-from services.notifications.consumers import NotificationPolicies
+from services.notifications.adapters.channels import FileChannel
+from services.notifications.entrypoints.consumers import NotificationPolicies
 from services.notifications.settings import NotificationsSettings
 from services.notifications.tests.builders import NOW, case_opened, enrolled
 from services.runtime.clock import FixedClock

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from services.notifications.directory import Recipient
-from services.notifications.projections import Query
+from services.notifications.domain.directory import Recipient
+from services.notifications.adapters.projections import Query
 from services.notifications.tests.builders import (
     COUNTY,
     COUNTY_ZHAO,

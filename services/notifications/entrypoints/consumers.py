@@ -12,15 +12,15 @@ from contracts.events.casework import (
     CaseEscalatedV1,
     CaseOwnersAssignedV1,
 )
-from services.notifications import templates as t
+from services.notifications.domain import templates as t
 from services.notifications.application import NotificationsApp
-from services.notifications.channels import Channel
-from services.notifications.directory import (
+from services.notifications.application.ports import Channel
+from services.notifications.domain.directory import (
     COUNTY_OFFICER,
     JUSTICE_OFFICER,
     TOWNSHIP_OFFICER,
 )
-from services.notifications.dispatch import Dispatcher, Request
+from services.notifications.application.dispatch import Dispatcher, Request
 from services.notifications.domain import (
     CASE_OPENED_TEMPLATE,
     HEAD_TEACHER,
