@@ -18,7 +18,6 @@ from services.casework.application.opening import (
 )
 from services.casework.application.owners import OwnerUseCases
 from services.casework.application.queries import CaseQueries
-from services.casework.adapters.publishing import to_contract
 from services.casework.application.views import CaseView, HistoryEntry, case_view, history_entry
 
 
@@ -31,5 +30,5 @@ class CaseworkApp(OpeningUseCases, CaseUseCases, CaseQueries):
 __all__ = [
     "COMMANDS", "FINDING_SOURCES", "CaseQueries", "CaseUseCases", "CaseView", "CaseworkApp", "CaseworkBase",
     "HistoryEntry", "Opening", "OpeningUseCases", "Outcome", "OwnerUseCases", "case_view", "finding_trigger_id",
-    "history_entry", "to_contract",
+    "history_entry",
 ]
