@@ -11,7 +11,7 @@ from services.casework.adapters.projections_pg import PostgresCaseViews
 from services.casework.adapters.publishing import facts_from, to_contract
 from services.casework.application import CaseworkApp
 from services.casework.entrypoints.api import create_app
-from services.casework.entrypoints.consumers import policies
+from services.casework.entrypoints.consumers import TOPICS, policies
 from services.casework.entrypoints.scheduler import run_scheduler
 from services.casework.settings import CaseworkSettings
 from services.runtime.bootstrap import (
@@ -59,7 +59,7 @@ def run_consumer_process() -> None:
     settings = CaseworkSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
     app = build_casework(runtime, settings)
-    run_consumer(runtime, name=SERVICE, topics=[topics.ATTENDANCE, topics.REGISTRY], policies=policies(app),
+    run_consumer(runtime, name=SERVICE, topics=TOPICS, policies=policies(app),
                  sink=EventSink(app))
 
 

@@ -11,10 +11,11 @@ from services.notifications.adapters.projections import PostgresRecords
 from services.notifications.adapters.publishing import to_contract
 from services.notifications.application import NotificationsApp
 from services.notifications.application.dispatch import Dispatcher
+from services.notifications.application.policies import NotificationPolicies
 from services.notifications.application.ports import Channel
 from services.notifications.application.recipients import DirectoryService
 from services.notifications.entrypoints.api import create_app
-from services.notifications.entrypoints.consumers import NotificationPolicies
+from services.notifications.entrypoints.consumers import TOPICS, policies
 from services.notifications.settings import NotificationsSettings
 from services.runtime.bootstrap import (
     Runtime,
@@ -71,12 +72,12 @@ def run_consumer_process() -> None:
     settings = NotificationsSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
     app = build_store(settings, runtime)
-    policies = NotificationPolicies(app, build_channel(settings, runtime), runtime.clock)
+    bound = NotificationPolicies(app, build_channel(settings, runtime), runtime.clock)
     run_consumer(
         runtime,
         name=CONSUMER,
-        topics=[topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK],
-        policies=policies.policies(),
+        topics=TOPICS,
+        policies=policies(bound),
         sink=EventSink(app),
     )
 

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from services.notifications.application import NotificationsApp
 from services.notifications.bootstrap import api
 from services.notifications.adapters.channels import FileChannel
-from services.notifications.entrypoints.consumers import NotificationPolicies
+from services.notifications.application.policies import NotificationPolicies
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.adapters.projections import PostgresRecords, Query
 from services.notifications.settings import NotificationsSettings
 from services.notifications.tests.builders import (
@@ -56,7 +57,7 @@ def store(settings):
 def consumer(store, settings):
     clock = FixedClock(NOW)
     channel = FileChannel(settings.data_dir, clock.now)
-    return EventSink(store), NotificationPolicies(store, channel, clock).policies(), channel
+    return EventSink(store), consumer_policies(NotificationPolicies(store, channel, clock)), channel
 
 
 @pytest.fixture(scope="module")

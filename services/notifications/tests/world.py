@@ -6,7 +6,8 @@ from contracts.events import NotificationSentV1
 from services.notifications.adapters.publishing import to_contract
 from services.notifications.application import NotificationsApp
 from services.notifications.adapters.channels import FileChannel
-from services.notifications.entrypoints.consumers import NotificationPolicies
+from services.notifications.application.policies import NotificationPolicies
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.domain.directory import Recipient
 from services.notifications.application.recipients import DirectoryChange, DirectoryService
 from services.notifications.tests.builders import NOW
@@ -36,7 +37,7 @@ class World:
         if sequence is None:
             sequence = self._sequence.get(topic, 0) + 1
         self._sequence[topic] = max(sequence, self._sequence.get(topic, 0))
-        policy = self.policies.policies()[type(payload)]
+        policy = consumer_policies(self.policies)[type(payload)]
         return self.sink.apply(f"notifications:{topic}:0", sequence, policy, message(payload, sequence=sequence, **envelope))
 
     def name(self, *recipients: Recipient) -> DirectoryChange:

@@ -1,0 +1,228 @@
+"""Notifications policies: react to registry, attendance and casework events (EventSink: return aggregates);
+``entrypoints/consumers.py`` says which contract feeds which."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
+from contracts.events.casework import (
+    CaseDeadlinePassedV1,
+    CaseEscalatedV1,
+    CaseOwnersAssignedV1,
+)
+from contracts.events.registry import StudentErasedV1
+from services.notifications.application import NotificationsApp
+from services.notifications.application.dispatch import Dispatcher, Request
+from services.notifications.application.ports import Channel
+from services.notifications.domain import (
+    CASE_OPENED_TEMPLATE,
+    COUNTY_OFFICER,
+    HEAD_TEACHER,
+    JUSTICE_OFFICER,
+    OWNER,
+    TOWNSHIP_OFFICER,
+    CaseFile,
+    Notification,
+    StudentContact,
+    case_file_id_for,
+    contact_id_for,
+    notification_id_for,
+)
+from services.notifications.domain import templates as t
+from services.runtime.auth import system_actor
+from services.runtime.clock import Clock
+from services.runtime.consumer import Message
+from services.runtime.eventstore import loads
+
+SERVICE = "notifications"
+# Who besides the owners hears of each legal step (依法控辍): the township orders, the justice office writes.
+LEGAL_STEP_ROLES = {
+    "return_notice": (),
+    "correction_order": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP),),
+    "legal_documents": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
+    "court_referral": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
+}
+
+
+def contact_card(message: Message) -> list[UUID]:
+    """The student's contact card (head teacher, notifications waiting for one)."""
+    return [contact_id_for(message.payload.student_id)]  # type: ignore[attr-defined]
+
+
+def case_file(message: Message) -> list[UUID]:
+    """The case file (student, owners) of the case the message is about."""
+    return [case_file_id_for(message.payload.case_id)]  # type: ignore[attr-defined]
+
+
+def case_opened(message: Message) -> list[UUID]:
+    """The case file, the head teacher's notification of the opening, and the student's contact card."""
+    case_id = message.payload.case_id  # type: ignore[attr-defined]
+    return [*case_file(message), notification_id_for(case_id, HEAD_TEACHER, CASE_OPENED_TEMPLATE), *contact_card(message)]
+
+
+def case_file_and_contact_card(message: Message) -> list[UUID]:
+    return [*case_file(message), *contact_card(message)]
+
+
+class NotificationPolicies:
+    """The policies of the ``notifications`` consumer, bound to the store, a channel and a clock."""
+
+    def __init__(self, app: NotificationsApp, channel: Channel, clock: Clock) -> None:
+        self.app = app
+        self.channel = channel
+        self.clock = clock
+        self.dispatcher = Dispatcher(app, channel, clock)
+
+    def _meta(self, message: Message) -> dict[str, Any]:
+        """Who caused our events: this service, for the source event's jurisdiction and correlation."""
+        actor = system_actor(SERVICE, message.payload.township_code)  # type: ignore[attr-defined]
+        return actor.meta(message.envelope.correlationid, self.clock.now(), causation_id=message.envelope.id)
+
+    def _student_name(self, student_id: str | None) -> str:
+        contact = self.app.contact(student_id) if student_id else None
+        return contact.name_masked if contact is not None and contact.name_masked else t.UNKNOWN_STUDENT
+
+    def _case(self, case_id: str) -> tuple[CaseFile | None, str | None]:
+        case = self.app.case_file(case_id)
+        return case, case.student_id if case is not None else None
+
+    def _send(self, notification: Notification, contact: StudentContact, meta: dict[str, Any]) -> None:
+        """Delivers through the channel first (idempotent), then records Sent: at-least-once, one event."""
+        assert contact.head_teacher_id is not None
+        text = notification.text_for(contact)
+        self.channel.send(str(notification.id), contact.head_teacher_id, text, template=notification.template)
+        notification.mark_sent(
+            recipient_id=contact.head_teacher_id, channel=self.channel.name, sent_at=self.clock.now(), text=text, meta=meta
+        )
+
+    @loads(contact_card)
+    def when_student_enrolled_record_contact(self, message: Message) -> list[Any]:
+        """Keeps the student's head teacher, and sends what was waiting for one."""
+        p: StudentEnrolledV1 = message.payload  # type: ignore[assignment]
+        meta = self._meta(message)
+        contact = self.app.contact(p.student_id) or StudentContact(
+            student_id=p.student_id, township_code=p.township_code, meta=meta
+        )
+        contact.learn(
+            township_code=p.township_code,
+            name_masked=p.name_masked,
+            head_teacher_id=p.head_teacher_id,
+            head_teacher_name=p.head_teacher_name,
+            meta=meta,
+        )
+        if not contact.known or not contact.pending:
+            return [contact]
+        sent = []
+        for notification_id in list(contact.pending):
+            notification = self.app.notification(notification_id)
+            if notification is not None and notification.status != "sent":
+                self._send(notification, contact, meta)
+                sent.append(notification)
+        contact.release(list(contact.pending), meta)
+        return [contact, *sent]
+
+    @loads(contact_card)
+    def when_student_erased_forget_name(self, message: Message) -> list[Any]:
+        """依法删除: the contact card drops the student's masked name; later messages say 某学生 instead."""
+        p: StudentErasedV1 = message.payload  # type: ignore[assignment]
+        contact = self.app.contact(p.student_id)
+        if contact is None or not contact.forget_name(self._meta(message)):
+            return []
+        return [contact]
+
+    @loads(case_opened)
+    def when_case_opened_notify_head_teacher(self, message: Message) -> list[Any]:
+        """Tells the head teacher a suspected dropout case is open, or waits until the teacher is known."""
+        p: CaseOpenedV1 = message.payload  # type: ignore[assignment]
+        meta = self._meta(message)
+        case = self.app.case_file(p.case_id) or CaseFile(case_id=p.case_id, township_code=p.township_code, meta=meta)
+        case.opened(p.student_id, p.township_code, meta)
+        if self.app.notification(notification_id_for(p.case_id, HEAD_TEACHER, CASE_OPENED_TEMPLATE)) is not None:
+            return [case]  # the same trigger again: already requested
+        notification = Notification(
+            case_id=p.case_id,
+            student_id=p.student_id,
+            township_code=p.township_code,
+            recipient_role=HEAD_TEACHER,
+            template=CASE_OPENED_TEMPLATE,
+            meta=meta,
+        )
+        contact = self.app.contact(p.student_id)
+        if contact is not None and contact.known:
+            self._send(notification, contact, meta)
+            return [case, notification]
+        notification.wait_for_recipient(meta)
+        contact = contact or StudentContact(student_id=p.student_id, township_code=p.township_code, meta=meta)
+        contact.await_recipient(str(notification.id), meta)
+        return [case, notification, contact]
+
+    @loads(contact_card)
+    def when_suspected_dropout_detected_report_township_and_county(self, message: Message) -> list[Any]:
+        """辍学报告制: the township government and the county bureau hear of a suspected dropout at once."""
+        p: SuspectedDropoutDetectedV1 = message.payload  # type: ignore[assignment]
+        facts = {
+            "student_name": self._student_name(p.student_id), "township_code": p.township_code,
+            "first_day": t.local_day(min(p.absent_days)), "days": str(len(p.absent_days)),
+            "threshold_days": str(p.threshold_days),
+        }
+        dispatch = self.dispatcher.begin(self._meta(message))
+        for role, template in ((TOWNSHIP_OFFICER, t.SUSPECTED_DROPOUT_TOWNSHIP), (COUNTY_OFFICER, t.SUSPECTED_DROPOUT_COUNTY)):
+            request = Request(p.detection_id, template, p.township_code, None, p.student_id, facts)
+            dispatch.to_role(request, role, p.township_code)
+        return dispatch.aggregates()
+
+    @loads(case_file)
+    def when_case_owners_assigned_notify_owners(self, message: Message) -> list[Any]:
+        """Each newly named owner (劝返责任人, both lines) learns of the assignment; the case keeps its owners."""
+        p: CaseOwnersAssignedV1 = message.payload  # type: ignore[assignment]
+        meta = self._meta(message)
+        case = self.app.case_file(p.case_id) or CaseFile(case_id=p.case_id, township_code=p.township_code, meta=meta)
+        case.assign({o.slot: o.user_id for o in p.owners}, meta)
+        slots: dict[str, list[str]] = {}
+        for o in p.owners:
+            if o.user_id != o.previous_user_id:
+                slots.setdefault(o.user_id, []).append(t.SLOT_NAMES[o.slot])
+        dispatch = self.dispatcher.begin(meta)
+        name = self._student_name(case.student_id)
+        for user_id, names in slots.items():
+            facts = {"student_name": name, "slots": "、".join(names)}
+            request = Request(message.envelope.id, t.OWNER_ASSIGNED, p.township_code, p.case_id, case.student_id, facts)
+            dispatch.to_user(request, OWNER, user_id)
+        return [case, *dispatch.aggregates()]
+
+    @loads(case_file)
+    def when_case_deadline_passed_alert_owners_and_county(self, message: Message) -> list[Any]:
+        """A missed deadline alerts the owners and, one level up, the county bureau."""
+        p: CaseDeadlinePassedV1 = message.payload  # type: ignore[assignment]
+        case, student_id = self._case(p.case_id)
+        facts = {
+            "student_name": self._student_name(student_id), "township_code": p.township_code,
+            "step_name": t.STEP_NAMES[p.step if p.kind == "ladder" else None], "due_at": t.local_time(p.due_at),
+        }
+        dispatch = self.dispatcher.begin(self._meta(message))
+        for user_id in case.owner_ids if case is not None else []:
+            dispatch.to_user(Request(p.timer_id, t.DEADLINE_PASSED_OWNER, p.township_code, p.case_id, student_id, facts),
+                             OWNER, user_id)
+        request = Request(p.timer_id, t.DEADLINE_PASSED_ESCALATION, p.township_code, p.case_id, student_id, facts)
+        dispatch.to_role(request, COUNTY_OFFICER, p.township_code)
+        return dispatch.aggregates()
+
+    @loads(case_file_and_contact_card)
+    def when_case_escalated_notify_owners_and_officials(self, message: Message) -> list[Any]:
+        """A legal step tells the owners, and the township government and justice office where the step is theirs."""
+        p: CaseEscalatedV1 = message.payload  # type: ignore[assignment]
+        case, _ = self._case(p.case_id)
+        facts = {
+            "student_name": self._student_name(p.student_id), "step_name": t.STEP_NAMES[p.step],
+            "deadline": t.deadline_clause(p.deadline_at),
+        }
+        dispatch = self.dispatcher.begin(self._meta(message))
+        for user_id in case.owner_ids if case is not None else []:
+            request = Request(message.envelope.id, t.CASE_ESCALATED_OWNER, p.township_code, p.case_id, p.student_id, facts)
+            dispatch.to_user(request, OWNER, user_id)
+        for role, template in LEGAL_STEP_ROLES[p.step]:
+            request = Request(message.envelope.id, template, p.township_code, p.case_id, p.student_id, facts)
+            dispatch.to_role(request, role, p.township_code)
+        return dispatch.aggregates()
