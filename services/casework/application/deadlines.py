@@ -25,7 +25,7 @@ def tick(app: CaseworkApp, clock: Clock, batch_size: int = 100, logger: Any = No
 
     def fire(case_id: UUID, timer_id: str) -> None:
         try:
-            fired = app.fire_deadline(case_id, timer_id, now)
+            fired = app.cases.fire_deadline(case_id, timer_id, now)
         except CaseworkError as exc:  # a rule refused it: recorded in the log, never retried forever
             if logger is not None:
                 logger.warning("deadline_refused", case_id=str(case_id), timer_id=timer_id, rule=exc.rule)

@@ -70,7 +70,7 @@ def finding_trigger(message: Message) -> str:
 def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """疑似辍学 → one case per child episode; a repeated detection opens nothing new."""
     detected: SuspectedDropoutDetectedV1 = message.payload  # type: ignore[assignment]
-    return app.open_from_suspected_dropout(
+    return app.opening.open_from_suspected_dropout(
         detection_id=detected.detection_id,
         student_id=detected.student_id,
         school_id=detected.school_id,
@@ -87,7 +87,7 @@ def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message
 def when_attendance_resumed_record_return(app: CaseworkApp, message: Message) -> list[Any]:
     """到校 again → the open case records the return (复学) and starts its follow-up period."""
     resumed: AttendanceResumedV1 = message.payload  # type: ignore[assignment]
-    return app.return_from_attendance(student_id=resumed.student_id, day=resumed.day,
+    return app.cases.return_from_attendance(student_id=resumed.student_id, day=resumed.day,
                                       detection_id=resumed.detection_id,
                                       meta=system_meta(message, resumed.township_code))
 
@@ -96,7 +96,7 @@ def when_attendance_resumed_record_return(app: CaseworkApp, message: Message) ->
 def when_suspected_dropout_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
     """A corrected absence withdraws its detection: an unverified case it alone supports closes."""
     retracted: SuspectedDropoutRetractedV1 = message.payload  # type: ignore[assignment]
-    return app.retract_detection(student_id=retracted.student_id, detection_id=retracted.detection_id,
+    return app.opening.retract_detection(student_id=retracted.student_id, detection_id=retracted.detection_id,
                                  reason=retracted.reason, meta=system_meta(message, retracted.township_code))
 
 
@@ -104,7 +104,7 @@ def when_suspected_dropout_retracted_withdraw_trigger(app: CaseworkApp, message:
 def _open_from_finding(app: CaseworkApp, message: Message, source: str, school_id: str | None,
                        evidence: dict[str, Any]) -> list[Any]:
     finding: Any = message.payload
-    return app.open_from_finding(
+    return app.opening.open_from_finding(
         source=source,
         finding_id=finding_trigger(message),
         student_id=finding.student_id,
@@ -148,7 +148,7 @@ def retraction_evidence(message: Message) -> list[dict[str, Any]]:
 
 def _withdraw_finding(app: CaseworkApp, message: Message) -> list[Any]:
     retracted: Any = message.payload
-    return app.retract_finding(student_id=retracted.student_id, finding_id=retracted.finding_id,
+    return app.opening.retract_finding(student_id=retracted.student_id, finding_id=retracted.finding_id,
                                reason_code=retracted.reason_code, evidence=retraction_evidence(message),
                                meta=system_meta(message, retracted.township_code))
 
@@ -176,7 +176,7 @@ def when_transition_missed_retracted_withdraw_trigger(app: CaseworkApp, message:
 def when_student_enrolled_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """学籍: the class head teacher (班主任) becomes the education line's source where the map is silent."""
     enrolled: StudentEnrolledV1 = message.payload  # type: ignore[assignment]
-    return app.place_student(student_id=enrolled.student_id, school_id=enrolled.school_id,
+    return app.owners.place_student(student_id=enrolled.student_id, school_id=enrolled.school_id,
                              township_code=enrolled.township_code, grade=enrolled.grade,
                              class_name=enrolled.class_name, head_teacher_id=enrolled.head_teacher_id,
                              head_teacher_name=enrolled.head_teacher_name,
@@ -186,7 +186,7 @@ def when_student_enrolled_record_placement(app: CaseworkApp, message: Message) -
 
 def _record_move(app: CaseworkApp, message: Message) -> list[Any]:
     moved: StudentTransferredInV1 | StudentAdmittedV1 = message.payload  # type: ignore[assignment]
-    return app.place_student(student_id=moved.student_id, school_id=moved.school_id,
+    return app.owners.place_student(student_id=moved.student_id, school_id=moved.school_id,
                              township_code=moved.township_code, grade=moved.grade, class_name=moved.class_name,
                              head_teacher_id=None, head_teacher_name=None,
                              registry_version=message.envelope.aggregateversion,
@@ -209,9 +209,9 @@ def when_student_admitted_record_placement(app: CaseworkApp, message: Message) -
 def when_disabled_child_placed_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """残疾儿童安置: the registration follows the placement's school (class and head teacher only if it is the same)."""
     placed: DisabledChildPlacedV1 = message.payload  # type: ignore[assignment]
-    current = app.placement(placed.student_id)
+    current = app.owners.placement(placed.student_id)
     same = current is not None and current.active and current.school_id == placed.school_id
-    return app.place_student(student_id=placed.student_id, school_id=placed.school_id,
+    return app.owners.place_student(student_id=placed.student_id, school_id=placed.school_id,
                              township_code=placed.township_code, grade=current.grade if current else None,
                              class_name=current.class_name if same else None,
                              head_teacher_id=current.head_teacher_id if same else None,
@@ -224,6 +224,6 @@ def when_disabled_child_placed_record_placement(app: CaseworkApp, message: Messa
 def when_student_registration_closed_end_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """注销学籍: the placement no longer names a school or head teacher."""
     closed: StudentRegistrationClosedV1 = message.payload  # type: ignore[assignment]
-    return app.student_left(student_id=closed.student_id, reason=closed.reason,
+    return app.owners.student_left(student_id=closed.student_id, reason=closed.reason,
                             registry_version=message.envelope.aggregateversion,
                             meta=system_meta(message, closed.township_code))

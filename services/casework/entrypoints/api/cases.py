@@ -151,7 +151,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     router = APIRouter(prefix="/v1", tags=["casework"])
 
     def visible_case(case_id: uuid.UUID, actor: Actor) -> Any:
-        case = casework.case(case_id)
+        case = casework.queries.case(case_id)
         require_scope(actor, case.township_code, "案件")
         return case
 
@@ -164,7 +164,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)] = None,
     ) -> CaseReceipt:
         require_scope(actor, body.township_code, "报告的乡镇或村")
-        outcome, case = casework.report_case(
+        outcome, case = casework.opening.report_case(
             report_id=report_trigger_id(actor, body.report_id, idempotency_key),
             student_id=body.student_id,
             township_code=body.township_code,
@@ -187,7 +187,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     ) -> CasePage:
         prefix = scope_prefix(actor, township_code)
         after = decode_cursor(cursor) if cursor else None
-        rows = casework.cases_for_jurisdiction(prefix, stage=stage, limit=limit + 1, after=after)
+        rows = casework.queries.cases_for_jurisdiction(prefix, stage=stage, limit=limit + 1, after=after)
         page = rows[:limit]
         next_cursor = encode_cursor(page[-1].opened_at, page[-1].case_id) if len(rows) > limit else None
         items = [CaseSummaryPublic(**{k: v for k, v in asdict(r).items() if k != "version"}) for r in page]
@@ -203,7 +203,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     def case_history(case_id: uuid.UUID, actor: CurrentActor,
                      reader: Annotated[Reader, reading("casework")]) -> list[HistoryEntryPublic]:
         case = visible_case(case_id, actor)
-        entries = [HistoryEntryPublic(**asdict(e)) for e in casework.case_history(case_id)]
+        entries = [HistoryEntryPublic(**asdict(e)) for e in casework.queries.case_history(case_id)]
         reader.viewed("case_timeline", [case_subject(case)])
         return entries
 
