@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from services.casework.adapters.projections import CaseSummary, QueueItem
 from services.casework.application.base import CaseStore
 from services.casework.application.ports import CaseViews
-from services.casework.domain import Case, NotFound, case_id_for
-from services.casework.adapters.projections import CaseSummary, QueueItem
 from services.casework.application.views import HistoryEntry, history_entry
+from services.casework.domain import Case, NotFound, case_id_for
 
 
 class CaseQueries:

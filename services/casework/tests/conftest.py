@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.casework.entrypoints.api import create_app
+from services.casework.adapters.projections_pg import PostgresCaseViews
 from services.casework.application import CaseworkApp
 from services.casework.bootstrap import SERVICE, build_casework
-from services.casework.adapters.projections_pg import PostgresCaseViews
+from services.casework.entrypoints.api import create_app
 from services.casework.settings import CaseworkSettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.clock import FixedClock

@@ -7,8 +7,8 @@ import pytest
 from contracts.events import CaseOpenedV1, SuspectedDropoutDetectedV1
 from services.casework.adapters.publishing import to_contract
 from services.casework.application import CaseworkApp
-from services.casework.entrypoints.consumers import policies
 from services.casework.domain import Case, ChildCases, Conflict, NotFound
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.stories import DETECTED_AT, TRACK, detection
 from services.runtime.consumer import EventSink
 from services.runtime.testing import in_memory, message

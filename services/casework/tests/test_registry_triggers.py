@@ -18,12 +18,12 @@ from contracts.events.registry import (
     TransferLostV1,
     TransitionMissedV1,
 )
+from services.casework.adapters.publishing import facts_from, to_contract
 from services.casework.application import CaseworkApp
-from services.casework.entrypoints.consumers import policies
 from services.casework.domain import Case, case_id_for
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.builders import MONDAY, acting, deliver, opened_case
 from services.casework.tests.stories import detection
-from services.casework.adapters.publishing import facts_from, to_contract
 from services.runtime.testing import in_memory, message
 from services.runtime.tests.reads import record_gets
 

@@ -11,10 +11,11 @@ from contracts.events.casework import (
     CaseEscalatedV1,
     CaseRelapsedV1,
 )
+from services.casework.adapters.publishing import facts_from, to_contract
 from services.casework.application import CaseworkApp
+from services.casework.application.deadlines import IdleGate, tick
 from services.casework.domain import Conflict, Forbidden
 from services.casework.domain.policy import CasePolicy
-from services.casework.application.deadlines import IdleGate, tick
 from services.casework.tests.builders import (
     MONDAY,
     acting,
@@ -24,7 +25,6 @@ from services.casework.tests.builders import (
     resumed,
 )
 from services.casework.tests.stories import detection
-from services.casework.adapters.publishing import facts_from, to_contract
 from services.runtime.clock import FixedClock
 from services.runtime.testing import in_memory
 

@@ -8,12 +8,12 @@ from typing import Any
 from uuid import UUID
 
 from services.notifications.application.ports import Channel
-from services.notifications.domain.directory import CountyDirectory, Recipient, county_of
 from services.notifications.domain import (
     Notification,
     role_slot,
     trigger_notification_id,
 )
+from services.notifications.domain.directory import CountyDirectory, Recipient, county_of
 from services.notifications.domain.templates import greeting
 from services.runtime.clock import Clock
 

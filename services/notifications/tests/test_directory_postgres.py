@@ -10,12 +10,12 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from fastapi.testclient import TestClient
 
-from services.notifications.application import NotificationsApp
-from services.notifications.bootstrap import api
 from services.notifications.adapters.channels import FileChannel
-from services.notifications.application.policies import NotificationPolicies
-from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.adapters.projections import PostgresRecords, Query
+from services.notifications.application import NotificationsApp
+from services.notifications.application.policies import NotificationPolicies
+from services.notifications.bootstrap import api
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.settings import NotificationsSettings
 from services.notifications.tests.builders import (
     NOW,

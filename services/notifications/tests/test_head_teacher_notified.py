@@ -7,12 +7,12 @@ import uuid
 import pytest
 
 from contracts.events import NotificationSentV1
+from services.notifications.adapters.channels import FileChannel
 from services.notifications.adapters.publishing import to_contract
 from services.notifications.application import NotificationsApp
-from services.notifications.adapters.channels import FileChannel
 from services.notifications.application.policies import NotificationPolicies
-from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.domain import AlreadySent
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.tests.builders import NOW, TOWNSHIP, case_opened, enrolled
 from services.runtime.clock import FixedClock
 from services.runtime.consumer import EventSink

@@ -7,10 +7,10 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from services.notifications.application import NotificationsApp
-from services.notifications.bootstrap import api
 from services.notifications.adapters.channels import FileChannel
+from services.notifications.application import NotificationsApp
 from services.notifications.application.policies import NotificationPolicies
+from services.notifications.bootstrap import api
 from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.settings import NotificationsSettings
 from services.notifications.tests.builders import NOW, case_opened, enrolled

@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from services.notifications.domain.directory import Recipient
 from services.notifications.adapters.projections import Query
+from services.notifications.domain.directory import Recipient
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.tests.builders import (
     COUNTY,
     COUNTY_ZHAO,
@@ -21,7 +22,6 @@ from services.notifications.tests.builders import (
     owners_assigned,
     suspected_dropout,
 )
-from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.tests.world import World
 from services.runtime.testing import message
 from services.runtime.tests.reads import record_gets

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from contracts.events import NotificationSentV1
+from services.notifications.adapters.channels import FileChannel
 from services.notifications.adapters.publishing import to_contract
 from services.notifications.application import NotificationsApp
-from services.notifications.adapters.channels import FileChannel
 from services.notifications.application.policies import NotificationPolicies
-from services.notifications.entrypoints.consumers import policies as consumer_policies
-from services.notifications.domain.directory import Recipient
 from services.notifications.application.recipients import DirectoryChange, DirectoryService
+from services.notifications.domain.directory import Recipient
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.tests.builders import NOW
 from services.runtime.clock import FixedClock
 from services.runtime.consumer import EventSink

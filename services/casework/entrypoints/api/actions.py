@@ -9,6 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
 
+from services.casework.application import CaseworkApp
+from services.casework.application.views import case_view
+from services.casework.domain import NAMESPACE
+from services.casework.domain.codes import OWNER_SLOTS
 from services.casework.entrypoints.api.schemas import (
     ClosureCreate,
     ClosureDecision,
@@ -25,10 +29,6 @@ from services.casework.entrypoints.api.schemas import (
     ReturnCreate,
     VerificationCreate,
 )
-from services.casework.application import CaseworkApp
-from services.casework.domain import NAMESPACE
-from services.casework.domain.codes import OWNER_SLOTS
-from services.casework.application.views import case_view
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.web import CommandMeta
 

@@ -10,15 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from services.casework.application import CaseworkApp
+from services.casework.application.audit import verify_case, verify_store
+from services.casework.application.views import case_view
+from services.casework.domain import InvalidInput, NotFound
 from services.casework.entrypoints.api.schemas import (
     CaseAuditPublic,
     ChainProblemPublic,
     StoreAuditPublic,
 )
-from services.casework.application import CaseworkApp
-from services.casework.application.audit import verify_case, verify_store
-from services.casework.domain import InvalidInput, NotFound
-from services.casework.application.views import case_view
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.readaudit import Reader, Subject, reading
 

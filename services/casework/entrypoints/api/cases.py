@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.casework.application import CaseView, CaseworkApp, case_view
+from services.casework.domain import NAMESPACE, STAGES, InvalidInput
 from services.casework.entrypoints.api.actions import action_router
 from services.casework.entrypoints.api.audit import audit_router
 from services.casework.entrypoints.api.owners import owners_router
-from services.casework.application import CaseView, CaseworkApp, case_view
 from services.casework.roles import MATRIX
-from services.casework.domain import NAMESPACE, STAGES, InvalidInput
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router

@@ -10,15 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError
 
+from services.casework.application import CaseworkApp
+from services.casework.domain import InvalidInput
+from services.casework.domain.owners import ENTRY_FIELDS
 from services.casework.entrypoints.api.schemas import (
     QueueItemPublic,
     ResponsibilityEntry,
     ResponsibilityImport,
     ResponsibilityMapPublic,
 )
-from services.casework.application import CaseworkApp
-from services.casework.domain import InvalidInput
-from services.casework.domain.owners import ENTRY_FIELDS
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.csvinput import check_text, decode_text, guarded, header
 from services.runtime.validation import BadInput

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel
 
-from services.notifications.entrypoints.api.recipients import recipients_router
-from services.notifications.application import NotificationsApp, NotificationView
 from services.notifications.adapters.channels import DeliveryRefused
 from services.notifications.adapters.projections import Query as RecordsQuery
+from services.notifications.application import NotificationsApp, NotificationView
 from services.notifications.application.recipients import DirectoryService
+from services.notifications.entrypoints.api.recipients import recipients_router
 from services.notifications.roles import MATRIX
 from services.runtime.auth import CurrentActor
 from services.runtime.bootstrap import Runtime, base_app
