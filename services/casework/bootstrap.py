@@ -7,13 +7,13 @@ from functools import partial
 from typing import Any
 
 from contracts import topics
-from services.casework.api import create_app
+from services.casework.adapters.projections_pg import PostgresCaseViews
+from services.casework.adapters.publishing import facts_from, to_contract
 from services.casework.application import CaseworkApp
-from services.casework.consumers import policies
-from services.casework.projections_pg import PostgresCaseViews
-from services.casework.scheduler import run_scheduler
+from services.casework.entrypoints.api import create_app
+from services.casework.entrypoints.consumers import TOPICS, policies
+from services.casework.entrypoints.scheduler import run_scheduler
 from services.casework.settings import CaseworkSettings
-from services.casework.views import facts_from, to_contract
 from services.runtime.bootstrap import (
     Runtime,
     build_runtime,
@@ -30,9 +30,9 @@ SERVICE = "casework"
 
 def build_casework(runtime: Runtime, settings: CaseworkSettings) -> CaseworkApp:
     """The application on PostgreSQL, with its read models in the same schema and its configured rules."""
-    app: CaseworkApp = build_application(CaseworkApp, settings, SERVICE)
-    app.index = PostgresCaseViews(runtime.db, batch_size=settings.case_index_batch_size)
-    app.policy = settings.case_policy()
+    index = PostgresCaseViews(runtime.db, batch_size=settings.case_index_batch_size)
+    app: CaseworkApp = build_application(partial(CaseworkApp, index=index, policy=settings.case_policy()),  # type: ignore[arg-type]
+                                         settings, SERVICE)
     return app
 
 
@@ -59,7 +59,7 @@ def run_consumer_process() -> None:
     settings = CaseworkSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
     app = build_casework(runtime, settings)
-    run_consumer(runtime, name=SERVICE, topics=[topics.ATTENDANCE, topics.REGISTRY], policies=policies(app),
+    run_consumer(runtime, name=SERVICE, topics=TOPICS, policies=policies(app),
                  sink=EventSink(app))
 
 

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from services.casework.policy import CasePolicy
+from services.casework.domain.policy import CasePolicy
 from services.runtime.settings import ServiceSettings
 
 

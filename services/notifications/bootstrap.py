@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from contracts import topics
-from services.notifications.api import create_app
-from services.notifications.application import NotificationsApp, to_contract
-from services.notifications.channels import (
-    Channel,
-    FileChannel,
-    HttpWebhookChannel,
-    LogChannel,
-)
-from services.notifications.consumers import NotificationPolicies
-from services.notifications.dispatch import Dispatcher
-from services.notifications.projections import PostgresRecords
-from services.notifications.recipients import DirectoryService
+from services.notifications.adapters.channels import FileChannel, HttpWebhookChannel, LogChannel
+from services.notifications.adapters.projections import PostgresRecords
+from services.notifications.adapters.publishing import to_contract
+from services.notifications.application import NotificationsApp
+from services.notifications.application.dispatch import Dispatcher
+from services.notifications.application.policies import NotificationPolicies
+from services.notifications.application.ports import Channel
+from services.notifications.application.recipients import DirectoryService
+from services.notifications.entrypoints.api import create_app
+from services.notifications.entrypoints.consumers import TOPICS, policies
 from services.notifications.settings import NotificationsSettings
 from services.runtime.bootstrap import (
     Runtime,
@@ -45,8 +44,8 @@ def build_channel(settings: NotificationsSettings, runtime: Runtime) -> Channel:
 
 def build_store(settings: NotificationsSettings, runtime: Runtime) -> NotificationsApp:
     """The notifications event store, with its delivery records in the same schema."""
-    app: NotificationsApp = build_application(NotificationsApp, settings, SERVICE)
-    app.records = PostgresRecords(runtime.db)
+    app: NotificationsApp = build_application(partial(NotificationsApp, records=PostgresRecords(runtime.db)),  # type: ignore[arg-type]
+                                              settings, SERVICE)
     return app
 
 
@@ -73,12 +72,12 @@ def run_consumer_process() -> None:
     settings = NotificationsSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
     app = build_store(settings, runtime)
-    policies = NotificationPolicies(app, build_channel(settings, runtime), runtime.clock)
+    bound = NotificationPolicies(app, build_channel(settings, runtime), runtime.clock)
     run_consumer(
         runtime,
         name=CONSUMER,
-        topics=[topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK],
-        policies=policies.policies(),
+        topics=TOPICS,
+        policies=policies(bound),
         sink=EventSink(app),
     )
 

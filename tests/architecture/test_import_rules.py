@@ -13,6 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LINT = str(Path(sys.executable).with_name("lint-imports"))
 SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
+ROOMS = ("bootstrap", "entrypoints", "application", "adapters", "domain")  # high to low
+# A service in the rooms of the house plan (README "The rooms of a service") declares their layering.
+LAYERED = tuple(s for s in SERVICES if (ROOT / "services" / s / "entrypoints").is_dir())
 CONTRACTS = {
     "services.runtime imports no service": "forbidden",
     "Product packages import no tool package (bench, devstack, simulator)": "forbidden",
@@ -20,6 +23,7 @@ CONTRACTS = {
     "contracts import no service and not the runtime": "forbidden",
     "The simulator imports no service module (public APIs and contracts only)": "forbidden",
     "No import circles between the modules of contracts, services.runtime, devstack and bench": "acyclic_siblings",
+    **{f"services.{s}: rooms are layered ({' > '.join(ROOMS)})": "layers" for s in LAYERED},
 }
 
 
@@ -49,6 +53,7 @@ def tiny_tree(root: Path, extra: dict[str, str]) -> None:
     """The project's package layout with empty modules, plus ``extra`` (dotted module -> source)."""
     packages = ["contracts", "services", "services.runtime", "simulator", "devstack", "bench"]
     packages += [f"services.{s}" for s in SERVICES]
+    packages += [f"services.{s}.{room}" for s in LAYERED for room in ROOMS if room != "bootstrap"]
     for package in packages:
         directory = root.joinpath(*package.split("."))
         directory.mkdir(parents=True, exist_ok=True)
@@ -62,6 +67,9 @@ def tiny_tree(root: Path, extra: dict[str, str]) -> None:
         "devstack.cli": "import services.registry.app\nimport bench.suite\n",
         "bench.suite": "import services.registry.app\nimport services.runtime.db\n",
         "simulator.run": "import devstack.cli\nimport contracts.events\n",  # devstack may import services
+        **{f"services.{s}.{high}.x" if high != "bootstrap" else f"services.{s}.bootstrap":
+           f"import services.{s}.{low}.x\n" for s in LAYERED for high, low in zip(ROOMS, ROOMS[1:])},
+        **{f"services.{s}.domain.x": "" for s in LAYERED},
         **extra,
     }
     for module, source in modules.items():
@@ -84,6 +92,12 @@ def test_a_tree_that_follows_the_rules_passes(tmp_path: Path) -> None:
     ("No service imports another",
      {"services.casework.policy": "import services.attendance.app\n", "services.attendance.app": ""},
      "services.casework.policy"),
+    *[(f"services.{s}: rooms are layered ({' > '.join(ROOMS)})",
+       {f"services.{s}.domain.x": f"from services.{s}.application import x\n"}, f"services.{s}.domain.x")
+      for s in LAYERED[:1]],
+    *[(f"services.{s}: rooms are layered ({' > '.join(ROOMS)})",
+       {f"services.{s}.adapters.x": f"def f():\n    import services.{s}.entrypoints.x\n"}, f"services.{s}.adapters.x")
+      for s in LAYERED[-1:]],
     ("contracts import no service and not the runtime",
      {"contracts.topics": "from services.runtime.db import x\n"}, "contracts.topics"),
     ("The simulator imports no service module (public APIs and contracts only)",

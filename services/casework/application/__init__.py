@@ -1,12 +1,17 @@
 """Casework use cases: load, act, save (or hand back to save with a tracking record), return plain data.
 
-Split along its seams: ``base`` (store, retries, episode end), ``owners`` (maps, placements, slots),
-``opening`` (triggers and retractions), ``cases`` (commands on a case), ``queries`` (reads).
+Split along its seams: ``base`` (the store as use cases use it: loads, retried saves, episode end), ``owners``
+(maps, placements, slots), ``opening`` (triggers and retractions), ``cases`` (commands on a case), ``queries``
+(reads), ``views`` (plain data of a case), ``audit`` (hash-chain verification), ``deadlines`` (one scheduler pass),
+``policies`` (other services' contracts → use cases), ``ports`` (read models).
 """
 
 from __future__ import annotations
 
-from services.casework.application.base import CaseworkBase
+from typing import Any
+
+from services.casework.adapters.projections import MemoryCaseViews
+from services.casework.application.base import CaseStore
 from services.casework.application.cases import COMMANDS, CaseUseCases
 from services.casework.application.opening import (
     FINDING_SOURCES,
@@ -16,18 +21,32 @@ from services.casework.application.opening import (
     finding_trigger_id,
 )
 from services.casework.application.owners import OwnerUseCases
+from services.casework.application.ports import CaseViews
 from services.casework.application.queries import CaseQueries
-from services.casework.views import CaseView, HistoryEntry, case_view, history_entry, to_contract
+from services.casework.application.views import CaseView, HistoryEntry, case_view, history_entry
+from services.casework.domain.policy import CasePolicy
+from services.runtime.eventstore import ServiceApplication
 
 
-class CaseworkApp(OpeningUseCases, CaseUseCases, CaseQueries):
-    """Casework's event-sourced application (schema ``casework``)."""
+class CaseworkApp(ServiceApplication):
+    """Casework's event-sourced application (schema ``casework``), composing its use cases on one store: read
+    models (``index``) and rules (``policy``) come in through the constructor (the bootstrap's PostgreSQL ones)."""
 
     name = "Casework"
 
+    def __init__(self, env: Any = None, index: CaseViews | None = None, policy: CasePolicy | None = None) -> None:
+        super().__init__(env)
+        self.index: CaseViews = index or MemoryCaseViews()
+        self.policy = policy or CasePolicy()
+        store = CaseStore(self)
+        self.owners = OwnerUseCases(store)
+        self.cases = CaseUseCases(store, self.owners, self.policy)
+        self.opening = OpeningUseCases(store, self.owners)
+        self.queries = CaseQueries(store, self.index)
+
 
 __all__ = [
-    "COMMANDS", "FINDING_SOURCES", "CaseQueries", "CaseUseCases", "CaseView", "CaseworkApp", "CaseworkBase",
+    "COMMANDS", "FINDING_SOURCES", "CaseQueries", "CaseStore", "CaseUseCases", "CaseView", "CaseworkApp",
     "HistoryEntry", "Opening", "OpeningUseCases", "Outcome", "OwnerUseCases", "case_view", "finding_trigger_id",
-    "history_entry", "to_contract",
+    "history_entry",
 ]

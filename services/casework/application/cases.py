@@ -10,9 +10,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from services.casework.application.base import at_of
+from services.casework.application.base import CaseStore, at_of
 from services.casework.application.owners import OwnerUseCases
 from services.casework.domain import Case, ChildCases, child_cases_id_for
+from services.casework.domain.policy import CasePolicy
 from services.runtime.auth import system_actor
 
 COMMANDS = frozenset({
@@ -22,8 +23,13 @@ COMMANDS = frozenset({
 })
 
 
-class CaseUseCases(OwnerUseCases):
+class CaseUseCases:
     """Every change to an existing case goes through ``change``: a closure or exclusion also ends the episode."""
+
+    def __init__(self, store: CaseStore, owners: OwnerUseCases, policy: CasePolicy) -> None:
+        self.store = store
+        self.owners = owners
+        self.policy = policy
 
     def act(self, case_id: UUID, command: str, **kwargs: Any) -> Case:
         """Runs one case command (load, act, save); a closure or exclusion also ends the child's episode."""
@@ -35,27 +41,27 @@ class CaseUseCases(OwnerUseCases):
         """Load, act, save, retried on a concurrent write; returns the case as saved."""
 
         def attempt() -> Case:
-            case = self.case(case_id)
+            case = self.store.case(case_id)
             act(case)
             return case
 
         def save(case: Case) -> None:
-            self.save(case, *self._episode_effects(case))
+            self.store.save(case, *self.store.episode_effects(case))
 
-        return self._retrying(attempt, save)
+        return self.store.retrying(attempt, save)
 
     def locate_home(self, case_id: UUID, village_code: str, group: str | None, meta: dict[str, Any]) -> Case:
         """The child's home is known: record it and fill the government-line owners it points to."""
 
         def act(case: Case) -> None:
             case.locate_home(village_code=village_code, group=group, meta=meta)
-            self._assign_from_map(case, meta)
+            self.owners.assign_from_map(case, meta)
 
         return self.change(case_id, act)
 
     def assign_owners(self, case_id: UUID, meta: dict[str, Any]) -> Case:
         """Fills a case's empty owner slots from the current responsibility map (and the registry's placement)."""
-        return self.change(case_id, lambda case: self._assign_from_map(case, meta))
+        return self.change(case_id, lambda case: self.owners.assign_from_map(case, meta))
 
     def take_legal_step(self, case_id: UUID, *, step: str, document_no: str, addressee: str, deadline: date | None,
                         evidence: list[dict[str, Any]], override_reason: str | None, meta: dict[str, Any]) -> Case:
@@ -80,10 +86,10 @@ class CaseUseCases(OwnerUseCases):
     def return_from_attendance(self, *, student_id: str, day: date, detection_id: str | None,
                                meta: dict[str, Any]) -> list[Aggregate]:
         """Attendance saw the child back: the open case records the return (nothing when no case is open)."""
-        child = self._get(ChildCases, child_cases_id_for(student_id))
+        child = self.store.get(ChildCases, child_cases_id_for(student_id))
         if child is None or child.open_case_id is None:
             return []
-        case = self.case(UUID(child.open_case_id))
+        case = self.store.case(UUID(child.open_case_id))
         if case.stage not in ("suspected", "verifying", "persuading", "escalated"):
             return []
         self._record_return(case, "attendance", day, detection_id or f"attendance:{day.isoformat()}", [], meta)

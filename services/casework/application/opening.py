@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from services.casework.application.base import CaseStore
 from services.casework.application.owners import OwnerUseCases
 from services.casework.domain import (
     Case,
@@ -35,8 +36,12 @@ class Opening:
     aggregates: list[Aggregate] = field(default_factory=list)
 
 
-class OpeningUseCases(OwnerUseCases):
+class OpeningUseCases:
     """One open case per child episode, whatever the trigger and however often it arrives."""
+
+    def __init__(self, store: CaseStore, owners: OwnerUseCases) -> None:
+        self.store = store
+        self.owners = owners
 
     def open_from_suspected_dropout(self, *, detection_id: str, student_id: str, school_id: str, township_code: str,
                                     absent_days: list[date], rule: str, rule_version: int, threshold_days: int,
@@ -63,19 +68,19 @@ class OpeningUseCases(OwnerUseCases):
         self._check_report_jurisdiction(student_id, township_code)
         trigger = Trigger(trigger_id=report_id, source="report", student_id=student_id, school_id=school_id,
                           township_code=township_code, evidence={"note": note})
-        opening = self._retrying(lambda: self.handle_trigger(trigger, meta))
-        return opening.outcome, self.case(UUID(opening.case_id))
+        opening = self.store.retrying(lambda: self.handle_trigger(trigger, meta))
+        return opening.outcome, self.store.case(UUID(opening.case_id))
 
     def _check_report_jurisdiction(self, student_id: str, township_code: str) -> None:
         """A report stays in the county of the child's own registration and of the child's open case (403 if not)."""
         county = township_code[:6]
-        placement = self.placement(student_id)
+        placement = self.owners.placement(student_id)
         if placement is not None and placement.active and not placement.township_code.startswith(county):
             raise Forbidden("该儿童的学籍不在所报告的县（区），请由学籍所在县（区）报告 "
                             "(child registered in another county)", rule="report.child_registered_elsewhere")
-        child = self._get(ChildCases, child_cases_id_for(student_id))
+        child = self.store.get(ChildCases, child_cases_id_for(student_id))
         current = child and (child.open_case_id or child.relapse_of())
-        case = self._get(Case, UUID(current)) if current else None
+        case = self.store.get(Case, UUID(current)) if current else None
         if case is not None and not case.township_code.startswith(county):
             raise Forbidden("该儿童已有在其他县（区）办理的案件 (the child's case is handled in another county)",
                             rule="report.case_elsewhere")
@@ -84,10 +89,10 @@ class OpeningUseCases(OwnerUseCases):
         """One open case per child episode: a new trigger opens one, joins the open one, reopens one closed after a
         return (relapse), or is a duplicate."""
         trigger.check()
-        reused = self._get(Case, case_id_for(trigger.source, trigger.trigger_id))
+        reused = self.store.get(Case, case_id_for(trigger.source, trigger.trigger_id))
         if reused is not None and reused.student_id != trigger.student_id:
             raise Conflict("该报告编号已用于其他学生", rule="trigger_id_unique")
-        child = self._get(ChildCases, child_cases_id_for(trigger.student_id))
+        child = self.store.get(ChildCases, child_cases_id_for(trigger.student_id))
         if child is None:
             child = ChildCases(student_id=trigger.student_id, meta=meta)
         seen = child.case_for_trigger(trigger.trigger_id)
@@ -95,16 +100,16 @@ class OpeningUseCases(OwnerUseCases):
             return Opening("duplicate", seen)
         relapsed = child.relapse_of()
         if relapsed is not None:
-            closed = self.case(UUID(relapsed))
+            closed = self.store.case(UUID(relapsed))
             closed.reopen(trigger_id=trigger.trigger_id, source=trigger.source, evidence=dict(trigger.evidence),
                           meta=meta)
             child.reopen(case_id=relapsed, trigger_id=trigger.trigger_id, meta=meta)
             return Opening("attached", relapsed, [child, closed])
         case = child.open_case_for(trigger, meta)
         if case is not None:
-            self._assign_from_map(case, meta)
+            self.owners.assign_from_map(case, meta)
             return Opening("opened", str(case.id), [child, case])
-        open_case = self._get(Case, UUID(child.open_case_id))
+        open_case = self.store.get(Case, UUID(child.open_case_id))
         if open_case is None:
             raise NotFound("在办案件不存在", rule="open_case_exists")
         open_case.join(trigger_id=trigger.trigger_id, source=trigger.source, evidence=dict(trigger.evidence),
@@ -121,7 +126,7 @@ class OpeningUseCases(OwnerUseCases):
                         meta: dict[str, Any]) -> list[Aggregate]:
         """The registry withdrew a finding (its latest identification): closes an unverified case it alone
         opened, with the reason code and the retraction as evidence; otherwise annotates the case."""
-        child = self._get(ChildCases, child_cases_id_for(student_id))
+        child = self.store.get(ChildCases, child_cases_id_for(student_id))
         if child is None:
             return []
         handled = [t for t in child.handled if t == finding_id or t.startswith(f"{finding_id}{REIDENTIFIED}")]
@@ -135,14 +140,14 @@ class OpeningUseCases(OwnerUseCases):
                          reason_code: str | None = None,
                          evidence: list[dict[str, Any]] | None = None) -> list[Aggregate]:
         """Records a retraction on the case the trigger went to (nothing when unknown or already recorded)."""
-        child = self._get(ChildCases, child_cases_id_for(student_id))
+        child = self.store.get(ChildCases, child_cases_id_for(student_id))
         case_id = child.case_for_trigger(trigger_id) if child is not None else None
         if case_id is None:
             return []
-        case = self.case(UUID(case_id))
+        case = self.store.case(UUID(case_id))
         if not case.retract_trigger(trigger_id, reason, meta, reason_code=reason_code, evidence=evidence):
             return []
-        return [case, *self._episode_effects(case)]
+        return [case, *self.store.episode_effects(case)]
 
 
 REIDENTIFIED = ":v"

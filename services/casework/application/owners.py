@@ -6,14 +6,17 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from services.casework.application.base import CaseworkBase
+from services.casework.application.base import CaseStore
 from services.casework.domain import Case, NotFound, ResponsibilityMap, StudentPlacement, placement_id_for
 from services.casework.domain.ids import responsibility_map_id_for
 from services.casework.domain.owners import resolve
 
 
-class OwnerUseCases(CaseworkBase):
+class OwnerUseCases:
     """Who holds which slot: the township's map first, the registry's class head teacher where the map is silent."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self.store = store
 
     def put_responsibilities(self, township_code: str, entries: list[dict[str, Any]], *, replace: bool, source: str,
                              meta: dict[str, Any]) -> ResponsibilityMap:
@@ -22,7 +25,7 @@ class OwnerUseCases(CaseworkBase):
             rmap.put(entries, replace=replace, source=source, meta=meta)
             return rmap
 
-        return self._retrying(attempt, lambda m: self.save(m))
+        return self.store.retrying(attempt, lambda m: self.store.save(m))
 
     def remove_responsibility(self, township_code: str, key: str, meta: dict[str, Any]) -> ResponsibilityMap:
         def attempt() -> ResponsibilityMap:
@@ -31,14 +34,14 @@ class OwnerUseCases(CaseworkBase):
                 raise NotFound("责任表条目不存在", rule="map.entry_exists")
             return rmap
 
-        return self._retrying(attempt, lambda m: self.save(m))
+        return self.store.retrying(attempt, lambda m: self.store.save(m))
 
     def responsibility_map(self, township_code: str) -> ResponsibilityMap | None:
-        return self._get(ResponsibilityMap, responsibility_map_id_for(township_code))
+        return self.store.get(ResponsibilityMap, responsibility_map_id_for(township_code))
 
     # -- the registry's placements (student -> school, class, head teacher) ------------------------
     def placement(self, student_id: str) -> StudentPlacement | None:
-        return self._get(StudentPlacement, placement_id_for(student_id))
+        return self.store.get(StudentPlacement, placement_id_for(student_id))
 
     def place_student(self, *, student_id: str, school_id: str, township_code: str, grade: int | None,
                       class_name: str | None, head_teacher_id: str | None, head_teacher_name: str | None,
@@ -60,7 +63,7 @@ class OwnerUseCases(CaseworkBase):
             return []
         return [placement]
 
-    def _assign_from_map(self, case: Case, meta: dict[str, Any]) -> list[str]:
+    def assign_from_map(self, case: Case, meta: dict[str, Any]) -> list[str]:
         """Fills a case's empty slots: the map's most specific entry, the registry's head teacher below a
         student entry; a case without a school uses the placement's school for the school's entries."""
         rmap = self.responsibility_map(case.township_code)

@@ -1,31 +1,29 @@
-"""Named domain errors: each carries the rule it enforces, so callers see why (409/422/404 name it)."""
+"""Named domain errors: each carries the rule it enforces and, through runtime.errors, the status the API answers."""
 
 from __future__ import annotations
 
+from services.runtime import errors
 
-class CaseworkError(Exception):
+
+class CaseworkError(errors.DomainError):
     """A casework rule was broken; ``rule`` names it for the caller."""
 
     code = "casework_rule"
 
-    def __init__(self, message: str, rule: str | None = None) -> None:
-        super().__init__(message)
-        self.rule = rule
 
-
-class InvalidInput(CaseworkError):
+class InvalidInput(CaseworkError, errors.InvalidInput):
     code = "invalid_input"
 
 
-class Conflict(CaseworkError):
+class Conflict(CaseworkError, errors.Conflict):
     code = "conflict"
 
 
-class Forbidden(CaseworkError):
+class Forbidden(CaseworkError, errors.Forbidden):
     """The actor's role may not do this step (the role is part of the rule, e.g. who issues 司法文书)."""
 
     code = "forbidden_by_rule"
 
 
-class NotFound(CaseworkError):
+class NotFound(CaseworkError, errors.NotFound):
     code = "not_found"

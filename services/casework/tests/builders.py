@@ -10,7 +10,7 @@ from typing import Any
 from contracts.events import SuspectedDropoutDetectedV1
 from contracts.events.attendance import AttendanceResumedV1
 from services.casework.application import CaseworkApp
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.stories import detection
 from services.runtime.consumer import EventSink
 from services.runtime.testing import message
@@ -44,7 +44,7 @@ def opened_case(app: CaseworkApp, student_id: str | None = None, township_code: 
     detected: SuspectedDropoutDetectedV1 = detection(student_id or str(uuid.uuid4()), township_code,
                                                       school_id=school_id)
     deliver(app, detected, at)
-    return app.case(app.case_id_for_detection(detected.detection_id))
+    return app.queries.case(app.queries.case_id_for_detection(detected.detection_id))
 
 
 def resumed(case: Any, day: Any) -> AttendanceResumedV1:

@@ -1,14 +1,16 @@
 """Casework fixtures on real PostgreSQL (the root conftest provides ``database_url``)."""
 
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.casework.api import create_app
+from services.casework.adapters.projections_pg import PostgresCaseViews
 from services.casework.application import CaseworkApp
 from services.casework.bootstrap import SERVICE, build_casework
-from services.casework.projections_pg import PostgresCaseViews
+from services.casework.entrypoints.api import create_app
 from services.casework.settings import CaseworkSettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.clock import FixedClock
@@ -25,8 +27,7 @@ def casework_settings(database_url) -> CaseworkSettings:
 def pg_app(casework_settings):
     """The application on PostgreSQL with its case index, as the consumer and API processes build it."""
     db = Database(casework_settings.database_url, SERVICE)
-    app = build_application(CaseworkApp, casework_settings, SERVICE)
-    app.index = PostgresCaseViews(db)
+    app = build_application(partial(CaseworkApp, index=PostgresCaseViews(db)), casework_settings, SERVICE)
     yield app
     app.close()
     db.close()
@@ -37,8 +38,8 @@ def pg_app_factory(casework_settings):
     """Further applications on the same store: other processes of the same service."""
     opened = []
 
-    def make() -> CaseworkApp:
-        app = build_application(CaseworkApp, casework_settings, SERVICE)
+    def make(index: Any = None) -> CaseworkApp:
+        app = build_application(partial(CaseworkApp, index=index), casework_settings, SERVICE)
         opened.append(app)
         return app
 

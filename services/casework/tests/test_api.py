@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from contracts.events import SuspectedDropoutDetectedV1
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.stories import detection, unique_county
 from services.runtime.consumer import EventSink
 from services.runtime.testing import auth, message
@@ -17,7 +17,7 @@ def open_case(app, township_code: str) -> str:
     """A case opened by the consumer from an attendance detection; returns its id."""
     msg = message(detection(township_code=township_code))
     EventSink(app).apply(f"casework:{uuid.uuid4()}:0", msg.envelope.sequence, policies(app)[SuspectedDropoutDetectedV1], msg)
-    [summary] = [c for c in app.cases_for_jurisdiction(township_code) if c.student_id == msg.payload.student_id]
+    [summary] = [c for c in app.queries.cases_for_jurisdiction(township_code) if c.student_id == msg.payload.student_id]
     return summary.case_id
 
 

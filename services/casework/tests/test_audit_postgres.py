@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from services.casework.audit import verify_case, verify_store
+from services.casework.application.audit import verify_case, verify_store
 from services.casework.tests.builders import MONDAY, acting, opened_case, proof
 from services.casework.tests.stories import unique_county
 
@@ -18,10 +18,10 @@ def test_someone_edits_a_stored_home_visit_in_postgresql_and_verification_names_
     township = unique_county() + "001"
     case = opened_case(pg_app, township_code=township)
     teacher = acting("head_teacher", MONDAY)
-    pg_app.act(case.id, "confirm_dropout", causes=["working_away"], cause_analysis="外出打工", meta=teacher)
-    pg_app.act(case.id, "record_home_visit", record_id="v1", visited_at=MONDAY, visitors=["ht-1"], met=["父亲"],
+    pg_app.cases.act(case.id, "confirm_dropout", causes=["working_away"], cause_analysis="外出打工", meta=teacher)
+    pg_app.cases.act(case.id, "record_home_visit", record_id="v1", visited_at=MONDAY, visitors=["ht-1"], met=["父亲"],
                findings="父亲拒绝孩子返校", evidence=[proof()], meta=teacher)
-    pg_app.act(case.id, "record_persuasion", record_id="p1", method="home_visit", outcome="refused",
+    pg_app.cases.act(case.id, "record_persuasion", record_id="p1", method="home_visit", outcome="refused",
                note="第一次劝返未果", meta=teacher)
     before = verify_store(pg_app)
     assert before.intact and verify_case(pg_app, case.id).intact
@@ -55,10 +55,10 @@ def test_rewriting_the_seals_too_changes_the_store_digest_an_auditor_kept(pg_app
 
 def test_a_case_reads_as_it_was_at_any_past_version_or_moment(pg_app):
     case = opened_case(pg_app, township_code=unique_county() + "001")
-    opened_version = pg_app.case(case.id).version
+    opened_version = pg_app.queries.case(case.id).version
     between = datetime.now(UTC)
-    pg_app.act(case.id, "confirm_dropout", causes=["poverty"], cause_analysis="贫困", meta=acting("head_teacher", MONDAY))
-    assert pg_app.case_as_of(case.id, version=opened_version).stage == "suspected"
-    assert pg_app.case_as_of(case.id, at=between).stage == "suspected"
-    assert pg_app.case_as_of(case.id, at=datetime.now(UTC)).stage == "persuading"
+    pg_app.cases.act(case.id, "confirm_dropout", causes=["poverty"], cause_analysis="贫困", meta=acting("head_teacher", MONDAY))
+    assert pg_app.queries.case_as_of(case.id, version=opened_version).stage == "suspected"
+    assert pg_app.queries.case_as_of(case.id, at=between).stage == "suspected"
+    assert pg_app.queries.case_as_of(case.id, at=datetime.now(UTC)).stage == "persuading"
     assert uuid.UUID(str(case.id))

@@ -75,7 +75,7 @@ def test_a_report_for_a_child_registered_in_another_county_is_refused(api):
     refused = client.post("/v1/cases", json=body, headers=auth("village_cadre", village))
     assert refused.status_code == 403
     assert refused.json()["detail"]["rule"] == "report.child_registered_elsewhere"
-    assert app.cases_for_jurisdiction(here) == []
+    assert app.queries.cases_for_jurisdiction(here) == []
     at_home = {**body, "township_code": f"{there}001001", "report_id": str(uuid.uuid4())}
     opened = client.post("/v1/cases", json=at_home, headers=auth("village_cadre", f"{there}001001"))
     assert opened.status_code == 201 and opened.json()["case"]["owners"][0]["user_id"] == "ht-b"
@@ -91,7 +91,7 @@ def test_a_report_does_not_join_a_case_open_in_another_county(api):
     refused = client.post("/v1/cases", json=body, headers=auth("village_cadre", village))
     assert refused.status_code == 403 and refused.json()["detail"]["rule"] == "report.case_elsewhere"
     assert str(case.id) not in refused.text
-    assert app.case(case.id).trigger_ids == [case.trigger_id]
+    assert app.queries.case(case.id).trigger_ids == [case.trigger_id]
 
 
 def test_a_child_placed_at_a_school_of_another_county_is_reported_there(api):

@@ -20,7 +20,7 @@ def test_no_role_of_another_county_reads_or_changes_a_case_through_any_route(api
     client, app = api
     county, elsewhere = unique_county(), unique_county()
     case = opened_case(app, township_code=f"{county}001")
-    before = app.case(case.id).version
+    before = app.queries.case(case.id).version
     routes = case_routes(client.app)
     assert len(routes) >= 20
     for role in (r for r in ROLES if r != "admin"):
@@ -30,4 +30,4 @@ def test_no_role_of_another_county_reads_or_changes_a_case_through_any_route(api
             answer = client.request(method, url, headers={**headers, "Idempotency-Key": "k"}, params={"version": 1},
                                     json={})
             assert answer.status_code in ((403, 404) if method == "GET" else (403, 404, 422)), (role, method, path)
-    assert app.case(case.id).version == before
+    assert app.queries.case(case.id).version == before

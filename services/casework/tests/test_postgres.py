@@ -8,7 +8,7 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts.events import SuspectedDropoutDetectedV1
 from contracts.events.registry import StudentEnrolledV1, TransferLostRetractedV1, TransferLostV1
-from services.casework.consumers import policies
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.stories import DETECTED_AT, TRACK, detection, unique_county
 from services.runtime.consumer import EventSink
 from services.runtime.testing import message
@@ -28,8 +28,8 @@ def test_a_message_delivered_twice_opens_one_case_and_its_evidence_survives_stor
     assert deliver(pg_app, msg, track) is True
     assert deliver(pg_app, msg, track) is False
     assert pg_app.last_tracked(track) == 7
-    [summary] = pg_app.cases_for_jurisdiction(township)
-    case = pg_app.case(uuid.UUID(summary.case_id))
+    [summary] = pg_app.queries.cases_for_jurisdiction(township)
+    case = pg_app.queries.case(uuid.UUID(summary.case_id))
     assert case.opened_at == DETECTED_AT
     assert case.evidence["absent_days"] == msg.payload.absent_days
     assert summary.opened_at == DETECTED_AT
@@ -41,7 +41,7 @@ def test_the_same_detection_in_a_later_message_opens_nothing_new(pg_app):
     track = f"casework:{uuid.uuid4()}:0"
     assert deliver(pg_app, message(detected, sequence=1), track) is True
     assert deliver(pg_app, message(detected, sequence=2), track) is True
-    assert len(pg_app.cases_for_jurisdiction(township)) == 1
+    assert len(pg_app.queries.cases_for_jurisdiction(township)) == 1
     assert pg_app.last_tracked(track) == 2
 
 
@@ -56,17 +56,17 @@ def test_two_processes_racing_on_one_child_still_open_one_case(pg_app, pg_app_fa
     with pytest.raises(IntegrityError):  # the consumer loop retries this (a retryable error)
         other.save_tracked(*racing, tracking=None)
     assert deliver(other, second, f"casework:{uuid.uuid4()}:0") is True
-    [summary] = pg_app.cases_for_jurisdiction(township)
-    assert pg_app.case(uuid.UUID(summary.case_id)).trigger_ids == [first.payload.detection_id, second.payload.detection_id]
+    [summary] = pg_app.queries.cases_for_jurisdiction(township)
+    assert pg_app.queries.case(uuid.UUID(summary.case_id)).trigger_ids == [first.payload.detection_id, second.payload.detection_id]
 
 
 def test_the_case_index_rebuilt_from_events_gives_the_same_list(pg_app):
     county = unique_county()
     for n in range(3):
         deliver(pg_app, message(detection(township_code=f"{county}00{n + 1}")), f"casework:{uuid.uuid4()}:0")
-    before = pg_app.cases_for_jurisdiction(county)
+    before = pg_app.queries.cases_for_jurisdiction(county)
     pg_app.index.drop()
-    assert pg_app.cases_for_jurisdiction(county) == before
+    assert pg_app.queries.cases_for_jurisdiction(county) == before
     assert len(before) == 3
 
 
@@ -87,13 +87,13 @@ def test_registry_findings_and_placements_commit_with_the_consumers_position(pg_
                           transferred_out_on=date(2025, 8, 1), days=30)
     assert apply(lost, 2) is True
     assert apply(lost, 2) is False  # the same message again
-    [summary] = pg_app.cases_for_jurisdiction(township)
-    case = pg_app.case(uuid.UUID(summary.case_id))
+    [summary] = pg_app.queries.cases_for_jurisdiction(township)
+    case = pg_app.queries.case(uuid.UUID(summary.case_id))
     assert case.source == "transfer" and case.evidence["transferred_out_on"] == date(2025, 8, 1)
     assert case.owners["head_teacher"]["user_id"] == "ht-9"
     assert apply(TransferLostRetractedV1(finding_id=lost.finding_id, student_id=student, township_code=township,
                                          reason_code="record_error"), 3) is True
-    closed = pg_app.case(case.id)
+    closed = pg_app.queries.case(case.id)
     assert closed.stage == "closed" and closed.closure["source_reason"] == "record_error"
     assert pg_app.last_tracked(track) == 3
 
@@ -116,8 +116,8 @@ def test_a_batch_reads_the_aggregates_its_policies_declare_in_one_query(pg_app, 
     # the placements, the child's case file and the detection's case in one query; read alone: only the
     # township's responsibility map, which no policy declares
     assert reads == {"one": 1, "many": 1}
-    assert [pg_app.placement(s).head_teacher_id for s in students] == [f"ht-{n}" for n in range(20)]
-    case = pg_app.case(pg_app.case_id_for_detection(detected.detection_id))
+    assert [pg_app.owners.placement(s).head_teacher_id for s in students] == [f"ht-{n}" for n in range(20)]
+    case = pg_app.queries.case(pg_app.queries.case_id_for_detection(detected.detection_id))
     assert case.owners["head_teacher"]["user_id"] == "ht-3"  # the placement the same batch recorded
     assert pg_app.last_tracked(registry) == 20 and pg_app.last_tracked(attendance) == 1
 
@@ -141,5 +141,5 @@ def test_registry_and_attendance_events_with_odd_free_text_are_applied_and_liste
     assert apply(odd_variant(TransferLostV1(
         finding_id=str(uuid.uuid4()), student_id=student, school_id="school-9", township_code=township,
         reason_code="not_received_in_time", transferred_out_on=date(2025, 8, 1), days=30), 3), 2)
-    [summary] = pg_app.cases_for_jurisdiction(township)
-    assert pg_app.case(uuid.UUID(summary.case_id)).owners["head_teacher"]["user_id"] == "ht;9'\"\\"
+    [summary] = pg_app.queries.cases_for_jurisdiction(township)
+    assert pg_app.queries.case(uuid.UUID(summary.case_id)).owners["head_teacher"]["user_id"] == "ht;9'\"\\"

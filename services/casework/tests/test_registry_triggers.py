@@ -18,12 +18,12 @@ from contracts.events.registry import (
     TransferLostV1,
     TransitionMissedV1,
 )
+from services.casework.adapters.publishing import facts_from, to_contract
 from services.casework.application import CaseworkApp
-from services.casework.consumers import policies
 from services.casework.domain import Case, case_id_for
+from services.casework.entrypoints.consumers import policies
 from services.casework.tests.builders import MONDAY, acting, deliver, opened_case
 from services.casework.tests.stories import detection
-from services.casework.views import facts_from, to_contract
 from services.runtime.testing import in_memory, message
 from services.runtime.tests.reads import record_gets
 
@@ -53,7 +53,7 @@ def enrolled(student_id: str, school_id: str = "school-1", head_teacher_id: str 
 
 
 def case_of(app: CaseworkApp, source: str, trigger_id: str) -> Case:
-    return app.case(case_id_for(source, trigger_id))
+    return app.queries.case(case_id_for(source, trigger_id))
 
 
 def published(app: CaseworkApp) -> list:
@@ -83,8 +83,8 @@ def test_the_same_finding_redelivered_opens_nothing(app):
     found = census("child-redelivered")
     deliver(app, found)
     assert deliver(app, found) is True  # another message with the same finding: applied, with no effect
-    assert len(app.cases_for_jurisdiction("520102")) == 1
-    assert [h.event for h in app.case_history(case_of(app, "census", found.finding_id).id)] == ["Opened"]
+    assert len(app.queries.cases_for_jurisdiction("520102")) == 1
+    assert [h.event for h in app.queries.case_history(case_of(app, "census", found.finding_id).id)] == ["Opened"]
 
 
 def test_the_finding_retracted_after_the_record_is_corrected_closes_the_unverified_case_with_the_reason(app):
@@ -109,13 +109,13 @@ def test_a_retraction_of_a_finding_whose_case_has_progressed_only_annotates_it(a
     found = census("child-progressed")
     deliver(app, found)
     case = case_of(app, "census", found.finding_id)
-    app.act(case.id, "confirm_dropout", causes=["working_away"], cause_analysis="随父外出打工",
+    app.cases.act(case.id, "confirm_dropout", causes=["working_away"], cause_analysis="随父外出打工",
             meta=acting("township_officer", MONDAY))
     deliver(app, OutOfSchoolChildRetractedV1(finding_id=found.finding_id, student_id=found.student_id,
                                              township_code=TOWNSHIP, reason_code="registered"))
-    annotated = app.case(case.id)
+    annotated = app.queries.case(case.id)
     assert annotated.stage == "persuading" and annotated.retracted == [found.finding_id]
-    [note] = [h for h in app.case_history(case.id) if h.event == "TriggerRetracted"]
+    [note] = [h for h in app.queries.case_history(case.id) if h.event == "TriggerRetracted"]
     assert note.data["closes"] is False and note.data["reason_code"] == "registered"
 
 
@@ -128,10 +128,10 @@ def test_a_finding_identified_again_after_its_retraction_opens_a_new_episode(app
     assert deliver(app, found, aggregateversion=3) is True  # and a refill of it changes nothing
     reopened = case_of(app, "census", f"{found.finding_id}:v3")
     assert reopened.stage == "suspected"
-    assert len(app.cases_for_jurisdiction("520102")) == 2
+    assert len(app.queries.cases_for_jurisdiction("520102")) == 2
     deliver(app, OutOfSchoolChildRetractedV1(finding_id=found.finding_id, student_id=found.student_id,
                                              township_code=TOWNSHIP, reason_code="deceased"), aggregateversion=4)
-    assert app.case(reopened.id).closure["source_reason"] == "deceased"
+    assert app.queries.case(reopened.id).closure["source_reason"] == "deceased"
 
 
 def test_a_transfer_lost_while_an_attendance_case_is_open_attaches_to_it(app):
@@ -140,15 +140,15 @@ def test_a_transfer_lost_while_an_attendance_case_is_open_attaches_to_it(app):
                           township_code=TOWNSHIP, reason_code="not_received_in_time",
                           transferred_out_on=date(2025, 8, 1), days=30)
     deliver(app, lost)
-    joined = app.case(case.id)
+    joined = app.queries.case(case.id)
     assert joined.trigger_ids == [case.trigger_id, lost.finding_id]
-    [attached] = [h for h in app.case_history(case.id) if h.event == "TriggerAttached"]
+    [attached] = [h for h in app.queries.case_history(case.id) if h.event == "TriggerAttached"]
     assert attached.data["source"] == "transfer" and attached.data["evidence"]["days"] == 30
-    assert len(app.cases_for_jurisdiction("520102")) == 1
+    assert len(app.queries.cases_for_jurisdiction("520102")) == 1
     # the transfer is found later: the attendance trigger still stands, so the case is only annotated
     deliver(app, TransferLostRetractedV1(finding_id=lost.finding_id, student_id="child-transfer",
                                          township_code=TOWNSHIP, reason_code="transferred_in"))
-    assert app.case(case.id).stage == "suspected" and app.case(case.id).retracted == [lost.finding_id]
+    assert app.queries.case(case.id).stage == "suspected" and app.queries.case(case.id).retracted == [lost.finding_id]
 
 
 def test_a_missed_transition_to_junior_school_opens_a_case(app):
@@ -162,7 +162,7 @@ def test_a_missed_transition_to_junior_school_opens_a_case(app):
 
 
 def test_the_head_teacher_the_registry_names_becomes_the_education_line_owner(app):
-    app.put_responsibilities(TOWNSHIP, [
+    app.owners.put_responsibilities(TOWNSHIP, [
         {"slot": "township", "user_id": "twp-lead"},
         {"slot": "school_leader", "school_id": "school-1", "user_id": "vp-1"},
         {"slot": "head_teacher", "school_id": "school-1", "user_id": "ht-any"},
@@ -173,7 +173,7 @@ def test_the_head_teacher_the_registry_names_becomes_the_education_line_owner(ap
     case = opened_case(app, student_id="child-ht")
     assert holders(case) == {"township": "twp-lead", "school_leader": "vp-1", "head_teacher": "ht-reg"}
     assert case.owners["head_teacher"]["name"] == "吴老师"
-    [assigned] = [h for h in app.case_history(case.id) if h.event == "OwnersAssigned"]
+    [assigned] = [h for h in app.queries.case_history(case.id) if h.event == "OwnersAssigned"]
     assert {"slot": "head_teacher", "user_id": "ht-reg", "name": "吴老师", "source": "registry"} in assigned.data[
         "owners"]
     assert holders(opened_case(app, student_id="child-mapped"))["head_teacher"] == "ht-mapped"  # the map's own entry
@@ -190,7 +190,7 @@ def test_a_transfer_in_or_a_closed_registration_ends_the_old_head_teachers_claim
                                         township_code=TOWNSHIP, grade=4, class_name="四（1）班",
                                         on=date(2025, 9, 1)), aggregateversion=3)
     deliver(app, enrolled("child-moved"), aggregateversion=1)  # an old event again changes nothing
-    placement = app.placement("child-moved")
+    placement = app.owners.placement("child-moved")
     assert (placement.school_id, placement.head_teacher_id) == ("school-2", None)
     assert holders(opened_case(app, student_id="child-moved", school_id="school-2")) == {}
 

@@ -12,7 +12,7 @@ from contracts.events.casework import (
     CaseOwnersAssignedV1,
     OwnerChange,
 )
-from services.notifications.directory import Recipient
+from services.notifications.domain.directory import Recipient
 
 TOWNSHIP = "520102001"
 NOW = datetime(2025, 9, 15, 8, 30, tzinfo=UTC)

@@ -4,16 +4,18 @@ jurisdiction (and people who are told, their own), and the consumer and an impor
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from fastapi.testclient import TestClient
 
+from services.notifications.adapters.channels import FileChannel
+from services.notifications.adapters.projections import PostgresRecords, Query
 from services.notifications.application import NotificationsApp
+from services.notifications.application.policies import NotificationPolicies
 from services.notifications.bootstrap import api
-from services.notifications.channels import FileChannel
-from services.notifications.consumers import NotificationPolicies
-from services.notifications.projections import PostgresRecords, Query
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.settings import NotificationsSettings
 from services.notifications.tests.builders import (
     NOW,
@@ -45,9 +47,8 @@ def settings(database_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def store(settings):
-    app = build_application(NotificationsApp, settings, "notifications")
     db = Database(settings.database_url, "notifications", size=2)
-    app.records = PostgresRecords(db)
+    app = build_application(partial(NotificationsApp, records=PostgresRecords(db)), settings, "notifications")
     yield app
     db.close()
 
@@ -56,7 +57,7 @@ def store(settings):
 def consumer(store, settings):
     clock = FixedClock(NOW)
     channel = FileChannel(settings.data_dir, clock.now)
-    return EventSink(store), NotificationPolicies(store, channel, clock).policies(), channel
+    return EventSink(store), consumer_policies(NotificationPolicies(store, channel, clock)), channel
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,12 @@ import uuid
 import pytest
 
 from contracts.events import NotificationSentV1
-from services.notifications.application import NotificationsApp, to_contract
-from services.notifications.channels import FileChannel
-from services.notifications.consumers import NotificationPolicies
+from services.notifications.adapters.channels import FileChannel
+from services.notifications.adapters.publishing import to_contract
+from services.notifications.application import NotificationsApp
+from services.notifications.application.policies import NotificationPolicies
 from services.notifications.domain import AlreadySent
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.tests.builders import NOW, TOWNSHIP, case_opened, enrolled
 from services.runtime.clock import FixedClock
 from services.runtime.consumer import EventSink
@@ -28,7 +30,7 @@ class World:
         self.sink = EventSink(self.app)
 
     def deliver(self, payload, topic: str, sequence: int) -> bool:
-        policy = self.policies.policies()[type(payload)]
+        policy = consumer_policies(self.policies)[type(payload)]
         return self.sink.apply(f"notifications:{topic}:0", sequence, policy, message(payload, sequence=sequence))
 
     def published(self) -> list[NotificationSentV1]:

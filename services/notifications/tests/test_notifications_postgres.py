@@ -7,10 +7,11 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from services.notifications.adapters.channels import FileChannel
 from services.notifications.application import NotificationsApp
+from services.notifications.application.policies import NotificationPolicies
 from services.notifications.bootstrap import api
-from services.notifications.channels import FileChannel
-from services.notifications.consumers import NotificationPolicies
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.settings import NotificationsSettings
 from services.notifications.tests.builders import NOW, case_opened, enrolled
 from services.runtime.clock import FixedClock
@@ -36,7 +37,7 @@ def store(settings):
 def consumer(store, settings):
     clock = FixedClock(NOW)
     channel = FileChannel(settings.data_dir, clock.now)
-    return EventSink(store), NotificationPolicies(store, channel, clock).policies(), channel
+    return EventSink(store), consumer_policies(NotificationPolicies(store, channel, clock)), channel
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from services.notifications.directory import Recipient
-from services.notifications.projections import Query
+from services.notifications.adapters.projections import Query
+from services.notifications.domain.directory import Recipient
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.tests.builders import (
     COUNTY,
     COUNTY_ZHAO,
@@ -190,6 +191,6 @@ def test_each_policy_loads_the_aggregates_it_declares_for_a_batch(world, monkeyp
                escalated(case_id, student)]
     for payload in stories:
         loaded.clear()
-        declared = set(world.policies.policies()[type(payload)].loads(message(payload)))
+        declared = set(consumer_policies(world.policies)[type(payload)].loads(message(payload)))
         assert world.deliver(payload) is True
         assert declared and declared <= set(loaded), type(payload).__name__

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from services.notifications.channels import DeliveryRefused, HttpWebhookChannel
+from services.notifications.adapters.channels import DeliveryRefused, HttpWebhookChannel
 from services.runtime.consumer import TransientError
 
 

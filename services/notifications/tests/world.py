@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from contracts.events import NotificationSentV1
-from services.notifications.application import NotificationsApp, to_contract
-from services.notifications.channels import FileChannel
-from services.notifications.consumers import NotificationPolicies
-from services.notifications.directory import Recipient
-from services.notifications.recipients import DirectoryChange, DirectoryService
+from services.notifications.adapters.channels import FileChannel
+from services.notifications.adapters.publishing import to_contract
+from services.notifications.application import NotificationsApp
+from services.notifications.application.policies import NotificationPolicies
+from services.notifications.application.recipients import DirectoryChange, DirectoryService
+from services.notifications.domain.directory import Recipient
+from services.notifications.entrypoints.consumers import policies as consumer_policies
 from services.notifications.tests.builders import NOW
 from services.runtime.clock import FixedClock
 from services.runtime.consumer import EventSink
@@ -35,7 +37,7 @@ class World:
         if sequence is None:
             sequence = self._sequence.get(topic, 0) + 1
         self._sequence[topic] = max(sequence, self._sequence.get(topic, 0))
-        policy = self.policies.policies()[type(payload)]
+        policy = consumer_policies(self.policies)[type(payload)]
         return self.sink.apply(f"notifications:{topic}:0", sequence, policy, message(payload, sequence=sequence, **envelope))
 
     def name(self, *recipients: Recipient) -> DirectoryChange:

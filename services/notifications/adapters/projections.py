@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from services.notifications.domain import Notification
 from services.runtime.ownlog import OwnEventsProjection
@@ -80,12 +80,6 @@ def matches(v: NotificationView, q: Query) -> bool:
     return (v.township_code.startswith(q.prefix) and (q.case_id is None or v.case_id == q.case_id)
             and (q.recipient_id is None or v.recipient_id == q.recipient_id)
             and (q.status is None or v.status == q.status) and (q.template is None or v.template == q.template))
-
-
-class Records(Protocol):
-    def catch_up(self, app: Any) -> int: ...
-
-    def search(self, q: Query) -> list[NotificationView]: ...
 
 
 class MemoryRecords:

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from services.notifications.channels import Channel
-from services.notifications.directory import CountyDirectory, Recipient, county_of
+from services.notifications.application.ports import Channel
 from services.notifications.domain import (
     Notification,
     role_slot,
     trigger_notification_id,
 )
-from services.notifications.templates import greeting
+from services.notifications.domain.directory import CountyDirectory, Recipient, county_of
+from services.notifications.domain.templates import greeting
 from services.runtime.clock import Clock
 
 

@@ -1,4 +1,4 @@
-"""Casework HTTP API: cases (一人一案) scoped to the caller's jurisdiction, with their history."""
+"""Casework HTTP API: the app, and cases (一人一案) scoped to the caller's jurisdiction, with their history."""
 
 # No `from __future__ import annotations`: the page-size bound is a closure value FastAPI must see.
 import base64
@@ -11,26 +11,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.casework.api_actions import action_router
-from services.casework.api_audit import audit_router
-from services.casework.api_owners import owners_router
 from services.casework.application import CaseView, CaseworkApp, case_view
+from services.casework.domain import NAMESPACE, STAGES, InvalidInput
+from services.casework.entrypoints.api.actions import action_router
+from services.casework.entrypoints.api.audit import audit_router
+from services.casework.entrypoints.api.owners import owners_router
 from services.casework.roles import MATRIX
-from services.casework.domain import (
-    NAMESPACE,
-    STAGES,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-)
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, Reader, Subject, reading, reads_router
 from services.runtime.validation import SafeId, SafeText
 from services.runtime.web import CommandMeta, seal
 
-ERRORS: dict[type[Exception], int] = {InvalidInput: 422, Conflict: 409, NotFound: 404, Forbidden: 403}
 Stage = Literal[STAGES]  # type: ignore[valid-type]
 LocalCode = Annotated[str, Field(pattern=r"^[0-9]{9}([0-9]{3})?$", description="9-digit township or 12-digit village code")]
 
@@ -153,13 +145,13 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         runtime,
         title="Baoxue casework (一人一案)",
         description="Cases of children out of school, from suspicion to closure. Every call needs a bearer token.",
-        errors=ERRORS,
+        errors={},  # every casework error is a runtime DomainError: web.py answers it by its status
         roles=MATRIX,
     )
     router = APIRouter(prefix="/v1", tags=["casework"])
 
     def visible_case(case_id: uuid.UUID, actor: Actor) -> Any:
-        case = casework.case(case_id)
+        case = casework.queries.case(case_id)
         require_scope(actor, case.township_code, "案件")
         return case
 
@@ -172,7 +164,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)] = None,
     ) -> CaseReceipt:
         require_scope(actor, body.township_code, "报告的乡镇或村")
-        outcome, case = casework.report_case(
+        outcome, case = casework.opening.report_case(
             report_id=report_trigger_id(actor, body.report_id, idempotency_key),
             student_id=body.student_id,
             township_code=body.township_code,
@@ -195,7 +187,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     ) -> CasePage:
         prefix = scope_prefix(actor, township_code)
         after = decode_cursor(cursor) if cursor else None
-        rows = casework.cases_for_jurisdiction(prefix, stage=stage, limit=limit + 1, after=after)
+        rows = casework.queries.cases_for_jurisdiction(prefix, stage=stage, limit=limit + 1, after=after)
         page = rows[:limit]
         next_cursor = encode_cursor(page[-1].opened_at, page[-1].case_id) if len(rows) > limit else None
         items = [CaseSummaryPublic(**{k: v for k, v in asdict(r).items() if k != "version"}) for r in page]
@@ -211,7 +203,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     def case_history(case_id: uuid.UUID, actor: CurrentActor,
                      reader: Annotated[Reader, reading("casework")]) -> list[HistoryEntryPublic]:
         case = visible_case(case_id, actor)
-        entries = [HistoryEntryPublic(**asdict(e)) for e in casework.case_history(case_id)]
+        entries = [HistoryEntryPublic(**asdict(e)) for e in casework.queries.case_history(case_id)]
         reader.viewed("case_timeline", [case_subject(case)])
         return entries
 

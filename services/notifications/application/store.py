@@ -1,39 +1,31 @@
-"""Notifications use cases: load, act, save, return plain data."""
+"""The notifications event store: its aggregates by id and its delivery records, as plain data."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
-from contracts import Contract
-from contracts.events import NotificationSentV1
-from services.notifications.directory import (
-    CountyDirectory,
-    Recipient,
-    directory_id_for,
-)
+from services.notifications.adapters.projections import MemoryRecords, NotificationView, Query
+from services.notifications.application.ports import Records
 from services.notifications.domain import (
     CaseFile,
+    CountyDirectory,
     Notification,
+    Recipient,
     StudentContact,
     case_file_id_for,
     contact_id_for,
+    directory_id_for,
 )
-from services.notifications.projections import (
-    MemoryRecords,
-    NotificationView,
-    Query,
-    Records,
-)
+from services.runtime.aggregates import load
 from services.runtime.eventstore import ServiceApplication
 
-__all__ = ["NotificationView", "NotificationsApp", "to_contract"]
+__all__ = ["NotificationView", "NotificationsApp"]
 
 
 class NotificationsApp(ServiceApplication):
-    """The notifications service's event-sourced application (schema ``notifications``)."""
+    """The notifications service's event-sourced application (schema ``notifications``); its delivery records
+    are given to the constructor (PostgreSQL from the bootstrap, in memory by default)."""
 
     name = "Notifications"
 
@@ -67,24 +59,4 @@ class NotificationsApp(ServiceApplication):
         return sorted(directory.recipients(), key=lambda r: (r.jurisdiction_code, r.role, r.user_id)) if directory else []
 
     def _get(self, cls: type, aggregate_id: UUID) -> Any:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, cls) else None
-
-
-def to_contract(domain_event: Any) -> Contract | None:
-    """Maps stored notification events to public contracts: only a sent notification is news."""
-    if isinstance(domain_event, Notification.Sent):
-        return NotificationSentV1(
-            notification_id=str(domain_event.originator_id),
-            case_id=domain_event.case_id,
-            recipient_id=domain_event.recipient_id,
-            recipient_role=domain_event.recipient_role,
-            channel=domain_event.channel,
-            template=domain_event.template,
-            township_code=domain_event.township_code,
-            sent_at=domain_event.sent_at,
-        )
-    return None
+        return load(self.repository, cls, aggregate_id)

@@ -1,30 +1,28 @@
-"""Notifications policies: react to registry, attendance and casework events (EventSink: return aggregates)."""
+"""Notifications policies: react to registry, attendance and casework events (EventSink: return aggregates);
+``entrypoints/consumers.py`` says which contract feeds which."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from contracts.events.registry import StudentErasedV1
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import (
     CaseDeadlinePassedV1,
     CaseEscalatedV1,
     CaseOwnersAssignedV1,
 )
-from services.notifications import templates as t
+from contracts.events.registry import StudentErasedV1
 from services.notifications.application import NotificationsApp
-from services.notifications.channels import Channel
-from services.notifications.directory import (
-    COUNTY_OFFICER,
-    JUSTICE_OFFICER,
-    TOWNSHIP_OFFICER,
-)
-from services.notifications.dispatch import Dispatcher, Request
+from services.notifications.application.dispatch import Dispatcher, Request
+from services.notifications.application.ports import Channel
 from services.notifications.domain import (
     CASE_OPENED_TEMPLATE,
+    COUNTY_OFFICER,
     HEAD_TEACHER,
+    JUSTICE_OFFICER,
     OWNER,
+    TOWNSHIP_OFFICER,
     CaseFile,
     Notification,
     StudentContact,
@@ -32,6 +30,7 @@ from services.notifications.domain import (
     contact_id_for,
     notification_id_for,
 )
+from services.notifications.domain import templates as t
 from services.runtime.auth import system_actor
 from services.runtime.clock import Clock
 from services.runtime.consumer import Message
@@ -75,17 +74,6 @@ class NotificationPolicies:
         self.channel = channel
         self.clock = clock
         self.dispatcher = Dispatcher(app, channel, clock)
-
-    def policies(self) -> dict[type, Any]:
-        return {
-            StudentEnrolledV1: self.when_student_enrolled_record_contact,
-            StudentErasedV1: self.when_student_erased_forget_name,
-            CaseOpenedV1: self.when_case_opened_notify_head_teacher,
-            SuspectedDropoutDetectedV1: self.when_suspected_dropout_detected_report_township_and_county,
-            CaseOwnersAssignedV1: self.when_case_owners_assigned_notify_owners,
-            CaseDeadlinePassedV1: self.when_case_deadline_passed_alert_owners_and_county,
-            CaseEscalatedV1: self.when_case_escalated_notify_owners_and_officials,
-        }
 
     def _meta(self, message: Message) -> dict[str, Any]:
         """Who caused our events: this service, for the source event's jurisdiction and correlation."""

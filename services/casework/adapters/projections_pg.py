@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from services.casework.projections import (
+from services.casework.adapters.projections import (
     CaseRows,
     CaseSummary,
     FireTimer,

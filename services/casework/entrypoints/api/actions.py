@@ -9,7 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
 
-from services.casework.api_schemas import (
+from services.casework.application import CaseworkApp
+from services.casework.application.views import case_view
+from services.casework.domain import NAMESPACE
+from services.casework.domain.codes import OWNER_SLOTS
+from services.casework.entrypoints.api.schemas import (
     ClosureCreate,
     ClosureDecision,
     EvidenceCreate,
@@ -25,10 +29,6 @@ from services.casework.api_schemas import (
     ReturnCreate,
     VerificationCreate,
 )
-from services.casework.application import CaseworkApp
-from services.casework.domain import NAMESPACE
-from services.casework.domain.codes import OWNER_SLOTS
-from services.casework.views import case_view
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.web import CommandMeta
 
@@ -54,14 +54,14 @@ def action_router(casework: CaseworkApp, case_public: Callable[..., Any]) -> API
     router = APIRouter(prefix="/v1/cases/{case_id}", tags=["casework: actions"])
 
     def scoped(case_id: uuid.UUID, actor: Actor) -> None:
-        require_scope(actor, casework.case(case_id).township_code, "案件")
+        require_scope(actor, casework.queries.case(case_id).township_code, "案件")
 
     def shown(case: Any) -> Any:
         return case_public(**asdict(case_view(case)))
 
     def act(case_id: uuid.UUID, actor: Actor, command: str, **kwargs: Any) -> Any:
         scoped(case_id, actor)
-        return shown(casework.act(case_id, command, **kwargs))
+        return shown(casework.cases.act(case_id, command, **kwargs))
 
     @router.post("/verification/start", summary="开始核查")
     def start_verification(case_id: uuid.UUID, actor: CurrentActor, meta: CommandMeta) -> Any:
@@ -79,12 +79,12 @@ def action_router(casework: CaseworkApp, case_public: Callable[..., Any]) -> API
     @router.post("/home", summary="登记居住地（村、组），据此指派政府线责任人")
     def locate_home(case_id: uuid.UUID, body: HomeCreate, actor: CurrentActor, meta: CommandMeta) -> Any:
         scoped(case_id, actor)
-        return shown(casework.locate_home(case_id, body.village_code, body.group, meta))
+        return shown(casework.cases.locate_home(case_id, body.village_code, body.group, meta))
 
     @router.post("/owners/auto", summary="按责任表补齐空缺的责任人")
     def auto_assign(case_id: uuid.UUID, actor: CurrentActor, meta: CommandMeta) -> Any:
         scoped(case_id, actor)
-        return shown(casework.assign_owners(case_id, meta))
+        return shown(casework.cases.assign_owners(case_id, meta))
 
     @router.put("/owners/{slot}", summary="调整责任人（保留历史）")
     def reassign(case_id: uuid.UUID, slot: str, body: OwnerUpdate, actor: CurrentActor, meta: CommandMeta) -> Any:
@@ -133,19 +133,19 @@ def action_router(casework: CaseworkApp, case_public: Callable[..., Any]) -> API
     @router.post("/legal-steps", summary="依法控辍：复学通知书 → 责令限期改正 → 司法文书 → 提请法院")
     def legal_step(case_id: uuid.UUID, body: LegalStepCreate, actor: CurrentActor, meta: CommandMeta) -> Any:
         scoped(case_id, actor)
-        return shown(casework.take_legal_step(
+        return shown(casework.cases.take_legal_step(
             case_id, step=body.step, document_no=body.document_no, addressee=body.addressee, deadline=body.deadline,
             evidence=evidence(body.evidence), override_reason=body.override_reason, meta=meta))
 
     @router.post("/return", summary="学校确认复学")
     def confirm_return(case_id: uuid.UUID, body: ReturnCreate, actor: CurrentActor, meta: CommandMeta) -> Any:
         scoped(case_id, actor)
-        return shown(casework.confirm_return(case_id, body.returned_on, evidence(body.evidence), meta))
+        return shown(casework.cases.confirm_return(case_id, body.returned_on, evidence(body.evidence), meta))
 
     @router.post("/closure", summary="销号（原因+证据；按配置报县级审批）")
     def close(case_id: uuid.UUID, body: ClosureCreate, actor: CurrentActor, meta: CommandMeta) -> Any:
         scoped(case_id, actor)
-        return shown(casework.close_case(case_id, reason=body.reason, evidence=evidence(body.evidence), note=body.note,
+        return shown(casework.cases.close_case(case_id, reason=body.reason, evidence=evidence(body.evidence), note=body.note,
                                     meta=meta))
 
     @router.post("/closure/decision", summary="县教育局审批销号")
@@ -161,6 +161,6 @@ def action_router(casework: CaseworkApp, case_public: Callable[..., Any]) -> API
     @router.post("/retractions", summary="来源撤销触发事项（更正缺勤等）")
     def retract(case_id: uuid.UUID, body: RetractionCreate, actor: CurrentActor, meta: CommandMeta) -> Any:
         scoped(case_id, actor)
-        return shown(casework.change(case_id, lambda c: c.retract_trigger(body.trigger_id, body.reason, meta)))
+        return shown(casework.cases.change(case_id, lambda c: c.retract_trigger(body.trigger_id, body.reason, meta)))
 
     return router

@@ -1,4 +1,4 @@
-"""Notifications domain: who teaches a student, what a case looks like to us, who was told what. Pure: no I/O."""
+"""Who teaches a student, what a case looks like to us, who was told what (ids, aggregates). Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.notifications.templates import CASE_OPENED, UNKNOWN_STUDENT, render
+from services.notifications.domain.errors import AlreadySent, RecipientUnknown
+from services.notifications.domain.templates import CASE_OPENED, UNKNOWN_STUDENT, render
 
 NAMESPACE = uuid.UUID("3f6a2c0e-8d1b-4b7e-9a4f-2c5d7e9b1a03")
 
@@ -17,24 +18,6 @@ OWNER = "owner"
 CASE_OPENED_TEMPLATE = CASE_OPENED
 # Every (recipient role, template) a case can trigger: notification ids of a case are computable from it.
 CASE_NOTIFICATIONS = ((HEAD_TEACHER, CASE_OPENED_TEMPLATE),)
-
-
-class NotificationError(Exception):
-    """A notifications rule was broken."""
-
-    code = "notification_rule"
-
-    def __init__(self, message: str, rule: str | None = None) -> None:
-        super().__init__(message)
-        self.rule = rule
-
-
-class AlreadySent(NotificationError):
-    code = "already_sent"
-
-
-class RecipientUnknown(NotificationError):
-    code = "recipient_unknown"
 
 
 def contact_id_for(student_id: str) -> uuid.UUID:

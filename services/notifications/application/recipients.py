@@ -9,17 +9,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random
-
-from services.notifications.directory import (
-    CountyDirectory,
-    Recipient,
-    check_entry,
-    county_of,
-)
-from services.notifications.dispatch import Dispatcher
-from services.notifications.domain import NotificationError
+from services.notifications.application.dispatch import Dispatcher
+from services.notifications.domain import CountyDirectory, NotificationError, Recipient, check_entry, county_of
+from services.runtime import errors
+from services.runtime.aggregates import save_with_retry
 from services.runtime.csvinput import decode_text, guarded
 from services.runtime.jsoninput import parse_json
 from services.runtime.validation import id_problem, text_problem
@@ -27,7 +20,7 @@ from services.runtime.validation import id_problem, text_problem
 FIELDS = ("jurisdiction_code", "role", "user_id", "name", "address")
 
 
-class BadImport(NotificationError):
+class BadImport(NotificationError, errors.InvalidInput):
     code = "bad_import"
 
 
@@ -79,20 +72,23 @@ class DirectoryService:
         self.app = dispatcher.app
         self.attempts = attempts
 
-    def _retrying(self) -> Retrying:
-        return Retrying(retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(self.attempts),
-                        wait=wait_random(0.01, 0.1), reraise=True)
-
     def import_recipients(self, recipients: list[Recipient], meta: dict[str, Any]) -> DirectoryChange:
         """Lists (adds or updates) recipients, then delivers the notifications that were waiting for them."""
-        return self._retrying()(self._change, recipients, [], meta)
+        return self._saved(recipients, [], meta)
 
     def remove(self, role: str, code: str, user_id: str, meta: dict[str, Any]) -> DirectoryChange:
         """Unlists one recipient (future notifications go to the next nearest level)."""
-        return self._retrying()(self._change, [], [(role, code, user_id)], meta)
+        return self._saved([], [(role, code, user_id)], meta)
+
+    def _saved(self, listing: list[Recipient], unlisting: list[tuple[str, str, str]],
+               meta: dict[str, Any]) -> DirectoryChange:
+        """One save per command; a concurrent change of the same directory starts it again from a fresh load."""
+        change, _ = save_with_retry(lambda: self._change(listing, unlisting, meta),
+                                    lambda done: self.app.save(*done[1]), attempts=self.attempts)
+        return change
 
     def _change(self, listing: list[Recipient], unlisting: list[tuple[str, str, str]],
-                meta: dict[str, Any]) -> DirectoryChange:
+                meta: dict[str, Any]) -> tuple[DirectoryChange, list[Any]]:
         dispatch = self.dispatcher.begin(meta)
         directories: dict[str, CountyDirectory] = {}
 
@@ -108,5 +104,4 @@ class DirectoryService:
         for d in directories.values():
             dispatch.use_directory(d)
             delivered += dispatch.release(d)
-        self.app.save(*dispatch.aggregates())
-        return DirectoryChange(listed, unlisted, delivered)
+        return DirectoryChange(listed, unlisted, delivered), dispatch.aggregates()

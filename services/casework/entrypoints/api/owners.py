@@ -10,15 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import ValidationError
 
-from services.casework.api_schemas import (
+from services.casework.application import CaseworkApp
+from services.casework.domain import InvalidInput
+from services.casework.domain.owners import ENTRY_FIELDS
+from services.casework.entrypoints.api.schemas import (
     QueueItemPublic,
     ResponsibilityEntry,
     ResponsibilityImport,
     ResponsibilityMapPublic,
 )
-from services.casework.application import CaseworkApp
-from services.casework.domain import InvalidInput
-from services.casework.domain.owners import ENTRY_FIELDS
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.csvinput import check_text, decode_text, guarded, header
 from services.runtime.validation import BadInput
@@ -28,7 +28,7 @@ Township = Annotated[str, Path(pattern=r"^[0-9]{9}$", description="9-digit towns
 
 
 def map_public(casework: CaseworkApp, township_code: str) -> ResponsibilityMapPublic:
-    rmap = casework.responsibility_map(township_code)
+    rmap = casework.owners.responsibility_map(township_code)
     if rmap is None:
         return ResponsibilityMapPublic(township_code=township_code, version=0, entries=[])
     entries = [{"key": k, **v} for k, v in sorted(rmap.entries.items())]
@@ -72,7 +72,7 @@ def owners_router(casework: CaseworkApp) -> APIRouter:
     def import_map(township_code: Township, body: ResponsibilityImport, actor: CurrentActor,
                    meta: CommandMeta) -> ResponsibilityMapPublic:
         editable(actor, township_code)
-        casework.put_responsibilities(township_code, [e.model_dump() for e in body.entries], replace=body.replace,
+        casework.owners.put_responsibilities(township_code, [e.model_dump() for e in body.entries], replace=body.replace,
                                       source="api", meta=meta)
         return map_public(casework, township_code)
 
@@ -83,30 +83,30 @@ def owners_router(casework: CaseworkApp) -> APIRouter:
         editable(actor, township_code)
         rows = parse_csv(decode_text(await request.body(), what="责任表 CSV"))
         entries = [_entry(line, r) for line, r in enumerate(rows, start=2)]
-        casework.put_responsibilities(township_code, entries, replace=replace, source="csv", meta=meta)
+        casework.owners.put_responsibilities(township_code, entries, replace=replace, source="csv", meta=meta)
         return map_public(casework, township_code)
 
     @router.post("/responsibility-maps/{township_code}/entries", response_model=ResponsibilityMapPublic)
     def put_entry(township_code: Township, body: ResponsibilityEntry, actor: CurrentActor,
                   meta: CommandMeta) -> ResponsibilityMapPublic:
         editable(actor, township_code)
-        casework.put_responsibilities(township_code, [body.model_dump()], replace=False, source="api", meta=meta)
+        casework.owners.put_responsibilities(township_code, [body.model_dump()], replace=False, source="api", meta=meta)
         return map_public(casework, township_code)
 
     @router.delete("/responsibility-maps/{township_code}/entries", response_model=ResponsibilityMapPublic)
     def remove_entry(township_code: Township, actor: CurrentActor, meta: CommandMeta,
                      key: str = Query(description="The entry's key as the map lists it")) -> ResponsibilityMapPublic:
         editable(actor, township_code)
-        casework.remove_responsibility(township_code, key, meta)
+        casework.owners.remove_responsibility(township_code, key, meta)
         return map_public(casework, township_code)
 
     @router.get("/queue", response_model=list[QueueItemPublic], summary="我的待办（到期事项在前）")
     def my_queue(actor: CurrentActor, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemPublic]:
-        return [QueueItemPublic(**asdict(i)) for i in casework.queue(actor.user_id, actor.jurisdiction, limit)]
+        return [QueueItemPublic(**asdict(i)) for i in casework.queries.queue(actor.user_id, actor.jurisdiction, limit)]
 
     @router.get("/owners/{user_id}/queue", response_model=list[QueueItemPublic], summary="某责任人的待办")
     def owner_queue(user_id: str, actor: CurrentActor,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[QueueItemPublic]:
-        return [QueueItemPublic(**asdict(i)) for i in casework.queue(user_id, actor.jurisdiction, limit)]
+        return [QueueItemPublic(**asdict(i)) for i in casework.queries.queue(user_id, actor.jurisdiction, limit)]
 
     return router

@@ -9,21 +9,12 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from services.runtime.consumer import TransientError
-
-
-class Channel(Protocol):
-    """Delivers a text to a recipient; sending the same notification id twice delivers it once."""
-
-    name: str
-
-    def send(self, notification_id: str, recipient_id: str, text: str, *, template: str | None = None,
-             address: str | None = None) -> None: ...
 
 
 class FileChannel:

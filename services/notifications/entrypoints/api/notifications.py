@@ -8,23 +8,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel
 
-from services.notifications.api_recipients import recipients_router
+from services.notifications.adapters.channels import DeliveryRefused
+from services.notifications.adapters.projections import Query as RecordsQuery
 from services.notifications.application import NotificationsApp, NotificationView
-from services.notifications.channels import DeliveryRefused
-from services.notifications.directory import DirectoryRuleBroken
-from services.notifications.domain import AlreadySent, RecipientUnknown
-from services.notifications.projections import Query as RecordsQuery
-from services.notifications.recipients import BadImport, DirectoryService
+from services.notifications.application.recipients import DirectoryService
+from services.notifications.entrypoints.api.recipients import recipients_router
 from services.notifications.roles import MATRIX
 from services.runtime.auth import CurrentActor
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.consumer import TransientError
 from services.runtime.web import seal
 
-ERRORS: dict[type[Exception], int] = {
-    AlreadySent: 409, RecipientUnknown: 409, BadImport: 422, DirectoryRuleBroken: 422, DeliveryRefused: 502,
-    TransientError: 503,
-}
+# Domain errors are answered by their status (runtime.errors, web.py); these two are the channel's, not rules.
+CHANNEL_ERRORS: dict[type[Exception], int] = {DeliveryRefused: 502, TransientError: 503}
 OWN_ONLY = ("head_teacher", "village_cadre", "justice_officer")  # people who are told, not who supervise
 
 
@@ -49,7 +45,7 @@ def create_app(runtime: Runtime, notifications: NotificationsApp, directory: Dir
         title="Baoxue notifications (通知)",
         description="Who was told what, through which channel, and the recipients directory. "
         "Every request needs a bearer token.",
-        errors=ERRORS,
+        errors=CHANNEL_ERRORS,
         roles=MATRIX,
     )
     router = APIRouter(prefix="/v1", tags=["notifications"])

@@ -1,4 +1,4 @@
-"""The deadline scheduler (process role ``scheduler``): fires due case timers by the injected clock.
+"""One deadline pass (what the ``scheduler`` process runs each tick): fires due case timers by the injected clock.
 
 Timers live in the cases (durable as the events are); the due-timer table is their index. Each pass
 catches the index up, then fires what is due. A timer fires exactly once: the case records
@@ -9,7 +9,6 @@ cannot fire it again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,7 +16,6 @@ from uuid import UUID
 from services.casework.application import CaseworkApp
 from services.casework.domain import CaseworkError
 from services.runtime.clock import Clock
-from services.runtime.logging import error_text
 
 
 def tick(app: CaseworkApp, clock: Clock, batch_size: int = 100, logger: Any = None) -> int:
@@ -27,7 +25,7 @@ def tick(app: CaseworkApp, clock: Clock, batch_size: int = 100, logger: Any = No
 
     def fire(case_id: UUID, timer_id: str) -> None:
         try:
-            fired = app.fire_deadline(case_id, timer_id, now)
+            fired = app.cases.fire_deadline(case_id, timer_id, now)
         except CaseworkError as exc:  # a rule refused it: recorded in the log, never retried forever
             if logger is not None:
                 logger.warning("deadline_refused", case_id=str(case_id), timer_id=timer_id, rule=exc.rule)
@@ -67,22 +65,3 @@ class IdleGate:
         """After a complete pass that began at ``latest``: what it leaves pending falls due at ``next_due``."""
         self.next_due = app.index.next_due()
         self.seen, self.last_pass = latest, time.monotonic()
-
-
-def run_scheduler(app: CaseworkApp, clock: Clock, logger: Any, should_stop: Callable[[], bool],
-                  sleep: Callable[[float], Any], interval_s: float, batch_size: int) -> None:
-    """Polls until stopped, passing only when something can be due; outages are logged and retried next tick."""
-    logger.info("scheduler_started", interval_s=interval_s)
-    gate = IdleGate()
-    while not should_stop():
-        try:
-            latest = gate.due(app, clock.now())
-            if latest is not None:
-                fired = tick(app, clock, batch_size, logger)
-                gate.passed(app, latest)
-                if fired:
-                    logger.info("deadlines_handled", count=fired)
-        except Exception as exc:  # noqa: BLE001 - the loop must outlive database outages
-            logger.warning("scheduler_retrying", error=error_text(exc))
-        sleep(interval_s)
-    logger.info("scheduler_stopped")

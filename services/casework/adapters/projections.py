@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import resolve_topic
@@ -103,21 +103,6 @@ def touched_cases(notifications: Iterable[Any]) -> list[UUID]:
 
 def rows_for(app: Any, notifications: Iterable[Any]) -> list[CaseRows]:
     return [case_rows(app.repository.get(case_id)) for case_id in touched_cases(notifications)]
-
-
-class CaseViews(Protocol):
-    """Where case summaries, owners' queues and due timers are kept and searched."""
-
-    def catch_up(self, app: Any) -> int: ...
-
-    def search(self, prefix: str, *, stage: str | None, limit: int,
-               after: tuple[datetime, str] | None) -> list[CaseSummary]: ...
-
-    def queue(self, user_id: str, prefix: str, *, limit: int) -> list[QueueItem]: ...
-
-    def fire_due(self, now: datetime, limit: int, fire: FireTimer) -> int: ...
-
-    def next_due(self) -> datetime | None: ...
 
 
 def queue_order(item: QueueItem) -> tuple[bool, datetime, datetime]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from services.casework.adapters.projections import is_case_event
 from services.casework.domain import NotFound
 from services.casework.domain.chain import (
     ENVELOPE_FIELDS,
@@ -19,7 +20,6 @@ from services.casework.domain.chain import (
     seal,
     store_digest,
 )
-from services.casework.projections import is_case_event
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,12 @@
-"""Casework policies: how casework reacts to other services' events (saved with the consumer's position)."""
+"""Casework policies: how casework reacts to other services' events (saved with the consumer's position);
+``entrypoints/consumers.py`` says which contract feeds which."""
 
 from __future__ import annotations
 
 import hashlib
-from functools import partial
 from typing import Any, Callable
 from uuid import UUID
 
-from contracts import Contract
 from contracts.events import SuspectedDropoutDetectedV1
 from contracts.events.attendance import AttendanceResumedV1, SuspectedDropoutRetractedV1
 from contracts.events.registry import (
@@ -26,7 +25,7 @@ from contracts.events.registry import (
 from services.casework.application import CaseworkApp, finding_trigger_id
 from services.casework.domain import case_id_for, child_cases_id_for, placement_id_for
 from services.runtime.auth import system_actor
-from services.runtime.consumer import Message, Policy
+from services.runtime.consumer import Message
 from services.runtime.eventstore import loads
 
 SERVICE = "casework"
@@ -71,7 +70,7 @@ def finding_trigger(message: Message) -> str:
 def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message) -> list[Any]:
     """疑似辍学 → one case per child episode; a repeated detection opens nothing new."""
     detected: SuspectedDropoutDetectedV1 = message.payload  # type: ignore[assignment]
-    return app.open_from_suspected_dropout(
+    return app.opening.open_from_suspected_dropout(
         detection_id=detected.detection_id,
         student_id=detected.student_id,
         school_id=detected.school_id,
@@ -88,7 +87,7 @@ def when_suspected_dropout_detected_open_case(app: CaseworkApp, message: Message
 def when_attendance_resumed_record_return(app: CaseworkApp, message: Message) -> list[Any]:
     """到校 again → the open case records the return (复学) and starts its follow-up period."""
     resumed: AttendanceResumedV1 = message.payload  # type: ignore[assignment]
-    return app.return_from_attendance(student_id=resumed.student_id, day=resumed.day,
+    return app.cases.return_from_attendance(student_id=resumed.student_id, day=resumed.day,
                                       detection_id=resumed.detection_id,
                                       meta=system_meta(message, resumed.township_code))
 
@@ -97,7 +96,7 @@ def when_attendance_resumed_record_return(app: CaseworkApp, message: Message) ->
 def when_suspected_dropout_retracted_withdraw_trigger(app: CaseworkApp, message: Message) -> list[Any]:
     """A corrected absence withdraws its detection: an unverified case it alone supports closes."""
     retracted: SuspectedDropoutRetractedV1 = message.payload  # type: ignore[assignment]
-    return app.retract_detection(student_id=retracted.student_id, detection_id=retracted.detection_id,
+    return app.opening.retract_detection(student_id=retracted.student_id, detection_id=retracted.detection_id,
                                  reason=retracted.reason, meta=system_meta(message, retracted.township_code))
 
 
@@ -105,7 +104,7 @@ def when_suspected_dropout_retracted_withdraw_trigger(app: CaseworkApp, message:
 def _open_from_finding(app: CaseworkApp, message: Message, source: str, school_id: str | None,
                        evidence: dict[str, Any]) -> list[Any]:
     finding: Any = message.payload
-    return app.open_from_finding(
+    return app.opening.open_from_finding(
         source=source,
         finding_id=finding_trigger(message),
         student_id=finding.student_id,
@@ -149,7 +148,7 @@ def retraction_evidence(message: Message) -> list[dict[str, Any]]:
 
 def _withdraw_finding(app: CaseworkApp, message: Message) -> list[Any]:
     retracted: Any = message.payload
-    return app.retract_finding(student_id=retracted.student_id, finding_id=retracted.finding_id,
+    return app.opening.retract_finding(student_id=retracted.student_id, finding_id=retracted.finding_id,
                                reason_code=retracted.reason_code, evidence=retraction_evidence(message),
                                meta=system_meta(message, retracted.township_code))
 
@@ -177,7 +176,7 @@ def when_transition_missed_retracted_withdraw_trigger(app: CaseworkApp, message:
 def when_student_enrolled_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """学籍: the class head teacher (班主任) becomes the education line's source where the map is silent."""
     enrolled: StudentEnrolledV1 = message.payload  # type: ignore[assignment]
-    return app.place_student(student_id=enrolled.student_id, school_id=enrolled.school_id,
+    return app.owners.place_student(student_id=enrolled.student_id, school_id=enrolled.school_id,
                              township_code=enrolled.township_code, grade=enrolled.grade,
                              class_name=enrolled.class_name, head_teacher_id=enrolled.head_teacher_id,
                              head_teacher_name=enrolled.head_teacher_name,
@@ -187,7 +186,7 @@ def when_student_enrolled_record_placement(app: CaseworkApp, message: Message) -
 
 def _record_move(app: CaseworkApp, message: Message) -> list[Any]:
     moved: StudentTransferredInV1 | StudentAdmittedV1 = message.payload  # type: ignore[assignment]
-    return app.place_student(student_id=moved.student_id, school_id=moved.school_id,
+    return app.owners.place_student(student_id=moved.student_id, school_id=moved.school_id,
                              township_code=moved.township_code, grade=moved.grade, class_name=moved.class_name,
                              head_teacher_id=None, head_teacher_name=None,
                              registry_version=message.envelope.aggregateversion,
@@ -210,9 +209,9 @@ def when_student_admitted_record_placement(app: CaseworkApp, message: Message) -
 def when_disabled_child_placed_record_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """残疾儿童安置: the registration follows the placement's school (class and head teacher only if it is the same)."""
     placed: DisabledChildPlacedV1 = message.payload  # type: ignore[assignment]
-    current = app.placement(placed.student_id)
+    current = app.owners.placement(placed.student_id)
     same = current is not None and current.active and current.school_id == placed.school_id
-    return app.place_student(student_id=placed.student_id, school_id=placed.school_id,
+    return app.owners.place_student(student_id=placed.student_id, school_id=placed.school_id,
                              township_code=placed.township_code, grade=current.grade if current else None,
                              class_name=current.class_name if same else None,
                              head_teacher_id=current.head_teacher_id if same else None,
@@ -225,26 +224,6 @@ def when_disabled_child_placed_record_placement(app: CaseworkApp, message: Messa
 def when_student_registration_closed_end_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """注销学籍: the placement no longer names a school or head teacher."""
     closed: StudentRegistrationClosedV1 = message.payload  # type: ignore[assignment]
-    return app.student_left(student_id=closed.student_id, reason=closed.reason,
+    return app.owners.student_left(student_id=closed.student_id, reason=closed.reason,
                             registry_version=message.envelope.aggregateversion,
                             meta=system_meta(message, closed.township_code))
-
-
-def policies(app: CaseworkApp) -> dict[type[Contract], Policy]:
-    """The consumer's policies bound to the application (EventSink: message -> aggregates)."""
-    return {
-        SuspectedDropoutDetectedV1: partial(when_suspected_dropout_detected_open_case, app),
-        AttendanceResumedV1: partial(when_attendance_resumed_record_return, app),
-        SuspectedDropoutRetractedV1: partial(when_suspected_dropout_retracted_withdraw_trigger, app),
-        OutOfSchoolChildIdentifiedV1: partial(when_out_of_school_child_identified_open_case, app),
-        TransferLostV1: partial(when_transfer_lost_open_case, app),
-        TransitionMissedV1: partial(when_transition_missed_open_case, app),
-        OutOfSchoolChildRetractedV1: partial(when_out_of_school_child_retracted_withdraw_trigger, app),
-        TransferLostRetractedV1: partial(when_transfer_lost_retracted_withdraw_trigger, app),
-        TransitionMissedRetractedV1: partial(when_transition_missed_retracted_withdraw_trigger, app),
-        StudentEnrolledV1: partial(when_student_enrolled_record_placement, app),
-        StudentTransferredInV1: partial(when_student_transferred_in_record_placement, app),
-        StudentAdmittedV1: partial(when_student_admitted_record_placement, app),
-        StudentRegistrationClosedV1: partial(when_student_registration_closed_end_placement, app),
-        DisabledChildPlacedV1: partial(when_disabled_child_placed_record_placement, app),
-    }

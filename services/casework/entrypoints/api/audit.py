@@ -10,15 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from services.casework.api_schemas import (
+from services.casework.application import CaseworkApp
+from services.casework.application.audit import verify_case, verify_store
+from services.casework.application.views import case_view
+from services.casework.domain import InvalidInput, NotFound
+from services.casework.entrypoints.api.schemas import (
     CaseAuditPublic,
     ChainProblemPublic,
     StoreAuditPublic,
 )
-from services.casework.application import CaseworkApp
-from services.casework.audit import verify_case, verify_store
-from services.casework.domain import InvalidInput, NotFound
-from services.casework.views import case_view
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.readaudit import Reader, Subject, reading
 
@@ -43,11 +43,11 @@ def audit_router(casework: CaseworkApp, case_public: Callable[..., Any]) -> APIR
     @router.get("/cases/{case_id}/as-of", summary="案件在某一版本或某一时刻的状态")
     def as_of(case_id: uuid.UUID, actor: CurrentActor, reader: Annotated[Reader, reading("audit")],
               version: Annotated[int | None, Query(ge=1)] = None, at: datetime | None = None) -> Any:
-        current = casework.case(case_id)
+        current = casework.queries.case(case_id)
         require_scope(actor, current.township_code, "案件")
         if version is None and at is None:
             raise InvalidInput("请指定 version 或 at", rule="as_of.version_or_time")
-        shown = case_public(**asdict(case_view(casework.case_as_of(case_id, version=version, at=at))))
+        shown = case_public(**asdict(case_view(casework.queries.case_as_of(case_id, version=version, at=at))))
         reader.viewed("case_as_of", [Subject(current.township_code, student_id=current.student_id,
                                              case_id=str(current.id))])
         return shown
@@ -55,7 +55,7 @@ def audit_router(casework: CaseworkApp, case_public: Callable[..., Any]) -> APIR
     def opening_township(case_id: uuid.UUID) -> str | None:
         """The township the case was opened in (never changes), or None when its opening is unreadable."""
         try:
-            return casework.case(case_id, version=1).township_code
+            return casework.queries.case(case_id, version=1).township_code
         except NotFound:
             raise
         except Exception:  # noqa: BLE001 - an unreadable opening is itself an audit finding

@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from services.notifications.application import NotificationsApp
-from services.notifications.directory import Recipient, county_of
-from services.notifications.recipients import DirectoryService, parse
+from services.notifications.application.recipients import DirectoryService, parse
+from services.notifications.domain.directory import Recipient, county_of
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.validation import SafeLine, SafeText
 from services.runtime.web import CommandMeta

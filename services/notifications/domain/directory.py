@@ -10,17 +10,14 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.notifications.domain import NAMESPACE, NotificationError
+from services.notifications.domain.errors import DirectoryRuleBroken
+from services.notifications.domain.notifications import NAMESPACE
 
 TOWNSHIP_OFFICER = "township_officer"
 COUNTY_OFFICER = "county_officer"
 JUSTICE_OFFICER = "justice_officer"
 DIRECTORY_ROLES = (TOWNSHIP_OFFICER, COUNTY_OFFICER, JUSTICE_OFFICER)
 LEVELS = (12, 9, 6)  # village → township → county: the nearest level with someone in the role answers
-
-
-class DirectoryRuleBroken(NotificationError):
-    code = "directory_rule"
 
 
 @dataclass(frozen=True)

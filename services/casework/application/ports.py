@@ -1,0 +1,23 @@
+"""The ports casework's use cases call: what a read model of cases must offer (PostgreSQL or in memory)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.casework.adapters.projections import CaseSummary, FireTimer, QueueItem
+
+
+class CaseViews(Protocol):
+    """Where case summaries, owners' queues and due timers are kept and searched."""
+
+    def catch_up(self, app: Any) -> int: ...
+
+    def search(self, prefix: str, *, stage: str | None, limit: int,
+               after: tuple[datetime, str] | None) -> list[CaseSummary]: ...
+
+    def queue(self, user_id: str, prefix: str, *, limit: int) -> list[QueueItem]: ...
+
+    def fire_due(self, now: datetime, limit: int, fire: FireTimer) -> int: ...
+
+    def next_due(self) -> datetime | None: ...

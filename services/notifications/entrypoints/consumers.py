@@ -1,0 +1,25 @@
+"""The notifications consumer's wiring: which topics it reads and which policy each contract feeds."""
+
+from __future__ import annotations
+
+from contracts import Contract, topics
+from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
+from contracts.events.casework import CaseDeadlinePassedV1, CaseEscalatedV1, CaseOwnersAssignedV1
+from contracts.events.registry import StudentErasedV1
+from services.notifications.application.policies import NotificationPolicies
+from services.runtime.consumer import Policy
+
+TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK]
+
+
+def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
+    """The consumer's policies, bound to the store, a channel and a clock (EventSink: message -> aggregates)."""
+    return {
+        StudentEnrolledV1: bound.when_student_enrolled_record_contact,
+        StudentErasedV1: bound.when_student_erased_forget_name,
+        CaseOpenedV1: bound.when_case_opened_notify_head_teacher,
+        SuspectedDropoutDetectedV1: bound.when_suspected_dropout_detected_report_township_and_county,
+        CaseOwnersAssignedV1: bound.when_case_owners_assigned_notify_owners,
+        CaseDeadlinePassedV1: bound.when_case_deadline_passed_alert_owners_and_county,
+        CaseEscalatedV1: bound.when_case_escalated_notify_owners_and_officials,
+    }
