@@ -15,7 +15,8 @@ from contracts.events.attendance import (
     SuspectedDropoutDetectedV1,
     SuspectedDropoutRetractedV1,
 )
-from services.attendance.domain import SchoolDay, StudentAttendance
+from services.attendance.domain.school_day import SchoolDay
+from services.attendance.domain.student_attendance import StudentAttendance
 
 
 # Stored events whose public contract carries fields of the same names (pydantic reads them as attributes).

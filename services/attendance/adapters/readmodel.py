@@ -1,6 +1,6 @@
 """Read-model rows kept in the same transaction as the events that cause them (no lag, no second writer).
 
-``AttendanceApp`` derives these changes from the events it saves; ``AttendanceRecorder`` writes them inside the
+``AttendanceApp`` derives these changes from the events it saves (``read_model_changes``); ``AttendanceRecorder`` writes them inside the
 event store's insert transaction (eventsourcing's ``_insert_events`` hook), an in-memory store applies them itself.
 """
 
@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Sequence
 
+from services.attendance.domain.configuration import CountyCalendar, CountyDayClose, RuleSet
+from services.attendance.domain.leave import Leave
+from services.attendance.domain.school_day import SchoolDay
+from services.attendance.domain.student_attendance import StudentAttendance
 from services.runtime.eventstore import BatchProcessRecorder
 
 
@@ -135,3 +139,26 @@ class AttendanceRecorder(BatchProcessRecorder):
         schema = self.datastore.schema or "public"
         for statement, rows in grouped(kwargs.get("read_model") or ()):
             curs.executemany(statement.format(s=schema), rows)
+
+
+def read_model_changes(event: Any, aggregates: dict[Any, Any]) -> list[Change]:
+    """The read-model rows one stored event implies."""
+    aggregate = aggregates.get(event.originator_id)
+    if isinstance(event, SchoolDay.Closed):
+        return [ClosedDay(event.school_id, event.day)]
+    if isinstance(event, StudentAttendance.SuspectedDropoutDetected):
+        return [DetectionOpened(event.student_id, event.detection_id, event.school_id, event.township_code)]
+    if isinstance(event, (StudentAttendance.AttendanceResumed, StudentAttendance.SuspectedDropoutRetracted)):
+        return [DetectionClosed(event.student_id)]
+    if isinstance(aggregate, Leave):
+        a = aggregate
+        return [
+            LeaveRow(str(a.id), a.student_id, a.school_id, a.township_code, a.first_day, a.last_day, a.kind, a.status, a.school_days)
+        ]
+    if isinstance(aggregate, CountyCalendar):
+        return [ConfigRow("calendar", aggregate.county_code, aggregate.body, aggregate.calendar_version)]
+    if isinstance(aggregate, RuleSet):
+        return [ConfigRow("rules", aggregate.jurisdiction, aggregate.body, aggregate.rules_version)]
+    if isinstance(aggregate, CountyDayClose):
+        return [ConfigRow("day_close", aggregate.county_code, aggregate.body, aggregate.day_close_version)]
+    return []

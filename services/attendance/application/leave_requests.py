@@ -7,15 +7,16 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from services.attendance.domain import (
-    CorrectionWindowClosed,
-    SchoolDay,
-    StudentAttendance,
-    check_correction_window,
-    school_day_id,
-)
-from services.attendance.errors import InvalidInput, UnknownLeave
-from services.attendance.leave import Leave, new_leave_id
+from services.attendance.application.app import AttendanceApp
+from services.attendance.application.configuration import Configuration
+from services.attendance.application.ports import AttendanceStore
+from services.attendance.application.queries import Queries
+from services.attendance.domain.errors import CorrectionWindowClosed, InvalidInput, UnknownLeave
+from services.attendance.domain.leave import Leave
+from services.attendance.domain.school_day import SchoolDay, check_correction_window, school_day_id
+from services.attendance.domain.student_attendance import StudentAttendance
+from services.runtime.aggregates import require
+from services.runtime.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -33,39 +34,48 @@ class LeaveResult:
 
 
 class LeaveCases:
-    """Use cases of leave (请假); mixed into ``AttendanceApp``."""
+    """Use cases of leave (请假); the approval is shared with synced leave (``LeaveSyncCases``)."""
+
+    def __init__(
+        self, events: AttendanceApp, store: AttendanceStore, clock: Clock, config: Configuration, queries: Queries
+    ) -> None:
+        self.events = events
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.queries = queries
 
     def request_leave(
         self: Any, school_id: str, student_id: str, first_day: date, last_day: date, kind: str, reason: str, meta: dict[str, Any]
     ) -> LeaveResult:
         """Records a request for a student on the school's roster; the school days it covers come from the calendar."""
-        school = self.school(school_id)
+        school = self.queries.school(school_id)
         if student_id not in self.store.on_roster(school_id, [student_id], first_day):
             raise InvalidInput(f"学生 {student_id} 不在该校花名册中 (student not on roster)", rule="student_on_roster")
-        school_days = len(self.calendar_for(school).school_days(first_day, last_day)) if last_day >= first_day else 0
+        school_days = len(self.config.calendar_for(school).school_days(first_day, last_day)) if last_day >= first_day else 0
         leave = Leave.request(
             student_id, school_id, school.township_code, first_day, last_day, kind, reason, school_days, meta
         )
-        self.save(leave)
+        self.events.save(leave)
         return self._leave_result(leave, [])
 
-    def decide_leave(self: Any, school_id: str, leave_id: str, approve: bool, note: str, meta: dict[str, Any]) -> LeaveResult:
+    def decide_leave(self, school_id: str, leave_id: str, approve: bool, note: str, meta: dict[str, Any]) -> LeaveResult:
         """Approves or rejects; approving corrects absences already recorded on closed days inside the window."""
         leave = self._leave(school_id, leave_id)
         if not approve:
             leave.reject(note, meta)
-            self.save(leave)
+            self.events.save(leave)
             return self._leave_result(leave, [])
-        record = self.student_attendance(leave.student_id)
-        school_days = self.load_many(SchoolDay, [school_day_id(leave.school_id, d) for d in self._correctable_days(leave, record)])
-        corrected = self._approve(leave, note, meta, record, school_days)
+        record = self.queries.student_attendance(leave.student_id)
+        school_days = self.events.load_many(SchoolDay, [school_day_id(leave.school_id, d) for d in self.correctable_days(leave, record)])
+        corrected = self.approve(leave, note, meta, record, school_days)
         changed = [school_days[school_day_id(leave.school_id, d)] for d in corrected]
-        self.save(leave, *changed, record if corrected else None)
+        self.events.save(leave, *changed, record if corrected else None)
         return self._leave_result(leave, corrected)
 
-    def _correctable_days(self: Any, leave: Leave, record: StudentAttendance | None) -> list[date]:
+    def correctable_days(self, leave: Leave, record: StudentAttendance | None) -> list[date]:
         """The student's recorded absences that the leave covers, up to today and inside the correction window."""
-        window = self.rules_for(leave.township_code).correction_window_days
+        window = self.config.rules_for(leave.township_code).correction_window_days
         today = self.clock.today()
         days = []
         for day in sorted(d for d in (record.absent_days if record else []) if leave.first_day <= d <= min(leave.last_day, today)):
@@ -76,8 +86,8 @@ class LeaveCases:
             days.append(day)
         return days
 
-    def _approve(
-        self: Any,
+    def approve(
+        self,
         leave: Leave,
         note: str,
         meta: dict[str, Any],
@@ -87,10 +97,10 @@ class LeaveCases:
         """Approves, and corrects each closed day (among ``school_days``, loaded by the caller) that counted the
         student absent inside the window; returns those days (the caller saves the changed aggregates)."""
         leave.approve(note, meta)
-        rules = self.rules_for(leave.township_code)
+        rules = self.config.rules_for(leave.township_code)
         reason = f"请假已批准（{leave.id}）"
         corrected = []
-        for day in self._correctable_days(leave, record):
+        for day in self.correctable_days(leave, record):
             school_day = school_days.get(school_day_id(leave.school_id, day))
             if school_day is None or record is None or leave.student_id not in school_day.absent_student_ids:
                 continue
@@ -99,21 +109,21 @@ class LeaveCases:
             corrected.append(day)
         return corrected
 
-    def leave_of(self: Any, school_id: str, leave_id: str) -> LeaveResult:
+    def leave_of(self, school_id: str, leave_id: str) -> LeaveResult:
         return self._leave_result(self._leave(school_id, leave_id), [])
 
-    def _leave(self: Any, school_id: str, leave_id: str) -> Leave:
+    def _leave(self, school_id: str, leave_id: str) -> Leave:
         try:
             aggregate_id = UUID(leave_id)
         except ValueError:
             raise UnknownLeave(leave_id) from None
-        leave = self._get(Leave, aggregate_id)
-        if leave is None or leave.school_id != school_id:
+        leave = require(self.events.repository, Leave, aggregate_id, lambda: UnknownLeave(leave_id))
+        if leave.school_id != school_id:
             raise UnknownLeave(leave_id)
         return leave
 
-    def _leave_result(self: Any, leave: Leave, corrected: list[date]) -> LeaveResult:
-        long_days = self.rules_for(leave.township_code).long_leave_school_days
+    def _leave_result(self, leave: Leave, corrected: list[date]) -> LeaveResult:
+        long_days = self.config.rules_for(leave.township_code).long_leave_school_days
         return LeaveResult(
             leave_id=str(leave.id),
             student_id=leave.student_id,
@@ -127,5 +137,3 @@ class LeaveCases:
             corrected_days=corrected,
         )
 
-
-__all__ = ["LeaveCases", "LeaveResult", "new_leave_id"]

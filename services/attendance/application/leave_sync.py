@@ -5,14 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 from uuid import UUID
 
-from services.attendance.domain import SchoolDay, StudentAttendance, school_day_id, student_attendance_id
-from services.attendance.errors import InvalidInput, LeaveBatchRejected, LeaveRowError
-from services.attendance.leave import Leave, check_request, sync_leave_id
-from services.attendance.ports import SchoolRow
-from services.attendance.schemas import LeaveSyncItem
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.attendance.application.app import AttendanceApp
+from services.attendance.application.configuration import Configuration
+from services.attendance.application.leave_requests import LeaveCases
+from services.attendance.application.ports import AttendanceStore
+from services.attendance.domain.errors import InvalidInput, LeaveBatchRejected, LeaveRowError
+from services.attendance.domain.leave import Leave, check_request, sync_leave_id
+from services.attendance.domain.school_day import SchoolDay, school_day_id
+from services.attendance.domain.student_attendance import StudentAttendance, student_attendance_id
+from services.attendance.domain.values import SchoolRow
+from services.attendance.settings import AttendanceSettings
+from services.runtime.aggregates import save_with_retry
+from services.runtime.clock import Clock
+from services.runtime.validation import SafeId, SafeLine, SafeText
 
 PROBLEMS = {
     "unknown_school": "学校不在花名册中 (unknown school)",
@@ -22,6 +32,29 @@ PROBLEMS = {
     "conflicting_duplicate": "同一请假记录在本批中出现多次且内容不同 (conflicting duplicate in the batch)",
     "external_id_conflict": "该请假记录已同步且内容不同，不会覆盖 (external_id already recorded with other content)",
 }
+
+
+NO_NUL = r"^[^\x00]*$"  # ids are PostgreSQL text, which cannot hold NUL
+
+
+class LeaveSyncItem(BaseModel):
+    """One leave already approved in a school's own attendance system (请假同步); no names, ids only."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    school_id: SafeId = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    student_id: SafeId = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    first_day: date
+    last_day: date = Field(description="Inclusive; not before first_day")
+    kind: Literal["sick", "personal", "family", "other"] = "personal"
+    reason: SafeText = Field("", max_length=500)
+    external_id: SafeId = Field(
+        min_length=1, max_length=128, pattern=NO_NUL, description="The record's id in the source system: a resend of it is a duplicate"
+    )
+    approved_by: SafeLine | None = Field(
+        None, min_length=1, max_length=64, description="Who approved it there: a staff id of the source system, not a name"
+    )
+    note: SafeText = Field("", max_length=500, description="The approval note (审批意见)")
 
 
 @dataclass(frozen=True)
@@ -43,7 +76,23 @@ class LeaveBatchResult:
 
 
 class LeaveSyncCases:
-    """Use case of synced leave; mixed into ``AttendanceApp`` (uses ``LeaveCases``' approval)."""
+    """Use case of synced leave; approves as ``LeaveCases`` does (the same events as request + approve)."""
+
+    def __init__(
+        self,
+        events: AttendanceApp,
+        store: AttendanceStore,
+        clock: Clock,
+        settings: AttendanceSettings,
+        config: Configuration,
+        leave: LeaveCases,
+    ) -> None:
+        self.events = events
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.config = config
+        self.leave = leave
 
     def sync_leaves(
         self: Any, items: Sequence[LeaveSyncItem], meta: dict[str, Any], schools: dict[str, SchoolRow] | None = None
@@ -62,9 +111,12 @@ class LeaveSyncCases:
         errors = self._item_errors(items, ids, schools)
         if errors:
             raise LeaveBatchRejected(errors)
-        return self.save_with_retry(lambda: self._record_synced(items, ids, schools, meta))
+        _, result = save_with_retry(
+            lambda: self._record_synced(items, ids, schools, meta), lambda built: self.events.save(*built[0])
+        )
+        return result
 
-    def _item_errors(self: Any, items: Sequence[LeaveSyncItem], ids: list[UUID], schools: dict[str, SchoolRow]) -> list[LeaveRowError]:
+    def _item_errors(self, items: Sequence[LeaveSyncItem], ids: list[UUID], schools: dict[str, SchoolRow]) -> list[LeaveRowError]:
         """Every bad item named with its field; the roster of the whole batch is checked in one query."""
         today = self.clock.today()
         earliest = today - timedelta(days=self.settings.leave_sync_past_days)
@@ -97,9 +149,10 @@ class LeaveSyncCases:
 
     def _record_synced(
         self: Any, items: Sequence[LeaveSyncItem], ids: list[UUID], schools: dict[str, SchoolRow], meta: dict[str, Any]
-    ) -> LeaveBatchResult:
-        """Load (leave already recorded, attendance records, closed days: one query each), act, save once."""
-        existing = self.load_many(Leave, ids)
+    ) -> tuple[list[Any], LeaveBatchResult]:
+        """Load (leave already recorded, attendance records, closed days: one query each) and act; the caller saves
+        the aggregates returned once."""
+        existing = self.events.load_many(Leave, ids)
         conflicts = [
             LeaveRowError(index, item.external_id, "external_id", "external_id_conflict", PROBLEMS["external_id_conflict"])
             for index, (item, leave_id) in enumerate(zip(items, ids))
@@ -115,27 +168,27 @@ class LeaveSyncCases:
         leaves = {leave_id: self._synced_leave(items[index], leave_id, schools, metas[leave_id]) for leave_id, index in fresh.items()}
         records = {
             r.student_id: r
-            for r in self.load_many(StudentAttendance, [student_attendance_id(l.student_id) for l in leaves.values()]).values()
+            for r in self.events.load_many(StudentAttendance, [student_attendance_id(l.student_id) for l in leaves.values()]).values()
         }
-        school_days = self.load_many(
+        school_days = self.events.load_many(
             SchoolDay,
-            [school_day_id(l.school_id, d) for l in leaves.values() for d in self._correctable_days(l, records.get(l.student_id))],
+            [school_day_id(l.school_id, d) for l in leaves.values() for d in self.leave.correctable_days(l, records.get(l.student_id))],
         )
         corrected, changed = [], {}
         for leave_id, index in fresh.items():
             leave, item = leaves[leave_id], items[index]
             record = records.get(leave.student_id)
-            days = self._approve(leave, item.note, metas[leave_id], record, school_days)
+            days = self.leave.approve(leave, item.note, metas[leave_id], record, school_days)
             if days:
                 corrected.append(LeaveCorrection(index, str(leave_id), days))
                 changed.update({d.id: d for d in (school_days[school_day_id(leave.school_id, day)] for day in days)})
                 changed[record.id] = record
-        self.save(*leaves.values(), *changed.values())
-        return LeaveBatchResult(len(items), len(fresh), len(items) - len(fresh), [str(i) for i in ids], corrected)
+        result = LeaveBatchResult(len(items), len(fresh), len(items) - len(fresh), [str(i) for i in ids], corrected)
+        return [*leaves.values(), *changed.values()], result
 
-    def _synced_leave(self: Any, item: LeaveSyncItem, leave_id: UUID, schools: dict[str, SchoolRow], meta: dict[str, Any]) -> Leave:
+    def _synced_leave(self, item: LeaveSyncItem, leave_id: UUID, schools: dict[str, SchoolRow], meta: dict[str, Any]) -> Leave:
         school = schools[item.school_id]
-        school_days = len(self.calendar_for(school).school_days(item.first_day, item.last_day))
+        school_days = len(self.config.calendar_for(school).school_days(item.first_day, item.last_day))
         return Leave.request(
             item.student_id,
             item.school_id,

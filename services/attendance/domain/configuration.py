@@ -10,9 +10,16 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.attendance.domain import NAMESPACE
-from services.attendance.errors import InvalidInput
-from services.attendance.settings import CUTOFF_PATTERN, parse_cutoff
+from services.attendance.domain.school_day import NAMESPACE
+from services.attendance.domain.errors import InvalidInput
+
+CUTOFF_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def parse_cutoff(value: str) -> time:
+    """``HH:MM`` (24-hour local time) as a time of day."""
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
 
 
 def calendar_id(county_code: str) -> uuid.UUID:

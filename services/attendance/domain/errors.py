@@ -1,22 +1,20 @@
-"""Named attendance errors: each carries the rule it enforces, mapped to an HTTP status in one place (api.py)."""
+"""Named attendance errors: each carries the rule it enforces and, from runtime.errors, its HTTP status."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+from services.runtime import errors
 
-class AttendanceError(Exception):
+
+class AttendanceError(errors.DomainError):
     """An attendance rule was broken."""
 
     code = "attendance_rule"
 
-    def __init__(self, message: str, rule: str | None = None) -> None:
-        super().__init__(message)
-        self.rule = rule
 
-
-class InvalidInput(AttendanceError):
+class InvalidInput(AttendanceError, errors.InvalidInput):
     code = "invalid_input"
 
 
@@ -75,7 +73,7 @@ class LeaveBatchRejected(BatchRejected):
         self.errors = errors  # type: ignore[assignment]
 
 
-class NotFound(AttendanceError):
+class NotFound(AttendanceError, errors.NotFound):
     code = "not_found"
 
 
@@ -93,7 +91,7 @@ class UnknownLeave(NotFound):
         super().__init__(f"请假单 {leave_id} 不存在 (unknown leave)", rule="leave_exists")
 
 
-class Conflict(AttendanceError):
+class Conflict(AttendanceError, errors.Conflict):
     code = "conflict"
 
 

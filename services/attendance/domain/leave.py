@@ -9,8 +9,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.attendance.domain import NAMESPACE
-from services.attendance.errors import InvalidInput, LeaveNotPending
+from services.attendance.domain.school_day import NAMESPACE
+from services.attendance.domain.errors import InvalidInput, LeaveNotPending
 
 LEAVE_KINDS = ("sick", "personal", "family", "other")
 MAX_LEAVE_DAYS = 366

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from services.attendance.errors import InvalidInput
+from services.attendance.domain.errors import InvalidInput
 
 CONSECUTIVE_ABSENCE_RULE = "consecutive_unexcused_absence"
 CHRONIC_ABSENCE_RULE = "chronic_absence"

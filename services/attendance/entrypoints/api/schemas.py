@@ -145,29 +145,6 @@ class LeavePublic(BaseModel):
     corrected_days: list[date] = []
 
 
-NO_NUL = r"^[^\x00]*$"  # ids are PostgreSQL text, which cannot hold NUL
-
-
-class LeaveSyncItem(BaseModel):
-    """One leave already approved in a school's own attendance system (请假同步); no names, ids only."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    school_id: SafeId = Field(min_length=1, max_length=64, pattern=NO_NUL)
-    student_id: SafeId = Field(min_length=1, max_length=64, pattern=NO_NUL)
-    first_day: date
-    last_day: date = Field(description="Inclusive; not before first_day")
-    kind: Literal["sick", "personal", "family", "other"] = "personal"
-    reason: SafeText = Field("", max_length=500)
-    external_id: SafeId = Field(
-        min_length=1, max_length=128, pattern=NO_NUL, description="The record's id in the source system: a resend of it is a duplicate"
-    )
-    approved_by: SafeLine | None = Field(
-        None, min_length=1, max_length=64, description="Who approved it there: a staff id of the source system, not a name"
-    )
-    note: SafeText = Field("", max_length=500, description="The approval note (审批意见)")
-
-
 def leave_batch_body_schema(limit: int) -> dict[str, Any]:
     """The JSON Schema of ``{"items": [LeaveSyncItem, ...]}`` for the OpenAPI document."""
     return items_body_schema(

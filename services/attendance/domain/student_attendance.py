@@ -1,4 +1,4 @@
-"""Attendance domain (考勤): a school's day roll and each student's absence record, with the rules that flag them.
+"""A student's attendance record (StudentAttendance): absences, streaks and the flags they raise (疑似辍学, chronic).
 
 Pure: no I/O, no settings, no clock. Rules raise named errors carrying the rule they enforce.
 """
@@ -7,35 +7,17 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.attendance.calendars import SchoolCalendar, Term
-from services.attendance.errors import (  # noqa: F401  (re-exported: the domain's vocabulary)
-    AttendanceError,
-    BatchRejected,
-    Conflict,
-    CorrectionWindowClosed,
-    DayClosed,
-    DayInFuture,
-    DayNotClosed,
-    DayNotSchoolDay,
-    InvalidInput,
-    NotAnAbsence,
-    NotFound,
-    RowError,
-    UnknownSchool,
-)
-from services.attendance.rules import CHRONIC_ABSENCE_RULE, CONSECUTIVE_ABSENCE_RULE, TERM_START_RULE, AbsenceRules
+from services.attendance.domain.calendar import Term
+from services.attendance.domain.errors import InvalidInput
+from services.attendance.domain.rules import CHRONIC_ABSENCE_RULE, CONSECUTIVE_ABSENCE_RULE, TERM_START_RULE, AbsenceRules
+from services.attendance.domain.school_day import NAMESPACE
 
-NAMESPACE = uuid.UUID("0c7a4f55-3b8e-4d8a-9d43-4f1e7a2b6c10")
 CONSECUTIVE_ABSENCE_RULE_VERSION = 1
-CHECKIN_STATUSES = ("present", "late", "left_early")
-CORRECTION_STATUSES = ("present", "on_leave")
-
-__all__ = ["SchoolCalendar", "Term", "SchoolDay", "StudentAttendance", "check_correction_window"]
 
 
 def chronic_threshold(ratio: float, term_school_days: int) -> int:
@@ -43,72 +25,6 @@ def chronic_threshold(ratio: float, term_school_days: int) -> int:
     return math.ceil(ratio * term_school_days)
 
 
-def check_correction_window(day: date, today: date, window_days: int) -> None:
-    """A closed day may be corrected only within the configured number of calendar days."""
-    if today - day > timedelta(days=window_days):
-        raise CorrectionWindowClosed(day, window_days)
-
-
-# -- a school's day roll -----------------------------------------------------------------------
-def school_day_id(school_id: str, day: date) -> uuid.UUID:
-    """One roll per school and date: closing it twice finds the first."""
-    return uuid.uuid5(NAMESPACE, f"school-day:{school_id}:{day.isoformat()}")
-
-
-class SchoolDay(Aggregate):
-    """A school's closed roll for one date; it exists only once closed, so closing is create-once."""
-
-    @event("Closed")
-    def __init__(
-        self,
-        school_id: str,
-        day: date,
-        township_code: str,
-        enrolled: int,
-        present: int,
-        on_leave: int,
-        absent_student_ids: list[str],
-        meta: dict[str, Any],
-    ):
-        self.school_id = school_id
-        self.day = day
-        self.township_code = township_code
-        self.enrolled = enrolled
-        self.present = present
-        self.on_leave = on_leave
-        self.absent_student_ids = list(absent_student_ids)
-        self.meta = meta
-        self.corrections: list[dict[str, Any]] = []
-
-    @staticmethod
-    def create_id(school_id: str, day: date, **_: Any) -> uuid.UUID:
-        return school_day_id(school_id, day)
-
-    @property
-    def absent(self) -> int:
-        return len(self.absent_student_ids)
-
-    def correct(self, student_id: str, to_status: str, reason: str, meta: dict[str, Any]) -> None:
-        """Marks an absent student present or on leave after closing (更正), with who and why."""
-        if to_status not in CORRECTION_STATUSES:
-            raise InvalidInput("更正后的状态须为 present 或 on_leave", rule="correction_status")
-        if not reason.strip():
-            raise InvalidInput("更正须说明理由 (reason required)", rule="correction_reason")
-        if student_id not in self.absent_student_ids:
-            raise NotAnAbsence(student_id, self.day)
-        self._corrected(student_id=student_id, from_status="absent", to_status=to_status, reason=reason, meta=meta)
-
-    @event("Corrected")
-    def _corrected(self, student_id: str, from_status: str, to_status: str, reason: str, meta: dict[str, Any]) -> None:
-        self.absent_student_ids = [s for s in self.absent_student_ids if s != student_id]
-        if to_status == "present":
-            self.present += 1
-        else:
-            self.on_leave += 1
-        self.corrections = [*self.corrections, {"student_id": student_id, "to": to_status, "reason": reason, "meta": meta}]
-
-
-# -- a student's absence record ----------------------------------------------------------------
 def student_attendance_id(student_id: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"student-attendance:{student_id}")
 
