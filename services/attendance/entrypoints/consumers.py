@@ -2,10 +2,10 @@
 
 The roster is a history (``students``: one row per stint of a student at a school, valid on [active_from,
 active_to)), moved by each lifecycle event **from its effective date**, so that closing a past day uses the roster
-of that day. Every policy is idempotent: a redelivered event changes nothing (see ``projections.start_stint`` and
+of that day. Every policy is idempotent: a redelivered event changes nothing (see ``adapters/roster_history.start_stint`` and
 ``end_stints``). What each event means for attendance is the table in the service README ("Roster").
 
-``roster_sink`` applies a batch with one stint cache per transaction (``projections.stint_cache``): the stints of
+``roster_sink`` applies a batch with one stint cache per transaction (``adapters/roster_history.stint_cache``): the stints of
 every student the batch names read in one query, new stints written in one statement before the commit.
 """
 
@@ -27,7 +27,7 @@ from contracts.events.registry import (
     StudentTransferredInV1,
     StudentTransferredOutV1,
 )
-from services.attendance.projections import (
+from services.attendance.adapters.roster_history import (
     end_school_roster,
     end_stints,
     enrol_student,

@@ -6,16 +6,11 @@ from datetime import date
 
 import pytest
 
-from services.attendance.domain import (
-    CONSECUTIVE_ABSENCE_RULE,
-    DayInFuture,
-    DayNotSchoolDay,
-    SchoolCalendar,
-    SchoolDay,
-    StudentAttendance,
-    detection_id_for,
-    school_day_id,
-)
+from services.attendance.domain.calendar import SchoolCalendar
+from services.attendance.domain.errors import DayInFuture, DayNotSchoolDay
+from services.attendance.domain.rules import CONSECUTIVE_ABSENCE_RULE
+from services.attendance.domain.school_day import SchoolDay, school_day_id
+from services.attendance.domain.student_attendance import StudentAttendance, detection_id_for
 
 META = {"actor_id": "system:test", "actor_role": "system", "jurisdiction": "520102"}
 FRI, SAT, SUN, MON, TUE, WED = (date(2025, 9, d) for d in (19, 20, 21, 22, 23, 24))

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import ValidationError
 
-from services.attendance.errors import BatchRejected, InvalidInput, LeaveBatchRejected, LeaveRowError, RowError
-from services.attendance.ports import CheckinColumns
-from services.attendance.schemas import LeaveSyncItem
+from services.attendance.domain.errors import BatchRejected, InvalidInput, LeaveBatchRejected, LeaveRowError, RowError
+from services.attendance.domain.values import CheckinColumns
+from services.attendance.application.leave_sync import LeaveSyncItem
 
 FIELDS = frozenset({"school_id", "student_id", "status", "checked_at", "device"})
 STATUSES = frozenset({"present", "late", "left_early"})

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.attendance.application.leave_sync import LeaveSyncItem
 from services.runtime.validation import FiniteFloat, SafeId, SafeLine, SafeText
 
 
