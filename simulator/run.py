@@ -109,7 +109,7 @@ def roster_follows_lifecycle() -> bool:
             StudentGraduatedV1,
             StudentTransferredOutV1,
         )
-        from services.attendance.consumers import POLICIES
+        from services.attendance.entrypoints.consumers import POLICIES
     except Exception:  # noqa: BLE001 - an older attendance
         return False
     return all(e in POLICIES for e in (StudentTransferredOutV1, StudentGraduatedV1, StudentAdmittedV1))

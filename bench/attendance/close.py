@@ -7,9 +7,9 @@ by COPY), and closes ``--days`` school days in a row through ``AttendanceApp.clo
 ``POST /v1/counties/{county}/days/{day}/close`` calls). Without ``--database-url`` it starts its own embedded
 PostgreSQL; with one it creates a scratch database on that server and drops it afterwards.
 
-    .venv/bin/python -m services.attendance.bench_close                       # 10,000 students, 3,500 absent, 40 days
-    .venv/bin/python -m services.attendance.bench_close --snapshot-every 0    # without snapshots (every event replayed)
-    .venv/bin/python -m services.attendance.bench_close --counties 8 --students 2000 --absent 700 --days 3 --parallel
+    .venv/bin/python -m bench.attendance.close                       # 10,000 students, 3,500 absent, 40 days
+    .venv/bin/python -m bench.attendance.close --snapshot-every 0    # without snapshots (every event replayed)
+    .venv/bin/python -m bench.attendance.close --counties 8 --students 2000 --absent 700 --days 3 --parallel
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def events_stored(url: str) -> tuple[int, int]:
 
 
 class _LoadMeter:
-    """Wraps ``load_many``: time spent in it, and the stored rows (snapshots and events) it read."""
+    """Wraps the event store's ``load_many``: time spent in it, and the stored rows (snapshots and events) it read."""
 
     def __init__(self, attendance: Any) -> None:
         self.attendance, self.inner = attendance, attendance.load_many
@@ -188,7 +188,7 @@ def close(
               f"{'parallel' if parallel else 'one after another'}")
         timings: dict[int, list[float]] = {}
         failures: list[str] = []
-        loads = _LoadMeter(attendance)
+        loads = _LoadMeter(attendance.event_store)
         for n, day in enumerate(term_days, start=1):
             seed_checkins(url, layout, day)
 

@@ -3,7 +3,7 @@
 Not a test: it prints leaves/s and never fails on machine speed. It starts its own embedded PostgreSQL and one
 attendance API process (``baoxue run attendance api``) unless given a database URL; the roster is seeded by COPY.
 
-    .venv/bin/python -m services.attendance.bench_leave
+    .venv/bin/python -m bench.attendance.leave
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from services.attendance.bench import _plan, _seed, _wait_http
+from bench.attendance.ingest import _plan, _seed, _wait_http
 from services.runtime.infra import embedded_database
 from services.runtime.auth import Actor, TokenCodec
 from services.runtime.infra import free_port

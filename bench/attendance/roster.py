@@ -4,7 +4,7 @@ Not a test: it prints messages/s and never fails on machine speed. It creates a 
 ``--database-url`` (dropped afterwards) and applies ``--students`` first enrolments in batches of ``--batch``, then
 the same enrolments again (known students: the refresh path, as a redelivery under new sequences).
 
-    .venv/bin/python -m services.attendance.bench_roster --database-url postgresql://root@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.attendance.roster --database-url postgresql://root@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _messages(students: int, per_school: int, first_sequence: int) -> tuple[list
 
 def _apply(sink: ProjectionSink, messages: list[Message], batch: int) -> float:
     """Applies the messages in batches as one poll each; returns messages/s."""
-    from services.attendance.consumers import POLICIES
+    from services.attendance.entrypoints.consumers import POLICIES
 
     started = time.perf_counter()
     for i in range(0, len(messages), batch):
@@ -64,7 +64,7 @@ def roster(
     plain: bool = typer.Option(False, help="A ProjectionSink without the roster consumer's scope and prepare hooks"),
 ) -> None:
     """Prints messages/s of first enrolments and of the same enrolments sent again."""
-    from services.attendance.projections import migrate
+    from services.attendance.adapters.schema import migrate
     from services.runtime.scratchdb import fresh_database
     from services.runtime.db import Database
 
@@ -75,7 +75,7 @@ def roster(
             if plain:
                 sink = ProjectionSink(db, "attendance")
             else:
-                from services.attendance.consumers import roster_sink
+                from services.attendance.entrypoints.consumers import roster_sink
 
                 sink = roster_sink(db)
             schools, enrolments = _messages(students, per_school, 1)
