@@ -13,12 +13,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LINT = str(Path(sys.executable).with_name("lint-imports"))
 SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
+ROOMS = ("bootstrap", "entrypoints", "application", "adapters", "domain")  # README "The rooms of a service", top first
+LAYERED = ("attendance",)  # services already in their rooms, each held to them by a layers contract
+
+
+def rooms_contract(service: str) -> str:
+    return f"services.{service}: rooms are layered ({' > '.join(ROOMS)})"
+
+
 CONTRACTS = {
     "services.runtime imports no service": "forbidden",
     "Product packages import no tool package (bench, devstack, simulator)": "forbidden",
     "No service imports another": "independence",
     "contracts import no service and not the runtime": "forbidden",
     "No import circles between the modules of contracts, services.runtime, devstack and bench": "acyclic_siblings",
+    **{rooms_contract(s): "layers" for s in LAYERED},
 }
 
 
@@ -35,6 +44,9 @@ def test_the_project_declares_the_rules() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
     declared = {c["name"]: c["type"] for c in config["contracts"]}
     assert declared == CONTRACTS
+    for service in LAYERED:
+        layers = next(c for c in config["contracts"] if c["name"] == rooms_contract(service))
+        assert layers["containers"] == [f"services.{service}"] and layers["layers"] == list(ROOMS)
     assert set(config["root_packages"]) == {"contracts", "services", "simulator", "devstack", "bench"}
 
 
@@ -48,6 +60,7 @@ def tiny_tree(root: Path, extra: dict[str, str]) -> None:
     """The project's package layout with empty modules, plus ``extra`` (dotted module -> source)."""
     packages = ["contracts", "services", "services.runtime", "simulator", "devstack", "bench"]
     packages += [f"services.{s}" for s in SERVICES]
+    packages += [f"services.{s}.{room}" for s in LAYERED for room in ROOMS if room != "bootstrap"]
     for package in packages:
         directory = root.joinpath(*package.split("."))
         directory.mkdir(parents=True, exist_ok=True)
@@ -58,6 +71,8 @@ def tiny_tree(root: Path, extra: dict[str, str]) -> None:
         "contracts.events": "import contracts.base\n",
         "services.runtime.db": "import contracts.events\n",
         "services.registry.app": "import services.runtime.db\nimport contracts.events\n",
+        **{f"services.{s}.bootstrap": f"import services.{s}.entrypoints\nimport services.{s}.domain\n" for s in LAYERED},
+        **{f"services.{s}.application.cases": f"import services.{s}.adapters\nimport services.{s}.domain\n" for s in LAYERED},
         "devstack.cli": "import services.registry.app\nimport bench.suite\n",
         "bench.suite": "import services.registry.app\nimport services.runtime.db\n",
         "simulator.run": "import services.registry.app\nimport devstack.cli\n",
@@ -85,6 +100,10 @@ def test_a_tree_that_follows_the_rules_passes(tmp_path: Path) -> None:
      "services.casework.policy"),
     ("contracts import no service and not the runtime",
      {"contracts.topics": "from services.runtime.db import x\n"}, "contracts.topics"),
+    *[(rooms_contract(s), {f"services.{s}.domain.rules": f"from services.{s}.application import cases\n"},
+       f"services.{s}.domain.rules") for s in LAYERED],
+    *[(rooms_contract(s), {f"services.{s}.adapters.store": f"def f():\n    import services.{s}.bootstrap\n"},
+       f"services.{s}.adapters.store") for s in LAYERED],
     ("No import circles between the modules of contracts, services.runtime, devstack and bench",
      {"services.runtime.auth": "def f():\n    from services.runtime import access\n",
       "services.runtime.access": "from services.runtime.auth import f\n"}, "auth"),

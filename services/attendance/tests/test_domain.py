@@ -136,3 +136,20 @@ class TestConsecutiveAbsence:
         events = absent_on(record, [FRI])
         assert [e.consecutive_school_days for e in events] == [1]
         assert record.streak_days == [MON]
+
+
+def test_events_stored_under_the_modules_before_the_rooms_are_still_read():
+    """Topics are stored with every event: those of the old flat modules resolve to the classes in their rooms."""
+    from eventsourcing.utils import resolve_topic
+
+    from services.attendance.application.app import AttendanceApp  # registers the old topics
+    from services.attendance.domain.configuration import CountyCalendar, CountyDayClose, RuleSet
+    from services.attendance.domain.leave import Leave
+
+    assert AttendanceApp.name == "Attendance"
+    assert resolve_topic("services.attendance.domain:SchoolDay.Closed") is SchoolDay.Closed
+    assert resolve_topic("services.attendance.domain:StudentAttendance.AbsenceRecorded") is StudentAttendance.AbsenceRecorded
+    assert resolve_topic("services.attendance.leave:Leave.Approved") is Leave.Approved
+    assert resolve_topic("services.attendance.configuration:CountyCalendar.Set") is CountyCalendar.Set
+    assert resolve_topic("services.attendance.configuration:RuleSet") is RuleSet
+    assert resolve_topic("services.attendance.configuration:CountyDayClose") is CountyDayClose
