@@ -8,15 +8,10 @@ from datetime import date, datetime
 from typing import AbstractSet, Any, Sequence
 from zoneinfo import ZoneInfo
 
-from services.attendance.application.app import AttendanceApp
-from services.attendance.application.configuration import Configuration
-from services.attendance.application.ports import AttendanceStore
-from services.attendance.application.queries import Queries
+from services.attendance.application.cases import UseCases
 from services.attendance.domain.errors import BatchRejected, DayClosed, InvalidInput, RowError
 from services.attendance.domain.school_day import CHECKIN_STATUSES
 from services.attendance.domain.values import CheckinColumns, CheckinRow, SchoolRow
-from services.attendance.settings import AttendanceSettings
-from services.runtime.clock import Clock
 
 ROW_PROBLEMS = {
     "unknown_student": "学生不在该校花名册中 (student not on this school's roster)",
@@ -46,25 +41,8 @@ class SchoolCheckin:
     row: CheckinRow
 
 
-class CheckinCases:
+class CheckinCases(UseCases):
     """Takes check-ins in bulk; the roll is read under each day's shared lock, so no check-in slips past a close."""
-
-    def __init__(
-        self,
-        events: AttendanceApp,
-        store: AttendanceStore,
-        clock: Clock,
-        settings: AttendanceSettings,
-        config: Configuration,
-        queries: Queries,
-    ) -> None:
-        self.events = events
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.config = config
-        self.queries = queries
-        self.tz = ZoneInfo(settings.timezone)
 
     def record_checkins(self, school_id: str, day: date, items: Sequence[CheckinRow], meta: dict[str, Any] | None = None) -> CheckinResult:
         """One school's batch: validated whole, stored in one statement; repeats count as duplicates."""

@@ -7,19 +7,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.attendance.application.app import AttendanceApp
-from services.attendance.application.configuration import Configuration
-from services.attendance.application.ports import AttendanceStore, DayWork
-from services.attendance.application.queries import DaySummary, Queries, closed_summary
+from services.attendance.application.cases import UseCases
+from services.attendance.application.ports import DayWork
+from services.attendance.application.queries import DaySummary, closed_summary
 from services.attendance.domain.calendar import SchoolCalendar
 from services.attendance.domain.errors import DayNotClosed
 from services.attendance.domain.rules import AbsenceRules
 from services.attendance.domain.school_day import SchoolDay, check_correction_window, school_day_id
 from services.attendance.domain.student_attendance import StudentAttendance, student_attendance_id
 from services.attendance.domain.values import RollEntry, SchoolRow
-from services.attendance.settings import AttendanceSettings
 from services.runtime.aggregates import load, require, save_with_retry
-from services.runtime.clock import Clock
 
 
 @dataclass
@@ -47,24 +44,8 @@ class _Chunk:
     already: set[str]
 
 
-class ClosingCases:
+class ClosingCases(UseCases):
     """Use cases of closing and correcting school days."""
-
-    def __init__(
-        self,
-        events: AttendanceApp,
-        store: AttendanceStore,
-        clock: Clock,
-        settings: AttendanceSettings,
-        config: Configuration,
-        queries: Queries,
-    ) -> None:
-        self.events = events
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.config = config
-        self.queries = queries
 
     def close_day(self, school_id: str, day: date, meta: dict[str, Any]) -> DaySummary:
         """Closes one school's roll; closing again returns the first result."""
@@ -206,7 +187,7 @@ class ClosingCases:
         return record
 
     def correct_day(
-        self: Any, school_id: str, day: date, student_id: str, to_status: str, reason: str, meta: dict[str, Any]
+        self, school_id: str, day: date, student_id: str, to_status: str, reason: str, meta: dict[str, Any]
     ) -> DaySummary:
         """Marks a recorded absence present or on leave within the window; retracts the absence and any flag it caused."""
         school = self.queries.school(school_id)

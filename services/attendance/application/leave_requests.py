@@ -7,16 +7,12 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from services.attendance.application.app import AttendanceApp
-from services.attendance.application.configuration import Configuration
-from services.attendance.application.ports import AttendanceStore
-from services.attendance.application.queries import Queries
+from services.attendance.application.cases import UseCases
 from services.attendance.domain.errors import CorrectionWindowClosed, InvalidInput, UnknownLeave
 from services.attendance.domain.leave import Leave
 from services.attendance.domain.school_day import SchoolDay, check_correction_window, school_day_id
 from services.attendance.domain.student_attendance import StudentAttendance
 from services.runtime.aggregates import require
-from services.runtime.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -33,20 +29,11 @@ class LeaveResult:
     corrected_days: list[date]
 
 
-class LeaveCases:
+class LeaveCases(UseCases):
     """Use cases of leave (请假); the approval is shared with synced leave (``LeaveSyncCases``)."""
 
-    def __init__(
-        self, events: AttendanceApp, store: AttendanceStore, clock: Clock, config: Configuration, queries: Queries
-    ) -> None:
-        self.events = events
-        self.store = store
-        self.clock = clock
-        self.config = config
-        self.queries = queries
-
     def request_leave(
-        self: Any, school_id: str, student_id: str, first_day: date, last_day: date, kind: str, reason: str, meta: dict[str, Any]
+        self, school_id: str, student_id: str, first_day: date, last_day: date, kind: str, reason: str, meta: dict[str, Any]
     ) -> LeaveResult:
         """Records a request for a student on the school's roster; the school days it covers come from the calendar."""
         school = self.queries.school(school_id)

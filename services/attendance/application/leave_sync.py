@@ -11,9 +11,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.attendance.application.app import AttendanceApp
+from services.attendance.application.cases import UseCases
 from services.attendance.application.configuration import Configuration
 from services.attendance.application.leave_requests import LeaveCases
 from services.attendance.application.ports import AttendanceStore
+from services.attendance.application.queries import Queries
 from services.attendance.domain.errors import InvalidInput, LeaveBatchRejected, LeaveRowError
 from services.attendance.domain.leave import Leave, check_request, sync_leave_id
 from services.attendance.domain.school_day import SchoolDay, school_day_id
@@ -75,7 +77,7 @@ class LeaveBatchResult:
     corrected: list[LeaveCorrection]
 
 
-class LeaveSyncCases:
+class LeaveSyncCases(UseCases):
     """Use case of synced leave; approves as ``LeaveCases`` does (the same events as request + approve)."""
 
     def __init__(
@@ -85,17 +87,14 @@ class LeaveSyncCases:
         clock: Clock,
         settings: AttendanceSettings,
         config: Configuration,
+        queries: Queries,
         leave: LeaveCases,
     ) -> None:
-        self.events = events
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.config = config
+        super().__init__(events, store, clock, settings, config, queries)
         self.leave = leave
 
     def sync_leaves(
-        self: Any, items: Sequence[LeaveSyncItem], meta: dict[str, Any], schools: dict[str, SchoolRow] | None = None
+        self, items: Sequence[LeaveSyncItem], meta: dict[str, Any], schools: dict[str, SchoolRow] | None = None
     ) -> LeaveBatchResult:
         """Records each item as a leave requested and approved (closed days inside the window corrected), in one
         transaction; a resent item (same school and ``external_id``) is a duplicate. Any bad item refuses the batch.
@@ -148,7 +147,7 @@ class LeaveSyncCases:
         return sorted(errors, key=lambda e: e.index)
 
     def _record_synced(
-        self: Any, items: Sequence[LeaveSyncItem], ids: list[UUID], schools: dict[str, SchoolRow], meta: dict[str, Any]
+        self, items: Sequence[LeaveSyncItem], ids: list[UUID], schools: dict[str, SchoolRow], meta: dict[str, Any]
     ) -> tuple[list[Any], LeaveBatchResult]:
         """Load (leave already recorded, attendance records, closed days: one query each) and act; the caller saves
         the aggregates returned once."""

@@ -39,8 +39,8 @@ class Attendance:
         self.queries = Queries(event_store, store, clock)
         self.checkins = CheckinCases(event_store, store, clock, settings, self.config, self.queries)
         self.closing = ClosingCases(event_store, store, clock, settings, self.config, self.queries)
-        self.leave = LeaveCases(event_store, store, clock, self.config, self.queries)
-        self.leave_sync = LeaveSyncCases(event_store, store, clock, settings, self.config, self.leave)
+        self.leave = LeaveCases(event_store, store, clock, settings, self.config, self.queries)
+        self.leave_sync = LeaveSyncCases(event_store, store, clock, settings, self.config, self.queries, self.leave)
         self.day_close = DayCloseCases(store, clock, settings, self.config, self.closing)
 
     # -- configuration -------------------------------------------------------------------------
