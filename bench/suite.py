@@ -67,7 +67,7 @@ def runtime_rows(size: Size) -> list[Row]:
 
 def ingest_rows(size: Size, server_url: str) -> list[Row]:
     try:
-        from services.attendance import bench as attendance_bench
+        from bench.attendance import ingest as attendance_bench
     except ImportError:
         return [("check-in ingest rate", NA)]
     command = getattr(attendance_bench, "attendance", None)

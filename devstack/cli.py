@@ -21,7 +21,7 @@ def _mount_service_commands() -> None:
     """Each service may bring its own sub-commands (imports, benchmarks, rebuilds)."""
     from services.registry.cli import app as registry_app
 
-    from services.attendance.cli import app as attendance_app
+    from services.attendance.bootstrap import cli as attendance_app
     from services.reporting.cli import app as reporting_app
 
     app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
@@ -182,7 +182,7 @@ def bench_relay_latency(samples: int = typer.Option(40, min=5, help="Events, one
 
 def _mount_bench_commands() -> None:
     """Service benchmarks appear as `baoxue bench <service>`."""
-    from services.attendance.bench import attendance as bench_attendance
+    from bench.attendance.ingest import attendance as bench_attendance
 
     bench_app.command("attendance")(bench_attendance)
 

@@ -1,34 +1,51 @@
-"""Attendance bootstrap: builds settings, runtime and application, then the API, relay, consumer or scheduler."""
+"""Attendance bootstrap (the composition root): builds settings, runtime, event store, read models and the use cases,
+then hands them to the API, relay, consumer, scheduler or CLI."""
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
+from functools import partial
+from typing import Iterator
 
 from contracts import topics
-from services.attendance.api import create_app
-from services.attendance.application import AttendanceApp, to_contract
-from services.attendance.consumers import POLICIES, roster_sink
-from services.attendance.projections import PgAttendanceStore, migrate
-from services.attendance.scheduler import run_scheduler
+from services.attendance.adapters.publishing import to_contract
+from services.attendance.adapters.schema import migrate
+from services.attendance.adapters.store import PgAttendanceStore
+from services.attendance.application.app import AttendanceApp
+from services.attendance.application.service import Attendance
+from services.attendance.entrypoints.api.app import create_app, default_buckets
+from services.attendance.entrypoints.cli import build_cli
+from services.attendance.entrypoints.consumers import POLICIES, roster_sink
+from services.attendance.entrypoints.scheduler import run_scheduler
 from services.attendance.settings import AttendanceSettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, run_relay, serve
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
 
 SERVICE = "attendance"
 
 
-def application(runtime: Runtime, settings: AttendanceSettings) -> AttendanceApp:
-    """The event-sourced application attached to its read models, clock and rules."""
-    migrate(runtime.db)
-    app = build_application(AttendanceApp, settings, SERVICE)
-    return app.attach(PgAttendanceStore(runtime.db, settings.roster_cache_students), runtime.clock, settings)
+def compose(db: Database, clock: Clock, settings: AttendanceSettings) -> Attendance:
+    """The use cases on PostgreSQL: the read models migrated, the event store writing their rows with its events."""
+    migrate(db)
+    store = PgAttendanceStore(db, settings.roster_cache_students)
+    event_store = build_application(partial(AttendanceApp, snapshot_every=settings.snapshot_every), settings, SERVICE)  # type: ignore[arg-type]
+    return Attendance(event_store, store, clock, settings)
+
+
+def application(runtime: Runtime, settings: AttendanceSettings) -> Attendance:
+    """The attendance service of one process (its runtime's database and clock)."""
+    return compose(runtime.db, runtime.clock, settings)
 
 
 def api(settings: AttendanceSettings | None = None):
     settings = settings or AttendanceSettings()
     runtime = build_runtime(SERVICE, "api", settings)
-    return create_app(runtime, application(runtime, settings)), runtime
+    attendance = application(runtime, settings)
+    return create_app(runtime, attendance, default_buckets(attendance)), runtime
 
 
 def api_factory():
@@ -89,7 +106,25 @@ def run_scheduler_process() -> None:
         while not stop() and time.monotonic() < deadline:
             time.sleep(min(0.5, seconds))
 
-    run_scheduler(application(runtime, settings), runtime.logger, stop, sleep)
+    attendance = application(runtime, settings)
+    run_scheduler(attendance.day_close, runtime.logger, stop, sleep, interval_s=settings.scheduler_interval_s,
+                  default_cutoff=settings.day_close_cutoff)
+
+
+@contextmanager
+def open_cli_attendance() -> Iterator[Attendance]:
+    """The service for one CLI command, on ``BAOXUE_DATABASE_URL`` with the system clock; closed after."""
+    settings = AttendanceSettings()
+    db = Database(settings.database_url, SERVICE, size=2)
+    attendance = compose(db, SystemClock(), settings)
+    try:
+        yield attendance
+    finally:
+        attendance.event_store.close()
+        db.close()
+
+
+cli = build_cli(open_cli_attendance)
 
 
 ROLES = {

@@ -7,6 +7,7 @@ from datetime import date, time
 
 from pydantic import Field, field_validator
 
+from services.attendance.domain.configuration import parse_cutoff
 from services.runtime.settings import ServiceSettings
 
 
@@ -49,11 +50,3 @@ class AttendanceSettings(ServiceSettings):
         """The default cut-off as a time of day."""
         return parse_cutoff(self.day_close_cutoff)
 
-
-CUTOFF_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-
-
-def parse_cutoff(value: str) -> time:
-    """``HH:MM`` (24-hour local time) as a time of day."""
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))

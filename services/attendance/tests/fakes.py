@@ -7,9 +7,13 @@ from dataclasses import replace
 from datetime import date
 from typing import Any, Iterator
 
-from services.attendance.ports import CheckinColumns, CheckinRow, LeaveView, RollEntry, RosterEntry, SchoolRow
-from services.attendance.projections import SINCE_ALWAYS, Stint
-from services.attendance.readmodel import ClosedDay, ConfigRow, DetectionClosed, DetectionOpened, LeaveRow
+from services.attendance.domain.values import CheckinColumns, CheckinRow, LeaveView, RollEntry, RosterEntry, SchoolRow
+from services.attendance.adapters.roster_history import SINCE_ALWAYS, Stint
+from services.attendance.application.app import AttendanceApp
+from services.attendance.application.service import Attendance
+from services.attendance.settings import AttendanceSettings
+from services.runtime.clock import Clock
+from services.attendance.adapters.readmodel import ClosedDay, ConfigRow, DetectionClosed, DetectionOpened, LeaveRow
 
 
 class InMemoryAttendanceStore:
@@ -167,3 +171,11 @@ class InMemoryAttendanceStore:
     @contextmanager
     def day_work(self, school_id: str | list[str], day: date, exclusive: bool) -> Iterator["InMemoryAttendanceStore"]:
         yield self
+
+
+def in_memory_attendance(store: InMemoryAttendanceStore, clock: Clock, settings: AttendanceSettings) -> Attendance:
+    """The use cases on eventsourcing's in-memory persistence, the event store applying its rows to ``store``."""
+    event_store = AttendanceApp(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, read_model=store, snapshot_every=settings.snapshot_every
+    )
+    return Attendance(event_store, store, clock, settings)

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from services.attendance.api import create_app
+from services.attendance.entrypoints.api.app import create_app
 from services.attendance.bootstrap import application
-from services.attendance.ratelimit import TokenBuckets
+from services.attendance.adapters.ratelimit import TokenBuckets
 from services.attendance.settings import AttendanceSettings
 from services.attendance.tests.test_postgres import COUNTY, FRI, MON, OTHER_COUNTY, STAFF, checkins, new_school, stored_checkins
 from services.runtime.bootstrap import build_runtime

@@ -7,13 +7,13 @@ from datetime import date, datetime
 import pytest
 
 from contracts.events import AbsenceRecordedV1, SchoolDayClosedV1, SuspectedDropoutDetectedV1
-from services.attendance.application import AttendanceApp, to_contract
-from services.attendance.domain import BatchRejected, DayClosed, DayInFuture, DayNotSchoolDay, InvalidInput, UnknownSchool
-from services.attendance.ports import CheckinRow
+from services.attendance.adapters.publishing import to_contract
+from services.attendance.application.service import Attendance
+from services.attendance.domain.errors import BatchRejected, DayClosed, DayInFuture, DayNotSchoolDay, InvalidInput, UnknownSchool
+from services.attendance.domain.values import CheckinRow
 from services.attendance.settings import AttendanceSettings
-from services.attendance.tests.fakes import InMemoryAttendanceStore
+from services.attendance.tests.fakes import InMemoryAttendanceStore, in_memory_attendance
 from services.runtime.clock import CHINA, FixedClock
-from services.runtime.testing import in_memory
 
 META = {"actor_id": "u-1", "actor_role": "school_staff", "jurisdiction": "520102", "correlation_id": "c-1"}
 FRI, SAT, MON, TUE = date(2025, 9, 19), date(2025, 9, 20), date(2025, 9, 22), date(2025, 9, 23)
@@ -42,13 +42,13 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def app(store, clock) -> AttendanceApp:
-    return in_memory(AttendanceApp).attach(store, clock, AttendanceSettings(env="test"))
+def app(store, clock) -> Attendance:
+    return in_memory_attendance(store, clock, AttendanceSettings(env="test"))
 
 
-def published(app: AttendanceApp) -> list:
-    notes = app.recorder.select_notifications(start=1, limit=1000)
-    return [c for c in (to_contract(app.mapper.to_domain_event(n)) for n in notes) if c is not None]
+def published(app: Attendance) -> list:
+    notes = app.event_store.recorder.select_notifications(start=1, limit=1000)
+    return [c for c in (to_contract(app.event_store.mapper.to_domain_event(n)) for n in notes) if c is not None]
 
 
 def test_checkins_are_stored_once_and_repeats_count_as_duplicates(app, store):
@@ -124,7 +124,7 @@ def test_absent_friday_and_monday_flags_a_suspected_dropout(app):
 
 
 def test_the_threshold_comes_from_settings(store, clock):
-    app = in_memory(AttendanceApp).attach(store, clock, AttendanceSettings(env="test", absence_threshold_days=3))
+    app = in_memory_attendance(store, clock, AttendanceSettings(env="test", absence_threshold_days=3))
     app.close_day("school-1", FRI, META)
     app.close_day("school-1", MON, META)
     assert not [c for c in published(app) if isinstance(c, SuspectedDropoutDetectedV1)]

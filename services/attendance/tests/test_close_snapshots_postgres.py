@@ -11,10 +11,10 @@ from typing import Any, Iterator
 import pytest
 from eventsourcing.application import project_aggregate
 
-from services.attendance.application import to_contract
+from services.attendance.adapters.publishing import to_contract
 from services.attendance.bootstrap import application
-from services.attendance.domain import StudentAttendance, detection_id_for, student_attendance_id
-from services.attendance.ports import CheckinRow
+from services.attendance.domain.student_attendance import StudentAttendance, detection_id_for, student_attendance_id
+from services.attendance.domain.values import CheckinRow
 from services.attendance.settings import AttendanceSettings
 from services.attendance.tests.test_postgres import new_school
 from services.runtime import snapshots as snapshot_module
@@ -58,12 +58,12 @@ def close(app, school_id: str, day: date, present: list[str]) -> list[str]:
 
 
 def record(app, student_id: str) -> StudentAttendance:
-    return app.repository.get(student_attendance_id(student_id))
+    return app.event_store.repository.get(student_attendance_id(student_id))
 
 
 def replayed(app, student_id: str) -> StudentAttendance:
     """The record from every one of its events, no snapshot."""
-    return project_aggregate(None, app.events.get(student_attendance_id(student_id)))
+    return project_aggregate(None, app.event_store.events.get(student_attendance_id(student_id)))
 
 
 def state(aggregate) -> dict:
@@ -71,11 +71,11 @@ def state(aggregate) -> dict:
 
 
 def snapshot_versions(app, student_id: str) -> list[int]:
-    return [s.originator_version for s in app.snapshots.get(student_attendance_id(student_id))]
+    return [s.originator_version for s in app.event_store.snapshots.get(student_attendance_id(student_id))]
 
 
 def detections(app, student_id: str) -> list:
-    events = app.events.get(student_attendance_id(student_id))
+    events = app.event_store.events.get(student_attendance_id(student_id))
     return [to_contract(e) for e in events if isinstance(e, StudentAttendance.SuspectedDropoutDetected)]
 
 
@@ -89,7 +89,7 @@ def test_closing_across_snapshots_opens_the_same_detections_and_keeps_the_exact_
     assert record(app, ann).version - snapshot_versions(app, ann)[-1] < 3
     for student in (ann, bo):
         assert state(record(app, student)) == state(replayed(app, student))
-    loaded = app.load_many(StudentAttendance, [student_attendance_id(s) for s in (ann, bo, chen)])
+    loaded = app.event_store.load_many(StudentAttendance, [student_attendance_id(s) for s in (ann, bo, chen)])
     assert set(loaded) == {student_attendance_id(ann), student_attendance_id(bo)}  # chen never missed a day
     assert all(state(a) == state(replayed(app, a.student_id)) for a in loaded.values())
 
@@ -107,18 +107,18 @@ def test_a_close_that_meets_a_concurrent_write_retries_from_the_snapshot_and_the
     for day in SCHOOL_DAYS[:7]:
         close(app, school_id, day, [])
     assert snapshot_versions(app, dan)
-    load_many, raced = app.load_many, []
+    load_many, raced = app.event_store.load_many, []
 
     def load_then_someone_else_writes(cls, ids):
         found = load_many(cls, ids)
         if not raced:  # another process records a late-closed day of dan's after the close read the record
             other = record(app, dan)
             other.record_absence(date(2025, 8, 29), None, 2, META)
-            app.save(other)
+            app.event_store.save(other)
             raced.append(other.version)
         return found
 
-    monkeypatch.setattr(app, "load_many", load_then_someone_else_writes)
+    monkeypatch.setattr(app.event_store, "load_many", load_then_someone_else_writes)
     assert close(app, school_id, SCHOOL_DAYS[7], []) == [dan]
     assert raced  # the first attempt lost the race (IntegrityError) and the close was built again
     after = record(app, dan)
@@ -139,6 +139,6 @@ def test_a_snapshot_of_an_older_version_of_the_class_is_ignored_and_the_events_r
         assert close(app, school_id, day, []) == [eve]
     assert record(app, eve).consecutive_school_days == 10 and len(detections(app, eve)) == 1
     assert snapshot_versions(app, eve)[-1] > written[-1]  # written again by the new class
-    assert state(app.load_many(StudentAttendance, [student_attendance_id(eve)])[student_attendance_id(eve)]) == state(
+    assert state(app.event_store.load_many(StudentAttendance, [student_attendance_id(eve)])[student_attendance_id(eve)]) == state(
         replayed(app, eve)
     )

@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 import pytest
 
-from services.attendance.projections import PgDayWork
+from services.attendance.adapters.day_work import PgDayWork
 from services.attendance.tests.test_close_snapshots_postgres import started
 from services.attendance.tests.test_postgres import new_school
 from services.runtime.clock import CHINA

@@ -9,11 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from services.attendance.api import create_app
+from services.attendance.entrypoints.api.app import create_app
 from services.attendance.bootstrap import application
-from services.attendance.cli import app as cli
-from services.attendance.ratelimit import RateLimited, SharedTokenBuckets
-from services.attendance.scheduler import close_county
+from services.attendance.bootstrap import cli
+from services.attendance.adapters.ratelimit import RateLimited, SharedTokenBuckets
 from services.attendance.settings import AttendanceSettings
 from services.attendance.tests.test_postgres import (
     COUNTY,
@@ -69,8 +68,8 @@ def test_the_scheduler_closes_a_county_on_postgres_and_records_its_progress(serv
     app = service[1]
     school_id, _ = new_school(service)
     schools = [app.school(school_id)]
-    run = close_county(app, COUNTY, schools, date(2025, 9, 21))
-    again = close_county(app, COUNTY, schools, date(2025, 9, 21))
+    run = app.day_close.close_county(COUNTY, schools, date(2025, 9, 21))
+    again = app.day_close.close_county(COUNTY, schools, date(2025, 9, 21))
     assert (run.days, run.schools, again.schools) == ([date(2025, 9, 22)], 1, 0)
     assert app.day_summary(school_id, date(2025, 9, 22)).absent == 3
     assert app.store.day_close_progress()[COUNTY] == date(2025, 9, 22)
@@ -166,6 +165,6 @@ def test_the_shared_bucket_refills_at_the_rate_and_keeps_clients_apart(service):
 
 
 def test_default_buckets_are_shared_on_postgres(service):
-    from services.attendance.api import default_buckets
+    from services.attendance.entrypoints.api.app import default_buckets
 
     assert isinstance(default_buckets(service[1]), SharedTokenBuckets)

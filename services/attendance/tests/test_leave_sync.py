@@ -7,15 +7,15 @@ import json
 import pytest
 
 from contracts.events.attendance import AbsenceRetractedV1, SuspectedDropoutRetractedV1
-from services.attendance.application import AttendanceApp
-from services.attendance.bulk import parse_leave_batch
-from services.attendance.errors import InvalidInput, LeaveBatchRejected
-from services.attendance.leave import Leave, sync_leave_id
-from services.attendance.schemas import LeaveSyncItem
+from services.attendance.application.service import Attendance
+from services.attendance.entrypoints.api.bulk import parse_leave_batch
+from services.attendance.domain.errors import InvalidInput, LeaveBatchRejected
+from services.attendance.domain.leave import Leave, sync_leave_id
+from services.attendance.application.leave_sync import LeaveSyncItem
 from services.attendance.settings import AttendanceSettings
-from services.attendance.tests.fakes import InMemoryAttendanceStore
+from services.runtime.aggregates import load
+from services.attendance.tests.fakes import InMemoryAttendanceStore, in_memory_attendance
 from services.attendance.tests.test_rules_and_corrections import META, app, clock, d, published, run_day  # noqa: F401  (fixtures)
-from services.runtime.testing import in_memory
 
 SYSTEM = {**META, "actor_id": "campus-app-1", "actor_role": "attendance_system"}
 
@@ -37,8 +37,8 @@ def item(student: str, first: str, last: str | None = None, school: str = "schoo
     return LeaveSyncItem.model_validate(body)
 
 
-def events(app: AttendanceApp) -> list:
-    return [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=10_000)]
+def events(app: Attendance) -> list:
+    return [app.event_store.mapper.to_domain_event(n) for n in app.event_store.recorder.select_notifications(start=1, limit=10_000)]
 
 
 def test_a_batch_for_two_schools_records_approved_leave_that_excuses_the_close(app, store):
@@ -49,7 +49,7 @@ def test_a_batch_for_two_schools_records_approved_leave_that_excuses_the_close(a
     assert [(v.student_id, v.status, v.school_days) for v in store.leaves("school-1")] == [("chen", "approved", 1), ("ann", "approved", 5)]
     assert "chen" not in app.close_day("school-1", d("2025-10-10"), META).absent_student_ids
     assert "dai" not in app.close_day("school-2", d("2025-10-10"), META).absent_student_ids
-    leave = app._get(Leave, sync_leave_id("school-1", "qj-school-1-chen-2025-10-10"))
+    leave = load(app.event_store.repository, Leave, sync_leave_id("school-1", "qj-school-1-chen-2025-10-10"))
     assert (leave.decided_by, leave.meta["external_id"]) == ("campus-app-1", "qj-school-1-chen-2025-10-10")
 
 
@@ -112,7 +112,7 @@ def test_leave_synced_after_the_days_closed_corrects_them_and_retracts_the_flag(
 
 def test_a_batch_gives_the_same_state_and_events_as_request_and_approve_one_by_one(store, clock):
     """The same closed days, then the same leave taken both ways: identical leave, corrections and published events."""
-    apps = [in_memory(AttendanceApp).attach(s, clock, AttendanceSettings(env="test", config_ttl_s=0)) for s in (store, copy_of(store))]
+    apps = [in_memory_attendance(s, clock, AttendanceSettings(env="test", config_ttl_s=0)) for s in (store, copy_of(store))]
     for app in apps:
         run_day(app, d("2025-10-09"), "ann", "bo")
         run_day(app, d("2025-10-10"), "ann", "bo")
@@ -132,7 +132,7 @@ def test_a_batch_gives_the_same_state_and_events_as_request_and_approve_one_by_o
     }
     assert sorted(same_ids(c, ids) for c in published(one_by_one)) == sorted(same_ids(c, {}) for c in published(batched))
     for single, leave_id in ids.items():
-        a, b = one_by_one._get(Leave, single), batched._get(Leave, leave_id)
+        a, b = load(one_by_one.event_store.repository, Leave, single), load(batched.event_store.repository, Leave, leave_id)
         assert state(a) == state(b) and a.version == b.version == 2
 
 
@@ -158,7 +158,7 @@ def state(leave: Leave) -> dict:
     return {k: getattr(leave, k) for k in keep}
 
 
-def shape(app: AttendanceApp, ids: dict[str, str]) -> list:
+def shape(app: Attendance, ids: dict[str, str]) -> list:
     """Each stored event's type and state (leave ids mapped, meta and timestamps left out)."""
     rows = []
     for e in events(app):

@@ -8,9 +8,10 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from services.attendance.leave import Leave
+from services.attendance.domain.leave import Leave
 from services.attendance.tests.test_api_postgres import client, service  # noqa: F401  (the API on PostgreSQL, no rate limit)
 from services.attendance.tests.test_postgres import COUNTY, FRI, MON, OTHER_COUNTY, STAFF, checkins, new_school
+from services.runtime.aggregates import load
 from services.runtime.testing import auth
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,7 @@ def test_a_batch_across_schools_records_approved_leave_and_a_resend_is_harmless(
     again = client.post(URL, json={"items": items}, headers=system).json()
     assert (again["recorded"], again["duplicates"], again["leave_ids"]) == (0, 3, body["leave_ids"])
     assert len(leaves_of(client, a)) == 2 and len(leaves_of(client, b)) == 1
-    synced = service[1]._get(Leave, uuid.UUID(body["leave_ids"][1]))
+    synced = load(service[1].event_store.repository, Leave, uuid.UUID(body["leave_ids"][1]))
     assert (synced.decided_by, synced.meta["approved_by"], synced.meta["actor_role"]) == ("campus-app-1", "t-0042", "attendance_system")
     closed = client.post(f"/v1/schools/{a}/days/{MON}/close", headers=STAFF).json()
     assert (closed["on_leave"], closed["absent"]) == (1, 2)
@@ -124,9 +125,9 @@ def test_the_batch_gives_the_same_days_leave_and_events_as_request_then_approve(
     assert views[0] == views[1]
     app = service[1]
     for single, synced in zip(singles, batch["leave_ids"]):
-        one, other = (app.repository.get(uuid.UUID(i)) for i in (single["leave_id"], synced))
-        assert [type(e).__qualname__ for e in app.repository.event_store.get(one.id)] == ["Leave.Requested", "Leave.Approved"]
-        assert [type(e).__qualname__ for e in app.repository.event_store.get(other.id)] == ["Leave.Requested", "Leave.Approved"]
+        one, other = (app.event_store.repository.get(uuid.UUID(i)) for i in (single["leave_id"], synced))
+        assert [type(e).__qualname__ for e in app.event_store.repository.event_store.get(one.id)] == ["Leave.Requested", "Leave.Approved"]
+        assert [type(e).__qualname__ for e in app.event_store.repository.event_store.get(other.id)] == ["Leave.Requested", "Leave.Approved"]
         assert (one.status, one.kind, one.reason, one.school_days, one.decision_note, one.decided_by) == (
             other.status, other.kind, other.reason, other.school_days, other.decision_note, other.decided_by
         )

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 
 from contracts import topics
 from contracts.events import SchoolRegisteredV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
-from services.attendance.api import create_app
-from services.attendance.application import to_contract
+from services.attendance.entrypoints.api.app import create_app
+from services.attendance.adapters.publishing import to_contract
 from services.attendance.bootstrap import application
-from services.attendance.consumers import POLICIES
+from services.attendance.entrypoints.consumers import POLICIES
 from services.attendance.settings import AttendanceSettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.clock import CHINA, FixedClock
@@ -211,8 +211,8 @@ def test_two_consecutive_school_days_absent_flag_a_suspected_dropout(service, cl
         client.post(f"/v1/schools/{school_id}/days/{day}/checkins", json=checkins(present, day), headers=STAFF)
         assert client.post(f"/v1/schools/{school_id}/days/{day}/close", headers=STAFF).status_code == 200
     app = service[1]
-    notifications = app.recorder.select_notifications(start=1, limit=10_000)
-    contracts = [to_contract(app.mapper.to_domain_event(n)) for n in notifications]
+    notifications = app.event_store.recorder.select_notifications(start=1, limit=10_000)
+    contracts = [to_contract(app.event_store.mapper.to_domain_event(n)) for n in notifications]
     flags = [c for c in contracts if isinstance(c, SuspectedDropoutDetectedV1) and c.school_id == school_id]
     assert len(flags) == 1
     assert flags[0].student_id == missing

@@ -29,8 +29,8 @@ from contracts.events.registry import (
     StudentTransferredInV1,
     StudentTransferredOutV1,
 )
-from services.attendance.consumers import POLICIES, roster_sink
-from services.attendance.projections import migrate
+from services.attendance.entrypoints.consumers import POLICIES, roster_sink
+from services.attendance.adapters.schema import migrate
 from services.runtime.consumer import Message, ProjectionSink
 from services.runtime.db import Database
 from services.runtime.testing import message

@@ -6,13 +6,12 @@ from datetime import date, datetime
 
 import pytest
 
-from services.attendance.application import AttendanceApp
-from services.attendance.domain import BatchRejected
-from services.attendance.ports import CheckinRow
+from services.attendance.application.service import Attendance
+from services.attendance.domain.errors import BatchRejected
+from services.attendance.domain.values import CheckinRow
 from services.attendance.settings import AttendanceSettings
-from services.attendance.tests.fakes import InMemoryAttendanceStore
+from services.attendance.tests.fakes import InMemoryAttendanceStore, in_memory_attendance
 from services.runtime.clock import CHINA, FixedClock
-from services.runtime.testing import in_memory
 
 META = {"actor_id": "u-1", "actor_role": "school_staff", "jurisdiction": "520102", "correlation_id": "c-1"}
 MON, TUE, WED, THU = date(2025, 9, 22), date(2025, 9, 23), date(2025, 9, 24), date(2025, 9, 25)
@@ -35,8 +34,8 @@ def store() -> InMemoryAttendanceStore:
 
 
 @pytest.fixture
-def app(store) -> AttendanceApp:
-    return in_memory(AttendanceApp).attach(store, FixedClock(datetime(2025, 9, 25, 20, tzinfo=CHINA)), AttendanceSettings(env="test"))
+def app(store) -> Attendance:
+    return in_memory_attendance(store, FixedClock(datetime(2025, 9, 25, 20, tzinfo=CHINA)), AttendanceSettings(env="test"))
 
 
 def test_each_day_is_closed_against_its_own_roster(app):

@@ -28,9 +28,9 @@ from contracts.events.registry import (
     StudentTransferredInV1,
     StudentTransferredOutV1,
 )
-from services.attendance.api import create_app
+from services.attendance.entrypoints.api.app import create_app
 from services.attendance.bootstrap import application
-from services.attendance.consumers import POLICIES, roster_sink
+from services.attendance.entrypoints.consumers import POLICIES, roster_sink
 from services.attendance.settings import AttendanceSettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.clock import CHINA, FixedClock

@@ -14,16 +14,17 @@ from contracts.events.attendance import (
     SuspectedDropoutDetectedV1,
     SuspectedDropoutRetractedV1,
 )
-from services.attendance.application import AttendanceApp, to_contract
-from services.attendance.calendars import SchoolCalendar, parse_calendar_file
-from services.attendance.domain import CorrectionWindowClosed, DayNotSchoolDay, InvalidInput, NotAnAbsence
-from services.attendance.errors import LeaveNotPending
-from services.attendance.ports import CheckinRow
-from services.attendance.ratelimit import RateLimited, TokenBuckets
+from services.attendance.adapters.publishing import to_contract
+from services.attendance.application.service import Attendance
+from services.attendance.adapters.calendar_files import parse_calendar_file
+from services.attendance.domain.calendar import SchoolCalendar
+from services.attendance.domain.errors import CorrectionWindowClosed, DayNotSchoolDay, InvalidInput, NotAnAbsence
+from services.attendance.domain.errors import LeaveNotPending
+from services.attendance.domain.values import CheckinRow
+from services.attendance.adapters.ratelimit import RateLimited, TokenBuckets
 from services.attendance.settings import AttendanceSettings
-from services.attendance.tests.fakes import InMemoryAttendanceStore
+from services.attendance.tests.fakes import InMemoryAttendanceStore, in_memory_attendance
 from services.runtime.clock import CHINA, FixedClock
-from services.runtime.testing import in_memory
 
 META = {"actor_id": "u-1", "actor_role": "school_staff", "jurisdiction": "520102", "correlation_id": "c-1"}
 COUNTY = "520102"
@@ -56,17 +57,17 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def app(store, clock) -> AttendanceApp:
-    return in_memory(AttendanceApp).attach(store, clock, AttendanceSettings(env="test", config_ttl_s=0))
+def app(store, clock) -> Attendance:
+    return in_memory_attendance(store, clock, AttendanceSettings(env="test", config_ttl_s=0))
 
 
-def published(app: AttendanceApp, kind: type | None = None) -> list:
-    notes = app.recorder.select_notifications(start=1, limit=10_000)
-    contracts = [c for c in (to_contract(app.mapper.to_domain_event(n)) for n in notes) if c is not None]
+def published(app: Attendance, kind: type | None = None) -> list:
+    notes = app.event_store.recorder.select_notifications(start=1, limit=10_000)
+    contracts = [c for c in (to_contract(app.event_store.mapper.to_domain_event(n)) for n in notes) if c is not None]
     return [c for c in contracts if kind is None or isinstance(c, kind)]
 
 
-def run_day(app: AttendanceApp, day: date, *present: str) -> None:
+def run_day(app: Attendance, day: date, *present: str) -> None:
     if present:
         app.record_checkins("school-1", day, seen(day, *present))
     app.close_day("school-1", day, META)
