@@ -1,4 +1,5 @@
-"""The rebuild benchmark: synthetic events COPYed into a scratch schema's inbox, then one full rebuild."""
+"""The rebuild benchmark and the live consumer's rate: synthetic events COPYed into an inbox (as the reporting
+consumer would have stored them), then one full rebuild; or applied through the consumer's sink in polls."""
 
 from __future__ import annotations
 
@@ -6,52 +7,54 @@ import itertools
 import os
 import platform
 import time
+from typing import Iterable
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from services.reporting import projections, synthetic
-from services.reporting.inbox import effective_time
-from services.reporting.rebuild import rebuild
+from bench.reporting import synthetic
+from services.reporting.adapters import inbox, projections, schema
+from services.reporting.adapters.rebuild import rebuild
 from services.runtime.db import Database
 from services.runtime.kafka import partition_for
 
 SCHEMA = "reporting_bench"
 
 
-def load(db: Database, events: int) -> int:
-    """Fills the scratch inbox with about ``events`` synthetic events; returns how many."""
+def copy_into_inbox(db: Database, generated: Iterable[synthetic.Generated], limit: int | None = None) -> int:
+    """COPYs generated events into the inbox (sequences per topic from 1, six partitions); returns how many."""
     sequences: dict[str, itertools.count] = {}
     loaded = 0
-    seed = 0
     with db.transaction() as conn, conn.cursor().copy(
         "COPY inbox (topic, sequence, partition, event_id, type, subject, time, effective_time, envelope, payload) "
         "FROM STDIN"
     ) as copy:
-        while loaded < events:
-            seed += 1
-            for g in synthetic.history(seed=seed, prefectures=2, counties=3, townships=4, schools=3, students=40):
-                topic = g.payload.topic
-                seq = next(sequences.setdefault(topic, itertools.count(1)))
-                envelope = {"id": f"{g.subject}-{seq}", "type": g.payload.ce_type(), "subject": g.subject,
-                            "time": g.time.isoformat(), "sequence": seq, "actorrole": "system"}
-                copy.write_row((topic, seq, partition_for(g.subject, 6), envelope["id"], envelope["type"], g.subject,
-                                g.time, effective_time(g.time, g.payload), Jsonb(envelope),
-                                Jsonb(g.payload.model_dump(mode="json"))))
-                loaded += 1
-                if loaded >= events:
-                    break
+        for g in generated if limit is None else itertools.islice(generated, limit):
+            topic = g.payload.topic
+            seq = next(sequences.setdefault(topic, itertools.count(1)))
+            envelope = {"id": f"{g.subject}-{seq}", "type": g.payload.ce_type(), "subject": g.subject,
+                        "time": g.time.isoformat(), "sequence": seq, "actorrole": "system"}
+            copy.write_row((topic, seq, partition_for(g.subject, 6), envelope["id"], envelope["type"], g.subject,
+                            g.time, inbox.effective_time(g.time, g.payload), Jsonb(envelope),
+                            Jsonb(g.payload.model_dump(mode="json"))))
+            loaded += 1
     return loaded
 
 
+def load(db: Database, events: int) -> int:
+    """Fills the scratch inbox with ``events`` synthetic events (small provinces, one seed after another)."""
+    provinces = (synthetic.history(seed=seed, prefectures=2, counties=3, townships=4, schools=3, students=40)
+                 for seed in itertools.count(1))
+    return copy_into_inbox(db, itertools.chain.from_iterable(provinces), limit=events)
+
+
 def run_bench(database_url: str, events: int) -> str:
+    """Loads ``events`` synthetic events into a scratch schema's inbox and times one full rebuild."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
     db = Database(database_url, SCHEMA)
     try:
-        from services.reporting import inbox
-
         db.execute_script(inbox.DDL + projections.ddl())
         loaded = load(db, events)
         result = rebuild(db, show_progress=True)
@@ -67,11 +70,11 @@ def consumer_rate(db: Database, shape: dict[str, int], limit: int = 60_000, poll
     """The live consumer's rate: a synthetic history (registry, attendance and casework events) applied through the
     consumer's sink (``batch_scope`` and ``prepare_batch``) in polls of ``poll`` messages, partitions interleaved
     as the broker hands them out. Returns (events, events per second)."""
-    from services.reporting.consumers import CONSUMER, DEFAULT_PARTITIONS, POLICIES, batch_scope, prepare_batch
+    from services.reporting.entrypoints.consumers import CONSUMER, DEFAULT_PARTITIONS, POLICIES, batch_scope, prepare_batch
     from services.runtime.consumer import ProjectionSink
     from services.runtime.testing import message
 
-    projections.install(db)
+    schema.install(db)
     sink = ProjectionSink(db, CONSUMER, scope=batch_scope, prepare=prepare_batch(DEFAULT_PARTITIONS))
     sequences: dict[str, itertools.count] = {}
     items = []

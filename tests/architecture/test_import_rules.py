@@ -19,7 +19,9 @@ CONTRACTS = {
     "No service imports another": "independence",
     "contracts import no service and not the runtime": "forbidden",
     "No import circles between the modules of contracts, services.runtime, devstack and bench": "acyclic_siblings",
+    "services.reporting: rooms are layered (bootstrap > entrypoints > application > adapters > domain)": "layers",
 }
+ROOMS = ("domain", "application", "adapters", "entrypoints")
 
 
 def lint(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -48,6 +50,8 @@ def tiny_tree(root: Path, extra: dict[str, str]) -> None:
     """The project's package layout with empty modules, plus ``extra`` (dotted module -> source)."""
     packages = ["contracts", "services", "services.runtime", "simulator", "devstack", "bench"]
     packages += [f"services.{s}" for s in SERVICES]
+    packages += [f"services.{s}.{room}" for s in SERVICES for room in ROOMS]
+    packages += ["services.reporting.tests", "bench.reporting"]
     for package in packages:
         directory = root.joinpath(*package.split("."))
         directory.mkdir(parents=True, exist_ok=True)
@@ -58,6 +62,13 @@ def tiny_tree(root: Path, extra: dict[str, str]) -> None:
         "contracts.events": "import contracts.base\n",
         "services.runtime.db": "import contracts.events\n",
         "services.registry.app": "import services.runtime.db\nimport contracts.events\n",
+        **{f"services.{s}.bootstrap": f"import services.{s}.entrypoints\n" for s in SERVICES},
+        "services.reporting.entrypoints.api": "import services.reporting.application.use\n",
+        "services.reporting.application.use": "import services.reporting.adapters.store\n",
+        "services.reporting.adapters.store": "import services.reporting.domain.rules\nimport services.runtime.db\n",
+        "services.reporting.domain.rules": "",
+        "bench.reporting.synthetic": "",
+        "services.reporting.tests.test_x": "import bench.reporting.synthetic\n",  # the one tool a test may use
         "devstack.cli": "import services.registry.app\nimport bench.suite\n",
         "bench.suite": "import services.registry.app\nimport services.runtime.db\n",
         "simulator.run": "import services.registry.app\nimport devstack.cli\n",
@@ -80,6 +91,8 @@ def test_a_tree_that_follows_the_rules_passes(tmp_path: Path) -> None:
      {"services.runtime.bad": "import devstack\n"}, "services.runtime.bad"),
     ("Product packages import no tool package (bench, devstack, simulator)",
      {"services.attendance.bench_x": "from bench import x\n"}, "services.attendance.bench_x"),
+    ("Product packages import no tool package (bench, devstack, simulator)",
+     {"services.reporting.tests.test_y": "import bench.suite\n"}, "services.reporting.tests.test_y"),
     ("No service imports another",
      {"services.casework.policy": "import services.attendance.app\n", "services.attendance.app": ""},
      "services.casework.policy"),
@@ -90,6 +103,12 @@ def test_a_tree_that_follows_the_rules_passes(tmp_path: Path) -> None:
       "services.runtime.access": "from services.runtime.auth import f\n"}, "auth"),
     ("No import circles between the modules of contracts, services.runtime, devstack and bench",
      {"contracts.base": "def f():\n    import contracts.events\n"}, "events"),
+    ("services.reporting: rooms are layered (bootstrap > entrypoints > application > adapters > domain)",
+     {"services.reporting.domain.rules": "def f():\n    from services.reporting.application import use\n"},
+     "services.reporting.domain.rules"),
+    ("services.reporting: rooms are layered (bootstrap > entrypoints > application > adapters > domain)",
+     {"services.reporting.adapters.store": "import services.reporting.entrypoints.api\n"},
+     "services.reporting.adapters.store"),
 ])
 def test_a_tree_that_breaks_a_rule_fails(tmp_path: Path, broken: str, extra: dict[str, str], culprit: str) -> None:
     tiny_tree(tmp_path, extra)

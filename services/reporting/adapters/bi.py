@@ -3,6 +3,8 @@ by a read-only role, plus the dataset list the JSON API serves."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import sql
 
@@ -117,3 +119,23 @@ def create_reader(conn: psycopg.Connection, role: str, password: str) -> None:
     conn.execute(sql.SQL("ALTER ROLE {} SET search_path = bi").format(sql.Identifier(role)))
     conn.execute("INSERT INTO bi_readers VALUES (%s) ON CONFLICT DO NOTHING", (role,))
     regrant(conn)
+
+
+def datasets(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """The BI views and their descriptions."""
+    return conn.execute(
+        "SELECT c.relname AS name, obj_description(c.oid) AS description FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'bi' AND c.relkind = 'v' "
+        "ORDER BY c.relname").fetchall()
+
+
+def page_of(conn: psycopg.Connection, dataset: str, scope: Any, page: int, page_size: int) -> list[dict[str, Any]]:
+    """One page of a known dataset inside the scope (dimensions of divisions: the scope's jurisdiction only)."""
+    where, params = ("true", {}) if dataset in UNSCOPED else scope.where("x")
+    if dataset in ("dim_jurisdiction", "dim_special_group") and scope.schools is not None:
+        where, params = "x.township_code LIKE %(scope)s", {"scope": scope.jurisdiction + "%"}
+    params.update(limit=page_size, offset=(page - 1) * page_size)
+    order = DATASETS.get(dataset, "date")
+    return conn.execute(
+        f"SELECT * FROM bi.{dataset} x WHERE {where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+        params).fetchall()

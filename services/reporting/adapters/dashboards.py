@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from services.reporting import counters, labels
-from services.reporting import names as division_names
-from services.reporting.projections import CONFIRMED_STATUSES, OPEN_STATUSES
-from services.reporting.inbox import start_of
-from services.reporting.queries import Scope, View
+from services.reporting.adapters import names as division_names
+from services.reporting.adapters.queries import Scope, View
+from services.reporting.domain import counting, labels
+from services.reporting.domain.calendar import start_of
+from services.reporting.domain.stages import CONFIRMED_STATUSES, OPEN_STATUSES
 from services.runtime.clock import CHINA
 
 COUNTS = (
@@ -190,7 +190,7 @@ def _moved(conn: Any, units: dict[Leaf, Unit], scope: Scope, day: date) -> dict[
     for (township, school), unit in units.items():
         if school in moves:
             ordinal = day.toordinal()
-            township = next(t for a, b, t in counters.timeline(moves[school]) if a <= ordinal < b)[:9]
+            township = next(t for a, b, t in counting.timeline(moves[school]) if a <= ordinal < b)[:9]
             if not township.startswith(scope.jurisdiction):
                 continue
         out[(township, school)].add(unit)
@@ -310,9 +310,9 @@ def counted(view: View, scope: Scope, code: str, school_id: str | None) -> Any:
         if not n:
             continue
         u = found[r["unit"]]
-        if measure == counters.ROWS:
+        if measure == counting.ROWS:
             exists[r["unit"]] += n
-        elif measure == counters.IRREGULAR:
+        elif measure == counting.IRREGULAR:
             return None
         elif measure == "return_days":
             u.return_days[int(key)] += n
@@ -339,7 +339,7 @@ def _due_today(view: View, found: dict[str, Unit]) -> None:
     day = view.day
     rows = view.conn.execute(
         "SELECT township_code, school_id FROM ledger WHERE deadline_status = 'pending' AND deadline_at >= %s "
-        "AND deadline_at < %s AND status = ANY(%s)", (start_of(day), view.now, list(counters.OVERDUE_STATUSES)),
+        "AND deadline_at < %s AND status = ANY(%s)", (start_of(day), view.now, list(counting.OVERDUE_STATUSES)),
     ).fetchall()
     if not rows:
         return
@@ -350,8 +350,8 @@ def _due_today(view: View, found: dict[str, Unit]) -> None:
     leaf: Counter = Counter()
     d = day.toordinal()
     entries = [((r["township_code"] or "")[:9], r["school_id"] or "", "overdue_deadlines", "", d, d + 1) for r in rows]
-    counters.relocate(entries, {k: counters.timeline(v) for k, v in moves.items()}, leaf)
-    for (unit, *_), (_, n) in counters.expand(leaf).items():
+    counting.relocate(entries, {k: counting.timeline(v) for k, v in moves.items()}, leaf)
+    for (unit, *_), (_, n) in counting.expand(leaf).items():
         if unit in found:
             found[unit].counts["overdue_deadlines"] += n
 

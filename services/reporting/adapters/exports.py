@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
-from services.reporting.ledgers import LedgerKind
+from services.reporting.adapters.ledgers import LedgerKind
 from services.runtime.clock import CHINA
 
 # Characters that start a formula (or a DDE payload) in Excel, LibreOffice or WPS, half- and full-width.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.reporting.inbox import Event
-from services.reporting.projections import BY_NAME
-from services.reporting.stores import Store, complete
+from services.reporting.adapters.inbox import Event
+from services.reporting.adapters.projections import BY_NAME
+from services.reporting.adapters.stores import Store, complete
 
 
 def write(store: Store, table: str, key: dict[str, Any], e: Event, facts: dict[str, Any],

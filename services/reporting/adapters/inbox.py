@@ -6,7 +6,7 @@ Rebuilds, time travel and monthly restatements replay it, so none of them needs 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 import orjson
@@ -14,7 +14,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from contracts import Contract, contract_for_type
-from services.runtime.clock import CHINA
+from services.reporting.domain.calendar import start_of
 from services.runtime.consumer import Message
 from services.runtime.kafka import partition_for
 
@@ -54,11 +54,6 @@ class Event:
     time: datetime
     actor_role: str
     payload: Contract
-
-
-def start_of(day: date) -> datetime:
-    """The first instant of a day in China (business dates are Chinese calendar days)."""
-    return datetime.combine(day, time.min, CHINA)
 
 
 def effective_time(recorded: datetime, payload: Contract) -> datetime:

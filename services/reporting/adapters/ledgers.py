@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from services.reporting import labels
+from services.reporting.domain import labels
 
 Formatter = Callable[[Any], Any]
 

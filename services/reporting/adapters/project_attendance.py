@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from contracts.events import attendance as a
-from services.reporting import guarded
-from services.reporting.inbox import Event
-from services.reporting.stores import Store
+from services.reporting.adapters import guarded
+from services.reporting.adapters.inbox import Event
+from services.reporting.adapters.stores import Store
 
 
 def school_day_closed(store: Store, e: Event) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from contracts.events import casework as c
-from services.reporting import labels
-from services.reporting.inbox import Event
-from services.reporting.projections import LEDGER, county_of
-from services.reporting.stores import Row, Store, complete
+from services.reporting.adapters.inbox import Event
+from services.reporting.adapters.projections import LEDGER, county_of
+from services.reporting.adapters.stores import Row, Store, complete
+from services.reporting.domain import labels
 
 
 def _step(store: Store, e: Event, case_id: str, township: str, at: object, summary: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from contracts.events import registry as r
-from services.reporting import guarded
-from services.reporting.inbox import Event
-from services.reporting.projections import SCHOOLS, STUDENTS
-from services.reporting.stores import Row, Store, complete
+from services.reporting.adapters import guarded
+from services.reporting.adapters.inbox import Event
+from services.reporting.adapters.projections import SCHOOLS, STUDENTS
+from services.reporting.adapters.stores import Row, Store, complete
 
 
 def _school(store: Store, e: Event, **fields: object) -> None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import psycopg
-
-from services.runtime.db import Database
 
 
 @dataclass(frozen=True)
@@ -113,10 +110,6 @@ CREATE INDEX IF NOT EXISTS ledger_pending_deadline ON ledger (deadline_at) WHERE
 CREATE INDEX IF NOT EXISTS dashboard_counts_parent ON dashboard_counts (parent);
 """
 
-SUSPECTED_STAGE = "suspected"
-OPEN_SUSPECTED_STATUSES = (SUSPECTED_STAGE,)
-CONFIRMED_STATUSES = ("confirmed", "legal")
-OPEN_STATUSES = ("suspected", "confirmed", "legal", "returned")
 
 
 # Columns added to tables that existing databases already have (``CREATE TABLE IF NOT EXISTS`` keeps the old
@@ -142,27 +135,6 @@ END $$;
 def ddl() -> str:
     """Every read-model table and index."""
     return "\n".join(t.ddl() for t in READ_MODELS) + INDEXES
-
-
-def install(db: Database) -> None:
-    """Creates the read-model tables, the inbox and the BI views if missing (idempotent, serialised by a lock)."""
-    from services.reporting import bi, inbox
-
-    db.execute_script(inbox.DDL + ddl() + MIGRATIONS + bi.DDL)
-    from services.reporting import counters
-
-    counters.backfill(db)
-
-
-def drop_and_create(conn: psycopg.Connection) -> None:
-    """Drops every read model (and the BI views over them) and creates them empty, inside the caller's transaction."""
-    from services.reporting import bi
-
-    conn.execute(f"DROP TABLE IF EXISTS {', '.join(TABLES)} CASCADE")  # the BI views over them go too
-    conn.execute(ddl())  # type: ignore[arg-type]
-    if conn.execute("SELECT current_schema() AS s").fetchone()["s"] == "reporting":  # type: ignore[index]
-        conn.execute(bi.DDL)  # type: ignore[arg-type]
-        bi.regrant(conn)
 
 
 def county_of(township_code: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from services.reporting import project_attendance, project_casework, project_registry
-from services.reporting.inbox import Event
-from services.reporting.stores import Store
+from services.reporting.adapters import project_attendance, project_casework, project_registry
+from services.reporting.adapters.inbox import Event
+from services.reporting.adapters.stores import Store
 
 Reducer = Callable[[Store, Event], None]
 HANDLERS: dict[type, Reducer] = {

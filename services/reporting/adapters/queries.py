@@ -10,10 +10,11 @@ from typing import Any, Iterator
 
 import psycopg
 
-from services.reporting import inbox, labels, names
-from services.reporting.consumers import CONSUMER
-from services.reporting.ledgers import KINDS, LedgerKind, order_by
-from services.reporting.rebuild import as_of
+from services.reporting.adapters import inbox, names
+from services.reporting.adapters.ledgers import KINDS, LedgerKind, order_by
+from services.reporting.adapters.positions import CONSUMER
+from services.reporting.adapters.rebuild import as_of
+from services.reporting.domain import labels
 from services.runtime.clock import CHINA
 from services.runtime.db import Database
 

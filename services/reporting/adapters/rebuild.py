@@ -12,9 +12,9 @@ from typing import Iterator
 import psycopg
 from tqdm import tqdm
 
-from services.reporting import counters, inbox, projections
-from services.reporting.projectors import project
-from services.reporting.stores import MemoryStore
+from services.reporting.adapters import counters, inbox, projections, schema
+from services.reporting.adapters.projectors import project
+from services.reporting.adapters.stores import MemoryStore
 from services.runtime.db import Database
 
 
@@ -52,7 +52,7 @@ def rebuild(db: Database, *, show_progress: bool = True) -> RebuildResult:
         with tqdm(total=total, unit="ev", desc="重建报表投影 rebuild", disable=not show_progress) as bar:
             store, n = fold(conn, progress=bar)
         counters.compute_all(store)
-        projections.drop_and_create(conn)
+        schema.drop_and_create(conn)
         rows = store.copy_into(conn)
     return RebuildResult(n, rows, time.perf_counter() - started)
 

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Protocol
 
 import psycopg
 
-from services.reporting.projections import BY_NAME, READ_MODELS, Table
+from services.reporting.adapters.projections import BY_NAME, READ_MODELS, Table
 
 Row = dict[str, Any]
 

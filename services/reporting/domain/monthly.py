@@ -6,22 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.reporting.domain.calendar import start_of
+from services.reporting.domain.errors import ReportError, ReportForbidden
+
 NAMESPACE = uuid.UUID("6f1d3c2e-7b0a-4c55-9a51-8a0e6f0b5e21")
-
-
-class ReportError(Exception):
-    """A rule of monthly reporting was broken."""
-
-    code = "report_rule"
-    rule = ""
-
-    def __init__(self, message: str, rule: str) -> None:
-        super().__init__(message)
-        self.rule = rule
+OFFICERS = ("province_officer", "prefecture_officer", "county_officer", "township_officer")
 
 
 def content_hash(unit: str, month: str, figures: dict[str, Any]) -> str:
@@ -33,6 +27,44 @@ def content_hash(unit: str, month: str, figures: dict[str, Any]) -> str:
 
 def report_id(unit: str, month: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{unit}|{month}")
+
+
+def month_bounds(month: str) -> tuple[date, datetime]:
+    """'2025-09' → its first day and the first instant after it (China time)."""
+    first = date.fromisoformat(f"{month}-01")
+    nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return first, start_of(nxt)
+
+
+def parent_unit(unit: str, code: str) -> str | None:
+    """The unit a report goes up to: a school's township, a township's county, ... (None for the province)."""
+    if unit.startswith("school:"):
+        return code
+    return {4: code[:2], 6: code[:4], 9: code[:6]}.get(len(code))
+
+
+def require_inside(report: "MonthlyReport", actor: Any) -> None:
+    """Only readers inside the report's jurisdiction see it."""
+    if not (report.code.startswith(actor.jurisdiction)):
+        raise ReportForbidden("月报不在您的辖区内", "out_of_jurisdiction_read")
+
+
+def require_own(report: "MonthlyReport", actor: Any) -> None:
+    """A report is submitted by its own unit (school staff of the school, or its township, for a school's)."""
+    own = report.code.startswith(actor.jurisdiction) and len(actor.jurisdiction) == len(report.code)
+    if report.school_id:
+        own = actor.role in ("school_staff", "township_officer") and report.code.startswith(actor.jurisdiction) \
+            and (actor.role != "school_staff" or not actor.schools or report.school_id in actor.schools)
+    if actor.role != "admin" and not own:
+        raise ReportForbidden("只有本级（本校）可以上报该月报", "submit_own")
+
+
+def require_above(report: "MonthlyReport", actor: Any) -> None:
+    """A report is approved or sent back by an officer of a level above it."""
+    above = actor.role in OFFICERS and report.code.startswith(actor.jurisdiction) and (
+        len(actor.jurisdiction) < len(report.code) or bool(report.school_id))
+    if actor.role != "admin" and not above:
+        raise ReportForbidden("只有上级可以审核该月报", "approve_from_above")
 
 
 class MonthlyReport(Aggregate):

@@ -21,9 +21,9 @@ from openpyxl import load_workbook
 
 from contracts.events import CaseOpenedV1, SchoolRegisteredV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.registry import JurisdictionRegisteredV1
-from services.reporting import synthetic
+from bench.reporting import synthetic
 from services.reporting.bootstrap import api
-from services.reporting.pages import PAGES, VENDOR
+from services.reporting.entrypoints.api.pages import PAGES, VENDOR
 from services.reporting.settings import ReportingSettings
 from services.runtime.clock import FixedClock
 from services.runtime.infra import free_port

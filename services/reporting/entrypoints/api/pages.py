@@ -12,7 +12,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-WEB = Path(__file__).parent / "web"
+WEB = Path(__file__).parents[2] / "web"  # services/reporting/web: where `make web-assets` runs npm
 STATIC = WEB / "static"
 VENDOR = {"echarts.min.js": WEB / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
 PAGES = ("login", "dashboard", "ledger", "case", "reports")
