@@ -183,8 +183,8 @@ def _mount_bench_commands() -> None:
     bench_app.command("reporting-rebuild")(bench_reporting_rebuild)
 
 
-def bench_reporting_rebuild(events: int = typer.Option(100_000, help="Synthetic events to load into a scratch schema")) -> None:
-    """Loads synthetic events into a scratch schema's inbox and times a full reporting rebuild (prints, never fails)."""
+def bench_reporting_rebuild(events: int = typer.Option(100_000, help="Synthetic events to load into a throwaway database")) -> None:
+    """Loads synthetic events into a throwaway database's inbox and times a full reporting rebuild (prints, never fails)."""
     from bench.reporting.rebuild import run_bench
 
     typer.echo(run_bench(ServiceSettings().database_url, events))

@@ -9,8 +9,6 @@ import platform
 import time
 from typing import Iterable
 
-import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from bench.reporting import synthetic
@@ -18,8 +16,7 @@ from services.reporting.adapters import inbox, projections, schema
 from services.reporting.adapters.rebuild import rebuild
 from services.runtime.db import Database
 from services.runtime.kafka import partition_for
-
-SCHEMA = "reporting_bench"
+from services.runtime.scratchdb import fresh_database
 
 
 def copy_into_inbox(db: Database, generated: Iterable[synthetic.Generated], limit: int | None = None) -> int:
@@ -50,18 +47,15 @@ def load(db: Database, events: int) -> int:
 
 
 def run_bench(database_url: str, events: int) -> str:
-    """Loads ``events`` synthetic events into a scratch schema's inbox and times one full rebuild."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
-    db = Database(database_url, SCHEMA)
-    try:
-        db.execute_script(inbox.DDL + projections.ddl())
-        loaded = load(db, events)
-        result = rebuild(db, show_progress=True)
-    finally:
-        db.close()
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+    """Loads ``events`` synthetic events into the inbox of a throwaway database and times one full rebuild."""
+    with fresh_database(database_url, "bench_reporting_rebuild") as url:
+        db = Database(url, "reporting")
+        try:
+            db.execute_script(inbox.DDL + projections.ddl())
+            loaded = load(db, events)
+            result = rebuild(db, show_progress=True)
+        finally:
+            db.close()
     return (f"reporting rebuild on {platform.node()} ({os.cpu_count()} cores): {loaded:,} events → {result.rows:,} rows "
             f"in {result.seconds:.2f} s = {result.events_per_second:,.0f} events/s")
 
