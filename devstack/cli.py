@@ -22,7 +22,7 @@ def _mount_service_commands() -> None:
     from services.registry.cli import app as registry_app
 
     from services.attendance.cli import app as attendance_app
-    from services.reporting.bootstrap import CLI as reporting_app
+    from services.reporting.bootstrap import cli as reporting_app
 
     app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
     app.add_typer(attendance_app, name="attendance", help="Attendance: calendar import, day-close cut-offs.")

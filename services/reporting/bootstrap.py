@@ -13,7 +13,7 @@ from services.reporting.application.monthly import MonthlyReports, ReportsApplic
 from services.reporting.application.reading import Reading
 from services.reporting.entrypoints import scheduler
 from services.reporting.entrypoints.api import create_app
-from services.reporting.entrypoints.cli import Operator, create_cli
+from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
 from services.reporting.settings import ReportingSettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, serve
@@ -73,5 +73,5 @@ def operator(role: str) -> Operator:
     return Operator(runtime.db, lambda: reports_for(runtime, settings))
 
 
-CLI = create_cli(operator)
+cli = build_cli(operator)
 ROLES = {"api": run_api, "consumer": run_consumer_process, "scheduler": run_scheduler}

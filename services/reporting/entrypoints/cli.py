@@ -1,5 +1,5 @@
 """``baoxue reporting ...``, the operators' commands: rebuild the projections, reset the consumer's positions, seal
-and restate monthly reports, create the read-only BI role. The bootstrap builds it (``create_cli``) with what the
+and restate monthly reports, create the read-only BI role. The bootstrap builds it (``build_cli``) with what the
 commands work on; devstack mounts it into the ``baoxue`` command. The rebuild benchmark is `baoxue bench`'s."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Operator:
     monthly: Callable[[], MonthlyReports]
 
 
-def create_cli(operator: Callable[[str], Operator]) -> typer.Typer:
+def build_cli(operator: Callable[[str], Operator]) -> typer.Typer:
     """The command group; ``operator(role)`` composes what a command works on, when it runs."""
     app = typer.Typer(help="Reporting (台账与统计): projections, monthly reports, BI feed.", no_args_is_help=True)
 

@@ -61,7 +61,7 @@ def test_a_running_consumer_keeps_its_positions(feed, reporting_db):
 
 def test_the_command_asks_first_and_reports_what_it_removed(feed, reporting_db):
     _positions(reporting_db)
-    app = cli.create_cli(lambda role: cli.Operator(reporting_db, monthly=lambda: pytest.fail("not needed")))
+    app = cli.build_cli(lambda role: cli.Operator(reporting_db, monthly=lambda: pytest.fail("not needed")))
     runner = CliRunner()
     declined = runner.invoke(app, ["reset-positions"], input="n\n")
     assert declined.exit_code == 1 and sum(r[0] == CONSUMER for r in _rows(reporting_db, "consumer_positions")) == 2
