@@ -15,24 +15,18 @@ from __future__ import annotations
 import contextlib
 import io
 import inspect
-import itertools
 import os
 import platform
-import random
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-import httpx
-
-from bench.common import NA, Row, Size, bench_headers, free_offset, ms_summary, note, percentile, scoped_env
-from bench.stack import stack_rows, stop_procs, wait_ready
-from devstack.stack import baoxue_command
+from bench.common import NA, Row, Size, note, scoped_env
+from bench.reporting.figures import reporting_rows
+from bench.stack import stack_rows
 from services.runtime.scratchdb import fresh_database
-from services.runtime.settings import SERVICE_PORTS
 
 
 def _call_command(command: Callable[..., Any], **given: Any) -> str:
@@ -92,117 +86,6 @@ def registry_rows(size: Size, server_url: str) -> list[Row]:
         text = _call_command(bench_import, children=size.children, schema="registry_bench", kind="population")
     rate = _rate(text, "children/s")
     return [(f"registry import rate ({size.children:,} children)", f"{rate:,.0f} children/s" if rate else NA)]
-
-
-# -------------------------------------------------------------------------------- reporting: rebuild and dashboards
-
-
-def _province(students: int) -> dict[str, int]:
-    """A synthetic province of about ``students`` students: 4 prefectures × 5 counties × 10 townships × schools."""
-    per_township = max(1, students // 200)
-    schools = max(1, min(10, per_township // 20))
-    return {"prefectures": 4, "counties": 5, "townships": 10, "schools": schools,
-            "students": max(1, per_township // schools)}
-
-
-def _load_inbox(db: Any, shape: dict[str, int]) -> int:
-    """The synthetic history COPYed into the inbox, as the reporting consumer would have stored it."""
-    from psycopg.types.json import Jsonb
-
-    from services.reporting import synthetic
-    from services.reporting.inbox import effective_time
-    from services.runtime.kafka import partition_for
-
-    sequences: dict[str, itertools.count] = {}
-    loaded = 0
-    with db.transaction() as conn, conn.cursor().copy(
-        "COPY inbox (topic, sequence, partition, event_id, type, subject, time, effective_time, envelope, payload) "
-        "FROM STDIN"
-    ) as copy:
-        for g in synthetic.history(seed=7, **shape):
-            topic = g.payload.topic
-            seq = next(sequences.setdefault(topic, itertools.count(1)))
-            envelope = {"id": f"{g.subject}-{seq}", "type": g.payload.ce_type(), "subject": g.subject,
-                        "time": g.time.isoformat(), "sequence": seq, "actorrole": "system"}
-            copy.write_row((topic, seq, partition_for(g.subject, 6), envelope["id"], envelope["type"], g.subject,
-                            g.time, effective_time(g.time, g.payload), Jsonb(envelope),
-                            Jsonb(g.payload.model_dump(mode="json"))))
-            loaded += 1
-    return loaded
-
-
-def reporting_rows(size: Size, server_url: str, bootstrap: str, queries: int = 200) -> list[Row]:
-    try:
-        from services.reporting import inbox, projections
-        from services.reporting.rebuild import rebuild
-    except ImportError:
-        return [("projection rebuild rate", NA), ("dashboard query latency", NA)]
-    from services.runtime.db import Database
-
-    shape = _province(size.students)
-    students = shape["prefectures"] * shape["counties"] * shape["townships"] * shape["schools"] * shape["students"]
-    rows: list[Row] = []
-    with fresh_database(server_url, "bench_reporting") as url:
-        db = Database(url, "reporting")
-        try:
-            db.execute_script(inbox.DDL + projections.ddl())
-            started = time.perf_counter()
-            loaded = _load_inbox(db, shape)
-            note(f"reporting: {loaded:,} synthetic events for {students:,} students loaded in "
-                 f"{time.perf_counter() - started:.1f} s; rebuilding")
-            result = rebuild(db, show_progress=False)
-            rows.append((f"projection rebuild rate ({result.events:,} events → {result.rows:,} rows)",
-                         f"{result.events_per_second:,.0f} events/s"))
-        finally:
-            db.close()
-        rows.append((f"dashboard query latency ({students:,} students, HTTP)",
-                     _dashboard_latency(url, bootstrap, shape, queries)))
-    with fresh_database(server_url, "bench_reporting_live") as url:
-        from services.reporting.bench import consumer_rate
-
-        db = Database(url, "reporting")
-        try:
-            events, rate = consumer_rate(db, shape)
-            rows.append((f"reporting live consumer ({events:,} events, polls of 500)", f"{rate:,.0f} events/s"))
-        finally:
-            db.close()
-    return rows
-
-
-def _dashboard_latency(url: str, bootstrap: str, shape: dict[str, int], queries: int) -> str:
-    """GET /v1/dashboard/{code} on a real reporting API process, province to township, after a warm-up."""
-    offset = free_offset()
-    env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
-           "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(baoxue_command() + ["run", "reporting", "api"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{SERVICE_PORTS['reporting'] + offset}"
-    try:
-        wait_ready({"reporting": base}, {"reporting-api": proc})
-        codes = ["52"]
-        for pf in range(1, shape["prefectures"] + 1):
-            codes.append(f"52{pf:02d}")
-            for co in range(1, shape["counties"] + 1):
-                codes.append(f"52{pf:02d}{co:02d}")
-                codes.extend(f"52{pf:02d}{co:02d}{tw:03d}" for tw in range(1, shape["townships"] + 1))
-        headers = bench_headers("province_officer", "52")
-        timings: dict[int, list[float]] = {}
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-            for code in codes[:10]:
-                http.get(f"/v1/dashboard/{code}").raise_for_status()
-            rng = random.Random(3)
-            for i in range(queries):
-                # Every level gets its share: the province and prefectures are the expensive ones.
-                code = [c for c in codes if len(c) == (2, 4, 6, 9)[i % 4]]
-                code = rng.choice(code)
-                started = time.perf_counter()
-                http.get(f"/v1/dashboard/{code}").raise_for_status()
-                timings.setdefault(len(code), []).append(time.perf_counter() - started)
-        every = [t for ts in timings.values() for t in ts]
-        province = timings.get(2, [])
-        return ms_summary(every) + (f" (province p99 {percentile(province, 0.99) * 1000:,.0f} ms)" if province else "")
-    finally:
-        stop_procs({"reporting-api": proc})
 
 
 # ------------------------------------------------------------------------------------------------------ the table

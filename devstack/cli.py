@@ -22,11 +22,11 @@ def _mount_service_commands() -> None:
     from services.registry.cli import app as registry_app
 
     from services.attendance.bootstrap import cli as attendance_app
-    from services.reporting.cli import app as reporting_app
+    from services.reporting.bootstrap import cli as reporting_app
 
     app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
     app.add_typer(attendance_app, name="attendance", help="Attendance: calendar import, day-close cut-offs.")
-    app.add_typer(reporting_app, name="reporting", help="Reporting: rebuild, monthly reports, BI role, benchmarks.")
+    app.add_typer(reporting_app, name="reporting", help="Reporting: rebuild, reset positions, monthly reports, BI role.")
     from simulator.cli import app as simulate_app
 
     app.add_typer(simulate_app, name="simulate", help="Simulates a province term through the public APIs and reconciles.")
@@ -185,6 +185,14 @@ def _mount_bench_commands() -> None:
     from bench.attendance.ingest import attendance as bench_attendance
 
     bench_app.command("attendance")(bench_attendance)
+    bench_app.command("reporting-rebuild")(bench_reporting_rebuild)
+
+
+def bench_reporting_rebuild(events: int = typer.Option(100_000, help="Synthetic events to load into a throwaway database")) -> None:
+    """Loads synthetic events into a throwaway database's inbox and times a full reporting rebuild (prints, never fails)."""
+    from bench.reporting.rebuild import run_bench
+
+    typer.echo(run_bench(ServiceSettings().database_url, events))
 
 
 _mount_bench_commands()

@@ -11,8 +11,8 @@ import pytest
 
 from contracts import topics
 from contracts.events import CaseOpenedV1, SchoolRegisteredV1, StudentEnrolledV1
-from services.reporting import projections
-from services.reporting.consumers import CONSUMER, DEFAULT_PARTITIONS, POLICIES, batch_scope, prepare_batch
+from services.reporting.adapters import projections, schema
+from services.reporting.entrypoints.consumers import CONSUMER, DEFAULT_PARTITIONS, POLICIES, batch_scope, prepare_batch
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
 from services.runtime.db import Database
 from services.runtime.kafka import partition_for
@@ -86,7 +86,7 @@ class Feed:
 @pytest.fixture(scope="session")
 def reporting_db(database_url):
     db = Database(database_url, "reporting")
-    projections.install(db)
+    schema.install(db)
     db.execute_script(OFFSETS_DDL)
     yield db
     db.close()

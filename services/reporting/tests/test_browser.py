@@ -21,9 +21,9 @@ from openpyxl import load_workbook
 
 from contracts.events import CaseOpenedV1, SchoolRegisteredV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.registry import JurisdictionRegisteredV1
-from services.reporting import synthetic
+from bench.reporting import synthetic
 from services.reporting.bootstrap import api
-from services.reporting.pages import PAGES, VENDOR
+from services.reporting.entrypoints.api.pages import PAGES, VENDOR
 from services.reporting.settings import ReportingSettings
 from services.runtime.clock import FixedClock
 from services.runtime.infra import free_port
@@ -68,7 +68,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, server, feed):
+def page(server, browser, feed):
     feed.history(synthetic.history(seed=5, prefectures=1, counties=2, townships=2, schools=2, students=8))
     context = browser.new_context(locale="zh-CN")
     context.add_init_script(f"localStorage.setItem('baoxue_token', '{token('province_officer', '52')}')")
@@ -115,7 +115,7 @@ def test_the_ledger_filters_and_opens_a_case_timeline_as_of_a_date(page, server)
     assert page.locator("#steps tr").count() < full
 
 
-def test_a_caller_without_a_token_is_sent_to_sign_in(browser, server):
+def test_a_caller_without_a_token_is_sent_to_sign_in(server, browser):
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{server}/ui/dashboard")
@@ -166,7 +166,7 @@ def hostile_pages(school: str) -> list[str]:
             "/ui/ledger?kind=suspected", f"/ui/case?id={CASE}", "/ui/reports?month=2025-09"]
 
 
-def test_html_in_names_and_token_claims_renders_as_text_under_a_strict_csp(browser, server, hostile):
+def test_html_in_names_and_token_claims_renders_as_text_under_a_strict_csp(server, browser, hostile):
     context = browser.new_context(locale="zh-CN")
     evil = token("province_officer", "52", user_id=XSS, name=XSS)
     context.add_init_script(f"localStorage.setItem('baoxue_token', '{evil}'); {WATCH}")
@@ -241,7 +241,7 @@ def test_the_pages_send_the_security_headers_and_carry_no_inline_script(server):
     assert api.headers["x-content-type-options"] == "nosniff" and api.headers["referrer-policy"] == "no-referrer"
 
 
-def test_sign_in_only_returns_to_a_page_of_this_site(browser, server):
+def test_sign_in_only_returns_to_a_page_of_this_site(server, browser):
     context = browser.new_context(locale="zh-CN")
     context.add_init_script(WATCH)
     page = context.new_page()
@@ -269,7 +269,7 @@ FONTS = """() => [...document.querySelectorAll('p, td, th, label, span, a, b, bu
   .filter(e => e.offsetParent !== null && e.textContent.trim()).map(e => parseFloat(getComputedStyle(e).fontSize))"""
 
 
-def test_every_page_is_usable_on_a_phone(browser, server, hostile, tmp_path):
+def test_every_page_is_usable_on_a_phone(server, browser, hostile, tmp_path):
     shots = Path(os.environ.get("BAOXUE_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(locale="zh-CN", viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from contracts.events.attendance import ChronicAbsenceFlaggedV1, ChronicAbsenceRetractedV1
-from services.reporting import projections
-from services.reporting.queries import ReportingQueries
-from services.reporting.rebuild import rebuild
+from services.reporting.adapters import schema
+from services.reporting.adapters.queries import ReportingQueries
+from services.reporting.adapters.rebuild import rebuild
 from services.reporting.tests.test_rebuild import snapshot
 from services.runtime.clock import FixedClock
 
@@ -91,7 +91,7 @@ def test_a_database_from_before_retractions_were_handled_applies_those_its_inbox
                          "DROP COLUMN resolution")
             conn.execute("UPDATE chronic_absences SET last_sequence = 1 WHERE flag_id = 'chronic:s4:2025-09-01'")
     finally:
-        projections.install(reporting_db)  # what every reporting process runs at start
+        schema.install(reporting_db)  # what every reporting process runs at start
     assert snapshot(reporting_db)["chronic_absences"] == expected
-    projections.install(reporting_db)  # once only: a second start changes nothing
+    schema.install(reporting_db)  # once only: a second start changes nothing
     assert snapshot(reporting_db)["chronic_absences"] == expected

@@ -10,9 +10,10 @@ import pytest
 
 from contracts.events import casework as c
 from contracts.events import registry as r
-from services.reporting import dashboards, synthetic
-from services.reporting.queries import Scope, View
-from services.reporting.rebuild import rebuild
+from bench.reporting import synthetic
+from services.reporting.adapters import dashboards
+from services.reporting.adapters.queries import Scope, View
+from services.reporting.adapters.rebuild import rebuild
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 1, 4, 0, tzinfo=timezone.utc)  # noon in China

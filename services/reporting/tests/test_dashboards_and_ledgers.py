@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from services.reporting import synthetic
+from bench.reporting import synthetic
+from services.reporting.adapters.dashboards import COUNTS
 from services.reporting.bootstrap import api
-from services.reporting.dashboards import COUNTS
 from services.reporting.settings import ReportingSettings
 from services.runtime.clock import FixedClock
 from services.runtime.testing import auth

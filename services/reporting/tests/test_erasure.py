@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from contracts.events.registry import StudentErasedV1
-from services.reporting import synthetic
-from services.reporting.rebuild import rebuild
+from bench.reporting import synthetic
+from services.reporting.adapters.rebuild import rebuild
 from services.reporting.tests.test_rebuild import snapshot
 
 pytestmark = pytest.mark.integration

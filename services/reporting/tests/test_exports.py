@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.registry import JurisdictionRegisteredV1
-from services.reporting import exports
+from services.reporting.adapters import exports
 from services.reporting.bootstrap import api
 from services.reporting.settings import ReportingSettings
 from services.runtime.clock import FixedClock
@@ -112,7 +112,7 @@ def test_ordinary_values_pass_unchanged(value):
 
 
 def test_a_control_character_does_not_break_the_xlsx_export():
-    from services.reporting.ledgers import CASES
+    from services.reporting.adapters.ledgers import CASES
 
     body = exports.to_xlsx(CASES, [{"name_masked": "张\x01*丰", "school_name": "=A1"}], "标题")
     sheet = load_workbook(io.BytesIO(body)).active

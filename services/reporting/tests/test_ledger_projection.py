@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.reporting.consumers import CONSUMER
+from services.reporting.entrypoints.consumers import CONSUMER
 
 pytestmark = pytest.mark.integration
 

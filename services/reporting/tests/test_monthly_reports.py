@@ -108,7 +108,7 @@ def test_approval_goes_bottom_up(client, september):
 
 
 def test_a_read_only_role_reads_the_bi_schema_only(client, september, database_url):
-    from services.reporting import bi
+    from services.reporting.adapters import bi
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.row_factory = psycopg.rows.dict_row

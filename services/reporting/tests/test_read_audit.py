@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from services.reporting.bootstrap import api
 from services.reporting.settings import ReportingSettings
-from services.runtime.clock import FixedClock
 from services.runtime.auth import ROLES
+from services.runtime.clock import FixedClock
 from services.runtime.testing import auth
 
 pytestmark = pytest.mark.integration

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.reporting import projections, synthetic
-from services.reporting.rebuild import rebuild
+from bench.reporting import synthetic
+from services.reporting.adapters import projections
+from services.reporting.adapters.rebuild import rebuild
 
 pytestmark = pytest.mark.integration
 

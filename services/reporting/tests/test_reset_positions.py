@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from services.reporting import cli
-from services.reporting.consumers import CONSUMER, ConsumerRunning, reset_positions
+from services.reporting.adapters.positions import CONSUMER, ConsumerRunning, reset_positions
+from services.reporting.entrypoints import cli
 
 pytestmark = pytest.mark.integration
 
@@ -59,12 +59,12 @@ def test_a_running_consumer_keeps_its_positions(feed, reporting_db):
     assert reset_positions(reporting_db)["consumer_positions"] == 2  # once it has stopped
 
 
-def test_the_command_asks_first_and_reports_what_it_removed(feed, reporting_db, monkeypatch):
+def test_the_command_asks_first_and_reports_what_it_removed(feed, reporting_db):
     _positions(reporting_db)
-    monkeypatch.setattr(cli, "_runtime", lambda role: (type("R", (), {"db": reporting_db})(), None))
+    app = cli.build_cli(lambda role: cli.Operator(reporting_db, monthly=lambda: pytest.fail("not needed")))
     runner = CliRunner()
-    declined = runner.invoke(cli.app, ["reset-positions"], input="n\n")
+    declined = runner.invoke(app, ["reset-positions"], input="n\n")
     assert declined.exit_code == 1 and sum(r[0] == CONSUMER for r in _rows(reporting_db, "consumer_positions")) == 2
-    done = runner.invoke(cli.app, ["reset-positions", "--yes"])
+    done = runner.invoke(app, ["reset-positions", "--yes"])
     assert done.exit_code == 0 and "2 positions, 2 offset hints" in done.output
     assert not any(r[0] == CONSUMER for r in _rows(reporting_db, "consumer_positions"))

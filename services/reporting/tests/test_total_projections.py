@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from fastapi.testclient import TestClient
 
 from contracts.events.casework import CaseOwnersAssignedV1, OwnerChange
-from services.reporting import synthetic
+from bench.reporting import synthetic
 from services.reporting.bootstrap import api
 from services.reporting.settings import ReportingSettings
 from services.runtime.clock import FixedClock

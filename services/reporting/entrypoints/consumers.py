@@ -1,0 +1,135 @@
+"""Reporting policies: every event of the topics it reads goes into the inbox and, once, into the read models
+(ProjectionSink: (message, conn), in the consumer's transaction with its position)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
+
+import psycopg
+
+from contracts import registry, topics
+from contracts.events.registry import StudentErasedV1
+from services.reporting.adapters import erasure, inbox
+from services.reporting.adapters.counters import CountingStore
+from services.reporting.adapters.positions import CONSUMER  # noqa: F401 - the name the bootstrap runs it under
+from services.reporting.adapters.projections import BY_NAME
+from services.reporting.adapters.projectors import project
+from services.reporting.adapters.stores import BufferedSqlStore, SqlStore
+from services.runtime.consumer import Message
+
+TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK]
+DEFAULT_PARTITIONS = 6
+
+
+class Batch:
+    """What one consumer transaction shares: one counting store over a buffered SQL store (rows read many at a
+    time, written back and counter differences summed once at the end), and the events ``prepare`` kept in the
+    inbox with one statement (only those new to the inbox are projected)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.store = CountingStore(BufferedSqlStore(conn))
+        self.events: dict[int, inbox.Event] = {}
+        self.fresh: set[tuple[str, int]] = set()
+        self.erased: list[str] = []  # students erased in this batch: scrubbed after its rows are written
+
+
+_batch: ContextVar[Batch | None] = ContextVar("reporting_batch", default=None)
+
+
+@contextmanager
+def batch_scope(conn: psycopg.Connection) -> Iterator[None]:
+    """One ``Batch`` for a whole consumer transaction; its rows and counters are written on the way out (a batch
+    of 500 enrolments at one school is one counter update and one upsert per table, not 500 of each)."""
+    batch = Batch(conn)
+    token = _batch.set(batch)
+    try:
+        yield
+        batch.store.flush()
+        for student_id in batch.erased:
+            erasure.scrub(conn, student_id)
+    finally:
+        _batch.reset(token)
+
+
+_NAMES_KEY: dict[tuple[type, str], bool] = {}  # (contract, table): the contract has a field for each key column
+
+
+def _keys(table: str, payloads: list[Any]) -> list[tuple[Any, ...]]:
+    """The keys of ``table`` that payloads name with attributes of the key's names (a case event's student_id →
+    its student row)."""
+    key = BY_NAME[table].key
+    out = []
+    for p in payloads:
+        if (type(p), table) not in _NAMES_KEY:
+            _NAMES_KEY[(type(p), table)] = set(key) <= type(p).model_fields.keys()
+        if not _NAMES_KEY[(type(p), table)]:
+            continue
+        values = tuple(getattr(p, k) for k in key)
+        if all(v is not None for v in values):
+            out.append(values)
+    return out
+
+
+PRELOADED = ("students", "special_groups", "schools", "ledger", "findings", "suspected", "absences", "school_days",
+             "chronic_absences")
+
+
+def prepare_batch(partitions: int) -> Callable[[psycopg.Connection, list[Message]], None]:
+    """Keeps the batch's events in the inbox with one statement and loads the rows they name, one query a table."""
+
+    def prepare(conn: psycopg.Connection, messages: list[Message]) -> None:
+        batch = _batch.get()
+        if batch is None or batch.conn is not conn:
+            return
+        events = [inbox.event_of(m, partitions) for m in messages]
+        batch.fresh |= inbox.record_many(conn, messages, events)
+        batch.events.update((id(m), e) for m, e in zip(messages, events))
+        payloads = [m.payload for m, e in zip(messages, events) if (e.topic, e.sequence) in batch.fresh]
+        for table in PRELOADED:
+            batch.store.preload(table, _keys(table, payloads))
+        batch.store.preload("applied_positions", [(t,) for t in {e.topic for e in events}])
+        batch.store.preload_cases(k[0] for k in _keys("students", payloads))
+        if not batch.store.all_moves:
+            batch.store.preload_moves()
+
+    return prepare
+
+
+def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psycopg.Connection], None]:
+    """Keeps the event in the inbox (the history rebuilds replay) and applies it unless the inbox had it."""
+
+    def policy(message: Message, conn: psycopg.Connection) -> None:
+        batch = _batch.get()
+        if isinstance(message.payload, StudentErasedV1) and batch is not None and batch.conn is conn:
+            batch.erased.append(message.payload.student_id)  # scrubbed once the batch's rows are written
+        if batch is not None and batch.conn is conn and id(message) in batch.events:
+            event = batch.events.pop(id(message))
+            position = (event.topic, event.sequence)
+            if position in batch.fresh:  # prepared: in the inbox already; projected once
+                batch.fresh.discard(position)
+                project(batch.store, event)
+            return
+        event = inbox.event_of(message, partitions)
+        if inbox.record(conn, message, event):
+            if batch is not None and batch.conn is conn:
+                project(batch.store, event)
+                return
+            store = CountingStore(SqlStore(conn))
+            project(store, event)
+            store.flush()
+            if isinstance(message.payload, StudentErasedV1):
+                erasure.scrub(conn, message.payload.student_id)
+
+    return policy
+
+
+def policies(partitions: int = DEFAULT_PARTITIONS) -> dict[type, Any]:
+    """One policy for every contract published on the topics reporting reads."""
+    policy = when_any_event_keep_and_project(partitions)
+    return {c: policy for c in registry().values() if c.topic in TOPICS}
+
+
+POLICIES = policies()

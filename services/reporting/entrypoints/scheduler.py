@@ -1,0 +1,55 @@
+"""The month-end scheduler: seals last month's reports once the month is over, and checks sealed months for
+restatements once a day (the runtime's loop: logs start and stop, outlives outages)."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Any, Callable
+
+from services.reporting.application.monthly import MonthlyReports
+from services.runtime.scheduling import run_loop
+
+
+def last_month(today: date) -> str:
+    """The month before the one ``today`` is in, as 'YYYY-MM'."""
+    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def napping(should_stop: Callable[[], bool], step_s: float = 0.5) -> Callable[[float], None]:
+    """A sleep that wakes within ``step_s`` of a stop request."""
+
+    def nap(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(step_s)
+
+    return nap
+
+
+def run(reports: MonthlyReports, *, clock: Any, logger: Any, root: str, interval_s: float,
+        should_stop: Callable[[], bool]) -> None:
+    """Every ``interval_s``: seal last month for every unit not sealed yet; once a day, restate it."""
+    restated_on: list[date | None] = [None]
+
+    def done(work: dict[str, Any]) -> None:
+        if work["sealed"]:
+            logger.info("monthly_reports_sealed", month=work["month"], reports=work["sealed"])
+        if work["restated"] is not None:
+            logger.info("monthly_reports_checked", month=work["month"], restated=work["restated"])
+
+    def tick() -> dict[str, Any]:
+        today = clock.today()
+        work: dict[str, Any] = {"month": last_month(today), "restated": None}
+        work["sealed"] = reports.seal(work["month"], root)
+        if restated_on[0] != today:
+            try:
+                work["restated"] = reports.restate(work["month"], root)
+            except Exception:
+                done(work)  # what was sealed is logged even when the check fails
+                raise
+            restated_on[0] = today
+        return work
+
+    run_loop(tick, should_stop=should_stop, logger=logger, interval_s=interval_s, sleep=napping(should_stop),
+             done=done, failed_event="monthly_reports_retrying")
