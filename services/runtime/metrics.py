@@ -60,7 +60,7 @@ class Metrics:
             ["service", "consumer", "topic"],
             registry=r,
         )
-        # Defined for deploy/k8s alerts and dashboards; not wired yet (see deploy/README.md, "Metrics").
+        # Defined for deploy/k8s alerts and dashboards; not wired yet (see deploy/README.md, "Alerts and metrics").
         self.dependency_up = Gauge(
             "baoxue_dependency_up", "1 if the last check of a dependency (database, broker) succeeded, else 0",
             ["service", "role", "dependency"], registry=r,

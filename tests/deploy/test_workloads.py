@@ -194,3 +194,28 @@ def test_network_policies_allow_only_what_a_process_needs(service: str, role: st
 def test_the_kafka_listener_admits_only_kafka_clients() -> None:
     (listener,) = of_kind("Kafka")[0]["spec"]["kafka"]["listeners"]
     assert listener["networkPolicyPeers"] == [{"podSelector": {"matchLabels": {"baoxue/kafka-client": "true"}}}]
+
+
+@pytest.mark.parametrize("service,role", PROCESSES)
+def test_production_settings_are_complete(service: str, role: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process's settings, from the ConfigMap and its env (secrets as strong stand-ins), pass the service's
+    own production checks: nothing the cluster must provide is missing."""
+    import importlib
+    import inspect
+
+    from services.runtime.settings import ServiceSettings
+
+    container = by_name("Deployment")[f"{service}-{role}"]["spec"]["template"]["spec"]["containers"][0]
+    for name in list(__import__("os").environ):
+        if name.startswith("BAOXUE_"):
+            monkeypatch.delenv(name)
+    for name, value in config().items():
+        monkeypatch.setenv(name, value)
+    for var in container["env"]:
+        monkeypatch.setenv(var["name"], var.get("value") or "s3cr3t-" + "x" * 40)
+    module = importlib.import_module(f"services.{service}.settings")
+    (cls,) = [c for _, c in inspect.getmembers(module, inspect.isclass)
+              if issubclass(c, ServiceSettings) and c.__module__ == module.__name__]
+    settings = cls()
+    assert settings.env == "production" and not settings.dev_tokens_enabled
+    assert settings.kafka_partitions == 24
