@@ -24,6 +24,14 @@ def test_generated_manifests_are_current() -> None:
         assert (k8s.K8S / name).read_text(encoding="utf-8") == text, f"{name}: run python -m devstack.k8s"
 
 
+def test_kustomization_applies_every_manifest() -> None:
+    from tests.deploy.manifests import kustomization
+
+    files = {p.name for p in k8s.K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(kustomization()["resources"]) == sorted(files)
+    assert set(k8s.render()) <= files
+
+
 def test_every_process_role_has_a_deployment() -> None:
     deployments = by_name("Deployment")
     assert sorted(deployments) == sorted(f"{s}-{r}" for s, r in PROCESSES)
