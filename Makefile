@@ -4,7 +4,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/python -m pytest -q -p no:cacheprovider
 PYTEST_ARGS ?=
 
-.PHONY: venv up test test-simulation test-fast fuzz bench demo schemas clean browser-deps web-assets
+.PHONY: venv up test test-simulation test-fast fuzz bench demo schemas clean browser-deps web-assets deploy-validators deploy-check
 
 venv: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 up: venv
 	$(VENV)/bin/baoxue up
 
-test: venv browser-deps
+test: venv browser-deps deploy-validators
 	$(PYTEST) -m "not simulation" $(PYTEST_ARGS)
 
 # Whole-term simulations (baoxue simulate, with and without the fault campaign) on their own stacks.
@@ -60,3 +60,15 @@ $(WEB)/node_modules/.package-lock.json: $(WEB)/package-lock.json
 browser-deps: web-assets
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	-fc-list 2>/dev/null | grep -qi 'noto.*cjk' || apt-get install -y fonts-noto-cjk || (apt-get update && apt-get install -y fonts-noto-cjk)
+
+# Offline schemas of deploy/k8s (Kubernetes, Strimzi, CloudNativePG, prometheus-operator, KEDA validators from npm,
+# never committed) for tests/deploy; deploy-check regenerates nothing, it only says whether deploy/k8s is current.
+VALIDATORS := deploy/validate
+deploy-validators: $(VALIDATORS)/node_modules/.package-lock.json
+
+$(VALIDATORS)/node_modules/.package-lock.json: $(VALIDATORS)/package-lock.json
+	cd $(VALIDATORS) && npm ci --no-audit --no-fund
+
+deploy-check: venv deploy-validators
+	$(VENV)/bin/python -m devstack.k8s --check
+	$(PYTEST) tests/deploy $(PYTEST_ARGS)

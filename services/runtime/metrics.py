@@ -60,6 +60,31 @@ class Metrics:
             ["service", "consumer", "topic"],
             registry=r,
         )
+        # Defined for deploy/k8s alerts and dashboards; not wired yet (see deploy/README.md, "Alerts and metrics").
+        self.dependency_up = Gauge(
+            "baoxue_dependency_up", "1 if the last check of a dependency (database, broker) succeeded, else 0",
+            ["service", "role", "dependency"], registry=r,
+        )
+        self.scheduler_ticks = Counter(
+            "baoxue_scheduler_ticks_total", "Scheduler ticks by outcome (ok, failed)", ["service", "outcome"], registry=r
+        )
+        self.scheduler_last_tick = Gauge(
+            "baoxue_scheduler_last_tick_timestamp_seconds", "Unix time of the last tick that succeeded", ["service"],
+            registry=r,
+        )
+        self.day_closes_overdue = Gauge(
+            "baoxue_day_closes_overdue", "School days past their cut-off that are not closed yet", ["service"],
+            registry=r,
+        )
+        self.checkins_recorded = Counter(
+            "baoxue_checkins_recorded_total", "Check-ins stored (rows of accepted check-in batches)", ["service"],
+            registry=r,
+        )
+        self.cases_open = Gauge("baoxue_cases_open", "Cases not closed (销号) yet", ["service"], registry=r)
+        self.case_deadlines_overdue = Gauge(
+            "baoxue_case_deadlines_overdue", "Case deadlines passed without the step they demand", ["service"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The text exposition format of this registry."""

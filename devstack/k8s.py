@@ -1,0 +1,292 @@
+"""Renders the generated part of deploy/k8s from the catalog (each bootstrap's ROLES), the runtime's port tables and
+contracts.topics, so a new process role or topic cannot be forgotten in the cluster manifests.
+
+    python -m devstack.k8s            # rewrite deploy/k8s/{services,topics,autoscaling,networkpolicies}.yaml
+    python -m devstack.k8s --check    # exit 1 if a committed file differs (tests/deploy does the same)
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contracts import topics
+from devstack.catalog import SERVICES, service_roles
+from services.runtime.settings import SERVICE_PORTS, WORKER_METRICS_PORTS
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+IMAGE = "baoxue:0.1.0"
+PARTITIONS = 24  # BAOXUE_KAFKA_PARTITIONS in config.yaml; a topic's count is fixed for its life
+REPLICATION = 3  # BAOXUE_KAFKA_REPLICATION_FACTOR; min.insync.replicas 2 with acks=all
+UID = 10001
+DATA_DIR = "/var/lib/baoxue"
+KEK_DIR = "/etc/baoxue/kek"
+PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+PART_OF = {"app.kubernetes.io/part-of": "baoxue"}
+KAFKA_CLIENT = {"baoxue/kafka-client": "true"}  # the Kafka listener admits only pods with this label
+POOLER = "baoxue-db-pooler-rw"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one kind of process runs on the cluster."""
+
+    replicas: int
+    cpu: str
+    memory: str
+    memory_limit: str
+    kafka: bool  # talks to the broker
+    max_replicas: int = 0  # > 0: autoscaled on consumer lag (KEDA), replicas left to the autoscaler
+
+
+PLANS = {
+    # APIs never produce to Kafka; they reach it only because /readyz still checks the broker (runtime/bootstrap.py).
+    "api": Plan(3, "250m", "256Mi", "1Gi", kafka=True),
+    # one leader publishes (advisory lock); the second replica takes over within seconds
+    "relay": Plan(2, "250m", "256Mi", "1Gi", kafka=True),
+    # replicas share the 24 partitions; 8 replicas hold 3 partitions each
+    "consumer": Plan(2, "500m", "384Mi", "1Gi", kafka=True, max_replicas=8),
+    # every tick is claimed by one replica (runtime/scheduling.py), the other stands by
+    "scheduler": Plan(2, "100m", "256Mi", "1Gi", kafka=False),
+}
+LAG_THRESHOLD = 5000  # messages behind per consumer replica before KEDA adds one
+SECRETS: dict[str, list[tuple[str, str, str]]] = {  # service -> (env var, secret, key); "*" for every service
+    "*": [("BAOXUE_CIPHER_KEY", "baoxue-secrets", "cipher-key")],
+    "registry": [("BAOXUE_PSEUDONYM_KEY", "baoxue-registry", "pseudonym-key")],
+    "notifications": [("BAOXUE_WEBHOOK_TOKEN", "baoxue-notifications", "webhook-token")],
+}
+EXTERNAL_HTTPS = {("*", "api"), ("notifications", "consumer")}  # OIDC provider's JWKS; the message gateway
+
+
+def processes() -> list[tuple[str, str]]:
+    """Every (service, role) the bootstraps declare, in catalog order."""
+    return [(service, role) for service in SERVICES for role in service_roles(service)]
+
+
+def port_of(service: str, role: str) -> tuple[str, int]:
+    """The named port a process serves: the API's HTTP port, or a worker's /metrics port."""
+    return ("http", SERVICE_PORTS[service]) if role == "api" else ("metrics", WORKER_METRICS_PORTS[(service, role)])
+
+
+def labels(service: str, role: str) -> dict[str, str]:
+    return {"baoxue/service": service, "baoxue/role": role}
+
+
+def pod_labels(service: str, role: str) -> dict[str, str]:
+    return {**PART_OF, **labels(service, role), **(KAFKA_CLIENT if PLANS[role].kafka else {})}
+
+
+def env(service: str) -> list[dict[str, Any]]:
+    """Database credentials and secrets by reference only; the URL points at the PgBouncer pooler."""
+    items: list[dict[str, Any]] = [
+        {"name": "BAOXUE_DB_USER", "valueFrom": {"secretKeyRef": {"name": "baoxue-db-app", "key": "username"}}},
+        {"name": "BAOXUE_DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "baoxue-db-app", "key": "password"}}},
+        {"name": "BAOXUE_DATABASE_URL",
+         "value": f"postgresql://$(BAOXUE_DB_USER):$(BAOXUE_DB_PASSWORD)@{POOLER}:5432/baoxue"},
+    ]
+    for name, secret, key in SECRETS["*"] + SECRETS.get(service, []):
+        items.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+    if service == "registry":
+        items.append({"name": "BAOXUE_KEY_FILE", "value": f"{KEK_DIR}/kek.json"})
+    return items
+
+
+def probes(role: str, port: str) -> dict[str, Any]:
+    """APIs: /healthz alive, /readyz ready. Workers: their metrics server answers while the process lives."""
+    alive = "/healthz" if role == "api" else "/metrics"
+    ready = "/readyz" if role == "api" else "/metrics"
+    return {
+        # build_runtime waits up to 60 s for PostgreSQL before anything listens
+        "startupProbe": {"httpGet": {"path": alive, "port": port}, "periodSeconds": 5, "failureThreshold": 30},
+        "readinessProbe": {"httpGet": {"path": ready, "port": port}, "periodSeconds": 10, "timeoutSeconds": 5,
+                           "failureThreshold": 3},
+        "livenessProbe": {"httpGet": {"path": alive, "port": port}, "periodSeconds": 20, "timeoutSeconds": 5,
+                          "failureThreshold": 3},
+    }
+
+
+def deployment(service: str, role: str) -> dict[str, Any]:
+    plan = PLANS[role]
+    port_name, port = port_of(service, role)
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": DATA_DIR}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                                     {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}]
+    if service == "registry":
+        mounts.append({"name": "kek", "mountPath": KEK_DIR, "readOnly": True})
+        volumes.append({"name": "kek", "secret": {"secretName": "baoxue-registry-kek", "defaultMode": 0o400}})
+    container = {
+        "name": role,
+        "image": IMAGE,
+        "args": ["run", service, role],
+        "ports": [{"name": port_name, "containerPort": port}],
+        "envFrom": [{"configMapRef": {"name": "baoxue-config"}}],
+        "env": env(service),
+        "resources": {"requests": {"cpu": plan.cpu, "memory": plan.memory}, "limits": {"memory": plan.memory_limit}},
+        **probes(role, port_name),
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": mounts,
+    }
+    spec: dict[str, Any] = {} if plan.max_replicas else {"replicas": plan.replicas}
+    spec.update({
+        "selector": {"matchLabels": labels(service, role)},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {
+            "metadata": {"labels": pod_labels(service, role)},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "terminationGracePeriodSeconds": 30,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                               "whenUnsatisfiable": "ScheduleAnyway",
+                                               "labelSelector": {"matchLabels": labels(service, role)}}],
+                "containers": [container],
+                "volumes": volumes,
+            },
+        },
+    })
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"{service}-{role}", "labels": {**PART_OF, **labels(service, role)}}, "spec": spec}
+
+
+def pdb(service: str, role: str) -> dict[str, Any]:
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": f"{service}-{role}", "labels": {**PART_OF, **labels(service, role)}},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(service, role)}}}
+
+
+def api_service(service: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": service, "labels": {**PART_OF}},
+            "spec": {"selector": labels(service, "api"), "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+
+
+def scaled_object(service: str, role: str) -> dict[str, Any]:
+    """Consumers scale on their lag as they report it (they commit no Kafka offsets, so KEDA's Kafka scaler cannot
+    see it): the sum over partitions, each counted once however many replicas still export it."""
+    plan = PLANS[role]
+    query = (f'sum(max by (topic, partition) (baoxue_consumer_lag_messages{{namespace="baoxue", '
+             f'service="{service}", consumer="{service}"}}))')
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+            "metadata": {"name": f"{service}-{role}", "labels": {**PART_OF, **labels(service, role)}},
+            "spec": {"scaleTargetRef": {"name": f"{service}-{role}"},
+                     "minReplicaCount": plan.replicas, "maxReplicaCount": plan.max_replicas,
+                     "pollingInterval": 15, "cooldownPeriod": 300,
+                     "triggers": [{"type": "prometheus", "metadata": {
+                         "serverAddress": PROMETHEUS, "query": query, "threshold": str(LAG_THRESHOLD)}}]}}
+
+
+def kafka_topic(name: str, retention_ms: int) -> dict[str, Any]:
+    return {"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
+            "metadata": {"name": name, "labels": {"strimzi.io/cluster": "baoxue", **PART_OF}},
+            "spec": {"topicName": name, "partitions": PARTITIONS, "replicas": REPLICATION,
+                     "config": {"min.insync.replicas": 2, "retention.ms": retention_ms, "cleanup.policy": "delete"}}}
+
+
+def topic_names() -> tuple[list[str], list[str]]:
+    """The topics of services that publish (they have a relay) and the dead-letter topic of every consumer (each
+    service's consumer is named after the service)."""
+    published = [t for t in topics.ALL if "relay" in service_roles(t.split(".")[1])]
+    dead = [topics.dead_letter(s) for s in SERVICES if "consumer" in service_roles(s)]
+    return published, dead
+
+
+def network_policies() -> list[dict[str, Any]]:
+    """Default deny for the app pods; each process may reach DNS, the pooler and (if it needs it) Kafka, and be
+    reached on its port by the ingress controller (APIs) and Prometheus."""
+    def policy(name: str, selector: dict[str, str], ingress: list | None, egress: list | None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"podSelector": {"matchLabels": selector}, "policyTypes": []}
+        if ingress is not None:
+            spec["policyTypes"].append("Ingress")
+            spec["ingress"] = ingress
+        if egress is not None:
+            spec["policyTypes"].append("Egress")
+            spec["egress"] = egress
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": name, "labels": {**PART_OF}}, "spec": spec}
+
+    def ns(name: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    dns = {"to": [{**ns("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+           "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+    pooler = {"to": [{"podSelector": {"matchLabels": {"cnpg.io/poolerName": POOLER}}}],
+              "ports": [{"protocol": "TCP", "port": 5432}]}
+    kafka = {"to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": "baoxue", "strimzi.io/kind": "Kafka"}}}],
+             "ports": [{"protocol": "TCP", "port": 9092}]}
+    https = {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}],
+             "ports": [{"protocol": "TCP", "port": 443}]}
+    out = [policy("default-deny", PART_OF, [], [])]
+    for service, role in processes():
+        port_name, _ = port_of(service, role)
+        sources = [ns("monitoring")] + ([ns("ingress-nginx")] if role == "api" else [])
+        egress = [dns, pooler] + ([kafka] if PLANS[role].kafka else [])
+        if ("*", role) in EXTERNAL_HTTPS or (service, role) in EXTERNAL_HTTPS:
+            egress.append(https)
+        out.append(policy(f"{service}-{role}", labels(service, role),
+                          [{"from": sources, "ports": [{"protocol": "TCP", "port": port_name}]}], egress))
+    # the pooler takes connections from the app pods only (and is scraped); the operator manages it
+    out.append(policy(POOLER, {"cnpg.io/poolerName": POOLER}, [
+        {"from": [{"podSelector": {"matchLabels": PART_OF}}], "ports": [{"protocol": "TCP", "port": 5432}]},
+        {"from": [ns("monitoring")], "ports": [{"protocol": "TCP", "port": 9127}]},
+        {"from": [ns("cnpg-system")]},
+    ], None))
+    out.append(policy("baoxue-db", {"cnpg.io/cluster": "baoxue-db"}, [
+        {"from": [{"podSelector": {"matchLabels": {"cnpg.io/poolerName": POOLER}}},
+                  {"podSelector": {"matchLabels": {"cnpg.io/cluster": "baoxue-db"}}}],
+         "ports": [{"protocol": "TCP", "port": 5432}]},
+        {"from": [ns("monitoring")], "ports": [{"protocol": "TCP", "port": 9187}]},
+        {"from": [ns("cnpg-system")]},
+    ], None))
+    return out
+
+
+def render() -> dict[str, str]:
+    """File name -> content of every generated manifest."""
+    import yaml
+
+    def dump(header: str, docs: list[dict[str, Any]]) -> str:
+        body = "".join("---\n" + yaml.safe_dump(d, sort_keys=False, width=120, allow_unicode=True) for d in docs)
+        return f"# GENERATED by `python -m devstack.k8s` ({header}); edit devstack/k8s.py, not this file.\n{body}"
+
+    procs = processes()
+    workloads: list[dict[str, Any]] = []
+    for service in SERVICES:
+        for s, role in procs:
+            if s == service:
+                workloads += [deployment(service, role), pdb(service, role)]
+        if "api" in service_roles(service):
+            workloads.append(api_service(service))
+    published, dead = topic_names()
+    return {
+        "services.yaml": dump("one Deployment and PodDisruptionBudget per process of services/*/bootstrap.py ROLES",
+                              workloads),
+        "topics.yaml": dump("every topic a relay publishes, every consumer's dead-letter topic",
+                            [kafka_topic(t, -1) for t in published]
+                            + [kafka_topic(t, 90 * 24 * 3600 * 1000) for t in dead]),
+        "autoscaling.yaml": dump("consumers scale on their lag", [
+            scaled_object(s, r) for s, r in procs if PLANS[r].max_replicas]),
+        "networkpolicies.yaml": dump("who may talk to whom", network_policies()),
+    }
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for name, text in render().items():
+        path = K8S / name
+        if "--check" in argv:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print(f"deploy/k8s out of date: {', '.join(stale)} (run: python -m devstack.k8s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
