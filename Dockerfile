@@ -8,6 +8,6 @@ COPY services ./services
 COPY simulator ./simulator
 COPY devstack ./devstack
 COPY bench ./bench
-RUN pip install --no-cache-dir . && useradd --system baoxue
-USER baoxue
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 --no-create-home baoxue
+USER 10001
 ENTRYPOINT ["baoxue"]
