@@ -19,7 +19,7 @@ app.add_typer(contracts_app, name="contracts")
 
 def _mount_service_commands() -> None:
     """Each service may bring its own sub-commands (imports, benchmarks, rebuilds)."""
-    from services.registry.cli import app as registry_app
+    from services.registry.bootstrap import CLI as registry_app
 
     from services.attendance.cli import app as attendance_app
     from services.reporting.cli import app as reporting_app
