@@ -6,7 +6,6 @@ from datetime import date
 import pytest
 from openpyxl import Workbook
 
-from bench.registry.county import generate_county, schools_of
 from services.registry.adapters.bulk import BulkWriter
 from services.registry.domain.errors import InvalidInput
 from services.registry.domain.registration import Student, student_id_for
@@ -117,18 +116,6 @@ def test_an_xlsx_file_from_a_data_exchange_imports_with_flags(county):
     assert "left_behind" in flags
 
 
-def test_a_second_source_adds_its_record_to_the_same_children(county):
-    generated = generate_county(200, seed=3)
-    first = county.app.imports.import_file(kind="population", content=generated.population_csv(), filename="ga.csv",
-                                   source="public_security", valid_only=False, today=TODAY, meta=META)
-    second = county.app.imports.import_file(kind="population", content=generated.population_csv(), filename="mz.csv",
-                                    source="civil_affairs", valid_only=False, today=TODAY, meta=META)
-    assert first.created == 200 and second.changed == 200 and second.created == 0
-    some = generated.population[0]["id_number"]
-    assert {r["source"] for r in county.app.population.child_record(some).records.values()} == {"public_security",
-                                                                                      "civil_affairs"}
-
-
 def test_fast_encoding_is_what_the_library_itself_would_store(county):
     """The bulk writer's direct encoding round-trips through the library's repository unchanged."""
     writer = BulkWriter(county.app.store, batch_size=2)
@@ -153,15 +140,3 @@ def test_fast_encoding_is_what_the_library_itself_would_store(county):
         k: v for k, v in vars(opened(stored)).items() if k != "timestamp"}  # sealed with fresh nonces: compare opened
     assert ours.topic == stored.topic
     assert county.app.population.child_record(other).status == "active"
-
-
-def test_schools_import_all_or_nothing(county):
-    rows = schools_of("520102", townships=2)
-    text = "code,name,level,county_code,township_code\n" + "\n".join(
-        ",".join(r[c] for c in ("code", "name", "level", "county_code", "township_code")) for r in rows)
-    bad = text + "\nZ9,坏学校,college,520102,520102001\n"
-    report = county.app.imports.import_schools(bad.encode(), "schools.csv", META)
-    assert not report.imported and report.errors[0].line == 6 and report.errors[0].code == "school_level"
-    report = county.app.imports.import_schools(text.encode(), "schools.csv", META)
-    assert report.imported and report.created == 4
-    assert county.app.imports.import_schools(text.encode(), "schools.csv", META).unchanged == 4
