@@ -117,7 +117,7 @@ def test_erasure_leaves_the_name_nowhere_while_counts_stay(own_database, tmp_pat
     settings = settings_for(own_database, tmp_path, kafka_bootstrap=kafka_bootstrap)
     runtime, registry, client = start(settings)
     topic = f"test.registry.erasure.{uuid.uuid4().hex[:8]}"
-    relay = Relay(service="registry", app=registry, db=runtime.db, topic=topic, to_contract=contract_mapper(registry.store),
+    relay = Relay(service="registry", app=registry.store, db=runtime.db, topic=topic, to_contract=contract_mapper(registry.store),
                   bootstrap=kafka_bootstrap, partitions=6, metrics=runtime.metrics, logger=runtime.logger,
                   safety_poll_s=0.2)
     stop = {"now": False}
@@ -197,7 +197,7 @@ def test_erasure_leaves_the_name_nowhere_while_counts_stay(own_database, tmp_pat
 def test_kek_rotation_by_the_cli_rewraps_every_data_key_and_the_old_kek_can_go(own_database, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from services.registry.entrypoints.cli import app as cli
+    from services.registry.bootstrap import CLI as cli
 
     secret = os.urandom(24).hex()
     settings = RegistrySettings(database_url=own_database, env="test", db_pool_size=2, key_file=tmp_path / "kek.json", pseudonym_key=secret)
