@@ -20,6 +20,22 @@ CONTRACTS = {
     "contracts import no service and not the runtime": "forbidden",
     "No import circles between the modules of contracts, services.runtime, devstack and bench": "acyclic_siblings",
 }
+ROOMS = ("bootstrap", "entrypoints", "application", "adapters", "domain")  # highest first (README: the rooms)
+
+
+def layered(service: str) -> str:
+    """The name of a service's layers contract (one per service that lives in the rooms)."""
+    return f"services.{service}: rooms are layered (bootstrap > entrypoints > application > adapters > domain)"
+
+
+def in_rooms() -> list[str]:
+    """The services already restructured into the rooms (each must declare its layers contract)."""
+    return [s for s in SERVICES if all((ROOT / "services" / s / room).is_dir() for room in ROOMS[1:])]
+
+
+def declared_contracts() -> dict[str, dict]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    return {c["name"]: c for c in config["contracts"]}
 
 
 def lint(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -33,21 +49,27 @@ def lint(cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_project_declares_the_rules() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
-    declared = {c["name"]: c["type"] for c in config["contracts"]}
-    assert declared == CONTRACTS
+    declared = declared_contracts()
+    rooms = {layered(s): s for s in in_rooms()}
+    assert {name: c["type"] for name, c in declared.items() if name not in rooms} == CONTRACTS
+    for name, service in rooms.items():
+        assert declared[name]["type"] == "layers", name
+        assert declared[name]["containers"] == [f"services.{service}"] and declared[name]["layers"] == list(ROOMS)
     assert set(config["root_packages"]) == {"contracts", "services", "simulator", "devstack", "bench"}
 
 
 def test_the_project_keeps_its_import_rules() -> None:
     result = lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Contracts: {len(CONTRACTS)} kept, 0 broken." in result.stdout
+    assert f"Contracts: {len(declared_contracts())} kept, 0 broken." in result.stdout
 
 
 def tiny_tree(root: Path, extra: dict[str, str]) -> None:
     """The project's package layout with empty modules, plus ``extra`` (dotted module -> source)."""
     packages = ["contracts", "services", "services.runtime", "simulator", "devstack", "bench"]
     packages += [f"services.{s}" for s in SERVICES]
+    layered_services = [s for s in SERVICES if layered(s) in declared_contracts()]
+    packages += [f"services.{s}.{room}" for s in layered_services for room in ROOMS if room != "bootstrap"]
     for package in packages:
         directory = root.joinpath(*package.split("."))
         directory.mkdir(parents=True, exist_ok=True)
@@ -63,6 +85,7 @@ def tiny_tree(root: Path, extra: dict[str, str]) -> None:
         "simulator.run": "import services.registry.app\nimport devstack.cli\n",
         **extra,
     }
+    modules.update({f"services.{s}.bootstrap": "" for s in layered_services if f"services.{s}.bootstrap" not in modules})
     for module, source in modules.items():
         root.joinpath(*module.split(".")).with_suffix(".py").write_text(source)
 
@@ -90,6 +113,9 @@ def test_a_tree_that_follows_the_rules_passes(tmp_path: Path) -> None:
       "services.runtime.access": "from services.runtime.auth import f\n"}, "auth"),
     ("No import circles between the modules of contracts, services.runtime, devstack and bench",
      {"contracts.base": "def f():\n    import contracts.events\n"}, "events"),
+    (layered("registry"),
+     {"services.registry.domain.rules": "from services.registry.application.cases import x\n",
+      "services.registry.application.cases": ""}, "services.registry.domain.rules"),
 ])
 def test_a_tree_that_breaks_a_rule_fails(tmp_path: Path, broken: str, extra: dict[str, str], culprit: str) -> None:
     tiny_tree(tmp_path, extra)
