@@ -24,7 +24,7 @@ def import_county(app, children: int):
         app.registration.register_school(meta=META, **school)
     for kind, content in (("population", county.population_csv()), ("students", county.students_csv())):
         report = app.imports.import_file(kind=kind, content=content, filename=f"{kind}.csv", source="public_security",
-                                 valid_only=False, today=TODAY, meta=META)
+                                         valid_only=False, today=TODAY, meta=META)
         assert report.imported and not report.errors, report.errors[:3]
     return county
 
@@ -52,7 +52,7 @@ def test_the_census_of_a_generated_county_finds_exactly_the_planted_children():
     grade = min(9, 2026 - birth.year - 6 + ((8, 31) >= (birth.month, birth.day)))
     school = school_id_for("520102P001" if grade <= 6 else "520102J001")
     app.registration.enrol_student(today=TODAY, meta=META, id_number=one, name="补录", school_id=school, grade=grade,
-                      birth_date=birth, class_name="补-1")  # persuaded back: registered
+                                   birth_date=birth, class_name="补-1")  # persuaded back: registered
     result = app.comparisons.run_comparisons(prefix="520102", as_of=date(2026, 9, 22), rules=Rules(), meta=META)
     assert result["out_of_school"] == {"identified": 0, "retracted": 1}
     assert found(app) == {str(student_id_for(i)) for i in county.planted_out_of_school} - {str(student_id_for(one))}
@@ -88,8 +88,8 @@ def registered_and_compared(app, county):
     birth = date(int(one[6:10]), int(one[10:12]), int(one[12:14]))
     grade = min(9, 2026 - birth.year - 6 + ((8, 31) >= (birth.month, birth.day)))
     app.registration.enrol_student(today=TODAY, meta=META, id_number=one, name="补录",
-                      school_id=school_id_for("520102P001" if grade <= 6 else "520102J001"), grade=grade,
-                      birth_date=birth, class_name="补-1")
+                                   school_id=school_id_for("520102P001" if grade <= 6 else "520102J001"), grade=grade,
+                                   birth_date=birth, class_name="补-1")
     assert str(student_id_for(one)) in candidates(app)  # registered, but its finding is open: read to retract
     result = app.comparisons.run_comparisons(prefix="520102", as_of=date(2026, 9, 22), rules=Rules(), meta=META)
     assert result["out_of_school"] == {"identified": 0, "retracted": 1}

@@ -18,9 +18,9 @@ def county():
 def test_a_second_source_adds_its_record_to_the_same_children(county):
     generated = generate_county(200, seed=3)
     first = county.app.imports.import_file(kind="population", content=generated.population_csv(), filename="ga.csv",
-                                   source="public_security", valid_only=False, today=TODAY, meta=META)
+                                           source="public_security", valid_only=False, today=TODAY, meta=META)
     second = county.app.imports.import_file(kind="population", content=generated.population_csv(), filename="mz.csv",
-                                    source="civil_affairs", valid_only=False, today=TODAY, meta=META)
+                                            source="civil_affairs", valid_only=False, today=TODAY, meta=META)
     assert first.created == 200 and second.changed == 200 and second.created == 0
     some = generated.population[0]["id_number"]
     assert {r["source"] for r in county.app.population.child_record(some).records.values()} == {"public_security",

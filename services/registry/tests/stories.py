@@ -35,20 +35,20 @@ class County:
 
     def school(self, code: str, level: str, township: str) -> str:
         view, _ = self.app.registration.register_school(code=code, name=f"学校{code}", level=level, county_code=township[:6],
-                                           township_code=township, meta=META)
+                                                        township_code=township, meta=META)
         return view.school_id
 
     def enrol(self, id_number: str, *, school_id: str | None = None, grade: int = 4, name: str = "王小明") -> str:
         view, _ = self.app.registration.enrol_student(today=date(2026, 9, 1), meta=META, id_number=id_number, name=name,
-                                         birth_date=birth_of(id_number), school_id=school_id or self.primary,
-                                         grade=grade, class_name=f"{grade}-1")
+                                                      birth_date=birth_of(id_number), school_id=school_id or self.primary,
+                                                      grade=grade, class_name=f"{grade}-1")
         return view.student_id
 
     def resident(self, id_number: str, *, source: str = "public_security", township: str = "520102001",
                  name: str = "王小明", flags: dict | None = None, as_of: date = date(2026, 7, 10), **attributes):
         attributes = {"name": name, "birth_date": birth_of(id_number), "township_code": township, **attributes}
         child, outcome = self.app.population.report_child(source=source, id_number=id_number, attributes=attributes,
-                                               flags=flags or {}, as_of=as_of, source_record_id=None, meta=META)
+                                                          flags=flags or {}, as_of=as_of, source_record_id=None, meta=META)
         self.last_outcome = outcome
         return child
 

@@ -26,7 +26,7 @@ def test_a_township_merge_moves_its_schools_and_the_as_of_query_shows_before_and
     app = county.app
     # 小车河街道 (520102002) has the special school T1; it merges into 五里冲街道 (520102001) on 2026-07-01
     app.divisions.change_division(code="520102002", change="merge", target_code="520102001", effective=date(2026, 7, 1),
-                        meta=META)
+                                  meta=META)
     before = app.divisions.schools_as_of("520102", date(2026, 6, 30))
     after = app.divisions.schools_as_of("520102", date(2026, 7, 1))
     assert codes(before)["T1"] == "520102002" and codes(after)["T1"] == "520102001"
@@ -46,7 +46,7 @@ def test_a_township_merge_moves_its_schools_and_the_as_of_query_shows_before_and
 def test_schools_open_and_close_on_their_dates(county):
     app = county.app
     view, _ = app.registration.register_school(code="P2", name="新开小学", level="primary", county_code="520102",
-                                  township_code="520102003", opened_on=date(2026, 9, 1), meta=META)
+                                               township_code="520102003", opened_on=date(2026, 9, 1), meta=META)
     app.lifecycle.close_school(county.primary, on=date(2026, 8, 31), reason="撤并", merged_into=view.school_id, meta=META)
     summer = codes(app.divisions.schools_as_of("520102", date(2026, 8, 1)))
     autumn = codes(app.divisions.schools_as_of("520102", date(2026, 9, 1)))
@@ -60,25 +60,25 @@ def test_schools_open_and_close_on_their_dates(county):
 def test_a_merge_into_a_township_that_has_ended_is_refused(county):
     app = county.app
     app.divisions.change_division(code="520102002", change="merge", target_code="520102001", effective=date(2026, 7, 1),
-                        meta=META)
+                                  meta=META)
     with pytest.raises(Conflict):
         app.divisions.change_division(code="520102003", change="merge", target_code="520102002", effective=date(2026, 8, 1),
-                            meta=META)
+                                      meta=META)
     assert codes(app.divisions.schools_as_of("520102", date(2026, 8, 1)))["T1"] == "520102001"
 
 
 def test_a_village_is_established_as_an_event_with_its_date(county):
     app = county.app
     assert app.divisions.establish_division(code="520102001201", name="一村", level="village", parent_code="520102001",
-                                  effective=date(2026, 3, 1), source="县政府文件", meta=META)
+                                            effective=date(2026, 3, 1), source="县政府文件", meta=META)
     assert not app.divisions.establish_division(code="520102001201", name="一村", level="village", parent_code="520102001",
-                                      effective=date(2026, 3, 1), source="县政府文件", meta=META)
+                                                effective=date(2026, 3, 1), source="县政府文件", meta=META)
     assert "520102001201" not in {d["code"] for d in app.divisions.hierarchy("520102001", date(2026, 2, 28))}
     village = {d["code"]: d for d in app.divisions.hierarchy("520102001", date(2026, 3, 1))}["520102001201"]
     assert village["level"] == "village" and village["parent_code"] == "520102001"
     with pytest.raises(InvalidInput):
         app.divisions.establish_division(code="520102003201", name="错村", level="village", parent_code="520102001",
-                               effective=date(2026, 3, 1), source="x", meta=META)
+                                         effective=date(2026, 3, 1), source="x", meta=META)
 
 
 # -- 2. thresholds per jurisdiction -------------------------------------------------------------------
@@ -87,7 +87,7 @@ def test_a_county_with_a_15_day_transfer_window_flags_earlier_than_the_default(c
     here = county.enrol(make_id("52010220160512003"))  # 南明区, sets 15 days
     there = county.enrol(make_id("52010320160512008"), school_id=county.far_school)  # 云岩区, keeps the default 30
     rules = app.comparisons.set_comparison_rules(jurisdiction="520102", body={"transfer_lost_days": 15}, default=RULES,
-                                     meta=META)
+                                                 meta=META)
     assert (rules.version, rules.transfer_lost_days, rules.school_year_start) == (2, 15, (9, 1))
     for sid in (here, there):
         app.lifecycle.transfer_out(sid, on=date(2026, 9, 10), reason="随迁", to_school_id=None, to_region_code="44", meta=META)
@@ -111,10 +111,10 @@ def test_the_most_specific_prefix_wins_and_each_change_is_a_new_version(county):
     app.comparisons.set_comparison_rules(jurisdiction="52", body={"transfer_lost_days": 20}, default=RULES, meta=META)
     app.comparisons.set_comparison_rules(jurisdiction="520102", body={"transfer_lost_days": 15}, default=RULES, meta=META)
     again = app.comparisons.set_comparison_rules(jurisdiction="520102", body={"transfer_lost_days": 15}, default=RULES,
-                                     meta=META)
+                                                 meta=META)
     assert again.version == 2  # the same thresholds: no new version
     changed = app.comparisons.set_comparison_rules(jurisdiction="520102", body={"transfer_lost_days": 10}, default=RULES,
-                                       meta=META)
+                                                   meta=META)
     assert changed.version == 3
     assert app.comparisons.comparison_rules("520102001", RULES).transfer_lost_days == 10
     assert app.comparisons.comparison_rules("520103001", RULES).transfer_lost_days == 20
@@ -148,7 +148,7 @@ def test_a_schools_file_may_give_opening_dates_and_a_bad_one_is_reported_with_it
                                      "N2,新二小,primary,520102,520102004,2026-13-01\n").encode(), "schools.csv", META)
     assert not bad.imported and [(e.line, e.code) for e in bad.errors] == [(3, "opened_on_invalid")]
     good = county.app.imports.import_schools((header + "N1,新一小,primary,520102,520102004,2026/09/01\n").encode(),
-                                     "schools.csv", META)
+                                             "schools.csv", META)
     assert good.imported and good.created == 1
     assert "N1" not in codes(county.app.divisions.schools_as_of("520102004", date(2026, 8, 31)))
     opened = {s["code"]: s for s in county.app.divisions.schools_as_of("520102004", date(2026, 9, 1))}["N1"]

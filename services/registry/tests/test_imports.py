@@ -24,7 +24,7 @@ def county():
 
 def students(county, text, *, valid_only=False, filename="学籍.csv"):
     return county.app.imports.import_file(kind="students", content=text.encode(), filename=filename, source="education",
-                                  valid_only=valid_only, today=TODAY, meta=META)
+                                          valid_only=valid_only, today=TODAY, meta=META)
 
 
 def test_a_clean_file_imports_and_importing_it_again_changes_nothing(county):
@@ -93,7 +93,7 @@ def test_a_child_registered_elsewhere_is_a_row_error_not_a_silent_move(county):
 def test_unreadable_files_are_refused_whole(county, content, filename, rule):
     with pytest.raises(InvalidInput) as err:
         county.app.imports.import_file(kind="students", content=content, filename=filename, source="education",
-                               valid_only=True, today=TODAY, meta=META)
+                                       valid_only=True, today=TODAY, meta=META)
     assert err.value.rule == rule
 
 
@@ -107,7 +107,7 @@ def test_an_xlsx_file_from_a_data_exchange_imports_with_flags(county):
     buffer = io.BytesIO()
     book.save(buffer)
     report = county.app.imports.import_file(kind="population", content=buffer.getvalue(), filename="残联.xlsx",
-                                    source="disability_federation", valid_only=True, today=TODAY, meta=META)
+                                            source="disability_federation", valid_only=True, today=TODAY, meta=META)
     assert report.created == 1
     assert [(e.line, e.code) for e in report.errors] == [(3, "id_number_check_digit"), (4, "unknown_township"),
                                                         (4, "flag_invalid")]

@@ -17,7 +17,7 @@ def test_a_migrant_child_transfers_out_and_never_arrives(county):
     child = make_id("52010220160512003")
     sid = county.enrol(child)
     county.app.lifecycle.transfer_out(sid, on=date(2026, 9, 10), reason="随父母外出务工", to_school_id=None,
-                            to_region_code="44", meta=META)
+                                      to_region_code="44", meta=META)
     assert county.compare(date(2026, 10, 5))["transfer_lost"] == {"identified": 0, "retracted": 0}  # 25 days: wait
     assert county.compare(date(2026, 10, 11))["transfer_lost"] == {"identified": 1, "retracted": 0}
     assert county.compare(date(2026, 10, 20))["transfer_lost"] == {"identified": 0, "retracted": 0}  # said once
@@ -29,10 +29,10 @@ def test_a_migrant_child_transfers_out_and_never_arrives(county):
 def test_a_lost_transfer_is_retracted_when_the_child_arrives_at_last(county):
     sid = county.enrol(make_id("52010220160512003"))
     county.app.lifecycle.transfer_out(sid, on=date(2026, 9, 10), reason="转学", to_school_id=None, to_region_code=None,
-                            meta=META)
+                                      meta=META)
     county.compare(date(2026, 10, 15))
     county.app.lifecycle.transfer_in(sid, school_id=county.far_school, on=date(2026, 10, 16), grade=4, class_name="4-2",
-                           meta=META)
+                                     meta=META)
     assert county.compare(date(2026, 10, 17))["transfer_lost"] == {"identified": 0, "retracted": 1}
     retracted = [c for c in county.published() if c.event_name == "TransferLostRetracted"]
     assert retracted[0].reason_code == "transferred_in"
@@ -55,7 +55,7 @@ def test_public_security_reports_a_death_that_closes_the_matter(county):
     county.resident(child)
     assert county.compare(date(2026, 9, 15))["out_of_school"]["identified"] == 1
     county.app.population.report_life_event(id_number=child, status="deceased", on=date(2026, 9, 20), source="public_security",
-                                 reference="公(2026)123", to_region_code=None, meta=META)
+                                            reference="公(2026)123", to_region_code=None, meta=META)
     assert county.compare(date(2026, 9, 21))["out_of_school"] == {"identified": 0, "retracted": 1}
     retracted = [c for c in county.published() if c.event_name == "OutOfSchoolChildRetracted"][0]
     assert retracted.reason_code == "deceased"
@@ -70,7 +70,7 @@ def test_a_death_report_also_closes_a_registration_and_a_lost_transfer(county):
     county.app.lifecycle.transfer_out(sid, on=date(2026, 9, 1), reason="转学", to_school_id=None, to_region_code=None, meta=META)
     county.compare(date(2026, 10, 5))
     county.app.population.report_life_event(id_number=child, status="deceased", on=date(2026, 10, 6), source="public_security",
-                                 reference=None, to_region_code=None, meta=META)
+                                            reference=None, to_region_code=None, meta=META)
     result = county.compare(date(2026, 10, 7))
     assert result["transfer_lost"] == {"identified": 0, "retracted": 1}
     assert county.app.registration.student(sid).status == "closed"
@@ -83,7 +83,7 @@ def test_a_wrong_death_report_is_corrected_and_the_child_is_found_again(county):
     county.resident(child)
     county.compare(date(2026, 9, 15))
     county.app.population.report_life_event(id_number=child, status="deceased", on=date(2026, 9, 16), source="public_security",
-                                 reference=None, to_region_code=None, meta=META)
+                                            reference=None, to_region_code=None, meta=META)
     county.compare(date(2026, 9, 17))
     county.app.population.correct_life_event(id_number=child, reason="误报", source="public_security", meta=META)
     assert county.compare(date(2026, 9, 18))["out_of_school"] == {"identified": 1, "retracted": 0}  # re-identified
@@ -98,7 +98,7 @@ def test_suspension_needs_approval_and_still_counts_as_in_school(county):
         county.app.lifecycle.suspend(sid, on=date(2026, 9, 10), reason="病", until=None, approval_ref=" ", meta=META)
     assert err.value.rule == "suspension_approved"
     county.app.lifecycle.suspend(sid, on=date(2026, 9, 10), reason="病", until=date(2027, 1, 10), approval_ref="教(2026)9",
-                       meta=META)
+                                 meta=META)
     assert county.compare(date(2026, 9, 20))["out_of_school"]["identified"] == 0
     view = county.app.lifecycle.resume(sid, on=date(2027, 1, 10), grade=None, class_name=None, meta=META)
     assert view.status == "enrolled"
@@ -111,9 +111,9 @@ def test_a_deferred_child_is_not_out_of_school_until_the_deferral_ends(county):
     county.resident(child)
     with pytest.raises(InvalidInput):
         county.app.population.defer_enrolment(id_number=child, until=date(2027, 8, 31), reason="病", approval_ref="",
-                                   approved_by="县教育局", today=date(2026, 9, 1), meta=META)
+                                              approved_by="县教育局", today=date(2026, 9, 1), meta=META)
     county.app.population.defer_enrolment(id_number=child, until=date(2027, 8, 31), reason="病", approval_ref="县教(2026)1",
-                               approved_by="县教育局", today=date(2026, 9, 1), meta=META)
+                                          approved_by="县教育局", today=date(2026, 9, 1), meta=META)
     assert county.compare(date(2026, 9, 15))["out_of_school"]["identified"] == 0
     assert county.compare(date(2027, 9, 15))["out_of_school"]["identified"] == 1
     assert "ChildEnrolmentDeferred" in county.published_types()
@@ -126,7 +126,7 @@ def test_every_placement_of_a_disabled_child_counts_as_in_school(county, placeme
     county.resident(child, flags={"disabled": {"degree": "2"}})
     sid = county.enrol(child)
     county.app.lifecycle.place(sid, placement=placement, school_id=getattr(county, school), disability_degree="2",
-                     on=date(2026, 9, 5), meta=META)
+                               on=date(2026, 9, 5), meta=META)
     assert county.compare(date(2026, 9, 15))["out_of_school"]["identified"] == 0
     assert county.app.registration.student(sid).placement == placement
     assert county.published()[-1].placement == placement
@@ -136,7 +136,7 @@ def test_a_special_school_placement_needs_a_special_school(county):
     sid = county.enrol(make_id("52010220160512003"))
     with pytest.raises(InvalidInput) as err:
         county.app.lifecycle.place(sid, placement="special_school", school_id=county.primary, disability_degree=None,
-                         on=date(2026, 9, 5), meta=META)
+                                   on=date(2026, 9, 5), meta=META)
     assert err.value.rule == "special_school_placement"
 
 
@@ -152,12 +152,12 @@ def test_a_transfer_in_needs_a_transfer_out_first_and_an_open_school(county):
     sid = county.enrol(make_id("52010220160512003"))
     with pytest.raises(Conflict):
         county.app.lifecycle.transfer_in(sid, school_id=county.far_school, on=date(2026, 9, 1), grade=4, class_name="4-1",
-                               meta=META)
+                                         meta=META)
     county.app.lifecycle.transfer_out(sid, on=date(2026, 9, 1), reason="转学", to_school_id=None, to_region_code=None, meta=META)
     county.app.lifecycle.close_school(county.far_school, on=date(2026, 9, 2), reason="撤并", merged_into=None, meta=META)
     with pytest.raises(Conflict) as err:
         county.app.lifecycle.transfer_in(sid, school_id=county.far_school, on=date(2026, 9, 3), grade=4, class_name="4-1",
-                               meta=META)
+                                         meta=META)
     assert err.value.rule == "school_open"
     assert "SchoolClosed" in county.published_types()
 
@@ -165,17 +165,17 @@ def test_a_transfer_in_needs_a_transfer_out_first_and_an_open_school(county):
 def test_a_transfer_out_that_names_its_destination_is_received_only_there(county):
     named = county.enrol(make_id("52010220160512003"))
     county.app.lifecycle.transfer_out(named, on=date(2026, 9, 1), reason="转学", to_school_id=county.junior, to_region_code=None,
-                            meta=META)
+                                      meta=META)
     with pytest.raises(Conflict) as err:
         county.app.lifecycle.transfer_in(named, school_id=county.far_school, on=date(2026, 9, 2), grade=4, class_name="4-1",
-                               meta=META)
+                                         meta=META)
     assert err.value.rule == "transfer_in_destination"
     region = county.enrol(make_id("52010220150611107"))
     county.app.lifecycle.transfer_out(region, on=date(2026, 9, 1), reason="随迁", to_school_id=None, to_region_code="520102",
-                            meta=META)
+                                      meta=META)
     with pytest.raises(Conflict):
         county.app.lifecycle.transfer_in(region, school_id=county.far_school, on=date(2026, 9, 2), grade=4, class_name="4-1",
-                               meta=META)  # 520103001 is not in 520102
+                                         meta=META)  # 520103001 is not in 520102
     county.app.lifecycle.transfer_in(region, school_id=county.primary, on=date(2026, 9, 2), grade=4, class_name="4-1", meta=META)
 
 

@@ -92,7 +92,7 @@ def test_records_link_by_id_number_however_it_is_written_and_in_any_order(ids, d
     app = Registry(in_memory(RegistryApp))
     for id_number, source in reports:
         app.population.report_child(source=source, id_number=data.draw(spellings(id_number)), attributes={"name": "某"},
-                         flags={}, as_of=date(2026, 7, 10), source_record_id=None, meta=META)
+                                    flags={}, as_of=date(2026, 7, 10), source_record_id=None, meta=META)
     app.index.catch_up(app.store)
     rows = app.index.tables["child_index"]
     assert set(rows) == {str(child_id_for(i)) for i in ids}

@@ -80,8 +80,8 @@ def test_production_refuses_the_development_pseudonym_key_and_a_missing_key_file
 def test_personal_fields_are_sealed_in_the_stored_events_and_open_through_the_app():
     county = County()
     sid = county.app.registration.enrol_student(today=date(2026, 9, 1), meta=META, id_number=CHILD, name="李秀英",
-                                   birth_date=date(2015, 8, 7), school_id=county.primary, grade=4, class_name="4-1",
-                                   guardian_name="李大壮", guardian_phone="13912345678")[0].student_id
+                                                birth_date=date(2015, 8, 7), school_id=county.primary, grade=4, class_name="4-1",
+                                                guardian_name="李大壮", guardian_phone="13912345678")[0].student_id
     county.resident(CHILD, name="李秀英", guardian_phone="13912345678")
     stored = b"".join(n.state for n in county.app.store.recorder.select_notifications(start=1, limit=1000))
     for clear in ("李秀英", "李大壮", "13912345678", CHILD, "2015-08-07"):
@@ -135,12 +135,12 @@ def test_erasure_destroys_the_keys_so_the_data_reads_as_blanks_while_counts_stay
     before = county.app.queries.grade_counts("520102", by="school")
     with pytest.raises(Exception, match="审批"):
         county.app.erasure.erase_child("520102", sid, legal_basis="consent_withdrawn", reference="R1",
-                               approved_by=META["actor_id"], meta=META)
+                                       approved_by=META["actor_id"], meta=META)
     with pytest.raises(Exception, match="没有该儿童"):
         county.app.erasure.erase_child("520103", sid, legal_basis="consent_withdrawn", reference="R1", approved_by="boss",
-                               meta=META)
+                                       meta=META)
     done = county.app.erasure.erase_child("520102", sid, legal_basis="consent_withdrawn", reference="R1", approved_by="boss",
-                                  meta=META)
+                                          meta=META)
     assert done["data_keys_destroyed"] == 2  # registration + population record
     student = county.app.registration.student(uuid.UUID(sid))
     assert (student.name, student.id_number, student.birth_date) == ("", ERASED_ID_NUMBER, None)

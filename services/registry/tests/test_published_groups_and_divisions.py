@@ -57,13 +57,13 @@ def test_a_merge_brings_the_other_records_groups_and_its_undo_takes_them_back(co
     county.resident(LEFT_BEHIND_CHILD, source="public_security")
     county.resident(typo, source="poverty_alleviation", flags={"registered_poor": {}}, as_of=date(2026, 7, 12))
     county.app.population.merge_children(survivor_id_number=LEFT_BEHIND_CHILD, other_id_number=typo, reason="号码录错",
-                              meta={**META, "at": "2026-08-01T09:00:00+08:00"})
+                                         meta={**META, "at": "2026-08-01T09:00:00+08:00"})
     survivor, merged = groups_published(county)[-2:]
     assert [g.group for g in survivor.groups] == ["registered_poor"]
     assert [(g.group, g.until) for g in merged.groups] == [("registered_poor", date(2026, 8, 1))]
 
     county.app.population.undo_merge(survivor_id_number=LEFT_BEHIND_CHILD, other_id_number=typo, reason="并非同一人",
-                          meta={**META, "at": "2026-08-05T09:00:00+08:00"})
+                                     meta={**META, "at": "2026-08-05T09:00:00+08:00"})
     survivor, other = groups_published(county)[-2:]
     assert [(g.group, g.until) for g in survivor.groups] == [("registered_poor", date(2026, 8, 5))]
     assert [(g.group, g.until) for g in other.groups][-1] == ("registered_poor", None)
@@ -76,12 +76,12 @@ def test_an_imported_file_publishes_groups_only_for_flagged_children(county):
         f"{make_id('52010220150101004')},李华,2015-01-01,520102001,",
     ]
     report = county.app.imports.import_file(kind="population", content="\n".join(rows).encode(), filename="mz.csv",
-                                    source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
+                                            source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
     assert report.created == 2
     (published,) = groups_published(county)
     assert {(g.group, g.degree) for g in published.groups} == {("left_behind", None), ("disabled", "1")}
     again = county.app.imports.import_file(kind="population", content="\n".join(rows).encode(), filename="mz.csv",
-                                   source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
+                                           source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
     assert again.unchanged == 2 and len(groups_published(county)) == 1
 
 
@@ -105,9 +105,9 @@ def test_renames_merges_and_abolitions_are_published_with_their_dates(guiyang):
     app = guiyang.app
     app.divisions.change_division(code="520102003", change="rename", name="新华街道(新)", effective=date(2026, 7, 1), meta=META)
     app.divisions.change_division(code="520102004", change="merge", target_code="520102001", effective=date(2026, 8, 1),
-                        meta=META)
+                                  meta=META)
     app.divisions.establish_division(code="520102001001", name="示例社区", level="village", parent_code="520102001",
-                           effective=date(2026, 9, 1), source="township", meta=META)
+                                     effective=date(2026, 9, 1), source="township", meta=META)
     app.divisions.change_division(code="520102001001", change="abolish", effective=date(2026, 10, 1), meta=META)
     changes = [(c.code, c.kind, c.name, c.successor_code, c.effective)
                for c in guiyang.published() if c.event_name == "JurisdictionChanged"]

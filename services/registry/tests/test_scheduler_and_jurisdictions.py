@@ -21,7 +21,7 @@ def test_the_daily_comparison_runs_once_a_day_at_its_hour_on_simulated_time():
     clock.advance(hours=5)
     assert scheduler.tick() is None  # already ran today
     county.app.population.report_life_event(id_number=make_id("52010220150807002"), status="moved_away", on=date(2026, 9, 14),
-                                 source="public_security", reference=None, to_region_code="44", meta=META)
+                                            source="public_security", reference=None, to_region_code="44", meta=META)
     clock.advance(days=1)
     assert scheduler.tick()["out_of_school"] == {"identified": 0, "retracted": 1}
     found = [c for c in county.published() if c.event_name == "OutOfSchoolChildRetracted"]
@@ -81,7 +81,7 @@ def test_the_packaged_division_codes_load_once(guizhou):
 def test_a_township_merge_takes_effect_on_its_date(guizhou):
     app = guizhou.app
     app.divisions.change_division(code="520102002", change="merge", target_code="520102001", effective=date(2026, 7, 1),
-                        meta=META)
+                                  meta=META)
     app.divisions.change_division(code="520102003", change="rename", name="新华街道(新)", effective=date(2026, 7, 1), meta=META)
     before = {d["code"]: d["name"] for d in app.divisions.hierarchy("520102", date(2026, 6, 30))}
     after = {d["code"]: d["name"] for d in app.divisions.hierarchy("520102", date(2026, 7, 1))}
@@ -94,6 +94,6 @@ def test_a_township_merge_takes_effect_on_its_date(guizhou):
 def test_population_imports_check_townships_against_the_loaded_divisions(guizhou):
     row = f"{make_id('52010220150807002')},王小明,2015-08-07,520102999\n"
     report = guizhou.app.imports.import_file(kind="population", content=("身份证号,姓名,出生日期,乡镇代码\n" + row).encode(),
-                                     filename="x.csv", source="public_security", valid_only=False,
-                                     today=date(2026, 9, 1), meta=META)
+                                             filename="x.csv", source="public_security", valid_only=False,
+                                             today=date(2026, 9, 1), meta=META)
     assert report.errors[0].code == "unknown_township"
