@@ -9,7 +9,16 @@ from typing import Any, Iterable
 from services.registry.adapters.bulk import BulkWriter
 from services.registry.adapters.readmodel.rows import to_child_row, to_student_row
 from services.registry.application.base import UseCase
-from services.registry.domain.comparisons import KINDS, Finding, Rules, Verdict, census, finding_id_for, transfers, transitions
+from services.registry.domain.comparisons import (
+    KINDS,
+    Finding,
+    Rules,
+    Verdict,
+    census,
+    finding_id_for,
+    transfers,
+    transitions,
+)
 from services.registry.domain.configuration import ComparisonRuleSet, RuleBook, rule_set_id, rules_body, rules_from_body
 from services.registry.domain.errors import InvalidInput
 

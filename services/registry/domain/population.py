@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from services.registry.domain import pseudonyms
 from services.registry.domain.errors import Conflict, InvalidInput
-from services.registry.domain.registration import normalise_id_number
+from services.registry.domain.registration import normalise_id_number, student_id_for
 
 SOURCES = ("public_security", "civil_affairs", "disability_federation", "poverty_alleviation", "education")
 SOURCE_NAMES = {
@@ -148,8 +148,6 @@ class Child(Aggregate):
         return True
 
     def _where(self) -> dict[str, str]:
-        from services.registry.domain.registration import student_id_for
-
         return {"student_id": str(student_id_for(self.id_number)), "township_code": self.township_code}
 
     @event("LifeEventReported")

@@ -41,22 +41,26 @@ def build_cli(open_registry: Callable[[], tuple[Any, Any]], open_data_keys: Call
                                                   batch_size=settings.import_batch_size)
         for e in report.errors:
             typer.echo(f"line {e.line}: {e.column or '-'}: {e.code}: {e.message}", err=True)
-        typer.echo(f"rows={report.rows} valid={report.valid_rows} errors={len(report.errors)} imported={report.imported} "
+        typer.echo(f"rows={report.rows} valid={report.valid_rows} errors={len(report.errors)} "
+                   f"imported={report.imported} "
                    f"created={report.created} changed={report.changed} unchanged={report.unchanged}")
         raise typer.Exit(0 if report.imported else 1)
 
     @app.command("load-divisions")
-    def load_divisions(prefix: str = typer.Option("", help="Code prefix, e.g. 52 for 贵州省 (empty: all of China)")) -> None:
+    def load_divisions(prefix: str = typer.Option("", help="Code prefix, e.g. 52 for 贵州省 (empty: all of China)")
+                       ) -> None:
         """Loads the packaged GB/T 2260 division codes (MCA data) as events; loading again adds only what is new."""
         registry, _ = open_registry()
         typer.echo(registry.divisions.load_divisions(prefix=prefix, meta=CLI_META))
 
     @app.command("compare")
-    def compare(prefix: str = typer.Option(""), as_of: str = typer.Option(None, help="YYYY-MM-DD (default today)")) -> None:
+    def compare(prefix: str = typer.Option(""),
+                as_of: str = typer.Option(None, help="YYYY-MM-DD (default today)")) -> None:
         """Runs the census, transfer and 小升初 comparisons now."""
         registry, settings = open_registry()
         day = date.fromisoformat(as_of) if as_of else date.today()
-        typer.echo(registry.comparisons.run_comparisons(prefix=prefix, as_of=day, rules=settings.rules(), meta=CLI_META))
+        typer.echo(registry.comparisons.run_comparisons(prefix=prefix, as_of=day, rules=settings.rules(),
+                                                        meta=CLI_META))
 
     @app.command("new-kek")
     def new_kek(key_file: Path = typer.Option(..., help="The KEK file (created if missing, mode 0600)"),

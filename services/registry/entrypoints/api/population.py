@@ -72,7 +72,8 @@ def population_router(registry: Registry, clock: Clock) -> APIRouter:
         if (known := registry.population.find_child_record(normalise_id_number(body.id_number))) is not None:
             require_scope(actor, known.township_code, "儿童现居住地")  # the child's own residence, not the request's
         scoped_home(registry, actor, str(student_id_for(normalise_id_number(body.id_number))), absent_ok=True)
-        child, outcome = registry.population.report_child(as_of=clock.today(), attributes=attributes, meta=meta, **fields)
+        child, outcome = registry.population.report_child(as_of=clock.today(), attributes=attributes, meta=meta,
+                                                          **fields)
         return {"student_id": str(student_id_for(child.id_number)), "outcome": outcome}
 
     @router.post("/population/life-events", summary="公安通报: deceased, moved away or emigrated")
