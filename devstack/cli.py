@@ -24,7 +24,7 @@ def _mount_service_commands() -> None:
     from services.attendance.cli import app as attendance_app
     from services.reporting.cli import app as reporting_app
 
-    app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
+    app.add_typer(registry_app, name="registry", help="Registry: imports, divisions, comparisons, keys.")
     app.add_typer(attendance_app, name="attendance", help="Attendance: calendar import, day-close cut-offs.")
     app.add_typer(reporting_app, name="reporting", help="Reporting: rebuild, monthly reports, BI role, benchmarks.")
     from simulator.cli import app as simulate_app
