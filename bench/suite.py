@@ -79,7 +79,7 @@ def ingest_rows(size: Size, server_url: str) -> list[Row]:
 
 def registry_rows(size: Size, server_url: str) -> list[Row]:
     try:
-        from services.registry.cli import bench_import
+        from bench.registry.imports import bench_import
     except ImportError:
         return [("registry import rate", NA)]
     with fresh_database(server_url, "bench_registry") as url, scoped_env(BAOXUE_DATABASE_URL=url):

@@ -19,12 +19,12 @@ app.add_typer(contracts_app, name="contracts")
 
 def _mount_service_commands() -> None:
     """Each service may bring its own sub-commands (imports, benchmarks, rebuilds)."""
-    from services.registry.cli import app as registry_app
+    from services.registry.bootstrap import CLI as registry_app
 
     from services.attendance.bootstrap import cli as attendance_app
     from services.reporting.bootstrap import cli as reporting_app
 
-    app.add_typer(registry_app, name="registry", help="Registry: imports, comparisons, benchmarks.")
+    app.add_typer(registry_app, name="registry", help="Registry: imports, divisions, comparisons, keys.")
     app.add_typer(attendance_app, name="attendance", help="Attendance: calendar import, day-close cut-offs.")
     app.add_typer(reporting_app, name="reporting", help="Reporting: rebuild, reset positions, monthly reports, BI role.")
     from simulator.cli import app as simulate_app

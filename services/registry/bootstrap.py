@@ -1,26 +1,60 @@
-"""Registry bootstrap: builds settings, runtime and application, then the API, relay or scheduler."""
+"""Registry bootstrap, the composition root: settings, the event store with its data keys, the read model and the
+use cases, handed to the API, relay, scheduler or operator CLI."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 from contracts import topics
-from services.registry.api import create_app
-from services.registry.application import RegistryApp, contract_mapper
-from services.registry.projections import PostgresIndex
-from services.registry.protection import protect
-from services.registry.scheduler import ComparisonScheduler, PostgresLastRun
+from services.registry.adapters.keys import PostgresDataKeys
+from services.registry.adapters.last_run import PostgresLastRun
+from services.registry.adapters.protection import key_provider, postgres_data_keys
+from services.registry.adapters.publishing import contract_mapper
+from services.registry.adapters.readmodel.postgres import PostgresIndex
+from services.registry.application.registry import Registry
+from services.registry.application.store import RegistryApp
+from services.registry.domain import pseudonyms
+from services.registry.entrypoints.api import create_app
+from services.registry.entrypoints.cli import build_cli
+from services.registry.entrypoints.scheduler import ComparisonScheduler
 from services.registry.settings import RegistrySettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_relay, serve
+from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
 
 SERVICE = "registry"
 
 
-def build_registry(runtime: Runtime, settings: RegistrySettings) -> RegistryApp:
-    """The application on PostgreSQL, with its read model in the same schema."""
-    app: RegistryApp = protect(build_application(RegistryApp, settings, SERVICE), settings, runtime.db)
-    app.index = PostgresIndex(runtime.db, batch_size=settings.index_batch_size)
-    return app
+def build_store(settings: RegistrySettings, db: Any, schema: str = SERVICE) -> RegistryApp:
+    """The event store on PostgreSQL, its data keys in the same schema (the pseudonym key set first)."""
+    pseudonyms.configure(settings.pseudonym_key)
+    return build_application(partial(RegistryApp, data_keys=postgres_data_keys(settings, db)),  # type: ignore[arg-type]
+                             settings, schema)
+
+
+def compose(settings: RegistrySettings, db: Any, schema: str = SERVICE) -> Registry:
+    """The use cases over the store and the PostgreSQL read model of one schema."""
+    return Registry(build_store(settings, db, schema), PostgresIndex(db, batch_size=settings.index_batch_size))
+
+
+def build_registry(runtime: Runtime, settings: RegistrySettings) -> Registry:
+    """The use cases of one process, on its runtime's database."""
+    return compose(settings, runtime.db)
+
+
+def open_registry(schema: str = SERVICE) -> tuple[Registry, RegistrySettings]:
+    """The use cases for an operator command (no runtime: settings from the environment)."""
+    settings = RegistrySettings()
+    return compose(settings, Database(settings.database_url, schema), schema), settings
+
+
+def open_data_keys() -> tuple[RegistrySettings, Any, PostgresDataKeys]:
+    """Settings, KEK provider and data keys for key rotation."""
+    settings = RegistrySettings()
+    provider = key_provider(settings)
+    return settings, provider, PostgresDataKeys(Database(settings.database_url, SERVICE, size=2), provider)
 
 
 def api(settings: RegistrySettings | None = None):
@@ -37,8 +71,8 @@ def run_api() -> None:
 def run_relay_process() -> None:
     settings = RegistrySettings()
     runtime = build_runtime(SERVICE, "relay", settings)
-    app = protect(build_application(RegistryApp, settings, SERVICE), settings, runtime.db)
-    run_relay(runtime, app, topics.REGISTRY, contract_mapper(app))
+    store = build_store(settings, runtime.db)
+    run_relay(runtime, store, topics.REGISTRY, contract_mapper(store))
 
 
 def run_scheduler_process() -> None:
@@ -46,10 +80,11 @@ def run_scheduler_process() -> None:
     settings = RegistrySettings()
     runtime = build_runtime(SERVICE, "scheduler", settings)
     runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
-    scheduler = ComparisonScheduler(build_registry(runtime, settings), runtime.clock, settings.rules(),
+    scheduler = ComparisonScheduler(build_registry(runtime, settings).comparisons, runtime.clock, settings.rules(),
                                     prefix=settings.comparison_prefix, hour=settings.comparison_hour,
                                     last_run=PostgresLastRun(runtime.db))
     scheduler.run(StopFlag().install(), runtime.logger, settings.scheduler_interval_s)
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "scheduler": run_scheduler_process}
+CLI = build_cli(open_registry, open_data_keys)  # `baoxue registry ...` (mounted by devstack)

@@ -4,8 +4,9 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from services.registry.comparisons import Rules
-from services.registry.pseudonyms import DEV_PSEUDONYM_KEY
+from services.registry.domain.comparisons import Rules
+from services.registry.domain.configuration import rules_from_body
+from services.registry.domain.pseudonyms import DEV_PSEUDONYM_KEY
 from services.runtime.settings import ServiceSettings
 
 
@@ -41,8 +42,6 @@ class RegistrySettings(ServiceSettings):
 
     def rules(self) -> Rules:
         """The default comparison rules (version 1); jurisdictions override them through the API."""
-        from services.registry.configuration import rules_from_body
-
         body = {"transfer_lost_days": self.transfer_lost_days,
                 "school_year_start": (self.school_year_start_month, self.school_year_start_day)}
         if self.transition_deadline:

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from services.registry.domain import id_number_check_digit
+from services.registry.domain.registration import id_number_check_digit
 from services.runtime.auth import ROLES
 from services.runtime.testing import auth
 from tests.e2e.harness import Stack, running_stack, wait_until

@@ -9,7 +9,7 @@ from datetime import date
 import httpx
 import pytest
 
-from services.registry.domain import id_number_check_digit
+from services.registry.domain.registration import id_number_check_digit
 from services.runtime.testing import auth
 from tests.e2e.harness import Stack, running_stack, wait_until
 

@@ -14,7 +14,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from contracts.events import SchoolRegisteredV1, StudentEnrolledV1
-from services.registry.application import RegistryApp, to_contract
+from services.registry.adapters.publishing import to_contract
+from services.registry.application.registry import Registry
+from services.registry.application.store import RegistryApp
 from services.runtime.consumer import ConsumerLoop, ProjectionSink
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
@@ -42,7 +44,8 @@ class Harness:
         self.schema = f"rt_{suffix}"
         self.topic = f"test.registry.{suffix}"
         self.settings = ServiceSettings(database_url=database_url, kafka_bootstrap=bootstrap, env="test")
-        self.app = build_application(RegistryApp, self.settings, self.schema)
+        self.store = build_application(RegistryApp, self.settings, self.schema)
+        self.app = Registry(self.store)
         self.db = Database(database_url, self.schema)
         self.metrics = Metrics("test")
         self.log = configure_logging("test", "test")
@@ -56,7 +59,7 @@ class Harness:
 
     def relay(self, safety_poll_s: float = 0.5) -> Relay:
         return Relay(
-            service=self.schema, app=self.app, db=self.db, topic=self.topic, to_contract=to_contract,
+            service=self.schema, app=self.store, db=self.db, topic=self.topic, to_contract=to_contract,
             bootstrap=self.bootstrap, partitions=self.partitions, metrics=self.metrics, logger=self.log,
             safety_poll_s=safety_poll_s,
         )
@@ -90,11 +93,11 @@ class Harness:
             t.join(15)
 
     def enrol(self, n: int) -> None:
-        school, _ = self.app.register_school(
+        school, _ = self.app.registration.register_school(
             code="S1", name="一小", level="primary", county_code="520102", township_code="520102001", meta={}
         )
         for i in range(n):
-            self.app.enrol_student(
+            self.app.registration.enrol_student(
                 today=date(2026, 11, 1), meta={"actor_id": "u1", "actor_role": "school_staff", "jurisdiction": "520102"},
                 id_number=id_number(i), name=f"学生{i}", birth_date=date(2015, 3, 1), school_id=school.school_id,
                 grade=5, class_name="5-1",
@@ -161,10 +164,10 @@ def test_a_quiet_relay_publishes_a_new_event_when_notified_without_waiting_for_i
     relay = h.relay(safety_poll_s=3600)
     h.start(relay)
     try:
-        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        assert published_through(relay, h.app.store.recorder.max_notification_id(), timeout=30)
         time.sleep(1)  # the relay has looked, found nothing more, and is waiting
         h.enrol(1)
-        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30), "the NOTIFY woke nobody"
+        assert published_through(relay, h.app.store.recorder.max_notification_id(), timeout=30), "the NOTIFY woke nobody"
     finally:
         h.stop_all()
 
@@ -176,16 +179,16 @@ def test_a_relay_whose_listening_connection_was_cut_listens_again_when_it_retake
     relay = h.relay(safety_poll_s=3600)
     h.start(relay)
     try:
-        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        assert published_through(relay, h.app.store.recorder.max_notification_id(), timeout=30)
         time.sleep(1)
         backend = relay.leadership._conn.info.backend_pid  # noqa: SLF001 - the connection a restart would cut
         with h.db.transaction() as conn:
             conn.execute("SELECT pg_terminate_backend(%s)", (backend,))
         h.enrol(1)  # may commit before the relay listens again: its first look after retaking the lead finds it
-        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        assert published_through(relay, h.app.store.recorder.max_notification_id(), timeout=30)
         time.sleep(1)
         h.enrol(0)  # another school, on a quiet relay again
-        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30), "not listening again"
+        assert published_through(relay, h.app.store.recorder.max_notification_id(), timeout=30), "not listening again"
     finally:
         h.stop_all()
 
@@ -197,10 +200,10 @@ def test_an_event_whose_notify_was_missed_is_published_by_the_safety_poll(databa
     relay.leadership.listen = f"nobody_notifies_{h.schema}"  # as if every NOTIFY were lost
     h.start(relay)
     try:
-        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        assert published_through(relay, h.app.store.recorder.max_notification_id(), timeout=30)
         time.sleep(1.5)
         h.enrol(2)
-        assert published_through(relay, h.app.recorder.max_notification_id(), timeout=30)
+        assert published_through(relay, h.app.store.recorder.max_notification_id(), timeout=30)
     finally:
         h.stop_all()
 
@@ -225,11 +228,11 @@ def test_a_broker_that_lost_its_data_is_refilled_and_nothing_is_doubled(database
         broker.stop()  # tansu keeps topics in memory: everything on the broker is gone
         h.enrol_more = None
         broker.start()
-        school = h.app.register_school(
+        school = h.app.registration.register_school(
             code="S1", name="一小", level="primary", county_code="520102", township_code="520102001", meta={}
         )[0]
         for i in range(10, 15):
-            h.app.enrol_student(
+            h.app.registration.enrol_student(
                 today=date(2026, 11, 1), meta={}, id_number=id_number(i), name="新生", birth_date=date(2015, 3, 1),
                 school_id=school.school_id, grade=5, class_name="5-1",
             )
@@ -310,11 +313,11 @@ def test_after_the_broker_lost_its_data_a_running_consumer_still_dead_letters(da
         assert len(h.wait_for(2)) == 2
         broker.stop()
         broker.start()  # a new, empty broker: topics and producer ids are gone
-        school = h.app.register_school(
+        school = h.app.registration.register_school(
             code="S1", name="一小", level="primary", county_code="520102", township_code="520102001", meta={}
         )[0]
         for i, class_name in ((10, "毒"), (11, "5-1")):
-            h.app.enrol_student(
+            h.app.registration.enrol_student(
                 today=date(2026, 11, 1), meta={}, id_number=id_number(i), name="新生", birth_date=date(2015, 3, 1),
                 school_id=school.school_id, grade=5, class_name=class_name,
             )

@@ -3,9 +3,10 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from services.registry.api import create_app
-from services.registry.application import RegistryApp
-from services.registry.domain import id_number_check_digit
+from services.registry.entrypoints.api import create_app
+from services.registry.application.registry import Registry
+from services.registry.application.store import RegistryApp
+from services.registry.domain.registration import id_number_check_digit
 from services.registry.settings import RegistrySettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.eventstore import build_application
@@ -21,14 +22,14 @@ SCHOOL = {"code": "T-001", "name": "测试小学", "level": "primary", "county_c
 def client(database_url):
     settings = RegistrySettings(database_url=database_url, env="test")
     runtime = build_runtime("registry", "api", settings)
-    app = build_application(RegistryApp, settings, "registry")
+    app = Registry(build_application(RegistryApp, settings, "registry"))
     with TestClient(create_app(runtime, app)) as c:
         c.registry = app
         yield c
 
 
 def event_count(client) -> int:
-    return client.registry.recorder.max_notification_id() or 0
+    return client.registry.store.recorder.max_notification_id() or 0
 
 
 def child(n: int) -> dict:

@@ -5,11 +5,11 @@ from datetime import date
 import pytest
 from hypothesis import given, strategies as st
 
-from services.registry.application import RegistryApp, to_contract
-from services.registry.domain import (
-    Conflict,
-    InvalidInput,
-    NotFound,
+from services.registry.adapters.publishing import to_contract
+from services.registry.application.registry import Registry
+from services.registry.application.store import RegistryApp
+from services.registry.domain.errors import Conflict, InvalidInput, NotFound
+from services.registry.domain.registration import (
     id_number_check_digit,
     mask_id_number,
     mask_name,
@@ -33,8 +33,8 @@ def wrong_id(prefix17: str) -> str:
 
 @pytest.fixture
 def registry():
-    app = in_memory(RegistryApp)
-    school, _ = app.register_school(
+    app = Registry(in_memory(RegistryApp))
+    school, _ = app.registration.register_school(
         code="52010200101", name="观山湖第一小学", level="primary", county_code="520102", township_code="520102001", meta={}
     )
     app.school_id = school.school_id
@@ -47,7 +47,7 @@ def enrol(app, id_number, **overrides):
         grade=4, class_name="4-2",
     )
     fields.update(overrides)
-    return app.enrol_student(today=TODAY, meta={"actor_id": "t"}, **fields)
+    return app.registration.enrol_student(today=TODAY, meta={"actor_id": "t"}, **fields)
 
 
 def test_a_child_is_enrolled_once_and_a_repeat_is_harmless(registry):
@@ -78,7 +78,7 @@ def test_a_child_registered_elsewhere_must_transfer(registry):
 )
 def test_bad_identity_data_is_refused_with_the_rule_named(registry, id_number, birth, rule):
     with pytest.raises(InvalidInput) as err:
-        registry.enrol_student(
+        registry.registration.enrol_student(
             today=TODAY, meta={}, id_number=id_number, name="李四", birth_date=birth or date(2016, 5, 12),
             school_id=registry.school_id, grade=4, class_name="4-1",
         )
@@ -106,7 +106,7 @@ def test_unknown_school_is_not_found(registry):
 
 def test_same_school_code_with_other_details_conflicts(registry):
     with pytest.raises(Conflict):
-        registry.register_school(
+        registry.registration.register_school(
             code="52010200101", name="别的学校", level="primary", county_code="520102", township_code="520102001", meta={}
         )
 
@@ -114,8 +114,8 @@ def test_same_school_code_with_other_details_conflicts(registry):
 def test_published_enrolment_carries_no_clear_name_or_id_number(registry):
     child = make_id("52010220160512003")
     enrol(registry, child)
-    notifications = registry.recorder.select_notifications(start=1, limit=10)
-    contracts = [to_contract(registry.mapper.to_domain_event(n)) for n in notifications]
+    notifications = registry.store.recorder.select_notifications(start=1, limit=10)
+    contracts = [to_contract(registry.store.mapper.to_domain_event(n)) for n in notifications]
     enrolled = contracts[-1]
     dumped = enrolled.model_dump_json()
     assert child not in dumped and "王小明" not in dumped

@@ -6,10 +6,10 @@ from datetime import date
 import pytest
 from openpyxl import Workbook
 
-from services.registry.bench import generate_county, schools_of
-from services.registry.bulk import BulkWriter
-from services.registry.domain import InvalidInput, Student, student_id_for
-from services.registry.population import Child, child_id_for
+from services.registry.adapters.bulk import BulkWriter
+from services.registry.domain.errors import InvalidInput
+from services.registry.domain.registration import Student, student_id_for
+from services.registry.domain.population import Child, child_id_for
 from services.registry.tests.stories import META, County, make_id, wrong_id
 
 TODAY = date(2026, 9, 1)
@@ -23,19 +23,19 @@ def county():
 
 
 def students(county, text, *, valid_only=False, filename="学籍.csv"):
-    return county.app.import_file(kind="students", content=text.encode(), filename=filename, source="education",
-                                  valid_only=valid_only, today=TODAY, meta=META)
+    return county.app.imports.import_file(kind="students", content=text.encode(), filename=filename, source="education",
+                                          valid_only=valid_only, today=TODAY, meta=META)
 
 
 def test_a_clean_file_imports_and_importing_it_again_changes_nothing(county):
     text = HEADER + f"{GOOD},王小明,2016-05-12,P1,4,4-1\n{make_id('52010220150101004')},李华,2015/01/01,P1,5,5-2\n"
     first = students(county, text)
     assert first.imported and first.created == 2 and not first.errors
-    before = county.app.recorder.max_notification_id()
+    before = county.app.store.recorder.max_notification_id()
     again = students(county, text)
     assert again.imported and again.created == 0 and again.unchanged == 2
-    assert county.app.recorder.max_notification_id() == before
-    assert county.app.student(student_id_for(GOOD)).grade == 4
+    assert county.app.store.recorder.max_notification_id() == before
+    assert county.app.registration.student(student_id_for(GOOD)).grade == 4
 
 
 BAD_ROWS = [
@@ -56,11 +56,11 @@ BAD_ROWS = [
 @pytest.mark.parametrize("case, row, code", BAD_ROWS, ids=[c for c, _, _ in BAD_ROWS])
 def test_every_kind_of_bad_row_is_reported_with_its_line_and_nothing_is_imported(county, case, row, code):
     good = f"{make_id('52010220150101004')},李华,2015-01-01,P1,5,5-2"
-    before = county.app.recorder.max_notification_id()
+    before = county.app.store.recorder.max_notification_id()
     report = students(county, HEADER + good + "\n" + row + "\n")
     assert not report.imported and report.created == 0
     assert [(e.line, e.code) for e in report.errors] == [(3, code)], case
-    assert county.app.recorder.max_notification_id() == before
+    assert county.app.store.recorder.max_notification_id() == before
 
 
 def test_duplicates_in_a_file_are_reported_on_every_line(county):
@@ -92,8 +92,8 @@ def test_a_child_registered_elsewhere_is_a_row_error_not_a_silent_move(county):
 ])
 def test_unreadable_files_are_refused_whole(county, content, filename, rule):
     with pytest.raises(InvalidInput) as err:
-        county.app.import_file(kind="students", content=content, filename=filename, source="education",
-                               valid_only=True, today=TODAY, meta=META)
+        county.app.imports.import_file(kind="students", content=content, filename=filename, source="education",
+                                       valid_only=True, today=TODAY, meta=META)
     assert err.value.rule == rule
 
 
@@ -106,31 +106,19 @@ def test_an_xlsx_file_from_a_data_exchange_imports_with_flags(county):
     sheet.append([make_id("52010220150101004"), "李华", "2015-01-01", "52010200", "外星人"])
     buffer = io.BytesIO()
     book.save(buffer)
-    report = county.app.import_file(kind="population", content=buffer.getvalue(), filename="残联.xlsx",
-                                    source="disability_federation", valid_only=True, today=TODAY, meta=META)
+    report = county.app.imports.import_file(kind="population", content=buffer.getvalue(), filename="残联.xlsx",
+                                            source="disability_federation", valid_only=True, today=TODAY, meta=META)
     assert report.created == 1
     assert [(e.line, e.code) for e in report.errors] == [(3, "id_number_check_digit"), (4, "unknown_township"),
                                                         (4, "flag_invalid")]
-    flags = county.app.child_record(GOOD).flags()
+    flags = county.app.population.child_record(GOOD).flags()
     assert flags["disabled"][0]["degree"] == "2" and flags["disabled"][0]["source"] == "disability_federation"
     assert "left_behind" in flags
 
 
-def test_a_second_source_adds_its_record_to_the_same_children(county):
-    generated = generate_county(200, seed=3)
-    first = county.app.import_file(kind="population", content=generated.population_csv(), filename="ga.csv",
-                                   source="public_security", valid_only=False, today=TODAY, meta=META)
-    second = county.app.import_file(kind="population", content=generated.population_csv(), filename="mz.csv",
-                                    source="civil_affairs", valid_only=False, today=TODAY, meta=META)
-    assert first.created == 200 and second.changed == 200 and second.created == 0
-    some = generated.population[0]["id_number"]
-    assert {r["source"] for r in county.app.child_record(some).records.values()} == {"public_security",
-                                                                                      "civil_affairs"}
-
-
 def test_fast_encoding_is_what_the_library_itself_would_store(county):
     """The bulk writer's direct encoding round-trips through the library's repository unchanged."""
-    writer = BulkWriter(county.app, batch_size=2)
+    writer = BulkWriter(county.app.store, batch_size=2)
     fields = dict(id_number=GOOD, name="王小明", birth_date=date(2016, 5, 12), school_id="s", county_code="520102",
                   township_code="520102001", grade=4, class_name="4-1", guardian_name=None, guardian_phone=None,
                   head_teacher_id=None, head_teacher_name=None, meta=META)
@@ -139,28 +127,16 @@ def test_fast_encoding_is_what_the_library_itself_would_store(county):
     writer.created(Child, Child.Registered, child_id_for(other), {"id_number": other, "record": {
         "key": "k", "source": "public_security", "as_of": "2026-07-01", "attributes": {}, "flags": {}}, "meta": META})
     writer.close()
-    student = county.app.student(student_id_for(GOOD))
+    student = county.app.registration.student(student_id_for(GOOD))
     assert (student.birth_date, student.grade, student.status) == (date(2016, 5, 12), 4, "enrolled")
     reference = Student(**fields)
-    stored = county.app.mapper.to_stored_event(reference.collect_events()[0])
-    ours = county.app.recorder.select_events(student_id_for(GOOD))[0]
-    decode = county.app.mapper.transcoder.decode
+    stored = county.app.store.mapper.to_stored_event(reference.collect_events()[0])
+    ours = county.app.store.recorder.select_events(student_id_for(GOOD))[0]
+    decode = county.app.store.mapper.transcoder.decode
     raw_ours, raw_lib = decode(ours.state), decode(stored.state)
     assert set(raw_ours) == set(raw_lib) and raw_ours["name"].startswith("pii1:") and raw_lib["name"].startswith("pii1:")
-    opened = county.app.mapper.to_domain_event
+    opened = county.app.store.mapper.to_domain_event
     assert {k: v for k, v in vars(opened(ours)).items() if k != "timestamp"} == {
         k: v for k, v in vars(opened(stored)).items() if k != "timestamp"}  # sealed with fresh nonces: compare opened
     assert ours.topic == stored.topic
-    assert county.app.child_record(other).status == "active"
-
-
-def test_schools_import_all_or_nothing(county):
-    rows = schools_of("520102", townships=2)
-    text = "code,name,level,county_code,township_code\n" + "\n".join(
-        ",".join(r[c] for c in ("code", "name", "level", "county_code", "township_code")) for r in rows)
-    bad = text + "\nZ9,坏学校,college,520102,520102001\n"
-    report = county.app.import_schools(bad.encode(), "schools.csv", META)
-    assert not report.imported and report.errors[0].line == 6 and report.errors[0].code == "school_level"
-    report = county.app.import_schools(text.encode(), "schools.csv", META)
-    assert report.imported and report.created == 4
-    assert county.app.import_schools(text.encode(), "schools.csv", META).unchanged == 4
+    assert county.app.population.child_record(other).status == "active"

@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from services.registry.api import create_app
+from services.registry.entrypoints.api import create_app
 from services.registry.bootstrap import build_registry
 from services.registry.settings import RegistrySettings
 from services.registry.tests.stories import make_id

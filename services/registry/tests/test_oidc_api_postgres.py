@@ -4,9 +4,10 @@ RS256 and ES256 tokens and refuses forged ones; the actor of the token is the ac
 import pytest
 from fastapi.testclient import TestClient
 
-from services.registry.api import create_app
-from services.registry.application import RegistryApp
-from services.registry.domain import id_number_check_digit
+from services.registry.entrypoints.api import create_app
+from services.registry.application.registry import Registry
+from services.registry.application.store import RegistryApp
+from services.registry.domain.registration import id_number_check_digit
 from services.registry.settings import RegistrySettings
 from services.runtime.bootstrap import build_runtime
 from services.runtime.eventstore import build_application
@@ -31,7 +32,7 @@ def client(database_url, idp):
     settings = RegistrySettings(database_url=database_url, env="test", jwt_dev_tokens=False, oidc_issuer=idp.issuer,
                                 oidc_audience=idp.audience)
     runtime = build_runtime("registry", "api", settings)
-    app = build_application(RegistryApp, settings, "registry")
+    app = Registry(build_application(RegistryApp, settings, "registry"))
     with TestClient(create_app(runtime, app)) as c:
         c.registry = app
         yield c
@@ -75,7 +76,7 @@ def test_forged_tokens_write_nothing(client, idp, forged):
         "wrong-audience": idp.token(RSA_KEY, aud="other"),
         "dev-token": dev_token("admin", "52"),  # development tokens are switched off in these settings
     }[forged]
-    before = client.registry.recorder.max_notification_id() or 0
+    before = client.registry.store.recorder.max_notification_id() or 0
     r = client.post("/v1/schools", json={**SCHOOL, "code": f"OIDC-F-{forged}"}, headers=bearer(token))
     assert r.status_code == 401, r.text
-    assert (client.registry.recorder.max_notification_id() or 0) == before
+    assert (client.registry.store.recorder.max_notification_id() or 0) == before

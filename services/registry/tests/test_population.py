@@ -5,9 +5,11 @@ from datetime import date
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from services.registry.application import RegistryApp
-from services.registry.domain import Conflict, InvalidInput, normalise_id_number, validate_id_number
-from services.registry.population import child_id_for
+from services.registry.application.registry import Registry
+from services.registry.application.store import RegistryApp
+from services.registry.domain.errors import Conflict, InvalidInput
+from services.registry.domain.registration import normalise_id_number, validate_id_number
+from services.registry.domain.population import child_id_for
 from services.registry.tests.stories import META, County, make_id
 from services.runtime.testing import in_memory
 
@@ -34,9 +36,9 @@ def test_two_sources_disagree_on_a_birth_date(county):
 def test_a_source_reporting_the_same_again_changes_nothing(county):
     child = make_id("52010220150807002")
     county.resident(child)
-    before = county.app.recorder.max_notification_id()
+    before = county.app.store.recorder.max_notification_id()
     county.resident(child, as_of=date(2026, 8, 1))
-    assert county.last_outcome == "unchanged" and county.app.recorder.max_notification_id() == before
+    assert county.last_outcome == "unchanged" and county.app.store.recorder.max_notification_id() == before
     county.resident(child, flags={"left_behind": {}})
     assert county.last_outcome == "changed"
 
@@ -56,18 +58,18 @@ def test_a_wrong_merge_is_undone(county):
     real, typo = make_id("52010220150807002"), make_id("52010220150807012")
     county.resident(real, name="刘洋")
     county.resident(typo, source="poverty_alleviation", name="刘洋", flags={"registered_poor": {}})
-    county.app.merge_children(survivor_id_number=real, other_id_number=typo, reason="扶贫办身份证号录入错误", meta=META)
-    merged = county.app.child_record(real)
-    assert "registered_poor" in merged.flags() and county.app.child_record(typo).merged_into == str(merged.id)
+    county.app.population.merge_children(survivor_id_number=real, other_id_number=typo, reason="扶贫办身份证号录入错误", meta=META)
+    merged = county.app.population.child_record(real)
+    assert "registered_poor" in merged.flags() and county.app.population.child_record(typo).merged_into == str(merged.id)
     assert county.compare(date(2026, 9, 15))["out_of_school"]["identified"] == 1  # one child, not two
     with pytest.raises(Conflict):
         county.resident(typo, source="poverty_alleviation", name="刘洋 ")
-    county.app.undo_merge(survivor_id_number=real, other_id_number=typo, reason="核实为两名儿童", meta=META)
-    assert "registered_poor" not in county.app.child_record(real).flags()
-    assert county.app.child_record(typo).merged_into is None
+    county.app.population.undo_merge(survivor_id_number=real, other_id_number=typo, reason="核实为两名儿童", meta=META)
+    assert "registered_poor" not in county.app.population.child_record(real).flags()
+    assert county.app.population.child_record(typo).merged_into is None
     assert county.compare(date(2026, 9, 16))["out_of_school"]["identified"] == 1  # the other child counts again
     with pytest.raises(Conflict):
-        county.app.undo_merge(survivor_id_number=real, other_id_number=typo, reason="again", meta=META)
+        county.app.population.undo_merge(survivor_id_number=real, other_id_number=typo, reason="again", meta=META)
 
 
 @st.composite
@@ -87,15 +89,15 @@ def test_records_link_by_id_number_however_it_is_written_and_in_any_order(ids, d
     """Linkage property: one child per ID number, whatever the spelling, source order or repetition."""
     reports = [(i, s) for i in ids for s in ("public_security", "civil_affairs", "poverty_alleviation")]
     reports = data.draw(st.permutations(reports + reports[: len(ids)]))
-    app = in_memory(RegistryApp)
+    app = Registry(in_memory(RegistryApp))
     for id_number, source in reports:
-        app.report_child(source=source, id_number=data.draw(spellings(id_number)), attributes={"name": "某"},
-                         flags={}, as_of=date(2026, 7, 10), source_record_id=None, meta=META)
-    app.index.catch_up(app)
+        app.population.report_child(source=source, id_number=data.draw(spellings(id_number)), attributes={"name": "某"},
+                                    flags={}, as_of=date(2026, 7, 10), source_record_id=None, meta=META)
+    app.index.catch_up(app.store)
     rows = app.index.tables["child_index"]
     assert set(rows) == {str(child_id_for(i)) for i in ids}
     for i in ids:
-        assert {r["source"] for r in app.child_record(i).records.values()} == {
+        assert {r["source"] for r in app.population.child_record(i).records.values()} == {
             "public_security", "civil_affairs", "poverty_alleviation"}
 
 

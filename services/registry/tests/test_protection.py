@@ -8,13 +8,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.registry import pseudonyms
-from services.registry.domain import NAMESPACE, id_number_check_digit, mask_id_number
-from services.registry.erasure import Erasure, erasure_id_for
-from services.registry.keys import KeyFileProvider, MemoryDataKeys, SubjectErased
-from services.registry.sealing import ERASED_ID_NUMBER, Sealer
+from services.registry.domain import pseudonyms
+from services.registry.domain.registration import NAMESPACE, id_number_check_digit, mask_id_number
+from services.registry.domain.erasure import Erasure, erasure_id_for
+from services.registry.adapters.keys import KeyFileProvider, MemoryDataKeys, SubjectErased
+from services.registry.adapters.sealing import ERASED_ID_NUMBER, Sealer
 from services.registry.settings import RegistrySettings
 from services.registry.tests.stories import META, County, make_id
+from services.runtime.aggregates import load
 from contracts.events.registry import StudentEnrolledV1
 
 CHILD = make_id("52010220150807102")
@@ -78,25 +79,25 @@ def test_production_refuses_the_development_pseudonym_key_and_a_missing_key_file
 
 def test_personal_fields_are_sealed_in_the_stored_events_and_open_through_the_app():
     county = County()
-    sid = county.app.enrol_student(today=date(2026, 9, 1), meta=META, id_number=CHILD, name="李秀英",
-                                   birth_date=date(2015, 8, 7), school_id=county.primary, grade=4, class_name="4-1",
-                                   guardian_name="李大壮", guardian_phone="13912345678")[0].student_id
+    sid = county.app.registration.enrol_student(today=date(2026, 9, 1), meta=META, id_number=CHILD, name="李秀英",
+                                                birth_date=date(2015, 8, 7), school_id=county.primary, grade=4, class_name="4-1",
+                                                guardian_name="李大壮", guardian_phone="13912345678")[0].student_id
     county.resident(CHILD, name="李秀英", guardian_phone="13912345678")
-    stored = b"".join(n.state for n in county.app.recorder.select_notifications(start=1, limit=1000))
+    stored = b"".join(n.state for n in county.app.store.recorder.select_notifications(start=1, limit=1000))
     for clear in ("李秀英", "李大壮", "13912345678", CHILD, "2015-08-07"):
         assert clear.encode() not in stored
-    student = county.app.student(uuid.UUID(sid))
+    student = county.app.registration.student(uuid.UUID(sid))
     assert (student.name, student.guardian_phone, student.birth_date) == ("李秀英", "13912345678", date(2015, 8, 7))
 
 
 def test_the_read_model_keeps_no_clear_name_and_finds_by_exact_name():
     county = County()
     county.resident(CHILD, name="李秀英", guardian_name="李大壮", guardian_phone="13912345678")
-    county.app.index.catch_up(county.app)
+    county.app.index.catch_up(county.app.store)
     assert "李秀英" not in str(county.app.index.tables) and "13912345678" not in str(county.app.index.tables)
-    found = county.app.find_children("520102", name="李秀英")
+    found = county.app.queries.find_children("520102", name="李秀英")
     assert [f["name_masked"] for f in found] == ["李*英"]
-    assert county.app.find_children("520102", name="李秀") == []
+    assert county.app.queries.find_children("520102", name="李秀") == []
     again = county.resident(CHILD, name="李秀英", guardian_name="李大壮", guardian_phone="13912345678")
     assert county.last_outcome == "unchanged" and again is not None
 
@@ -105,7 +106,7 @@ def test_history_masks_the_birth_date_beside_the_masked_id_number():
     county = County()
     sid = county.enrol(CHILD)
     county.resident(CHILD)
-    history = county.app.child_history("520102", sid)
+    history = county.app.queries.child_history("520102", sid)
     text = str(history)
     assert "2015-08-07" not in text and "08-07" not in text and "2015-**-**" in text
 
@@ -113,8 +114,7 @@ def test_history_masks_the_birth_date_beside_the_masked_id_number():
 def test_rotation_rewraps_every_data_key_and_the_old_kek_can_go():
     old = KeyFileProvider({"k1": os.urandom(32)}, "k1")
     keys = MemoryDataKeys(old)
-    county = County()
-    county.app.mapper.sealer = Sealer(keys)
+    county = County(data_keys=keys)
     sid = county.enrol(CHILD, name="李秀英")
     assert keys.kek_ids_in_use() == {"k1": 1}
     both = KeyFileProvider({"k1": old._keys["k1"], "k2": os.urandom(32)}, "k2")
@@ -123,8 +123,8 @@ def test_rotation_rewraps_every_data_key_and_the_old_kek_can_go():
     only_new = KeyFileProvider({"k2": both._keys["k2"]}, "k2")
     fresh = MemoryDataKeys(only_new)  # a new process: nothing cached, only the new KEK
     fresh.rows = keys.rows
-    county.app.mapper.sealer = Sealer(fresh)
-    assert county.app.student(uuid.UUID(sid)).name == "李秀英"
+    county.app.store.mapper.sealer = Sealer(fresh)  # the same stored events read by a process with only the new KEK
+    assert county.app.registration.student(uuid.UUID(sid)).name == "李秀英"
 
 
 def test_erasure_destroys_the_keys_so_the_data_reads_as_blanks_while_counts_stay():
@@ -132,32 +132,32 @@ def test_erasure_destroys_the_keys_so_the_data_reads_as_blanks_while_counts_stay
     sid = county.enrol(CHILD, name="李秀英")
     county.resident(CHILD, name="李秀英", guardian_phone="13912345678")
     other = county.enrol(make_id("52010220160512103"), name="张三丰")
-    before = county.app.grade_counts("520102", by="school")
+    before = county.app.queries.grade_counts("520102", by="school")
     with pytest.raises(Exception, match="审批"):
-        county.app.erase_child("520102", sid, legal_basis="consent_withdrawn", reference="R1",
-                               approved_by=META["actor_id"], meta=META)
+        county.app.erasure.erase_child("520102", sid, legal_basis="consent_withdrawn", reference="R1",
+                                       approved_by=META["actor_id"], meta=META)
     with pytest.raises(Exception, match="没有该儿童"):
-        county.app.erase_child("520103", sid, legal_basis="consent_withdrawn", reference="R1", approved_by="boss",
-                               meta=META)
-    done = county.app.erase_child("520102", sid, legal_basis="consent_withdrawn", reference="R1", approved_by="boss",
-                                  meta=META)
+        county.app.erasure.erase_child("520103", sid, legal_basis="consent_withdrawn", reference="R1", approved_by="boss",
+                                       meta=META)
+    done = county.app.erasure.erase_child("520102", sid, legal_basis="consent_withdrawn", reference="R1", approved_by="boss",
+                                          meta=META)
     assert done["data_keys_destroyed"] == 2  # registration + population record
-    student = county.app.student(uuid.UUID(sid))
+    student = county.app.registration.student(uuid.UUID(sid))
     assert (student.name, student.id_number, student.birth_date) == ("", ERASED_ID_NUMBER, None)
-    everything = str([vars(county.app.mapper.to_domain_event(n))
-                      for n in county.app.recorder.select_notifications(start=1, limit=1000)])
+    everything = str([vars(county.app.store.mapper.to_domain_event(n))
+                      for n in county.app.store.recorder.select_notifications(start=1, limit=1000)])
     assert "李秀英" not in everything and "13912345678" not in everything and CHILD not in everything
     assert "张三丰" in everything  # other children untouched
     county.app.index.drop()
-    county.app.index.catch_up(county.app)  # a rebuilt read model holds nothing of the erased child either
+    county.app.index.catch_up(county.app.store)  # a rebuilt read model holds nothing of the erased child either
     assert "李*英" not in str(county.app.index.tables) and "李秀英" not in str(county.app.index.tables)
-    assert county.app.grade_counts("520102", by="school") == before
-    assert county.app.find_children("520102", name="李秀英") == []
-    assert county.app.find_children("520102", name="张三丰")[0]["student_id"] == other
-    assert county.app._get(Erasure, erasure_id_for(sid)).approved_by == "boss"
+    assert county.app.queries.grade_counts("520102", by="school") == before
+    assert county.app.queries.find_children("520102", name="李秀英") == []
+    assert county.app.queries.find_children("520102", name="张三丰")[0]["student_id"] == other
+    assert load(county.app.store.repository, Erasure, erasure_id_for(sid)).approved_by == "boss"
     erased = [c for c in county.published() if type(c).__name__ == "StudentErasedV1"]
     assert [(e.student_id, e.legal_basis) for e in erased] == [(sid, "consent_withdrawn")]
     with pytest.raises(SubjectErased):  # a source reporting the child again records nothing personal
         county.resident(CHILD, name="李秀英")
-    assert "李秀英" not in str([vars(county.app.mapper.to_domain_event(n))
-                             for n in county.app.recorder.select_notifications(start=1, limit=1000)])
+    assert "李秀英" not in str([vars(county.app.store.mapper.to_domain_event(n))
+                             for n in county.app.store.recorder.select_notifications(start=1, limit=1000)])

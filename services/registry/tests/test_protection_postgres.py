@@ -18,11 +18,11 @@ from eventsourcing.cryptography import AESCipher
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from services.registry import pseudonyms
-from services.registry.api import create_app
-from services.registry.application import contract_mapper
+from services.registry.domain import pseudonyms
+from services.registry.entrypoints.api import create_app
+from services.registry.adapters.publishing import contract_mapper
 from services.registry.bootstrap import build_registry
-from services.registry.keys import KeyFileProvider
+from services.registry.adapters.keys import KeyFileProvider
 from services.registry.settings import RegistrySettings
 from services.registry.tests.stories import make_id
 from services.runtime.bootstrap import build_runtime
@@ -97,7 +97,7 @@ def test_the_api_starts_and_round_trips_with_the_cipher_key_set(own_database, tm
     runtime, registry, client = start(settings)
     try:
         with client:
-            assert registry.mapper.cipher is not None
+            assert registry.store.mapper.cipher is not None
             r = client.post("/v1/schools", headers=COUNTY, json={"code": "CK-1", "name": "密钥小学", "level": "primary",
                                                                 "county_code": "520102", "township_code": "520102001"})
             assert r.status_code == 201
@@ -117,7 +117,7 @@ def test_erasure_leaves_the_name_nowhere_while_counts_stay(own_database, tmp_pat
     settings = settings_for(own_database, tmp_path, kafka_bootstrap=kafka_bootstrap)
     runtime, registry, client = start(settings)
     topic = f"test.registry.erasure.{uuid.uuid4().hex[:8]}"
-    relay = Relay(service="registry", app=registry, db=runtime.db, topic=topic, to_contract=contract_mapper(registry),
+    relay = Relay(service="registry", app=registry.store, db=runtime.db, topic=topic, to_contract=contract_mapper(registry.store),
                   bootstrap=kafka_bootstrap, partitions=6, metrics=runtime.metrics, logger=runtime.logger,
                   safety_poll_s=0.2)
     stop = {"now": False}
@@ -169,9 +169,9 @@ def test_erasure_leaves_the_name_nowhere_while_counts_stay(own_database, tmp_pat
             assert client.get(f"/v1/students/{sid_b}", headers=COUNTY).json()["name_masked"] == "司**辉"
 
             registry.index.drop()  # rebuilt from the events, with the live KEK: still nothing of A or C
-            registry.index.catch_up(registry)
-            events = str([vars(registry.mapper.to_domain_event(n))
-                          for n in registry.recorder.select_notifications(start=1, limit=10_000)])
+            registry.index.catch_up(registry.store)
+            events = str([vars(registry.store.mapper.to_domain_event(n))
+                          for n in registry.store.recorder.select_notifications(start=1, limit=10_000)])
             text = dump(own_database)
             for value in (NAMES[A], NAMES[C], A, C, "欧**珠", "诸**静"):
                 assert value not in events and not found_in(text, value), value
@@ -197,7 +197,7 @@ def test_erasure_leaves_the_name_nowhere_while_counts_stay(own_database, tmp_pat
 def test_kek_rotation_by_the_cli_rewraps_every_data_key_and_the_old_kek_can_go(own_database, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from services.registry.cli import app as cli
+    from services.registry.bootstrap import CLI as cli
 
     secret = os.urandom(24).hex()
     settings = RegistrySettings(database_url=own_database, env="test", db_pool_size=2, key_file=tmp_path / "kek.json", pseudonym_key=secret)
@@ -225,7 +225,7 @@ def test_kek_rotation_by_the_cli_rewraps_every_data_key_and_the_old_kek_can_go(o
     assert sorted(KeyFileProvider.from_file(settings.key_file)._keys) == ["k2"]  # the old KEK is gone
     runtime, registry, _ = start(settings)  # a new process: nothing cached, only the new KEK
     try:
-        student = registry.student(uuid.UUID(sid))
+        student = registry.registration.student(uuid.UUID(sid))
         assert (student.name, student.guardian_phone) == (NAMES[A], PHONE)
     finally:
         runtime.close()

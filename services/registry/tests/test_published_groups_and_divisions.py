@@ -8,8 +8,8 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from services.registry.application import contract_mapper, to_contract
-from services.registry.jurisdictions import Division, division_id_for
+from services.registry.adapters.publishing import contract_mapper, to_contract
+from services.registry.domain.jurisdictions import Division, division_id_for
 from services.registry.tests.stories import META, County, make_id
 
 LEFT_BEHIND_CHILD = make_id("52010220150807002")
@@ -56,14 +56,14 @@ def test_a_merge_brings_the_other_records_groups_and_its_undo_takes_them_back(co
     typo = make_id("52010220150807012")
     county.resident(LEFT_BEHIND_CHILD, source="public_security")
     county.resident(typo, source="poverty_alleviation", flags={"registered_poor": {}}, as_of=date(2026, 7, 12))
-    county.app.merge_children(survivor_id_number=LEFT_BEHIND_CHILD, other_id_number=typo, reason="号码录错",
-                              meta={**META, "at": "2026-08-01T09:00:00+08:00"})
+    county.app.population.merge_children(survivor_id_number=LEFT_BEHIND_CHILD, other_id_number=typo, reason="号码录错",
+                                         meta={**META, "at": "2026-08-01T09:00:00+08:00"})
     survivor, merged = groups_published(county)[-2:]
     assert [g.group for g in survivor.groups] == ["registered_poor"]
     assert [(g.group, g.until) for g in merged.groups] == [("registered_poor", date(2026, 8, 1))]
 
-    county.app.undo_merge(survivor_id_number=LEFT_BEHIND_CHILD, other_id_number=typo, reason="并非同一人",
-                          meta={**META, "at": "2026-08-05T09:00:00+08:00"})
+    county.app.population.undo_merge(survivor_id_number=LEFT_BEHIND_CHILD, other_id_number=typo, reason="并非同一人",
+                                     meta={**META, "at": "2026-08-05T09:00:00+08:00"})
     survivor, other = groups_published(county)[-2:]
     assert [(g.group, g.until) for g in survivor.groups] == [("registered_poor", date(2026, 8, 5))]
     assert [(g.group, g.until) for g in other.groups][-1] == ("registered_poor", None)
@@ -75,20 +75,20 @@ def test_an_imported_file_publishes_groups_only_for_flagged_children(county):
         f"{LEFT_BEHIND_CHILD},王小明,2015-08-07,520102001,留守儿童;残疾儿童:1",
         f"{make_id('52010220150101004')},李华,2015-01-01,520102001,",
     ]
-    report = county.app.import_file(kind="population", content="\n".join(rows).encode(), filename="mz.csv",
-                                    source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
+    report = county.app.imports.import_file(kind="population", content="\n".join(rows).encode(), filename="mz.csv",
+                                            source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
     assert report.created == 2
     (published,) = groups_published(county)
     assert {(g.group, g.degree) for g in published.groups} == {("left_behind", None), ("disabled", "1")}
-    again = county.app.import_file(kind="population", content="\n".join(rows).encode(), filename="mz.csv",
-                                   source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
+    again = county.app.imports.import_file(kind="population", content="\n".join(rows).encode(), filename="mz.csv",
+                                           source="civil_affairs", valid_only=False, today=date(2026, 7, 10), meta=META)
     assert again.unchanged == 2 and len(groups_published(county)) == 1
 
 
 @pytest.fixture(scope="module")
 def guiyang():
     county = County()
-    county.app.load_divisions(prefix="520102", meta=META)
+    county.app.divisions.load_divisions(prefix="520102", meta=META)
     return county
 
 
@@ -103,12 +103,12 @@ def test_every_loaded_division_is_published_with_its_name_level_and_parent(guiya
 
 def test_renames_merges_and_abolitions_are_published_with_their_dates(guiyang):
     app = guiyang.app
-    app.change_division(code="520102003", change="rename", name="新华街道(新)", effective=date(2026, 7, 1), meta=META)
-    app.change_division(code="520102004", change="merge", target_code="520102001", effective=date(2026, 8, 1),
-                        meta=META)
-    app.establish_division(code="520102001001", name="示例社区", level="village", parent_code="520102001",
-                           effective=date(2026, 9, 1), source="township", meta=META)
-    app.change_division(code="520102001001", change="abolish", effective=date(2026, 10, 1), meta=META)
+    app.divisions.change_division(code="520102003", change="rename", name="新华街道(新)", effective=date(2026, 7, 1), meta=META)
+    app.divisions.change_division(code="520102004", change="merge", target_code="520102001", effective=date(2026, 8, 1),
+                                  meta=META)
+    app.divisions.establish_division(code="520102001001", name="示例社区", level="village", parent_code="520102001",
+                                     effective=date(2026, 9, 1), source="township", meta=META)
+    app.divisions.change_division(code="520102001001", change="abolish", effective=date(2026, 10, 1), meta=META)
     changes = [(c.code, c.kind, c.name, c.successor_code, c.effective)
                for c in guiyang.published() if c.event_name == "JurisdictionChanged"]
     assert changes[-3:] == [
@@ -123,14 +123,14 @@ def test_renames_merges_and_abolitions_are_published_with_their_dates(guiyang):
 def test_a_rename_stored_before_changes_carried_their_code_is_named_by_the_relay():
     county = County()
     app = county.app
-    app.save(Division(code="520102009", name="旧名街道", level="township", parent_code="520102",
+    app.store.save(Division(code="520102009", name="旧名街道", level="township", parent_code="520102",
                       effective=date(2025, 1, 1), source="test", meta=META))
     state = (b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-01T00:00:00+00:00"},"name":"\\u65b0\\u540d",'
              b'"effective":{"_type_":"date_iso","_data_":"2026-03-01"},"meta":{}}')
-    app.recorder.insert_events([StoredEvent(originator_id=division_id_for("520102009"), originator_version=2,
+    app.store.recorder.insert_events([StoredEvent(originator_id=division_id_for("520102009"), originator_version=2,
                                             topic=get_topic(Division.Renamed), state=state)])
-    last = app.recorder.select_notifications(start=1, limit=1000)[-1]
-    legacy = app.mapper.to_domain_event(last)
+    last = app.store.recorder.select_notifications(start=1, limit=1000)[-1]
+    legacy = app.store.mapper.to_domain_event(last)
     assert to_contract(legacy) is None  # without the application the division cannot be named
-    contract = contract_mapper(app)(legacy)
+    contract = contract_mapper(app.store)(legacy)
     assert (contract.code, contract.kind, contract.name) == ("520102009", "renamed", "新名")

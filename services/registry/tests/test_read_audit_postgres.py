@@ -4,9 +4,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from services.registry.api import create_app
+from services.registry.entrypoints.api import create_app
 from services.registry.bootstrap import build_registry
-from services.registry.domain import student_id_for
+from services.registry.domain.registration import student_id_for
 from services.registry.settings import RegistrySettings
 from services.registry.tests.stories import make_id
 from services.runtime.bootstrap import build_runtime

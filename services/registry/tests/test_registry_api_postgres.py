@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 
-from services.registry.api import create_app
+from services.registry.entrypoints.api import create_app
 from services.registry.bootstrap import build_registry
-from services.registry.domain import student_id_for
+from services.registry.domain.registration import student_id_for
 from services.registry.settings import RegistrySettings
 from services.registry.tests.stories import make_id, wrong_id
 from services.runtime.bootstrap import build_runtime
@@ -120,10 +120,10 @@ def test_a_death_reported_by_public_security_retracts_the_finding(client):
 
 def test_the_read_model_rebuilds_to_the_same_rows(client):
     index, registry = client.registry.index, client.registry
-    index.catch_up(registry)
+    index.catch_up(registry.store)
     before = {t: sorted(map(str, index.rows(t, "", field="id"))) for t in ("child_index", "student_index")}
     index.drop()
-    index.catch_up(registry)
+    index.catch_up(registry.store)
     after = {t: sorted(map(str, index.rows(t, "", field="id"))) for t in ("child_index", "student_index")}
     assert before == after
 
