@@ -1,0 +1,187 @@
+"""Province onboarding: a bulk import of N students, then the time until every relay and consumer has caught up.
+
+The registry import writes N enrolments (学籍) into the registry's own event store; then every service's relay and
+consumer starts (as `baoxue up` starts them, `replicas` copies of each consumer) on a throwaway database and a
+fresh broker, and each process's /metrics is read until nothing is left: relay lag 0, every consumer's partition
+lag 0, its message count still. Printed per consumer: messages, events/s while it worked, when it finished —
+and which finished last, with the whole absorption extrapolated to 7,000,000 students (linear: every figure here
+is a rate). Run: `baoxue bench onboarding --students 1000000 [--replicas consumer=3]` (prints, never fails).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import Row
+from bench.registry.county import generate_county, schools_of
+from bench.stack import stop_procs
+from devstack.ports import metrics_port
+from devstack.stack import service_processes
+from services.runtime.scratchdb import fresh_database
+
+PROVINCE = 7_000_000
+_SAMPLE = re.compile(r'^(baoxue_[a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$')
+
+
+@dataclass
+class Progress:
+    """What one process's /metrics said over time: messages handled, lag, when it last moved."""
+
+    name: str
+    role: str
+    messages: float = 0.0
+    lag: float | None = None
+    first_at: float | None = None
+    last_change_at: float | None = None
+    samples: list[tuple[float, float]] = field(default_factory=list)
+
+    def update(self, now: float, messages: float, lag: float | None) -> None:
+        if messages != self.messages:
+            if self.first_at is None:
+                self.first_at = now
+            self.last_change_at = now
+        self.messages, self.lag = messages, lag
+        self.samples.append((now, messages))
+
+    def done(self, now: float, quiet_s: float) -> bool:
+        return self.lag == 0 and self.first_at is not None and now - (self.last_change_at or now) >= quiet_s
+
+    def rate(self) -> float | None:
+        if self.first_at is None or self.last_change_at is None or self.last_change_at <= self.first_at:
+            return None
+        return self.messages / (self.last_change_at - self.first_at)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Sums of the relay/consumer series on one /metrics page: handled messages and lag."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        m = _SAMPLE.match(line)
+        if not m:
+            continue
+        name, labels, value = m.group(1), m.group(2), float(m.group(3))
+        if name == "baoxue_consumer_messages_total" or name == "baoxue_relay_published_total":
+            out["messages"] = out.get("messages", 0.0) + value
+        elif name == "baoxue_consumer_lag_messages" or (name == "baoxue_relay_lag_events" and labels):
+            out["lag"] = out.get("lag", 0.0) + value
+    return out
+
+
+def import_students(students: int) -> tuple[int, float]:
+    """N enrolments into the registry's store of the database in the environment (as the registry's import does)."""
+    from services.registry.bootstrap import open_registry
+    from services.registry.entrypoints.cli import CLI_META
+
+    registry, settings = open_registry()
+    county = generate_county(students, out_of_school_ratio=0.0)
+    for s in schools_of(county.code):
+        registry.registration.register_school(meta=CLI_META, **s)
+    started = time.perf_counter()
+    report = registry.imports.import_file(kind="students", content=county.students_csv(), filename="onboarding.csv",
+                                          source="education", valid_only=False, today=date(2026, 9, 1), meta=CLI_META,
+                                          batch_size=settings.import_batch_size)
+    return report.created, time.perf_counter() - started
+
+
+def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Path, replicas: dict[str, int] | None = None,
+                    timeout_s: float = 3600, quiet_s: float = 5.0) -> list[Row]:
+    """Imports, starts every relay and consumer, waits until all have caught up; the table's rows."""
+    from bench.common import free_offset
+
+    offset = free_offset()
+    with fresh_database(server_url, "bench_onboarding") as url:
+        env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
+               "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_DATA_DIR": str(workdir), "BAOXUE_LOG_LEVEL": "WARNING",
+               "PYTHONUNBUFFERED": "1"}
+        saved = dict(os.environ)
+        os.environ.update(env)
+        try:
+            created, import_s = import_students(students)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        specs = [s for s in service_processes(replicas=replicas, port_offset=offset) if s.role in ("relay", "consumer")]
+        procs: dict[str, subprocess.Popen] = {}
+        progress = {s.name: Progress(s.name, s.role) for s in specs}
+        ports = {s.name: metrics_port(s.service, s.role, offset, s.copy) for s in specs}
+        started = time.monotonic()
+        try:
+            for spec in specs:
+                log = open(workdir / f"{spec.name}.log", "ab")
+                procs[spec.name] = subprocess.Popen(spec.argv, env={**env, **spec.env}, stdout=log,
+                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                    start_new_session=True)
+            while time.monotonic() - started < timeout_s:
+                now = time.monotonic() - started
+                for name, port in ports.items():
+                    seen = scrape(port)
+                    if seen:
+                        progress[name].update(now, seen.get("messages", 0.0), seen.get("lag"))
+                working = [p for p in progress.values() if p.messages or p.role == "relay"]
+                if working and all(p.done(now, quiet_s) for p in working):
+                    break
+                time.sleep(1.0)
+        finally:
+            stop_procs(procs)
+    return _rows(students, created, import_s, progress, replicas)
+
+
+def _rows(students: int, created: int, import_s: float, progress: dict[str, Progress],
+          replicas: dict[str, int] | None) -> list[Row]:
+    rows: list[Row] = [(f"onboarding: registry import of {students:,} students",
+                        f"{created:,} in {import_s:.1f} s = {created / import_s:,.0f} students/s")]
+    finished = {n: p for n, p in progress.items() if p.last_change_at is not None}
+    for name, p in sorted(finished.items(), key=lambda kv: kv[1].last_change_at or 0):
+        rate = p.rate()
+        rows.append((f"  {name}: {p.messages:,.0f} {'events' if p.role == 'relay' else 'messages'}",
+                     f"{rate:,.0f}/s, caught up at {p.last_change_at:.1f} s" if rate else f"caught up at {p.last_change_at:.1f} s"))
+    if finished:
+        last_name, last = max(finished.items(), key=lambda kv: kv[1].last_change_at or 0)
+        whole = import_s + (last.last_change_at or 0)
+        rows.append((f"onboarding absorbed end to end (last: {last_name}"
+                     + (f", replicas {replicas}" if replicas else "") + ")",
+                     f"{whole:.1f} s; at this rate {PROVINCE:,} students ≈ {whole * PROVINCE / max(students, 1) / 60:.0f} min"))
+    return rows
+
+
+def main(students: int = 100_000, replicas: str | None = None) -> None:
+    """Runs the onboarding bench on its own embedded PostgreSQL and broker and prints its table."""
+    from devstack.stack import parse_replicas
+    from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
+
+    with scratch_dir("baoxue-onboarding-") as work:
+        pg = EmbeddedPostgres(work / "pg", free_port())
+        broker = TansuBroker(free_port())
+        pg.start()
+        broker.start()
+        try:
+            rows = onboarding_rows(students, pg.url(), broker.bootstrap, work, parse_replicas(replicas) or None)
+        finally:
+            broker.stop()
+            pg.stop()
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+def _cli(**kwargs: Any) -> None:
+    main(**kwargs)
+
+
+if __name__ == "__main__":
+    import typer
+
+    typer.run(main)
