@@ -40,7 +40,7 @@ class PartitionPlan:
     @property
     def changed_after(self) -> int:
         """The notification id after which more than one count may apply (0: one count for everything)."""
-        return self.steps[1][0] if len(self.steps) > 1 else 0
+        return next((after for after, count in self.steps[1:] if count != self.steps[0][1]), 0)
 
     def count_at(self, notification_id: int) -> int:
         """The count in force for an aggregate whose first event has this notification id."""
@@ -51,6 +51,14 @@ class PartitionPlan:
         """The plan with ``partitions`` in force for aggregates first stored after ``position`` (never fewer)."""
         if partitions <= self.current:
             return self
-        if self.steps[-1][0] >= position:  # nothing published since the last change: replace it
-            return PartitionPlan(self.steps[:-1] + ((self.steps[-1][0], partitions),))
-        return PartitionPlan(self.steps + ((position, partitions),))
+        after = max(position, self.steps[-1][0])
+        if after == 0 and len(self.steps) == 1:  # nothing hashed yet
+            return PartitionPlan.single(partitions)
+        return PartitionPlan(self.steps + ((after, partitions),))
+
+    def sealed(self, position: int) -> "PartitionPlan":
+        """The plan noting that everything up to ``position`` was hashed by it (before a refill restarts from 0),
+        so a count raised during the refill applies only to aggregates after that."""
+        if position <= self.steps[-1][0]:
+            return self
+        return PartitionPlan(self.steps + ((position, self.current),))

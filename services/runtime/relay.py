@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS relay_position (
 );
 ALTER TABLE relay_position ADD COLUMN IF NOT EXISTS partitions jsonb;
 """
+LEGACY_PARTITIONS = 6  # the partition setting's default before counts were stored with the position
+
 # Producer defaults measured on the relay benchmark (bench/runtime.py bench_relay): bigger batches per request
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "linger.ms": 20,
@@ -124,6 +126,7 @@ class Relay:
         self.channel: str | None = getattr(app.recorder, "channel_name", None)  # None in memory: polls only
         self.leadership = Leadership(db.url, f"baoxue-relay:{service}", self.log, listen=self.channel)
         self._last_broker_check = 0.0
+        self._warned_small_topic = False
         db.execute_script(RELAY_DDL)
 
     def _new_producer(self) -> Producer:
@@ -183,15 +186,19 @@ class Relay:
         cluster_id = metadata.cluster_id
         found = metadata.topics.get(self.topic)
         topic_missing = found is None
-        plan = state.plan
-        if plan is None:  # fresh, or stored before counts were recorded: the count the topic was made with
-            plan = PartitionPlan.single(len(found.partitions) if found is not None and state.position else self.partitions)
-        grown = plan.grown(state.position, self.partitions)
-        if grown != plan:
-            self.log.info("relay_partitions_grown", partitions=grown.current, previous=plan.current,
+        base = state.plan
+        if base is None and state.position:  # stored before counts were: the topic's count, else the old default
+            base = PartitionPlan.single(len(found.partitions) if found is not None else LEGACY_PARTITIONS)
+        have = ensure_topics(self.admin, [self.topic], max(self.partitions, base.current if base else 0),
+                             replication_factor=self.replication_factor)[self.topic]
+        usable = min(self.partitions, have)
+        plan = PartitionPlan.single(usable) if base is None else base.grown(state.position, usable)
+        if base is not None and plan != base:
+            self.log.info("relay_partitions_grown", partitions=plan.current, previous=base.current,
                           from_position=state.position)
-        ensure_topics(self.admin, [self.topic], grown.current, replication_factor=self.replication_factor)
-        plan = grown
+        if have < self.partitions and not self._warned_small_topic:
+            self.log.warning("relay_topic_not_grown", wanted=self.partitions, partitions=have)
+            self._warned_small_topic = True
         if state.cluster_id != cluster_id or topic_missing:
             if state.position > 0:
                 self.log.warning(
@@ -204,7 +211,8 @@ class Relay:
                 self.metrics.relay_refills.labels(self.service).inc()
             if state.cluster_id is not None:
                 self._reset_producer()
-            state = RelayState(0, cluster_id, {}, plan)  # the same counts: a refill puts every event where it was
+            plan = plan.sealed(state.position)  # the same counts: a refill puts every event where it was
+            state = RelayState(0, cluster_id, {}, plan)
             self.save_state(state)
         elif plan != state.plan:
             state = replace(state, plan=plan)
