@@ -217,3 +217,40 @@ def test_a_process_started_while_postgres_refuses_connections_waits_and_then_sta
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')
+
+
+# -- API workers ------------------------------------------------------------------------------------------------
+def test_two_workers_sharing_the_database_give_a_client_one_limit(database_url) -> None:
+    from services.runtime.db import Database
+    from services.runtime.ratelimit import RateLimited, SharedTokenBuckets
+
+    schema = f"rl_{uuid.uuid4().hex[:8]}"
+    workers = [SharedTokenBuckets(Database(database_url, schema), rate=0.001, burst=3) for _ in range(2)]
+    granted = 0
+    for i in range(6):
+        try:
+            workers[i % 2].take("system-1")
+            granted += 1
+        except RateLimited as exc:
+            assert exc.retry_after > 0
+    assert granted == 3
+    workers[0].take("system-2")  # another client has its own bucket
+
+
+def test_a_ttl_cache_reloads_after_its_ttl_and_stays_bounded() -> None:
+    from services.runtime.ttlcache import TtlCache
+
+    clock = {"t": 0.0}
+    loads: list[str] = []
+    cache: Any = TtlCache(ttl_s=10, max_entries=2, now=lambda: clock["t"])
+
+    def load(key: str) -> str:
+        loads.append(key)
+        return key.upper()
+
+    assert cache.get("a", load) == "A" and cache.get("a", load) == "A" and loads == ["a"]
+    clock["t"] = 11
+    cache.get("a", load)
+    cache.get("b", load), cache.get("c", load)  # "a" is the least recently used: dropped
+    cache.get("a", load)
+    assert loads == ["a", "a", "b", "c", "a"]
