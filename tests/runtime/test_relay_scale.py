@@ -31,7 +31,7 @@ def test_a_standby_relay_takes_over_within_seconds_when_the_leader_process_is_ki
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         standby = h.relay(safety_poll_s=0.5)
-        standby.standby_poll_s = 0.2
+        assert standby.standby_poll_s == 1.0  # the default
         assert published_through(standby, h.app.recorder.max_notification_id(), timeout=60), "the leader published"
         h.start(standby)
         time.sleep(1)
@@ -39,7 +39,10 @@ def test_a_standby_relay_takes_over_within_seconds_when_the_leader_process_is_ki
         os.kill(leader.pid, signal.SIGKILL)  # no goodbye: the socket closes with the process
         leader.wait(10)
         killed = time.monotonic()
-        h.enrol(0)  # a new event only the standby can publish
+        before = h.app.recorder.max_notification_id()
+        h.app.register_school(code="S2", name="二小", level="primary", county_code="520102",
+                              township_code="520102001", meta={})  # a new event only the standby can publish
+        assert h.app.recorder.max_notification_id() > before
         assert published_through(standby, h.app.recorder.max_notification_id(), timeout=30)
         took_over = time.monotonic() - killed
         print(f"takeover after SIGKILL: {took_over:.2f} s")

@@ -113,8 +113,17 @@ def test_ensure_topics_creates_grows_and_never_shrinks() -> None:
 
 
 # -- schedulers -------------------------------------------------------------------------------------------------
-def _replica(url: str, name: str, ticks: list, stop: threading.Event, who: str) -> tuple[threading.Thread, Any]:
+def _replica(url: str, name: str, ticks: list, stop: threading.Event, who: str,
+             dead: threading.Event | None = None, parked: threading.Event | None = None) -> tuple[threading.Thread, Any]:
+    """A scheduler replica on a thread; once ``dead`` is set it stops between ticks without a word (``parked``),
+    as a process that died would, until its session is ended."""
     claim = advisory_claim(url, name)
+
+    def sleep(seconds: float) -> None:
+        if dead is not None and dead.is_set():
+            parked.set()  # type: ignore[union-attr]
+            stop.wait()
+        time.sleep(seconds)
 
     def tick() -> None:
         ticks.append((who, "start", time.monotonic()))
@@ -122,7 +131,7 @@ def _replica(url: str, name: str, ticks: list, stop: threading.Event, who: str) 
         ticks.append((who, "end", time.monotonic()))
 
     thread = threading.Thread(target=run_loop, args=(tick,), kwargs=dict(
-        should_stop=stop.is_set, logger=_Log(), interval_s=0.02, claim=claim), daemon=True)
+        should_stop=stop.is_set, logger=_Log(), interval_s=0.02, claim=claim, sleep=sleep), daemon=True)
     thread.start()
     return thread, claim
 
@@ -142,18 +151,17 @@ def _overlaps(ticks: list) -> bool:
 def test_two_schedulers_on_one_claim_never_tick_together_and_one_dying_lets_the_other_tick(database_url) -> None:
     name = f"test-{uuid.uuid4().hex[:8]}"
     ticks: list = []
-    stop_a, stop_b = threading.Event(), threading.Event()
-    a, claim_a = _replica(database_url, name, ticks, stop_a, "a")
+    stop_a, stop_b, dead, parked = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+    a, claim_a = _replica(database_url, name, ticks, stop_a, "a", dead, parked)
     time.sleep(0.3)
     b, claim_b = _replica(database_url, name, ticks, stop_b, "b")
     try:
         time.sleep(1.0)
         assert {who for who, _, _ in ticks} == {"a"} and not _overlaps(ticks)  # b waits as a standby
-        # a's process "dies": PostgreSQL ends its session, and its lock with it
+        dead.set()  # a's process dies (between ticks); PostgreSQL ends its session, and its lock with it
+        assert parked.wait(5)
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(%s)", (claim_a.leadership._conn.info.backend_pid,))  # noqa: SLF001
-        stop_a.set()
-        a.join(5)
         died = time.monotonic()
         deadline = died + 5
         while not any(who == "b" for who, _, _ in ticks) and time.monotonic() < deadline:
