@@ -49,15 +49,27 @@ T = TypeVar("T")
 UNAVAILABLE = (psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
 
 
+REASONS = (("too many", "too_many_clients"), ("refused", "connection_refused"), ("starting up", "starting_up"),
+           ("shutting down", "shutting_down"), ("timeout", "timeout"), ("timed out", "timeout"),
+           ("could not translate host", "unknown_host"), ("does not exist", "database_missing"))
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """Why PostgreSQL refused, as a word (a connection error's text names host, port and user: not logged)."""
+    text = str(exc).lower()
+    return next((reason for needle, reason in REASONS if needle in text), type(exc).__name__)
+
+
 def until_database(step: Callable[[], T], settings: ServiceSettings, logger: Any, what: str = "connect") -> T:
     """Runs a start-up step until PostgreSQL lets it, with backoff (0.2 s doubling to 5 s), so a process started
     before the database, or while it is at its connection limit, waits instead of exiting; ``BAOXUE_DB_WAIT_S``
-    bounds the wait (0: for ever). Logs ``waiting_for_database`` with the attempt and the error (no secrets)."""
+    bounds the wait (0: for ever). Logs ``waiting_for_database`` with the attempt, a reason word and the error as
+    ``error_text`` shows it (no secrets)."""
 
     def log(state: Any) -> None:
         exc = state.outcome.exception() if state.outcome else None
         logger.warning("waiting_for_database", attempt=state.attempt_number, step=what,
-                       error=error_text(exc, 200) if exc else None)
+                       reason=unavailable_reason(exc) if exc else None, error=error_text(exc, 200) if exc else None)
 
     for attempt in Retrying(
         stop=stop_after_delay(settings.db_wait_s) if settings.db_wait_s else stop_never,

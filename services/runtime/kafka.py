@@ -85,6 +85,24 @@ def binary_headers(attributes: dict[str, Any]) -> list[tuple[str, bytes]]:
     return headers
 
 
+def message_headers(event_id_: str, source: str, type_: str, subject: str, time: datetime | str, version: int,
+                    sequence: int, prev: int, actor_id: str, actor_role: str, jurisdiction: str, correlation_id: str,
+                    causation_id: str | None) -> list[tuple[str, bytes]]:
+    """``binary_headers`` of an Envelope's fields, positionally and without the intermediate dict (the relay's
+    hot path; equal output, tested)."""
+    headers = [
+        ("ce_specversion", b"1.0"), ("content-type", b"application/json"), ("ce_id", event_id_.encode()),
+        ("ce_source", source.encode()), ("ce_type", type_.encode()), ("ce_subject", subject.encode()),
+        ("ce_time", header_time(time)), ("ce_aggregateversion", str(version).encode()),
+        ("ce_sequence", str(sequence).encode()), ("ce_partitionprev", str(prev).encode()),
+        ("ce_actorid", str(actor_id).encode()), ("ce_actorrole", str(actor_role).encode()),
+        ("ce_jurisdiction", str(jurisdiction).encode()), ("ce_correlationid", str(correlation_id).encode()),
+    ]
+    if causation_id is not None:
+        headers.append(("ce_causationid", str(causation_id).encode()))
+    return headers
+
+
 def encode(envelope: Envelope, payload: Contract) -> KafkaMessage:
     """A CloudEvents binary-mode message: attributes in ce_ headers, the payload's JSON as value, key = subject."""
     attributes = envelope.model_dump(exclude_none=True)

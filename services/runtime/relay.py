@@ -27,7 +27,7 @@ from psycopg import sql
 
 from contracts import Contract
 from services.runtime.db import Database, Leadership
-from services.runtime.kafka import PARTITIONS_HEADER, binary_headers, ensure_topics, event_id, partition_for
+from services.runtime.kafka import PARTITIONS_HEADER, ensure_topics, event_id, message_headers, partition_for
 from services.runtime.partitioning import PartitionPlan
 from services.runtime.logging import error_text
 from services.runtime.metrics import Metrics
@@ -118,6 +118,7 @@ class Relay:
         self.replication_factor = replication_factor
         self.producer_config = {**PRODUCER_DEFAULTS, **(producer_config or {})}
         self._source = f"/baoxue/{service}"
+        self._ce_types: dict[type, str] = {}
         self.max_in_flight = max_in_flight  # batches produced and not yet acknowledged while the next is read
         self._in_flight: deque[_InFlight] = deque()
         self.bootstrap = bootstrap
@@ -221,25 +222,21 @@ class Relay:
         return state
 
     # -- publishing -------------------------------------------------------------------------
-    def attributes_for(self, notification: Any, subject: str, domain_event: Any, contract: Contract,
-                       prev: int) -> dict[str, Any]:
-        """The CloudEvents attributes of one message (the fields of ``contracts.Envelope``)."""
+    def headers_for(self, notification: Any, subject: str, domain_event: Any, contract: Contract,
+                    prev: int) -> list[tuple[str, bytes]]:
+        """The CloudEvents headers of one message (the fields of ``contracts.Envelope``)."""
         meta = getattr(domain_event, "meta", None) or {}
-        return {
-            "id": event_id(subject, notification.originator_version),
-            "source": self._source,
-            "type": contract.ce_type(),
-            "subject": subject,
-            "time": meta.get("at") or domain_event.timestamp,
-            "aggregateversion": notification.originator_version,
-            "sequence": notification.id,
-            "partitionprev": prev,
-            "actorid": meta.get("actor_id", f"system:{self.service}"),
-            "actorrole": meta.get("actor_role", "system"),
-            "jurisdiction": getattr(contract, "township_code", None) or meta.get("jurisdiction") or "00",
-            "correlationid": meta.get("correlation_id") or subject,
-            "causationid": meta.get("causation_id"),
-        }
+        ce_type = self._ce_types.get(type(contract))
+        if ce_type is None:
+            ce_type = self._ce_types[type(contract)] = contract.ce_type()
+        version = notification.originator_version
+        return message_headers(
+            event_id(subject, version), self._source, ce_type, subject, meta.get("at") or domain_event.timestamp,
+            version, notification.id, prev, meta.get("actor_id", f"system:{self.service}"),
+            meta.get("actor_role", "system"),
+            getattr(contract, "township_code", None) or meta.get("jurisdiction") or "00",
+            meta.get("correlation_id") or subject, meta.get("causation_id"),
+        )
 
     def first_notifications(self, originator_ids: list[str]) -> dict[str, int]:
         """The notification id of each aggregate's first event (its partition count is the one then in force)."""
@@ -292,8 +289,7 @@ class Relay:
             key = str(notification.originator_id)
             count = count_of(notification)
             partition = partition_for(key, count)
-            headers = binary_headers(self.attributes_for(notification, key, domain_event, contract,
-                                                         chain.get(partition, 0)))
+            headers = self.headers_for(notification, key, domain_event, contract, chain.get(partition, 0))
             headers.append((PARTITIONS_HEADER, str(count).encode()))
             value = contract.model_dump_json().encode()
             while True:

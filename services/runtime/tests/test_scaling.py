@@ -16,7 +16,7 @@ from cloudevents.core.v1.event import CloudEvent
 from confluent_kafka import KafkaError, KafkaException
 
 from services.runtime.bootstrap import build_runtime
-from services.runtime.kafka import binary_headers, ensure_topics, event_id
+from services.runtime.kafka import binary_headers, ensure_topics, event_id, message_headers
 from services.runtime.partitioning import PartitionPlan
 from services.runtime.scheduling import advisory_claim, run_loop
 from services.runtime.settings import ServiceSettings
@@ -70,6 +70,7 @@ def test_headers_are_those_the_cloudevents_binding_writes(when: Any) -> None:
     wanted = to_binary_event(CloudEvent(
         attributes={**envelope.model_dump(exclude_none=True), "datacontenttype": "application/json"}, data={}))
     assert dict(binary_headers(attributes)) == wanted.headers
+    assert message_headers(*attributes.values()) == binary_headers(attributes)  # the relay's positional path
 
 
 class _Future:
@@ -193,7 +194,9 @@ def test_a_scheduler_that_stops_hands_over_at_once(database_url) -> None:
 
 
 # -- start-up ---------------------------------------------------------------------------------------------------
-def test_a_process_started_while_postgres_refuses_connections_waits_and_then_starts(database_url, capsys) -> None:
+def test_a_process_started_while_postgres_refuses_connections_waits_and_then_starts(database_url, monkeypatch) -> None:
+    log = _Log()
+    monkeypatch.setattr("services.runtime.bootstrap.configure_logging", lambda *_a, **_k: log)
     role = f"limited_{uuid.uuid4().hex[:8]}"
     dbname = database_url.rsplit("/", 1)[1]
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -215,9 +218,9 @@ def test_a_process_started_while_postgres_refuses_connections_waits_and_then_sta
         runtime = build_runtime("registry", "api", ServiceSettings(database_url=url, env="test"))
         assert time.monotonic() - started >= 1.0
         assert runtime.db.ping()
-        out = capsys.readouterr().out
-        assert '"waiting_for_database"' in out and '"attempt"' in out
-        assert "password" not in out.lower()
+        waits = [kw for event, kw in log.lines if event == "waiting_for_database"]
+        assert waits and waits[0]["attempt"] == 1 and waits[0]["reason"] == "too_many_clients"
+        assert all("password" not in str(kw).lower() for kw in waits)
     finally:
         opener.join()
         if runtime is not None:
