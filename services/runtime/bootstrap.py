@@ -23,6 +23,7 @@ from services.runtime.metrics import Metrics
 from services.runtime.oidc import TokenVerifier, token_verifier
 from services.runtime.process import StopFlag
 from services.runtime.relay import Relay, ToContract
+from services.runtime.scheduling import AdvisoryClaim, advisory_claim
 from services.runtime.settings import ServiceSettings
 from services.runtime.web import broker_reachable, create_base_app
 
@@ -148,6 +149,14 @@ def run_api(service: str, settings: ServiceSettings, build: Callable[[], tuple[F
     logger.info("api_listening", url=f"http://{settings.host}:{port}", workers=settings.api_workers)
     uvicorn.run(factory, factory=True, workers=settings.api_workers, host=settings.host, port=port,
                 log_level="warning", access_log=False)
+
+
+def scheduler_claim(runtime: Runtime, name: str | None = None) -> AdvisoryClaim | None:
+    """The claim a service's scheduler passes to ``run_loop(claim=...)`` (None with ``BAOXUE_SCHEDULER_CLAIM=false``):
+    one replica ticks, the others stand by."""
+    if not runtime.settings.scheduler_claim:
+        return None
+    return advisory_claim(runtime.settings.database_url, name or runtime.service, runtime.logger)
 
 
 def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract) -> None:
