@@ -4,23 +4,26 @@ event store, relay and consumer loop. Nothing here runs at import time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import psycopg
 import uvicorn
-from tenacity import Retrying, stop_after_delay, wait_exponential
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_never, wait_exponential
 
 from services.runtime.access import RoleMatrix
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
 from services.runtime.db import Database
-from services.runtime.eventstore import ServiceApplication
-from services.runtime.logging import configure_logging
+from services.runtime.eventstore import ServiceApplication, build_application
+from services.runtime.logging import configure_logging, error_text
 from services.runtime.metrics import Metrics
 from services.runtime.oidc import TokenVerifier, token_verifier
 from services.runtime.process import StopFlag
 from services.runtime.relay import Relay, ToContract
+from services.runtime.scheduling import AdvisoryClaim, advisory_claim
 from services.runtime.settings import ServiceSettings
 from services.runtime.web import broker_reachable, create_base_app
 
@@ -42,15 +45,46 @@ class Runtime:
         self.db.close()
 
 
-def wait_for_database(settings: ServiceSettings, logger: Any, timeout_s: float = 60.0) -> None:
-    """Waits for PostgreSQL at boot, so processes may start before the database does."""
+T = TypeVar("T")
+# What PostgreSQL answers while it is not there yet or full: refused, "too many clients", "starting up", a pool timeout
+UNAVAILABLE = (psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
+
+
+REASONS = (("too many", "too_many_clients"), ("refused", "connection_refused"), ("starting up", "starting_up"),
+           ("shutting down", "shutting_down"), ("timeout", "timeout"), ("timed out", "timeout"),
+           ("could not translate host", "unknown_host"), ("does not exist", "database_missing"))
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """Why PostgreSQL refused, as a word (a connection error's text names host, port and user: not logged)."""
+    text = str(exc).lower()
+    return next((reason for needle, reason in REASONS if needle in text), type(exc).__name__)
+
+
+def until_database(step: Callable[[], T], settings: ServiceSettings, logger: Any, what: str = "connect") -> T:
+    """Runs a start-up step until PostgreSQL lets it, with backoff (0.2 s doubling to 5 s), so a process started
+    before the database, or while it is at its connection limit, waits instead of exiting; ``BAOXUE_DB_WAIT_S``
+    bounds the wait (0: for ever). Logs ``waiting_for_database`` with the attempt, a reason word and the error as
+    ``error_text`` shows it (no secrets)."""
+
+    def log(state: Any) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.warning("waiting_for_database", attempt=state.attempt_number, step=what,
+                       reason=unavailable_reason(exc) if exc else None, error=error_text(exc, 200) if exc else None)
+
     for attempt in Retrying(
-        stop=stop_after_delay(timeout_s), wait=wait_exponential(multiplier=0.2, max=2), reraise=True
+        stop=stop_after_delay(settings.db_wait_s) if settings.db_wait_s else stop_never,
+        wait=wait_exponential(multiplier=0.2, max=5), retry=retry_if_exception_type(UNAVAILABLE),
+        before_sleep=log, reraise=True,
     ):
         with attempt:
-            if attempt.retry_state.attempt_number > 1:
-                logger.info("waiting_for_database", attempt=attempt.retry_state.attempt_number)
-            psycopg.connect(settings.database_url, connect_timeout=3).close()
+            return step()
+    raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
+
+
+def wait_for_database(settings: ServiceSettings, logger: Any) -> None:
+    """Waits for PostgreSQL at boot, so processes may start before the database does."""
+    until_database(lambda: psycopg.connect(settings.database_url, connect_timeout=3).close(), settings, logger)
 
 
 def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
@@ -67,8 +101,15 @@ def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clo
         metrics=metrics,
         clock=clock or clock_from_settings(settings.clock_file, settings.timezone),
         tokens=token_verifier(settings),
-        db=Database(settings.database_url, service, size=settings.db_pool_size),
+        db=until_database(lambda: Database(settings.database_url, service, size=settings.db_pool_size),
+                          settings, logger, "schema"),
     )
+
+
+def event_store(runtime: Runtime, app_cls: type[ServiceApplication], schema: str | None = None) -> Any:
+    """The service's event store (``build_application``), waiting for PostgreSQL like every start-up step."""
+    return until_database(lambda: build_application(app_cls, runtime.settings, schema or runtime.service),
+                          runtime.settings, runtime.logger, "event_store")
 
 
 def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[type[Exception], int],
@@ -89,35 +130,62 @@ def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[typ
 
 
 def serve(app: FastAPI, runtime: Runtime) -> None:
-    """Serves an API with uvicorn on the service's port."""
+    """Serves an API with uvicorn on the service's port (one process)."""
     port = runtime.settings.http_port(runtime.service)
     runtime.logger.info("api_listening", url=f"http://{runtime.settings.host}:{port}", docs=f"http://{runtime.settings.host}:{port}/docs")
     uvicorn.run(app, host=runtime.settings.host, port=port, log_level="warning", access_log=False)
 
 
+def run_api(service: str, settings: ServiceSettings, build: Callable[[], tuple[FastAPI, Runtime]], factory: str) -> None:
+    """Serves a service's API: in this process when ``BAOXUE_API_WORKERS`` is 1, else as that many uvicorn worker
+    processes on the one port, each importing ``factory`` ("module:function" returning the app) and so building
+    its own runtime and pools (nothing is shared in memory: see services/runtime/README.md, *Replicas*)."""
+    if settings.api_workers == 1:
+        app, runtime = build()
+        serve(app, runtime)
+        return
+    logger = configure_logging(service, "api", settings.log_level)
+    port = settings.http_port(service)
+    logger.info("api_listening", url=f"http://{settings.host}:{port}", workers=settings.api_workers)
+    uvicorn.run(factory, factory=True, workers=settings.api_workers, host=settings.host, port=port,
+                log_level="warning", access_log=False)
+
+
+def scheduler_claim(runtime: Runtime, name: str | None = None) -> AdvisoryClaim | None:
+    """The claim a service's scheduler passes to ``run_loop(claim=...)`` (None with ``BAOXUE_SCHEDULER_CLAIM=false``):
+    one replica ticks, the others stand by."""
+    if not runtime.settings.scheduler_claim:
+        return None
+    return advisory_claim(runtime.settings.database_url, name or runtime.service, runtime.logger)
+
+
 def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract) -> None:
-    """Runs the service's relay in the foreground until SIGTERM."""
-    runtime.metrics.serve(runtime.settings.worker_metrics_port(runtime.service, "relay"), runtime.settings.host)
-    relay = Relay(
+    """Runs the service's relay in the foreground until SIGTERM (a replica waits as a hot standby)."""
+    settings = runtime.settings
+    runtime.metrics.serve(settings.worker_metrics_port(runtime.service, "relay"), settings.host)
+    relay = until_database(lambda: Relay(
         service=runtime.service,
         app=app,
         db=runtime.db,
         topic=topic,
         to_contract=to_contract,
-        bootstrap=runtime.settings.kafka_bootstrap,
-        partitions=runtime.settings.kafka_partitions,
+        bootstrap=settings.kafka_bootstrap,
+        partitions=settings.kafka_partitions,
         metrics=runtime.metrics,
         logger=runtime.logger,
-        batch_size=runtime.settings.relay_batch_size,
-        safety_poll_s=runtime.settings.relay_safety_poll_s,
-    )
+        batch_size=settings.relay_batch_size,
+        safety_poll_s=settings.relay_safety_poll_s,
+        standby_poll_s=settings.relay_standby_poll_s,
+        replication_factor=settings.kafka_replication_factor,
+        producer_config={"linger.ms": settings.relay_linger_ms, "compression.type": settings.relay_compression},
+    ), settings, runtime.logger, "relay")
     relay.run(StopFlag().install())
 
 
 def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: dict[type, Policy], sink: Sink) -> None:
     """Runs one consumer loop in the foreground until SIGTERM."""
     runtime.metrics.serve(runtime.settings.worker_metrics_port(runtime.service, "consumer"), runtime.settings.host)
-    loop = ConsumerLoop(
+    loop = until_database(lambda: ConsumerLoop(
         service=runtime.service,
         name=name,
         topics_=topics,
@@ -129,5 +197,5 @@ def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: di
         metrics=runtime.metrics,
         logger=runtime.logger,
         batch_size=runtime.settings.consumer_batch_size,
-    )
+    ), runtime.settings, runtime.logger, "consumer")
     loop.run(StopFlag().install())

@@ -21,6 +21,19 @@ set_json_loads(orjson.loads)
 
 DDL_LOCK = "baoxue-ddl"
 
+# A leader's session must end soon after its host vanishes (a process that dies closes its socket, and PostgreSQL
+# drops its locks at once): TCP keepalives and a user timeout on both ends, about 10 s. The server-side settings
+# are per session (``options``), so no server configuration is needed.
+LEADER_CONNECT: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+    "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
+    " -c tcp_user_timeout=10000",
+}
+
 
 @contextmanager
 def ddl_lock(url: str) -> Iterator[None]:
@@ -76,6 +89,10 @@ class Database:
         self.pool.close()
 
 
+class LeadershipLost(RuntimeError):
+    """A write that needs the lock was attempted without it."""
+
+
 class Leadership:
     """A session advisory lock: one active holder per name (a relay per service, a consumer per name).
 
@@ -100,7 +117,7 @@ class Leadership:
                 self.log.warning("leadership_lost", lock=self.name)
                 self._conn = None
         try:
-            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5, **LEADER_CONNECT)
         except psycopg.Error as exc:
             self.log.warning("leadership_db_unavailable", lock=self.name, error=error_text(exc, 200))
             return False
@@ -130,6 +147,24 @@ class Leadership:
             self._conn = None
             return True
         return notified
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process holds the lock as far as it knows (no round trip)."""
+        return self._conn is not None
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        """Runs a statement on the lock's connection (autocommit): it fails once the lock is lost, which fences
+        a leader that has not noticed yet."""
+        if self._conn is None:
+            raise LeadershipLost(self.name)
+        try:
+            return self._conn.execute(statement, params)
+        except psycopg.OperationalError:
+            self.log.warning("leadership_lost", lock=self.name)
+            self._conn.close()
+            self._conn = None
+            raise
 
     def release(self) -> None:
         if self._conn is not None:

@@ -1,7 +1,10 @@
 """The relay: follows a service's events table (the outbox) and publishes public events to Kafka.
 
 At-least-once: the position is stored only after the broker acknowledged every message of a batch.
-One active relay per service (a PostgreSQL advisory lock). A broker that lost its data (its cluster
+One active relay per service (a PostgreSQL session advisory lock); further replicas are hot standbys that try the
+lock every ``standby_poll_s`` and take over as soon as PostgreSQL drops the leader's session (at once when its
+process dies; within the TCP keepalive time when its host vanishes). The position is written on the lock's own
+connection, so a leader that lost its session can no longer move it. A broker that lost its data (its cluster
 id changed, or the topic is gone) is refilled from the first event. Each message names the previous
 sequence published to its partition, so consumers can prove they missed nothing.
 
@@ -14,16 +17,18 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
+from psycopg import sql
 
-from contracts import Contract, Envelope
+from contracts import Contract
 from services.runtime.db import Database, Leadership
-from services.runtime.kafka import encode, ensure_topics, partition_for
+from services.runtime.kafka import PARTITIONS_HEADER, ensure_topics, event_id, message_headers, partition_for
+from services.runtime.partitioning import PartitionPlan
 from services.runtime.logging import error_text
 from services.runtime.metrics import Metrics
 
@@ -37,16 +42,44 @@ CREATE TABLE IF NOT EXISTS relay_position (
     chain jsonb NOT NULL DEFAULT '{}'::jsonb,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE relay_position ADD COLUMN IF NOT EXISTS partitions jsonb;
 """
+LEGACY_PARTITIONS = 6  # the partition setting's default before counts were stored with the position
+
+# Producer defaults measured on the relay benchmark (bench/runtime.py bench_relay): bigger batches per request
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "linger.ms": 20,
+    "batch.size": 1_000_000,
+    "batch.num.messages": 10_000,
+    "queue.buffering.max.messages": 200_000,
+    "compression.type": "lz4",
+}
 
 
 @dataclass
 class RelayState:
-    """What the relay has durably published: last notification id, broker identity, partition chain."""
+    """What the relay has durably published: last notification id, broker identity, partition chain, and the
+    partition counts it has used (None: a position stored before counts were recorded)."""
 
     position: int = 0
     cluster_id: str | None = None
     chain: dict[int, int] = field(default_factory=dict)
+    plan: PartitionPlan | None = None
+
+
+@dataclass
+class _InFlight:
+    """A produced batch waiting for the broker: the state to store once its ``left`` messages are acknowledged."""
+
+    state: RelayState
+    published: int
+    left: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def delivered(self, err: Any, _msg: Any) -> None:
+        self.left -= 1
+        if err is not None:
+            self.failures.append(str(err))
 
 
 class Relay:
@@ -66,6 +99,10 @@ class Relay:
         logger: Any,
         batch_size: int = 500,
         safety_poll_s: float = 2.0,
+        standby_poll_s: float = 1.0,
+        replication_factor: int = 1,
+        producer_config: dict[str, Any] | None = None,
+        max_in_flight: int = 2,
     ) -> None:
         self.service = service
         self.app = app
@@ -77,12 +114,20 @@ class Relay:
         self.log = logger.bind(component="relay", topic=topic)
         self.batch_size = batch_size
         self.safety_poll_s = safety_poll_s
+        self.standby_poll_s = standby_poll_s
+        self.replication_factor = replication_factor
+        self.producer_config = {**PRODUCER_DEFAULTS, **(producer_config or {})}
+        self._source = f"/baoxue/{service}"
+        self._ce_types: dict[type, str] = {}
+        self.max_in_flight = max_in_flight  # batches produced and not yet acknowledged while the next is read
+        self._in_flight: deque[_InFlight] = deque()
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
         self.producer = self._new_producer()
         self.channel: str | None = getattr(app.recorder, "channel_name", None)  # None in memory: polls only
         self.leadership = Leadership(db.url, f"baoxue-relay:{service}", self.log, listen=self.channel)
         self._last_broker_check = 0.0
+        self._warned_small_topic = False
         db.execute_script(RELAY_DDL)
 
     def _new_producer(self) -> Producer:
@@ -90,9 +135,9 @@ class Relay:
         return Producer(
             {
                 "bootstrap.servers": self.bootstrap,
+                **self.producer_config,
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 5,
                 "message.timeout.ms": 15000,
             }
         )
@@ -116,25 +161,45 @@ class Relay:
             row = conn.execute("SELECT * FROM relay_position WHERE topic = %s", (self.topic,)).fetchone()
         if row is None:
             return RelayState()
-        return RelayState(row["position"], row["cluster_id"], {int(k): v for k, v in row["chain"].items()})
+        return RelayState(row["position"], row["cluster_id"], {int(k): v for k, v in row["chain"].items()},
+                          PartitionPlan.from_json(row["partitions"]))
 
     def save_state(self, state: RelayState) -> None:
+        """Stores the state; on the leadership connection while leading (fenced: no lock, no write)."""
+        statement = sql.SQL(
+            "INSERT INTO {table} (topic, position, cluster_id, chain, partitions, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT (topic) DO UPDATE SET "
+            "position = EXCLUDED.position, cluster_id = EXCLUDED.cluster_id, chain = EXCLUDED.chain, "
+            "partitions = EXCLUDED.partitions, updated_at = now()"
+        ).format(table=sql.Identifier(self.db.schema, "relay_position"))
+        params = (self.topic, state.position, state.cluster_id, json.dumps({str(k): v for k, v in state.chain.items()}),
+                  json.dumps(state.plan.to_json()) if state.plan else None)
+        if self.leadership.leading:
+            self.leadership.execute(statement, params)
+            return
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO relay_position (topic, position, cluster_id, chain, updated_at) "
-                "VALUES (%s, %s, %s, %s, now()) ON CONFLICT (topic) DO UPDATE SET "
-                "position = EXCLUDED.position, cluster_id = EXCLUDED.cluster_id, chain = EXCLUDED.chain, "
-                "updated_at = now()",
-                (self.topic, state.position, state.cluster_id, json.dumps({str(k): v for k, v in state.chain.items()})),
-            )
+            conn.execute(statement, params)
 
     def check_broker(self, state: RelayState) -> RelayState:
-        """Refills from the start when the broker is not the one the stored position refers to."""
+        """Refills from the start when the broker is not the one the stored position refers to; grows the topic
+        (and records the new count) when the partition setting was raised."""
         metadata = self.admin.list_topics(timeout=5)
         cluster_id = metadata.cluster_id
-        topic_missing = self.topic not in metadata.topics
-        if topic_missing:
-            ensure_topics(self.admin, [self.topic], self.partitions)
+        found = metadata.topics.get(self.topic)
+        topic_missing = found is None
+        base = state.plan
+        if base is None and state.position:  # stored before counts were: the topic's count, else the old default
+            base = PartitionPlan.single(len(found.partitions) if found is not None else LEGACY_PARTITIONS)
+        have = ensure_topics(self.admin, [self.topic], max(self.partitions, base.current if base else 0),
+                             replication_factor=self.replication_factor)[self.topic]
+        usable = min(self.partitions, have)
+        plan = PartitionPlan.single(usable) if base is None else base.grown(state.position, usable)
+        if base is not None and plan != base:
+            self.log.info("relay_partitions_grown", partitions=plan.current, previous=base.current,
+                          from_position=state.position)
+        if have < self.partitions and not self._warned_small_topic:
+            self.log.warning("relay_topic_not_grown", wanted=self.partitions, partitions=have)
+            self._warned_small_topic = True
         if state.cluster_id != cluster_id or topic_missing:
             if state.position > 0:
                 self.log.warning(
@@ -147,84 +212,126 @@ class Relay:
                 self.metrics.relay_refills.labels(self.service).inc()
             if state.cluster_id is not None:
                 self._reset_producer()
-            state = RelayState(0, cluster_id, {})
+            plan = plan.sealed(state.position)  # the same counts: a refill puts every event where it was
+            state = RelayState(0, cluster_id, {}, plan)
+            self.save_state(state)
+        elif plan != state.plan:
+            state = replace(state, plan=plan)
             self.save_state(state)
         self._last_broker_check = time.monotonic()
         return state
 
     # -- publishing -------------------------------------------------------------------------
-    def envelope_for(self, notification: Any, domain_event: Any, contract: Contract, prev: int) -> Envelope:
+    def headers_for(self, notification: Any, subject: str, domain_event: Any, contract: Contract,
+                    prev: int) -> list[tuple[str, bytes]]:
+        """The CloudEvents headers of one message (the fields of ``contracts.Envelope``)."""
         meta = getattr(domain_event, "meta", None) or {}
-        jurisdiction = getattr(contract, "township_code", None) or meta.get("jurisdiction") or "00"
-        return Envelope(
-            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{notification.originator_id}/{notification.originator_version}")),
-            source=f"/baoxue/{self.service}",
-            type=contract.ce_type(),
-            subject=str(notification.originator_id),
-            time=meta.get("at") or domain_event.timestamp,
-            aggregateversion=notification.originator_version,
-            sequence=notification.id,
-            partitionprev=prev,
-            actorid=meta.get("actor_id", f"system:{self.service}"),
-            actorrole=meta.get("actor_role", "system"),
-            jurisdiction=jurisdiction,
-            correlationid=meta.get("correlation_id") or str(notification.originator_id),
-            causationid=meta.get("causation_id"),
+        ce_type = self._ce_types.get(type(contract))
+        if ce_type is None:
+            ce_type = self._ce_types[type(contract)] = contract.ce_type()
+        version = notification.originator_version
+        return message_headers(
+            event_id(subject, version), self._source, ce_type, subject, meta.get("at") or domain_event.timestamp,
+            version, notification.id, prev, meta.get("actor_id", f"system:{self.service}"),
+            meta.get("actor_role", "system"),
+            getattr(contract, "township_code", None) or meta.get("jurisdiction") or "00",
+            meta.get("correlation_id") or subject, meta.get("causation_id"),
         )
 
+    def first_notifications(self, originator_ids: list[str]) -> dict[str, int]:
+        """The notification id of each aggregate's first event (its partition count is the one then in force)."""
+        recorder = self.app.recorder
+        statement = sql.SQL(
+            "SELECT originator_id::text AS id, notification_id FROM {table} "
+            "WHERE originator_id = ANY(%s::{id_type}[]) AND originator_version = 1"
+        ).format(table=sql.Identifier(recorder.datastore.schema, recorder.events_table_name),
+                 id_type=sql.Identifier(recorder.datastore.originator_id_type))
+        with self.db.transaction() as conn:
+            return {r["id"]: r["notification_id"] for r in conn.execute(statement, (originator_ids,))}
+
+    def counts_for(self, notifications: list[Any], plan: PartitionPlan) -> Callable[[Any], int]:
+        """The partition count each notification of a batch is hashed by (one query when the count changed)."""
+        after = plan.changed_after
+        if not after or notifications[-1].id <= after:
+            first = plan.steps[0][1] if after else plan.current
+            return lambda _n: first
+        later = list({str(n.originator_id) for n in notifications if n.id > after and n.originator_version > 1})
+        firsts = self.first_notifications(later) if later else {}
+        return lambda n: plan.count_at(n.id if n.originator_version == 1 else firsts.get(str(n.originator_id), n.id))
+
     def publish_batch(self, state: RelayState) -> RelayState:
-        """Publishes the next batch and returns the new durable state (the same state when idle)."""
+        """Produces the next batch and returns the state as produced (the same state when idle). A batch's state
+        is stored once the broker acknowledged all of it (``settle``); the next batch is read and produced
+        meanwhile, up to ``max_in_flight`` batches ahead, so reading, encoding and the broker's round trips overlap."""
         notifications = self.app.recorder.select_notifications(start=state.position + 1, limit=self.batch_size)
         if not notifications:
+            self.settle(drain=True)
             return state
-        if time.monotonic() - self._last_broker_check > 0.5:
+        if time.monotonic() - self._last_broker_check > 0.5 or state.plan is None:
+            self.settle(drain=True)  # the broker is checked against the durable state
             checked = self.check_broker(state)
             if checked.position != state.position:
                 return checked  # refilling: start again from the first event
+            state = checked
+        assert state.plan is not None
         chain = dict(state.chain)
-        failures: list[str] = []
-        published = 0
-
-        def on_delivery(err: Any, _msg: Any) -> None:
-            if err is not None:
-                failures.append(str(err))
-
         prefetch = getattr(self.app.mapper, "prefetch_stored", None)
         if prefetch is not None:  # a mapper that needs keys per aggregate (registry) reads a batch's at once
             prefetch(notifications)
+        count_of = self.counts_for(notifications, state.plan)
+        batch = _InFlight(RelayState(notifications[-1].id, state.cluster_id, chain, state.plan), 0)
+        to_domain_event, to_contract, produce = self.app.mapper.to_domain_event, self.to_contract, self.producer.produce
         for notification in notifications:
-            domain_event = self.app.mapper.to_domain_event(notification)
-            contract = self.to_contract(domain_event)
+            domain_event = to_domain_event(notification)
+            contract = to_contract(domain_event)
             if contract is None:
                 continue
             key = str(notification.originator_id)
-            partition = partition_for(key, self.partitions)
-            envelope = self.envelope_for(notification, domain_event, contract, chain.get(partition, 0))
-            message = encode(envelope, contract)
+            count = count_of(notification)
+            partition = partition_for(key, count)
+            headers = self.headers_for(notification, key, domain_event, contract, chain.get(partition, 0))
+            headers.append((PARTITIONS_HEADER, str(count).encode()))
+            value = contract.model_dump_json().encode()
             while True:
                 try:
-                    self.producer.produce(
-                        self.topic,
-                        key=key.encode(),
-                        value=message.value,
-                        headers=list(message.headers.items()),
-                        partition=partition,
-                        on_delivery=on_delivery,
-                    )
+                    produce(self.topic, key=key.encode(), value=value, headers=headers, partition=partition,
+                            on_delivery=batch.delivered)
                     break
                 except BufferError:
                     self.producer.poll(0.1)
+            batch.left += 1
             chain[partition] = notification.id
-            published += 1
-        remaining = self.producer.flush(30)
-        if remaining or failures:
-            self.log.warning("relay_delivery_failed", undelivered=remaining, errors=failures[:3])
-            raise RuntimeError("delivery failed; batch will be retried")
-        new_state = RelayState(notifications[-1].id, state.cluster_id, chain)
-        self.save_state(new_state)
-        self.metrics.relay_published.labels(self.service, self.topic).inc(published)
-        self.metrics.relay_position.labels(self.service).set(new_state.position)
-        return new_state
+            batch.published += 1
+        self._in_flight.append(batch)
+        self.settle()
+        return batch.state
+
+    def settle(self, *, drain: bool = False, timeout_s: float = 30.0) -> None:
+        """Stores the state of the newest batch whose messages (and all before) the broker acknowledged; waits
+        while more than ``max_in_flight`` batches are out (all of them with ``drain``). A failed delivery raises:
+        the relay starts again from the stored position (consumers pass over what they already have)."""
+        deadline = time.monotonic() + timeout_s
+        self.producer.poll(0)
+        while True:
+            done: _InFlight | None = None
+            while self._in_flight and self._in_flight[0].left <= 0:
+                done = self._in_flight.popleft()
+                if done.failures:
+                    self._in_flight.clear()
+                    self.log.warning("relay_delivery_failed", errors=done.failures[:3])
+                    raise RuntimeError("delivery failed; batch will be retried")
+                self.metrics.relay_published.labels(self.service, self.topic).inc(done.published)
+            if done is not None:
+                self.save_state(done.state)
+                self.metrics.relay_position.labels(self.service).set(done.state.position)
+            if not self._in_flight or (not drain and len(self._in_flight) <= self.max_in_flight):
+                return
+            if time.monotonic() > deadline:
+                undelivered = sum(b.left for b in self._in_flight)
+                self._in_flight.clear()
+                self.log.warning("relay_delivery_failed", undelivered=undelivered)
+                raise RuntimeError("delivery timed out; batch will be retried")
+            self.producer.poll(0.05)
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         """Runs until told to stop; survives database and broker outages by retrying."""
@@ -235,11 +342,12 @@ class Relay:
             try:
                 if not self.acquire_leadership():
                     state = None
-                    time.sleep(1.0)
+                    self._standby_wait(should_stop)
                     continue
                 if state is None:
                     state = self.check_broker(self.load_state())
                 elif time.monotonic() - self._last_broker_check > 2.0:
+                    self.settle(drain=True)
                     state = self.check_broker(state)
                 new_state = self.publish_batch(state)
                 if new_state is state:
@@ -249,13 +357,22 @@ class Relay:
                 backoff = 0.5
             except Exception as exc:  # noqa: BLE001 - the relay must outlive outages
                 self.log.warning("relay_retrying", error=error_text(exc), backoff_s=backoff)
+                self._in_flight.clear()
                 self._reset_producer()
                 state = None
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-        self.producer.flush(10)
+        try:
+            self.settle(drain=True, timeout_s=10)
+        except Exception as exc:  # noqa: BLE001 - stopping: what was not stored is published again next time
+            self.log.warning("relay_stop_unsettled", error=error_text(exc))
         self.leadership.release()
         self.log.info("relay_stopped")
+
+    def _standby_wait(self, should_stop: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + self.standby_poll_s
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(min(0.1, self.standby_poll_s))
 
     def wait_for_events(self, should_stop: Callable[[], bool]) -> None:
         """Sleeps until the event store notifies, the safety poll is due, or the relay is told to stop."""

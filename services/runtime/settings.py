@@ -42,7 +42,8 @@ class ServiceSettings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:55432/baoxue"
     kafka_bootstrap: str = "127.0.0.1:59092"
-    kafka_partitions: int = Field(6, ge=1, le=256)
+    kafka_partitions: int = Field(24, ge=1, le=256, description="Partitions per topic; raising it grows existing topics")
+    kafka_replication_factor: int = Field(1, ge=1, le=7, description="Replicas of each topic created (deploy: 3)")
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "baoxue"
     jwt_ttl_hours: int = 12
@@ -70,8 +71,14 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port_offset: int = Field(0, description="Added to every default port, to run two stacks on one host")
     log_level: str = "INFO"
-    relay_batch_size: int = Field(500, ge=1, le=10_000)
+    relay_batch_size: int = Field(2000, ge=1, le=10_000)
     relay_safety_poll_s: float = Field(2.0, gt=0, description="A quiet relay wakes on NOTIFY; it also looks this often")
+    relay_standby_poll_s: float = Field(1.0, gt=0, description="How often a standby relay tries to take the lead")
+    relay_linger_ms: int = Field(20, ge=0, le=1000, description="Producer linger: messages gathered per request")
+    relay_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    scheduler_claim: bool = Field(True, description="Schedulers tick only while holding their advisory lock")
+    api_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes of an API (each with its own pools)")
+    db_wait_s: float = Field(0, ge=0, description="How long a process waits for PostgreSQL at start (0: for ever)")
     consumer_batch_size: int = Field(500, ge=1, le=10_000)
     db_pool_size: int = Field(6, ge=1, description="Most connections per pool (one kept open, more on demand)")
     clock_file: Path | None = Field(None, description="If set, the simulated time is read from this file")
