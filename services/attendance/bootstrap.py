@@ -3,7 +3,6 @@ then hands them to the API, relay, consumer, scheduler or CLI."""
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from functools import partial
 from typing import Iterator
@@ -19,11 +18,13 @@ from services.attendance.entrypoints.cli import build_cli
 from services.attendance.entrypoints.consumers import POLICIES, roster_sink
 from services.attendance.entrypoints.scheduler import run_scheduler
 from services.attendance.settings import AttendanceSettings
-from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, run_relay, serve
+from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
+from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
+from services.runtime.scheduling import stoppable_sleep
 
 SERVICE = "attendance"
 
@@ -56,28 +57,13 @@ def api_factory():
 def run_api() -> None:
     """Serves the API; ``BAOXUE_API_WORKERS`` > 1 runs that many uvicorn worker processes on the port."""
     settings = AttendanceSettings()
-    if settings.api_workers == 1:
-        app, runtime = api(settings)
-        serve(app, runtime)
-        return
-    import uvicorn
-
-    port = settings.http_port(SERVICE)
-    uvicorn.run(
-        "services.attendance.bootstrap:api_factory",
-        factory=True,
-        workers=settings.api_workers,
-        host=settings.host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
+    run_api_workers(SERVICE, settings, lambda: api(settings), "services.attendance.bootstrap:api_factory")
 
 
 def run_relay_process() -> None:
     settings = AttendanceSettings()
     runtime = build_runtime(SERVICE, "relay", settings)
-    run_relay(runtime, build_application(AttendanceApp, settings, SERVICE), topics.ATTENDANCE, to_contract)
+    run_relay(runtime, event_store(runtime, AttendanceApp), topics.ATTENDANCE, to_contract)
 
 
 def run_consumer_process() -> None:
@@ -101,14 +87,10 @@ def run_scheduler_process() -> None:
     runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
     stop = StopFlag().install()
 
-    def sleep(seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not stop() and time.monotonic() < deadline:
-            time.sleep(min(0.5, seconds))
-
     attendance = application(runtime, settings)
-    run_scheduler(attendance.day_close, runtime.logger, stop, sleep, interval_s=settings.scheduler_interval_s,
-                  default_cutoff=settings.day_close_cutoff)
+    run_scheduler(attendance.day_close, runtime.logger, stop, stoppable_sleep(stop), interval_s=settings.scheduler_interval_s,
+                  default_cutoff=settings.day_close_cutoff, claim=scheduler_claim(runtime),
+                  metrics=runtime.metrics)
 
 
 @contextmanager

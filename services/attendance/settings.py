@@ -37,7 +37,6 @@ class AttendanceSettings(ServiceSettings):
     snapshot_every: int = Field(
         5, ge=0, le=10_000, description="Events of a student's attendance record between snapshots (0: no snapshots)"
     )
-    api_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for the attendance API")
 
     @field_validator("day_close_cutoff")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Any
 
@@ -14,16 +13,11 @@ from services.casework.entrypoints.api import create_app
 from services.casework.entrypoints.consumers import TOPICS, policies
 from services.casework.entrypoints.scheduler import run_scheduler
 from services.casework.settings import CaseworkSettings
-from services.runtime.bootstrap import (
-    Runtime,
-    build_runtime,
-    run_consumer,
-    run_relay,
-    serve,
-)
+from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
+from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.consumer import EventSink
-from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
+from services.runtime.scheduling import stoppable_sleep
 
 SERVICE = "casework"
 
@@ -31,8 +25,7 @@ SERVICE = "casework"
 def build_casework(runtime: Runtime, settings: CaseworkSettings) -> CaseworkApp:
     """The application on PostgreSQL, with its read models in the same schema and its configured rules."""
     index = PostgresCaseViews(runtime.db, batch_size=settings.case_index_batch_size)
-    app: CaseworkApp = build_application(partial(CaseworkApp, index=index, policy=settings.case_policy()),  # type: ignore[arg-type]
-                                         settings, SERVICE)
+    app: CaseworkApp = event_store(runtime, partial(CaseworkApp, index=index, policy=settings.case_policy()))  # type: ignore[arg-type]
     return app
 
 
@@ -43,9 +36,15 @@ def api(settings: CaseworkSettings | None = None) -> tuple[Any, Runtime]:
     return app, runtime
 
 
+def api_factory() -> Any:
+    """One API worker's app (uvicorn ``factory=True``): each worker builds its own runtime and pools."""
+    return api()[0]
+
+
 def run_api() -> None:
-    app, runtime = api()
-    serve(app, runtime)
+    """Serves the API; ``BAOXUE_API_WORKERS`` > 1 runs that many uvicorn worker processes on the port."""
+    settings = CaseworkSettings()
+    run_api_workers(SERVICE, settings, lambda: api(settings), "services.casework.bootstrap:api_factory")
 
 
 def run_relay_process() -> None:
@@ -70,13 +69,9 @@ def run_scheduler_process() -> None:
     runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
     stop = StopFlag().install()
 
-    def sleep(seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not stop() and time.monotonic() < deadline:
-            time.sleep(min(0.5, seconds))
-
-    run_scheduler(build_casework(runtime, settings), runtime.clock, runtime.logger, stop, sleep,
-                  settings.scheduler_interval_s, settings.scheduler_batch_size)
+    run_scheduler(build_casework(runtime, settings), runtime.clock, runtime.logger, stop, stoppable_sleep(stop),
+                  settings.scheduler_interval_s, settings.scheduler_batch_size, claim=scheduler_claim(runtime),
+                  metrics=runtime.metrics)
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,

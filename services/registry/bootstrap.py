@@ -19,10 +19,12 @@ from services.registry.entrypoints.api import create_app
 from services.registry.entrypoints.cli import build_cli
 from services.registry.entrypoints.scheduler import ComparisonScheduler
 from services.registry.settings import RegistrySettings
-from services.runtime.bootstrap import Runtime, build_runtime, run_relay, serve
+from services.runtime.bootstrap import Runtime, build_runtime, run_relay, scheduler_claim
+from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
+from services.runtime.scheduling import stoppable_sleep
 
 SERVICE = "registry"
 
@@ -63,9 +65,15 @@ def api(settings: RegistrySettings | None = None):
     return create_app(runtime, build_registry(runtime, settings), settings.rules()), runtime
 
 
+def api_factory() -> Any:
+    """One API worker's app (uvicorn ``factory=True``): each worker builds its own runtime and pools."""
+    return api()[0]
+
+
 def run_api() -> None:
-    app, runtime = api()
-    serve(app, runtime)
+    """Serves the API; ``BAOXUE_API_WORKERS`` > 1 runs that many uvicorn worker processes on the port."""
+    settings = RegistrySettings()
+    run_api_workers(SERVICE, settings, lambda: api(settings), "services.registry.bootstrap:api_factory")
 
 
 def run_relay_process() -> None:
@@ -83,7 +91,10 @@ def run_scheduler_process() -> None:
     scheduler = ComparisonScheduler(build_registry(runtime, settings).comparisons, runtime.clock, settings.rules(),
                                     prefix=settings.comparison_prefix, hour=settings.comparison_hour,
                                     last_run=PostgresLastRun(runtime.db))
-    scheduler.run(StopFlag().install(), runtime.logger, settings.scheduler_interval_s)
+    stop = StopFlag().install()
+    scheduler.run(stop, runtime.logger, settings.scheduler_interval_s, sleep=stoppable_sleep(stop),
+                  claim=scheduler_claim(runtime),
+                  metrics=runtime.metrics)
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "scheduler": run_scheduler_process}

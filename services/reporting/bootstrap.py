@@ -16,9 +16,9 @@ from services.reporting.entrypoints.api import create_app
 from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
 from services.reporting.settings import ReportingSettings
-from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, serve
+from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, scheduler_claim
+from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
-from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
 
 SERVICE = "reporting"
@@ -26,7 +26,7 @@ SERVICE = "reporting"
 
 def reports_for(runtime: Runtime, settings: ReportingSettings) -> MonthlyReports:
     """The monthly report use cases on reporting's own event store, its index and the month's figures."""
-    app = build_application(ReportsApplication, settings, SERVICE)
+    app = event_store(runtime, ReportsApplication)
     return MonthlyReports(app, ReportIndex(runtime.db), MonthFigures(runtime.db, settings.reporting_targets),
                           runtime.clock)
 
@@ -40,9 +40,15 @@ def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[A
     return create_app(runtime, reads, reports_for(runtime, settings)), runtime
 
 
+def api_factory() -> Any:
+    """One API worker's app (uvicorn ``factory=True``): each worker builds its own runtime and pools."""
+    return api()[0]
+
+
 def run_api() -> None:
-    app, runtime = api()
-    serve(app, runtime)
+    """Serves the API; ``BAOXUE_API_WORKERS`` > 1 runs that many uvicorn worker processes on the port."""
+    settings = ReportingSettings()
+    run_api_workers(SERVICE, settings, lambda: api(settings), "services.reporting.bootstrap:api_factory")
 
 
 def run_consumer_process() -> None:
@@ -62,7 +68,8 @@ def run_scheduler() -> None:
     install(runtime.db)
     scheduler.run(reports_for(runtime, settings), clock=runtime.clock, logger=runtime.logger,
                   root=settings.reporting_root, interval_s=settings.reporting_seal_check_s,
-                  should_stop=StopFlag().install())
+                  should_stop=StopFlag().install(), claim=scheduler_claim(runtime),
+                  metrics=runtime.metrics)
 
 
 def operator(role: str) -> Operator:

@@ -112,7 +112,7 @@ def event_store(runtime: Runtime, app_cls: type[ServiceApplication], schema: str
                           runtime.settings, runtime.logger, "event_store")
 
 
-def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[type[Exception], int],
+def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[type[Exception], int] | None = None,
              roles: RoleMatrix | None = None) -> FastAPI:
     """The service's FastAPI app with platform middleware, readiness on database and broker, and its role matrix."""
     return create_base_app(

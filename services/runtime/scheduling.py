@@ -43,10 +43,13 @@ def advisory_claim(url: str, name: str, logger: Any = None) -> AdvisoryClaim:
 
 def run_loop(tick: Callable[[], Any], *, should_stop: Callable[[], bool], logger: Any, interval_s: float,
              sleep: Callable[[float], Any] = time.sleep, done: Callable[[Any], None] | None = None,
-             failed_event: str = "scheduler_retrying", claim: Claim | None = None, **started: Any) -> None:
+             failed_event: str = "scheduler_retrying", claim: Claim | None = None, metrics: Any = None,
+             **started: Any) -> None:
     """Calls ``tick`` every ``interval_s`` until ``should_stop()``; what it returns goes to ``done`` (to log the
     work), an exception is logged (type and message without personal data) and the next tick tries again.
-    With ``claim``, a tick runs only while the claim is held (one replica at a time)."""
+    With ``claim``, a tick runs only while the claim is held (one replica at a time); with ``metrics`` (the
+    process's ``Metrics``), every tick counts in ``baoxue_scheduler_ticks_total{outcome}`` and a good one sets
+    ``baoxue_scheduler_last_tick_timestamp_seconds`` (a standby's stays unset: the alert looks at the newest)."""
     logger.info("scheduler_started", interval_s=interval_s, **({"claimed": True} if claim else {}), **started)
     leading: bool | None = None
     try:
@@ -60,8 +63,10 @@ def run_loop(tick: Callable[[], Any], *, should_stop: Callable[[], bool], logger
                         result = tick()
                         if done is not None:
                             done(result)
+                        _count(metrics, "ok")
             except Exception as exc:  # noqa: BLE001 - the loop must outlive database and broker outages
                 logger.warning(failed_event, error=error_text(exc))
+                _count(metrics, "failed")
             sleep(interval_s)
     finally:
         release = getattr(claim, "release", None)
@@ -70,6 +75,25 @@ def run_loop(tick: Callable[[], Any], *, should_stop: Callable[[], bool], logger
     logger.info("scheduler_stopped")
 
 
+def _count(metrics: Any, outcome: str) -> None:
+    if metrics is None:
+        return
+    metrics.scheduler_ticks.labels(metrics.service, outcome).inc()
+    if outcome == "ok":
+        metrics.scheduler_last_tick.labels(metrics.service).set(time.time())
+
+
 @contextmanager
 def _always() -> Iterator[bool]:
     yield True
+
+
+def stoppable_sleep(should_stop: Callable[[], bool], step_s: float = 0.5) -> Callable[[float], None]:
+    """A ``sleep`` for ``run_loop`` that wakes within ``step_s`` of a stop request (SIGTERM ends a scheduler fast)."""
+
+    def sleep(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(min(step_s, max(0.0, deadline - time.monotonic())))
+
+    return sleep

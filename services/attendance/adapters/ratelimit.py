@@ -1,92 +1,35 @@
-"""Per-client token buckets: one attendance system cannot crowd out the others at the morning peak.
-
-``SharedTokenBuckets`` (PostgreSQL) is what the API uses: one limit per client across every API worker and replica.
-``TokenBuckets`` is the in-process bucket (tests, and the fallback while the database is unreachable).
-"""
+"""Attendance systems' rate limit: the runtime's shared token buckets (one limit per client across every worker and
+replica), with the refusal worded for attendance systems."""
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import psycopg
+from services.runtime import ratelimit
+
+__all__ = ["RateLimited", "SharedTokenBuckets", "TokenBuckets"]
 
 
-class RateLimited(Exception):
-    """A client sent more requests than its bucket allows; ``retry_after`` seconds until the next token."""
-
-    code = "rate_limited"
-    rule = "client_rate_limit"
+class RateLimited(ratelimit.RateLimited):
+    """An attendance system sent more check-in batches than its bucket allows."""
 
     def __init__(self, client_id: str, retry_after: float) -> None:
-        super().__init__(f"考勤系统 {client_id} 请求过于频繁，请 {retry_after:.1f} 秒后重试 (rate limit exceeded)")
+        Exception.__init__(self, f"考勤系统 {client_id} 请求过于频繁，请 {retry_after:.1f} 秒后重试 (rate limit exceeded)")
         self.client_id = client_id
         self.retry_after = retry_after
 
 
-class TokenBuckets:
-    """A bucket of ``burst`` tokens per client id, refilled at ``rate`` tokens per second (per API process)."""
+class TokenBuckets(ratelimit.TokenBuckets):
+    """In-process buckets (one process, or PostgreSQL unreachable), refusing with attendance's ``RateLimited``."""
 
     def __init__(self, rate: float, burst: int, now: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.now = now
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, client_id: str, cost: float = 1.0) -> None:
-        """Takes tokens or raises RateLimited saying when to retry."""
-        with self._lock:
-            now = self.now()
-            tokens, last = self._buckets.get(client_id, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens < cost:
-                self._buckets[client_id] = (tokens, now)
-                raise RateLimited(client_id, (cost - tokens) / self.rate)
-            self._buckets[client_id] = (tokens - cost, now)
+        super().__init__(rate, burst, now, limited=RateLimited)
 
 
-
-# One statement per request, no advisory lock: the client's row is refilled by the time since its last request
-# (the database's clock, the same for every API worker), a token taken if there is one, and whether one was is
-# written in the same row (every SET expression reads the row as it was). UNLOGGED: no WAL, so the commit does not
-# wait for a flush; after a crash the table is empty and every client starts again with a full bucket.
-_HAD = (
-    "LEAST(%(burst)s, b.tokens + %(rate)s * GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp() - b.refilled_at))::float8)"
-)
-_TAKE = f"""
-INSERT INTO rate_buckets AS b (client_id, tokens, refilled_at, granted)
-VALUES (%(client)s, %(burst)s - %(cost)s, statement_timestamp(), true)
-ON CONFLICT (client_id) DO UPDATE SET
-    tokens = CASE WHEN {_HAD} >= %(cost)s THEN {_HAD} - %(cost)s ELSE {_HAD} END,
-    refilled_at = GREATEST(b.refilled_at, statement_timestamp()),
-    granted = {_HAD} >= %(cost)s
-RETURNING tokens, granted
-"""
-
-
-class SharedTokenBuckets:
-    """The same buckets kept in PostgreSQL (``rate_buckets``), so N API workers or replicas give a client one limit.
-
-    If the database cannot be reached, the process's own bucket decides (the ingest that follows needs the
-    database anyway, and a limiter must not turn an outage into 429s).
-    """
+class SharedTokenBuckets(ratelimit.SharedTokenBuckets):
+    """The runtime's PostgreSQL buckets, refusing with attendance's ``RateLimited``."""
 
     def __init__(self, db: Any, rate: float, burst: int) -> None:
-        self.db = db
-        self.rate = float(rate)
-        self.burst = float(burst)
-        self.fallback = TokenBuckets(rate, burst)
-
-    def take(self, client_id: str, cost: float = 1.0) -> None:
-        """Takes tokens or raises RateLimited saying when to retry (one UPDATE … RETURNING)."""
-        params = {"client": client_id, "burst": self.burst, "cost": float(cost), "rate": self.rate}
-        try:
-            with self.db.pool.connection() as conn:
-                row = conn.execute(_TAKE, params).fetchone()
-        except psycopg.OperationalError:
-            self.fallback.take(client_id, cost)
-            return
-        if not row["granted"]:
-            raise RateLimited(client_id, (float(cost) - row["tokens"]) / self.rate)
+        super().__init__(db, rate, burst, limited=RateLimited)

@@ -18,6 +18,7 @@ def run_scheduler(
     *,
     interval_s: float,
     default_cutoff: str,
+    claim: Any = None, metrics: Any = None,
 ) -> None:
     """Polls until stopped (``scheduler_started`` … ``scheduler_stopped``); each county that closed rolls is logged."""
 
@@ -28,4 +29,4 @@ def run_scheduler(
                             days=[d.isoformat() for d in run.days])
 
     run_loop(lambda: day_close.run_once(logger), should_stop=should_stop, logger=logger, interval_s=interval_s,
-             sleep=sleep, done=done, default_cutoff=default_cutoff)
+             sleep=sleep, done=done, claim=claim, metrics=metrics, default_cutoff=default_cutoff)

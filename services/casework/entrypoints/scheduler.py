@@ -16,7 +16,7 @@ from services.runtime.scheduling import run_loop
 
 
 def run_scheduler(app: CaseworkApp, clock: Clock, logger: Any, should_stop: Callable[[], bool],
-                  sleep: Callable[[float], Any], interval_s: float, batch_size: int) -> None:
+                  sleep: Callable[[float], Any], interval_s: float, batch_size: int, claim: Any = None, metrics: Any = None) -> None:
     """Polls until stopped, passing only when something can be due; outages are logged and retried next tick."""
     gate = IdleGate()
 
@@ -32,4 +32,4 @@ def run_scheduler(app: CaseworkApp, clock: Clock, logger: Any, should_stop: Call
         if fired:
             logger.info("deadlines_handled", count=fired)
 
-    run_loop(one_tick, should_stop=should_stop, logger=logger, interval_s=interval_s, sleep=sleep, done=done)
+    run_loop(one_tick, should_stop=should_stop, logger=logger, interval_s=interval_s, sleep=sleep, done=done, claim=claim, metrics=metrics)

@@ -50,7 +50,7 @@ class ComparisonScheduler:
         return summary
 
     def run(self, should_stop: Callable[[], bool], logger: Any, interval_s: float = 30.0,
-            sleep: Callable[[float], Any] | None = None) -> None:
+            sleep: Callable[[float], Any] | None = None, claim: Any = None, metrics: Any = None) -> None:
         """Ticks until stopped (runtime.scheduling.run_loop); a day's run is logged, a failed one retried."""
         def done(summary: dict[str, Any] | None) -> None:
             if summary is not None:
@@ -58,4 +58,4 @@ class ComparisonScheduler:
 
         extra = {} if sleep is None else {"sleep": sleep}
         run_loop(self.tick, should_stop=should_stop, logger=logger, interval_s=interval_s, done=done,
-                 failed_event="comparisons_failed", hour=self.hour, prefix=self.prefix or None, **extra)
+                 failed_event="comparisons_failed", claim=claim, metrics=metrics, hour=self.hour, prefix=self.prefix or None, **extra)

@@ -3,12 +3,11 @@ restatements once a day (the runtime's loop: logs start and stop, outlives outag
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from typing import Any, Callable
 
 from services.reporting.application.monthly import MonthlyReports
-from services.runtime.scheduling import run_loop
+from services.runtime.scheduling import run_loop, stoppable_sleep
 
 
 def last_month(today: date) -> str:
@@ -16,19 +15,8 @@ def last_month(today: date) -> str:
     return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
 
-def napping(should_stop: Callable[[], bool], step_s: float = 0.5) -> Callable[[float], None]:
-    """A sleep that wakes within ``step_s`` of a stop request."""
-
-    def nap(seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not should_stop() and time.monotonic() < deadline:
-            time.sleep(step_s)
-
-    return nap
-
-
 def run(reports: MonthlyReports, *, clock: Any, logger: Any, root: str, interval_s: float,
-        should_stop: Callable[[], bool]) -> None:
+        should_stop: Callable[[], bool], claim: Any = None, metrics: Any = None) -> None:
     """Every ``interval_s``: seal last month for every unit not sealed yet; once a day, restate it."""
     restated_on: list[date | None] = [None]
 
@@ -51,5 +39,5 @@ def run(reports: MonthlyReports, *, clock: Any, logger: Any, root: str, interval
             restated_on[0] = today
         return work
 
-    run_loop(tick, should_stop=should_stop, logger=logger, interval_s=interval_s, sleep=napping(should_stop),
-             done=done, failed_event="monthly_reports_retrying")
+    run_loop(tick, should_stop=should_stop, logger=logger, interval_s=interval_s, sleep=stoppable_sleep(should_stop),
+             done=done, failed_event="monthly_reports_retrying", claim=claim, metrics=metrics)

@@ -100,3 +100,26 @@ def test_the_scheduler_loop_outlives_a_failing_tick_and_logs_start_work_and_stop
     assert done == [3, 0]
     assert [event for event, _ in log.lines] == ["scheduler_started", "scheduler_retrying", "scheduler_stopped"]
     assert log.lines[0][1] == {"interval_s": 0.0, "hour": 2}
+
+
+def test_the_scheduler_loop_counts_its_ticks_by_outcome_and_stamps_the_last_good_one() -> None:
+    metrics = Metrics("loop-test")
+    ticks = iter([RuntimeError("down"), 1])
+
+    def tick() -> Any:
+        value = next(ticks)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    run_loop(tick, should_stop=should_stop, logger=_Log(), interval_s=0.0, sleep=lambda _s: None, metrics=metrics)
+    text = metrics.render().decode()
+    assert 'baoxue_scheduler_ticks_total{outcome="ok",service="loop-test"} 1.0' in text
+    assert 'baoxue_scheduler_ticks_total{outcome="failed",service="loop-test"} 1.0' in text
+    assert 'baoxue_scheduler_last_tick_timestamp_seconds{service="loop-test"}' in text

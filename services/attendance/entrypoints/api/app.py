@@ -54,7 +54,6 @@ def create_app(
         runtime,
         title="Baoxue attendance (考勤)",
         description="Check-ins in bulk, day closing and corrections, leave, calendars, absence rules. Bearer token needed.",
-        errors={},  # every attendance error is a runtime DomainError: answered by its status
         roles=MATRIX,
     )
     buckets = buckets or default_buckets(attendance)

@@ -145,7 +145,6 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
         runtime,
         title="Baoxue casework (一人一案)",
         description="Cases of children out of school, from suspicion to closure. Every call needs a bearer token.",
-        errors={},  # every casework error is a runtime DomainError: web.py answers it by its status
         roles=MATRIX,
     )
     router = APIRouter(prefix="/v1", tags=["casework"])

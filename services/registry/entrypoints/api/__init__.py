@@ -27,7 +27,6 @@ def create_app(runtime: Runtime, registry: Registry, rules: Rules | None = None)
         runtime,
         title="Baoxue registry (学籍与适龄人口)",
         description="Schools, children and their registration. Every command needs a bearer token.",
-        errors={},  # every registry error is a runtime DomainError: web.py answers it by its status
         roles=MATRIX,
     )
     rules = rules or Rules()

@@ -21,7 +21,6 @@ def create_app(runtime: Runtime, reads: Reading, monthly: MonthlyReports | None 
         title="Baoxue reporting (台账与统计)",
         description="Ledgers, per-level dashboards, case timelines, monthly reports and the BI feed. "
         "Every request needs a bearer token; every answer is limited to the caller's jurisdiction.",
-        errors={},
         roles=MATRIX if monthly is not None else WITHOUT_REPORTS,
     )
     app.state.read_audit = ReadAudit(runtime.db, runtime.clock)
