@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -130,7 +131,10 @@ def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Pat
                     seen = scrape(port)
                     if seen:
                         progress[name].update(now, seen.get("messages", 0.0), seen.get("lag"))
-                working = [p for p in progress.values() if p.messages or p.role == "relay"]
+                if int(now) // 15 != int(now - 1.0) // 15:
+                    print(f"[{now:5.0f} s] " + ", ".join(f"{p.name} {p.messages:,.0f}/lag {p.lag}" for p in progress.values()),
+                          file=sys.stderr, flush=True)
+                working = [p for p in progress.values() if p.messages]
                 if working and all(p.done(now, quiet_s) for p in working):
                     break
                 time.sleep(1.0)
