@@ -186,8 +186,9 @@ class Leases:
         keys = [split_track(t) for t in tracks]
         if not keys:
             return
-        cursor.execute(self._fence_sql, (self.consumer, self.member, [t for t, _ in keys], [p for _, p in keys]))
-        found = {(r["topic"], r["partition"]): r["epoch"] for r in cursor.fetchall()}
+        rows = cursor.execute(  # a cursor's execute returns itself, a connection's a new cursor
+            self._fence_sql, (self.consumer, self.member, [t for t, _ in keys], [p for _, p in keys])).fetchall()
+        found = {(r["topic"], r["partition"]): r["epoch"] for r in rows}
         lost = [k for k in keys if k not in self.held or found.get(k) != self.held[k]]
         if lost:
             raise LeaseLost(f"lease lost on {len(lost)} partition(s): {lost[:3]}")

@@ -115,26 +115,30 @@ class ConsumerLoop:
         held = self.leases.tick(self.existing())
         drop = [k for k, epoch in self.assigned.items() if held.get(k) != epoch]
         add = {k: epoch for k, epoch in held.items() if self.assigned.get(k) != epoch}
-        if drop:
-            self.consumer.incremental_unassign([TopicPartition(t, p) for t, p in drop])
-            for key in drop:
-                del self.assigned[key]
-                for state in (self.positions, self.next_offsets, self._gaps, self._skips):
-                    state.pop(key, None)
+        if not drop and not add:
+            return
+        kept = [TopicPartition(t, p) for t, p in self.assigned if (t, p) not in drop]
+        # where fetching of the kept partitions is (an explicit full assignment: librdkafka 2.16's
+        # incremental_assign on a consumer outside any group crashed in its threads, measured)
+        kept = [tp for tp in self.consumer.position(kept)] if kept else []
+        for key in drop:
+            del self.assigned[key]
+            for state in (self.positions, self.next_offsets, self._gaps, self._skips):
+                state.pop(key, None)
+        assignment = [TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+                      for tp in kept]
         if add:
             with self.db.transaction() as conn:
                 hints = {  # offsets are only meaningful on the broker they were read from
                     (r["topic"], r["partition"]): r["next_offset"] for r in conn.execute(
                         "SELECT * FROM consumer_offsets WHERE consumer=%s AND cluster_id=%s",
                         (self.name, self.cluster_id)).fetchall()}
-            assignment = []
             for (topic, partition), epoch in sorted(add.items()):
                 self.positions[(topic, partition)] = self.sink.last_applied(self.track(topic, partition))
                 assignment.append(TopicPartition(topic, partition, hints.get((topic, partition), OFFSET_BEGINNING)))
                 self.assigned[(topic, partition)] = epoch
-            self.consumer.incremental_assign(assignment)
-        if drop or add:
-            self.log.info("consumer_assigned", partitions=len(self.assigned), added=len(add), dropped=len(drop))
+        self.consumer.assign(assignment)
+        self.log.info("consumer_assigned", partitions=len(self.assigned), added=len(add), dropped=len(drop))
 
     # -- message handling ---------------------------------------------------------------------
     def dead_letter(self, msg: Any, reason: str, error: str) -> None:
