@@ -4,7 +4,9 @@ read: school registrations produced straight to a topic as a relay would (key, p
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -95,7 +97,7 @@ def spawn(database_url: str, schema: str, bootstrap: str, topic: str, partitions
     """A replica in its own process (its log lines to ``log``, else discarded)."""
     argv = [sys.executable, "-m", "services.runtime.tests.replicas", database_url, schema, bootstrap, topic,
             str(partitions), member, str(lease_s), str(work_ms)]
-    return subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    return subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
                             stdout=log or subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
 
 
@@ -108,6 +110,7 @@ def main() -> None:
     parser.add_argument("lease_s", type=float)
     parser.add_argument("work_ms", type=float)
     a = parser.parse_args()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # where a replica is, when a test wants to know
     loop(a.database_url, a.schema, a.bootstrap, a.topic, a.partitions, a.member, a.lease_s, a.work_ms).run(
         StopFlag().install())
 
