@@ -76,13 +76,14 @@ class Leases:
                 "%s::int[]) AS u(t, p) ON CONFLICT DO NOTHING",
                 (self.consumer, [t for t, _ in keys], [p for _, p in keys]))
 
-    def record_counts(self, counts: dict[str, int]) -> dict[str, set[int]]:
+    def record_counts(self, counts: dict[str, set[int]]) -> dict[str, set[int]]:
         """Remembers each topic's partition count and returns every count a topic has had (a grown topic keeps
         its older messages where the older count put them)."""
         with self.db.transaction() as conn:
-            for topic, n in counts.items():
-                conn.execute("INSERT INTO consumer_partition_counts (consumer, topic, partitions) VALUES (%s, %s, %s) "
-                             "ON CONFLICT DO NOTHING", (self.consumer, topic, n))
+            for topic, ns in counts.items():
+                for n in ns:
+                    conn.execute("INSERT INTO consumer_partition_counts (consumer, topic, partitions) VALUES "
+                                 "(%s, %s, %s) ON CONFLICT DO NOTHING", (self.consumer, topic, n))
             rows = conn.execute("SELECT topic, partitions FROM consumer_partition_counts WHERE consumer = %s",
                                 (self.consumer,)).fetchall()
         known: dict[str, set[int]] = {}

@@ -21,6 +21,7 @@ from contracts import Contract, Envelope, contract_for_type
 from services.runtime import logging as rlog
 from services.runtime.consumer_dlq import DeadLetters
 from services.runtime.consumer_leases import Key, Leases
+from services.runtime.consumer_offsets import OffsetHints, report_lag
 from services.runtime.consumer_messages import RETRYABLE, LeaseLost, Head, Message, Policy, TransientError, peek
 from services.runtime.consumer_sinks import OFFSETS_DDL, Sink
 from services.runtime.db import Database
@@ -57,10 +58,12 @@ class ConsumerLoop:
         self._gaps: dict[Key, int] = {}  # partition -> offset of the gap that made it rewind
         self._partition_counts: dict[str, int] = {}
         self._known_counts: dict[str, set[int]] = {}  # every partition count a topic has had
+        self._drained: dict[Key, int] = {}  # parent partition -> its committed position, last looked at
         self._pending: list[tuple[Any, Key, str, int, Policy, Message]] = []
         self._before_batch: dict[Key, int] = {}
         # messages with no policy: only the last sequence per partition is written, after the batch's effects
         self._skips: dict[Key, tuple[str, int]] = {}
+        self.hints = OffsetHints(db, name)
         self.leases = Leases(db, name, lease_s, self.log, member=member, heartbeat_s=heartbeat_s)
         self.sink.fence = self.leases.fence
         self.assigned: dict[Key, int] = {}  # partition -> lease epoch it was assigned at
@@ -83,8 +86,8 @@ class ConsumerLoop:
     def _learn_partitions(self, metadata: Any) -> None:
         self._partition_counts = self.partition_counts(metadata)
         self.leases.ensure(self.existing())
-        self._known_counts = self.leases.record_counts(
-            {t: max(self.partitions, self._partition_counts.get(t, 0)) for t in self.topics})
+        self._known_counts = self.leases.record_counts(  # the relays' (configured) count and the broker's
+            {t: {self.partitions, self._partition_counts.get(t, self.partitions)} for t in self.topics})
 
     def start(self) -> None:
         """Creates the Kafka consumer (no group membership: partitions are assigned from the leases)."""
@@ -128,11 +131,7 @@ class ConsumerLoop:
         assignment = [TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
                       for tp in kept]
         if add:
-            with self.db.transaction() as conn:
-                hints = {  # offsets are only meaningful on the broker they were read from
-                    (r["topic"], r["partition"]): r["next_offset"] for r in conn.execute(
-                        "SELECT * FROM consumer_offsets WHERE consumer=%s AND cluster_id=%s",
-                        (self.name, self.cluster_id)).fetchall()}
+            hints = self.hints.load(self.cluster_id)
             for (topic, partition), epoch in sorted(add.items()):
                 self.positions[(topic, partition)] = self.sink.last_applied(self.track(topic, partition))
                 assignment.append(TopicPartition(topic, partition, hints.get((topic, partition), OFFSET_BEGINNING)))
@@ -158,12 +157,25 @@ class ConsumerLoop:
 
     def routed_here(self, topic: str, subject: str, partition: int) -> bool:
         """Whether the relay puts this aggregate on this partition, with any partition count the topic has had."""
-        counts = self._known_counts.get(topic) or {self.partitions}
+        counts = self._known_counts.get(topic, set()) | {self.partitions}
         return any(partition_for(subject, n) == partition for n in counts)
 
+    def parent_drained(self, topic: str, headers: list[tuple[str, bytes]] | None) -> bool:
+        """A message on a partition a grown topic added may carry ``ce_partitionparent`` (the partition its key
+        was on before) and ``ce_parentsequence`` (the last sequence the relay put there under the older count): it
+        waits until that partition is applied up to there, so an aggregate's events stay in order."""
+        h = dict(headers or ())
+        if not h.get("ce_partitionparent"):
+            return True
+        parent, upto = (topic, int(h["ce_partitionparent"])), int(h.get("ce_parentsequence", b"0"))
+        if self._drained.get(parent, 0) >= upto:
+            return True
+        self._drained[parent] = self.sink.last_applied(self.track(*parent))  # committed, whoever holds it
+        return self._drained[parent] >= upto
+
     def handle(self, msg: Any) -> str:
-        """Handles one message; its outcome: applied, duplicate, ignored, dead_lettered, rewind, misrouted, stray or
-        not_held (fetched before its partition's lease was given up)."""
+        """Handles one message; its outcome: applied, duplicate, ignored, dead_lettered, rewind, misrouted, stray,
+        held (its parent partition is not drained yet) or not_held (fetched before its lease was given up)."""
         topic, partition = msg.topic(), msg.partition()
         key = (topic, partition)
         if key not in self.assigned:
@@ -196,6 +208,8 @@ class ConsumerLoop:
             self.rewind(topic, partition, f"gap: previous {envelope.partitionprev} > applied {last}")
             return "rewind"
         self._gaps.pop(key, None)
+        if not self.parent_drained(topic, msg.headers()):
+            return "held"
         rlog.bind(correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type,
                   actor_id=envelope.actorid)
         track = self.track(topic, partition)
@@ -285,30 +299,10 @@ class ConsumerLoop:
     def save_offset_hints(self) -> None:
         hints = {k: o for k, o in self.next_offsets.items() if k in self.assigned}
         self.next_offsets.clear()
-        if not hints:
-            return
-        with self.db.transaction() as conn:
-            for (topic, partition), offset in hints.items():
-                conn.execute(
-                    "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset, cluster_id) "
-                    "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (consumer, topic, partition) DO UPDATE SET "
-                    "next_offset = EXCLUDED.next_offset, cluster_id = EXCLUDED.cluster_id",
-                    (self.name, topic, partition, offset, self.cluster_id or ""),
-                )
+        self.hints.save(hints, self.cluster_id)
 
     def update_lag(self) -> None:
-        assert self.consumer is not None
-        try:
-            positions = self.consumer.position(self.consumer.assignment())
-        except Exception:  # noqa: BLE001 - lag is best effort
-            return
-        for tp in positions:
-            try:
-                _low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
-            except Exception:  # noqa: BLE001
-                continue
-            lag = max(0, high - tp.offset) if tp.offset >= 0 else high
-            self.metrics.consumer_lag.labels(self.service, self.name, tp.topic, str(tp.partition)).set(lag)
+        report_lag(self.consumer, self.metrics, self.service, self.name)
 
     def partition_counts(self, metadata: Any) -> dict[str, int]:
         """How many partitions each subscribed topic has on the broker."""
@@ -360,7 +354,10 @@ class ConsumerLoop:
             finally:
                 rlog.clear()
             self.metrics.consumed.labels(self.service, self.name, msg.topic(), outcome).inc()
-            if outcome == "rewind":
+            if outcome == "held":  # read again at the next poll; the rest of its partition waits with it
+                self.consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                rewound.add(key)
+            elif outcome == "rewind":
                 rewound.add(key)
             elif outcome != "not_held":
                 self.next_offsets[key] = msg.offset() + 1

@@ -45,26 +45,29 @@ class Stream:
 
     def produce(self, n: int, partitions: int) -> None:
         for _ in range(n):
-            self.sequence += 1
             subject = str(uuid.uuid4())
-            partition = partition_for(subject, partitions)
-            envelope = Envelope(
-                id=f"{subject}:1", source="/baoxue/registry", type=SchoolRegisteredV1.ce_type(), subject=subject,
-                time=datetime.now(timezone.utc), aggregateversion=1, sequence=self.sequence,
-                partitionprev=self.last.get(partition, 0), actorid="system:test", actorrole="system",
-                jurisdiction="520102", correlationid=str(uuid.uuid4()))
-            payload = SchoolRegisteredV1(school_id=subject, code="S1", name="一小", level="primary",
-                                         county_code="520102", township_code="520102001")
-            message = encode(envelope, payload)
-            self.sent.append((partition, message.key, message.value, list(message.headers.items())))
-            self.producer.produce(self.topic, key=message.key, value=message.value, partition=partition,
-                                  headers=list(message.headers.items()))
-            self.last[partition] = self.sequence
-            self.ids.append(envelope.id)
+            self.send(subject, partition_for(subject, partitions))
             if self.sequence % 1000 == 0:
                 self.producer.poll(0)
         assert self.producer.flush(30) == 0
 
+    def send(self, subject: str, partition: int, extra: dict[str, bytes] | None = None) -> str:
+        """One message about ``subject`` on ``partition`` (next sequence, the partition's previous one); its id."""
+        self.sequence += 1
+        envelope = Envelope(
+            id=f"{subject}:{self.sequence}", source="/baoxue/registry", type=SchoolRegisteredV1.ce_type(),
+            subject=subject, time=datetime.now(timezone.utc), aggregateversion=1, sequence=self.sequence,
+            partitionprev=self.last.get(partition, 0), actorid="system:test", actorrole="system",
+            jurisdiction="520102", correlationid=str(uuid.uuid4()))
+        payload = SchoolRegisteredV1(school_id=subject, code="S1", name="一小", level="primary",
+                                     county_code="520102", township_code="520102001")
+        message = encode(envelope, payload)
+        headers = list(message.headers.items()) + list((extra or {}).items())
+        self.sent.append((partition, message.key, message.value, headers))
+        self.producer.produce(self.topic, key=message.key, value=message.value, partition=partition, headers=headers)
+        self.last[partition] = self.sequence
+        self.ids.append(envelope.id)
+        return envelope.id
 
     def replay(self) -> None:
         """Everything again, each message on the partition it was first produced to (as a refill does), by a new

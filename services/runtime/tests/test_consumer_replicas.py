@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewPartitions
 
 from services.runtime.consumer import LEASES_DDL
 from services.runtime.db import Database
-from services.runtime.kafka import ensure_topics
+from services.runtime.kafka import ensure_topics, partition_for
 from services.runtime.tests.replicas import EFFECTS_DDL, Stream, loop, spawn
 
 pytestmark = pytest.mark.integration
@@ -192,3 +192,37 @@ def positions(db: Database) -> dict:
     with db.transaction() as conn:
         return {(r["topic"], r["partition"]): r["sequence"] for r in conn.execute(
             "SELECT * FROM consumer_positions WHERE consumer = 'replicated'").fetchall()}
+
+
+def test_a_message_on_a_new_partition_waits_until_its_keys_old_partition_is_drained(world, database_url,
+                                                                                    kafka_bootstrap):
+    """The relay's contract for a grown topic (services/runtime/README.md): the first message of a key on a new
+    partition names the partition the key was on and the last sequence put there under the older count."""
+    db, topic = world
+    ensure_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), [topic], 12)
+    subject = next(s for s in (str(uuid.uuid4()) for _ in range(1000))
+                   if partition_for(s, 12) != partition_for(s, 6))
+    old, new = partition_for(subject, 6), partition_for(subject, 12)
+    stream = Stream(kafka_bootstrap, topic)
+    stream.sequence = 1  # sequence 1 is the key's last event on the old partition, published below, late
+    later = stream.send(subject, new, {"ce_partitionparent": str(old).encode(), "ce_parentsequence": b"1"})
+    assert stream.producer.flush(10) == 0
+    replica = loop(database_url, db.schema, kafka_bootstrap, topic, 12, "solo", LEASE_S)
+    replica.leases.record_counts({topic: {6}})  # as a consumer that read the topic before it grew remembers
+    done = threading.Event()
+    thread = threading.Thread(target=replica.run, args=(done.is_set,), daemon=True)
+    thread.start()
+    try:
+        wait(lambda: len(replica.assigned) == 12, timeout=30)
+        time.sleep(2)
+        assert effects(db) == Counter(), "held until the old partition is drained"
+        stream.sequence, stream.last = 0, {}
+        earlier = stream.send(subject, old)
+        assert stream.producer.flush(10) == 0
+        wait(lambda: len(effects(db)) == 2, timeout=30)
+        with db.transaction() as conn:
+            order = [r["message_id"] for r in conn.execute("SELECT message_id FROM effects ORDER BY applied_at")]
+        assert order == [earlier, later]
+    finally:
+        done.set()
+        thread.join(20)
