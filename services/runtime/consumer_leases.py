@@ -6,13 +6,16 @@ up to its fair share ``ceil(P / live)`` or releases what it holds beyond it (a m
 next heartbeat). Taking a lease bumps its epoch. ``fence`` runs inside every effect transaction: the partitions it
 commits positions for must still be held at the epoch this member took them with, or it raises ``LeaseLost``; the
 lease rows stay share-locked until commit, so a member taking one over waits for that commit and then reads the
-position it left. A replica killed without releasing loses its leases when they expire (``lease_s``)."""
+position it left. A replica killed without releasing loses its leases when they expire (``lease_s``). Between two
+heartbeats of the loop a thread renews the expiry times, so a long batch keeps them (unless the loop made no
+progress for ``6 × lease_s``)."""
 
 from __future__ import annotations
 
 import math
 import os
 import socket
+import threading
 import time
 import uuid
 from typing import Any, Iterable
@@ -47,7 +50,8 @@ def new_member_id() -> str:
 
 
 class Leases:
-    """One member's view of its consumer's partition leases (used from the consumer loop's thread only)."""
+    """One member's view of its consumer's partition leases: used from the consumer loop's thread, but for
+    ``renew`` (its renewal thread, which only extends expiry times)."""
 
     def __init__(self, db: Database, consumer: str, lease_s: float, logger: Any, member: str | None = None,
                  heartbeat_s: float | None = None) -> None:
@@ -60,10 +64,13 @@ class Leases:
         self.held: dict[Key, int] = {}  # partition -> epoch this member holds it at
         self._next_tick = 0.0
         self._mark: psycopg.Connection | None = None
+        self._renewer: threading.Thread | None = None
+        self._stop_renewing = threading.Event()
+        self._progress = time.monotonic()
         table = sql.Identifier(db.schema, "consumer_leases")
         self._fence_sql = sql.SQL(
             "SELECT topic, partition, epoch FROM {} WHERE consumer = %s AND holder = %s AND (topic, partition) IN "
-            "(SELECT * FROM unnest(%s::text[], %s::int[])) FOR SHARE").format(table)
+            "(SELECT * FROM unnest(%s::text[], %s::int[])) FOR KEY SHARE").format(table)
         db.execute_script(LEASES_DDL)
 
     # -- partitions and their counts -----------------------------------------------------------
@@ -146,7 +153,11 @@ class Leases:
                     "UPDATE consumer_leases SET holder = NULL, expires_at = NULL WHERE consumer = %s AND holder = %s "
                     "AND (topic, partition) IN (SELECT * FROM unnest(%s::text[], %s::int[]))",
                     (self.consumer, self.member, [t for t, _ in release], [p for _, p in release]))
-            if take:  # waits for a share lock of the old holder's effect transaction, if one is committing
+            if take:  # FOR UPDATE waits for the key-share lock of the old holder's effect transaction, if one
+                conn.execute(  # is committing (a plain UPDATE of these columns would not)
+                    "SELECT 1 FROM consumer_leases WHERE consumer = %s AND (topic, partition) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::int[])) FOR UPDATE",
+                    (self.consumer, [t for t, _ in take], [p for _, p in take]))
                 conn.execute(
                     "UPDATE consumer_leases SET holder = %s, epoch = epoch + 1 WHERE consumer = %s "
                     "AND (holder IS NULL OR expires_at IS NULL OR expires_at < now()) "
@@ -162,6 +173,45 @@ class Leases:
                           held=len(self.held), taken=len(take), released=len(release))
         return dict(self.held)
 
+    # -- renewal between heartbeats ----------------------------------------------------------
+    def progressed(self) -> None:
+        """The loop calls this every iteration: renewal stops when it has not for ``6 × lease_s`` (a stuck loop
+        loses its partitions, as a Kafka member past max.poll.interval.ms does)."""
+        self._progress = time.monotonic()
+
+    def renew(self) -> None:
+        """Extends this member's row and leases (no take, no release: that is ``tick``'s, in the loop)."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE consumer_members SET expires_at = now() + make_interval(secs => %s) "
+                         "WHERE consumer = %s AND member = %s", (self.lease_s, self.consumer, self.member))
+            conn.execute("UPDATE consumer_leases SET expires_at = now() + make_interval(secs => %s) "
+                         "WHERE consumer = %s AND holder = %s", (self.lease_s, self.consumer, self.member))
+
+    def start_renewing(self) -> None:
+        """A thread that renews every heartbeat, so a long batch does not cost the member its leases."""
+        if self._renewer is not None and self._renewer.is_alive():
+            return
+        self._stop_renewing.clear()
+        self._progress = time.monotonic()
+
+        def run() -> None:
+            while not self._stop_renewing.wait(self.heartbeat_s):
+                if time.monotonic() - self._progress > 6 * self.lease_s:
+                    continue
+                try:
+                    self.renew()
+                except Exception as exc:  # noqa: BLE001 - the next heartbeat tries again; leases may expire
+                    self.log.warning("consumer_lease_renewal_failed", error=type(exc).__name__)
+
+        self._renewer = threading.Thread(target=run, name=f"lease-renewal-{self.consumer}", daemon=True)
+        self._renewer.start()
+
+    def stop_renewing(self) -> None:
+        self._stop_renewing.set()
+        if self._renewer is not None:
+            self._renewer.join(5)
+            self._renewer = None
+
     def drop(self, keys: Iterable[Key]) -> None:
         """Forgets leases this member found it lost (a failed fence); the next heartbeat says what it holds."""
         for key in keys:
@@ -170,6 +220,7 @@ class Leases:
 
     def release_all(self) -> None:
         """On an orderly stop: frees every lease and the member row, so the others take them at once."""
+        self.stop_renewing()
         self.held = {}
         if self._mark is not None:
             self._mark.close()

@@ -21,7 +21,7 @@ from contracts import Contract, Envelope, contract_for_type
 from services.runtime import logging as rlog
 from services.runtime.consumer_dlq import DeadLetters
 from services.runtime.consumer_leases import Key, Leases
-from services.runtime.consumer_offsets import OffsetHints, report_lag
+from services.runtime.consumer_offsets import OffsetHints, kafka_consumer, report_lag
 from services.runtime.consumer_messages import RETRYABLE, LeaseLost, Head, Message, Policy, TransientError, peek
 from services.runtime.consumer_sinks import OFFSETS_DDL, Sink
 from services.runtime.db import Database
@@ -96,17 +96,7 @@ class ConsumerLoop:
         metadata = admin.list_topics(timeout=10)
         self.cluster_id = metadata.cluster_id
         self._learn_partitions(metadata)
-        self.consumer = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": f"baoxue-{self.name}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": False,
-            # as long as a poll gathers anyway: an idle broker answers half the fetches it did at 100 ms, and a
-            # message still reaches a waiting poll in about 0.2 s (tansu, measured: 202 ms p50 either way)
-            "fetch.wait.max.ms": int(POLL_WAIT_S * 1000),
-        })
+        self.consumer = kafka_consumer(self.bootstrap, self.name, POLL_WAIT_S)
         self.assigned = {}
         self._last_cluster_check = time.monotonic()
         self.rebalance()
@@ -120,29 +110,23 @@ class ConsumerLoop:
         add = {k: epoch for k, epoch in held.items() if self.assigned.get(k) != epoch}
         if not drop and not add:
             return
-        kept = [TopicPartition(t, p) for t, p in self.assigned if (t, p) not in drop]
-        # where fetching of the kept partitions is (an explicit full assignment: librdkafka 2.16's
-        # incremental_assign on a consumer outside any group crashed in its threads, measured)
-        kept = [tp for tp in self.consumer.position(kept)] if kept else []
-        for key in drop:
-            del self.assigned[key]
-            for state in (self.positions, self.next_offsets, self._gaps, self._skips):
-                state.pop(key, None)
-        assignment = [TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
-                      for tp in kept]
+        if drop:  # the kept partitions go on fetching where they are
+            self.consumer.incremental_unassign([TopicPartition(t, p) for t, p in drop])
+            for key in drop:
+                del self.assigned[key]
+                for state in (self.positions, self.next_offsets, self._gaps, self._skips):
+                    state.pop(key, None)
         if add:
             hints = self.hints.load(self.cluster_id)
+            assignment = []
             for (topic, partition), epoch in sorted(add.items()):
                 self.positions[(topic, partition)] = self.sink.last_applied(self.track(topic, partition))
                 assignment.append(TopicPartition(topic, partition, hints.get((topic, partition), OFFSET_BEGINNING)))
                 self.assigned[(topic, partition)] = epoch
-        self.consumer.assign(assignment)
+            self.consumer.incremental_assign(assignment)
         self.log.info("consumer_assigned", partitions=len(self.assigned), added=len(add), dropped=len(drop))
 
     # -- message handling ---------------------------------------------------------------------
-    def dead_letter(self, msg: Any, reason: str, error: str) -> None:
-        self.dead_letters.send(msg, reason, error)
-
     def rewind(self, topic: str, partition: int, reason: str) -> None:
         """Re-reads a partition from its start (duplicates are skipped by sequence)."""
         key = (topic, partition)
@@ -157,20 +141,18 @@ class ConsumerLoop:
 
     def routed_here(self, topic: str, subject: str, partition: int) -> bool:
         """Whether the relay puts this aggregate on this partition, with any partition count the topic has had."""
-        counts = self._known_counts.get(topic, set()) | {self.partitions}
-        return any(partition_for(subject, n) == partition for n in counts)
+        return any(partition_for(subject, n) == partition
+                   for n in self._known_counts.get(topic, set()) | {self.partitions})
 
     def parent_drained(self, topic: str, headers: list[tuple[str, bytes]] | None) -> bool:
-        """A message on a partition a grown topic added may carry ``ce_partitionparent`` (the partition its key
-        was on before) and ``ce_parentsequence`` (the last sequence the relay put there under the older count): it
-        waits until that partition is applied up to there, so an aggregate's events stay in order."""
+        """A grown topic's new partition: its message waits until the partition its key was on is applied up to
+        the sequence the relay names (``ce_partitionparent``/``ce_parentsequence``; services/runtime/README.md)."""
         h = dict(headers or ())
         if not h.get("ce_partitionparent"):
             return True
         parent, upto = (topic, int(h["ce_partitionparent"])), int(h.get("ce_parentsequence", b"0"))
-        if self._drained.get(parent, 0) >= upto:
-            return True
-        self._drained[parent] = self.sink.last_applied(self.track(*parent))  # committed, whoever holds it
+        if self._drained.get(parent, 0) < upto:  # its committed position, whoever holds it
+            self._drained[parent] = self.sink.last_applied(self.track(*parent))
         return self._drained[parent] >= upto
 
     def handle(self, msg: Any) -> str:
@@ -186,7 +168,7 @@ class ConsumerLoop:
                 envelope, data = decode(msg.headers(), msg.key(), msg.value())
             except Exception as exc:  # noqa: BLE001 - anything unreadable goes to the dead-letter topic
                 self.flush_pending()
-                self.dead_letter(msg, "invalid_envelope", repr(exc))
+                self.dead_letters.send(msg, "invalid_envelope", repr(exc))
                 return "dead_lettered"
         last = self.positions[key]
         if envelope.sequence <= last:
@@ -225,7 +207,7 @@ class ConsumerLoop:
             payload = contract.model_validate(data)
         except (ValidationError, AssertionError) as exc:
             self.flush_pending()
-            self.dead_letter(msg, "invalid_payload", str(exc))
+            self.dead_letters.send(msg, "invalid_payload", str(exc))
             self.sink.skip(track, envelope.sequence)
             self.positions[key] = envelope.sequence
             return "dead_lettered"
@@ -249,10 +231,10 @@ class ConsumerLoop:
             self._attempts[(key, msg.offset())] = attempts
             if attempts < 5:
                 raise TransientError(rlog.error_text(exc)) from exc
-            self.dead_letter(msg, "retries_exhausted", rlog.error_text(exc, 500))
+            self.dead_letters.send(msg, "retries_exhausted", rlog.error_text(exc, 500))
             self.sink.skip(track, sequence)
         except Exception as exc:  # noqa: BLE001 - a poison message must not block its partition
-            self.dead_letter(msg, "processing_failed", rlog.error_text(exc, 500))
+            self.dead_letters.send(msg, "processing_failed", rlog.error_text(exc, 500))
             self.sink.skip(track, sequence)
         self.positions[key] = sequence
         return "applied"
@@ -384,6 +366,8 @@ class ConsumerLoop:
                     continue
                 if self.consumer is None:
                     self.start()
+                    self.leases.start_renewing()
+                self.leases.progressed()
                 self.poll_once(should_stop)
                 if self.consumer is not None and self.leases.due():
                     self.rebalance()

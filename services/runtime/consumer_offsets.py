@@ -1,12 +1,30 @@
-"""Kafka offsets as hints of where a consumer's partitions resume (positions decide what is applied), and lag."""
+"""The Kafka side of a consumer: its client's configuration, offsets as hints of where its partitions resume
+(positions decide what is applied), and lag."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from confluent_kafka import Consumer
+
 from services.runtime.consumer_leases import Key
 from services.runtime.db import Database
 from services.runtime.metrics import Metrics
+
+
+def kafka_consumer(bootstrap: str, name: str, poll_wait_s: float) -> Consumer:
+    """A client outside any group's rebalancing: partitions are assigned from the leases, offsets never committed."""
+    return Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"baoxue-{name}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        # as long as a poll gathers anyway: an idle broker answers half the fetches it did at 100 ms, and a
+        # message still reaches a waiting poll in about 0.2 s (tansu, measured: 202 ms p50 either way)
+        "fetch.wait.max.ms": int(poll_wait_s * 1000),
+    })
 
 
 class OffsetHints:

@@ -128,3 +128,18 @@ def test_members_take_their_fair_share_and_release_the_surplus(database_url):
     assert sorted(len(m.tick(keys)) for m in members) == [8, 8, 8]
     members[2].release_all()
     assert sorted(len(m.tick(keys)) for m in members[:2]) == [12, 12]
+
+
+def test_a_member_busy_with_a_long_batch_keeps_its_leases_while_its_renewal_runs(database_url):
+    db = Database(database_url, f"renew_{uuid.uuid4().hex[:8]}")
+    keys = {("t", p) for p in range(4)}
+    busy, other = leases(db, "busy", lease_s=0.6), leases(db, "other", lease_s=0.6)
+    busy.ensure(keys)
+    assert len(busy.tick(keys)) == 4
+    busy.start_renewing()
+    try:
+        time.sleep(1.5)  # two and a half leases without a tick of the loop
+        assert other.tick(keys) == {}  # fair share 2, but nothing expired: nothing to take yet
+        assert len(busy.tick(keys)) == 2  # and gives the newcomer its share
+    finally:
+        busy.stop_renewing()
