@@ -33,6 +33,9 @@ class BatchProcessRecorder(PostgresProcessRecorder):
     consumer's batch spans several topic partitions and commits its position in each with its effects."""
 
     def _insert_events(self, curs: Any, stored_events: Any, **kwargs: Any) -> None:
+        fence = kwargs.get("fence")
+        if fence is not None:  # a consumer's lease check, first in the transaction that commits its effects
+            fence(curs)
         super()._insert_events(curs, stored_events, **kwargs)
         for tracking in kwargs.get("trackings") or ():
             self._insert_tracking(curs, tracking=tracking)

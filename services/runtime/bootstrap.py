@@ -197,5 +197,8 @@ def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: di
         metrics=runtime.metrics,
         logger=runtime.logger,
         batch_size=runtime.settings.consumer_batch_size,
+        lease_s=runtime.settings.consumer_lease_s,
+        heartbeat_s=runtime.settings.consumer_heartbeat_s,
+        replication_factor=runtime.settings.kafka_replication_factor,
     ), runtime.settings, runtime.logger, "consumer")
     loop.run(StopFlag().install())

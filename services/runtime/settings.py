@@ -42,7 +42,7 @@ class ServiceSettings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "postgresql://postgres@127.0.0.1:55432/baoxue"
     kafka_bootstrap: str = "127.0.0.1:59092"
-    kafka_partitions: int = Field(24, ge=1, le=256, description="Partitions per topic; raising it grows existing topics")
+    kafka_partitions: int = Field(24, ge=1, le=256, description="Partitions per topic (replicas of a consumer share them by leases); raising it grows existing topics")
     kafka_replication_factor: int = Field(1, ge=1, le=7, description="Replicas of each topic created (deploy: 3)")
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "baoxue"
@@ -80,6 +80,11 @@ class ServiceSettings(BaseSettings):
     api_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes of an API (each with its own pools)")
     db_wait_s: float = Field(0, ge=0, description="How long a process waits for PostgreSQL at start (0: for ever)")
     consumer_batch_size: int = Field(500, ge=1, le=10_000)
+    consumer_lease_s: float = Field(
+        10.0, gt=0, le=300, description="A consumer replica's partition leases expire this long after its last "
+        "heartbeat; a killed replica's partitions move to the others within about this")
+    consumer_heartbeat_s: float | None = Field(
+        None, gt=0, description="How often a replica renews and rebalances its leases; unset: a third of the lease")
     db_pool_size: int = Field(6, ge=1, description="Most connections per pool (one kept open, more on demand)")
     clock_file: Path | None = Field(None, description="If set, the simulated time is read from this file")
     timezone: str = "Asia/Shanghai"
