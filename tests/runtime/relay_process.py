@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from services.registry.application import RegistryApp, to_contract
+from services.registry.adapters.publishing import to_contract
+from services.registry.application.store import RegistryApp
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.logging import configure_logging
