@@ -1,6 +1,7 @@
 """Every case action is a public event (issue 12): work records and each legal step map to their own contract,
 free text stays inside casework, and history stored before the change still replays and publishes."""
 
+import dataclasses
 from datetime import date, timedelta
 
 import pytest
@@ -129,3 +130,27 @@ def test_bad_codes_of_a_persuasion_name_the_field_and_write_nothing(app):
                           note="电话", meta=cadre, **kwargs)
         assert bad.value.rule == rule
     assert app.queries.case(case.id).version == before
+
+
+def test_work_records_stored_before_issue_12_without_the_new_fields_still_replay_and_publish(app):
+    case = opened_case(app)
+    cadre = acting("village_cadre", MONDAY, "u1")
+    app.cases.act(case.id, "confirm_dropout", causes=["poverty"], cause_analysis="家庭困难", meta=cadre)
+    app.cases.act(case.id, "record_persuasion", record_id="p1", method="phone", outcome="refused", note="电话",
+                  meta=cadre)
+    app.cases.act(case.id, "record_plan", record_id="plan1", measures=["补课"], target_return_on=None, meta=cadre)
+    facts = facts_from(app)
+    seen = []
+    for stored in app.recorder.select_notifications(start=1, limit=100):
+        if not stored.topic.endswith(("PersuasionAttempted", "PlanRecorded")):
+            continue
+        state = app.mapper.transcoder.decode(stored.state)
+        for field in ("persuaders", "place", "with_whom", "plan_version"):  # what older events lack
+            state.pop(field, None)
+        old = app.mapper.to_domain_event(dataclasses.replace(stored, state=app.mapper.transcoder.encode(state)))
+        replayed = app.repository.get(case.id, version=old.originator_version - 1)
+        old.mutate(replayed)
+        seen.append((to_contract(old, facts), replayed.records[-1]["kind"]))
+    (persuasion, kind_p), (plan, kind_plan) = seen
+    assert (persuasion.persuaders, persuasion.place, persuasion.with_whom, kind_p) == (["u1"], None, [], "persuasion")
+    assert (plan.plan_version, kind_plan) == (1, "plan")
