@@ -1,7 +1,7 @@
 """Casework (一人一案) public events."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,3 +149,140 @@ class CaseExcludedFromCountV1(Contract):
     township_code: JurisdictionCode
     basis: Literal["severe_disability", "severe_illness"]
     excluded_at: datetime
+
+
+# -- added with issue 12 (every case action a public event) -------------------------------------------
+# Work records travel as ids, codes, counts and dates; visitors' lines, findings, notes, measures, addressees
+# and amounts of free text stay inside casework.
+HelpKind = Literal[
+    "financial_aid", "two_exemptions_one_subsidy", "boarding_subsidy", "nutrition_programme",
+    "psychological_support", "pairing", "home_teaching", "transport", "legal_aid", "other_department", "other",
+]
+HelpCategory = Literal[
+    "subsidy", "home_teaching", "transport", "boarding", "psychological", "legal_aid", "other_department", "other",
+]
+PersuasionMethod = Literal["home_visit", "phone", "meeting", "letter", "online"]
+PersuasionOutcome = Literal["agreed_to_return", "undecided", "refused", "unreachable"]
+PersuasionPlace = Literal["home", "school", "village_office", "township_office", "workplace", "remote", "other"]
+Relation = Literal["child", "father", "mother", "grandparent", "guardian", "relative", "employer", "other"]
+UserId = Annotated[str, Field(min_length=1, max_length=128, description="Opaque user id of a platform account")]
+
+
+class HomeVisitRecordedV1(Contract):
+    """A home visit (家访) was recorded: when, how many went and met whom, with how much evidence."""
+
+    topic = topics.CASEWORK
+    case_id: Id
+    township_code: JurisdictionCode
+    record_id: Id
+    visited_at: datetime
+    visitor_count: int = Field(ge=1)
+    met_count: int = Field(ge=0)
+    evidence_count: int = Field(ge=0)
+    recorded_by: UserId | None
+    recorded_at: datetime
+
+
+class PersuasionAttemptedV1(Contract):
+    """A persuasion attempt (劝返): outcome, how, who tried (user ids), where, and with whom (relations)."""
+
+    topic = topics.CASEWORK
+    case_id: Id
+    township_code: JurisdictionCode
+    record_id: Id
+    method: PersuasionMethod
+    outcome: PersuasionOutcome
+    persuaders: list[UserId] = Field(description="Who tried: the recording user and any named co-workers")
+    place: PersuasionPlace | None
+    with_whom: list[Relation] = Field(default_factory=list, description="Whom they spoke with, as relations")
+    attempted_at: datetime
+
+
+class HelpProvidedV1(Contract):
+    """Help (帮扶) was given to the child or family: its kind and the category it counts under."""
+
+    topic = topics.CASEWORK
+    case_id: Id
+    township_code: JurisdictionCode
+    record_id: Id
+    kind: HelpKind
+    category: HelpCategory
+    amount_yuan: float | None = Field(None, ge=0)
+    provided_by: UserId | None
+    provided_at: datetime
+
+
+class CasePlanSetV1(Contract):
+    """The case plan (一人一案方案) was set or superseded: its version, size and target return day."""
+
+    topic = topics.CASEWORK
+    case_id: Id
+    township_code: JurisdictionCode
+    record_id: Id
+    plan_version: int = Field(ge=1)
+    measure_count: int = Field(ge=1)
+    target_return_on: date | None
+    set_by: UserId | None
+    set_at: datetime
+
+
+class LegalStepFields(BaseModel):
+    """Fields every legal step carries: its document reference and how it came about (not itself a contract)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: Id
+    student_id: Id
+    township_code: JurisdictionCode
+    document_no: str = Field(min_length=1, max_length=100, description="文书编号, the issued document's reference")
+    issued_by: UserId | None
+    issued_at: datetime
+    overridden: bool = Field(description="True when the previous step was skipped by an allowed role with a reason")
+    automatic: bool = Field(description="True when a missed deadline configured to escalate took this step")
+    evidence_count: int = Field(ge=0)
+
+
+class ReturnNoticeIssuedV1(LegalStepFields, Contract):
+    """书面复学通知书: the guardian is told in writing to return the child by the deadline."""
+
+    topic = topics.CASEWORK
+
+    deadline_at: datetime
+
+
+class CorrectionOrderIssuedV1(LegalStepFields, Contract):
+    """责令限期改正: the township orders the guardian to correct by the deadline."""
+
+    topic = topics.CASEWORK
+
+    deadline_at: datetime
+
+
+class LegalDocumentsIssuedV1(LegalStepFields, Contract):
+    """司法文书: legal documents are served, with a deadline."""
+
+    topic = topics.CASEWORK
+
+    deadline_at: datetime
+
+
+class CourtReferralMadeV1(LegalStepFields, Contract):
+    """提请法院（巡回法庭）: the case goes to court; no further deadline of casework's own."""
+
+    topic = topics.CASEWORK
+
+    deadline_at: datetime | None = None
+
+
+class CaseOwnersReassignedV1(Contract):
+    """A named person took over one owner slot (调整责任人); the previous holder is kept."""
+
+    topic = topics.CASEWORK
+    case_id: Id
+    township_code: JurisdictionCode
+    slot: OwnerSlot
+    line: Literal["government", "education"]
+    user_id: UserId
+    previous_user_id: UserId | None
+    reassigned_by: UserId | None
+    reassigned_at: datetime

@@ -91,3 +91,30 @@ def test_contracts_reject_unknown_fields_and_bad_codes():
             case_id="c", student_id="s", school_id=None, township_code="52x", source="attendance",
             trigger_id="t", opened_at=datetime.now(timezone.utc),
         )
+
+
+ACTION_CONTRACTS = ("HomeVisitRecorded", "PersuasionAttempted", "HelpProvided", "CasePlanSet", "ReturnNoticeIssued",
+                    "CorrectionOrderIssued", "LegalDocumentsIssued", "CourtReferralMade", "CaseOwnersReassigned")
+PERSONAL_FIELDS = ("name", "id_number", "phone", "address", "addressee", "note", "findings", "detail", "measures",
+                   "visitors", "met", "guardian")
+
+
+def test_every_case_action_is_a_registered_contract_without_personal_fields():
+    for event_name in ACTION_CONTRACTS:
+        model = contract_for_type(f"cn.baoxue.casework.{event_name}.v1")
+        assert model is not None and model.topic == topics.CASEWORK, event_name
+        personal = [f for f in model.model_fields if any(p == f or f.endswith(f"_{p}") for p in PERSONAL_FIELDS)]
+        assert personal == [], (event_name, personal)
+
+
+def test_a_legal_step_round_trips_and_refuses_a_missing_deadline():
+    from contracts.events.casework import CorrectionOrderIssuedV1, CourtReferralMadeV1
+
+    fields = dict(case_id="c1", student_id="s1", township_code="520102001", document_no="责改〔2025〕3号",
+                  issued_by="u1", issued_at=datetime(2025, 9, 23, tzinfo=timezone.utc), overridden=False,
+                  automatic=False, evidence_count=0)
+    order = CorrectionOrderIssuedV1(**fields, deadline_at=datetime(2025, 10, 8, tzinfo=timezone.utc))
+    assert CorrectionOrderIssuedV1.model_validate_json(order.model_dump_json()) == order
+    with pytest.raises(ValueError):
+        CorrectionOrderIssuedV1(**fields)  # every step before the court has a deadline
+    assert CourtReferralMadeV1(**fields).deadline_at is None

@@ -14,20 +14,31 @@ from contracts.events.casework import (
     CaseExcludedFromCountV1,
     CaseOpenedV1,
     CaseOwnersAssignedV1,
+    CaseOwnersReassignedV1,
+    CasePlanSetV1,
     CaseRelapsedV1,
     CaseReturnedV1,
     CaseVerifiedV1,
+    CorrectionOrderIssuedV1,
+    CourtReferralMadeV1,
+    HelpProvidedV1,
+    HomeVisitRecordedV1,
+    LegalDocumentsIssuedV1,
+    PersuasionAttemptedV1,
+    ReturnNoticeIssuedV1,
 )
 from services.casework.domain import Case
 from services.casework.domain.chain import ChainedAggregate
-from services.casework.domain.codes import OWNER_SLOTS
+from services.casework.domain.codes import HELP_CATEGORIES, OWNER_SLOTS
 
 
 CaseFacts = Callable[[str], tuple[str, str]]  # case id -> (student id, township code), fixed at opening
 
 
 def to_contract(domain_event: Any, facts: CaseFacts | None = None) -> Contract | None:
-    """Maps stored casework events to public contracts; a child's case file and work records stay internal."""
+    """Maps stored casework events to public contracts; a child's case file and the free text of work records
+    (findings, notes, measures, addressees) stay internal. One stored event is at most one message (the relay's
+    sequence chain counts on it); README "Events" tables every mapping."""
     e = domain_event
     case_id = str(e.originator_id)
     if isinstance(e, Case.Opened):
@@ -48,6 +59,21 @@ def _without_student(ids: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in ids.items() if k != "student_id"}
 
 
+def _actor(e: Any) -> str | None:
+    return (e.meta or {}).get("actor_id")
+
+
+def _step(e: Any, ids: dict[str, str], at: Any) -> dict[str, Any]:
+    return {**ids, "document_no": e.document_no, "issued_by": _actor(e), "issued_at": at,
+            "deadline_at": e.deadline_at, "overridden": e.override is not None, "automatic": e.automatic,
+            "evidence_count": len(e.evidence)}
+
+
+def _plan_version(e: Any) -> int:
+    """Plans recorded before issue 12 carry no version; they count as the first."""
+    return int(getattr(e, "plan_version", None) or 1)
+
+
 _BUILDERS: dict[str, Callable[[Any, dict[str, str], Any], Contract]] = {
     "VerifiedNotDropout": lambda e, ids, at: CaseVerifiedV1(**ids, outcome="not_dropout", reason=e.reason,
                                                             verified_at=at),
@@ -55,12 +81,29 @@ _BUILDERS: dict[str, Callable[[Any, dict[str, str], Any], Contract]] = {
     "OwnersAssigned": lambda e, ids, at: CaseOwnersAssignedV1(
         **_without_student(ids), automatic=True, assigned_at=at,
         owners=[{"slot": o["slot"], "line": OWNER_SLOTS[o["slot"]][0], "user_id": o["user_id"]} for o in e.owners]),
-    "OwnerReassigned": lambda e, ids, at: CaseOwnersAssignedV1(
-        **_without_student(ids), automatic=False, assigned_at=at,
-        owners=[{"slot": e.slot, "line": OWNER_SLOTS[e.slot][0], "user_id": e.user_id,
-                 "previous_user_id": e.previous_user_id}]),
-    "LegalStepTaken": lambda e, ids, at: CaseEscalatedV1(**ids, step=e.step, issued_at=at, deadline_at=e.deadline_at,
-                                                         overridden=e.override is not None, automatic=e.automatic),
+    "OwnerReassigned": lambda e, ids, at: CaseOwnersReassignedV1(
+        **_without_student(ids), slot=e.slot, line=OWNER_SLOTS[e.slot][0], user_id=e.user_id,
+        previous_user_id=e.previous_user_id, reassigned_by=_actor(e), reassigned_at=at),
+    "LegalStepTaken": lambda e, ids, at: CaseEscalatedV1(  # stored before issue 12
+        **ids, step=e.step, issued_at=at, deadline_at=e.deadline_at, overridden=e.override is not None,
+        automatic=e.automatic),
+    "ReturnNoticeIssued": lambda e, ids, at: ReturnNoticeIssuedV1(**_step(e, ids, at)),
+    "CorrectionOrderIssued": lambda e, ids, at: CorrectionOrderIssuedV1(**_step(e, ids, at)),
+    "LegalDocumentsIssued": lambda e, ids, at: LegalDocumentsIssuedV1(**_step(e, ids, at)),
+    "CourtReferralMade": lambda e, ids, at: CourtReferralMadeV1(**_step(e, ids, at)),
+    "HomeVisitRecorded": lambda e, ids, at: HomeVisitRecordedV1(
+        **_without_student(ids), record_id=e.record_id, visited_at=e.visited_at, visitor_count=len(e.visitors),
+        met_count=len(e.met), evidence_count=len(e.evidence), recorded_by=_actor(e), recorded_at=at),
+    "PersuasionAttempted": lambda e, ids, at: PersuasionAttemptedV1(
+        **_without_student(ids), record_id=e.record_id, method=e.method, outcome=e.outcome,
+        persuaders=getattr(e, "persuaders", None) or ([_actor(e)] if _actor(e) else []),
+        place=getattr(e, "place", None), with_whom=getattr(e, "with_whom", None) or [], attempted_at=at),
+    "HelpGiven": lambda e, ids, at: HelpProvidedV1(
+        **_without_student(ids), record_id=e.record_id, kind=e.help_type, category=HELP_CATEGORIES[e.help_type],
+        amount_yuan=e.amount_yuan, provided_by=_actor(e), provided_at=at),
+    "PlanRecorded": lambda e, ids, at: CasePlanSetV1(
+        **_without_student(ids), record_id=e.record_id, plan_version=_plan_version(e), measure_count=len(e.measures),
+        target_return_on=e.target_return_on, set_by=_actor(e), set_at=at),
     "DeadlinePassed": lambda e, ids, at: CaseDeadlinePassedV1(**_without_student(ids), timer_id=e.timer_id,
                                                               kind=e.kind, step=e.step, due_at=e.due_at,
                                                               action=e.action),

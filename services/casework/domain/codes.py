@@ -45,9 +45,28 @@ HELP_TYPES = {
     "nutrition_programme": "营养改善计划",
     "psychological_support": "心理辅导",
     "pairing": "结对帮扶",
+    "home_teaching": "送教上门",
+    "transport": "交通帮扶（接送、交通补助）",
+    "legal_aid": "法律援助",
+    "other_department": "其他部门协同帮扶",
     "other": "其他帮扶",
 }
+# What each kind of help counts under in ledgers and reports (the public HelpProvided category).
+HELP_CATEGORIES = {
+    "financial_aid": "subsidy", "two_exemptions_one_subsidy": "subsidy", "nutrition_programme": "subsidy",
+    "boarding_subsidy": "boarding", "psychological_support": "psychological", "pairing": "other",
+    "home_teaching": "home_teaching", "transport": "transport", "legal_aid": "legal_aid",
+    "other_department": "other_department", "other": "other",
+}
 PERSUASION_METHODS = {"home_visit": "上门家访", "phone": "电话", "meeting": "约谈", "letter": "书面", "online": "网络"}
+PERSUASION_PLACES = {
+    "home": "学生家中", "school": "学校", "village_office": "村（社区）委员会", "township_office": "乡镇政府",
+    "workplace": "务工地点", "remote": "电话或网络", "other": "其他地点",
+}
+RELATIONS = {
+    "child": "学生本人", "father": "父亲", "mother": "母亲", "grandparent": "祖父母（外祖父母）",
+    "guardian": "其他监护人", "relative": "其他亲属", "employer": "用工单位", "other": "其他",
+}
 PERSUASION_OUTCOMES = {
     "agreed_to_return": "同意返校",
     "undecided": "仍在考虑",

@@ -60,7 +60,9 @@ class LadderMixin(ChainedAggregate):
             timer = {"timer_id": str(uuid.uuid5(NAMESPACE, f"{self.id}:ladder:{step}:{self.relapses}")),
                      "kind": "ladder", "step": step, "due_at": deadline_at.isoformat(), "on_missed": on_missed,
                      "status": "pending"}
-        self._legal_step_taken(
+        issue = {"return_notice": self._return_notice_issued, "correction_order": self._correction_order_issued,
+                 "legal_documents": self._legal_documents_issued, "court_referral": self._court_referral_made}[step]
+        issue(
             step=step, document_no=rules.require_text(document_no, "ladder.document_no", "文书编号"),
             addressee=rules.require_text(addressee, "ladder.addressee", "送达对象（监护人）"),
             deadline_at=deadline_at, timer=timer, override=override, automatic=automatic,
@@ -68,10 +70,43 @@ class LadderMixin(ChainedAggregate):
             cancelled_timers=self.pending_timers("ladder"), meta=meta,
         )
 
+    # One event per step (issue 12); the generic LegalStepTaken stays only to replay stored history.
+    @event("ReturnNoticeIssued")
+    def _return_notice_issued(self, step: str, document_no: str, addressee: str, deadline_at: datetime | None,
+                              timer: dict[str, Any] | None, override: dict[str, Any] | None, automatic: bool,
+                              evidence: list[dict[str, Any]], cancelled_timers: list[str], meta: dict[str, Any]) -> None:
+        self._apply_legal_step(step, document_no, addressee, deadline_at, timer, override, cancelled_timers, meta)
+
+    @event("CorrectionOrderIssued")
+    def _correction_order_issued(self, step: str, document_no: str, addressee: str, deadline_at: datetime | None,
+                                 timer: dict[str, Any] | None, override: dict[str, Any] | None, automatic: bool,
+                                 evidence: list[dict[str, Any]], cancelled_timers: list[str],
+                                 meta: dict[str, Any]) -> None:
+        self._apply_legal_step(step, document_no, addressee, deadline_at, timer, override, cancelled_timers, meta)
+
+    @event("LegalDocumentsIssued")
+    def _legal_documents_issued(self, step: str, document_no: str, addressee: str, deadline_at: datetime | None,
+                                timer: dict[str, Any] | None, override: dict[str, Any] | None, automatic: bool,
+                                evidence: list[dict[str, Any]], cancelled_timers: list[str],
+                                meta: dict[str, Any]) -> None:
+        self._apply_legal_step(step, document_no, addressee, deadline_at, timer, override, cancelled_timers, meta)
+
+    @event("CourtReferralMade")
+    def _court_referral_made(self, step: str, document_no: str, addressee: str, deadline_at: datetime | None,
+                             timer: dict[str, Any] | None, override: dict[str, Any] | None, automatic: bool,
+                             evidence: list[dict[str, Any]], cancelled_timers: list[str], meta: dict[str, Any]) -> None:
+        self._apply_legal_step(step, document_no, addressee, deadline_at, timer, override, cancelled_timers, meta)
+
     @event("LegalStepTaken")
     def _legal_step_taken(self, step: str, document_no: str, addressee: str, deadline_at: datetime | None,
                           timer: dict[str, Any] | None, override: dict[str, Any] | None, automatic: bool,
                           evidence: list[dict[str, Any]], cancelled_timers: list[str], meta: dict[str, Any]) -> None:
+        """Stored before issue 12: still replays; nothing new records it."""
+        self._apply_legal_step(step, document_no, addressee, deadline_at, timer, override, cancelled_timers, meta)
+
+    def _apply_legal_step(self, step: str, document_no: str, addressee: str, deadline_at: datetime | None,
+                          timer: dict[str, Any] | None, override: dict[str, Any] | None, cancelled_timers: list[str],
+                          meta: dict[str, Any]) -> None:
         self._cancel(cancelled_timers)
         if timer is not None:
             self.timers[timer["timer_id"]] = dict(timer)

@@ -16,6 +16,8 @@ from services.casework.domain.codes import (
     HELP_TYPES,
     PERSUASION_METHODS,
     PERSUASION_OUTCOMES,
+    PERSUASION_PLACES,
+    RELATIONS,
 )
 from services.casework.domain.errors import InvalidInput
 
@@ -45,21 +47,33 @@ class WorkRecordsMixin(ChainedAggregate):
                              findings: str, evidence: list[dict[str, Any]], meta: dict[str, Any]) -> None:
         self._note("home_visit", record_id, meta)
 
-    def record_persuasion(self, record_id: str, method: str, outcome: str, note: str,
-                          meta: dict[str, Any]) -> bool:
-        """劝返: how the owners tried and what came of it."""
+    def record_persuasion(self, record_id: str, method: str, outcome: str, note: str, meta: dict[str, Any],
+                          persuaders: list[str] | None = None, place: str | None = None,
+                          with_whom: list[str] | None = None) -> bool:
+        """劝返: how the owners tried, who (user ids besides the recorder), where, with whom, and what came of it."""
         if self.has_record(record_id):
             return False
         rules.require_stage(self.stage, "record_work")
         rules.require_code(method, PERSUASION_METHODS, "persuasion.method", "劝返方式")
         rules.require_code(outcome, PERSUASION_OUTCOMES, "persuasion.outcome", "劝返结果")
+        if place is not None:
+            rules.require_code(place, PERSUASION_PLACES, "persuasion.place", "劝返地点")
+        for relation in with_whom or []:
+            rules.require_code(relation, RELATIONS, "persuasion.with_whom", "劝返对象")
+        if any(len(p) > 128 for p in persuaders or []):
+            raise InvalidInput("劝返人员须为平台用户编号（不超过128个字符）", rule="persuasion.persuaders")
+        recorder = meta.get("actor_id")
+        who = [recorder] if recorder else []
+        who += [p.strip() for p in persuaders or [] if p and p.strip() and p.strip() not in who]
         self._persuasion_attempted(record_id=record_id, method=method, outcome=outcome,
-                                   note=rules.require_text(note, "persuasion.note_required", "劝返过程"), meta=meta)
+                                   note=rules.require_text(note, "persuasion.note_required", "劝返过程"), meta=meta,
+                                   persuaders=who, place=place, with_whom=sorted(set(with_whom or [])))
         return True
 
     @event("PersuasionAttempted")
     def _persuasion_attempted(self, record_id: str, method: str, outcome: str, note: str,
-                              meta: dict[str, Any]) -> None:
+                              meta: dict[str, Any], persuaders: list[str] | None = None, place: str | None = None,
+                              with_whom: list[str] | None = None) -> None:
         self._note("persuasion", record_id, meta, outcome=outcome)
 
     def record_help(self, record_id: str, help_type: str, detail: str, amount_yuan: float | None,
@@ -90,13 +104,14 @@ class WorkRecordsMixin(ChainedAggregate):
         measures = [m.strip() for m in measures if m and m.strip()]
         if not measures:
             raise InvalidInput("方案须至少包含一项措施", rule="plan.measures_required")
-        self._plan_recorded(record_id=record_id, measures=measures, target_return_on=target_return_on, meta=meta)
+        self._plan_recorded(record_id=record_id, measures=measures, target_return_on=target_return_on, meta=meta,
+                            plan_version=(self.plan or {}).get("version", 0) + 1)
         return True
 
     @event("PlanRecorded")
     def _plan_recorded(self, record_id: str, measures: list[str], target_return_on: date | None,
-                       meta: dict[str, Any]) -> None:
-        version = (self.plan or {}).get("version", 0) + 1
+                       meta: dict[str, Any], plan_version: int | None = None) -> None:
+        version = plan_version or (self.plan or {}).get("version", 0) + 1
         self.plan = {"version": version, "measures": measures, "target_return_on": target_return_on,
                      "at": meta.get("at")}
         self._note("plan", record_id, meta)

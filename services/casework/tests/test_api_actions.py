@@ -80,3 +80,31 @@ def test_a_work_record_sent_twice_is_recorded_once_and_the_auditor_verifies_the_
     assert store["intact"] is True and len(store["digest"]) == 64
     then = client.get(f"/v1/cases/{case_id}/as-of", params={"version": 1}, headers=auth("auditor", county)).json()
     assert then["records"] == [] and then["version"] == 1
+
+
+def test_a_persuasion_names_where_and_with_whom_and_a_bad_code_is_a_422_naming_the_field(api):
+    client, _ = api
+    county = unique_county()
+    case_id = reported(client, county)
+    teacher = auth("head_teacher", county, user_id="ht-5")
+    client.post(f"/v1/cases/{case_id}/verification", headers=teacher,
+                json={"outcome": "dropout", "causes": ["poverty"], "cause_analysis": "家庭困难"})
+    before = client.get(f"/v1/cases/{case_id}", headers=teacher).json()["version"]
+    body = {"record_id": "p-1", "method": "home_visit", "outcome": "refused", "note": "父亲不同意",
+            "persuaders": ["cadre-2"], "place": "home", "with_whom": ["father", "child"]}
+    bad = client.post(f"/v1/cases/{case_id}/persuasions", headers=teacher, json={**body, "place": "moon"})
+    assert bad.status_code == 422 and "place" in bad.text
+    bad = client.post(f"/v1/cases/{case_id}/persuasions", headers=teacher, json={**body, "with_whom": ["cousin"]})
+    assert bad.status_code == 422 and "with_whom" in bad.text
+    assert client.get(f"/v1/cases/{case_id}", headers=teacher).json()["version"] == before  # nothing half-written
+    for _ in range(2):  # the same submission twice is one record
+        ok = client.post(f"/v1/cases/{case_id}/persuasions", headers=teacher, json=body)
+        assert ok.status_code == 200, ok.text
+    assert [r["kind"] for r in ok.json()["records"]] == ["persuasion"]
+    history = client.get(f"/v1/cases/{case_id}/history", headers=teacher).json()
+    [attempt] = [h for h in history if h["event"] == "PersuasionAttempted"]
+    assert (attempt["data"]["persuaders"], attempt["data"]["place"], attempt["data"]["with_whom"]) == (
+        ["ht-5", "cadre-2"], "home", ["child", "father"])
+    outside = client.post(f"/v1/cases/{case_id}/persuasions", headers=auth("head_teacher", unique_county()),
+                          json={**body, "record_id": "p-2"})
+    assert outside.status_code in (403, 404)

@@ -10,6 +10,10 @@ from contracts.events.casework import (
     CaseDeadlinePassedV1,
     CaseEscalatedV1,
     CaseRelapsedV1,
+    CorrectionOrderIssuedV1,
+    LegalDocumentsIssuedV1,
+    PersuasionAttemptedV1,
+    ReturnNoticeIssuedV1,
 )
 from services.casework.adapters.publishing import facts_from, to_contract
 from services.casework.application import CaseworkApp
@@ -125,8 +129,17 @@ def test_persuasion_fails_and_the_legal_ladder_runs_until_the_child_returns():
     assert done.stage == "closed" and done.closure["approved_by"] == "bureau-1"
 
     contracts = published(app)
-    assert [c.step for c in contracts if isinstance(c, CaseEscalatedV1)] == [
-        "return_notice", "correction_order", "legal_documents"]
+    assert not [c for c in contracts if isinstance(c, CaseEscalatedV1)]  # one specific contract per step now
+    steps = [c for c in contracts if isinstance(c, (ReturnNoticeIssuedV1, CorrectionOrderIssuedV1,
+                                                     LegalDocumentsIssuedV1))]
+    end = app.cases.policy.end_of_day
+    assert [(type(c).__name__, c.document_no, c.deadline_at) for c in steps] == [
+        ("ReturnNoticeIssuedV1", "复学通知〔2025〕12号", end(date(2025, 9, 22))),
+        ("CorrectionOrderIssuedV1", "责改〔2025〕3号", end(date(2025, 10, 8))),
+        ("LegalDocumentsIssuedV1", "司法〔2025〕1号", end(date(2025, 10, 30)))]
+    assert steps[0].evidence_count == 1 and not steps[0].automatic
+    assert [(c.outcome, c.persuaders) for c in contracts if isinstance(c, PersuasionAttemptedV1)] == [
+        ("refused", ["cadre-3"])]
     assert [c.kind for c in contracts if isinstance(c, CaseDeadlinePassedV1)] == ["ladder", "ladder", "follow_up"]
     assert [c.approved_by for c in contracts if isinstance(c, CaseClosedV1)] == ["bureau-1"]
 

@@ -11,6 +11,11 @@ from contracts.events.casework import (
     CaseDeadlinePassedV1,
     CaseEscalatedV1,
     CaseOwnersAssignedV1,
+    CaseOwnersReassignedV1,
+    CorrectionOrderIssuedV1,
+    CourtReferralMadeV1,
+    LegalDocumentsIssuedV1,
+    ReturnNoticeIssuedV1,
 )
 from contracts.events.registry import StudentErasedV1
 from services.notifications.application import NotificationsApp
@@ -44,6 +49,9 @@ LEGAL_STEP_ROLES = {
     "legal_documents": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
     "court_referral": ((TOWNSHIP_OFFICER, t.CASE_ESCALATED_TOWNSHIP), (JUSTICE_OFFICER, t.CASE_ESCALATED_JUSTICE)),
 }
+# The specific legal-step contracts of issue 12 and their step; the county bureau hears of every one of them.
+LEGAL_STEP_OF = {ReturnNoticeIssuedV1: "return_notice", CorrectionOrderIssuedV1: "correction_order",
+                 LegalDocumentsIssuedV1: "legal_documents", CourtReferralMadeV1: "court_referral"}
 
 
 def contact_card(message: Message) -> list[UUID]:
@@ -177,13 +185,23 @@ class NotificationPolicies:
     def when_case_owners_assigned_notify_owners(self, message: Message) -> list[Any]:
         """Each newly named owner (劝返责任人, both lines) learns of the assignment; the case keeps its owners."""
         p: CaseOwnersAssignedV1 = message.payload  # type: ignore[assignment]
+        return self._owners_named(message, [(o.slot, o.user_id, o.previous_user_id) for o in p.owners])
+
+    @loads(case_file)
+    def when_case_owners_reassigned_notify_new_owner(self, message: Message) -> list[Any]:
+        """调整责任人: the case file follows, and the person who takes the slot over is told."""
+        p: CaseOwnersReassignedV1 = message.payload  # type: ignore[assignment]
+        return self._owners_named(message, [(p.slot, p.user_id, p.previous_user_id)])
+
+    def _owners_named(self, message: Message, owners: list[tuple[str, str, str | None]]) -> list[Any]:
+        p = message.payload
         meta = self._meta(message)
         case = self.app.case_file(p.case_id) or CaseFile(case_id=p.case_id, township_code=p.township_code, meta=meta)
-        case.assign({o.slot: o.user_id for o in p.owners}, meta)
+        case.assign({slot: user_id for slot, user_id, _ in owners}, meta)
         slots: dict[str, list[str]] = {}
-        for o in p.owners:
-            if o.user_id != o.previous_user_id:
-                slots.setdefault(o.user_id, []).append(t.SLOT_NAMES[o.slot])
+        for slot, user_id, previous_user_id in owners:
+            if user_id != previous_user_id:
+                slots.setdefault(user_id, []).append(t.SLOT_NAMES[slot])
         dispatch = self.dispatcher.begin(meta)
         name = self._student_name(case.student_id)
         for user_id, names in slots.items():
@@ -211,18 +229,38 @@ class NotificationPolicies:
 
     @loads(case_file_and_contact_card)
     def when_case_escalated_notify_owners_and_officials(self, message: Message) -> list[Any]:
-        """A legal step tells the owners, and the township government and justice office where the step is theirs."""
+        """A legal step stored before issue 12 (the generic contract): owners, township and justice office."""
         p: CaseEscalatedV1 = message.payload  # type: ignore[assignment]
-        case, _ = self._case(p.case_id)
+        return self._legal_step(message, p.step, p.deadline_at, None, county=False)
+
+    @loads(case_file_and_contact_card)
+    def when_legal_step_issued_notify_owners_county_and_officials(self, message: Message) -> list[Any]:
+        """A legal step (通知书, 责令改正, 司法文书, 法院) tells every owner on both lines, the county bureau, and the
+        township government and justice office where the step is theirs."""
+        p = message.payload
+        step = LEGAL_STEP_OF[type(p)]
+        return self._legal_step(message, step, p.deadline_at, p.document_no, county=True)  # type: ignore[attr-defined]
+
+    def _legal_step(self, message: Message, step: str, deadline_at: Any, document_no: str | None,
+                    county: bool) -> list[Any]:
+        p = message.payload
+        case, _ = self._case(p.case_id)  # type: ignore[attr-defined]
         facts = {
-            "student_name": self._student_name(p.student_id), "step_name": t.STEP_NAMES[p.step],
-            "deadline": t.deadline_clause(p.deadline_at),
+            "student_name": self._student_name(p.student_id),  # type: ignore[attr-defined]
+            "step_name": t.STEP_NAMES[step], "deadline": t.deadline_clause(deadline_at),
+            "township_code": p.township_code,  # type: ignore[attr-defined]
+            "document": t.document_clause(document_no),
         }
         dispatch = self.dispatcher.begin(self._meta(message))
+
+        def request(template: str) -> Request:
+            return Request(message.envelope.id, template, p.township_code, p.case_id, p.student_id,  # type: ignore[attr-defined]
+                           facts)
+
         for user_id in case.owner_ids if case is not None else []:
-            request = Request(message.envelope.id, t.CASE_ESCALATED_OWNER, p.township_code, p.case_id, p.student_id, facts)
-            dispatch.to_user(request, OWNER, user_id)
-        for role, template in LEGAL_STEP_ROLES[p.step]:
-            request = Request(message.envelope.id, template, p.township_code, p.case_id, p.student_id, facts)
-            dispatch.to_role(request, role, p.township_code)
+            dispatch.to_user(request(t.CASE_ESCALATED_OWNER), OWNER, user_id)
+        for role, template in LEGAL_STEP_ROLES[step]:
+            dispatch.to_role(request(template), role, p.township_code)  # type: ignore[attr-defined]
+        if county:
+            dispatch.to_role(request(t.LEGAL_STEP_COUNTY), COUNTY_OFFICER, p.township_code)  # type: ignore[attr-defined]
         return dispatch.aggregates()

@@ -16,6 +16,7 @@ DEADLINE_PASSED_ESCALATION = "deadline_passed_escalation"
 CASE_ESCALATED_OWNER = "case_escalated_owner"
 CASE_ESCALATED_TOWNSHIP = "case_escalated_township"
 CASE_ESCALATED_JUSTICE = "case_escalated_justice"
+LEGAL_STEP_COUNTY = "legal_step_county"
 
 _REPORT = (
     "【辍学报告】{recipient}：{township_code} 辖区学生 {student_name} 自{first_day}起连续{days}个上学日无故缺勤，"
@@ -36,6 +37,10 @@ TEMPLATES = {
     CASE_ESCALATED_OWNER: "【控辍保学】{recipient}：学生 {student_name} 的案件已进入“{step_name}”阶段{deadline}，请配合推进劝返。",
     CASE_ESCALATED_TOWNSHIP: _LEGAL,
     CASE_ESCALATED_JUSTICE: _LEGAL,
+    LEGAL_STEP_COUNTY: (
+        "【依法控辍·县级知悉】{recipient}：{township_code} 辖区学生 {student_name} 的案件已进入“{step_name}”阶段"
+        "{document}{deadline}，请督导乡镇和学校依法推进。"
+    ),
 }
 
 STEP_NAMES = {
@@ -72,6 +77,10 @@ def local_day(day: date) -> str:
 
 def deadline_clause(deadline_at: datetime | None) -> str:
     return f"，限期至{local_time(deadline_at)}" if deadline_at is not None else ""
+
+
+def document_clause(document_no: str | None) -> str:
+    return f"（文书编号：{document_no}）" if document_no else ""
 
 
 def greeting(name: str | None) -> str:

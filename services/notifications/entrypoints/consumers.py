@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from contracts import Contract, topics
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
-from contracts.events.casework import CaseDeadlinePassedV1, CaseEscalatedV1, CaseOwnersAssignedV1
+from contracts.events.casework import (
+    CaseDeadlinePassedV1,
+    CaseEscalatedV1,
+    CaseOwnersAssignedV1,
+    CaseOwnersReassignedV1,
+    CorrectionOrderIssuedV1,
+    CourtReferralMadeV1,
+    LegalDocumentsIssuedV1,
+    ReturnNoticeIssuedV1,
+)
 from contracts.events.registry import StudentErasedV1
 from services.notifications.application.policies import NotificationPolicies
 from services.runtime.consumer import Policy
@@ -22,4 +31,9 @@ def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
         CaseOwnersAssignedV1: bound.when_case_owners_assigned_notify_owners,
         CaseDeadlinePassedV1: bound.when_case_deadline_passed_alert_owners_and_county,
         CaseEscalatedV1: bound.when_case_escalated_notify_owners_and_officials,
+        CaseOwnersReassignedV1: bound.when_case_owners_reassigned_notify_new_owner,
+        ReturnNoticeIssuedV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
+        CorrectionOrderIssuedV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
+        LegalDocumentsIssuedV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
+        CourtReferralMadeV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
     }

@@ -37,7 +37,9 @@ CASES = LedgerKind(
                l.returned_on, l.follow_up_until, l.closed_at, l.close_reason, l.relapses, l.latest_action,
                l.latest_action_at, l.deadline_at,
                CASE WHEN l.deadline_status = 'pending' AND l.deadline_at < %(now)s THEN 'overdue'
-                    ELSE l.deadline_status END AS deadline_status, l.last_event_at, g.groups AS special_groups
+                    ELSE l.deadline_status END AS deadline_status, l.last_event_at, g.groups AS special_groups,
+               coalesce(l.visits, 0) AS visits, l.last_visit_at, coalesce(l.persuasions, 0) AS persuasions,
+               l.last_persuasion_outcome, l.help_kinds, l.legal_document_no
         FROM ledger l LEFT JOIN students st USING (student_id) LEFT JOIN schools sc ON sc.school_id = l.school_id
         LEFT JOIN special_groups g ON g.student_id = l.student_id""",
     filters={
@@ -63,6 +65,9 @@ CASES = LedgerKind(
         ("opened_at", "立案时间", None), ("verified_at", "核查时间", None), ("returned_on", "复学日期", None),
         ("closed_at", "销号时间", None), ("close_reason", "销号原因", labels.REASONS.get),
         ("latest_action", "最近措施", None), ("latest_action_at", "最近措施时间", None),
+        ("visits", "家访次数", None), ("last_visit_at", "最近家访时间", None), ("persuasions", "劝返次数", None),
+        ("last_persuasion_outcome", "最近劝返结果", labels.PERSUASION.get), ("help_kinds", "帮扶类型", labels.help_kinds),
+        ("legal_step", "依法控辍步骤", labels.LADDER.get), ("legal_document_no", "文书编号", None),
         ("deadline_at", "期限", None), ("deadline_status", "期限状态", labels.DEADLINE.get),
     ),
 )

@@ -7,6 +7,10 @@ from services.reporting.adapters.inbox import Event
 from services.reporting.adapters.projections import LEDGER, county_of
 from services.reporting.adapters.stores import Row, Store, complete
 from services.reporting.domain import labels
+from services.reporting.domain.calendar import china_day
+
+LEGAL_STEPS = {c.ReturnNoticeIssuedV1: "return_notice", c.CorrectionOrderIssuedV1: "correction_order",
+               c.LegalDocumentsIssuedV1: "legal_documents", c.CourtReferralMadeV1: "court_referral"}
 
 
 def _step(store: Store, e: Event, case_id: str, township: str, at: object, summary: str) -> None:
@@ -84,6 +88,59 @@ def escalated(store: Store, e: Event) -> None:
             deadline_status="pending" if p.deadline_at else None)
 
 
+def legal_step(store: Store, e: Event) -> None:
+    """One contract per legal step (issue 12): the step, its document reference and deadline."""
+    p = e.payload
+    step = LEGAL_STEPS[type(p)]
+    deadline = f"，限期至 {china_day(p.deadline_at).isoformat()}" if p.deadline_at else ""
+    _update(store, e, p.case_id, p.township_code, p.issued_at,
+            f"依法控辍：{labels.LADDER[step]}（文书编号 {p.document_no}）{deadline}",
+            status="legal", legal_step=step, legal_document_no=p.document_no, deadline_at=p.deadline_at,
+            deadline_status="pending" if p.deadline_at else None)
+
+
+def visit_recorded(store: Store, e: Event) -> None:
+    p: c.HomeVisitRecordedV1 = e.payload  # type: ignore[assignment]
+    row: Row = store.get("ledger", (p.case_id,)) or {}
+    _update(store, e, p.case_id, p.township_code, p.visited_at,
+            f"家访：{p.visitor_count} 人走访，见到 {p.met_count} 人（证据 {p.evidence_count} 份）",
+            visits=(row.get("visits") or 0) + 1, last_visit_at=p.visited_at)
+
+
+def persuasion_attempted(store: Store, e: Event) -> None:
+    p: c.PersuasionAttemptedV1 = e.payload  # type: ignore[assignment]
+    row: Row = store.get("ledger", (p.case_id,)) or {}
+    _update(store, e, p.case_id, p.township_code, p.attempted_at,
+            f"劝返（{labels.PERSUASION_METHODS.get(p.method, p.method)}）：{labels.PERSUASION.get(p.outcome, p.outcome)}",
+            persuasions=(row.get("persuasions") or 0) + 1, last_persuasion_outcome=p.outcome)
+
+
+def help_provided(store: Store, e: Event) -> None:
+    p: c.HelpProvidedV1 = e.payload  # type: ignore[assignment]
+    row: Row = store.get("ledger", (p.case_id,)) or {}
+    kinds = sorted({k for k in (row.get("help_kinds") or "").split(",") if k} | {p.category})
+    amount = f"（{p.amount_yuan:g} 元）" if p.amount_yuan is not None else ""
+    _update(store, e, p.case_id, p.township_code, p.provided_at, f"帮扶：{labels.HELP.get(p.category, p.category)}{amount}",
+            help_kinds=",".join(kinds))
+
+
+def plan_set(store: Store, e: Event) -> None:
+    p: c.CasePlanSetV1 = e.payload  # type: ignore[assignment]
+    target = f"，目标复学日 {p.target_return_on.isoformat()}" if p.target_return_on else ""
+    _update(store, e, p.case_id, p.township_code, p.set_at,
+            f"一人一案方案（第 {p.plan_version} 版，{p.measure_count} 项措施{target}）")
+
+
+def owners_reassigned(store: Store, e: Event) -> None:
+    p: c.CaseOwnersReassignedV1 = e.payload  # type: ignore[assignment]
+    row: Row = store.get("ledger", (p.case_id,)) or {}
+    change = [c.OwnerChange(slot=p.slot, line=p.line, user_id=p.user_id, previous_user_id=p.previous_user_id)]
+    _update(store, e, p.case_id, p.township_code, p.reassigned_at,
+            f"调整劝返责任人：{labels.SLOTS.get(p.slot, p.slot)} {p.user_id}",
+            gov_owners=_owners(row.get("gov_owners"), change, "government"),
+            edu_owners=_owners(row.get("edu_owners"), change, "education"))
+
+
 def deadline_passed(store: Store, e: Event) -> None:
     p: c.CaseDeadlinePassedV1 = e.payload  # type: ignore[assignment]
     what = labels.LADDER.get(p.step or "", "跟踪回访") if p.kind == "ladder" else "复学跟踪期"
@@ -128,4 +185,8 @@ HANDLERS = {
     c.CaseOpenedV1: opened, c.CaseVerifiedV1: verified, c.CaseOwnersAssignedV1: owners_assigned,
     c.CaseEscalatedV1: escalated, c.CaseDeadlinePassedV1: deadline_passed, c.CaseReturnedV1: returned,
     c.CaseRelapsedV1: relapsed, c.CaseClosedV1: closed, c.CaseExcludedFromCountV1: excluded,
+    c.ReturnNoticeIssuedV1: legal_step, c.CorrectionOrderIssuedV1: legal_step, c.LegalDocumentsIssuedV1: legal_step,
+    c.CourtReferralMadeV1: legal_step, c.HomeVisitRecordedV1: visit_recorded,
+    c.PersuasionAttemptedV1: persuasion_attempted, c.HelpProvidedV1: help_provided, c.CasePlanSetV1: plan_set,
+    c.CaseOwnersReassignedV1: owners_reassigned,
 }

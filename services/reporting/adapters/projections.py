@@ -66,7 +66,8 @@ LEDGER = _t("ledger", ("case_id",), """
     opened_at timestamptz NOT NULL, verified_at timestamptz, returned_on date, follow_up_until date,
     closed_at timestamptz, close_reason text, excluded boolean NOT NULL, relapses int NOT NULL,
     latest_action text, latest_action_at timestamptz, last_event_at timestamptz NOT NULL, last_topic text NOT NULL,
-    last_sequence bigint NOT NULL""")
+    last_sequence bigint NOT NULL, visits int, last_visit_at timestamptz, persuasions int,
+    last_persuasion_outcome text, help_kinds text, legal_document_no text""")
 CASE_STEPS = _t("case_steps", ("topic", "sequence"), """
     topic text, sequence bigint, case_id text NOT NULL, township_code text NOT NULL, step text NOT NULL,
     at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, actor_role text, summary text NOT NULL""")
@@ -129,6 +130,11 @@ BEGIN
        AND i.payload->>'flag_id' = c.flag_id AND i.sequence > c.last_sequence;
   END IF;
 END $$;
+-- issue 12 (every case action a public event): the work-record columns of the case ledger; the events that fill
+-- them are new contracts, so no stored inbox event is missed
+ALTER TABLE ledger ADD COLUMN IF NOT EXISTS visits int, ADD COLUMN IF NOT EXISTS last_visit_at timestamptz,
+  ADD COLUMN IF NOT EXISTS persuasions int, ADD COLUMN IF NOT EXISTS last_persuasion_outcome text,
+  ADD COLUMN IF NOT EXISTS help_kinds text, ADD COLUMN IF NOT EXISTS legal_document_no text;
 """
 
 

@@ -36,6 +36,17 @@ SPECIAL_GROUPS = {
     "learning_difficulty": "学困生",
 }
 DEADLINE = {"pending": "期限内", "overdue": "已逾期", "met": "已完成"}
+PERSUASION = {"agreed_to_return": "同意返校", "undecided": "仍在考虑", "refused": "拒绝返校", "unreachable": "联系不上"}
+PERSUASION_METHODS = {"home_visit": "上门", "phone": "电话", "meeting": "约谈", "letter": "书面", "online": "网络"}
+HELP = {
+    "subsidy": "资助补助", "home_teaching": "送教上门", "transport": "交通帮扶", "boarding": "寄宿", "psychological": "心理辅导",
+    "legal_aid": "法律援助", "other_department": "部门协同", "other": "其他帮扶",
+}
+
+
+def help_kinds(codes: str | None) -> str:
+    """'subsidy,transport' as '资助补助、交通帮扶'."""
+    return "、".join(HELP.get(c, c) for c in (codes or "").split(",") if c)
 
 
 def causes(codes: str | None) -> str:

@@ -107,7 +107,8 @@ def action_router(casework: CaseworkApp, case_public: Callable[..., Any]) -> API
                    idempotency_key: IdempotencyKey = None) -> Any:
         return act(case_id, actor, "record_persuasion",
                    record_id=record_id_for(actor, body.record_id, idempotency_key), method=body.method,
-                   outcome=body.outcome, note=body.note, meta=meta)
+                   outcome=body.outcome, note=body.note, persuaders=body.persuaders, place=body.place,
+                   with_whom=body.with_whom, meta=meta)
 
     @router.post("/help", summary="帮扶记录")
     def help_given(case_id: uuid.UUID, body: HelpCreate, actor: CurrentActor, meta: CommandMeta,

@@ -60,11 +60,17 @@ class PersuasionCreate(RecordBase):
     method: Literal["home_visit", "phone", "meeting", "letter", "online"]
     outcome: Literal["agreed_to_return", "undecided", "refused", "unreachable"]
     note: SafeText = Field(min_length=1, max_length=4000)
+    persuaders: list[SafeId] = Field(default_factory=list, max_length=20,
+                                     description="User ids of co-workers who took part (the recorder is added)")
+    place: Literal["home", "school", "village_office", "township_office", "workplace", "remote", "other"] | None = None
+    with_whom: list[Literal["child", "father", "mother", "grandparent", "guardian", "relative", "employer",
+                            "other"]] = Field(default_factory=list, max_length=8, description="Whom they spoke with")
 
 
 class HelpCreate(RecordBase):
     help_type: Literal["financial_aid", "two_exemptions_one_subsidy", "boarding_subsidy", "nutrition_programme",
-                       "psychological_support", "pairing", "other"]
+                       "psychological_support", "pairing", "home_teaching", "transport", "legal_aid",
+                       "other_department", "other"]
     detail: SafeText = Field(min_length=1, max_length=2000)
     amount_yuan: FiniteFloat | None = Field(None, ge=0, le=100_000_000, description="元; finite, at most 1亿")
 

@@ -45,6 +45,12 @@ class LedgerRowPublic(BaseModel):
     deadline_at: datetime | None = None
     deadline_status: str | None = None
     last_event_at: datetime
+    visits: int = Field(0, description="Home visits recorded (家访次数)")
+    last_visit_at: datetime | None = None
+    persuasions: int = Field(0, description="Persuasion attempts recorded (劝返次数)")
+    last_persuasion_outcome: str | None = Field(None, description="agreed_to_return / undecided / refused / unreachable")
+    help_kinds: str | None = Field(None, description="Help categories given, comma-separated: 'subsidy,transport'")
+    legal_document_no: str | None = Field(None, description="文书编号 of the current legal step")
 
 
 class LedgerPage(BaseModel):
