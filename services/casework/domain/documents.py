@@ -125,9 +125,12 @@ class CaseDocument(Aggregate):
             if self.withdrawal["reason"] != reason:
                 raise Conflict("该文书已作废", rule="document.withdrawn_once")
             return False
-        self._withdrawn(reason=reason, note=(note or "").strip(), meta=meta)
+        self._withdrawn(case_id=self.case_id, township_code=self.township_code, kind=self.kind, code=self.code,
+                        reason=reason, note=(note or "").strip(), meta=meta)
         return True
 
     @event("DocumentWithdrawn")
-    def _withdrawn(self, reason: str, note: str, meta: dict[str, Any]) -> None:
+    def _withdrawn(self, case_id: str, township_code: str, kind: str, code: str, reason: str, note: str,
+                   meta: dict[str, Any]) -> None:
+        """Carries the document's own facts, so the published contract needs no lookup."""
         self.withdrawal = {"reason": reason, "note": note, "at": meta.get("at"), "by": meta.get("actor_id")}
