@@ -91,12 +91,15 @@ class DocumentUseCases:
 
     def pdf(self, doc: CaseDocument) -> bytes:
         """The document's bytes, rendered again from the record; never bytes other than those recorded."""
-        facts = self._facts(UUID(doc.case_id), doc.kind, doc.code, doc.source_version, doc.township_code,
-                            doc.issuing_body, doc.issued_at, doc.deadline)
-        pdf = self.render(facts)
+        pdf = self.render(self.facts(doc))
         if hashlib.sha256(pdf).hexdigest() != doc.sha256:
             raise Conflict("文书内容与签发记录的摘要不一致，请联系管理员", rule="document.bytes_match_record")
         return pdf
+
+    def facts(self, doc: CaseDocument) -> DocumentFacts:
+        """What an issued document prints, from its record and the case's events up to its source version."""
+        return self._facts(UUID(doc.case_id), doc.kind, doc.code, doc.source_version, doc.township_code,
+                           doc.issuing_body, doc.issued_at, doc.deadline)
 
     def withdraw(self, code: str, reason: str, note: str, meta: dict[str, Any]) -> CaseDocument:
         """作废 a document (verify then answers withdrawn); a repeat is harmless."""

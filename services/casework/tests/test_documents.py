@@ -5,6 +5,8 @@ import base64
 import hashlib
 import io
 import uuid
+from dataclasses import replace
+from datetime import timedelta
 
 import pypdf
 import pypdfium2
@@ -210,3 +212,52 @@ def test_issue_and_withdrawal_are_published_as_contracts(api):
     assert issued.township_code.startswith(county) and str(issued.deadline) == doc["deadline"]
     assert type(withdrawn).__name__ == "DocumentWithdrawnV1" and withdrawn.reason == "reissued"
     assert isinstance(app.repository.get(document_id_for(doc["verification_code"])), CaseDocument)
+
+
+def test_values_print_as_written_markup_included_and_bytes_differ_only_with_the_record(api):
+    client, app = api
+    county = unique_county()
+    case_id, _ = escalated_case(client, county)
+    body = "<b>某镇</b> &amp; 人民政府"
+    doc = client.post(f"/v1/cases/{case_id}/documents/case_file", headers=auth("county_officer", county),
+                      json={"issuing_body": body}).json()
+    pdf = client.get(doc["pdf_url"], headers=auth("county_officer", county)).content
+    assert body in pdf_text(pdf)
+    stored = app.repository.get(document_id_for(doc["verification_code"]))
+    facts = app.documents.facts(stored)
+    assert app.documents.render(facts) == pdf
+    later = app.documents.render(replace(facts, issued_at=facts.issued_at + timedelta(days=1)))
+    assert later != pdf and b"D:20250912" in later and b"D:20250911" in pdf  # creation date from the record
+
+
+def test_bytes_that_differ_from_the_recorded_sha256_are_never_served(api, monkeypatch):
+    client, app = api
+    county = unique_county()
+    case_id, _ = escalated_case(client, county)
+    officer = auth("county_officer", county)
+    doc = client.post(f"/v1/cases/{case_id}/documents/return_notice", headers=officer, json={}).json()
+    monkeypatch.setattr(app.documents, "render", lambda facts: b"%PDF-1.4 something else")
+    refused = client.get(doc["pdf_url"], headers=officer)
+    assert refused.status_code == 409 and refused.json()["detail"]["rule"] == "document.bytes_match_record"
+
+
+def test_two_issues_at_once_make_one_document(api, pg_app_factory):
+    client, app = api
+    county = unique_county()
+    case_id, _ = escalated_case(client, county)
+    other = pg_app_factory()
+    meta = {"actor_id": "o-1", "actor_role": "county_officer", "jurisdiction": county, "correlation_id": "c",
+            "causation_id": None, "at": "2025-09-11T10:00:00+08:00"}
+    render, raced = app.documents.render, []
+
+    def render_while_another_issues(facts):
+        if not raced:
+            raced.append(other.documents.issue(uuid.UUID(case_id), "correction_order", record_id=None,
+                                               issuing_body=None, meta=meta))
+        return render(facts)
+
+    app.documents.render = render_while_another_issues
+    mine = app.documents.issue(uuid.UUID(case_id), "correction_order", record_id=None, issuing_body=None, meta=meta)
+    assert raced[0].outcome == "issued" and mine.outcome == "existing"
+    assert mine.document.code == raced[0].document.code
+    assert len(list(app.events.get(document_id_for(mine.document.code)))) == 1
