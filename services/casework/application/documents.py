@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from services.casework.application.base import CaseStore, at_of
 from services.casework.application.views import case_view, history_entry
@@ -22,13 +21,13 @@ from services.casework.domain.documents import (
     DocumentFacts,
     document_id_for,
     kind_title,
+    last_day,
     normalized_code,
     verification_code,
 )
 
 Renderer = Callable[[DocumentFacts], bytes]
 MAX_EDITIONS = 20  # reissues of one kind for one event after withdrawals
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -145,14 +144,6 @@ class DocumentUseCases:
                              source_version=version, case=asdict(case_view(case)), source=history[-1],
                              history=history)
 
-
-def last_day(deadline_at: datetime | str | None) -> date | None:
-    """A deadline kept as the end of its day (next midnight, local) printed as the day itself."""
-    if deadline_at is None:
-        return None
-    if isinstance(deadline_at, str):
-        deadline_at = datetime.fromisoformat(deadline_at)
-    return (deadline_at - timedelta(microseconds=1)).astimezone(CHINA).date()
 
 
 def default_issuing_body(kind: str, township_code: str) -> str:

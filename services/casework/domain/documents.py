@@ -13,8 +13,9 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
@@ -35,6 +36,7 @@ WITHDRAWAL_REASONS = {
     "other": "其他",
 }
 CODE_LENGTH = 16  # base32 characters: 80 bits
+CHINA = ZoneInfo("Asia/Shanghai")  # what a paper's dates are written in
 _CODE = re.compile(r"^[A-Z2-7]{16}$")
 
 
@@ -55,6 +57,14 @@ def normalized_code(text: str) -> str:
 def printed_code(code: str) -> str:
     """The code as printed on paper: four groups of four."""
     return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def last_day(deadline_at: datetime | str | None) -> date | None:
+    """A deadline kept as the end of its day (the next local midnight, ``CasePolicy.end_of_day``) as that day."""
+    if deadline_at is None or deadline_at == "":
+        return None
+    moment = datetime.fromisoformat(deadline_at) if isinstance(deadline_at, str) else deadline_at
+    return (moment - timedelta(microseconds=1)).astimezone(CHINA).date()
 
 
 def document_id_for(code: str) -> uuid.UUID:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import io
 import unicodedata
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -23,10 +22,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
-from services.casework.domain.documents import DocumentFacts, printed_code
+from services.casework.domain.documents import CHINA, DocumentFacts, last_day, printed_code
 
 FONT = "STSong-Light"
-CHINA = ZoneInfo("Asia/Shanghai")
 WIDTH, HEIGHT = A4
 LEFT, RIGHT, TOP, BOTTOM = 22 * mm, WIDTH - 22 * mm, HEIGHT - 24 * mm, 26 * mm
 VERIFY_PATH = "/v1/documents/verify/"
@@ -54,11 +52,8 @@ def day_text(value: date | datetime | str | None) -> str:
 
 
 def deadline_text(deadline_at: datetime | str | None) -> str:
-    """A deadline kept as the end of its day (the next local midnight) printed as that last day."""
-    if deadline_at is None or deadline_at == "":
-        return "无"
-    moment = datetime.fromisoformat(deadline_at) if isinstance(deadline_at, str) else deadline_at
-    return day_text(moment - timedelta(microseconds=1))
+    """A deadline kept as the end of its day printed as that last day."""
+    return day_text(last_day(deadline_at))
 
 
 def time_text(value: datetime | str | None) -> str:

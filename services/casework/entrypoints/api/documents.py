@@ -5,21 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.casework.application import CaseworkApp
 from services.casework.domain import NotFound
-from services.casework.domain.documents import KINDS, CaseDocument, printed_code
+from services.casework.domain.documents import CHINA, KINDS, WITHDRAWAL_REASONS, CaseDocument, printed_code
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.readaudit import Reader, Subject, reading
 from services.runtime.validation import SafeId, SafeLine, SafeText
 from services.runtime.web import CommandMeta
 
 Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class DocumentCreate(BaseModel):
@@ -34,7 +32,7 @@ class DocumentCreate(BaseModel):
 class WithdrawalCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: Literal["error_in_content", "reissued", "served_wrongly", "other"]
+    reason: Literal[tuple(WITHDRAWAL_REASONS)]  # type: ignore[valid-type]
     note: SafeText = Field("", max_length=1000)
 
 
