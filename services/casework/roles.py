@@ -68,7 +68,9 @@ MATRIX = RoleMatrix({
     "DELETE /v1/responsibility-maps/{township_code}/entries": Allow(*MAP_EDITORS),
     "POST /v1/cases/{case_id}/documents/{kind}": DOCUMENT_ISSUERS,
     "GET /v1/cases/{case_id}/documents/{code}.pdf": Allow(*READ, note=CASE_DATA + "; read audit"),
-    "POST /v1/cases/{case_id}/documents/{code}/withdrawal": Allow(*OWNERS, note=CASE),
+    "POST /v1/cases/{case_id}/documents/{code}/withdrawal": Allow(*WORK, note=CASE + "; only a role that may issue "
+                                                                  "the document's kind (checked in the handler: it "
+                                                                  "depends on the document)"),
     "GET /v1/documents/verify/{code}": Public("shows no personal data: case number, kind, issuing body, dates, "
                                               "valid or withdrawn; an 80-bit code cannot be guessed"),
     "GET /v1/queue": Allow(*QUEUE, note="the caller's own work"),

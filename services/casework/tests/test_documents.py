@@ -203,7 +203,10 @@ def test_issue_and_withdrawal_are_published_as_contracts(api):
     county = unique_county()
     case_id, _ = escalated_case(client, county)
     officer = auth("county_officer", county)
-    doc = client.post(f"/v1/cases/{case_id}/documents/return_notice", headers=officer, json={}).json()
+    doc = client.post(f"/v1/cases/{case_id}/documents/correction_order", headers=officer, json={}).json()
+    clerk = client.post(f"/v1/cases/{case_id}/documents/{doc['verification_code']}/withdrawal",
+                        headers=auth("school_staff", county), json={"reason": "reissued"})
+    assert clerk.status_code == 403 and clerk.json()["detail"]["rule"] == "document.withdraw_role"
     client.post(f"/v1/cases/{case_id}/documents/{doc['verification_code']}/withdrawal", headers=officer,
                 json={"reason": "reissued"})
     issued, withdrawn = (to_contract(e) for e in app.events.get(document_id_for(doc["verification_code"])))

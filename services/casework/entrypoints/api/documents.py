@@ -10,8 +10,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.casework.application import CaseworkApp
-from services.casework.domain import NotFound
+from services.casework.domain import Forbidden, NotFound
 from services.casework.domain.documents import CHINA, KINDS, WITHDRAWAL_REASONS, CaseDocument, printed_code
+from services.casework.roles import DOCUMENT_ISSUERS
 from services.runtime.auth import CurrentActor, require_scope
 from services.runtime.readaudit import Reader, Subject, reading
 from services.runtime.validation import SafeId, SafeLine, SafeText
@@ -138,7 +139,11 @@ def documents_router(casework: CaseworkApp) -> APIRouter:
     def withdraw_document(case_id: uuid.UUID, code: str, body: WithdrawalCreate, actor: CurrentActor,
                           meta: CommandMeta) -> DocumentPublic:
         scoped_case(case_id, actor)
-        case_document(case_id, code)
+        doc = case_document(case_id, code)
+        issuers = DOCUMENT_ISSUERS.rows[doc.kind]
+        if not (actor.role in issuers.grants or (actor.role == "admin" and issuers.admin)):
+            raise Forbidden(f"角色 {actor.role} 不能作废{KINDS[doc.kind]}（仅限可出具该文书的角色）",
+                            rule="document.withdraw_role")
         return public(casework.documents.withdraw(code, body.reason, body.note, meta))
 
     @router.get("/documents/verify/{code}", response_model=DocumentVerification, summary="文书核验（公开）")
