@@ -8,7 +8,7 @@ Attendance systems and other services never call casework (it learns from their 
 
 from __future__ import annotations
 
-from services.runtime.access import Allow, At, RoleMatrix
+from services.runtime.access import Allow, At, ByParam, Public, RoleMatrix
 from services.runtime.readaudit import READS_ROUTE, reads_row
 
 READ = ("head_teacher", "school_staff", "village_cadre", "township_officer", "county_officer", "prefecture_officer",
@@ -26,6 +26,12 @@ STORE_AUDIT = ("county_officer", "prefecture_officer", "province_officer", "audi
 CASE = "the case's township must be in the caller's jurisdiction"
 CASE_DATA = CASE + "; personal data (masked)"
 COUNTY = At("county_officer", 6)
+DOCUMENT_ISSUERS = ByParam("kind", {  # who may issue which document (the notices: whoever may take that legal step)
+    "return_notice": Allow("school_staff", "head_teacher", "township_officer", "county_officer", note=CASE),
+    "correction_order": Allow("township_officer", "county_officer", note=CASE),
+    "visit_record": Allow(*WORK, note=CASE),
+    "case_file": Allow(*READ, note=CASE + "; 一人一案档案 for auditors"),
+}, note=CASE)
 
 MATRIX = RoleMatrix({
     READS_ROUTE: reads_row(),
@@ -60,6 +66,13 @@ MATRIX = RoleMatrix({
     "POST /v1/responsibility-maps/{township_code}/csv": Allow(*MAP_EDITORS),
     "POST /v1/responsibility-maps/{township_code}/entries": Allow(*MAP_EDITORS),
     "DELETE /v1/responsibility-maps/{township_code}/entries": Allow(*MAP_EDITORS),
+    "POST /v1/cases/{case_id}/documents/{kind}": DOCUMENT_ISSUERS,
+    "GET /v1/cases/{case_id}/documents/{code}.pdf": Allow(*READ, note=CASE_DATA + "; read audit"),
+    "POST /v1/cases/{case_id}/documents/{code}/withdrawal": Allow(*WORK, note=CASE + "; only a role that may issue "
+                                                                  "the document's kind (checked in the handler: it "
+                                                                  "depends on the document)"),
+    "GET /v1/documents/verify/{code}": Public("shows no personal data: case number, kind, issuing body, dates, "
+                                              "valid or withdrawn; an 80-bit code cannot be guessed"),
     "GET /v1/queue": Allow(*QUEUE, note="the caller's own work"),
     "GET /v1/owners/{user_id}/queue": Allow(*SUPERVISORS, note="an owner's work inside the caller's jurisdiction"),
 }, service="casework")

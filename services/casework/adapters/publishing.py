@@ -27,9 +27,11 @@ from contracts.events.casework import (
     PersuasionAttemptedV1,
     ReturnNoticeIssuedV1,
 )
+from contracts.events.documents import DocumentIssuedV1, DocumentWithdrawnV1
 from services.casework.domain import Case
 from services.casework.domain.chain import ChainedAggregate
 from services.casework.domain.codes import HELP_CATEGORIES, OWNER_SLOTS
+from services.casework.domain.documents import CaseDocument
 
 
 CaseFacts = Callable[[str], tuple[str, str]]  # case id -> (student id, township code), fixed at opening
@@ -45,6 +47,8 @@ def to_contract(domain_event: Any, facts: CaseFacts | None = None) -> Contract |
         return CaseOpenedV1(case_id=case_id, student_id=e.student_id, school_id=e.school_id,
                             township_code=e.township_code, source=e.source, trigger_id=e.trigger_id,
                             opened_at=e.opened_at)
+    if isinstance(e, CaseDocument.Event):
+        return _document_contract(e)
     if facts is None or not isinstance(e, ChainedAggregate.Event):
         return None
     builder = _BUILDERS.get(type(e).__name__)
@@ -53,6 +57,19 @@ def to_contract(domain_event: Any, facts: CaseFacts | None = None) -> Contract |
     student_id, township_code = facts(case_id)
     at = (e.meta or {}).get("at") or e.timestamp
     return builder(e, {"case_id": case_id, "student_id": student_id, "township_code": township_code}, at)
+
+
+def _document_contract(e: Any) -> Contract | None:
+    """A document's issue and withdrawal (it carries its own case facts: no lookup)."""
+    if isinstance(e, CaseDocument.DocumentIssued):
+        return DocumentIssuedV1(document_id=str(e.originator_id), case_id=e.case_id, township_code=e.township_code,
+                                kind=e.kind, verification_code=e.code, sha256=e.sha256, source_version=e.source_version,
+                                deadline=e.deadline, issued_at=e.issued_at)
+    if isinstance(e, CaseDocument.DocumentWithdrawn):
+        return DocumentWithdrawnV1(document_id=str(e.originator_id), case_id=e.case_id,
+                                   township_code=e.township_code, kind=e.kind, verification_code=e.code,
+                                   reason=e.reason, withdrawn_at=(e.meta or {}).get("at") or e.timestamp)
+    return None
 
 
 def _without_student(ids: dict[str, str]) -> dict[str, str]:

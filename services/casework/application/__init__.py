@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.casework.adapters.documents import render_document
 from services.casework.adapters.projections import MemoryCaseViews
 from services.casework.application.base import CaseStore
 from services.casework.application.cases import COMMANDS, CaseUseCases
+from services.casework.application.documents import DocumentUseCases
 from services.casework.application.opening import (
     FINDING_SOURCES,
     Opening,
@@ -43,10 +45,12 @@ class CaseworkApp(ServiceApplication):
         self.cases = CaseUseCases(store, self.owners, self.policy)
         self.opening = OpeningUseCases(store, self.owners)
         self.queries = CaseQueries(store, self.index)
+        self.documents = DocumentUseCases(store, render_document)
 
 
 __all__ = [
     "COMMANDS", "FINDING_SOURCES", "CaseQueries", "CaseStore", "CaseUseCases", "CaseView", "CaseworkApp",
+    "DocumentUseCases",
     "HistoryEntry", "Opening", "OpeningUseCases", "Outcome", "OwnerUseCases", "case_view", "finding_trigger_id",
     "history_entry",
 ]

@@ -15,6 +15,7 @@ from services.casework.application import CaseView, CaseworkApp, case_view
 from services.casework.domain import NAMESPACE, STAGES, InvalidInput
 from services.casework.entrypoints.api.actions import action_router
 from services.casework.entrypoints.api.audit import audit_router
+from services.casework.entrypoints.api.documents import documents_router
 from services.casework.entrypoints.api.owners import owners_router
 from services.casework.roles import MATRIX
 from services.runtime.auth import Actor, CurrentActor, require_scope
@@ -211,6 +212,7 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     app.include_router(action_router(casework, CasePublic))
     app.include_router(owners_router(casework))
     app.include_router(audit_router(casework, CasePublic))
+    app.include_router(documents_router(casework))
     app.include_router(reads_router())
     return seal(app)
 
