@@ -29,6 +29,10 @@ from services.casework.domain.documents import (
 Renderer = Callable[[DocumentFacts], bytes]
 MAX_EDITIONS = 20  # reissues of one kind for one event after withdrawals
 
+# the stored events of a legal step: one per step since issue 12, the generic one before it
+LEGAL_STEP_EVENTS = frozenset({"ReturnNoticeIssued", "CorrectionOrderIssued", "LegalDocumentsIssued", "CourtReferralMade",
+                               "LegalStepTaken"})
+
 
 @dataclass(frozen=True)
 class Issued:
@@ -115,7 +119,7 @@ class DocumentUseCases:
         events = list(self.store.app.events.get(case_id))
         if kind in STEP_OF_KIND:
             step = STEP_OF_KIND[kind]
-            found = [e for e in events if type(e).__name__ == "LegalStepTaken" and e.step == step]
+            found = [e for e in events if type(e).__name__ in LEGAL_STEP_EVENTS and e.step == step]
             if not found:
                 raise Conflict(f"本案件尚未办理「{STEP_LABELS[step]}」，不能出具该文书", rule="document.step_taken")
             return found[-1]

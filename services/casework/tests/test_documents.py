@@ -118,8 +118,8 @@ def test_the_verification_code_is_the_hash_of_the_recorded_event(api):
     case_id, _ = escalated_case(client, county)
     doc = client.post(f"/v1/cases/{case_id}/documents/correction_order",
                       headers=auth("county_officer", county), json={}).json()
-    source = [e for e in app.events.get(uuid.UUID(case_id)) if type(e).__name__ == "LegalStepTaken"][-1]
-    assert doc["source_version"] == source.originator_version and doc["source_event"] == "LegalStepTaken"
+    source = [e for e in app.events.get(uuid.UUID(case_id)) if type(e).__name__ == "CorrectionOrderIssued"][-1]
+    assert doc["source_version"] == source.originator_version and doc["source_event"] == "CorrectionOrderIssued"
     text = f"baoxue-document:v1|correction_order|{case_id}|{source.originator_version}|{source.meta['chain']}"
     assert doc["verification_code"] == base64.b32encode(hashlib.sha256(text.encode()).digest()[:10]).decode()
 
