@@ -5,17 +5,19 @@ of the real processes; every step's event is read from Kafka and every owner on 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
 from datetime import date, datetime
 from pathlib import Path
 
 import httpx
+import pypdf
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from contracts import topics
-from services.registry.domain import id_number_check_digit
+from services.registry.domain.registration import id_number_check_digit
 from services.runtime.kafka import decode
 from services.runtime.testing import auth
 from tests.e2e.harness import Stack, running_stack, wait_until
@@ -201,8 +203,18 @@ def test_the_seeds_story_from_two_absent_days_to_closure(stack):
     assert {line["recipient_id"] for line in county} == {"cty-zhao"} and len(county) == 3
     assert any("观政责改〔2026〕3号" in line["text"] for line in county)
     assert {line["recipient_id"] for line in outbox(stack, "deadline_passed_owner")} >= GOVERNMENT_LINE | EDUCATION_LINE
-    # TODO(case-docs): once the documents API is on main, fetch the PDF of each notice here
-    # (return notice, correction order, legal documents) and check its text and verification code.
+    # the paper: each written notice as a PDF whose text carries the case, the issuing body and the code the
+    # verify API resolves; its sha256 is the one recorded as evidence (DocumentIssued)
+    for kind, title in (("return_notice", "劝返复学通知书"), ("correction_order", "责令限期改正通知书")):
+        doc = call("POST", f"{cw}/v1/cases/{case['case_id']}/documents/{kind}", COUNTY, {})
+        pdf = httpx.get(f"{cw}/v1/cases/{case['case_id']}/documents/{doc['verification_code']}.pdf",
+                        headers=COUNTY, timeout=30)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text[:200]
+        assert hashlib.sha256(pdf.content).hexdigest() == doc["sha256"] == pdf.headers["x-document-sha256"]
+        text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+        assert title in text and case["case_id"] in text and doc["printed_code"] in text, text[:500]
+        verified = httpx.get(f"{cw}/v1/documents/verify/{doc['verification_code']}", timeout=10).json()
+        assert verified["status"] == "valid" and verified["kind"] == kind and verified["sha256"] == doc["sha256"]
 
     # the ledger row shows the work and the legal step
     def ledger_row() -> dict | None:
