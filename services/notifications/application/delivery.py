@@ -4,6 +4,7 @@ retries (exponential backoff with jitter, tenacity), and records each attempt an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,7 +87,7 @@ class DeliveryWorker:
         self.channels = {c.name: c for c in channels}
         self.rules, self.clock, self.owner = rules, clock, owner
         self.log = logger.bind(component="delivery")
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
         self.backoff = wait_exponential_jitter(initial=rules.backoff_initial_s, max=rules.backoff_max_s,
                                                jitter=rules.jitter_s)
 
@@ -126,7 +127,7 @@ class DeliveryWorker:
         retrying = Retrying(retry=retry_if_exception_type(ProviderUnavailable),
                             stop=stop_after_attempt(self.rules.tries_per_claim),
                             wait=wait_exponential_jitter(initial=0.2, max=2.0, jitter=0.2), reraise=True,
-                            sleep=self.sleep or (lambda s: None))
+                            sleep=self.sleep)
         try:
             for try_ in retrying:
                 with try_:
