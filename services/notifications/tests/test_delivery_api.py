@@ -71,3 +71,13 @@ def test_the_sms_callback_needs_its_token_and_a_list_of_reports(client):
     bad = client.post("/v1/channels/sms/receipts", params={"token": "cb-token-for-tests-0123456789"},
                       json=[{"report_status": "SUCCESS"}])
     assert bad.status_code == 422 and "sid" in bad.text
+
+
+@pytest.mark.parametrize("extra, word", [
+    ({"sms_secret_id": "AKIDreal", "sms_secret_key": "changeme", "sms_callback_token": "t" * 32}, "SMS_SECRET_KEY"),
+    ({"sms_secret_id": "AKIDreal", "sms_secret_key": "k" * 32}, "SMS_CALLBACK_TOKEN"),
+    ({"dingtalk_webhook_url": "https://oapi.dingtalk.com/robot/send?access_token=x"}, "DINGTALK_SECRET"),
+])
+def test_production_refuses_placeholder_provider_secrets(extra, word):
+    with pytest.raises(ValueError, match=word):
+        NotificationsSettings(env="production", jwt_dev_tokens=True, jwt_secret="s" * 40, **extra)
