@@ -3,12 +3,19 @@ up, quiet hours defer, muted kinds are not sent, a restart mid-send sends nothin
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import structlog
 
-from contracts.events import NotificationDeliveredV1, NotificationDeliveryFailedV1, NotificationDeliverySentV1
+from contracts.events import (
+    CaseOpenedV1,
+    NotificationDeliveredV1,
+    NotificationDeliveryFailedV1,
+    NotificationDeliverySentV1,
+    StudentEnrolledV1,
+)
 from services.notifications.adapters.channels_email import SmtpConfig, SmtpEmailChannel
 from services.notifications.adapters.channels_robots import DingTalkRobotChannel, WeComRobotChannel
 from services.notifications.adapters.channels_sms import SmsConfig, TencentSmsChannel
@@ -22,13 +29,18 @@ from services.notifications.application.delivery import (
     PreferenceService,
     Receipts,
 )
+from services.notifications.application.policies import NotificationPolicies
 from services.notifications.domain.delivery import QuietHours
+from services.notifications.entrypoints.consumers import policies as consumer_policies
+from services.notifications.settings import NotificationsSettings
+from services.notifications.tests.builders import case_opened, enrolled
 from services.notifications.tests.fakes import FakeRobot, FakeSmtp, FakeTencentSms
 from services.runtime.clock import FixedClock
+from services.runtime.consumer import EventSink
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.scratchdb import fresh_database
-from services.notifications.settings import NotificationsSettings
+from services.runtime.testing import message
 
 pytestmark = pytest.mark.integration
 
@@ -229,3 +241,21 @@ def test_logs_mask_phone_numbers(world, capsys):
     assert "delivery_sent" in out and "delivery_failed" in out and "139****5678" in out
     assert PHONE not in out
     assert PHONE not in repr([c.model_dump() for c in world.contracts()])
+
+
+def test_a_case_event_reaches_the_head_teacher_by_sms_through_the_consumer(world):
+    """The whole path: a contract -> policy -> dispatcher -> outbox -> worker -> SMS, each once."""
+    world.preferences.put("teacher-li", "520102001", {"sms": PHONE}, [], None)
+    policies = consumer_policies(NotificationPolicies(world.store, world.channel, world.clock))
+    sink = EventSink(world.store)
+    student = str(uuid.uuid4())
+    sink.apply("notifications:baoxue.registry.v1:0", 1, policies[StudentEnrolledV1],
+               message(enrolled(student), sequence=1))
+    case = case_opened(student)
+    for _ in range(2):  # a redelivery at the same position changes nothing
+        sink.apply("notifications:baoxue.casework.v1:0", 1, policies[CaseOpenedV1], message(case, sequence=1))
+    assert world.worker().run_once() == {"sent": 1}
+    [sms] = world.sms.messages.values()
+    assert "李华老师" in sms["TemplateParamSet"][0] and "24小时内家访" in sms["TemplateParamSet"][0]
+    [view] = world.store.notifications_for_case(case.case_id)
+    assert (view.status, view.channel) == ("sent", "outbox")
