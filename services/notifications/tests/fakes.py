@@ -66,12 +66,14 @@ class _Http:
 
 class FakeTencentSms(_Http):
     """Tencent Cloud SMS 2021-01-11 ``SendSms``: JSON in, ``{"Response": {"SendStatusSet": [...]}}`` out.
-    A plan item is "ok", an HTTP status (500), or an error code string ("FailedOperation.TemplateIncorrect")."""
+    A plan item is "ok", an HTTP status (500), an error code string ("FailedOperation.TemplateIncorrect"), or
+    "hold": accept the message, then answer only once ``released`` is set (to kill a sender in between)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.messages: dict[str, dict[str, Any]] = {}  # SessionContext -> accepted request
         self.serials: dict[str, str] = {}
+        self.released = threading.Event()
 
     def handle(self, path, query, headers, body):
         request_id = str(uuid.uuid4())
@@ -80,7 +82,7 @@ class FakeTencentSms(_Http):
         step = self.next_step()
         if isinstance(step, int):
             return step, {"error": "busy"}
-        if step != "ok":
+        if step not in ("ok", "hold"):
             return 200, {"Response": {"Error": {"Code": step, "Message": "refused"}, "RequestId": request_id}}
         req = json.loads(body)
         key = req.get("SessionContext") or request_id
@@ -89,6 +91,8 @@ class FakeTencentSms(_Http):
                 self.messages[key] = req
                 self.serials[key] = f"2433:{uuid.uuid4().hex[:16]}"
             serial = self.serials[key]
+        if step == "hold":
+            self.released.wait(30)
         phone = req["PhoneNumberSet"][0]
         return 200, {"Response": {"SendStatusSet": [{
             "SerialNo": serial, "PhoneNumber": phone, "Fee": 1, "SessionContext": key, "Code": "Ok",

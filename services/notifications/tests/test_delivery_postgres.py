@@ -3,6 +3,11 @@ up, quiet hours defer, muted kinds are not sent, a restart mid-send sends nothin
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -61,7 +66,7 @@ def world(database_url, tmp_path):
         sms, wecom, ding, smtp = FakeTencentSms().start(), FakeRobot().start(), FakeRobot("SECtest").start(), \
             FakeSmtp().start()
         try:
-            yield World(store, db, sms, wecom, ding, smtp)
+            yield World(store, db, sms, wecom, ding, smtp, url)
         finally:
             for fake in (sms, wecom, ding, smtp):
                 fake.stop()
@@ -70,8 +75,8 @@ def world(database_url, tmp_path):
 
 
 class World:
-    def __init__(self, store, db, sms, wecom, ding, smtp) -> None:
-        self.store, self.sms, self.wecom, self.ding, self.smtp = store, sms, wecom, ding, smtp
+    def __init__(self, store, db, sms, wecom, ding, smtp, url) -> None:
+        self.store, self.sms, self.wecom, self.ding, self.smtp, self.url = store, sms, wecom, ding, smtp, url
         self.clock = FixedClock(NOON)
         self.outbox, self.prefs = PostgresOutbox(db), PostgresPreferences(db)
         self.preferences = PreferenceService(self.prefs, self.clock)
@@ -259,3 +264,43 @@ def test_a_case_event_reaches_the_head_teacher_by_sms_through_the_consumer(world
     assert "李华老师" in sms["TemplateParamSet"][0] and "24小时内家访" in sms["TemplateParamSet"][0]
     [view] = world.store.notifications_for_case(case.case_id)
     assert (view.status, view.channel) == ("sent", "outbox")
+
+
+WORKER = """
+import sys
+from services.notifications.bootstrap import build_store, delivery_worker
+from services.notifications.settings import NotificationsSettings
+from services.runtime.bootstrap import build_runtime
+settings = NotificationsSettings()
+runtime = build_runtime("notifications", "scheduler", settings)
+print(delivery_worker(settings, runtime, build_store(settings, runtime), owner="doomed").run_once(), flush=True)
+"""
+
+
+def test_a_worker_process_killed_between_send_and_record_sends_nothing_twice(world, tmp_path):
+    """A real process, SIGKILLed while the provider has accepted the message but not yet answered."""
+    world.notify("8e0d6c55-0000-4000-8000-00000000000f")
+    world.sms.plan = ["hold"]
+    env = {**os.environ, "BAOXUE_DATABASE_URL": world.url, "BAOXUE_ENV": "test", "BAOXUE_DATA_DIR": str(tmp_path),
+           "BAOXUE_QUIET_HOURS": "", "BAOXUE_SMS_SECRET_ID": "AKIDtest", "BAOXUE_SMS_SECRET_KEY": "key",
+           "BAOXUE_SMS_SDK_APP_ID": "1400000000", "BAOXUE_SMS_SIGN_NAME": "保学", "BAOXUE_SMS_TEMPLATE_ID": "1",
+           "BAOXUE_SMS_ENDPOINT": f"127.0.0.1:{world.sms.port}", "BAOXUE_SMS_SCHEME": "http",
+           "BAOXUE_DELIVERY_LEASE_S": "60"}
+    proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not world.sms.messages and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert len(world.sms.messages) == 1, proc.stderr.read().decode() if proc.poll() is not None else "no send"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        world.sms.released.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert world.contracts() == []  # the provider has it; nothing was recorded
+    world.clock.set(datetime.now(timezone.utc) + timedelta(seconds=61))  # the dead worker's lease ran out
+    assert world.worker("w2").run_once() == {"sent": 1}
+    assert world.sms.requests == 2 and len(world.sms.messages) == 1  # the second copy was dropped
+    assert [type(c) for c in world.contracts()] == [NotificationDeliverySentV1]
