@@ -1,4 +1,5 @@
-"""Notifications bootstrap: builds settings, runtime, application and channel, then the API, relay or consumer."""
+"""Notifications bootstrap: builds settings, runtime, application and channels, then the API, relay, consumer or
+the delivery worker (scheduler)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 from functools import partial
 from typing import Any
 
+from prometheus_client import Counter
+
 from contracts import topics
-from services.notifications.adapters.channels import FileChannel, HttpWebhookChannel, LogChannel
+from services.notifications.adapters.channels import FileChannel, FileDeliveryChannel, HttpWebhookChannel, LogChannel
 from services.notifications.adapters.channels_email import SmtpConfig, SmtpEmailChannel
 from services.notifications.adapters.channels_robots import DingTalkRobotChannel, WeComRobotChannel
 from services.notifications.adapters.channels_sms import SmsConfig, TencentSmsChannel
@@ -76,9 +79,9 @@ def delivery_rules(settings: NotificationsSettings) -> DeliveryRules:
     )
 
 
-def provider_channels(settings: NotificationsSettings) -> list[DeliveryChannel]:
-    """Every provider channel the settings configure (a channel without its settings is off)."""
-    found: list[DeliveryChannel] = []
+def provider_channels(settings: NotificationsSettings, runtime: Runtime) -> list[DeliveryChannel]:
+    """Every provider channel the settings configure (a channel without its settings is off; file is always on)."""
+    found: list[DeliveryChannel] = [FileDeliveryChannel(settings.data_dir, runtime.clock.now)]
     if settings.sms_secret_id:
         found.append(TencentSmsChannel(SmsConfig(
             settings.sms_secret_id, settings.sms_secret_key or "", settings.sms_sdk_app_id, settings.sms_sign_name,
@@ -98,9 +101,13 @@ def provider_channels(settings: NotificationsSettings) -> list[DeliveryChannel]:
 def delivery_worker(settings: NotificationsSettings, runtime: Runtime, store: NotificationsApp,
                     channels: list[DeliveryChannel] | None = None, owner: str | None = None) -> DeliveryWorker:
     """The outbox's sender, one lease owner per process."""
+    counter = Counter("baoxue_deliveries_total", "Delivery attempts by channel and outcome",
+                      ["service", "channel", "outcome"], registry=runtime.metrics.registry)
     return DeliveryWorker(store, PostgresOutbox(runtime.db), PostgresPreferences(runtime.db),
-                          provider_channels(settings) if channels is None else channels, delivery_rules(settings),
-                          runtime.clock, owner or f"{socket.gethostname()}:{os.getpid()}", runtime.logger)
+                          provider_channels(settings, runtime) if channels is None else channels,
+                          delivery_rules(settings), runtime.clock, owner or f"{socket.gethostname()}:{os.getpid()}",
+                          runtime.logger,
+                          count=lambda channel, outcome: counter.labels(SERVICE, channel, outcome).inc())
 
 
 def delivery_api(settings: NotificationsSettings, runtime: Runtime, store: NotificationsApp) -> DeliveryApi:

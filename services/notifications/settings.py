@@ -27,7 +27,7 @@ class NotificationsSettings(ServiceSettings):
     webhook_timeout_s: float = Field(5.0, gt=0)
 
     # The outbox: defaults for recipients without preferences, quiet hours, urgent kinds, retries.
-    delivery_channels: list[Literal["sms", "wecom", "dingtalk", "email"]] = Field(
+    delivery_channels: list[Literal["sms", "wecom", "dingtalk", "email", "file"]] = Field(
         ["sms"], description="Channels for a recipient without preferences (address from the directory)")
     quiet_hours: str | None = Field("22:00-07:00", description="Platform quiet hours HH:MM-HH:MM, Asia/Shanghai")
     county_quiet_hours: dict[str, str] = Field(default_factory=dict, description="County code -> HH:MM-HH:MM")

@@ -164,3 +164,19 @@ class HttpWebhookChannel:
         except httpx.TransportError as exc:
             raise TransientError(f"webhook unreachable: {exc}") from exc
         self._sent.add(notification_id)
+
+
+class FileDeliveryChannel:
+    """The outbox's local provider (``file`` in preferences or BAOXUE_DELIVERY_CHANNELS): one JSON line per
+    delivery in ``{data_dir}/notifications/deliveries.jsonl``, deduplicated on the delivery id."""
+
+    name = "file"
+
+    def __init__(self, data_dir: Path, now: Callable[[], datetime]) -> None:
+        self.file = FileChannel(data_dir, now)
+        self.file.path = Path(data_dir) / "notifications" / "deliveries.jsonl"
+
+    def send(self, message: OutboundMessage) -> str | None:
+        self.file.send(message.idempotency_key, message.recipient_id, message.text, template=message.template,
+                       address=message.address)
+        return None

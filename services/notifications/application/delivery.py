@@ -82,12 +82,14 @@ class DeliveryWorker:
 
     def __init__(self, app: Any, outbox: Outbox, preferences: Preferences, channels: Iterable[DeliveryChannel],
                  rules: DeliveryRules, clock: Clock, owner: str, logger: Any,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None,
+                 count: Callable[[str, str], None] | None = None) -> None:
         self.app, self.outbox, self.preferences = app, outbox, preferences
         self.channels = {c.name: c for c in channels}
         self.rules, self.clock, self.owner = rules, clock, owner
         self.log = logger.bind(component="delivery")
         self.sleep = sleep or time.sleep
+        self.count = count or (lambda channel, outcome: None)
         self.backoff = wait_exponential_jitter(initial=rules.backoff_initial_s, max=rules.backoff_max_s,
                                                jitter=rules.jitter_s)
 
@@ -97,6 +99,7 @@ class DeliveryWorker:
         for row in self.outbox.claim(self.clock.now(), self.owner, self.rules.lease_s, limit):
             outcome = self._deliver(row)
             done[outcome] = done.get(outcome, 0) + 1
+            self.count(row.channel, outcome)
         return done
 
     def _delivery(self, row: OutboxRow) -> Delivery:

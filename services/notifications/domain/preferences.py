@@ -11,7 +11,7 @@ from services.notifications.domain.delivery import QuietHours
 from services.notifications.domain.errors import PreferenceRuleBroken
 from services.notifications.domain.templates import TEMPLATES
 
-CHANNELS = ("sms", "wecom", "dingtalk", "email", "file", "log", "webhook")
+CHANNELS = ("sms", "wecom", "dingtalk", "email", "file")  # file: the local provider (development runs)
 ADDRESSED = {"sms": re.compile(r"^(\+86)?1[3-9]\d{9}$"), "email": re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")}
 WITH_MOBILE = ("wecom", "dingtalk")  # robots @-mention a mobile number when one is given
 MOBILE = ADDRESSED["sms"]

@@ -21,6 +21,7 @@ from contracts.events import (
     NotificationDeliverySentV1,
     StudentEnrolledV1,
 )
+from services.notifications.adapters.channels import FileDeliveryChannel
 from services.notifications.adapters.channels_email import SmtpConfig, SmtpEmailChannel
 from services.notifications.adapters.channels_robots import DingTalkRobotChannel, WeComRobotChannel
 from services.notifications.adapters.channels_sms import SmsConfig, TencentSmsChannel
@@ -304,3 +305,24 @@ def test_a_worker_process_killed_between_send_and_record_sends_nothing_twice(wor
     assert world.worker("w2").run_once() == {"sent": 1}
     assert world.sms.requests == 2 and len(world.sms.messages) == 1  # the second copy was dropped
     assert [type(c) for c in world.contracts()] == [NotificationDeliverySentV1]
+
+
+def test_a_dingtalk_robot_with_the_wrong_secret_refuses_for_good(world):
+    world.preferences.put("twp-wang", "520102001", {"dingtalk": None}, [], None)
+    world.notify("8e0d6c55-0000-4000-8000-000000000010")
+    wrong = DingTalkRobotChannel(f"http://127.0.0.1:{world.ding.port}/robot/send?access_token=t", "SECwrong")
+    assert world.worker(providers=[wrong]).run_once() == {"failed": 1}
+    [failed] = [c for c in world.contracts() if isinstance(c, NotificationDeliveryFailedV1)]
+    assert failed.final and "310000" in failed.reason and not world.ding.messages
+
+
+def test_the_local_file_provider_and_the_metrics_count_outcomes(world, tmp_path):
+    world.preferences.put("twp-wang", "520102001", {"file": None}, [], None)
+    world.notify("8e0d6c55-0000-4000-8000-000000000011")
+    counted: list[tuple[str, str]] = []
+    worker = DeliveryWorker(world.store, world.outbox, world.prefs, [FileDeliveryChannel(tmp_path, world.clock.now)],
+                            RULES, world.clock, "w1", structlog.get_logger(), sleep=lambda s: None,
+                            count=lambda channel, outcome: counted.append((channel, outcome)))
+    assert worker.run_once() == {"sent": 1} and counted == [("file", "sent")]
+    [line] = (tmp_path / "notifications" / "deliveries.jsonl").read_text(encoding="utf-8").splitlines()
+    assert "测试消息" in line
