@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from services.notifications.domain.delivery import QuietHours
 from services.runtime.settings import ServiceSettings
 
 URGENT = ["deadline_passed_owner", "deadline_passed_escalation", "case_escalated_owner", "case_escalated_township",
@@ -67,6 +68,17 @@ class NotificationsSettings(ServiceSettings):
     def _webhook_needs_url(self) -> "NotificationsSettings":
         if self.channel == "webhook" and not self.webhook_url:
             raise ValueError("BAOXUE_WEBHOOK_URL is required when BAOXUE_CHANNEL=webhook")
+        return self
+
+    @model_validator(mode="after")
+    def _quiet_hours_read(self) -> "NotificationsSettings":
+        windows = {"BAOXUE_QUIET_HOURS": self.quiet_hours or "00:00-00:00",
+                   **{f"BAOXUE_COUNTY_QUIET_HOURS[{k}]": v for k, v in self.county_quiet_hours.items()}}
+        for name, text in windows.items():
+            try:
+                QuietHours.parse(text)
+            except ValueError:
+                raise ValueError(f"{name} must read HH:MM-HH:MM, not {text!r}") from None
         return self
 
     @model_validator(mode="after")

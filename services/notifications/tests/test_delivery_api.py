@@ -81,3 +81,8 @@ def test_the_sms_callback_needs_its_token_and_a_list_of_reports(client):
 def test_production_refuses_placeholder_provider_secrets(extra, word):
     with pytest.raises(ValueError, match=word):
         NotificationsSettings(env="production", jwt_dev_tokens=True, jwt_secret="s" * 40, **extra)
+
+
+def test_bad_quiet_hours_in_the_settings_are_refused_naming_the_variable():
+    with pytest.raises(ValueError, match="BAOXUE_COUNTY_QUIET_HOURS"):
+        NotificationsSettings(county_quiet_hours={"520102": "nine to five"})
