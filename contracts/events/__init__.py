@@ -4,13 +4,21 @@ from contracts.events.registry import SchoolRegisteredV1, StudentEnrolledV1
 from contracts.events.attendance import AbsenceRecordedV1, SchoolDayClosedV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import CaseOpenedV1
 from contracts.events.documents import DocumentIssuedV1, DocumentWithdrawnV1
-from contracts.events.notifications import NotificationSentV1
+from contracts.events.notifications import (
+    NotificationDeliveredV1,
+    NotificationDeliveryFailedV1,
+    NotificationDeliverySentV1,
+    NotificationSentV1,
+)
 
 __all__ = [
     "AbsenceRecordedV1",
     "CaseOpenedV1",
     "DocumentIssuedV1",
     "DocumentWithdrawnV1",
+    "NotificationDeliveredV1",
+    "NotificationDeliveryFailedV1",
+    "NotificationDeliverySentV1",
     "NotificationSentV1",
     "SchoolDayClosedV1",
     "SchoolRegisteredV1",

@@ -7,7 +7,7 @@ county and above and read by them, township officers and auditors.
 
 from __future__ import annotations
 
-from services.runtime.access import Allow, RoleMatrix
+from services.runtime.access import Allow, Public, RoleMatrix
 
 READERS = ("head_teacher", "school_staff", "village_cadre", "township_officer", "county_officer",
            "prefecture_officer", "province_officer", "justice_officer", "auditor")
@@ -22,4 +22,9 @@ MATRIX = RoleMatrix({
     "PUT /v1/recipients/{role}/{code}/{user_id}": Allow(*EDITORS, note=RECIPIENT),
     "DELETE /v1/recipients/{role}/{code}/{user_id}": Allow(*EDITORS, note=RECIPIENT),
     "GET /v1/recipients": Allow(*VIEWERS, note="the county's directory, limited to the caller's jurisdiction"),
+    "PUT /v1/preferences/{user_id}": Allow(*READERS, note="one's own, or (county and above) a recipient whose "
+                                           "jurisdiction code is in the caller's jurisdiction"),
+    "GET /v1/preferences/{user_id}": Allow(*READERS, note="as for PUT: one's own, or inside the caller's jurisdiction"),
+    "POST /v1/channels/sms/receipts": Public("the SMS provider's status callback: no bearer token, checked against "
+                                             "BAOXUE_SMS_CALLBACK_TOKEN in the URL; records receipts only"),
 }, service="notifications")

@@ -7,6 +7,7 @@ import fcntl
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class FileChannel:
         self._read_to = fh.tell()
 
     def send(self, notification_id: str, recipient_id: str, text: str, *, template: str | None = None,
-             address: str | None = None) -> None:
+             address: str | None = None, **_: Any) -> None:
         with self._lock:
             if notification_id in self._sent:
                 return
@@ -79,7 +80,7 @@ class LogChannel:
         self._sent: set[str] = set()
 
     def send(self, notification_id: str, recipient_id: str, text: str, *, template: str | None = None,
-             address: str | None = None) -> None:
+             address: str | None = None, **_: Any) -> None:
         if notification_id in self._sent:
             return
         self.log.info("notification_delivered", notification_id=notification_id, recipient_id=recipient_id,
@@ -89,6 +90,32 @@ class LogChannel:
 
 class DeliveryRefused(Exception):
     """The gateway refused a message for good (a 4xx other than a duplicate): retrying cannot help."""
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not take the message now (5xx, rate limit, network): a later attempt may succeed."""
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a provider channel sends: the text, where to, and the idempotency key (delivery id) it dedupes on."""
+
+    idempotency_key: str
+    recipient_id: str
+    address: str | None
+    template: str
+    text: str
+
+
+def mask_address(address: str | None) -> str:
+    """How an address may appear in logs: 138****5678, z***@example.cn, never in full."""
+    if not address:
+        return "-"
+    if "@" in address:
+        user, _, domain = address.partition("@")
+        return f"{user[:1]}***@{domain}"
+    digits = address.strip()
+    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 8 else "****"
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -123,7 +150,7 @@ class HttpWebhookChannel:
         response.raise_for_status()
 
     def send(self, notification_id: str, recipient_id: str, text: str, *, template: str | None = None,
-             address: str | None = None) -> None:
+             address: str | None = None, **_: Any) -> None:
         if notification_id in self._sent:
             return
         body = {"notification_id": notification_id, "recipient_id": recipient_id, "address": address,
@@ -137,3 +164,19 @@ class HttpWebhookChannel:
         except httpx.TransportError as exc:
             raise TransientError(f"webhook unreachable: {exc}") from exc
         self._sent.add(notification_id)
+
+
+class FileDeliveryChannel:
+    """The outbox's local provider (``file`` in preferences or BAOXUE_DELIVERY_CHANNELS): one JSON line per
+    delivery in ``{data_dir}/notifications/deliveries.jsonl``, deduplicated on the delivery id."""
+
+    name = "file"
+
+    def __init__(self, data_dir: Path, now: Callable[[], datetime]) -> None:
+        self.file = FileChannel(data_dir, now)
+        self.file.path = Path(data_dir) / "notifications" / "deliveries.jsonl"
+
+    def send(self, message: OutboundMessage) -> str | None:
+        self.file.send(message.idempotency_key, message.recipient_id, message.text, template=message.template,
+                       address=message.address)
+        return None

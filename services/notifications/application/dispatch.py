@@ -45,7 +45,8 @@ class Dispatcher:
                 meta: dict[str, Any]) -> None:
         """Channel first (idempotent), then the Sent event: at-least-once to the channel, once as an event."""
         text = n.text(greeting(name))
-        self.channel.send(str(n.id), recipient_id, text, template=n.template, address=address)
+        self.channel.send(str(n.id), recipient_id, text, template=n.template, address=address,
+                          township_code=n.township_code, case_id=n.case_id)
         n.mark_sent(recipient_id=recipient_id, channel=self.channel.name, sent_at=self.clock.now(), text=text,
                     meta=meta)
 

@@ -21,3 +21,7 @@ class RecipientUnknown(NotificationError, errors.Conflict):
 
 class DirectoryRuleBroken(NotificationError, errors.InvalidInput):
     code = "directory_rule"
+
+
+class PreferenceRuleBroken(NotificationError, errors.InvalidInput):
+    code = "preference_rule"

@@ -86,3 +86,14 @@ def document_clause(document_no: str | None) -> str:
 def greeting(name: str | None) -> str:
     """How a recipient is addressed: by name when the directory knows it."""
     return f"{name}同志" if name else "您好"
+
+# E-mail subjects per template (the body is the template's text); templates without one use "default".
+SUBJECTS = {
+    "default": "【控辍保学】工作提醒",
+    SUSPECTED_DROPOUT_TOWNSHIP: "【辍学报告】疑似辍学学生报告",
+    SUSPECTED_DROPOUT_COUNTY: "【辍学报告】疑似辍学学生报告",
+    DEADLINE_PASSED_OWNER: "【控辍保学】办理期限已届满",
+    DEADLINE_PASSED_ESCALATION: "【控辍保学】办理期限届满升级提醒",
+    CASE_ESCALATED_TOWNSHIP: "【依法控辍】案件进入法定程序",
+    CASE_ESCALATED_JUSTICE: "【依法控辍】案件进入法定程序",
+}

@@ -12,6 +12,7 @@ from services.notifications.adapters.channels import DeliveryRefused
 from services.notifications.adapters.projections import Query as RecordsQuery
 from services.notifications.application import NotificationsApp, NotificationView
 from services.notifications.application.recipients import DirectoryService
+from services.notifications.entrypoints.api.delivery import DeliveryApi, delivery_router
 from services.notifications.entrypoints.api.recipients import recipients_router
 from services.notifications.roles import MATRIX
 from services.runtime.auth import CurrentActor
@@ -38,7 +39,8 @@ class NotificationPublic(BaseModel):
     requested_at: datetime
 
 
-def create_app(runtime: Runtime, notifications: NotificationsApp, directory: DirectoryService) -> FastAPI:
+def create_app(runtime: Runtime, notifications: NotificationsApp, directory: DirectoryService,
+               delivery: DeliveryApi) -> FastAPI:
     """The notifications API bound to its application."""
     app = base_app(
         runtime,
@@ -69,4 +71,5 @@ def create_app(runtime: Runtime, notifications: NotificationsApp, directory: Dir
 
     app.include_router(router)
     app.include_router(recipients_router(notifications, directory))
+    app.include_router(delivery_router(delivery))
     return seal(app)
