@@ -8,7 +8,7 @@ Attendance systems and other services never call casework (it learns from their 
 
 from __future__ import annotations
 
-from services.runtime.access import Allow, At, RoleMatrix
+from services.runtime.access import Allow, At, Public, RoleMatrix
 from services.runtime.readaudit import READS_ROUTE, reads_row
 
 READ = ("head_teacher", "school_staff", "village_cadre", "township_officer", "county_officer", "prefecture_officer",
@@ -26,6 +26,7 @@ STORE_AUDIT = ("county_officer", "prefecture_officer", "province_officer", "audi
 CASE = "the case's township must be in the caller's jurisdiction"
 CASE_DATA = CASE + "; personal data (masked)"
 COUNTY = At("county_officer", 6)
+PAGE = "static page and its files; its data comes from the authenticated routes"
 
 MATRIX = RoleMatrix({
     READS_ROUTE: reads_row(),
@@ -62,4 +63,10 @@ MATRIX = RoleMatrix({
     "DELETE /v1/responsibility-maps/{township_code}/entries": Allow(*MAP_EDITORS),
     "GET /v1/queue": Allow(*QUEUE, note="the caller's own work"),
     "GET /v1/owners/{user_id}/queue": Allow(*SUPERVISORS, note="an owner's work inside the caller's jurisdiction"),
+    "POST /v1/cases/{case_id}/photos": Allow(*WORK, note=CASE + "; JPEG/PNG/WebP, the type read from its bytes"),
+    "GET /v1/cases/{case_id}/photos/{sha256}": Allow(*READ, note=CASE_DATA.replace(" (masked)", " (a photo; the view is audited)")),
+    "GET /ui": Public("a redirect to the field page"),
+    "GET /ui/field": Public(PAGE),
+    "GET /ui/field-sw.js": Public(PAGE),
+    "GET /ui/static/{name}": Public(PAGE),
 }, service="casework")
