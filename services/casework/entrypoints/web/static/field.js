@@ -27,7 +27,7 @@ function el(tag, attrs, ...children) {
   return e;
 }
 const $ = (id) => document.getElementById(id);
-const fill = (id, ...children) => $(id).replaceChildren(...children.flat().map(c => c instanceof Node ? c : String(c)));
+const fill = (id, ...children) => { const e = $(id); e.replaceChildren(...children.flat().map(c => c instanceof Node ? c : String(c))); return e; };
 const when = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", { hour12: false }) : "");
 const shortId = (id) => String(id).slice(0, 8);
 const show = (...ids) => { for (const s of ["login", "cases", "record", "outbox-box"]) $(s).hidden = !ids.includes(s); };
@@ -57,6 +57,7 @@ function network() {
 async function loadQueue() {
   let items, note = "";
   try {
+    if (!navigator.onLine) throw new Error("离线");
     items = await api("/v1/queue?limit=200");
     await Outbox.remember("queue", { at: new Date().toISOString(), items });
   } catch (e) {
