@@ -32,7 +32,8 @@ def build_casework(runtime: Runtime, settings: CaseworkSettings) -> CaseworkApp:
 def api(settings: CaseworkSettings | None = None) -> tuple[Any, Runtime]:
     settings = settings or CaseworkSettings()
     runtime = build_runtime(SERVICE, "api", settings)
-    app = create_app(runtime, build_casework(runtime, settings), page_size_max=settings.case_page_size_max)
+    app = create_app(runtime, build_casework(runtime, settings), page_size_max=settings.case_page_size_max,
+                     photo_max_bytes=settings.photo_max_bytes)
     return app, runtime
 
 

@@ -32,6 +32,7 @@ DOCUMENT_ISSUERS = ByParam("kind", {  # who may issue which document (the notice
     "visit_record": Allow(*WORK, note=CASE),
     "case_file": Allow(*READ, note=CASE + "; 一人一案档案 for auditors"),
 }, note=CASE)
+PAGE = "static page and its files; its data comes from the authenticated routes"
 
 MATRIX = RoleMatrix({
     READS_ROUTE: reads_row(),
@@ -75,4 +76,10 @@ MATRIX = RoleMatrix({
                                               "valid or withdrawn; an 80-bit code cannot be guessed"),
     "GET /v1/queue": Allow(*QUEUE, note="the caller's own work"),
     "GET /v1/owners/{user_id}/queue": Allow(*SUPERVISORS, note="an owner's work inside the caller's jurisdiction"),
+    "POST /v1/cases/{case_id}/photos": Allow(*WORK, note=CASE + "; JPEG/PNG/WebP, the type read from its bytes"),
+    "GET /v1/cases/{case_id}/photos/{sha256}": Allow(*READ, note=CASE_DATA.replace(" (masked)", " (a photo; the view is audited)")),
+    "GET /ui": Public("a redirect to the field page"),
+    "GET /ui/field": Public(PAGE),
+    "GET /ui/field-sw.js": Public(PAGE),
+    "GET /ui/static/{name}": Public(PAGE),
 }, service="casework")

@@ -23,6 +23,7 @@ class CaseworkSettings(ServiceSettings):
         default_factory=list, description="Jurisdiction code prefixes where 销号 needs the county bureau's approval"
     )
     scheduler_interval_s: float = Field(2.0, gt=0, description="How often the scheduler looks for due deadlines")
+    photo_max_bytes: int = Field(8_000_000, ge=1_000, le=50_000_000, description="Largest evidence photo upload")
     scheduler_batch_size: int = Field(100, ge=1, le=10_000, description="Due timers fired per scheduler pass")
 
     def case_policy(self) -> CasePolicy:

@@ -70,8 +70,11 @@ def checked_evidence(items: Iterable[dict[str, Any]] | None, *, required: bool, 
         if not _SHA256.match(digest):
             raise InvalidInput("证据须附文件的 SHA-256 摘要（64位十六进制）", rule="evidence.sha256")
         location = require_text(item.get("location"), "evidence.location", "证据存放位置")
-        evidence.append({"kind": kind, "sha256": digest, "location": location,
-                         "description": (item.get("description") or "").strip() or None})
+        ref = {"kind": kind, "sha256": digest, "location": location,
+               "description": (item.get("description") or "").strip() or None}
+        if item.get("media_type") is not None or item.get("size_bytes") is not None:  # an uploaded photo's facts
+            ref.update(media_type=item.get("media_type"), size_bytes=item.get("size_bytes"))
+        evidence.append(ref)
     if required and not evidence:
         raise InvalidInput("此操作须附证据材料（文件摘要与存放位置）", rule=rule)
     return evidence

@@ -11,12 +11,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.casework.adapters.photos_pg import PostgresPhotos
 from services.casework.application import CaseView, CaseworkApp, case_view
 from services.casework.domain import NAMESPACE, STAGES, InvalidInput
 from services.casework.entrypoints.api.actions import action_router
 from services.casework.entrypoints.api.audit import audit_router
 from services.casework.entrypoints.api.documents import documents_router
+from services.casework.entrypoints.api.field import field_router
 from services.casework.entrypoints.api.owners import owners_router
+from services.casework.entrypoints.web import mount as mount_field_page
 from services.casework.roles import MATRIX
 from services.runtime.auth import Actor, CurrentActor, require_scope
 from services.runtime.bootstrap import Runtime, base_app
@@ -140,7 +143,8 @@ def report_trigger_id(actor: Actor, report_id: str | None, idempotency_key: str 
     )
 
 
-def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 200) -> FastAPI:
+def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 200,
+               photo_max_bytes: int = 8_000_000) -> FastAPI:
     """The casework API bound to its application."""
     app = base_app(
         runtime,
@@ -214,6 +218,8 @@ def create_app(runtime: Runtime, casework: CaseworkApp, *, page_size_max: int = 
     app.include_router(audit_router(casework, CasePublic))
     app.include_router(documents_router(casework))
     app.include_router(reads_router())
+    app.include_router(field_router(casework, PostgresPhotos(runtime.db), case_subject, max_bytes=photo_max_bytes))
+    mount_field_page(app)
     return seal(app)
 
 

@@ -21,6 +21,9 @@ class EvidenceRef(_In):
     sha256: SafeId = Field(pattern=r"^[0-9a-fA-F]{64}$")
     location: SafeLine = Field(min_length=1, max_length=500, description="Storage location, e.g. s3://bucket/key")
     description: SafeText | None = Field(None, max_length=500)
+    media_type: Literal["image/jpeg", "image/png", "image/webp", "application/pdf"] | None = Field(
+        None, description="An uploaded file's type as the service read it (POST /v1/cases/{case_id}/photos)")
+    size_bytes: int | None = Field(None, ge=1, le=100_000_000, description="An uploaded file's size in bytes")
 
 
 class RecordBase(_In):
