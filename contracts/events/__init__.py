@@ -4,6 +4,7 @@ from contracts.events.registry import SchoolRegisteredV1, StudentEnrolledV1
 from contracts.events.attendance import AbsenceRecordedV1, SchoolDayClosedV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import CaseOpenedV1
 from contracts.events.notifications import NotificationSentV1
+from contracts.events import reporting  # noqa: F401  (registers the reporting contracts)
 
 __all__ = [
     "AbsenceRecordedV1",

@@ -7,11 +7,13 @@ later correction about the month shows up as a restatement while the sealed stat
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from eventsourcing.utils import register_topic
 
 from services.reporting.application.ports import MonthFigures, ReportIndex
+from services.reporting.adapters.queries import Scope
 from services.reporting.domain import monthly as monthly_domain
 from services.reporting.domain.errors import ReportNotFound
 from services.reporting.domain.monthly import (
@@ -73,6 +75,24 @@ class MonthlyReports:
             self.app.save(*changed)
             self.index.put(changed)
         return len(changed)
+
+    # -- reminders and lateness --------------------------------------------------------------------
+    def chase(self, month: str, today: Any, due_day: int = 5, remind_days: int = 3, root: str = "") -> dict[str, int]:
+        """Reminds waiting units from ``remind_days`` before the due day; marks them overdue the day after it."""
+        due = monthly_domain.due_on(month, due_day)
+        if today < due - timedelta(days=remind_days):
+            return {"reminded": 0, "overdue": 0}
+        now = self.clock.now().isoformat()
+        done = {"reminded": 0, "overdue": 0}
+        for row in self.index.list(Scope(root), month):
+            if row["status"] not in ("sealed", "sent_back"):
+                continue
+            report = self._get(row["report_id"])
+            changed = report.mark_overdue(due, now) if today > due else report.remind(due, now)
+            if changed:
+                self.app.save(report)
+                done["overdue" if today > due else "reminded"] += 1
+        return done
 
     # -- bottom-up workflow ----------------------------------------------------------------------
     def submit(self, rid: str, actor: Actor) -> dict[str, Any]:
