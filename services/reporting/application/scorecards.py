@@ -31,18 +31,20 @@ class Scorecards:
         self.queries, self.config, self.clock, self.due_day, self.app = queries, config, clock, due_day, app
 
     # -- reads -----------------------------------------------------------------------------------
-    def _at(self, period: str, as_of: date | None) -> tuple[date, datetime | None, list[str]]:
-        """The period's months, the day its figures stand on and the instant read (None: live)."""
+    def _at(self, period: str, as_of: date | None) -> tuple[date, datetime | None, list[str], datetime]:
+        """The period's months, the day its figures stand on, the instant read (None: live), and the instant its
+        monthly reports are judged at (as known on ``as_of`` or now: they fall due after the period)."""
         _, last, months = rules.period_bounds(period)
         today = self.clock.today()
         day = min(last, as_of or last, today)
-        return day, cut(day, today), months
+        return day, cut(day, today), months, cut(as_of, today) or self.clock.now()
 
-    def compute(self, view: View, scope: Any, root: str, months: list[str], day: date) -> dict[str, dict[str, Any]]:
+    def compute(self, view: View, scope: Any, root: str, months: list[str], day: date,
+                judged_at: datetime) -> dict[str, dict[str, Any]]:
         """Every unit under ``root`` (itself, each level below, each school) with its figures and score."""
         leaves = facts.leaves(view, scope)
         rows = self.config.rows(view.conn)
-        reports = facts.timeliness(view.conn, scope, months, self.due_day, view.at or view.now)
+        reports = facts.timeliness(view.conn, scope, months, self.due_day, judged_at)
         units: dict[tuple[str, str | None], list[rules.Leaf]] = {}
         for (township, school), leaf in leaves.items():
             if not township.startswith(root):
@@ -66,7 +68,7 @@ class Scorecards:
              as_of: date | None) -> dict[str, Any]:
         """A unit's scorecard and the ranking of the units of ``level`` under it (default: the level below)."""
         self._inside(actor, code)
-        day, at, months = self._at(period, as_of)
+        day, at, months, judged = self._at(period, as_of)
         depth = rules.LEVELS.get(level) if level else None
         if level and depth is None:
             raise ScorecardInputError(f"未知的层级：{level}", "level")
@@ -74,7 +76,7 @@ class Scorecards:
         if school_id or depth <= len(code):
             depth = 0
         with self.queries.view(at) as view:
-            units = self.compute(view, scope_of(actor), code, months, day)
+            units = self.compute(view, scope_of(actor), code, months, day, judged)
             mine = units.get(unit_key(code, school_id))
             if mine is None:
                 raise NothingToShow(f"{code} 在 {period} 暂无考核数据")
@@ -103,10 +105,10 @@ class Scorecards:
         if figure not in rules.FIGURES:
             raise ScorecardInputError(f"未知的考核指标：{figure}", "figure")
         self._inside(actor, code)
-        day, at, months = self._at(period, as_of)
+        day, at, months, judged = self._at(period, as_of)
         with self.queries.view(at) as view:
             scope = scope_of(actor)
-            mine = self.compute(view, scope, code, months, day).get(unit_key(code, school_id))
+            mine = self.compute(view, scope, code, months, day, judged).get(unit_key(code, school_id))
             if mine is None:
                 raise NothingToShow(f"{code} 在 {period} 暂无考核数据")
             fig = mine["figures"][figure]
@@ -143,7 +145,7 @@ class Scorecards:
         _, last, months = rules.period_bounds(period)
         at = start_of(last + timedelta(days=1))
         with self.queries.view(at if at <= self.clock.now() else None) as view:
-            units = self.compute(view, Scope(root), root, months, last)
+            units = self.compute(view, Scope(root), root, months, last, self.clock.now())
         by_level: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         for u in units.values():
             by_level.setdefault((u["level"], u["school_id"] is None), []).append(dict(u))

@@ -18,6 +18,9 @@ FIGURE = r"^[a-z_]{1,40}$"
 LEVEL = r"^(prefecture|county|township|school)$"
 SCHOOL = r"^[A-Za-z0-9._:-]{1,64}$"
 
+Period = Annotated[str, Query(pattern=PERIOD, description="YYYY-MM, or YYYY-spring / YYYY-autumn (a term)")]
+AsOf = Annotated[date | None, Query(description="as known at the end of this day")]
+
 
 class ConfigBody(BaseModel):
     """Weights (figure → 0–100) and targets from a day on; unnamed ones keep what applies from above."""
@@ -31,8 +34,6 @@ class ConfigBody(BaseModel):
 def router(cards: Scorecards) -> APIRouter:
     """The scorecard routes over their use cases (domain errors answer with their own status)."""
     api = APIRouter(prefix="/v1/scorecards", tags=["scorecards"])
-    Period = Annotated[str, Query(pattern=PERIOD, description="YYYY-MM, or YYYY-spring / YYYY-autumn (a term)")]
-    AsOf = Annotated[date | None, Query(description="as known at the end of this day")]
 
     @api.get("/{code}", summary="A unit's scorecard and the ranking of a level below it")
     def card(code: Annotated[str, Path(pattern=CODE)], actor: CurrentActor, period: Period, as_of: AsOf = None,
