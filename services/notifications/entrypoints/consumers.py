@@ -6,10 +6,11 @@ from contracts import Contract, topics
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import CaseDeadlinePassedV1, CaseEscalatedV1, CaseOwnersAssignedV1
 from contracts.events.registry import StudentErasedV1
+from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1
 from services.notifications.application.policies import NotificationPolicies
 from services.runtime.consumer import Policy
 
-TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK]
+TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK, topics.REPORTING]
 
 
 def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
@@ -22,4 +23,6 @@ def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
         CaseOwnersAssignedV1: bound.when_case_owners_assigned_notify_owners,
         CaseDeadlinePassedV1: bound.when_case_deadline_passed_alert_owners_and_county,
         CaseEscalatedV1: bound.when_case_escalated_notify_owners_and_officials,
+        MonthlyReportDueV1: bound.when_monthly_report_due_remind_the_unit,
+        MonthlyReportOverdueV1: bound.when_monthly_report_overdue_tell_the_level_above,
     }
