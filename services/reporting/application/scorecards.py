@@ -75,12 +75,14 @@ class Scorecards:
         depth = depth or (12 if len(code) >= 9 else {2: 4, 4: 6, 6: 9}.get(len(code), 9))
         if school_id or depth <= len(code):
             depth = 0
+        parent = code if school_id else dashboards.ancestors(code)[-2] if len(code) > 2 else code
+        root = parent if parent.startswith(actor.jurisdiction) else code  # siblings too, when the caller sees them
         with self.queries.view(at) as view:
-            units = self.compute(view, scope_of(actor), code, months, day, judged)
+            units = self.compute(view, scope_of(actor), root, months, day, judged)
             mine = units.get(unit_key(code, school_id))
             if mine is None:
                 raise NothingToShow(f"{code} 在 {period} 暂无考核数据")
-            ranked = rules.rank([u for u in units.values() if depth and (
+            ranked = rules.rank([u for u in units.values() if depth and u["code"].startswith(code) and (
                 (depth == 12 and u["level"] == "school") or (depth < 12 and u["school_id"] is None and
                                                                 len(u["code"]) == depth))])
             peers = self._peers(units, mine)
@@ -91,9 +93,9 @@ class Scorecards:
 
     @staticmethod
     def _peers(units: dict[str, dict[str, Any]], mine: dict[str, Any]) -> dict[str, Any]:
-        """The unit's own rank among the units of its level that the same read holds."""
+        """The unit's own rank among its siblings (the units of its level under its parent) in the same read."""
         same = [dict(u) for u in units.values() if u["level"] == mine["level"] and
-                (mine["school_id"] is None) == (u["school_id"] is None)]
+                (mine["school_id"] is None) == (u["school_id"] is None) and len(u["code"]) == len(mine["code"])]
         for u in rules.rank(same):
             if u["code"] == mine["code"] and u["school_id"] == mine["school_id"]:
                 return u

@@ -201,6 +201,12 @@ def test_every_figure_equals_an_independent_count_of_the_seeded_facts(client, se
     assert [u["rank"] for u in body["ranking"]] == sorted(u["rank"] for u in body["ranking"])
     assert body["ranking"][0]["score"] == ordered[0]["score"] and body["positions"]["partitions"]
 
+    township = client.get(f"/v1/scorecards/{T1}", params={"period": "2025-10"}, headers=COUNTY_OFFICER).json()
+    assert (township["rank"], township["ranked"]) == (ranking[(T1, None)]["rank"], 2)  # among its sibling townships
+    assert {u["school_id"] for u in township["ranking"]} == {s for s, t in seeded["schools"].items() if t == T1}
+    alone = client.get(f"/v1/scorecards/{T1}", params={"period": "2025-10"}, headers=auth("township_officer", T1))
+    assert alone.json()["ranked"] == 1  # a township officer does not see the other township
+
     # drill-down: the cases behind a figure are the ledger rows of exactly those cases, with their positions
     behind = client.get(f"/v1/scorecards/{COUNTY}/cases", params={"period": "2025-10", "figure": "unowned_cases"},
                         headers=COUNTY_OFFICER).json()
