@@ -19,7 +19,7 @@ from services.reporting.domain.errors import ReportNotFound
 from services.reporting.domain.monthly import (
     MonthlyReport, content_hash, report_id, require_above, require_inside, require_own,
 )
-from services.runtime.aggregates import require, save_with_retry
+from services.runtime.aggregates import load, require, save_with_retry
 from services.runtime.auth import Actor
 from services.runtime.eventstore import ServiceApplication
 
@@ -141,10 +141,11 @@ class MonthlyReports:
             if len(page) < 1000:
                 break
             start = page[-1].id + 1
-        ids = list(dict.fromkeys(reports))
+        found = [load(self.app.repository, MonthlyReport, i) for i in dict.fromkeys(reports)]
+        kept = [r for r in found if r is not None]  # the store also holds published scorecards
         self.index.clear()
-        self.index.put([self._get(i) for i in ids])
-        return len(ids)
+        self.index.put(kept)
+        return len(kept)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _get(self, rid: Any) -> MonthlyReport:

@@ -17,9 +17,11 @@ from contracts.events.casework import (
     CaseDeadlinePassedV1, CaseEscalatedV1, CaseOwnersAssignedV1, CaseReturnedV1, CaseVerifiedV1,
 )
 from contracts.events.registry import OutOfSchoolChildIdentifiedV1, OutOfSchoolChildRetractedV1
-from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1, MonthlyReportSubmittedV1
+from contracts.events.reporting import (
+    MonthlyReportDueV1, MonthlyReportOverdueV1, MonthlyReportSubmittedV1, ScorecardPublishedV1,
+)
 from services.reporting.adapters.publishing import facts_from, to_contract
-from services.reporting.bootstrap import api, reports_for
+from services.reporting.bootstrap import api, reports_for, scorecards_for
 from services.reporting.settings import ReportingSettings
 from services.runtime.clock import FixedClock
 from services.runtime.testing import auth
@@ -37,14 +39,15 @@ def stack(database_url, tmp_path_factory):
     clock = FixedClock(NOV_1)
     settings = ReportingSettings(database_url=database_url, env="test", data_dir=tmp_path_factory.mktemp("var"))
     app, runtime = api(settings, clock=clock)
+    reports = reports_for(runtime, settings)
     with TestClient(app) as c:
-        yield c, clock, reports_for(runtime, settings)
+        yield c, clock, reports, scorecards_for(runtime, settings, reports)
     runtime.close()
 
 
 @pytest.fixture
 def client(stack, feed, reporting_db):
-    c, clock, _ = stack
+    c, clock, _, _ = stack
     clock.set(NOV_1)
     with reporting_db.transaction() as conn:
         conn.execute("TRUNCATE scorecard_config")
@@ -266,7 +269,7 @@ def test_outside_the_jurisdiction_is_refused(client, seeded):
 
 
 def test_a_late_monthly_report_is_flagged_and_published_for_notifications(stack, client, seeded):
-    _, clock, reports = stack
+    _, clock, reports, cards = stack
     assert client.post("/v1/reports/seal", params={"month": "2025-10"}, headers=ADMIN).json()["sealed"] == 8  # province, prefecture, county, 2 townships, 3 schools
     items = client.get("/v1/reports", params={"month": "2025-10"}, headers=ADMIN).json()["items"]
     by_code = {(r["code"], r["school_id"]): r for r in items}
@@ -292,6 +295,14 @@ def test_a_late_monthly_report_is_flagged_and_published_for_notifications(stack,
     [submitted] = [p for p in published if isinstance(p, MonthlyReportSubmittedV1)]
     assert submitted.on_time and submitted.code == T1
     assert all("name" not in p.model_dump() for p in published if p is not None)
+
+    # the day after the due day the scorecards are published once, ranked per level; the index rebuild skips them
+    assert cards.publish("2025-10") == 8 and cards.publish("2025-10") == 0
+    cards_published = [p for p in (to_contract(e, facts) for e in _events(reports.app))
+                       if isinstance(p, ScorecardPublishedV1)]
+    townships = sorted((p.rank, p.code) for p in cards_published if p.level == "township")
+    assert [r for r, _ in townships] in ([1, 2], [1, 1]) and {p.ranked for p in cards_published if p.level == "school"} == {3}
+    assert reports.rebuild_index() == 8
 
 
 def _events(app):
