@@ -73,6 +73,7 @@ class Reconciliation(SimulationBase):
             time.sleep(0.5)
         rows += self.ledger_rows()
         rows += self.report_rows()
+        rows += self.scorecard_rows()
         rows.append(Row("attendance", "all", "absent (closed days)", self.stats.absent_expected,
                         self.stats.absent_reported))
         rows.append(Row("attendance", "all", "school days closed", len(self.school_days) * sum(
@@ -99,6 +100,23 @@ class Reconciliation(SimulationBase):
             rows.append(Row("ledger", county.code, "rows", len(mine), len(got)))
             rows.append(Row("ledger", county.code, "rows with expected status", len(mine), same))
         return rows
+
+    def scorecard_rows(self) -> list[Row]:
+        """Each county's scorecard figures this month (the ranking of its prefecture's counties) against the truth."""
+        expected = self.truth.scorecards(self.now)
+        province = self.api.token("province_officer", self.o.province)
+        reported: dict[str, dict[str, Any] | None] = {code: None for code in expected}
+        for prefecture in sorted({code[:4] for code in expected}):
+            try:
+                body = self.api.get("reporting", f"/v1/scorecards/{prefecture}", province,
+                                    params={"period": f"{self.now:%Y-%m}", "level": "county"})
+            except ApiError as exc:
+                self.stats.api_errors.append(f"scorecards unavailable: {exc}"[:300])
+                continue
+            for unit in body.get("ranking", []):
+                if unit.get("code") in reported:
+                    reported[unit["code"]] = {k: f["value"] for k, f in unit["figures"].items()}
+        return compare("scorecard", expected, reported, ("dropout_rate", "return_rate", "overdue_deadlines"))
 
     def report_rows(self) -> list[Row]:
         rows: list[Row] = []

@@ -286,6 +286,18 @@ class Truth:
                 out[county]["special_groups"][g] += 1
         return {county: {**dict(f.pop("_c")), **{k: dict(v) for k, v in f.items()}} for county, f in out.items()}
 
+    def scorecards(self, now: datetime) -> dict[str, dict[str, Any]]:
+        """Per county: the scorecard figures reporting must show at `now` (rates as reporting rounds them)."""
+        out = {}
+        for county, f in self.figures(now).items():
+            confirmed, returned, enrolled = f["confirmed_dropouts"], f["returned"], f["enrolled"]
+            out[county] = {
+                "dropout_rate": round(confirmed / enrolled, 6) if enrolled else None,
+                "return_rate": round(returned / (returned + confirmed), 6) if returned + confirmed else None,
+                "overdue_deadlines": f["overdue_deadlines"],
+            }
+        return out
+
     def findings(self, as_of: date) -> list[tuple[str, str, tuple[str, ...]]]:
         """The registry's open findings as a comparison run on `as_of` leaves them: county, kind, special groups
         (reporting counts each kind and the groups of the children found)."""

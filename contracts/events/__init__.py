@@ -10,6 +10,7 @@ from contracts.events.notifications import (
     NotificationDeliverySentV1,
     NotificationSentV1,
 )
+from contracts.events import reporting  # noqa: F401  (registers the reporting contracts)
 
 __all__ = [
     "AbsenceRecordedV1",

@@ -6,17 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 from services.reporting.adapters.monthly_figures import MonthFigures
+from services.reporting.adapters.publishing import facts_from, to_contract
 from services.reporting.adapters.queries import ReportingQueries
+from services.reporting.adapters.scorecards import ScorecardConfig
 from services.reporting.adapters.report_index import ReportIndex
 from services.reporting.adapters.schema import install
 from services.reporting.application.monthly import MonthlyReports, ReportsApplication
 from services.reporting.application.reading import Reading
+from services.reporting.application.scorecards import Scorecards
 from services.reporting.entrypoints import scheduler
 from services.reporting.entrypoints.api import create_app
 from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
 from services.reporting.settings import ReportingSettings
-from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, scheduler_claim
+from contracts import topics
+from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
 from services.runtime.process import StopFlag
@@ -31,13 +35,20 @@ def reports_for(runtime: Runtime, settings: ReportingSettings) -> MonthlyReports
                           runtime.clock)
 
 
+def scorecards_for(runtime: Runtime, settings: ReportingSettings, reports: MonthlyReports) -> Scorecards:
+    """The scorecard use cases on the read models, the configuration table and the report store."""
+    return Scorecards(ReportingQueries(runtime.db, runtime.clock), ScorecardConfig(runtime.db), runtime.clock,
+                      settings.reporting_due_day, reports.app)
+
+
 def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[Any, Runtime]:
     settings = settings or ReportingSettings()
     runtime = build_runtime(SERVICE, "api", settings, clock)
     install(runtime.db)
     runtime.db.execute_script(OFFSETS_DDL)
     reads = Reading(ReportingQueries(runtime.db, runtime.clock), runtime.clock, settings.reporting_targets)
-    return create_app(runtime, reads, reports_for(runtime, settings)), runtime
+    reports = reports_for(runtime, settings)
+    return create_app(runtime, reads, reports, scorecards_for(runtime, settings, reports)), runtime
 
 
 def api_factory() -> Any:
@@ -51,6 +62,16 @@ def run_api() -> None:
     run_api_workers(SERVICE, settings, lambda: api(settings), "services.reporting.bootstrap:api_factory")
 
 
+def run_relay_process() -> None:
+    """Publishes the report store's events (monthly reports, scorecards) on reporting's topic."""
+    settings = ReportingSettings()
+    runtime = build_runtime(SERVICE, "relay", settings)
+    install(runtime.db)
+    app = event_store(runtime, ReportsApplication)
+    run_relay(runtime, app, topics.REPORTING,
+              lambda e: to_contract(e, facts_from(app), settings.reporting_due_day))
+
+
 def run_consumer_process() -> None:
     settings = ReportingSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
@@ -61,15 +82,18 @@ def run_consumer_process() -> None:
 
 
 def run_scheduler() -> None:
-    """Seals last month's reports once the month is over, and restates sealed months once a day."""
+    """Seals last month's reports once the month is over, restates sealed months once a day, reminds units whose
+    report is due, marks late ones overdue, and publishes last month's scorecards after the due day."""
     settings = ReportingSettings()
     runtime = build_runtime(SERVICE, "scheduler", settings)
     runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
     install(runtime.db)
-    scheduler.run(reports_for(runtime, settings), clock=runtime.clock, logger=runtime.logger,
+    reports = reports_for(runtime, settings)
+    scheduler.run(reports, clock=runtime.clock, logger=runtime.logger,
                   root=settings.reporting_root, interval_s=settings.reporting_seal_check_s,
-                  should_stop=StopFlag().install(), claim=scheduler_claim(runtime),
-                  metrics=runtime.metrics)
+                  should_stop=StopFlag().install(), claim=scheduler_claim(runtime), metrics=runtime.metrics,
+                  cards=scorecards_for(runtime, settings, reports),
+                  due_day=settings.reporting_due_day, remind_days=settings.reporting_remind_days)
 
 
 def operator(role: str) -> Operator:
@@ -81,4 +105,4 @@ def operator(role: str) -> Operator:
 
 
 cli = build_cli(operator)
-ROLES = {"api": run_api, "consumer": run_consumer_process, "scheduler": run_scheduler}
+ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler}

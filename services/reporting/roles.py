@@ -37,8 +37,14 @@ MATRIX = RoleMatrix({
     "POST /v1/reports/{report_id}/submit": Allow("school_staff", *OFFICERS, note="only the report's own unit"),
     "POST /v1/reports/{report_id}/approve": Allow(*OFFICERS, note="only the level above"),
     "POST /v1/reports/{report_id}/send-back": Allow(*OFFICERS, note="only the level above"),
+    "GET /v1/scorecards/{code}": Allow(*READERS, note="units inside the caller's own jurisdiction"),
+    "GET /v1/scorecards/{township_code}/schools/{school_id}": Allow(*READERS, note="units inside the caller's own jurisdiction"),
+    "GET /v1/scorecards/{code}/cases": Allow(*READERS, note="the cases behind a figure, inside the caller's jurisdiction"),
+    "GET /v1/scorecards/config/{code}": Allow(*READERS, note="units inside the caller's own jurisdiction"),
+    "PUT /v1/scorecards/config/{code}": Allow(At("province_officer", 2), At("prefecture_officer", 4),
+                                              note="a new version from a day on, inside the caller's jurisdiction"),
     "GET /": Public("a redirect to the dashboard page"),
     "GET /ui/{page}": Public(PAGE),
     "GET /ui/static/{name}": Public(PAGE),
 }, service="reporting")
-WITHOUT_REPORTS = MATRIX.without("/v1/reports")
+WITHOUT_REPORTS = MATRIX.without("/v1/reports").without("/v1/scorecards")

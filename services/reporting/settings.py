@@ -14,3 +14,5 @@ class ReportingSettings(ServiceSettings):
     )
     reporting_root: str = Field("", description="Jurisdiction prefix whose monthly reports are sealed ('' = all)")
     reporting_seal_check_s: float = Field(60.0, gt=0, description="How often the scheduler looks for months to seal")
+    reporting_due_day: int = Field(5, ge=1, le=28, description="Monthly reports are due by this day of the next month (月报告制度)")
+    reporting_remind_days: int = Field(3, ge=0, le=27, description="Days before the due day from which a waiting unit is reminded once")

@@ -18,6 +18,7 @@ from contracts.events.casework import (
     ReturnNoticeIssuedV1,
 )
 from contracts.events.registry import StudentErasedV1
+from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1
 from services.notifications.application import NotificationsApp
 from services.notifications.application.dispatch import Dispatcher, Request
 from services.notifications.application.ports import Channel
@@ -42,6 +43,10 @@ from services.runtime.consumer import Message
 from services.runtime.eventstore import loads
 
 SERVICE = "notifications"
+# 月报告制度: who is reminded of a unit's report, and who hears when it is late (the directory holds township and
+# county officers: a county's or prefecture's own report is chased above the directory, by the reporting pages).
+REPORT_DUE_ROLES = {"school": TOWNSHIP_OFFICER, "township": TOWNSHIP_OFFICER, "county": COUNTY_OFFICER}
+REPORT_OVERDUE_ROLES = {"school": TOWNSHIP_OFFICER, "township": COUNTY_OFFICER}
 # Who besides the owners hears of each legal step (依法控辍): the township orders, the justice office writes.
 LEGAL_STEP_ROLES = {
     "return_notice": (),
@@ -263,4 +268,36 @@ class NotificationPolicies:
             dispatch.to_role(request(template), role, p.township_code)  # type: ignore[attr-defined]
         if county:
             dispatch.to_role(request(t.LEGAL_STEP_COUNTY), COUNTY_OFFICER, p.township_code)  # type: ignore[attr-defined]
+        return dispatch.aggregates()
+
+    def _report_request(self, message: Message, template: str) -> tuple[Request, dict[str, Any]]:
+        p = message.payload  # type: ignore[attr-defined]
+        facts = {"unit": t.unit_label(p.level, p.code, p.school_id), "month": t.month_label(p.month),
+                 "due_on": t.local_day(p.due_on)}
+        actor = system_actor(SERVICE, p.code)
+        meta = actor.meta(message.envelope.correlationid, self.clock.now(), causation_id=message.envelope.id)
+        return Request(p.report_id, template, p.code, None, None, facts), meta
+
+    @loads(lambda message: [])
+    def when_monthly_report_due_remind_the_unit(self, message: Message) -> list[Any]:
+        """月报告制度: the unit whose report is still waiting is reminded before the due day."""
+        p: MonthlyReportDueV1 = message.payload  # type: ignore[assignment]
+        role = REPORT_DUE_ROLES.get(p.level)
+        if role is None:
+            return []
+        request, meta = self._report_request(message, t.MONTHLY_REPORT_DUE)
+        dispatch = self.dispatcher.begin(meta)
+        dispatch.to_role(request, role, p.code)
+        return dispatch.aggregates()
+
+    @loads(lambda message: [])
+    def when_monthly_report_overdue_tell_the_level_above(self, message: Message) -> list[Any]:
+        """A report not submitted by the due day: the level above hears of it, to chase its unit."""
+        p: MonthlyReportOverdueV1 = message.payload  # type: ignore[assignment]
+        role = REPORT_OVERDUE_ROLES.get(p.level)
+        if role is None:
+            return []
+        request, meta = self._report_request(message, t.MONTHLY_REPORT_OVERDUE)
+        dispatch = self.dispatcher.begin(meta)
+        dispatch.to_role(request, role, p.parent_code)
         return dispatch.aggregates()

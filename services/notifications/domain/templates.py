@@ -17,6 +17,8 @@ CASE_ESCALATED_OWNER = "case_escalated_owner"
 CASE_ESCALATED_TOWNSHIP = "case_escalated_township"
 CASE_ESCALATED_JUSTICE = "case_escalated_justice"
 LEGAL_STEP_COUNTY = "legal_step_county"
+MONTHLY_REPORT_DUE = "monthly_report_due"
+MONTHLY_REPORT_OVERDUE = "monthly_report_overdue"
 
 _REPORT = (
     "【辍学报告】{recipient}：{township_code} 辖区学生 {student_name} 自{first_day}起连续{days}个上学日无故缺勤，"
@@ -41,6 +43,10 @@ TEMPLATES = {
         "【依法控辍·县级知悉】{recipient}：{township_code} 辖区学生 {student_name} 的案件已进入“{step_name}”阶段"
         "{document}{deadline}，请督导乡镇和学校依法推进。"
     ),
+    MONTHLY_REPORT_DUE: "【月报提醒】{recipient}：{unit}{month}的控辍保学月报尚未上报，请于{due_on}前完成上报（月报告制度）。",
+    MONTHLY_REPORT_OVERDUE: (
+        "【月报逾期】{recipient}：{unit}{month}的控辍保学月报已超过报送期限（{due_on}）仍未上报，请督促其立即上报。"
+    ),
 }
 
 STEP_NAMES = {
@@ -59,6 +65,17 @@ SLOT_NAMES = {
     "subject_teacher": "教育线·任课教师",
 }
 UNKNOWN_STUDENT = "（姓名待学籍登记）"
+UNIT_LEVELS = {"school": "学校", "township": "乡镇（街道）", "county": "县（区）", "prefecture": "市（州）", "province": "省"}
+
+
+def unit_label(level: str, code: str, school_id: str | None) -> str:
+    """A reporting unit as people read it in a reminder: its level and code (or school id)."""
+    return f"{UNIT_LEVELS.get(level, '辖区')} {school_id or code} "
+
+
+def month_label(month: str) -> str:
+    year, _, m = month.partition("-")
+    return f"{year}年{int(m)}月"
 
 
 def render(template: str, **fields: str) -> str:

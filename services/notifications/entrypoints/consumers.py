@@ -15,10 +15,11 @@ from contracts.events.casework import (
     ReturnNoticeIssuedV1,
 )
 from contracts.events.registry import StudentErasedV1
+from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1
 from services.notifications.application.policies import NotificationPolicies
 from services.runtime.consumer import Policy
 
-TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK]
+TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK, topics.REPORTING]
 
 
 def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
@@ -36,4 +37,6 @@ def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
         CorrectionOrderIssuedV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
         LegalDocumentsIssuedV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
         CourtReferralMadeV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
+        MonthlyReportDueV1: bound.when_monthly_report_due_remind_the_unit,
+        MonthlyReportOverdueV1: bound.when_monthly_report_overdue_tell_the_level_above,
     }

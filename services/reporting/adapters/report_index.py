@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS monthly_reports (
     current_hash text NOT NULL, restatements int NOT NULL, sealed_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL
 );
+ALTER TABLE monthly_reports ADD COLUMN IF NOT EXISTS submitted_at timestamptz;  -- the first submission (scorecards)
 CREATE INDEX IF NOT EXISTS monthly_reports_month_code ON monthly_reports (month, code text_pattern_ops);
 """
 
@@ -60,11 +61,13 @@ class ReportIndex:
         with self.db.transaction() as conn:
             for r in reports:
                 conn.execute(
-                    "INSERT INTO monthly_reports VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                    "INSERT INTO monthly_reports (report_id, month, unit, code, school_id, level, name, parent_unit, status, "
+                    "content_hash, current_hash, restatements, sealed_at, updated_at, submitted_at) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
                     "ON CONFLICT (report_id) DO UPDATE SET status = EXCLUDED.status, "
                     "current_hash = EXCLUDED.current_hash, restatements = EXCLUDED.restatements, "
-                    "updated_at = EXCLUDED.updated_at",
+                    "updated_at = EXCLUDED.updated_at, submitted_at = EXCLUDED.submitted_at",
                     (r.id, r.month, r.unit, r.code, r.school_id, r.level, r.name, parent_unit(r.unit, r.code),
                      r.status, r.content_hash, r.current_hash, len(r.restatements), r.sealed_at,
-                     r.modified_on),
+                     r.modified_on, getattr(r, "submitted_at", None)),
                 )

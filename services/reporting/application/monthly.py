@@ -7,17 +7,19 @@ later correction about the month shows up as a restatement while the sealed stat
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from eventsourcing.utils import register_topic
 
 from services.reporting.application.ports import MonthFigures, ReportIndex
+from services.reporting.adapters.queries import Scope
 from services.reporting.domain import monthly as monthly_domain
 from services.reporting.domain.errors import ReportNotFound
 from services.reporting.domain.monthly import (
     MonthlyReport, content_hash, report_id, require_above, require_inside, require_own,
 )
-from services.runtime.aggregates import require, save_with_retry
+from services.runtime.aggregates import load, require, save_with_retry
 from services.runtime.auth import Actor
 from services.runtime.eventstore import ServiceApplication
 
@@ -74,6 +76,24 @@ class MonthlyReports:
             self.index.put(changed)
         return len(changed)
 
+    # -- reminders and lateness --------------------------------------------------------------------
+    def chase(self, month: str, today: Any, due_day: int = 5, remind_days: int = 3, root: str = "") -> dict[str, int]:
+        """Reminds waiting units from ``remind_days`` before the due day; marks them overdue the day after it."""
+        due = monthly_domain.due_on(month, due_day)
+        if today < due - timedelta(days=remind_days):
+            return {"reminded": 0, "overdue": 0}
+        now = self.clock.now().isoformat()
+        done = {"reminded": 0, "overdue": 0}
+        for row in self.index.list(Scope(root), month):
+            if row["status"] not in ("sealed", "sent_back"):
+                continue
+            report = self._get(row["report_id"])
+            changed = report.mark_overdue(due, now) if today > due else report.remind(due, now)
+            if changed:
+                self.app.save(report)
+                done["overdue" if today > due else "reminded"] += 1
+        return done
+
     # -- bottom-up workflow ----------------------------------------------------------------------
     def submit(self, rid: str, actor: Actor) -> dict[str, Any]:
         def attempt() -> MonthlyReport:
@@ -121,10 +141,11 @@ class MonthlyReports:
             if len(page) < 1000:
                 break
             start = page[-1].id + 1
-        ids = list(dict.fromkeys(reports))
+        found = [load(self.app.repository, MonthlyReport, i) for i in dict.fromkeys(reports)]
+        kept = [r for r in found if r is not None]  # the store also holds published scorecards
         self.index.clear()
-        self.index.put([self._get(i) for i in ids])
-        return len(ids)
+        self.index.put(kept)
+        return len(kept)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _get(self, rid: Any) -> MonthlyReport:

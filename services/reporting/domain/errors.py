@@ -38,3 +38,9 @@ class BadSort(InvalidInput):
 
 class NothingToShow(NotFound):
     """A case, or figures of a unit, that do not exist inside the caller's jurisdiction (or did not then)."""
+
+
+class ScorecardInputError(InvalidInput):
+    """A scorecard period, figure or configuration value that cannot be right; ``rule`` names the field."""
+
+    code = "invalid_scorecard_input"

@@ -12,6 +12,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from services.reporting.domain.calendar import start_of
+from services.runtime.clock import CHINA
 from services.reporting.domain.errors import ReportError, ReportForbidden
 
 NAMESPACE = uuid.UUID("6f1d3c2e-7b0a-4c55-9a51-8a0e6f0b5e21")
@@ -34,6 +35,19 @@ def month_bounds(month: str) -> tuple[date, datetime]:
     first = date.fromisoformat(f"{month}-01")
     nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
     return first, start_of(nxt)
+
+
+def due_on(month: str, due_day: int = 5) -> date:
+    """The day a month's report must be submitted by (月报告制度: the 5th of the next month by default)."""
+    first = date.fromisoformat(f"{month}-01")
+    return date(first.year + (first.month == 12), first.month % 12 + 1, due_day)
+
+
+def parent_code(code: str, school_id: str | None) -> str | None:
+    """The division of the level above a unit (a school's: its township)."""
+    if school_id:
+        return code
+    return {4: code[:2], 6: code[:4], 9: code[:6]}.get(len(code))
 
 
 def parent_unit(unit: str, code: str) -> str | None:
@@ -84,6 +98,9 @@ class MonthlyReport(Aggregate):
         self.status = "sealed"
         self.history: list[dict[str, Any]] = [{"action": "sealed", "at": sealed_at, "by": "system"}]
         self.restatements: list[dict[str, Any]] = []
+        self.submitted_at: str | None = None  # the first submission: what timeliness is judged on
+        self.reminded_for: str | None = None
+        self.overdue_since: str | None = None
 
     @property
     def current_hash(self) -> str:
@@ -101,6 +118,7 @@ class MonthlyReport(Aggregate):
     @event("Submitted")
     def _submitted(self, by: str, role: str, at: str) -> None:
         self.status = "submitted"
+        self.submitted_at = self.submitted_at or at
         self.history.append({"action": "submitted", "at": at, "by": by, "role": role})
 
     def approve(self, by: str, role: str, at: str, children_pending: list[str]) -> None:
@@ -140,3 +158,39 @@ class MonthlyReport(Aggregate):
         self.restatements.append({"number": len(self.restatements) + 1, "figures": figures,
                                   "content_hash": content_hash, "positions": positions, "at": at, "changes": changes})
         self.history.append({"action": "restated", "at": at, "by": "system", "number": len(self.restatements)})
+
+    # -- reminders and lateness (the scheduler records them; notifications tells the unit and the level above)
+    @property
+    def waiting(self) -> bool:
+        """Not submitted yet (or sent back and not submitted again)."""
+        return self.status in ("sealed", "sent_back")
+
+    def on_time(self, due: date) -> bool | None:
+        """Submitted by the due day (China time): True/False; None while never submitted."""
+        if self.submitted_at is None:
+            return None
+        return datetime.fromisoformat(self.submitted_at).astimezone(CHINA).date() <= due
+
+    def remind(self, due: date, at: str) -> bool:
+        """Records one reminder per due day while the report waits for its unit."""
+        if not self.waiting or self.submitted_at is not None or self.reminded_for == due.isoformat():
+            return False
+        self._reminded(due_on=due.isoformat(), at=at)
+        return True
+
+    @event("Reminded")
+    def _reminded(self, due_on: str, at: str) -> None:
+        self.reminded_for = due_on
+        self.history.append({"action": "reminded", "at": at, "by": "system", "due_on": due_on})
+
+    def mark_overdue(self, due: date, at: str) -> bool:
+        """Records once that the due day passed without a submission."""
+        if self.submitted_at is not None or self.overdue_since is not None:
+            return False
+        self._overdue(due_on=due.isoformat(), at=at)
+        return True
+
+    @event("Overdue")
+    def _overdue(self, due_on: str, at: str) -> None:
+        self.overdue_since = at
+        self.history.append({"action": "overdue", "at": at, "by": "system", "due_on": due_on})

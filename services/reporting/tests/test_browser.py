@@ -116,6 +116,25 @@ def test_the_ledger_filters_and_opens_a_case_timeline_as_of_a_date(page, server)
     assert page.locator("#steps tr").count() < full
 
 
+def test_the_scorecard_ranks_a_level_and_drills_down_to_the_cases(page, server):
+    page.goto(f"{server}/ui/scorecards?code=52&period=2025-autumn")
+    rendered(page)
+    assert "考核评分" in page.title() and "综合得分" in page.inner_text("#score")
+    assert "辍学率" in page.inner_text("#figures") and "数据截至" in page.inner_text("#pos")
+    assert page.locator("#ranking tr").count() == 2  # header and the one prefecture
+    page.click("#figures button[data-figure=return_rate]")
+    page.wait_for_selector("body[data-drilled=return_rate]")
+    assert "劝返复学率" in page.inner_text("#drill-title") and "事件位置" in page.inner_text("#drill-pos")
+    rows = page.locator("#drill tr").count()
+    assert rows > 1 and page.locator("#drill a").count() == rows - 1
+    page.click("#ranking a")
+    rendered(page)
+    assert "code=5201" in page.url and page.locator("#ranking tr").count() == 3  # its two counties
+    page.locator("#figures button[data-figure=unowned_cases]").click()
+    page.wait_for_selector("body[data-drilled=unowned_cases]")
+    assert "双线责任人未落实个案" in page.inner_text("#drill-title")
+
+
 def test_a_caller_without_a_token_is_sent_to_sign_in(server, browser):
     context = browser.new_context()
     page = context.new_page()
@@ -164,7 +183,8 @@ def hostile(feed, server):
 def hostile_pages(school: str) -> list[str]:
     return ["/ui/dashboard?code=52", f"/ui/dashboard?code={COUNTY}", f"/ui/dashboard?code={TOWNSHIP}",
             f"/ui/dashboard?code={TOWNSHIP}&school={school}", "/ui/ledger?kind=cases", "/ui/ledger?kind=children",
-            "/ui/ledger?kind=suspected", f"/ui/case?id={CASE}", "/ui/reports?month=2025-09"]
+            "/ui/ledger?kind=suspected", f"/ui/case?id={CASE}", f"/ui/scorecards?code={TOWNSHIP}&period=2025-autumn",
+            "/ui/reports?month=2025-09"]
 
 
 def test_html_in_names_and_token_claims_renders_as_text_under_a_strict_csp(server, browser, hostile):

@@ -40,6 +40,19 @@ class Reports:
         self.restated.append(month)
         return 0
 
+    def chase(self, month: str, today, due_day: int, remind_days: int, root: str) -> dict[str, int]:
+        self.chased = getattr(self, "chased", []) + [(month, today)]
+        return {"reminded": 0, "overdue": 0} if today.day < 6 else {"reminded": 0, "overdue": 2}
+
+
+class Cards:
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    def publish(self, period: str, root: str) -> int:
+        self.published.append(period)
+        return 3
+
 
 def test_the_scheduler_seals_last_month_every_tick_restates_once_a_day_and_outlives_a_failure() -> None:
     reports, log = Reports(), Log()
@@ -50,6 +63,17 @@ def test_the_scheduler_seals_last_month_every_tick_restates_once_a_day_and_outli
     assert events == ["scheduler_started", "monthly_reports_retrying", "monthly_reports_sealed",
                       "monthly_reports_checked", "scheduler_stopped"]
     assert dict(log.lines[2][1]) == {"month": "2025-09", "reports": 5}
+
+
+def test_after_the_due_day_late_units_are_chased_and_scorecards_published() -> None:
+    reports, log, cards = Reports(), Log(), Cards()
+    reports.sealed.append("before")  # no outage this time
+    scheduler.run(reports, clock=FixedClock(datetime(2025, 10, 6, 2, 0, tzinfo=timezone.utc)), logger=log,  # type: ignore[arg-type]
+                  root="52", interval_s=0, should_stop=lambda: len(reports.sealed) >= 2, cards=cards)
+    assert reports.chased == [("2025-09", date(2025, 10, 6))] and cards.published == ["2025-09"]
+    chased = dict(next(f for e, f in log.lines if e == "monthly_reports_chased"))
+    assert chased == {"month": "2025-09", "reminded": 0, "overdue": 2}
+    assert dict(next(f for e, f in log.lines if e == "scorecards_published")) == {"month": "2025-09", "scorecards": 3}
 
 
 def test_last_month_is_the_month_before_today() -> None:

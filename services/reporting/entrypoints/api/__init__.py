@@ -7,14 +7,16 @@ from fastapi import FastAPI
 
 from services.reporting.application.monthly import MonthlyReports
 from services.reporting.application.reading import Reading
-from services.reporting.entrypoints.api import bi, dashboards, ledgers, pages, reports
+from services.reporting.application.scorecards import Scorecards
+from services.reporting.entrypoints.api import bi, dashboards, ledgers, pages, reports, scorecards
 from services.reporting.roles import MATRIX, WITHOUT_REPORTS
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, reads_router
 from services.runtime.web import seal
 
 
-def create_app(runtime: Runtime, reads: Reading, monthly: MonthlyReports | None = None) -> FastAPI:
+def create_app(runtime: Runtime, reads: Reading, monthly: MonthlyReports | None = None,
+               cards: Scorecards | None = None) -> FastAPI:
     """The reporting API over its reading use cases (and, when given, the monthly report use cases)."""
     app = base_app(
         runtime,
@@ -30,5 +32,7 @@ def create_app(runtime: Runtime, reads: Reading, monthly: MonthlyReports | None 
     app.include_router(bi.router(reads))
     if monthly is not None:
         app.include_router(reports.router(monthly))
+    if cards is not None:
+        app.include_router(scorecards.router(cards))
     pages.mount(app)
     return seal(app)
