@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from functools import partial
 from typing import Any
 
@@ -37,16 +36,11 @@ from services.notifications.entrypoints.api.delivery import DeliveryApi
 from services.notifications.entrypoints.consumers import TOPICS, policies
 from services.notifications.entrypoints.scheduler import run_delivery
 from services.notifications.settings import NotificationsSettings
-from services.runtime.bootstrap import (
-    Runtime,
-    build_runtime,
-    run_consumer,
-    run_relay,
-    serve,
-)
+from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay
+from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.consumer import EventSink
-from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
+from services.runtime.scheduling import stoppable_sleep
 
 SERVICE = "notifications"
 CONSUMER = "notifications"
@@ -117,8 +111,7 @@ def delivery_api(settings: NotificationsSettings, runtime: Runtime, store: Notif
 
 def build_store(settings: NotificationsSettings, runtime: Runtime) -> NotificationsApp:
     """The notifications event store, with its delivery records in the same schema."""
-    app: NotificationsApp = build_application(partial(NotificationsApp, records=PostgresRecords(runtime.db)),  # type: ignore[arg-type]
-                                              settings, SERVICE)
+    app: NotificationsApp = event_store(runtime, partial(NotificationsApp, records=PostgresRecords(runtime.db)))  # type: ignore[arg-type]
     return app
 
 
@@ -130,9 +123,15 @@ def api(settings: NotificationsSettings | None = None) -> tuple[Any, Runtime]:
     return create_app(runtime, store, directory, delivery_api(settings, runtime, store)), runtime
 
 
+def api_factory() -> Any:
+    """One API worker's app (uvicorn ``factory=True``): each worker builds its own runtime and pools."""
+    return api()[0]
+
+
 def run_api() -> None:
-    app, runtime = api()
-    serve(app, runtime)
+    """Serves the API; ``BAOXUE_API_WORKERS`` > 1 runs that many uvicorn worker processes on the port."""
+    settings = NotificationsSettings()
+    run_api_workers(SERVICE, settings, lambda: api(settings), "services.notifications.bootstrap:api_factory")
 
 
 def run_relay_process() -> None:
@@ -161,14 +160,8 @@ def run_delivery_process() -> None:
     runtime = build_runtime(SERVICE, "scheduler", settings)
     runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
     stop = StopFlag().install()
-
-    def sleep(seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not stop() and time.monotonic() < deadline:
-            time.sleep(min(0.5, seconds))
-
-    worker = delivery_worker(settings, runtime, build_store(settings, runtime))
-    run_delivery(worker, runtime.logger, stop, sleep, settings.delivery_poll_s)
+    worker = delivery_worker(settings, runtime, build_store(settings, runtime))  # rows are claimed by lease: replicas share
+    run_delivery(worker, runtime.logger, stop, stoppable_sleep(stop), settings.delivery_poll_s, metrics=runtime.metrics)
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,
