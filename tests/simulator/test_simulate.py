@@ -21,9 +21,11 @@ def test_a_tiny_term_reconciles_exactly(faults):
     assert "RECONCILED" in result.output
 
 
-def test_a_tiny_term_with_two_copies_of_every_consumer_reconciles_through_the_faults():
-    """The second copy waits as a hot standby (or shares partitions, once the runtime spreads them): killing either
-    copy, as the campaign does, loses nothing."""
-    result = CliRunner().invoke(app, TINY + ["--admitted", "0", "--faults", "--replicas", "consumer=2"])
+def test_a_tiny_term_with_replicas_of_every_process_reconciles_through_the_faults():
+    """Issue 16: three copies of every consumer (sharing its partitions by leases) and two of every API, relay and
+    scheduler; the campaign SIGKILLs and restarts each copy of each process mid-run, restarts the broker and
+    PostgreSQL, and the term still reconciles with its ground truth: nothing lost, nothing doubled."""
+    result = CliRunner().invoke(app, TINY + ["--admitted", "0", "--faults", "--replicas",
+                                             "consumer=3,api=2,relay=2,scheduler=2"])
     assert result.exit_code == 0, result.output[-6000:]
     assert "RECONCILED" in result.output
