@@ -3,15 +3,20 @@ use cases handed to the API, the projection consumer, the month-end scheduler or
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from services.reporting.adapters.exchange import Mapping
+from services.reporting.adapters.inspection_index import InspectionIndex
 from services.reporting.adapters.monthly_figures import MonthFigures
 from services.reporting.adapters.queries import ReportingQueries
 from services.reporting.adapters.report_index import ReportIndex
 from services.reporting.adapters.schema import install
+from services.reporting.application.exchange import ProvincialExchange
+from services.reporting.application.inspections import Inspections, InspectionsApplication
 from services.reporting.application.monthly import MonthlyReports, ReportsApplication
 from services.reporting.application.reading import Reading
-from services.reporting.entrypoints import scheduler
+from services.reporting.entrypoints import inspection_scheduler, scheduler
 from services.reporting.entrypoints.api import create_app
 from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
@@ -31,13 +36,20 @@ def reports_for(runtime: Runtime, settings: ReportingSettings) -> MonthlyReports
                           runtime.clock)
 
 
+def inspections_for(runtime: Runtime, settings: ReportingSettings) -> Inspections:
+    """The inspection use cases on their own event store (table inspections_events) and their index."""
+    app = build_application(InspectionsApplication, settings, SERVICE)
+    return Inspections(app, InspectionIndex(runtime.db), runtime.clock, settings.inspection_remind_days)
+
+
 def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[Any, Runtime]:
     settings = settings or ReportingSettings()
     runtime = build_runtime(SERVICE, "api", settings, clock)
     install(runtime.db)
     runtime.db.execute_script(OFFSETS_DDL)
     reads = Reading(ReportingQueries(runtime.db, runtime.clock), runtime.clock, settings.reporting_targets)
-    return create_app(runtime, reads, reports_for(runtime, settings)), runtime
+    return create_app(runtime, reads, reports_for(runtime, settings), inspections=inspections_for(runtime, settings),
+                      exchange=ProvincialExchange(reads, Mapping.load())), runtime
 
 
 def run_api() -> None:
@@ -55,14 +67,19 @@ def run_consumer_process() -> None:
 
 
 def run_scheduler() -> None:
-    """Seals last month's reports once the month is over, and restates sealed months once a day."""
+    """Seals last month's reports once the month is over, restates sealed months once a day; beside it, the
+    inspections' timer (rectification reminders, deadlines passed, escalation) in a thread."""
     settings = ReportingSettings()
     runtime = build_runtime(SERVICE, "scheduler", settings)
     runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
     install(runtime.db)
+    stop = StopFlag().install()
+    threading.Thread(target=inspection_scheduler.run, args=(inspections_for(runtime, settings),), daemon=True,
+                     kwargs={"logger": runtime.logger, "interval_s": settings.reporting_seal_check_s,
+                             "should_stop": stop}).start()
     scheduler.run(reports_for(runtime, settings), clock=runtime.clock, logger=runtime.logger,
                   root=settings.reporting_root, interval_s=settings.reporting_seal_check_s,
-                  should_stop=StopFlag().install())
+                  should_stop=stop)
 
 
 def operator(role: str) -> Operator:

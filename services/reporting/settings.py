@@ -14,3 +14,5 @@ class ReportingSettings(ServiceSettings):
     )
     reporting_root: str = Field("", description="Jurisdiction prefix whose monthly reports are sealed ('' = all)")
     reporting_seal_check_s: float = Field(60.0, gt=0, description="How often the scheduler looks for months to seal")
+    inspection_remind_days: tuple[int, ...] = Field(
+        (7, 3, 1), description="JSON list: days before a rectification deadline on which the inspected unit is reminded")

@@ -38,3 +38,24 @@ class BadSort(InvalidInput):
 
 class NothingToShow(NotFound):
     """A case, or figures of a unit, that do not exist inside the caller's jurisdiction (or did not then)."""
+
+
+class InspectionError(Conflict):
+    """A rule of supervision inspections (409 unless the rule says otherwise: bad codes 422, unknown 404)."""
+
+    code = "inspection_rule"
+
+    def __init__(self, message: str, rule: str, status: int | None = None) -> None:
+        super().__init__(message, rule)
+        if status is not None:
+            self.status = status
+
+
+class InspectionForbidden(InspectionError):
+    """An inspection rule about who may act (the inspecting level judges, the inspected unit reports)."""
+
+    status = 403
+
+
+class InspectionNotFound(NotFound):
+    """No inspection of that id (or not inside the caller's jurisdiction)."""

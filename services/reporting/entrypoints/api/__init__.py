@@ -5,24 +5,32 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.reporting.application.exchange import ProvincialExchange
+from services.reporting.application.inspections import Inspections
 from services.reporting.application.monthly import MonthlyReports
 from services.reporting.application.reading import Reading
 from services.reporting.entrypoints.api import bi, dashboards, ledgers, pages, reports
+from services.reporting.entrypoints.api import exchange as exchange_routes
+from services.reporting.entrypoints.api import inspections as inspection_routes
 from services.reporting.roles import MATRIX, WITHOUT_REPORTS
 from services.runtime.bootstrap import Runtime, base_app
 from services.runtime.readaudit import ReadAudit, reads_router
 from services.runtime.web import seal
 
 
-def create_app(runtime: Runtime, reads: Reading, monthly: MonthlyReports | None = None) -> FastAPI:
-    """The reporting API over its reading use cases (and, when given, the monthly report use cases)."""
+def create_app(runtime: Runtime, reads: Reading, monthly: MonthlyReports | None = None, *,
+               inspections: Inspections | None = None, exchange: ProvincialExchange | None = None) -> FastAPI:
+    """The reporting API over its reading use cases (and, when given, monthly reports, inspections, exchange)."""
+    matrix = MATRIX if monthly is not None else WITHOUT_REPORTS
+    if inspections is None or exchange is None:
+        matrix = matrix.without("/v1/inspections").without("/v1/exchange")
     app = base_app(
         runtime,
         title="Baoxue reporting (台账与统计)",
         description="Ledgers, per-level dashboards, case timelines, monthly reports and the BI feed. "
         "Every request needs a bearer token; every answer is limited to the caller's jurisdiction.",
         errors={},
-        roles=MATRIX if monthly is not None else WITHOUT_REPORTS,
+        roles=matrix,
     )
     app.state.read_audit = ReadAudit(runtime.db, runtime.clock)
     app.include_router(ledgers.router(reads))
@@ -31,5 +39,8 @@ def create_app(runtime: Runtime, reads: Reading, monthly: MonthlyReports | None 
     app.include_router(bi.router(reads))
     if monthly is not None:
         app.include_router(reports.router(monthly))
+    if inspections is not None and exchange is not None:
+        app.include_router(inspection_routes.router(inspections))
+        app.include_router(exchange_routes.router(exchange))
     pages.mount(app)
     return seal(app)
