@@ -88,12 +88,13 @@ class Inspection(Aggregate):
             if {k: old[k] for k in facts} == facts:
                 return False
             raise InspectionError(f"问题 {finding_id} 已以不同内容登记", "finding_once")
-        self._finding_recorded(finding_id=finding_id, by_role=by_role, at=at, **facts)
+        self._finding_recorded(finding_id=finding_id, inspection_code=self.code, by_role=by_role, at=at, **facts)
         return True
 
     @event("FindingRecorded")
-    def _finding_recorded(self, finding_id: str, unit_code: str, school_id: str | None, description_code: str,
-                          severity: str, evidence: list[dict[str, str]], by_role: str, at: str) -> None:
+    def _finding_recorded(self, finding_id: str, inspection_code: str, unit_code: str, school_id: str | None,
+                          description_code: str, severity: str, evidence: list[dict[str, str]], by_role: str,
+                          at: str) -> None:
         self.findings[finding_id] = {
             "finding_id": finding_id, "unit_code": unit_code, "school_id": school_id,
             "description_code": description_code, "severity": severity, "evidence": evidence,
@@ -186,11 +187,13 @@ class Inspection(Aggregate):
         due = sorted(d for d in days_before if 0 <= left <= d and d not in f["reminded"])
         if not due:
             return None
-        self._reminded(finding_id=finding_id, steps=due, days_left=left, at=at)
+        self._reminded(finding_id=finding_id, unit_code=f["unit_code"], school_id=f["school_id"],
+                       deadline=f["deadline"], steps=due, days_left=left, at=at)
         return left
 
     @event("RectificationReminded")
-    def _reminded(self, finding_id: str, steps: list[int], days_left: int, at: str) -> None:
+    def _reminded(self, finding_id: str, unit_code: str, school_id: str | None, deadline: str, steps: list[int],
+                  days_left: int, at: str) -> None:
         f = self.findings[finding_id]
         f["reminded"] = sorted({*f["reminded"], *steps})
         f["history"].append({"action": "reminded", "at": at, "days_left": days_left})
@@ -202,7 +205,8 @@ class Inspection(Aggregate):
             return None
         self._deadline_passed(finding_id=finding_id, deadline=f["deadline"], at=at)
         above = level_above(f["unit_code"], f["school_id"]) or f["unit_code"]
-        self._escalated(finding_id=finding_id, to_code=above, at=at)
+        self._escalated(finding_id=finding_id, unit_code=f["unit_code"], school_id=f["school_id"],
+                        deadline=f["deadline"], to_code=above, at=at)
         return above
 
     @event("DeadlinePassed")
@@ -212,7 +216,8 @@ class Inspection(Aggregate):
         f["history"].append({"action": "deadline_passed", "at": at, "deadline": deadline})
 
     @event("FindingEscalated")
-    def _escalated(self, finding_id: str, to_code: str, at: str) -> None:
+    def _escalated(self, finding_id: str, unit_code: str, school_id: str | None, deadline: str, to_code: str,
+                   at: str) -> None:
         f = self.findings[finding_id]
         f["escalated_to"] = to_code
         f["history"].append({"action": "escalated", "at": at, "to_code": to_code})
