@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 WEB = Path(__file__).parents[2] / "web"  # services/reporting/web: where `make web-assets` runs npm
 STATIC = WEB / "static"
 VENDOR = {"echarts.min.js": WEB / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
-PAGES = ("login", "dashboard", "ledger", "case", "reports")
+PAGES = ("login", "dashboard", "ledger", "case", "reports", "inspections")
 
 # Scripts only from this site, no inline script, eval or plugins; no framing, no <base> rewriting; Trusted Types:
 # the browser refuses any HTML string written into the page (app.js's default policy lets only "" through).
