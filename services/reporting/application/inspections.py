@@ -104,36 +104,44 @@ class Inspections:
 
     # -- the durable timer -----------------------------------------------------------------------
     def tick(self) -> dict[str, int]:
-        """Reminds pending findings near their deadline and escalates those past it (only while pending)."""
+        """Reminds pending findings near their deadline and escalates those past it (only while pending); one load
+        and one save per inspection, however many of its findings fall due."""
         today, done = self.clock.today(), {"reminded": 0, "escalated": 0}
-        horizon = max(self.remind_days, default=0)
-        for row in self.index.due(today, horizon):
+        due: dict[Any, list[str]] = {}
+        for row in self.index.due(today, max(self.remind_days, default=0)):
+            due.setdefault(row["inspection_id"], []).append(row["finding_id"])
+        for iid, fids in due.items():
             alerts: list[dict[str, Any]] = []
 
-            def act(i: Inspection, fid: str = row["finding_id"]) -> Inspection:
+            def attempt(iid: Any = iid, fids: list[str] = fids) -> Inspection:
                 alerts.clear()
-                f, at = i.finding(fid), self._now()
-                base = {"finding_id": fid, "inspection_id": i.id, "school_id": f["school_id"], "at": at}
-                deadline = f["deadline"]
-                above = i.pass_deadline(fid, today, at)
-                if above is not None:
-                    alerts.append({**base, "kind": "escalation", "step": deadline, "recipient_code": above,
-                                   "school_id": None, "days_left": None})
-                    alerts.append({**base, "kind": "overdue", "step": deadline, "recipient_code": f["unit_code"],
-                                   "days_left": None})
-                else:
-                    left = i.remind(fid, today, self.remind_days, at)
-                    if left is not None:
-                        alerts.append({**base, "kind": "reminder", "step": f"{deadline}:{left}",
-                                       "recipient_code": f["unit_code"], "days_left": left})
-                return i
+                inspection = self._get(iid)
+                for fid in fids:
+                    alerts.extend(self._timer(inspection, fid, today))
+                return inspection
 
-            inspection = save_with_retry(lambda: act(self._get(row["inspection_id"])), self.app.save)
+            inspection = save_with_retry(attempt, self.app.save)
             self.index.put([inspection])
             self.index.alert(alerts)
-            for a in alerts:
-                done["escalated" if a["kind"] == "escalation" else "reminded"] += a["kind"] != "overdue"
+            done["reminded"] += sum(a["kind"] == "reminder" for a in alerts)
+            done["escalated"] += sum(a["kind"] == "escalation" for a in alerts)
         return done
+
+    def _timer(self, i: Inspection, fid: str, today: date) -> list[dict[str, Any]]:
+        """One finding's turn of the timer: escalation after the deadline, else a reminder when one is due."""
+        f, at = i.finding(fid), self._now()
+        base = {"finding_id": fid, "inspection_id": i.id, "school_id": f["school_id"], "at": at}
+        deadline = f["deadline"]
+        above = i.pass_deadline(fid, today, at)
+        if above is not None:
+            return [{**base, "kind": "escalation", "step": deadline, "recipient_code": above, "school_id": None,
+                     "days_left": None},
+                    {**base, "kind": "overdue", "step": deadline, "recipient_code": f["unit_code"], "days_left": None}]
+        left = i.remind(fid, today, self.remind_days, at)
+        if left is None:
+            return []
+        return [{**base, "kind": "reminder", "step": f"{deadline}:{left}", "recipient_code": f["unit_code"],
+                 "days_left": left}]
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, actor: Actor, iid: str) -> dict[str, Any]:
