@@ -41,12 +41,12 @@ class InspectionIndex:
         sql = (f"INSERT INTO inspection_findings ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
                "ON CONFLICT (finding_id) DO UPDATE SET status = EXCLUDED.status, deadline = EXCLUDED.deadline, "
                "escalated_to = EXCLUDED.escalated_to, updated_at = EXCLUDED.updated_at")
-        with self.db.transaction() as conn:
-            for i in inspections:
-                for f in i.findings.values():
-                    conn.execute(sql, (f["finding_id"], i.id, i.code, i.title, i.planned_on, f["unit_code"],
-                                       f["school_id"], f["description_code"], f["severity"], f["status"],
-                                       f["deadline"], f["escalated_to"], f["recorded_at"], i.modified_on))
+        rows = [(f["finding_id"], i.id, i.code, i.title, i.planned_on, f["unit_code"], f["school_id"],
+                 f["description_code"], f["severity"], f["status"], f["deadline"], f["escalated_to"], f["recorded_at"],
+                 i.modified_on) for i in inspections for f in i.findings.values()]
+        if rows:
+            with self.db.transaction() as conn, conn.cursor() as cur:
+                cur.executemany(sql, rows)
 
     def alert(self, rows: Iterable[dict[str, Any]]) -> None:
         """Alerts once per finding, kind and step (a repeated tick writes nothing)."""
