@@ -108,4 +108,15 @@ def test_the_tracker_shows_the_escalation_and_downloads_the_notice(overdue):
         outside.goto(f"{overdue}/ui/inspections")
         outside.wait_for_selector("body[data-rendered=yes]", timeout=15_000)
         assert outside.locator("#rows tr").count() == 1 and "共 0 个问题" in outside.inner_text("#summary")
+        phone = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True,
+                                    has_touch=True)
+        phone.add_init_script(f"localStorage.setItem('baoxue_token', '{token('county_officer', '520102')}')")
+        small = phone.new_page()
+        small.goto(f"{overdue}/ui/inspections")
+        small.wait_for_selector("body[data-rendered=yes]", timeout=15_000)
+        assert small.evaluate("document.scrollingElement.scrollWidth") <= 390
+        targets = small.evaluate("""() => [...document.querySelectorAll('a, button, input, select')]
+          .filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect())
+          .filter(r => r.width < 40 || r.height < 40).length""")
+        assert targets == 0
         browser.close()
