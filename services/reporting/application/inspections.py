@@ -120,9 +120,10 @@ class Inspections:
                     alerts.extend(self._timer(inspection, fid, today))
                 return inspection
 
-            inspection = save_with_retry(attempt, self.app.save)
-            self.index.put([inspection])
-            self.index.alert(alerts)
+            save_with_retry(attempt, self._save_changed)
+            if alerts:
+                self.index.put([self._get(iid)])
+                self.index.alert(alerts)
             done["reminded"] += sum(a["kind"] == "reminder" for a in alerts)
             done["escalated"] += sum(a["kind"] == "escalation" for a in alerts)
         return done
@@ -175,6 +176,11 @@ class Inspections:
         return len(unique)
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _save_changed(self, inspection: Inspection) -> None:
+        """Saves only when the timer recorded something (a quiet tick writes nothing)."""
+        if inspection.pending_events:
+            self.app.save(inspection)
+
     def _now(self) -> str:
         return self.clock.now().isoformat()
 

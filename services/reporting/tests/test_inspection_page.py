@@ -4,19 +4,16 @@ the 通报 PDF downloads; a school named with HTML and script renders as text un
 from __future__ import annotations
 
 import os
-import threading
-import time
 from datetime import datetime, timezone
 
 import httpx
 import pytest
-import uvicorn
 
 from contracts.events.registry import JurisdictionRegisteredV1
 from services.reporting.bootstrap import api, inspections_for
 from services.reporting.settings import ReportingSettings
+from services.reporting.tests.conftest import served
 from services.runtime.clock import FixedClock
-from services.runtime.infra import free_port
 from services.runtime.testing import auth, token
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -35,19 +32,8 @@ def server(database_url, tmp_path_factory):
     settings = ReportingSettings(database_url=database_url, env="test", data_dir=tmp_path_factory.mktemp("var"))
     clock = FixedClock(datetime(2026, 3, 1, 2, tzinfo=timezone.utc))
     app, runtime = api(settings, clock=clock)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", clock, inspections_for(runtime, settings)
-    srv.should_exit = True
-    thread.join(10)
+    with served(app) as base:
+        yield base, clock, inspections_for(runtime, settings)
     runtime.close()
 
 
