@@ -1,7 +1,8 @@
 """The inspection aggregate (督导检查): planned, findings against units with evidence, rectification ordered with a
 deadline, reported, accepted or rejected; a deadline that passes while pending escalates to the level above.
 
-Only codes, hashes, dates and roles are recorded: no free text, so no personal data can enter the events."""
+Findings record codes, hashes, dates and roles only (no free text, so no personal data); the one free text is the
+inspection's title, which no public contract carries."""
 
 from __future__ import annotations
 
