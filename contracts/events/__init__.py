@@ -26,3 +26,5 @@ __all__ = [
     "StudentEnrolledV1",
     "SuspectedDropoutDetectedV1",
 ]
+
+from contracts.events import inspections  # noqa: E402,F401  (registers reporting's inspection contracts)

@@ -3,18 +3,23 @@ use cases handed to the API, the projection consumer, the month-end scheduler or
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from services.reporting.adapters.exchange import Mapping
+from services.reporting.adapters.inspection_index import InspectionIndex
 from services.reporting.adapters.monthly_figures import MonthFigures
 from services.reporting.adapters.publishing import facts_from, to_contract
 from services.reporting.adapters.queries import ReportingQueries
 from services.reporting.adapters.scorecards import ScorecardConfig
 from services.reporting.adapters.report_index import ReportIndex
 from services.reporting.adapters.schema import install
+from services.reporting.application.exchange import ProvincialExchange
+from services.reporting.application.inspections import Inspections, InspectionsApplication
 from services.reporting.application.monthly import MonthlyReports, ReportsApplication
 from services.reporting.application.reading import Reading
 from services.reporting.application.scorecards import Scorecards
-from services.reporting.entrypoints import scheduler
+from services.reporting.entrypoints import inspection_scheduler, scheduler
 from services.reporting.entrypoints.api import create_app
 from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
@@ -41,6 +46,12 @@ def scorecards_for(runtime: Runtime, settings: ReportingSettings, reports: Month
                       settings.reporting_due_day, reports.app)
 
 
+def inspections_for(runtime: Runtime, settings: ReportingSettings) -> Inspections:
+    """The inspection use cases on their own event store (table inspections_events) and their index."""
+    app = event_store(runtime, InspectionsApplication)
+    return Inspections(app, InspectionIndex(runtime.db), runtime.clock, settings.inspection_remind_days)
+
+
 def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[Any, Runtime]:
     settings = settings or ReportingSettings()
     runtime = build_runtime(SERVICE, "api", settings, clock)
@@ -48,7 +59,9 @@ def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[A
     runtime.db.execute_script(OFFSETS_DDL)
     reads = Reading(ReportingQueries(runtime.db, runtime.clock), runtime.clock, settings.reporting_targets)
     reports = reports_for(runtime, settings)
-    return create_app(runtime, reads, reports, scorecards_for(runtime, settings, reports)), runtime
+    return create_app(runtime, reads, reports, scorecards_for(runtime, settings, reports),
+                      inspections=inspections_for(runtime, settings),
+                      exchange=ProvincialExchange(reads, Mapping.load())), runtime
 
 
 def api_factory() -> Any:
@@ -83,15 +96,20 @@ def run_consumer_process() -> None:
 
 def run_scheduler() -> None:
     """Seals last month's reports once the month is over, restates sealed months once a day, reminds units whose
-    report is due, marks late ones overdue, and publishes last month's scorecards after the due day."""
+    report is due, marks late ones overdue, and publishes last month's scorecards after the due day; beside it,
+    the inspections' timer (rectification reminders, deadlines passed, escalation; idempotent) in a thread."""
     settings = ReportingSettings()
     runtime = build_runtime(SERVICE, "scheduler", settings)
     runtime.metrics.serve(settings.worker_metrics_port(SERVICE, "scheduler"), settings.host)
     install(runtime.db)
+    stop = StopFlag().install()
+    threading.Thread(target=inspection_scheduler.run, args=(inspections_for(runtime, settings),), daemon=True,
+                     kwargs={"logger": runtime.logger, "interval_s": settings.reporting_seal_check_s,
+                             "should_stop": stop}).start()
     reports = reports_for(runtime, settings)
     scheduler.run(reports, clock=runtime.clock, logger=runtime.logger,
                   root=settings.reporting_root, interval_s=settings.reporting_seal_check_s,
-                  should_stop=StopFlag().install(), claim=scheduler_claim(runtime), metrics=runtime.metrics,
+                  should_stop=stop, claim=scheduler_claim(runtime), metrics=runtime.metrics,
                   cards=scorecards_for(runtime, settings, reports),
                   due_day=settings.reporting_due_day, remind_days=settings.reporting_remind_days)
 

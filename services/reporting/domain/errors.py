@@ -44,3 +44,24 @@ class ScorecardInputError(InvalidInput):
     """A scorecard period, figure or configuration value that cannot be right; ``rule`` names the field."""
 
     code = "invalid_scorecard_input"
+
+
+class InspectionError(Conflict):
+    """A rule of supervision inspections (409 unless the rule says otherwise: bad codes 422, unknown 404)."""
+
+    code = "inspection_rule"
+
+    def __init__(self, message: str, rule: str, status: int | None = None) -> None:
+        super().__init__(message, rule)
+        if status is not None:
+            self.status = status
+
+
+class InspectionForbidden(InspectionError):
+    """An inspection rule about who may act (the inspecting level judges, the inspected unit reports)."""
+
+    status = 403
+
+
+class InspectionNotFound(NotFound):
+    """No inspection of that id (or not inside the caller's jurisdiction)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import uuid
@@ -101,3 +102,31 @@ def feed(reporting_db) -> Feed:
                 conn.execute(f"TRUNCATE {table}")
         conn.execute("DELETE FROM consumer_positions WHERE consumer = %s", (CONSUMER,))
     return Feed(reporting_db)
+
+
+@contextlib.contextmanager
+def served(app):
+    """The app on a real port in a thread (for the browser), stopped afterwards; yields its base URL."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from services.runtime.infra import free_port
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)

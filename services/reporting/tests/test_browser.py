@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import threading
-import time
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -16,7 +14,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 from openpyxl import load_workbook
 
 from contracts.events import CaseOpenedV1, SchoolRegisteredV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
@@ -25,8 +22,8 @@ from bench.reporting import synthetic
 from services.reporting.bootstrap import api
 from services.reporting.entrypoints.api.pages import PAGES, VENDOR
 from services.reporting.settings import ReportingSettings
+from services.reporting.tests.conftest import served
 from services.runtime.clock import FixedClock
-from services.runtime.infra import free_port
 from services.runtime.testing import auth, token
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -41,19 +38,8 @@ def server(database_url, tmp_path_factory):
         pytest.skip("needs /usr/bin/chromium and the web assets (make browser-deps)")
     settings = ReportingSettings(database_url=database_url, env="test", data_dir=tmp_path_factory.mktemp("var"))
     app, runtime = api(settings, clock=FixedClock(datetime(2026, 3, 1, tzinfo=timezone.utc)))
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with served(app) as base:
+        yield base
     runtime.close()
 
 

@@ -16,7 +16,7 @@ from services.runtime.pages import STRICT_CSP, SecurityHeaders
 WEB = Path(__file__).parents[2] / "web"  # services/reporting/web: where `make web-assets` runs npm
 STATIC = WEB / "static"
 VENDOR = {"echarts.min.js": WEB / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
-PAGES = ("login", "dashboard", "ledger", "case", "reports", "scorecards")
+PAGES = ("login", "dashboard", "ledger", "case", "reports", "scorecards", "inspections")
 
 # The runtime's strict policy: scripts from this site only, Trusted Types (app.js's default policy lets only "" through).
 CSP = STRICT_CSP

@@ -52,7 +52,8 @@ const Baoxue = {
     document.body.prepend(this.el("header", {},
       this.el("strong", {}, "控辍保学 · 统计报表"),
       this.el("nav", {}, this.el("a", { href: "/ui/dashboard" }, "统计看板"), this.el("a", { href: "/ui/ledger" }, "台账"),
-        this.el("a", { href: "/ui/reports" }, "月报"), this.el("a", { href: "/ui/scorecards" }, "考核评分")),
+        this.el("a", { href: "/ui/reports" }, "月报"), this.el("a", { href: "/ui/scorecards" }, "考核评分"),
+        this.el("a", { href: "/ui/inspections" }, "督导检查")),
       this.el("span", { class: "who" }, this.el("span", { id: "who" }, who), " ", out)));
   },
   positions(p) {
