@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from services.reporting.application.inspections import Inspections
-from services.reporting.entrypoints.scheduler import napping
-from services.runtime.scheduling import run_loop
+from services.runtime.scheduling import run_loop, stoppable_sleep
 
 
 def run(inspections: Inspections, *, logger: Any, interval_s: float, should_stop: Callable[[], bool]) -> None:
@@ -18,5 +17,5 @@ def run(inspections: Inspections, *, logger: Any, interval_s: float, should_stop
             logger.info("inspection_deadlines_checked", **work)
 
     run_loop(inspections.tick, should_stop=should_stop, logger=logger, interval_s=interval_s,
-             sleep=napping(should_stop), done=done, failed_event="inspection_deadlines_retrying",
+             sleep=stoppable_sleep(should_stop), done=done, failed_event="inspection_deadlines_retrying",
              timer="inspections")
