@@ -15,6 +15,7 @@ from services.casework.entrypoints.consumers import TOPICS, policies
 from services.casework.entrypoints.scheduler import run_scheduler
 from services.casework.settings import CaseworkSettings
 from services.runtime.bootstrap import (
+    run_migrate,
     Runtime,
     build_runtime,
     run_consumer,
@@ -81,3 +82,4 @@ def run_scheduler_process() -> None:
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,
          "scheduler": run_scheduler_process}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, CaseworkSettings())  # one-shot: the schema to the code's head

@@ -18,6 +18,7 @@ from services.notifications.entrypoints.api import create_app
 from services.notifications.entrypoints.consumers import TOPICS, policies
 from services.notifications.settings import NotificationsSettings
 from services.runtime.bootstrap import (
+    run_migrate,
     Runtime,
     build_runtime,
     run_consumer,
@@ -83,3 +84,4 @@ def run_consumer_process() -> None:
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, NotificationsSettings())  # one-shot: the schema to the code's head

@@ -20,6 +20,7 @@ from services.registry.entrypoints.cli import build_cli
 from services.registry.entrypoints.scheduler import ComparisonScheduler
 from services.registry.settings import RegistrySettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_relay, serve
+from services.runtime.bootstrap import run_migrate
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
@@ -87,4 +88,5 @@ def run_scheduler_process() -> None:
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "scheduler": run_scheduler_process}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, RegistrySettings())  # one-shot: the schema to the code's head
 CLI = build_cli(open_registry, open_data_keys)  # `baoxue registry ...` (mounted by devstack)

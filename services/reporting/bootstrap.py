@@ -17,6 +17,7 @@ from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
 from services.reporting.settings import ReportingSettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_consumer, serve
+from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
@@ -75,3 +76,4 @@ def operator(role: str) -> Operator:
 
 cli = build_cli(operator)
 ROLES = {"api": run_api, "consumer": run_consumer_process, "scheduler": run_scheduler}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings())  # one-shot: the schema to the code's head
