@@ -7,11 +7,13 @@ so the runtime names no service); the version table is ``alembic_version`` in th
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import psycopg
 import sqlalchemy as sa
 from alembic import op
 from alembic.config import Config
@@ -129,23 +131,33 @@ def shape(conn: sa.Connection, schema: str, tables: set[str] | None = None) -> d
     return {t: {"columns": cols.get(t, []), "indexes": idx.get(t, [])} for t in sorted(set(cols) | set(idx))}
 
 
+def scratch_sql(service: str) -> str:
+    """The baseline's SQL aimed at the scratch schema: names it qualifies with the service's schema, or with a
+    further schema it declares (``OTHER_SCHEMAS``, e.g. reporting's ``bi``), point into scratch schemas instead."""
+    module = baseline(service)
+    text = re.sub(rf"\b{re.escape(service)}\.", f"{CHECK_SCHEMA}.", module.SQL)
+    for other in getattr(module, "OTHER_SCHEMAS", ()):
+        text = re.sub(rf"(?<![\w.]){re.escape(other)}(?=\.|;|\s+IS\b|\s*$)", f"{CHECK_SCHEMA}_{other}", text, flags=re.M)
+    return text
+
+
 def baseline_shape(conn: sa.Connection, service: str) -> dict[str, Any]:
     """The shape the baseline builds, from a scratch schema inside a savepoint that is rolled back."""
     with conn.begin_nested() as scratch:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {CHECK_SCHEMA} CASCADE")
         conn.exec_driver_sql(f"CREATE SCHEMA {CHECK_SCHEMA}")
         conn.exec_driver_sql(f"SET LOCAL search_path TO {CHECK_SCHEMA}, public")
-        conn.connection.driver_connection.execute(baseline(service).SQL)  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute(scratch_sql(service))  # type: ignore[union-attr]
         built = shape(conn, CHECK_SCHEMA)
         scratch.rollback()
     return built
 
 
 def differences(conn: sa.Connection, service: str, schema: str) -> list[str]:
-    """Tables of the baseline whose shape in ``schema`` differs (names only: no data is read)."""
+    """Tables of the baseline present in ``schema`` with another shape (names only: no data is read)."""
     want = baseline_shape(conn, service)
     have = shape(conn, schema, set(want))
-    return sorted(t for t in want if have.get(t) != want[t])
+    return sorted(t for t in want if t in have and have[t] != want[t])
 
 
 def _run(conn: sa.Connection, service: str, schema: str, target: str) -> None:
@@ -161,6 +173,22 @@ def _run(conn: sa.Connection, service: str, schema: str, target: str) -> None:
         env.run_migrations()
 
 
+def _adopt(conn: sa.Connection, service: str, schema: str) -> None:
+    """Runs the baseline over an old-DDL schema and checks the result; ``SchemaMismatch`` names the tables that
+    differ (also when the baseline cannot even apply over them)."""
+    attempt = conn.begin_nested()
+    try:
+        _run(conn, service, schema, scripts(service).get_base())
+    except (sa.exc.DBAPIError, psycopg.Error):
+        attempt.rollback()
+        changed = differences(conn, service, schema)
+        raise SchemaMismatch(f"{schema}: the baseline does not apply; tables that differ: {', '.join(changed)}") from None
+    attempt.commit()
+    changed = differences(conn, service, schema)
+    if changed:
+        raise SchemaMismatch(f"{schema}: tables differ from the baseline: {', '.join(changed)}")
+
+
 def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
     """Brings the schema to the code's head, in one transaction under the DDL lock. A schema the old DDL built (its
     tables, no version table) is adopted: the baseline (idempotent ``IF NOT EXISTS``) runs over it and must leave
@@ -174,10 +202,7 @@ def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
             before = _version(conn, schema) if _has_version_table(conn, schema) else None
             legacy = before is None and bool(_tables(conn, schema) & set(baseline_shape(conn, service)))
             if legacy:
-                _run(conn, service, schema, scripts(service).get_base())
-                changed = differences(conn, service, schema)
-                if changed:
-                    raise SchemaMismatch(f"{schema}: tables differ from the baseline: {', '.join(changed)}")
+                _adopt(conn, service, schema)
             _run(conn, service, schema, "head")
             after = _version(conn, schema)
         return Outcome(schema, before, after, adopted=legacy)

@@ -7,6 +7,7 @@ from services.runtime.migrations import execute_sql
 
 revision = "reporting_0001"
 down_revision = None
+OTHER_SCHEMAS = ("bi",)  # the BI views live in their own schema
 
 SQL = r'''
 -- inbox, read models, their column migration, BI views (adapters/schema.py install)
