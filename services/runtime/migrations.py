@@ -7,6 +7,7 @@ so the runtime names no service); the version table is ``alembic_version`` in th
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
 from services.runtime.db import DDL_LOCK
+
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its INFO lines are plain text among the JSON logs
 
 SERVICES_DIR = Path(__file__).resolve().parents[1]
 VERSION_TABLE = "alembic_version"
