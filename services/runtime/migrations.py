@@ -200,8 +200,8 @@ def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
     eng = engine(url, schema)
     try:
         with eng.connect() as conn, conn.begin():
-            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": DDL_LOCK})
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             before = _version(conn, schema) if _has_version_table(conn, schema) else None
             legacy = before is None and bool(_tables(conn, schema) & set(baseline_shape(conn, service)))
             if legacy:
