@@ -192,3 +192,23 @@ def test_a_schema_newer_than_the_code_counts_as_current():
     assert migrations.satisfies("registry", "registry_0001")
     assert migrations.satisfies("registry", "registry_9999_from_a_newer_release")
     assert not migrations.satisfies("registry", None)
+
+
+def test_processes_starting_together_migrate_once(database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with fresh_database(database_url, "mig_c") as url:
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(lambda _: migrations.upgrade(url, "attendance"), range(4)))
+        assert sorted(o.before or "-" for o in outcomes) == ["-", "attendance_0001", "attendance_0001",
+                                                             "attendance_0001"]
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM attendance.alembic_version").fetchone()[0] == 1
+
+
+def test_every_service_has_a_migrate_role_that_no_process_plan_starts():
+    from devstack.catalog import SERVICES as CATALOG, service_entries, service_roles
+
+    for service in CATALOG:
+        assert "migrate" in service_entries(service) and "migrate" not in service_roles(service)
+        assert migrations.head(service) == f"{service}_0001"
