@@ -203,7 +203,8 @@ def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": DDL_LOCK})
             conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             before = _version(conn, schema) if _has_version_table(conn, schema) else None
-            legacy = before is None and bool(_tables(conn, schema) & set(baseline_shape(conn, service)))
+            existing = _tables(conn, schema) if before is None else set()
+            legacy = bool(existing) and bool(existing & set(baseline_shape(conn, service)))
             if legacy:
                 _adopt(conn, service, schema)
             _run(conn, service, schema, "head")
