@@ -168,7 +168,7 @@ def _run(conn: sa.Connection, service: str, schema: str, target: str) -> None:
     script = scripts(service)
     config = Config()
 
-    def step(rev: Any, _context: Any) -> Any:
+    def step(rev: Any, _context: Any) -> Any:  # what alembic's own `command.upgrade` hands its env.py
         return script._upgrade_revs(target, rev)
 
     with EnvironmentContext(config, script, fn=step, destination_rev=target) as env:
