@@ -81,10 +81,10 @@ def baseline(service: str) -> Any:
 
 
 def engine(url: str, schema: str) -> sa.Engine:
-    """A one-connection engine on the service's schema (psycopg 3 driver, search path as the services use)."""
-    sa_url = sa.engine.make_url(url).set(drivername="postgresql+psycopg")
-    return sa.create_engine(sa_url, poolclass=sa.pool.NullPool,
-                            connect_args={"options": f"-c search_path={schema},public"})
+    """A one-connection engine on the service's schema (psycopg 3 driver, search path as the services use); the
+    connection is psycopg's own, so ``url`` may be a URL or a libpq conninfo string as everywhere else."""
+    return sa.create_engine("postgresql+psycopg://", poolclass=sa.pool.NullPool,
+                            creator=lambda: psycopg.connect(url, options=f"-c search_path={schema},public"))
 
 
 def _version(conn: sa.Connection, schema: str) -> str | None:
