@@ -11,11 +11,19 @@ from services.runtime.access import RoleMatrix
 SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
 
 
-def service_roles(service: str) -> dict[str, Callable[[], Any]]:
-    """The processes a service's bootstrap declares (api, relay, consumer, scheduler), each a callable."""
+ONE_SHOT = ("migrate",)  # roles that run to completion (the k8s migrate Job), not a long-running process
+
+
+def service_entries(service: str) -> dict[str, Callable[[], Any]]:
+    """Everything ``baoxue run <service> <role>`` can run: the processes and the one-shot roles."""
     if service not in SERVICES:
         raise KeyError(service)
     return importlib.import_module(f"services.{service}.bootstrap").ROLES
+
+
+def service_roles(service: str) -> dict[str, Callable[[], Any]]:
+    """The processes a service's bootstrap declares (api, relay, consumer, scheduler), each a callable."""
+    return {role: run for role, run in service_entries(service).items() if role not in ONE_SHOT}
 
 
 def service_matrix(service: str) -> RoleMatrix:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from devstack.catalog import SERVICES, service_roles
+from devstack.catalog import SERVICES, service_entries, service_roles
 from services.runtime.settings import ServiceSettings
 
 app = typer.Typer(help="Baoxue (保学): 控辍保学 platform.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -38,14 +38,37 @@ app.add_typer(infra_app, name="infra")
 
 @app.command()
 def run(service: str = typer.Argument(..., help="registry | attendance | casework | notifications | reporting"),
-        role: str = typer.Argument(..., help="api | relay | consumer")) -> None:
-    """Runs one process of one service in the foreground."""
+        role: str = typer.Argument(..., help="api | relay | consumer | scheduler | migrate")) -> None:
+    """Runs one process of one service in the foreground (``migrate``: the schema to the code's head, then exit)."""
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}")
-    roles = service_roles(service)
+    roles = service_entries(service)
     if role not in roles:
         raise typer.BadParameter(f"{service} has no {role!r} process (has: {', '.join(roles)})")
     roles[role]()
+
+
+@app.command()
+def migrate(service: str = typer.Argument("all", help="registry | attendance | casework | notifications | reporting | all"),
+            status: bool = typer.Option(False, "--status", help="only print each schema's version and the code's")) -> None:
+    """Brings each service's schema to the version its code needs (what the migrate Job runs)."""
+    from services.runtime import migrations  # imported here: alembic only for this command
+
+    chosen = SERVICES if service == "all" else (service,)
+    if any(s not in SERVICES for s in chosen):
+        raise typer.BadParameter(f"unknown service {service!r}")
+    url = ServiceSettings().database_url
+    for name in chosen:
+        if status:
+            typer.echo(f"{name}: {migrations.current(url, name) or '-'} (code needs {migrations.head(name)})")
+            continue
+        try:
+            done = migrations.upgrade(url, name)
+        except migrations.SchemaMismatch as exc:
+            typer.echo(f"{name}: 拒绝迁移 (refused): {exc}", err=True)
+            raise typer.Exit(1) from None
+        note = " (existing tables adopted)" if done.adopted else ""
+        typer.echo(f"{name}: {done.before or '-'} -> {done.after}{note}")
 
 
 @app.command("dev-token")

@@ -1,7 +1,7 @@
 """Renders the generated part of deploy/k8s from the catalog (each bootstrap's ROLES), the runtime's port tables and
 contracts.topics, so a new process role or topic cannot be forgotten in the cluster manifests.
 
-    python -m devstack.k8s            # rewrite deploy/k8s/{services,topics,autoscaling,networkpolicies}.yaml
+    python -m devstack.k8s            # rewrite deploy/k8s/{services,migrate,topics,autoscaling,networkpolicies}.yaml
     python -m devstack.k8s --check    # exit 1 if a committed file differs (tests/deploy does the same)
 """
 
@@ -153,6 +153,30 @@ def deployment(service: str, role: str) -> dict[str, Any]:
             "metadata": {"name": f"{service}-{role}", "labels": {**PART_OF, **labels(service, role)}}, "spec": spec}
 
 
+def migrate_job(service: str) -> dict[str, Any]:
+    """The service's migrate Job (``baoxue run <service> migrate``): applied with the new image, it brings the
+    schema to the code's head; the new pods wait for that version before they are ready (services/runtime/README.md,
+    *Schema migrations*). Deleted 10 minutes after it finished, so the next ``kubectl apply`` creates it anew."""
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    container = {
+        "name": "migrate", "image": IMAGE, "args": ["run", service, "migrate"],
+        "envFrom": [{"configMapRef": {"name": "baoxue-config"}}], "env": env(service),
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": mounts,
+    }
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": f"{service}-migrate", "labels": {**PART_OF, **labels(service, "migrate")}},
+            "spec": {"backoffLimit": 6, "ttlSecondsAfterFinished": 600, "template": {
+                "metadata": {"labels": {**PART_OF, **labels(service, "migrate")}},
+                "spec": {"restartPolicy": "OnFailure", "automountServiceAccountToken": False,
+                         "securityContext": {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID,
+                                             "fsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}},
+                         "containers": [container],
+                         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]}}}}
+
+
 def pdb(service: str, role: str) -> dict[str, Any]:
     return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
             "metadata": {"name": f"{service}-{role}", "labels": {**PART_OF, **labels(service, role)}},
@@ -228,6 +252,8 @@ def network_policies() -> list[dict[str, Any]]:
             egress.append(https)
         out.append(policy(f"{service}-{role}", labels(service, role),
                           [{"from": sources, "ports": [{"protocol": "TCP", "port": port_name}]}], egress))
+    for service in SERVICES:  # migrate Jobs reach DNS and the pooler only, and are reached by nothing
+        out.append(policy(f"{service}-migrate", labels(service, "migrate"), [], [dns, pooler]))
     # the pooler takes connections from the app pods only (and is scraped); the operator manages it
     out.append(policy(POOLER, {"cnpg.io/poolerName": POOLER}, [
         {"from": [{"podSelector": {"matchLabels": PART_OF}}], "ports": [{"protocol": "TCP", "port": 5432}]},
@@ -264,6 +290,8 @@ def render() -> dict[str, str]:
     return {
         "services.yaml": dump("one Deployment and PodDisruptionBudget per process of services/*/bootstrap.py ROLES",
                               workloads),
+        "migrate.yaml": dump("one migrate Job per service: its schema to the code's head before the pods are ready",
+                             [migrate_job(service) for service in SERVICES]),
         "topics.yaml": dump("every topic a relay publishes, every consumer's dead-letter topic",
                             [kafka_topic(t, -1) for t in published]
                             + [kafka_topic(t, 90 * 24 * 3600 * 1000) for t in dead]),

@@ -20,6 +20,7 @@ from services.attendance.entrypoints.scheduler import run_scheduler
 from services.attendance.settings import AttendanceSettings
 from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
+from services.runtime.bootstrap import run_migrate
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
@@ -115,3 +116,4 @@ ROLES = {
     "consumer": run_consumer_process,
     "scheduler": run_scheduler_process,
 }
+ROLES["migrate"] = lambda: run_migrate(SERVICE, AttendanceSettings())  # one-shot: the schema to the code's head

@@ -15,6 +15,7 @@ from services.casework.entrypoints.scheduler import run_scheduler
 from services.casework.settings import CaseworkSettings
 from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
+from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import EventSink
 from services.runtime.process import StopFlag
 from services.runtime.scheduling import stoppable_sleep
@@ -77,3 +78,4 @@ def run_scheduler_process() -> None:
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,
          "scheduler": run_scheduler_process}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, CaseworkSettings())  # one-shot: the schema to the code's head

@@ -38,6 +38,7 @@ from services.notifications.entrypoints.scheduler import run_delivery
 from services.notifications.settings import NotificationsSettings
 from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay
 from services.runtime.bootstrap import run_api as run_api_workers
+from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import EventSink
 from services.runtime.process import StopFlag
 from services.runtime.scheduling import stoppable_sleep
@@ -166,3 +167,4 @@ def run_delivery_process() -> None:
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,
          "scheduler": run_delivery_process}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, NotificationsSettings())  # one-shot: the schema to the code's head

@@ -21,6 +21,7 @@ from services.registry.entrypoints.scheduler import ComparisonScheduler
 from services.registry.settings import RegistrySettings
 from services.runtime.bootstrap import Runtime, build_runtime, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
+from services.runtime.bootstrap import run_migrate
 from services.runtime.db import Database
 from services.runtime.eventstore import build_application
 from services.runtime.process import StopFlag
@@ -98,4 +99,5 @@ def run_scheduler_process() -> None:
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "scheduler": run_scheduler_process}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, RegistrySettings())  # one-shot: the schema to the code's head
 CLI = build_cli(open_registry, open_data_keys)  # `baoxue registry ...` (mounted by devstack)

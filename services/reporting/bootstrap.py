@@ -27,6 +27,7 @@ from services.reporting.settings import ReportingSettings
 from contracts import topics
 from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
+from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
 from services.runtime.process import StopFlag
 
@@ -124,3 +125,4 @@ def operator(role: str) -> Operator:
 
 cli = build_cli(operator)
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler}
+ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings())  # one-shot: the schema to the code's head

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 import psycopg
+import sqlalchemy
 import uvicorn
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_never, wait_exponential
 
+from services.runtime import migrations
 from services.runtime.access import RoleMatrix
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
@@ -47,7 +49,7 @@ class Runtime:
 
 T = TypeVar("T")
 # What PostgreSQL answers while it is not there yet or full: refused, "too many clients", "starting up", a pool timeout
-UNAVAILABLE = (psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
+UNAVAILABLE = (psycopg.OperationalError, StoreOperationalError, StoreInterfaceError, sqlalchemy.exc.OperationalError)
 
 
 REASONS = (("too many", "too_many_clients"), ("refused", "connection_refused"), ("starting up", "starting_up"),
@@ -87,10 +89,40 @@ def wait_for_database(settings: ServiceSettings, logger: Any) -> None:
     until_database(lambda: psycopg.connect(settings.database_url, connect_timeout=3).close(), settings, logger)
 
 
+def ensure_schema_version(service: str, settings: ServiceSettings, logger: Any) -> None:
+    """Outside production a process migrates its service's schema itself (``make up``, tests); in production it
+    waits for the migrate Job (``schema_behind`` logged) and is not ready meanwhile. A service without a
+    migration history (a test's made-up service) has nothing to check."""
+    if not migrations.location(service).is_dir():
+        return
+    if settings.env == "production":
+        until_database(lambda: migrations.wait_until_current(settings.database_url, service, logger, settings.db_wait_s),
+                       settings, logger, "schema_version")
+    else:
+        until_database(lambda: migrations.upgrade(settings.database_url, service), settings, logger, "migrate")
+
+
+def run_migrate(service: str, settings: ServiceSettings) -> None:
+    """The migrate process (``baoxue run <service> migrate``, the k8s migrate Job): brings the schema to the code's
+    head and exits; 1 when an old-DDL database does not match the baseline (nothing written)."""
+    logger = configure_logging(service, "migrate", settings.log_level)
+    wait_for_database(settings, logger)
+    try:
+        outcome = until_database(lambda: migrations.upgrade(settings.database_url, service), settings, logger,
+                                 "migrate")
+    except migrations.SchemaMismatch as exc:
+        logger.error("schema_mismatch", schema=service, error=str(exc))
+        raise SystemExit(1) from None
+    logger.info("schema_migrated", schema=outcome.schema, before=outcome.before, after=outcome.after,
+                adopted=outcome.adopted)
+
+
 def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
-    """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema)."""
+    """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema at the
+    version its code needs)."""
     logger = configure_logging(service, role, settings.log_level)
     wait_for_database(settings, logger)
+    ensure_schema_version(service, settings, logger)
     metrics = Metrics(service)
     ServiceApplication.metrics = metrics  # one runtime per process: its event store counts appends here
     return Runtime(

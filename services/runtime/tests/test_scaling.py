@@ -19,6 +19,7 @@ from services.runtime.bootstrap import build_runtime
 from services.runtime.kafka import binary_headers, ensure_topics, event_id, message_headers
 from services.runtime.partitioning import PartitionPlan
 from services.runtime.scheduling import advisory_claim, run_loop
+from services.runtime.scratchdb import fresh_database
 from services.runtime.settings import ServiceSettings
 
 
@@ -195,6 +196,12 @@ def test_a_scheduler_that_stops_hands_over_at_once(database_url) -> None:
 
 # -- start-up ---------------------------------------------------------------------------------------------------
 def test_a_process_started_while_postgres_refuses_connections_waits_and_then_starts(database_url, monkeypatch) -> None:
+    # a database of its own: the limited role creates (and migrates) the registry schema itself, as a process does
+    with fresh_database(database_url, "limited") as own:
+        _started_while_refused(own, monkeypatch)
+
+
+def _started_while_refused(database_url: str, monkeypatch) -> None:
     log = _Log()
     monkeypatch.setattr("services.runtime.bootstrap.configure_logging", lambda *_a, **_k: log)
     role = f"limited_{uuid.uuid4().hex[:8]}"

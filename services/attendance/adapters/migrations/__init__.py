@@ -1,0 +1,1 @@
+"""attendance's schema migrations (Alembic revisions, raw SQL), oldest first."""

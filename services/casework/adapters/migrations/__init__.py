@@ -1,0 +1,1 @@
+"""casework's schema migrations (Alembic revisions, raw SQL), oldest first."""

@@ -1,0 +1,1 @@
+"""notifications's schema migrations (Alembic revisions, raw SQL), oldest first."""

@@ -1,0 +1,1 @@
+"""registry's schema migrations (Alembic revisions, raw SQL), oldest first."""

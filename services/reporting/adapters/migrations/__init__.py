@@ -1,0 +1,1 @@
+"""reporting's schema migrations (Alembic revisions, raw SQL), oldest first."""
