@@ -13,6 +13,7 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_never, wait_exponential
 
+from services.runtime import tracing
 from services.runtime.access import RoleMatrix
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
@@ -90,6 +91,7 @@ def wait_for_database(settings: ServiceSettings, logger: Any) -> None:
 def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
     """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema)."""
     logger = configure_logging(service, role, settings.log_level)
+    tracing.configure(service, role)  # OTEL_TRACES_EXPORTER unset: the no-op API (services/runtime/README.md)
     wait_for_database(settings, logger)
     metrics = Metrics(service)
     ServiceApplication.metrics = metrics  # one runtime per process: its event store counts appends here
