@@ -1,6 +1,6 @@
 """OpenTelemetry traces: one trace from a command through the event store, the relay, the broker and consumers.
 
-Off unless ``OTEL_TRACES_EXPORTER`` names an exporter (``otlp``, ``console`` or ``baoxue_file``): then every
+Off unless ``OTEL_TRACES_EXPORTER`` names an exporter (``otlp``, ``console`` or ``baoxue_file``; all batched in a background thread): then every
 process installs the SDK's tracer provider, named by ``OTEL_SERVICE_NAME`` (default ``baoxue-<service>``). Off, the
 hooks below check one module flag and return, so the hot paths pay next to nothing. The context travels as a W3C
 ``traceparent``: in an event's ``meta`` while it waits in the events table (``Actor.meta`` stamps the current span),
@@ -51,7 +51,7 @@ def configure(service: str, role: str, environ: dict[str, str] | None = None) ->
         return False
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
     resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or f"baoxue-{service}",
                                 "baoxue.service": service, "baoxue.process": role})
@@ -65,7 +65,7 @@ def configure(service: str, role: str, environ: dict[str, str] | None = None) ->
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
         elif name == FILE_EXPORTER:
             directory = Path(env.get("BAOXUE_TRACE_DIR", "var/traces"))
-            provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter(
+            provider.add_span_processor(BatchSpanProcessor(FileSpanExporter(
                 directory / f"{service}-{role}-{os.getpid()}.jsonl")))
         else:
             raise ValueError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (otlp, console, {FILE_EXPORTER}, none)")

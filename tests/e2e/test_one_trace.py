@@ -42,7 +42,7 @@ def path_to_root(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list
 def test_a_day_close_and_the_case_it_opens_are_one_trace(database_url, tmp_path):
     traces = tmp_path / "traces"
     (tmp_path / "stack").mkdir()
-    env = {"OTEL_TRACES_EXPORTER": "baoxue_file", "BAOXUE_TRACE_DIR": str(traces)}
+    env = {"OTEL_TRACES_EXPORTER": "baoxue_file", "BAOXUE_TRACE_DIR": str(traces), "OTEL_BSP_SCHEDULE_DELAY": "200"}
     with running_stack(database_url, tmp_path / "stack", extra_env=env) as stack:
         reg, att = stack.url("registry"), stack.url("attendance")
         r = httpx.post(f"{reg}/v1/schools", headers=COUNTY, timeout=10, json={

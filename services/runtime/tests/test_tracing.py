@@ -156,6 +156,7 @@ def test_configure_is_off_without_an_exporter_and_rejects_an_unknown_one(tmp_pat
                                                   "BAOXUE_TRACE_DIR": str(tmp_path)})
         with tracing.span("work", attributes={"baoxue.id": "x"}):
             pass
+        tracing.shutdown()  # the batch processor writes on its schedule or when flushed
         [written] = list(tmp_path.glob("notes-api-*.jsonl"))
         assert '"name": "work"' in written.read_text()
     finally:
