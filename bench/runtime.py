@@ -21,6 +21,7 @@ from services.runtime.db import Database
 from services.runtime.eventstore import ServiceApplication, build_application, loads
 from services.runtime.logging import configure_logging
 from services.runtime.metrics import Metrics
+from services.runtime import tracing
 from services.runtime.relay import Relay
 from services.runtime.scratchdb import fresh_database
 from services.runtime.settings import ServiceSettings
@@ -79,10 +80,12 @@ def bench_runtime(events: int = 50_000, per_save: int = 500) -> list[tuple[str, 
     """Appends, publishes and consumes `events` events; returns (measure, figure) rows."""
     rows: list[tuple[str, str]] = []
     log = configure_logging("bench", "bench", "WARNING")
-    with bench_infra() as (url, bootstrap):
+    traced = tracing.configure("bench", "bench")  # OTEL_TRACES_EXPORTER set: the cost of tracing on
+    with bench_infra() as (url, bootstrap), tracing.span("bench runtime"):
         settings = ServiceSettings(database_url=url, kafka_bootstrap=bootstrap, env="test", kafka_partitions=6)
         app = build_application(BenchApp, settings, "bench")
-        meta = {"actor_id": "bench", "actor_role": "system", "jurisdiction": "520102"}
+        # traced, every event carries the span's traceparent, so the relay starts a producer span per message
+        meta = {"actor_id": "bench", "actor_role": "system", "jurisdiction": "520102", **tracing.current_traceparent()}
         tallies = [Tally(township_code="520102001", meta=meta) for _ in range(1000)]
         app.save(*tallies)
         started = time.perf_counter()
@@ -188,6 +191,9 @@ def bench_runtime(events: int = 50_000, per_save: int = 500) -> list[tuple[str, 
         seconds = _consume(skipper, lambda: _read_all(skipper, published))
         rows.append(("consumer: messages without a policy passed over", f"{published / seconds:,.0f} messages/s"))
         db.close()
+    if traced:
+        tracing.shutdown()
+        rows.append(("tracing", os.environ.get("OTEL_TRACES_EXPORTER", "")))
     return rows
 
 

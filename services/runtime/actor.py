@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.runtime.tracing import current_traceparent
+
 Role = Literal[
     "admin",  # platform operator (province)
     "province_officer",
@@ -47,6 +49,7 @@ class Actor(BaseModel):
             "correlation_id": correlation_id,
             "causation_id": causation_id,
             "at": at.isoformat(),
+            **current_traceparent(),  # the command's trace, for the relay to carry on (empty when not tracing)
         }
 
 

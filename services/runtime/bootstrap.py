@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_never, wait_exponential
 
 from services.runtime import migrations
+from services.runtime import tracing
 from services.runtime.access import RoleMatrix
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
@@ -121,6 +122,7 @@ def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clo
     """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema at the
     version its code needs)."""
     logger = configure_logging(service, role, settings.log_level)
+    tracing.configure(service, role)  # OTEL_TRACES_EXPORTER unset: the no-op API (services/runtime/README.md)
     wait_for_database(settings, logger)
     ensure_schema_version(service, settings, logger)
     metrics = Metrics(service)

@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient
 from pydantic import ValidationError
 
 from contracts import Contract, Envelope, contract_for_type
-from services.runtime import logging as rlog
+from services.runtime import logging as rlog, tracing
 from services.runtime.consumer_dlq import DeadLetters
 from services.runtime.consumer_leases import Key, Leases
 from services.runtime.consumer_offsets import OffsetHints, kafka_consumer, report_lag
@@ -213,7 +213,7 @@ class ConsumerLoop:
             self.sink.skip(track, envelope.sequence)
             self.positions[key] = envelope.sequence
             return "dead_lettered"
-        message = Message(envelope, payload)
+        message = Message(envelope, payload, *(tracing.header_values(msg.headers()) if tracing.enabled else ()))
         self._skips.pop(key, None)  # applying this message moves the position past the skipped ones
         if hasattr(self.sink, "apply_batch"):
             self._before_batch.setdefault(key, last)

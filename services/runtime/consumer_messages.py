@@ -69,6 +69,8 @@ class Message:
 
     envelope: Envelope
     payload: Contract
+    traceparent: str | None = None  # the CloudEvents distributed-tracing extension, read only while tracing
+    tracestate: str | None = None
 
 
 Policy = Callable[..., Any]  # EventSink: (message) -> aggregates; ProjectionSink: (message, conn) -> None

@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError as ConcurrencyError
 from eventsourcing.persistence import Tracking
 
 from services.runtime.consumer_messages import BatchConflict, Message
+from services.runtime import tracing
 from services.runtime.db import Database
 
 OFFSETS_DDL = """
@@ -30,6 +31,11 @@ CREATE TABLE IF NOT EXISTS consumer_positions (
 
 Fence = Callable[[Any, list[str]], None]  # (cursor or connection of the effect transaction, tracks) -> None
 Item = tuple[str, int, Callable[..., Any], Message]  # (track, sequence, policy, message)
+
+
+def consumer_of(track: str) -> str:
+    """The consumer named in a track ``consumer:topic:partition``."""
+    return track.rsplit(":", 2)[0]
 
 
 def split_track(track: str) -> tuple[str, int]:
@@ -72,7 +78,8 @@ class EventSink:
             batch.prefetch(aggregate_id for _track, _sequence, policy, message in items
                            for aggregate_id in self._loads(policy, message))
             for track, sequence, policy, message in items:
-                batch.add(policy(message) or (), Tracking(track, sequence))
+                with tracing.consume_span(consumer_of(track), message):
+                    batch.add(policy(message) or (), Tracking(track, sequence))
             for track, sequence in positions:
                 batch.add((), Tracking(track, sequence))
             if self.fence is not None:
@@ -181,7 +188,8 @@ class ProjectionSink:
                 return False
             if self.prepare is not None:
                 self.prepare(conn, [message])
-            policy(message, conn)
+            with tracing.consume_span(self.consumer, message):
+                policy(message, conn)
         return True
 
     def skip(self, track: str, sequence: int) -> None:
@@ -209,7 +217,8 @@ class ProjectionSink:
             if self.prepare is not None and todo:
                 self.prepare(conn, [message for _policy, message in todo])
             for policy, message in todo:
-                policy(message, conn)
+                with tracing.consume_span(self.consumer, message):
+                    policy(message, conn)
             for track, sequence in last.items():
                 if sequence > before[track]:
                     self._advance(conn, track, sequence)

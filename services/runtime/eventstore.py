@@ -27,6 +27,7 @@ from eventsourcing.persistence import (
 )
 
 from services.runtime.batchstore import Batch, BatchProcessRecorder, BatchRepository, loads
+from services.runtime import tracing
 from services.runtime.db import ddl_lock
 from services.runtime.settings import ServiceSettings
 
@@ -73,7 +74,8 @@ class ServiceApplication(Application):
         self.repository.put_snapshots(due)  # type: ignore[attr-defined]
 
     def _record(self, processing_event: ProcessingEvent) -> Any:
-        recordings = super()._record(processing_event)
+        with tracing.append_span(self.name, processing_event.events):
+            recordings = super()._record(processing_event)
         if self.metrics is not None:
             counter = self.metrics.events_appended
             for recording in recordings:

@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
 from contracts import Contract
+from services.runtime import tracing
 from services.runtime.db import Database, Leadership
 from services.runtime.kafka import PARTITIONS_HEADER, ensure_topics, event_id, message_headers, partition_for
 from services.runtime.partitioning import PartitionPlan
@@ -230,13 +231,16 @@ class Relay:
         if ce_type is None:
             ce_type = self._ce_types[type(contract)] = contract.ce_type()
         version = notification.originator_version
-        return message_headers(
+        headers = message_headers(
             event_id(subject, version), self._source, ce_type, subject, meta.get("at") or domain_event.timestamp,
             version, notification.id, prev, meta.get("actor_id", f"system:{self.service}"),
             meta.get("actor_role", "system"),
             getattr(contract, "township_code", None) or meta.get("jurisdiction") or "00",
             meta.get("correlation_id") or subject, meta.get("causation_id"),
         )
+        if tracing.enabled:  # ce_traceparent: the CloudEvents distributed-tracing extension
+            headers += tracing.publish_span(self.topic, meta, subject, ce_type, notification.id)
+        return headers
 
     def first_notifications(self, originator_ids: list[str]) -> dict[str, int]:
         """The notification id of each aggregate's first event (its partition count is the one then in force)."""

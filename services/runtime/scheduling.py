@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from services.runtime import tracing
 from services.runtime.db import Leadership
 from services.runtime.logging import error_text
 
@@ -60,7 +61,9 @@ def run_loop(tick: Callable[[], Any], *, should_stop: Callable[[], bool], logger
                         logger.info("scheduler_leading" if held else "scheduler_standby")
                         leading = held
                     if held:
-                        result = tick()
+                        with tracing.span("scheduler tick", attributes={"baoxue.service": getattr(
+                                metrics, "service", "")}):  # a tick's events start their own trace
+                            result = tick()
                         if done is not None:
                             done(result)
                         _count(metrics, "ok")

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from services.runtime import logging as rlog
+from services.runtime import tracing
 from services.runtime.access import RoleMatrix
 from services.runtime.auth import CurrentActor
 from services.runtime.errors import DomainError, body_of
@@ -83,6 +84,8 @@ def create_base_app(
                                                   (b"x-correlation-id", cid.encode("latin-1"))]}
             await send(message)
 
+        span_cm = tracing.http_span(scope)
+        current = span_cm.__enter__()
         try:
             await inner(scope, receive, send_with_id)
         except Exception as exc:  # noqa: BLE001 - logged here without its message, so the server never prints it
@@ -93,6 +96,8 @@ def create_base_app(
                                     "headers": [(b"content-type", b"application/json")]})
                 await send_with_id({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
+            tracing.end_http_span(current, scope, status)
+            span_cm.__exit__(None, None, None)
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "")

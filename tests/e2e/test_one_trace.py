@@ -1,0 +1,101 @@
+"""One traced case across real processes: the day close in attendance (called with a caller's ``traceparent``),
+SuspectedDropoutDetected through attendance's relay, casework's consumer opening the case, CaseOpened through
+casework's relay, reporting's ledger row and the head teacher's notice are ONE trace, parent to child across the
+broker. Every process writes its spans to a file of its own (``OTEL_TRACES_EXPORTER=baoxue_file``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.runtime.testing import auth
+from tests.e2e.harness import running_stack, wait_until
+from tests.e2e.test_walking_skeleton import check_in, child, ledger, outbox
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+COUNTY = auth("county_officer", "520102", user_id="county-officer-1")
+MON, TUE = date(2026, 11, 16), date(2026, 11, 17)
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+def spans_of(directory: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for path in sorted(directory.glob("*.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
+
+
+def path_to_root(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> list[str]:
+    """``service/process: name`` from the span up to the trace's root."""
+    chain = []
+    while span is not None:
+        chain.append(f"{span['service']}/{span['process']}: {span['name']}")
+        span = by_id.get(span["parent_id"])
+    return chain
+
+
+def test_a_day_close_and_the_case_it_opens_are_one_trace(database_url, tmp_path):
+    traces = tmp_path / "traces"
+    (tmp_path / "stack").mkdir()
+    env = {"OTEL_TRACES_EXPORTER": "baoxue_file", "BAOXUE_TRACE_DIR": str(traces), "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    with running_stack(database_url, tmp_path / "stack", extra_env=env) as stack:
+        reg, att = stack.url("registry"), stack.url("attendance")
+        r = httpx.post(f"{reg}/v1/schools", headers=COUNTY, timeout=10, json={
+            "code": "TR-001", "name": "观山湖区第一小学", "level": "primary", "county_code": "520102",
+            "township_code": "520102001"})
+        assert r.status_code in (200, 201), r.text
+        school_id = r.json()["school_id"]
+        students = []
+        for n in range(3):
+            r = httpx.post(f"{reg}/v1/students", headers=COUNTY, timeout=10, json={**child(n), "school_id": school_id})
+            assert r.status_code in (200, 201), r.text
+            students.append(r.json()["student_id"])
+        assert wait_until(lambda: httpx.get(f"{att}/v1/schools/{school_id}/roster", headers=COUNTY, timeout=10)
+                          .json().get("count") == 3, timeout=30), stack.log_tail("attendance-consumer")
+        gate = auth("attendance_system", "520102", user_id="gate-vendor-1", schools=[school_id])
+        for day in (MON, TUE):
+            assert check_in(stack, school_id, day, students[:2], gate).status_code == 200
+            headers = {**COUNTY, "traceparent": CALLER} if day == TUE else COUNTY
+            r = httpx.post(f"{att}/v1/schools/{school_id}/days/{day}/close", headers=headers, timeout=60)
+            assert r.status_code == 200, r.text
+        assert wait_until(lambda: len(ledger(stack)) == 1, timeout=30), stack.log_tail("reporting-consumer")
+        assert wait_until(lambda: len(outbox(stack)) == 1, timeout=30), stack.log_tail("notifications-consumer")
+
+        def complete() -> bool:
+            return {"reporting", "notifications"} <= {s["service"] for s in spans_of(traces)
+                                                      if s["trace_id"] == TRACE_ID and s["kind"] == "CONSUMER"}
+        wait_until(complete, timeout=20)
+
+    spans = [s for s in spans_of(traces) if s["trace_id"] == TRACE_ID]
+    by_id = {s["span_id"]: s for s in spans}
+    root = next(s for s in spans if s["parent_id"] == "00f067aa0ba902b7")
+    assert (root["service"], root["kind"], root["name"]) == (
+        "attendance", "SERVER", "POST /v1/schools/{school_id}/days/{day}/close"), root
+    consumers = {s["service"]: s for s in spans if s["kind"] == "CONSUMER"}
+    assert {"casework", "reporting", "notifications"} <= set(consumers), sorted(consumers)
+    # each consumer's parent is a relay's producer span: the context crossed the broker
+    for service, span in consumers.items():
+        parent = by_id[span["parent_id"]]
+        assert parent["kind"] == "PRODUCER" and parent["process"] == "relay", (service, parent)
+    opened = by_id[consumers["casework"]["parent_id"]]
+    assert opened["service"] == "attendance"
+    assert by_id[opened["parent_id"]]["span_id"] == root["span_id"]
+    # the case's own publication (CaseOpened) is casework's relay, under casework's consumer
+    for service in ("reporting", "notifications"):
+        chain = path_to_root(consumers[service], by_id)
+        assert any(link.startswith("casework/relay:") for link in chain), chain
+        assert any(link.startswith("casework/consumer:") for link in chain), chain
+        assert chain[-1].startswith("attendance/api: POST"), chain
+    print("\n" + "\n".join(f"{s['service']:>13} {s['process']:<9} {s['kind']:<9} {s['name']}  <- "
+                           f"{by_id[s['parent_id']]['name'] if s['parent_id'] in by_id else s['parent_id']}"
+                           for s in sorted(spans, key=lambda s: s["start"])))
+    # ids and codes only in attributes: no names, no ID numbers, no phones
+    text = json.dumps(spans, ensure_ascii=False)
+    for n in range(3):
+        for value in (child(n)["name"], child(n)["id_number"], child(n)["guardian_phone"]):
+            assert value not in text
