@@ -134,18 +134,27 @@ def shape(conn: sa.Connection, schema: str, tables: set[str] | None = None) -> d
     return {t: {"columns": cols.get(t, []), "indexes": idx.get(t, [])} for t in sorted(set(cols) | set(idx))}
 
 
+def history_sql(service: str) -> list[Any]:
+    """Every revision's module, base first (an old-DDL database is adopted at the head: every revision is idempotent)."""
+    return [rev.module for rev in reversed(list(scripts(service).walk_revisions()))]
+
+
 def scratch_sql(service: str) -> str:
-    """The baseline's SQL aimed at the scratch schema: names it qualifies with the service's schema, or with a
-    further schema it declares (``OTHER_SCHEMAS``, e.g. reporting's ``bi``), point into scratch schemas instead."""
-    module = baseline(service)
-    text = re.sub(rf"\b{re.escape(service)}\.", f"{CHECK_SCHEMA}.", module.SQL)
-    for other in getattr(module, "OTHER_SCHEMAS", ()):
-        text = re.sub(rf"(?<![\w.]){re.escape(other)}(?=\.|;|\s+IS\b|\s*$)", f"{CHECK_SCHEMA}_{other}", text, flags=re.M)
-    return text
+    """The history's SQL (base to head) aimed at the scratch schema: names it qualifies with the service's schema,
+    or with a further schema it declares (``OTHER_SCHEMAS``, e.g. reporting's ``bi``), point into scratch schemas."""
+    texts = []
+    others = getattr(baseline(service), "OTHER_SCHEMAS", ())
+    for module in history_sql(service):
+        text = re.sub(rf"\b{re.escape(service)}\.", f"{CHECK_SCHEMA}.", module.SQL)
+        for other in others:
+            text = re.sub(rf"(?<![\w.]){re.escape(other)}(?=\.|;|\s+IS\b|\s*$)", f"{CHECK_SCHEMA}_{other}", text,
+                          flags=re.M)
+        texts.append(text)
+    return "\n".join(texts)
 
 
 def baseline_shape(conn: sa.Connection, service: str) -> dict[str, Any]:
-    """The shape the baseline builds, from a scratch schema inside a savepoint that is rolled back."""
+    """The shape the whole history builds, from a scratch schema inside a savepoint that is rolled back."""
     with conn.begin_nested() as scratch:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {CHECK_SCHEMA} CASCADE")
         conn.exec_driver_sql(f"CREATE SCHEMA {CHECK_SCHEMA}")
@@ -181,7 +190,7 @@ def _adopt(conn: sa.Connection, service: str, schema: str) -> None:
     differ (also when the baseline cannot even apply over them)."""
     attempt = conn.begin_nested()
     try:
-        _run(conn, service, schema, scripts(service).get_base())
+        _run(conn, service, schema, "head")
     except (sa.exc.DBAPIError, psycopg.Error):
         attempt.rollback()
         changed = differences(conn, service, schema)

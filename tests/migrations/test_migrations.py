@@ -119,7 +119,7 @@ def two_databases(database_url):
 def test_baseline_builds_what_the_old_ddl_built(two_databases, service):
     migrated, legacy = two_databases
     outcome = migrations.upgrade(migrated, service)
-    assert (outcome.before, outcome.after, outcome.adopted) == (None, f"{service}_0001", False)
+    assert (outcome.before, outcome.after, outcome.adopted) == (None, migrations.head(service), False)
     build_legacy(legacy, service)
     assert engine_shape(migrated, service) == engine_shape(legacy, service)
     if shutil.which("pg_dump"):
@@ -137,7 +137,7 @@ def test_an_old_ddl_database_is_adopted_at_the_baseline_and_keeps_its_rows(two_d
                      f"INSERT INTO {service}.relay_position (topic, position) VALUES ('t', 7)")
     assert migrations.current(url, service) is None
     outcome = migrations.upgrade(url, service)
-    assert (outcome.before, outcome.after, outcome.adopted) == (None, f"{service}_0001", True)
+    assert (outcome.before, outcome.after, outcome.adopted) == (None, migrations.head(service), True)
     assert migrations.current(url, service) == migrations.head(service)
     migrations.upgrade(fresh, service)
     assert engine_shape(url, service) == engine_shape(fresh, service)
@@ -145,7 +145,7 @@ def test_an_old_ddl_database_is_adopted_at_the_baseline_and_keeps_its_rows(two_d
     with psycopg.connect(url) as conn:
         assert conn.execute(f"SELECT count(*) FROM {service}.{table}").fetchone()[0] == 1
     again = migrations.upgrade(url, service)  # a second run (every process start in development) changes nothing
-    assert (again.before, again.after, again.adopted) == (f"{service}_0001", f"{service}_0001", False)
+    assert (again.before, again.after, again.adopted) == (migrations.head(service), migrations.head(service), False)
 
 
 def test_an_old_database_whose_tables_differ_is_refused_and_left_as_it_was(database_url):
@@ -211,4 +211,4 @@ def test_every_service_has_a_migrate_role_that_no_process_plan_starts():
 
     for service in CATALOG:
         assert "migrate" in service_entries(service) and "migrate" not in service_roles(service)
-        assert migrations.head(service) == f"{service}_0001"
+        assert migrations.head(service).startswith(f"{service}_")
