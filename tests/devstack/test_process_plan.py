@@ -74,13 +74,17 @@ def test_replica_counts_are_parsed_and_bounded() -> None:
             parse_replicas(bad)
 
 
-def test_the_multi_worker_apis_are_those_whose_settings_have_workers() -> None:
-    def has_workers(service: str) -> bool:
-        module = importlib.import_module(f"services.{service}.settings")
-        return any(isinstance(v, type) and issubclass(v, ServiceSettings) and "api_workers" in v.model_fields
-                   for v in vars(module).values())
-
-    assert MULTI_WORKER_APIS == {s for s in SERVICES if has_workers(s)}
+def test_every_api_can_run_workers_and_the_plan_uses_them_only_where_it_says() -> None:
+    """Every service's API runs BAOXUE_API_WORKERS uvicorn workers (runtime ``run_api`` with an ``api_factory``);
+    the dev stack runs copies of the APIs in MULTI_WORKER_APIS as workers on one port, the others as processes on
+    ports of their own (so both ways are exercised)."""
+    for service in SERVICES:
+        module = importlib.import_module(f"services.{service}.bootstrap")
+        assert callable(getattr(module, "api_factory", None)), service
+        settings = importlib.import_module(f"services.{service}.settings")
+        assert any(isinstance(v, type) and issubclass(v, ServiceSettings) and "api_workers" in v.model_fields
+                   for v in vars(settings).values()), service
+    assert MULTI_WORKER_APIS and MULTI_WORKER_APIS < set(SERVICES)
 
 
 def test_baoxue_up_refuses_a_bad_replica_count_before_starting_anything() -> None:
