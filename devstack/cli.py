@@ -209,6 +209,15 @@ def _mount_bench_commands() -> None:
 
     bench_app.command("attendance")(bench_attendance)
     bench_app.command("reporting-rebuild")(bench_reporting_rebuild)
+    bench_app.command("onboarding")(bench_onboarding)
+
+
+def bench_onboarding(students: int = typer.Option(100_000, help="Students bulk-imported into the registry"),
+                     replicas: str = typer.Option("", help="Copies per process kind, e.g. consumer=3")) -> None:
+    """Province onboarding: a bulk import, then every relay and consumer until caught up (prints, never fails)."""
+    from bench.onboarding import main
+
+    main(students=students, replicas=replicas or None)
 
 
 def bench_reporting_rebuild(events: int = typer.Option(100_000, help="Synthetic events to load into a throwaway database")) -> None:
