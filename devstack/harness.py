@@ -86,8 +86,13 @@ class Stack:
         )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signals the process and everything it started (its own session, as a pod's cgroup: an API's uvicorn
+        workers die with their master instead of keeping its port, so the restarted process can bind it)."""
         proc = self.procs[name]
-        proc.send_signal(sig)
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            proc.send_signal(sig)
         proc.wait(30)
 
     def restart(self, name: str) -> None:
