@@ -22,7 +22,7 @@ from services.runtime.consumer import ConsumerLoop, Policy, Sink
 from services.runtime.db import Database
 from services.runtime.eventstore import ServiceApplication, build_application
 from services.runtime.logging import configure_logging, error_text
-from services.runtime.metrics import Metrics
+from services.runtime.metrics import DependencyWatch, Metrics
 from services.runtime.oidc import TokenVerifier, token_verifier
 from services.runtime.process import StopFlag
 from services.runtime.relay import Relay, ToContract
@@ -43,8 +43,11 @@ class Runtime:
     clock: Clock
     tokens: TokenVerifier
     db: Database
+    watch: DependencyWatch | None = None  # workers: baoxue_dependency_up refreshed in the background
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
         self.db.close()
 
 
@@ -118,16 +121,26 @@ def run_migrate(service: str, settings: ServiceSettings) -> None:
                 adopted=outcome.adopted)
 
 
+# What each worker's baoxue_dependency_up watches (APIs answer for the database on /readyz; schedulers use no broker)
+WATCHED = {"relay": ("database", "broker"), "consumer": ("database", "broker"), "scheduler": ("database",)}
+DEPENDENCY_CHECK_S = 15.0
+
+
+def dependency_checks(runtime: Runtime, names: tuple[str, ...]) -> dict[str, Callable[[], bool]]:
+    known = {"database": runtime.db.ping, "broker": broker_reachable(runtime.settings.kafka_bootstrap)}
+    return {name: known[name] for name in names}
+
+
 def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clock | None = None) -> Runtime:
     """Settings in, wired runtime out (logger, metrics, clock, tokens, database on the service schema at the
-    version its code needs)."""
+    version its code needs); a relay, consumer or scheduler also starts its dependency watch (every 15 s)."""
     logger = configure_logging(service, role, settings.log_level)
     tracing.configure(service, role)  # OTEL_TRACES_EXPORTER unset: the no-op API (services/runtime/README.md)
     wait_for_database(settings, logger)
     ensure_schema_version(service, settings, logger)
     metrics = Metrics(service)
     ServiceApplication.metrics = metrics  # one runtime per process: its event store counts appends here
-    return Runtime(
+    runtime = Runtime(
         service=service,
         role=role,
         settings=settings,
@@ -138,6 +151,10 @@ def build_runtime(service: str, role: str, settings: ServiceSettings, clock: Clo
         db=until_database(lambda: Database(settings.database_url, service, size=settings.db_pool_size),
                           settings, logger, "schema"),
     )
+    if role in WATCHED:
+        runtime.watch = DependencyWatch(metrics, role, dependency_checks(runtime, WATCHED[role]),
+                                        DEPENDENCY_CHECK_S).start()
+    return runtime
 
 
 def event_store(runtime: Runtime, app_cls: type[ServiceApplication], schema: str | None = None) -> Any:
@@ -148,7 +165,8 @@ def event_store(runtime: Runtime, app_cls: type[ServiceApplication], schema: str
 
 def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[type[Exception], int] | None = None,
              roles: RoleMatrix | None = None) -> FastAPI:
-    """The service's FastAPI app with platform middleware, readiness on database and broker, and its role matrix."""
+    """The service's FastAPI app with platform middleware, readiness on the database (an API never produces to
+    Kafka: the relays do, so a broker outage must not take the APIs out of their Service), and its role matrix."""
     return create_base_app(
         service=runtime.service,
         title=title,
@@ -157,7 +175,7 @@ def base_app(runtime: Runtime, *, title: str, description: str, errors: dict[typ
         logger=runtime.logger,
         token_codec=runtime.tokens,
         clock=runtime.clock,
-        readiness={"database": runtime.db.ping, "broker": broker_reachable(runtime.settings.kafka_bootstrap)},
+        readiness=dependency_checks(runtime, ("database",)),
         error_statuses=errors,
         role_matrix=roles,
     )

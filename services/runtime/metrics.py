@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 
@@ -60,7 +64,7 @@ class Metrics:
             ["service", "consumer", "topic"],
             registry=r,
         )
-        # Defined for deploy/k8s alerts and dashboards; not wired yet (see deploy/README.md, "Alerts and metrics").
+        # What the deploy/k8s alerts and dashboards watch (deploy/README.md, "Alerts and metrics", says who sets each).
         self.dependency_up = Gauge(
             "baoxue_dependency_up", "1 if the last check of a dependency (database, broker) succeeded, else 0",
             ["service", "role", "dependency"], registry=r,
@@ -80,7 +84,9 @@ class Metrics:
             "baoxue_checkins_recorded_total", "Check-ins stored (rows of accepted check-in batches)", ["service"],
             registry=r,
         )
-        self.cases_open = Gauge("baoxue_cases_open", "Cases not closed (销号) yet", ["service"], registry=r)
+        self.cases_open = Gauge(  # county: the 6-digit county code (a province has about a hundred): no personal data
+            "baoxue_cases_open", "Cases not closed (销号) yet, per county", ["service", "county"], registry=r
+        )
         self.case_deadlines_overdue = Gauge(
             "baoxue_case_deadlines_overdue", "Case deadlines passed without the step they demand", ["service"],
             registry=r,
@@ -93,3 +99,61 @@ class Metrics:
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         """Serves /metrics on its own port (relay and consumer processes)."""
         start_http_server(port, addr=host, registry=self.registry)
+
+
+def check_passes(check: Callable[[], Any]) -> bool:
+    """A dependency check's answer: True only if it returned truthy without raising."""
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - any failure means the dependency is not there
+        return False
+
+
+class DependencyWatch:
+    """Sets ``baoxue_dependency_up{service, role, dependency}`` from each check every ``interval_s`` on a daemon
+    thread (relays, consumers and schedulers; an API sets it from its /readyz instead). The first check runs at
+    once, so the gauge is there as soon as the metrics server is."""
+
+    def __init__(self, metrics: Metrics, role: str, checks: Mapping[str, Callable[[], Any]],
+                 interval_s: float = 15.0) -> None:
+        self.metrics, self.role, self.checks, self.interval_s = metrics, role, dict(checks), interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check_once(self) -> dict[str, bool]:
+        results = {name: check_passes(check) for name, check in self.checks.items()}
+        for name, ok in results.items():
+            self.metrics.dependency_up.labels(self.metrics.service, self.role, name).set(1 if ok else 0)
+        return results
+
+    def start(self) -> DependencyWatch:
+        def loop() -> None:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                self.check_once()
+                self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+        self._thread = threading.Thread(target=loop, name=f"dependency-watch-{self.role}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class Every:
+    """Runs ``refresh`` at most once per ``seconds`` (a scheduler refreshing a gauge from its store on its ticks)."""
+
+    def __init__(self, seconds: float, refresh: Callable[[], Any], clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self.refresh, self.clock = seconds, refresh, clock
+        self.last = float("-inf")
+
+    def __call__(self) -> bool:
+        now = self.clock()
+        if now - self.last < self.seconds:
+            return False
+        self.refresh()
+        self.last = now
+        return True

@@ -23,7 +23,7 @@ from services.runtime.access import RoleMatrix
 from services.runtime.auth import CurrentActor
 from services.runtime.errors import DomainError, body_of
 from services.runtime.jsoninput import parse_json
-from services.runtime.metrics import Metrics
+from services.runtime.metrics import Metrics, check_passes
 from services.runtime.validation import BadInput, text_problem
 
 ReadinessCheck = Callable[[], bool]
@@ -138,9 +138,12 @@ def create_base_app(
     def healthz() -> dict[str, str]:
         return {"status": "alive", "service": service}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: database and broker reachable")
+    @app.get("/readyz", tags=["ops"], summary="Readiness: the database reachable")
     def readyz() -> JSONResponse:
-        results = {name: _safe(check) for name, check in readiness.items()}
+        """Each check's answer, also set as ``baoxue_dependency_up{role="api"}`` (the probe asks every 10 s)."""
+        results = {name: check_passes(check) for name, check in readiness.items()}
+        for name, up in results.items():
+            metrics.dependency_up.labels(service, "api", name).set(1 if up else 0)
         ok = all(results.values())
         return JSONResponse({"ready": ok, "checks": results}, status_code=200 if ok else 503)
 
@@ -282,13 +285,6 @@ def redacted_error(exc: BaseException) -> dict[str, Any]:
     return {"error_types": types, "frames": [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames]}
 
 
-def _safe(check: ReadinessCheck) -> bool:
-    try:
-        return bool(check())
-    except Exception:  # noqa: BLE001 - not ready is the answer to any failure
-        return False
-
-
 def _domain_error_handler(status_code: int) -> Callable[[Request, Exception], JSONResponse]:
     def handle(_request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": body_of(exc)}, status_code=status_code)  # type: ignore[arg-type]
@@ -297,7 +293,7 @@ def _domain_error_handler(status_code: int) -> Callable[[Request, Exception], JS
 
 
 def broker_reachable(bootstrap: str) -> ReadinessCheck:
-    """A readiness check that asks the broker for metadata."""
+    """A dependency check that asks the broker for metadata (relays and consumers; APIs do not use the broker)."""
 
     def check() -> bool:
         from confluent_kafka.admin import AdminClient

@@ -98,6 +98,24 @@ class DayCloseCases:
                     logger.warning("county_day_close_failed", county=county_code, error=runs[-1].error)
         return runs
 
+    def overdue(self) -> int:
+        """School days (school x day) past their county's cut-off and not closed, that the scheduler would close:
+        after the county's progress, within the correction window (``baoxue_day_closes_overdue``). Right after a
+        tick that went well it is 0; a county whose close keeps failing, or a scheduler that is down, makes it grow."""
+        now = self.clock.now()
+        today = now.astimezone(self.tz).date()
+        by_county: dict[str, list[SchoolRow]] = {}
+        for school in self.store.schools():
+            by_county.setdefault(school.county_code, []).append(school)
+        progress = self.store.day_close_progress()
+        count = 0
+        for county_code, schools in by_county.items():
+            for day in self.due_days(county_code, now, progress.get(county_code, today - ONE_DAY)):
+                due = [s.school_id for s in schools if self.config.calendar_for(s).is_school_day(day)]
+                if due:
+                    count += len(due) - len(self.store.closed_on(due, day))
+        return count
+
     def close_due_days(self, done: set[tuple[str, date]] | None = None, logger: Any = None) -> int:
         """One tick; returns how many school rolls it closed (``done``, if given, collects them)."""
         runs = self.run_once(logger)

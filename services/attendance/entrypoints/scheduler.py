@@ -28,5 +28,11 @@ def run_scheduler(
                 logger.info("school_days_closed", county=run.county_code, cutoff=run.cutoff, schools=run.schools,
                             days=[d.isoformat() for d in run.days])
 
-    run_loop(lambda: day_close.run_once(logger), should_stop=should_stop, logger=logger, interval_s=interval_s,
+    def tick() -> list[CountyRun]:
+        runs = day_close.run_once(logger)
+        if metrics is not None:  # after every tick: what is still past its cut-off (0 when all went well)
+            metrics.day_closes_overdue.labels(metrics.service).set(day_close.overdue())
+        return runs
+
+    run_loop(tick, should_stop=should_stop, logger=logger, interval_s=interval_s,
              sleep=sleep, done=done, claim=claim, metrics=metrics, default_cutoff=default_cutoff)

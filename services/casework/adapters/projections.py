@@ -160,3 +160,13 @@ class MemoryCaseViews:
         """When the earliest pending timer falls due (None: none pending)."""
         return min((t.due_at for r in self.rows.values() for t in r.timers
                     if t.status == "pending" and self.timer_status.get(t.timer_id, "pending") == "pending"), default=None)
+
+    def open_by_county(self, now: datetime) -> dict[str, tuple[int, int]]:
+        """County code -> (cases not closed, those whose next step's due time has passed by ``now``)."""
+        counts: dict[str, tuple[int, int]] = {}
+        for r in self.rows.values():
+            s = r.summary
+            if s.stage not in ("closed", "excluded"):
+                n, late = counts.get(s.township_code[:6], (0, 0))
+                counts[s.township_code[:6]] = (n + 1, late + int(s.next_due_at is not None and s.next_due_at <= now))
+        return counts

@@ -132,6 +132,18 @@ class PostgresCaseViews(OwnEventsProjection):
         with self.db.transaction() as conn:
             return conn.execute("SELECT min(due_at) AS due FROM due_timers WHERE status = 'pending'").fetchone()["due"]
 
+    def open_by_county(self, now: datetime) -> dict[str, tuple[int, int]]:
+        """County code -> (cases not closed, those whose next step's due time has passed by ``now``): one pass over
+        the case index (the scheduler's gauges, refreshed every 30 s)."""
+        self.ensure()
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT left(township_code, 6) AS county, count(*) AS open, "
+                "count(*) FILTER (WHERE next_due_at <= %s) AS overdue FROM case_index "
+                "WHERE stage NOT IN ('closed', 'excluded') GROUP BY 1", (now,),
+            ).fetchall()
+        return {r["county"]: (r["open"], r["overdue"]) for r in rows}
+
     def drop(self) -> None:
         """Forgets everything, so the next catch-up rebuilds the read models from the first event."""
         self.ensure()

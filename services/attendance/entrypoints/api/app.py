@@ -68,7 +68,9 @@ def create_app(
         buckets.take(actor.user_id)
         require_school_access(actor, attendance.school(school_id))
         rows = [CheckinRow(i.student_id, i.status, _aware(i.checked_at, attendance), i.device) for i in body.items]
-        return attendance.record_checkins(school_id, day, rows, meta)
+        result = attendance.record_checkins(school_id, day, rows, meta)
+        runtime.metrics.checkins_recorded.labels(runtime.service).inc(result.accepted)  # new rows, not repeats
+        return result
 
     @router.post("/days/{day}/close", response_model=DaySummaryPublic)
     def close_day(school_id: SchoolId, day: Day, actor: CurrentActor, meta: CommandMeta) -> DaySummary:

@@ -44,7 +44,9 @@ def mount_bulk(app: FastAPI, attendance: Attendance, buckets: TokenBuckets | Sha
     async def record_checkins_bulk(day: Day, request: Request, actor: CurrentActor, meta: CommandMeta) -> CheckinResult:
         """Up to 10,000 check-ins across the schools a client covers: ``{"items": [{school_id, student_id, ...}]}``."""
         body = await request.body()
-        return await run_in_threadpool(ingest, day, body, actor, meta)
+        result = await run_in_threadpool(ingest, day, body, actor, meta)
+        request.app.state.metrics.checkins_recorded.labels("attendance").inc(result.accepted)  # new rows only
+        return result
 
     def sync(body: bytes, actor: Actor, meta: dict) -> LeaveBatchResult:
         """Limit, parse, scope and record one leave batch (in a worker thread, like a check-in batch)."""
