@@ -1,7 +1,7 @@
 """Renders the generated part of deploy/k8s from the catalog (each bootstrap's ROLES), the runtime's port tables and
 contracts.topics, so a new process role or topic cannot be forgotten in the cluster manifests.
 
-    python -m devstack.k8s            # rewrite deploy/k8s/{services,migrate,topics,autoscaling,networkpolicies}.yaml
+    python -m devstack.k8s            # rewrite deploy/k8s/{services,migrate,topics,autoscaling,networkpolicies,ingress}.yaml
     python -m devstack.k8s --check    # exit 1 if a committed file differs (tests/deploy does the same)
 """
 
@@ -28,6 +28,19 @@ PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 PART_OF = {"app.kubernetes.io/part-of": "baoxue"}
 KAFKA_CLIENT = {"baoxue/kafka-client": "true"}  # the Kafka listener admits only pods with this label
 POOLER = "baoxue-db-pooler-rw"
+# Ingress: one host per API under DOMAIN, TLS from the Secret TLS_SECRET (a certificate for every host, e.g. a
+# wildcard; created out of band, or by cert-manager when CERT_ISSUER names a ClusterIssuer)
+DOMAIN = "baoxue.edu.example.cn"
+TLS_SECRET = "baoxue-tls"
+CERT_ISSUER: str | None = None
+INGRESS_CLASS = "nginx"
+INGRESS_CONTROLLER = {"namespace": "ingress-nginx", "pods": {"app.kubernetes.io/name": "ingress-nginx"}}
+# the public routes only (services/*/roles.py): /v1 for every API, the pages under /ui, reporting's "/" redirect;
+# /metrics, /healthz, /readyz, /docs and /openapi.json stay inside the cluster
+PUBLIC_PATHS = {"registry": [("/v1", "Prefix")], "attendance": [("/v1", "Prefix")],
+                "casework": [("/v1", "Prefix"), ("/ui", "Prefix")], "notifications": [("/v1", "Prefix")],
+                "reporting": [("/v1", "Prefix"), ("/ui", "Prefix"), ("/", "Exact")]}
+BODY_LIMITS = {"registry": "64m", "attendance": "16m", "casework": "10m"}  # imports; 10,000-row check-ins; photos
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,8 @@ class Plan:
 
 
 PLANS = {
-    # APIs never produce to Kafka; they reach it only because /readyz still checks the broker (runtime/bootstrap.py).
-    "api": Plan(3, "250m", "256Mi", "1Gi", kafka=True),
+    # APIs never produce to Kafka (the relays do) and their /readyz checks only the database
+    "api": Plan(3, "250m", "256Mi", "1Gi", kafka=False),
     # one leader publishes (advisory lock); the second replica takes over within seconds
     "relay": Plan(2, "250m", "256Mi", "1Gi", kafka=True),
     # replicas share the 24 partitions; 8 replicas hold 3 partitions each
@@ -188,6 +201,26 @@ def api_service(service: str) -> dict[str, Any]:
             "spec": {"selector": labels(service, "api"), "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
 
 
+def host(service: str) -> str:
+    return f"{service}.{DOMAIN}"
+
+
+def ingress(service: str, cert_issuer: str | None = None) -> dict[str, Any]:
+    """The public routes of one API on its own host, TLS terminated by the controller with ``TLS_SECRET``."""
+    annotations = {"nginx.ingress.kubernetes.io/ssl-redirect": "true",
+                   "nginx.ingress.kubernetes.io/proxy-body-size": BODY_LIMITS.get(service, "1m")}
+    if cert_issuer:
+        annotations["cert-manager.io/cluster-issuer"] = cert_issuer
+    backend = {"service": {"name": service, "port": {"name": "http"}}}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": service, "labels": {**PART_OF, **labels(service, "api")}, "annotations": annotations},
+            "spec": {"ingressClassName": INGRESS_CLASS,
+                     "tls": [{"hosts": [host(service)], "secretName": TLS_SECRET}],
+                     "rules": [{"host": host(service), "http": {"paths": [
+                         {"path": path, "pathType": kind, "backend": backend}
+                         for path, kind in PUBLIC_PATHS[service]]}}]}}
+
+
 def scaled_object(service: str, role: str) -> dict[str, Any]:
     """Consumers scale on their lag as they report it (they commit no Kafka offsets, so KEDA's Kafka scaler cannot
     see it): the sum over partitions, each counted once however many replicas still export it."""
@@ -220,7 +253,7 @@ def topic_names() -> tuple[list[str], list[str]]:
 
 def network_policies() -> list[dict[str, Any]]:
     """Default deny for the app pods; each process may reach DNS, the pooler and (if it needs it) Kafka, and be
-    reached on its port by the ingress controller (APIs) and Prometheus."""
+    reached on its port by Prometheus and, APIs only, by the ingress controller's pods."""
     def policy(name: str, selector: dict[str, str], ingress: list | None, egress: list | None) -> dict[str, Any]:
         spec: dict[str, Any] = {"podSelector": {"matchLabels": selector}, "policyTypes": []}
         if ingress is not None:
@@ -246,7 +279,8 @@ def network_policies() -> list[dict[str, Any]]:
     out = [policy("default-deny", PART_OF, [], [])]
     for service, role in processes():
         port_name, _ = port_of(service, role)
-        sources = [ns("monitoring")] + ([ns("ingress-nginx")] if role == "api" else [])
+        controller = {**ns(INGRESS_CONTROLLER["namespace"]), "podSelector": {"matchLabels": INGRESS_CONTROLLER["pods"]}}
+        sources = [ns("monitoring")] + ([controller] if role == "api" else [])
         egress = [dns, pooler] + ([kafka] if PLANS[role].kafka else [])
         if ("*", role) in EXTERNAL_HTTPS or (service, role) in EXTERNAL_HTTPS:
             egress.append(https)
@@ -298,6 +332,8 @@ def render() -> dict[str, str]:
         "autoscaling.yaml": dump("consumers scale on their lag", [
             scaled_object(s, r) for s, r in procs if PLANS[r].max_replicas]),
         "networkpolicies.yaml": dump("who may talk to whom", network_policies()),
+        "ingress.yaml": dump("the public routes of every API, one host each, TLS from a Secret", [
+            ingress(s, CERT_ISSUER) for s in SERVICES if "api" in service_roles(s)]),
     }
 
 

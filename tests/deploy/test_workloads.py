@@ -188,7 +188,7 @@ def test_network_policies_allow_only_what_a_process_needs(service: str, role: st
                 targets.add("https")
             else:
                 pytest.fail(f"unexpected egress peer {peer}")
-    expected = {"dns", "pooler"} | ({"kafka"} if role != "scheduler" else set())
+    expected = {"dns", "pooler"} | ({"kafka"} if role in ("relay", "consumer") else set())  # APIs: no broker
     expected |= {"https"} if role == "api" or (service, role) == ("notifications", "consumer") else set()
     assert targets == expected
     assert ("kafka" in targets) == (pod_labels.get("baoxue/kafka-client") == "true")  # admitted by the listener
@@ -197,6 +197,10 @@ def test_network_policies_allow_only_what_a_process_needs(service: str, role: st
                   for rule in ingress for peer in rule["from"]}
     assert namespaces == ({"monitoring", "ingress-nginx"} if role == "api" else {"monitoring"})
     assert all(len(rule["ports"]) == 1 for rule in ingress)
+    for rule in ingress:  # from the controller's namespace only its own pods, never the whole namespace
+        for peer in rule["from"]:
+            if peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "ingress-nginx":
+                assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "ingress-nginx"}
 
 
 def test_the_kafka_listener_admits_only_kafka_clients() -> None:
@@ -227,3 +231,54 @@ def test_production_settings_are_complete(service: str, role: str, monkeypatch: 
     settings = cls()
     assert settings.env == "production" and not settings.dev_tokens_enabled
     assert settings.kafka_partitions == 24
+
+
+# -- Ingress -----------------------------------------------------------------------------------------------------
+
+def _routes(service: str) -> set[str]:
+    """The paths of a service's role matrix (the routes it serves besides the ops routes)."""
+    import importlib
+
+    matrix = importlib.import_module(f"services.{service}.roles").MATRIX
+    return {key.split(" ", 1)[1] for key in matrix.rows}
+
+
+def _exposes(paths: list[dict], route: str) -> bool:
+    for p in paths:
+        if p["pathType"] == "Exact" and route == p["path"]:
+            return True
+        if p["pathType"] == "Prefix" and (route == p["path"] or route.startswith(p["path"].rstrip("/") + "/")):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if "api" in service_roles(s)])
+def test_each_api_has_an_ingress_with_its_public_routes_only(service: str) -> None:
+    ing = by_name("Ingress")[service]
+    (rule,) = ing["spec"]["rules"]
+    (tls,) = ing["spec"]["tls"]
+    assert tls["hosts"] == [rule["host"]] and tls["secretName"] == k8s.TLS_SECRET  # by reference: no Secret here
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    paths = rule["http"]["paths"]
+    service_obj = by_name("Service")[service]
+    for p in paths:
+        assert p["backend"]["service"]["name"] == service
+        assert p["backend"]["service"]["port"]["name"] in {port["name"] for port in service_obj["spec"]["ports"]}
+    for route in ("/metrics", "/healthz", "/readyz", "/docs", "/openapi.json"):
+        assert not _exposes(paths, route), route
+    routes = _routes(service)
+    assert routes and all(_exposes(paths, r) for r in routes), sorted(r for r in routes if not _exposes(paths, r))
+    assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+    assert "cert-manager.io/cluster-issuer" not in ing["metadata"]["annotations"]  # optional, off by default
+
+
+def test_bulk_check_ins_fit_through_the_ingress() -> None:
+    """nginx refuses bodies above 1 MiB by default; 10,000 check-ins of ~150 bytes need more."""
+    limit = by_name("Ingress")["attendance"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert int(limit.rstrip("m")) * 1024 * 1024 >= 10_000 * 200
+
+
+def test_cert_manager_is_one_annotation_away() -> None:
+    ing = k8s.ingress("reporting", cert_issuer="letsencrypt-prod")
+    assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert ing["spec"]["tls"][0]["secretName"] == k8s.TLS_SECRET  # cert-manager writes the same Secret
