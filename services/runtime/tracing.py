@@ -5,7 +5,11 @@ process installs the SDK's tracer provider, named by ``OTEL_SERVICE_NAME`` (defa
 hooks below check one module flag and return, so the hot paths pay next to nothing. The context travels as a W3C
 ``traceparent``: in an event's ``meta`` while it waits in the events table (``Actor.meta`` stamps the current span),
 then as the CloudEvents distributed-tracing extension (``ce_traceparent``/``ce_tracestate`` headers) on Kafka.
-Span attributes are ids and codes only; never request bodies or personal data.
+Span attributes are ids and codes only; never request bodies or personal data. With tracing on, psycopg's
+connections are instrumented too (``opentelemetry-instrumentation-psycopg``, imported only then): a query inside a
+traced operation is a CLIENT span under it (statement text with its placeholders, never the parameters); a query
+outside one (a relay's poll, a lease heartbeat) records nothing. ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=psycopg``
+leaves the database untraced.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 _PROPAGATOR = TraceContextTextMapPropagator()
 _tracer: trace.Tracer = trace.NoOpTracer()
 _provider: Any = None
+_database: Any = None  # the psycopg instrumentor while it is on
 enabled = False  # read by the hooks; True once a tracer provider with an exporter is installed
 
 FILE_EXPORTER = "baoxue_file"  # spans as JSON lines, one file per process under BAOXUE_TRACE_DIR (tests)
@@ -37,9 +42,32 @@ def install(provider: Any) -> None:
 
 
 def uninstall() -> None:
-    """Back to the no-op tracer (tests)."""
-    global _tracer, _provider, enabled
-    _tracer, _provider, enabled = trace.NoOpTracer(), None, False
+    """Back to the no-op tracer, psycopg no longer instrumented (tests)."""
+    global _tracer, _provider, _database, enabled
+    if _database is not None:
+        _database.uninstrument()
+    _tracer, _provider, _database, enabled = trace.NoOpTracer(), None, None, False
+
+
+def instrument_database(resource: Any, processors: Sequence[Any], env: Any) -> bool:
+    """Database spans: psycopg's connections (the pools and every ``psycopg.connect``) traced through a provider of
+    their own that shares the exporters but never starts a trace (``ParentBased(ALWAYS_OFF)``): a query is a span
+    only as the child of a sampled operation, so polls and heartbeats cost no spans. Not the parameters."""
+    global _database
+    disabled = {n.strip().lower() for n in env.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    if "psycopg" in disabled:
+        return False
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF), shutdown_on_exit=False)
+    for processor in processors:  # the main provider shuts them down
+        provider.add_span_processor(processor)
+    instrumentor = PsycopgInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, skip_dep_check=True)
+    _database = instrumentor
+    return True
 
 
 def configure(service: str, role: str, environ: dict[str, str] | None = None) -> bool:
@@ -56,19 +84,24 @@ def configure(service: str, role: str, environ: dict[str, str] | None = None) ->
     resource = Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or f"baoxue-{service}",
                                 "baoxue.service": service, "baoxue.process": role})
     provider = TracerProvider(resource=resource)
+    processors = []
     for name in names:
         if name == "otlp":
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            processors.append(BatchSpanProcessor(OTLPSpanExporter()))
         elif name == "console":
-            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            processors.append(BatchSpanProcessor(ConsoleSpanExporter()))
         elif name == FILE_EXPORTER:
             directory = Path(env.get("BAOXUE_TRACE_DIR", "var/traces"))
-            provider.add_span_processor(BatchSpanProcessor(FileSpanExporter(
+            processors.append(BatchSpanProcessor(FileSpanExporter(
                 directory / f"{service}-{role}-{os.getpid()}.jsonl")))
         else:
             raise ValueError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (otlp, console, {FILE_EXPORTER}, none)")
+    for processor in processors:
+        provider.add_span_processor(processor)
+    if _database is None:
+        instrument_database(resource, processors, env)
     install(provider)
     return True
 
