@@ -76,6 +76,10 @@ def test_a_day_close_and_the_case_it_opens_are_one_trace(database_url, tmp_path)
     root = next(s for s in spans if s["parent_id"] == "00f067aa0ba902b7")
     assert (root["service"], root["kind"], root["name"]) == (
         "attendance", "SERVER", "POST /v1/schools/{school_id}/days/{day}/close"), root
+    # the day close's queries are database spans under its request (psycopg instrumentation)
+    queries = [s for s in spans if s["kind"] == "CLIENT" and s["attributes"].get("db.system") == "postgresql"]
+    assert any(q["service"] == "attendance" and q["process"] == "api" for q in queries), sorted(
+        {s["name"] for s in spans})
     consumers = {s["service"]: s for s in spans if s["kind"] == "CONSUMER"}
     assert {"casework", "reporting", "notifications"} <= set(consumers), sorted(consumers)
     # each consumer's parent is a relay's producer span: the context crossed the broker
