@@ -88,3 +88,30 @@ def test_every_process_is_scraped() -> None:
         pod = d["spec"]["template"]
         assert all(pod["metadata"]["labels"].get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
         assert {p["name"] for p in pod["spec"]["containers"][0]["ports"]} <= ports
+
+
+def test_every_metric_the_alerts_and_dashboards_watch_is_set_somewhere() -> None:
+    """A metric defined but never set would keep its alert silent and its panel empty for ever: each one the
+    alerts, dashboards and autoscalers use is reached (``metrics.<attribute>``) by some module under services/."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from services.runtime.metrics import Metrics
+    from tests.deploy.manifests import ROOT
+
+    attribute_of = {}
+    for attribute, value in vars(Metrics("probe")).items():
+        if isinstance(value, MetricWrapperBase):
+            for family in value.collect():
+                for suffix in ("", "_total", "_bucket", "_sum", "_count"):
+                    attribute_of[family.name + suffix] = attribute
+    used = {name for r in _rules() for name in metric_names(r["expr"])}
+    for path in DASHBOARDS:
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        used |= {n for p in dashboard["panels"] for t in p["targets"] for n in metric_names(t["expr"])}
+    for scaled in by_name("ScaledObject").values():
+        used |= metric_names(scaled["spec"]["triggers"][0]["metadata"]["query"])
+    used.discard("up")  # Prometheus' own
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "services").rglob("*.py")
+                       if "tests" not in p.parts)
+    unset = sorted(name for name in used if f"metrics.{attribute_of[name]}" not in source)
+    assert unset == []
