@@ -27,11 +27,11 @@ from contracts.events.casework import (
     PersuasionAttemptedV1,
     ReturnNoticeIssuedV1,
 )
-from contracts.events.documents import DocumentIssuedV1, DocumentWithdrawnV1
+from contracts.events.documents import DocumentIssuedV1, DocumentIssuedV2, DocumentWithdrawnV1, DocumentWithdrawnV2
 from services.casework.domain import Case
 from services.casework.domain.chain import ChainedAggregate
 from services.casework.domain.codes import HELP_CATEGORIES, OWNER_SLOTS
-from services.casework.domain.documents import CaseDocument
+from services.casework.domain.documents import KINDS_V1, CaseDocument
 
 
 CaseFacts = Callable[[str], tuple[str, str]]  # case id -> (student id, township code), fixed at opening
@@ -60,13 +60,15 @@ def to_contract(domain_event: Any, facts: CaseFacts | None = None) -> Contract |
 
 
 def _document_contract(e: Any) -> Contract | None:
-    """A document's issue and withdrawal (it carries its own case facts: no lookup)."""
+    """A document's issue and withdrawal (it carries its own case facts: no lookup); version 1 for the kinds it
+    knows, version 2 for the letters of the later legal steps."""
+    v1 = e.kind in KINDS_V1
     if isinstance(e, CaseDocument.DocumentIssued):
-        return DocumentIssuedV1(document_id=str(e.originator_id), case_id=e.case_id, township_code=e.township_code,
+        return (DocumentIssuedV1 if v1 else DocumentIssuedV2)(document_id=str(e.originator_id), case_id=e.case_id, township_code=e.township_code,
                                 kind=e.kind, verification_code=e.code, sha256=e.sha256, source_version=e.source_version,
                                 deadline=e.deadline, issued_at=e.issued_at)
     if isinstance(e, CaseDocument.DocumentWithdrawn):
-        return DocumentWithdrawnV1(document_id=str(e.originator_id), case_id=e.case_id,
+        return (DocumentWithdrawnV1 if v1 else DocumentWithdrawnV2)(document_id=str(e.originator_id), case_id=e.case_id,
                                    township_code=e.township_code, kind=e.kind, verification_code=e.code,
                                    reason=e.reason, withdrawn_at=(e.meta or {}).get("at") or e.timestamp)
     return None

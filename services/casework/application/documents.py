@@ -153,7 +153,7 @@ class DocumentUseCases:
 
 def default_issuing_body(kind: str, township_code: str) -> str:
     """When the request names no body: the one the law names for the kind, by its code."""
-    if kind == "correction_order":
+    if kind in ("correction_order", "legal_documents", "court_referral"):
         return f"县级人民政府教育行政部门（行政区划代码 {township_code[:6]}）"
     if kind == "case_file":
         return f"县级控辍保学工作领导小组（行政区划代码 {township_code[:6]}）"

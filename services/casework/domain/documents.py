@@ -27,8 +27,13 @@ KINDS = {  # kind -> title printed on the document
     "correction_order": "责令限期改正通知书",
     "visit_record": "家访记录",
     "case_file": "一人一案档案",
+    "legal_documents": "提请依法发放司法文书函",
+    "court_referral": "提请人民法院依法处理函",
 }
-STEP_OF_KIND = {"return_notice": "return_notice", "correction_order": "correction_order"}
+# the notices and letters of the legal ladder: each is for its step's event
+STEP_OF_KIND = {"return_notice": "return_notice", "correction_order": "correction_order",
+                "legal_documents": "legal_documents", "court_referral": "court_referral"}
+KINDS_V1 = ("return_notice", "correction_order", "visit_record", "case_file")  # what DocumentIssuedV1 can carry
 WITHDRAWAL_REASONS = {
     "error_in_content": "内容有误",
     "reissued": "已重新签发",
