@@ -9,6 +9,7 @@ from typing import Any
 from contracts import Contract
 from contracts.events.casework import (
     CaseClosedV1,
+    CaseDeadlineApproachingV1,
     CaseDeadlinePassedV1,
     CaseEscalatedV1,
     CaseExcludedFromCountV1,
@@ -126,6 +127,9 @@ _BUILDERS: dict[str, Callable[[Any, dict[str, str], Any], Contract]] = {
     "DeadlinePassed": lambda e, ids, at: CaseDeadlinePassedV1(**_without_student(ids), timer_id=e.timer_id,
                                                               kind=e.kind, step=e.step, due_at=e.due_at,
                                                               action=e.action),
+    "DeadlineApproaching": lambda e, ids, at: CaseDeadlineApproachingV1(
+        **_without_student(ids), timer_id=e.timer_id, kind=e.kind, step=e.step, due_at=e.due_at,
+        days_before=e.days_before),
     "Returned": lambda e, ids, at: CaseReturnedV1(**ids, source=e.source, returned_on=e.returned_on,
                                                   follow_up_until=e.follow_up_until),
     "Relapsed": lambda e, ids, at: CaseRelapsedV1(**ids, trigger_id=e.trigger_id, reopened=False, relapsed_at=at),
