@@ -106,7 +106,9 @@ class NotificationPolicies:
         """Delivers through the channel first (idempotent), then records Sent: at-least-once, one event."""
         assert contact.head_teacher_id is not None
         text = notification.text_for(contact)
-        self.channel.send(str(notification.id), contact.head_teacher_id, text, template=notification.template)
+        # the township and case travel with it: in outbox mode they are the delivery's (and its contracts') facts
+        self.channel.send(str(notification.id), contact.head_teacher_id, text, template=notification.template,
+                          township_code=notification.township_code, case_id=notification.case_id)
         notification.mark_sent(
             recipient_id=contact.head_teacher_id, channel=self.channel.name, sent_at=self.clock.now(), text=text, meta=meta
         )
