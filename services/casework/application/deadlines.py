@@ -60,8 +60,8 @@ def tick(app: CaseworkApp, clock: Clock, batch_size: int = 100, logger: Any = No
 
 class IdleGate:
     """Lets a pass run only when it can find something: the store has a new event (timers are set, fired and
-    cancelled by events), or the clock (simulated clocks jump) reached the earliest pending timer; and at least every
-    ``full_pass_s`` anyway. A quiet tick then costs one indexed query (the store's last notification id)."""
+    cancelled by events), or the clock (simulated clocks jump) reached the earliest pending timer or reminder; and at
+    least every ``full_pass_s`` anyway. A quiet tick then costs one indexed query (the store's last notification id)."""
 
     def __init__(self, full_pass_s: float = 60.0) -> None:
         self.full_pass_s = full_pass_s
