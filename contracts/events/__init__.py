@@ -3,7 +3,7 @@
 from contracts.events.registry import SchoolRegisteredV1, StudentEnrolledV1
 from contracts.events.attendance import AbsenceRecordedV1, SchoolDayClosedV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import CaseOpenedV1
-from contracts.events.documents import DocumentIssuedV1, DocumentWithdrawnV1
+from contracts.events.documents import DocumentIssuedV1, DocumentIssuedV2, DocumentWithdrawnV1, DocumentWithdrawnV2
 from contracts.events.notifications import (
     NotificationDeliveredV1,
     NotificationDeliveryFailedV1,
@@ -16,7 +16,9 @@ __all__ = [
     "AbsenceRecordedV1",
     "CaseOpenedV1",
     "DocumentIssuedV1",
+    "DocumentIssuedV2",
     "DocumentWithdrawnV1",
+    "DocumentWithdrawnV2",
     "NotificationDeliveredV1",
     "NotificationDeliveryFailedV1",
     "NotificationDeliverySentV1",

@@ -103,6 +103,21 @@ class CaseDeadlinePassedV1(Contract):
     action: Literal["alert", "escalate"]
 
 
+class CaseDeadlineApproachingV1(Contract):
+    """A pending case deadline falls due in a few days (once per planned reminder, ``days_before`` of the
+    configured ones, default 3 and 1): its owners are reminded. A deadline set closer than a reminder gets none for it;
+    reminders that came due together are one message, the nearest."""
+
+    topic = topics.CASEWORK
+    case_id: Id
+    township_code: JurisdictionCode
+    timer_id: Id
+    kind: Literal["ladder", "follow_up"]
+    step: LadderStep | None
+    due_at: datetime
+    days_before: int = Field(ge=1, description="The reminder this is: the deadline is at most this many days away")
+
+
 class CaseReturnedV1(Contract):
     """The child is back in school (复学); follow-up runs until the given day."""
 

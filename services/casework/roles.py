@@ -31,6 +31,9 @@ DOCUMENT_ISSUERS = ByParam("kind", {  # who may issue which document (the notice
     "correction_order": Allow("township_officer", "county_officer", note=CASE),
     "visit_record": Allow(*WORK, note=CASE),
     "case_file": Allow(*READ, note=CASE + "; 一人一案档案 for auditors"),
+    "legal_documents": Allow("township_officer", "county_officer", "justice_officer",
+                             note=CASE + "; 提请发放司法文书函 (education bureau and township ask, the justice office records)"),
+    "court_referral": Allow("justice_officer", "county_officer", note=CASE + "; 提请人民法院依法处理函"),
 }, note=CASE)
 PAGE = "static page and its files; its data comes from the authenticated routes"
 
@@ -69,7 +72,7 @@ MATRIX = RoleMatrix({
     "DELETE /v1/responsibility-maps/{township_code}/entries": Allow(*MAP_EDITORS),
     "POST /v1/cases/{case_id}/documents/{kind}": DOCUMENT_ISSUERS,
     "GET /v1/cases/{case_id}/documents/{code}.pdf": Allow(*READ, note=CASE_DATA + "; read audit"),
-    "POST /v1/cases/{case_id}/documents/{code}/withdrawal": Allow(*WORK, note=CASE + "; only a role that may issue "
+    "POST /v1/cases/{case_id}/documents/{code}/withdrawal": Allow(*WORK, "justice_officer", note=CASE + "; only a role that may issue "
                                                                   "the document's kind (checked in the handler: it "
                                                                   "depends on the document)"),
     "GET /v1/documents/verify/{code}": Public("shows no personal data: case number, kind, issuing body, dates, "

@@ -1,5 +1,7 @@
 """Casework settings (BAOXUE_ prefix)."""
 
+from typing import Annotated
+
 from pydantic import Field
 
 from services.casework.domain.policy import CasePolicy
@@ -19,6 +21,10 @@ class CaseworkSettings(ServiceSettings):
         description='Per step: "alert" (publish and queue the next step) or "escalate" (take the next step)',
     )
     follow_up_days: int = Field(30, ge=0, le=365, description="Follow-up period after a return before 销号")
+    deadline_reminder_days: list[Annotated[int, Field(ge=1, le=90)]] = Field(
+        default_factory=lambda: [3, 1],
+        description="Owners are reminded this many days before a deadline (ladder steps, end of follow-up); [] for none",
+    )
     closure_approval_prefixes: list[str] = Field(
         default_factory=list, description="Jurisdiction code prefixes where 销号 needs the county bureau's approval"
     )
@@ -32,6 +38,7 @@ class CaseworkSettings(ServiceSettings):
                            "legal_documents": self.legal_documents_days},
             on_missed=dict(self.deadline_on_missed),
             follow_up_days=self.follow_up_days,
+            reminder_days=tuple(self.deadline_reminder_days),
             closure_approval_prefixes=tuple(self.closure_approval_prefixes),
             timezone=self.timezone,
         )

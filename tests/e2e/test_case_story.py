@@ -1,6 +1,9 @@
 """The seeds' story end to end (issue 12, "Done when"): absent two days → case → visit → persuasion fails →
-notice → deadline → correction order → legal documents → return → follow-up → closure, through the public APIs
-of the real processes; every step's event is read from Kafka and every owner on both lines is told."""
+notice → reminder → deadline → correction order → legal documents → return → follow-up → closure, through the public
+APIs of the real processes; every step's event is read from Kafka, the PDF of each notice is fetched and checked,
+and every owner on both lines (and the county) is told through the real delivery outbox (``BAOXUE_CHANNEL=outbox``):
+local fake providers (Tencent SMS ``SendSms``, 企业微信 and 钉钉 robots, SMTP) receive each message, the SMS status
+callback reports it delivered, and NotificationDeliverySent/Delivered are read from Kafka."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from contracts import topics
 from services.registry.domain.registration import id_number_check_digit
+from services.notifications.tests.fakes import FakeRobot, FakeSmtp, FakeTencentSms
 from services.runtime.kafka import decode
 from services.runtime.testing import auth
 from tests.e2e.harness import Stack, running_stack, wait_until
@@ -35,16 +39,56 @@ GOVERNMENT_LINE, EDUCATION_LINE = {"twp-li", "cadre-zhang"}, {"ht-wang"}
 MON, TUE = date(2026, 11, 16), date(2026, 11, 17)
 CHINA = "+08:00"
 STORY = ["CaseOpened", "CaseVerified", "HomeVisitRecorded", "PersuasionAttempted", "CasePlanSet", "HelpProvided",
-         "ReturnNoticeIssued", "CaseDeadlinePassed", "CorrectionOrderIssued", "LegalDocumentsIssued", "CaseReturned",
+         "ReturnNoticeIssued", "CaseDeadlineApproaching", "CaseDeadlinePassed", "CorrectionOrderIssued", "LegalDocumentsIssued", "CaseReturned",
          "CaseDeadlinePassed", "CaseClosed"]
 
 
+# how each person wants to be told (PUT /v1/preferences): everyone by SMS, which has delivery receipts; three of them
+# on a second channel as well, so every provider of the outbox carries part of the story
+PHONES = {"twp-li": "13800000011", "cadre-zhang": "13800000012", "ht-wang": "13800000013", "cty-zhao": "13800000002"}
+SECOND = {"cadre-zhang": ("wecom", PHONES["cadre-zhang"]), "ht-wang": ("email", "ht-wang@school.example.cn"),
+          "cty-zhao": ("dingtalk", PHONES["cty-zhao"])}
+JURISDICTION = {"twp-li": TOWNSHIP, "cadre-zhang": TOWNSHIP, "ht-wang": TOWNSHIP, "cty-zhao": "520102"}
+CALLBACK_TOKEN = "story-callback-token-0123456789abcdef"
+
+
+class Providers:
+    """The fake providers the delivery worker sends to (the notifications tests' own, shared)."""
+
+    def __init__(self) -> None:
+        self.sms, self.wecom = FakeTencentSms().start(), FakeRobot().start()
+        self.ding, self.smtp = FakeRobot("SECstory").start(), FakeSmtp().start()
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BAOXUE_CHANNEL": "outbox", "BAOXUE_DELIVERY_POLL_S": "0.5",
+            "BAOXUE_SMS_SECRET_ID": "AKIDstory", "BAOXUE_SMS_SECRET_KEY": "story-key", "BAOXUE_SMS_SDK_APP_ID": "1400000000",
+            "BAOXUE_SMS_SIGN_NAME": "保学", "BAOXUE_SMS_TEMPLATE_ID": "100001", "BAOXUE_SMS_SCHEME": "http",
+            "BAOXUE_SMS_ENDPOINT": f"127.0.0.1:{self.sms.port}", "BAOXUE_SMS_CALLBACK_TOKEN": CALLBACK_TOKEN,
+            "BAOXUE_WECOM_WEBHOOK_URL": f"http://127.0.0.1:{self.wecom.port}/cgi-bin/webhook/send?key=story",
+            "BAOXUE_DINGTALK_WEBHOOK_URL": f"http://127.0.0.1:{self.ding.port}/robot/send?access_token=story",
+            "BAOXUE_DINGTALK_SECRET": "SECstory",
+            "BAOXUE_SMTP_HOST": "127.0.0.1", "BAOXUE_SMTP_PORT": str(self.smtp.port),
+        }
+
+    def stop(self) -> None:
+        for fake in (self.sms, self.wecom, self.ding, self.smtp):
+            fake.stop()
+
+
 @pytest.fixture(scope="module")
-def stack(database_url, tmp_path_factory):
+def providers():
+    fakes = Providers()
+    yield fakes
+    fakes.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(database_url, tmp_path_factory, providers):
     workdir = tmp_path_factory.mktemp("story")
     clock = workdir / "clock"
     clock.write_text(f"{TUE.isoformat()}T18:00:00{CHINA}")
-    with running_stack(database_url, workdir, extra_env={"BAOXUE_CLOCK_FILE": str(clock)}) as s:
+    with running_stack(database_url, workdir, extra_env={"BAOXUE_CLOCK_FILE": str(clock), **providers.env()}) as s:
         yield s
 
 
@@ -64,25 +108,33 @@ def call(method: str, url: str, headers: dict, body: dict | None = None, ok=(200
     return r.json()
 
 
-def outbox(stack: Stack, template: str | None = None) -> list[dict]:
-    path = stack.workdir / "notifications" / "outbox.jsonl"
-    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    return [line for line in lines if template is None or line.get("template") == template]
-
-
-def case_events(stack: Stack, case_id: str, timeout: float = 5) -> list[tuple[str, dict]]:
-    """Every message about the case on the casework topic, in order (one case is one partition)."""
+def topic_events(stack: Stack, topic: str, key: str | None = None, timeout: float = 5) -> list[tuple[str, dict]]:
+    """Every message on a topic (or only those with the key), in order per partition."""
     consumer = Consumer({"bootstrap.servers": stack.broker.bootstrap, "group.id": "story-reader",  # type: ignore[attr-defined]
                          "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topics.CASEWORK, p, 0) for p in range(3)])
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
     found, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         msg = consumer.poll(0.2)
-        if msg is None or msg.error() or msg.key() != case_id.encode():
+        if msg is None or msg.error() or (key is not None and msg.key() != key.encode()):
             continue
         envelope, data = decode(msg.headers(), msg.key(), msg.value())
         found.append((envelope.type.split(".")[3], data))
     consumer.close()
+    return found
+
+
+def case_events(stack: Stack, case_id: str, timeout: float = 5) -> list[tuple[str, dict]]:
+    """Every message about the case on the casework topic, in order (one case is one partition)."""
+    return topic_events(stack, topics.CASEWORK, case_id, timeout)
+
+
+def deliveries(stack: Stack, case_id: str) -> dict[str, list[dict]]:
+    """The case's delivery receipts on the notifications topic: contract name -> payloads."""
+    found: dict[str, list[dict]] = {}
+    for name, data in topic_events(stack, topics.NOTIFICATIONS, timeout=3):
+        if data.get("case_id") == case_id:
+            found.setdefault(name, []).append(data)
     return found
 
 
@@ -91,7 +143,7 @@ def in_order(found: list[str], story: list[str]) -> bool:
     return all(step in it for step in story)
 
 
-def test_the_seeds_story_from_two_absent_days_to_closure(stack):
+def test_the_seeds_story_from_two_absent_days_to_closure(stack, providers):
     reg, att, cw = stack.url("registry"), stack.url("attendance"), stack.url("casework")
     school = call("POST", f"{reg}/v1/schools", COUNTY, {
         "code": "STORY-1", "name": "观山湖区第二小学", "level": "primary", "county_code": "520102",
@@ -108,7 +160,11 @@ def test_the_seeds_story_from_two_absent_days_to_closure(stack):
         {"slot": "village", "user_id": "cadre-zhang", "name": "张村干", "village_code": VILLAGE}]})
     call("POST", f"{stack.url('notifications')}/v1/recipients/import", COUNTY, {"recipients": [
         {"jurisdiction_code": "520102", "role": "county_officer", "user_id": "cty-zhao", "name": "赵明",
-         "address": "13800000002"}]})
+         "address": PHONES["cty-zhao"]}]})
+    for user_id, phone in PHONES.items():
+        channel, address = SECOND.get(user_id, ("sms", phone))
+        call("PUT", f"{stack.url('notifications')}/v1/preferences/{user_id}", COUNTY, {
+            "jurisdiction_code": JURISDICTION[user_id], "channels": {"sms": phone, channel: address}})
 
     def roster() -> bool:
         r = httpx.get(f"{att}/v1/schools/{school}/roster", headers=COUNTY, timeout=10)
@@ -149,6 +205,11 @@ def test_the_seeds_story_from_two_absent_days_to_closure(stack):
     call("POST", f"{case_url}/legal-steps", HEAD_TEACHER, {
         "step": "return_notice", "document_no": "观教通〔2026〕12号", "addressee": "父亲", "deadline": "2026-11-20",
         "evidence": evidence("signed_notice", "签收回执")})
+    # three days before the notice's deadline (it lasts through 11-20): the scheduler reminds the owners
+    set_clock(stack, f"2026-11-18T09:00:00{CHINA}")
+    reminded = wait_until(lambda: any(n == "CaseDeadlineApproaching" for n, _ in case_events(stack, case["case_id"], 1)),
+                          timeout=30, interval=0.5)
+    assert reminded, stack.log_tail("casework-scheduler")
     set_clock(stack, f"2026-11-21T09:00:00{CHINA}")  # the notice's deadline has passed: the scheduler fires it
     fired = wait_until(lambda: any(t["status"] == "fired" for t in call("GET", case_url, COUNTY)["timers"]),
                        timeout=30)
@@ -190,22 +251,68 @@ def test_the_seeds_story_from_two_absent_days_to_closure(stack):
     for personal in ("故事2", "孩子在外地打工", "父亲拒绝", "返校车费", "每周电话劝返", "王老师"):
         assert personal not in raw
 
-    # the notice of each legal step reaches every owner on both lines, and the county
-    def told() -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for line in outbox(stack, "case_escalated_owner"):
-            counts[line["recipient_id"]] = counts.get(line["recipient_id"], 0) + 1
-        return counts
+    approaching = [d for n, d in found if n == "CaseDeadlineApproaching"]
+    assert [(d["step"], d["days_before"]) for d in approaching] == [("return_notice", 3)]
 
-    assert wait_until(lambda: all(told().get(u, 0) >= 3 for u in GOVERNMENT_LINE | EDUCATION_LINE), timeout=60), (
-        told(), stack.log_tail("notifications-consumer"))
-    county = outbox(stack, "legal_step_county")
-    assert {line["recipient_id"] for line in county} == {"cty-zhao"} and len(county) == 3
-    assert any("观政责改〔2026〕3号" in line["text"] for line in county)
-    assert {line["recipient_id"] for line in outbox(stack, "deadline_passed_owner")} >= GOVERNMENT_LINE | EDUCATION_LINE
+    # the notice of each legal step, the reminder and the missed deadline reach every owner on both lines (and
+    # the county): the delivery worker sent each through the providers, which received it
+    owners = GOVERNMENT_LINE | EDUCATION_LINE
+    wanted = [(u, "case_escalated_owner", 3) for u in owners] + [(u, "deadline_approaching_owner", 1) for u in owners] \
+        + [(u, "deadline_passed_owner", 1) for u in owners] + [("cty-zhao", "legal_step_county", 3)]
+    receipts: dict[str, list[dict]] = {}
+
+    def sent_everywhere() -> bool:
+        receipts.clear()
+        receipts.update(deliveries(stack, case["case_id"]))
+        sent = receipts.get("NotificationDeliverySent", [])
+        for user_id, template, count in wanted:
+            for channel in {"sms", SECOND.get(user_id, ("sms",))[0]}:
+                if sum(1 for d in sent if (d["recipient_id"], d["template"], d["channel"]) == (user_id, template,
+                                                                                                 channel)) < count:
+                    return False
+        return True
+
+    assert wait_until(sent_everywhere, timeout=90, interval=1), (
+        sorted({(d["recipient_id"], d["template"], d["channel"]) for d in receipts.get("NotificationDeliverySent", [])}),
+        [(n, d) for n, d in topic_events(stack, topics.NOTIFICATIONS, timeout=5)][-5:],
+        stack.log_tail("notifications-relay"))
+    sent = receipts["NotificationDeliverySent"]
+    by_channel = {"sms": providers.sms.messages, "wecom": providers.wecom.messages, "dingtalk": providers.ding.messages,
+                  "email": providers.smtp.messages}
+    for d in sent:  # every accepted delivery is a message the provider holds, under the delivery id
+        key = f"<{d['delivery_id']}@baoxue.local>" if d["channel"] == "email" else d["delivery_id"]
+        assert key in by_channel[d["channel"]], (d, list(by_channel[d["channel"]])[:3])
+    sms_to = {u: [m for m in providers.sms.messages.values() if m["PhoneNumberSet"] == ["+86" + p]]
+              for u, p in PHONES.items()}
+    assert any("观政责改〔2026〕3号" in m["TemplateParamSet"][0] for m in sms_to["cty-zhao"])
+    assert all(len(sms_to[u]) >= 5 for u in owners), {u: len(v) for u, v in sms_to.items()}
+    mails = [m for m in providers.smtp.messages.values() if m["To"] == SECOND["ht-wang"][1]]
+    assert any("司法文书" in m.get_payload(decode=True).decode() for m in mails)
+    assert all("故事2" not in m["TemplateParamSet"][0] for m in providers.sms.messages.values())  # masked names only
+    # the SMS provider's status callback (回执) reports each SMS delivered: NotificationDelivered per delivery
+    reports = [{"sid": serial, "report_status": "SUCCESS", "errmsg": "DELIVRD", "mobile": m["PhoneNumberSet"][0]}
+               for key, m in providers.sms.messages.items() if (serial := providers.sms.serials[key])]
+    r = httpx.post(f"{stack.url('notifications')}/v1/channels/sms/receipts", params={"token": CALLBACK_TOKEN},
+                   json=reports, timeout=30)
+    assert r.status_code == 200 and r.json()["recorded"] >= len([d for d in sent if d["channel"] == "sms"]), r.text
+    sms_ids = {d["delivery_id"] for d in sent if d["channel"] == "sms"}
+
+    def delivered() -> bool:
+        receipts.clear()
+        receipts.update(deliveries(stack, case["case_id"]))
+        return sms_ids <= {d["delivery_id"] for d in receipts.get("NotificationDelivered", [])}
+
+    assert wait_until(delivered, timeout=60, interval=1), stack.log_tail("notifications-api")
+    told = {(d["recipient_id"], d["channel"]) for d in receipts["NotificationDelivered"]}
+    assert {u for u, c in told if c == "sms"} == owners | {"cty-zhao"}
+    assert all(d["status"] == "DELIVRD" for d in receipts["NotificationDelivered"])
+    assert not [d for d in receipts.get("NotificationDeliveryFailed", []) if d["final"]]
+
     # the paper: each written notice as a PDF whose text carries the case, the issuing body and the code the
     # verify API resolves; its sha256 is the one recorded as evidence (DocumentIssued)
-    for kind, title in (("return_notice", "劝返复学通知书"), ("correction_order", "责令限期改正通知书")):
+    for kind, title, number in (("return_notice", "劝返复学通知书", "观教通〔2026〕12号"),
+                                ("correction_order", "责令限期改正通知书", "观政责改〔2026〕3号"),
+                                ("legal_documents", "提请依法发放司法文书函", "观司〔2026〕1号")):
         doc = call("POST", f"{cw}/v1/cases/{case['case_id']}/documents/{kind}", COUNTY, {})
         pdf = httpx.get(f"{cw}/v1/cases/{case['case_id']}/documents/{doc['verification_code']}.pdf",
                         headers=COUNTY, timeout=30)
@@ -213,6 +320,7 @@ def test_the_seeds_story_from_two_absent_days_to_closure(stack):
         assert hashlib.sha256(pdf.content).hexdigest() == doc["sha256"] == pdf.headers["x-document-sha256"]
         text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
         assert title in text and case["case_id"] in text and doc["printed_code"] in text, text[:500]
+        assert number in text and b"/FontFile2" in pdf.content  # its document number; the glyphs travel with it
         verified = httpx.get(f"{cw}/v1/documents/verify/{doc['verification_code']}", timeout=10).json()
         assert verified["status"] == "valid" and verified["kind"] == kind and verified["sha256"] == doc["sha256"]
 

@@ -19,9 +19,11 @@ from eventsourcing.utils import resolve_topic
 from services.casework.domain import Case
 from services.casework.domain.chain import ChainedAggregate
 from services.casework.domain.codes import OWNER_SLOTS
+from services.casework.domain.ladder import next_reminder_at
 from services.casework.domain.progress import next_action
 
 FireTimer = Callable[[UUID, str], Any]
+RemindTimer = Callable[[UUID, str], "datetime | None"]  # reminds; returns the timer's next reminder moment
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class DueTimer:
     due_at: datetime
     status: str
     version: int
+    remind_at: datetime | None = None  # the next reminder before it falls due, not yet sent (None: none left)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def case_rows(case: Case) -> CaseRows:
                           opened_at=case.opened_at, version=case.version, next_action=action, next_due_at=due)
     timers = [DueTimer(timer_id=t, case_id=str(case.id), township_code=case.township_code, kind=v["kind"],
                        step=v["step"], due_at=datetime.fromisoformat(v["due_at"]), status=v["status"],
-                       version=case.version) for t, v in case.timers.items()]
+                       version=case.version, remind_at=next_reminder_at(v)) for t, v in case.timers.items()]
     return CaseRows(summary, [(slot, o["user_id"]) for slot, o in case.owners.items()], timers)
 
 
@@ -117,6 +120,7 @@ class MemoryCaseViews:
         self.batch_size = batch_size
         self.rows: dict[str, CaseRows] = {}
         self.timer_status: dict[str, str] = {}
+        self.remind_at: dict[str, datetime | None] = {}  # what a reminder pass left, until the case's rows change
         self.position = 0
 
     def catch_up(self, app: Any) -> int:
@@ -125,6 +129,8 @@ class MemoryCaseViews:
                 old = self.rows.get(rows.summary.case_id)
                 if old is None or old.summary.version <= rows.summary.version:
                     self.rows[rows.summary.case_id] = rows
+                    for t in rows.timers:
+                        self.remind_at.pop(t.timer_id, None)
             self.position = batch[-1].id
         return self.position
 
@@ -156,10 +162,24 @@ class MemoryCaseViews:
             self.timer_status[timer.timer_id] = "done"
         return len(due)
 
+    def remind_due(self, now: datetime, limit: int, remind: RemindTimer) -> int:
+        """Reminds pending timers whose next reminder is due; returns how many were handled."""
+        due = sorted((t for r in self.rows.values() for t in r.timers
+                      if t.status == "pending" and self.timer_status.get(t.timer_id, "pending") == "pending"
+                      and self.remind_at.get(t.timer_id, t.remind_at) is not None
+                      and self.remind_at.get(t.timer_id, t.remind_at) <= now),  # type: ignore[operator]
+                     key=lambda t: t.due_at)[:limit]
+        for timer in due:
+            self.remind_at[timer.timer_id] = remind(UUID(timer.case_id), timer.timer_id)
+        return len(due)
+
     def next_due(self) -> datetime | None:
-        """When the earliest pending timer falls due (None: none pending)."""
-        return min((t.due_at for r in self.rows.values() for t in r.timers
-                    if t.status == "pending" and self.timer_status.get(t.timer_id, "pending") == "pending"), default=None)
+        """When the earliest pending timer falls due or its next reminder is (None: none pending)."""
+        pending = [t for r in self.rows.values() for t in r.timers
+                   if t.status == "pending" and self.timer_status.get(t.timer_id, "pending") == "pending"]
+        moments = [t.due_at for t in pending] + [m for t in pending
+                                                  if (m := self.remind_at.get(t.timer_id, t.remind_at)) is not None]
+        return min(moments, default=None)
 
     def open_by_county(self, now: datetime) -> dict[str, tuple[int, int]]:
         """County code -> (cases not closed, those whose next step's due time has passed by ``now``)."""

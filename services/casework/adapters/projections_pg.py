@@ -16,6 +16,7 @@ from services.casework.adapters.projections import (
     CaseSummary,
     FireTimer,
     QueueItem,
+    RemindTimer,
     rows_for,
 )
 from services.runtime.ownlog import OwnEventsProjection
@@ -40,6 +41,8 @@ CREATE TABLE IF NOT EXISTS due_timers (
     step text, due_at timestamptz NOT NULL, status text NOT NULL, version int NOT NULL
 );
 CREATE INDEX IF NOT EXISTS due_timers_pending ON due_timers (due_at) WHERE status = 'pending';
+ALTER TABLE due_timers ADD COLUMN IF NOT EXISTS remind_at timestamptz;
+CREATE INDEX IF NOT EXISTS due_timers_remind ON due_timers (remind_at) WHERE status = 'pending' AND remind_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS projection_position (name text PRIMARY KEY, position bigint NOT NULL);
 """
 _SUMMARY = ("case_id, student_id, school_id, township_code, source, stage, opened_at, version, next_action, "
@@ -76,11 +79,11 @@ class PostgresCaseViews(OwnEventsProjection):
                          (s.case_id, slot, user_id))
         for t in rows.timers:
             conn.execute(
-                "INSERT INTO due_timers AS t (timer_id, case_id, township_code, kind, step, due_at, status, version) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (timer_id) DO UPDATE SET "
+                "INSERT INTO due_timers AS t (timer_id, case_id, township_code, kind, step, due_at, status, version, "
+                "remind_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (timer_id) DO UPDATE SET "
                 "status = CASE WHEN t.status = 'pending' THEN EXCLUDED.status ELSE t.status END, "
-                "version = EXCLUDED.version WHERE t.version <= EXCLUDED.version",
-                (t.timer_id, t.case_id, t.township_code, t.kind, t.step, t.due_at, t.status, t.version),
+                "version = EXCLUDED.version, remind_at = EXCLUDED.remind_at WHERE t.version <= EXCLUDED.version",
+                (t.timer_id, t.case_id, t.township_code, t.kind, t.step, t.due_at, t.status, t.version, t.remind_at),
             )
 
     def search(self, prefix: str, *, stage: str | None, limit: int,
@@ -126,11 +129,26 @@ class PostgresCaseViews(OwnEventsProjection):
                 conn.execute("UPDATE due_timers SET status = 'fired' WHERE timer_id = %s", (row["timer_id"],))
         return len(due)
 
-    def next_due(self) -> datetime | None:
-        """When the earliest pending timer falls due (None: none pending)."""
+    def remind_due(self, now: datetime, limit: int, remind: RemindTimer) -> int:
+        """Reminds pending timers whose next reminder is due, each claimed by one scheduler at a time; the row keeps
+        the timer's next reminder moment (the case refuses a second reminder, so a crash in between is harmless)."""
         self.ensure()
         with self.db.transaction() as conn:
-            return conn.execute("SELECT min(due_at) AS due FROM due_timers WHERE status = 'pending'").fetchone()["due"]
+            due = conn.execute(
+                "SELECT timer_id, case_id FROM due_timers WHERE status = 'pending' AND remind_at <= %s "
+                "ORDER BY remind_at LIMIT %s FOR UPDATE SKIP LOCKED", (now, limit),
+            ).fetchall()
+            for row in due:
+                following = remind(UUID(row["case_id"]), row["timer_id"])
+                conn.execute("UPDATE due_timers SET remind_at = %s WHERE timer_id = %s", (following, row["timer_id"]))
+        return len(due)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending timer falls due or its next reminder is (None: none pending)."""
+        self.ensure()
+        with self.db.transaction() as conn:
+            return conn.execute("SELECT least(min(due_at), min(remind_at)) AS due FROM due_timers "
+                                "WHERE status = 'pending'").fetchone()["due"]
 
     def open_by_county(self, now: datetime) -> dict[str, tuple[int, int]]:
         """County code -> (cases not closed, those whose next step's due time has passed by ``now``): one pass over

@@ -9,6 +9,7 @@ from typing import Any
 from contracts import Contract
 from contracts.events.casework import (
     CaseClosedV1,
+    CaseDeadlineApproachingV1,
     CaseDeadlinePassedV1,
     CaseEscalatedV1,
     CaseExcludedFromCountV1,
@@ -27,11 +28,11 @@ from contracts.events.casework import (
     PersuasionAttemptedV1,
     ReturnNoticeIssuedV1,
 )
-from contracts.events.documents import DocumentIssuedV1, DocumentWithdrawnV1
+from contracts.events.documents import DocumentIssuedV1, DocumentIssuedV2, DocumentWithdrawnV1, DocumentWithdrawnV2
 from services.casework.domain import Case
 from services.casework.domain.chain import ChainedAggregate
 from services.casework.domain.codes import HELP_CATEGORIES, OWNER_SLOTS
-from services.casework.domain.documents import CaseDocument
+from services.casework.domain.documents import KINDS_V1, CaseDocument
 
 
 CaseFacts = Callable[[str], tuple[str, str]]  # case id -> (student id, township code), fixed at opening
@@ -60,13 +61,15 @@ def to_contract(domain_event: Any, facts: CaseFacts | None = None) -> Contract |
 
 
 def _document_contract(e: Any) -> Contract | None:
-    """A document's issue and withdrawal (it carries its own case facts: no lookup)."""
+    """A document's issue and withdrawal (it carries its own case facts: no lookup); version 1 for the kinds it
+    knows, version 2 for the letters of the later legal steps."""
+    v1 = e.kind in KINDS_V1
     if isinstance(e, CaseDocument.DocumentIssued):
-        return DocumentIssuedV1(document_id=str(e.originator_id), case_id=e.case_id, township_code=e.township_code,
+        return (DocumentIssuedV1 if v1 else DocumentIssuedV2)(document_id=str(e.originator_id), case_id=e.case_id, township_code=e.township_code,
                                 kind=e.kind, verification_code=e.code, sha256=e.sha256, source_version=e.source_version,
                                 deadline=e.deadline, issued_at=e.issued_at)
     if isinstance(e, CaseDocument.DocumentWithdrawn):
-        return DocumentWithdrawnV1(document_id=str(e.originator_id), case_id=e.case_id,
+        return (DocumentWithdrawnV1 if v1 else DocumentWithdrawnV2)(document_id=str(e.originator_id), case_id=e.case_id,
                                    township_code=e.township_code, kind=e.kind, verification_code=e.code,
                                    reason=e.reason, withdrawn_at=(e.meta or {}).get("at") or e.timestamp)
     return None
@@ -124,6 +127,9 @@ _BUILDERS: dict[str, Callable[[Any, dict[str, str], Any], Contract]] = {
     "DeadlinePassed": lambda e, ids, at: CaseDeadlinePassedV1(**_without_student(ids), timer_id=e.timer_id,
                                                               kind=e.kind, step=e.step, due_at=e.due_at,
                                                               action=e.action),
+    "DeadlineApproaching": lambda e, ids, at: CaseDeadlineApproachingV1(
+        **_without_student(ids), timer_id=e.timer_id, kind=e.kind, step=e.step, due_at=e.due_at,
+        days_before=e.days_before),
     "Returned": lambda e, ids, at: CaseReturnedV1(**ids, source=e.source, returned_on=e.returned_on,
                                                   follow_up_until=e.follow_up_until),
     "Relapsed": lambda e, ids, at: CaseRelapsedV1(**ids, trigger_id=e.trigger_id, reopened=False, relapsed_at=at),

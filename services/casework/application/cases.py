@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from services.casework.application.base import CaseStore, at_of
 from services.casework.application.owners import OwnerUseCases
 from services.casework.domain import Case, ChildCases, child_cases_id_for
+from services.casework.domain.ladder import next_reminder_at
 from services.casework.domain.policy import CasePolicy
 from services.runtime.auth import system_actor
 
@@ -73,7 +74,7 @@ class CaseUseCases:
             case.take_legal_step(step=step, document_no=document_no, addressee=addressee,
                                  deadline_at=self.policy.end_of_day(day) if day else None,
                                  on_missed=self.policy.on_missed.get(step, "alert"), evidence=evidence,
-                                 override_reason=override_reason, meta=meta)
+                                 override_reason=override_reason, meta=meta, remind_days=self.policy.reminder_days)
 
         return self.change(case_id, act)
 
@@ -117,14 +118,27 @@ class CaseUseCases:
                 case.take_legal_step(step=step, document_no=f"AUTO-{timer_id[:8]}", addressee=previous.get(
                     "addressee") or "监护人", deadline_at=self.policy.end_of_day(day) if day else None,
                     on_missed=self.policy.on_missed.get(step, "alert"), evidence=[], override_reason=None,
-                    meta=meta, automatic=True)
+                    meta=meta, automatic=True, remind_days=self.policy.reminder_days)
 
         self.change(case_id, act)
         return fired["value"]
+
+    def remind_deadline(self, case_id: UUID, timer_id: str, now: datetime) -> tuple[bool, datetime | None]:
+        """A pending timer's owners are reminded before it falls due (at most once per planned reminder); returns
+        whether this call recorded the reminder and when the timer's next reminder is due."""
+        result: dict[str, Any] = {"sent": False, "next": None}
+
+        def act(case: Case) -> None:
+            meta = system_actor("casework", case.township_code).meta(correlation_id=f"reminder:{timer_id}", at=now)
+            result["sent"] = case.remind_deadline(timer_id, now, meta)
+            result["next"] = next_reminder_at(case.timers.get(timer_id) or {})
+
+        self.change(case_id, act)
+        return result["sent"], result["next"]
 
     def _record_return(self, case: Case, source: str, day: date, reference: str | None,
                        evidence: list[dict[str, Any]], meta: dict[str, Any]) -> None:
         until = day + timedelta(days=self.policy.follow_up_days)
         case.record_return(source=source, returned_on=day, reference=reference, follow_up_until=until,
                            follow_up_due_at=self.policy.end_of_day(until - timedelta(days=1)), evidence=evidence,
-                           meta=meta)
+                           meta=meta, remind_days=self.policy.reminder_days)

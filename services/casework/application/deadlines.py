@@ -1,4 +1,5 @@
-"""One deadline pass (what the ``scheduler`` process runs each tick): fires due case timers by the injected clock.
+"""One deadline pass (what the ``scheduler`` process runs each tick): fires due case timers by the injected clock,
+then reminds the owners of timers whose reminder (N days before, ``CasePolicy.reminder_days``) came due.
 
 Timers live in the cases (durable as the events are); the due-timer table is their index. Each pass
 catches the index up, then fires what is due. A timer fires exactly once: the case records
@@ -34,18 +35,33 @@ def tick(app: CaseworkApp, clock: Clock, batch_size: int = 100, logger: Any = No
             logger.info("deadline_fired" if fired else "deadline_already_settled", case_id=str(case_id),
                         timer_id=timer_id)
 
+    def remind(case_id: UUID, timer_id: str) -> datetime | None:
+        try:
+            sent, following = app.cases.remind_deadline(case_id, timer_id, now)
+        except CaseworkError as exc:
+            if logger is not None:
+                logger.warning("reminder_refused", case_id=str(case_id), timer_id=timer_id, rule=exc.rule)
+            return None
+        if logger is not None:
+            logger.info("deadline_reminded" if sent else "reminder_already_settled", case_id=str(case_id),
+                        timer_id=timer_id)
+        return following
+
     handled = 0
-    while True:
-        count = app.index.fire_due(now, batch_size, fire)
-        handled += count
-        if count < batch_size:
-            return handled
+    for step in (fire, remind):  # firing first: a deadline that is due is not also reminded
+        claim = app.index.fire_due if step is fire else app.index.remind_due
+        while True:
+            count = claim(now, batch_size, step)  # type: ignore[arg-type]
+            handled += count
+            if count < batch_size:
+                break
+    return handled
 
 
 class IdleGate:
     """Lets a pass run only when it can find something: the store has a new event (timers are set, fired and
-    cancelled by events), or the clock (simulated clocks jump) reached the earliest pending timer; and at least every
-    ``full_pass_s`` anyway. A quiet tick then costs one indexed query (the store's last notification id)."""
+    cancelled by events), or the clock (simulated clocks jump) reached the earliest pending timer or reminder; and at
+    least every ``full_pass_s`` anyway. A quiet tick then costs one indexed query (the store's last notification id)."""
 
     def __init__(self, full_pass_s: float = 60.0) -> None:
         self.full_pass_s = full_pass_s

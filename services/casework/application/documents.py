@@ -16,6 +16,7 @@ from services.casework.domain import Conflict, InvalidInput, NotFound
 from services.casework.domain.chain import canonical
 from services.casework.domain.codes import STEP_LABELS
 from services.casework.domain.documents import (
+    EMBEDDED_HEI,
     STEP_OF_KIND,
     CaseDocument,
     DocumentFacts,
@@ -71,13 +72,13 @@ class DocumentUseCases:
             body = (issuing_body or "").strip() or default_issuing_body(kind, case.township_code)
             deadline = self._deadline(kind, source, case_id)
             facts = self._facts(case_id, kind, code, source.originator_version, case.township_code, body,
-                                issued_at, deadline)
+                                issued_at, deadline, EMBEDDED_HEI)
             pdf = self.render(facts)
             document = CaseDocument(
                 code=code, case_id=str(case_id), township_code=case.township_code, kind=kind,
                 source_version=source.originator_version, source_event=type(source).__name__,
                 record_id=record_id if kind == "visit_record" else None, issuing_body=body, deadline=deadline,
-                sha256=hashlib.sha256(pdf).hexdigest(), issued_at=issued_at, meta=meta)
+                sha256=hashlib.sha256(pdf).hexdigest(), issued_at=issued_at, meta=meta, typeface=facts.typeface)
             return Issued("issued", document)
 
         def save(result: Issued) -> None:
@@ -102,7 +103,7 @@ class DocumentUseCases:
     def facts(self, doc: CaseDocument) -> DocumentFacts:
         """What an issued document prints, from its record and the case's events up to its source version."""
         return self._facts(UUID(doc.case_id), doc.kind, doc.code, doc.source_version, doc.township_code,
-                           doc.issuing_body, doc.issued_at, doc.deadline)
+                           doc.issuing_body, doc.issued_at, doc.deadline, doc.typeface)
 
     def withdraw(self, code: str, reason: str, note: str, meta: dict[str, Any]) -> CaseDocument:
         """作废 a document (verify then answers withdrawn); a repeat is harmless."""
@@ -140,19 +141,19 @@ class DocumentUseCases:
         return last_day(view.next_due_at)
 
     def _facts(self, case_id: UUID, kind: str, code: str, version: int, township_code: str, issuing_body: str,
-               issued_at: datetime, deadline: date | None) -> DocumentFacts:
+               issued_at: datetime, deadline: date | None, typeface: str) -> DocumentFacts:
         case = self.store.case(case_id, version=version)
         history = [asdict(history_entry(e)) for e in self.store.app.events.get(case_id, lte=version)]
         return DocumentFacts(kind=kind, title=kind_title(kind), case_id=str(case_id), township_code=township_code,
                              issuing_body=issuing_body, issued_at=issued_at, deadline=deadline, code=code,
                              source_version=version, case=asdict(case_view(case)), source=history[-1],
-                             history=history)
+                             history=history, typeface=typeface)
 
 
 
 def default_issuing_body(kind: str, township_code: str) -> str:
     """When the request names no body: the one the law names for the kind, by its code."""
-    if kind == "correction_order":
+    if kind in ("correction_order", "legal_documents", "court_referral"):
         return f"县级人民政府教育行政部门（行政区划代码 {township_code[:6]}）"
     if kind == "case_file":
         return f"县级控辍保学工作领导小组（行政区划代码 {township_code[:6]}）"

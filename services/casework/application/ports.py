@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.casework.adapters.projections import CaseSummary, FireTimer, QueueItem
+from services.casework.adapters.projections import CaseSummary, FireTimer, QueueItem, RemindTimer
 
 
 class CaseViews(Protocol):
@@ -19,6 +19,8 @@ class CaseViews(Protocol):
     def queue(self, user_id: str, prefix: str, *, limit: int) -> list[QueueItem]: ...
 
     def fire_due(self, now: datetime, limit: int, fire: FireTimer) -> int: ...
+
+    def remind_due(self, now: datetime, limit: int, remind: RemindTimer) -> int: ...
 
     def next_due(self) -> datetime | None: ...
 

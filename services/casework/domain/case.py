@@ -4,6 +4,7 @@ escalation and return to closure (销号). Every event is sealed into the case's
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.casework.domain.codes import (
 )
 from services.casework.domain.errors import Conflict, InvalidInput
 from services.casework.domain.ids import NAMESPACE, case_id_for
-from services.casework.domain.ladder import LadderMixin
+from services.casework.domain.ladder import LadderMixin, reminder_plan
 from services.casework.domain.work import WorkRecordsMixin
 
 
@@ -201,7 +202,8 @@ class Case(LadderMixin, WorkRecordsMixin, ChainedAggregate):
 
     # -- return (复学) and closure (销号) -------------------------------------------------------
     def record_return(self, source: str, returned_on: date, reference: str | None, follow_up_until: date,
-                      follow_up_due_at: datetime, evidence: list[dict[str, Any]], meta: dict[str, Any]) -> bool:
+                      follow_up_due_at: datetime, evidence: list[dict[str, Any]], meta: dict[str, Any],
+                      remind_days: Iterable[int] = ()) -> bool:
         """Back in school: legal deadlines stop and a follow-up period (防反弹) starts. False if already known."""
         if self.returned is not None and self.returned.get("reference") == reference and reference:
             return False
@@ -210,7 +212,8 @@ class Case(LadderMixin, WorkRecordsMixin, ChainedAggregate):
             raise InvalidInput("复学来源须为考勤或学校确认", rule="return.source")
         proof = rules.checked_evidence(evidence, required=False, rule="return.evidence")
         timer = {"timer_id": str(uuid.uuid5(NAMESPACE, f"{self.id}:follow_up:{self.relapses}")), "kind": "follow_up",
-                 "step": None, "due_at": follow_up_due_at.isoformat(), "on_missed": "alert", "status": "pending"}
+                 "step": None, "due_at": follow_up_due_at.isoformat(), "on_missed": "alert", "status": "pending",
+                 "reminders": reminder_plan(follow_up_due_at, remind_days, rules.at_of(meta)), "reminded": []}
         self._returned(source=source, returned_on=returned_on, reference=reference, follow_up_until=follow_up_until,
                        timer=timer, cancelled_timers=self.pending_timers(), evidence=proof, meta=meta)
         return True

@@ -27,14 +27,22 @@ KINDS = {  # kind -> title printed on the document
     "correction_order": "责令限期改正通知书",
     "visit_record": "家访记录",
     "case_file": "一人一案档案",
+    "legal_documents": "提请依法发放司法文书函",
+    "court_referral": "提请人民法院依法处理函",
 }
-STEP_OF_KIND = {"return_notice": "return_notice", "correction_order": "correction_order"}
+# the notices and letters of the legal ladder: each is for its step's event
+STEP_OF_KIND = {"return_notice": "return_notice", "correction_order": "correction_order",
+                "legal_documents": "legal_documents", "court_referral": "court_referral"}
+KINDS_V1 = ("return_notice", "correction_order", "visit_record", "case_file")  # what DocumentIssuedV1 can carry
 WITHDRAWAL_REASONS = {
     "error_in_content": "内容有误",
     "reissued": "已重新签发",
     "served_wrongly": "送达对象有误",
     "other": "其他",
 }
+CID_SONG = "STSong-Light"  # reportlab's built-in CID font, not embedded: documents issued before the embedded font
+EMBEDDED_HEI = "WenQuanYi-MicroHei"  # TrueType, subset-embedded: every document issued since
+TYPEFACES = (CID_SONG, EMBEDDED_HEI)
 CODE_LENGTH = 16  # base32 characters: 80 bits
 CHINA = ZoneInfo("Asia/Shanghai")  # what a paper's dates are written in
 _CODE = re.compile(r"^[A-Z2-7]{16}$")
@@ -95,6 +103,7 @@ class DocumentFacts:
     case: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    typeface: str = EMBEDDED_HEI  # what the document is set in (part of its record: the bytes depend on it)
 
 
 class CaseDocument(Aggregate):
@@ -103,7 +112,8 @@ class CaseDocument(Aggregate):
     @event("DocumentIssued")
     def __init__(self, code: str, case_id: str, township_code: str, kind: str, source_version: int,
                  source_event: str, record_id: str | None, issuing_body: str, deadline: date | None,
-                 sha256: str, issued_at: datetime, meta: dict[str, Any]) -> None:
+                 sha256: str, issued_at: datetime, meta: dict[str, Any], typeface: str = CID_SONG) -> None:
+        """``typeface``: absent from documents issued before the embedded font, which were set in the CID font."""
         self.code = code
         self.case_id = case_id
         self.township_code = township_code
@@ -116,6 +126,7 @@ class CaseDocument(Aggregate):
         self.sha256 = sha256
         self.issued_at = issued_at
         self.issued_by = meta.get("actor_id")
+        self.typeface = typeface
         self.withdrawal: dict[str, Any] | None = None
 
     @staticmethod

@@ -7,7 +7,8 @@ scheduler only finds due ones and asks the case to fire them, which it does at m
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import event
@@ -26,13 +27,35 @@ from services.casework.domain.ids import NAMESPACE
 ON_MISSED = ("alert", "escalate")
 
 
+def reminder_plan(due_at: datetime, remind_days: Iterable[int], set_at: datetime) -> list[dict[str, Any]]:
+    """When a timer's owners are reminded before it falls due: N days before, for each configured N whose moment is
+    still ahead when the timer is set (a deadline set two days ahead gets no three-day reminder). Kept in the timer,
+    so the plan is as durable as the deadline and a later change of configuration does not rewrite history."""
+    plan = []
+    for days in sorted({int(d) for d in remind_days if int(d) > 0}, reverse=True):
+        moment = due_at - timedelta(days=days)
+        if moment > set_at:
+            plan.append({"days_before": days, "at": moment.isoformat()})
+    return plan
+
+
+def next_reminder_at(timer: dict[str, Any]) -> datetime | None:
+    """The moment of a pending timer's next reminder not yet sent (None: none left, or the timer is settled)."""
+    if timer.get("status") != "pending":
+        return None
+    sent = set(timer.get("reminded") or [])
+    moments = [datetime.fromisoformat(r["at"]) for r in timer.get("reminders") or [] if r["days_before"] not in sent]
+    return min(moments, default=None)
+
+
 class LadderMixin(ChainedAggregate):
     """The legal-escalation part of a case and the timers its deadlines run on."""
 
     def take_legal_step(self, step: str, document_no: str, addressee: str, deadline_at: datetime | None,
                         on_missed: str, evidence: list[dict[str, Any]], override_reason: str | None,
-                        meta: dict[str, Any], automatic: bool = False) -> None:
-        """A step needs the one before it, unless an allowed role overrides with a reason."""
+                        meta: dict[str, Any], automatic: bool = False, remind_days: Iterable[int] = ()) -> None:
+        """A step needs the one before it, unless an allowed role overrides with a reason; its deadline's owners
+        are reminded ``remind_days`` before it (``reminder_plan``)."""
         rules.require_stage(self.stage, "take_legal_step")
         if step not in LADDER:
             raise InvalidInput(f"依法控辍步骤无效: {step}", rule="ladder.step_code")
@@ -59,7 +82,8 @@ class LadderMixin(ChainedAggregate):
                 raise InvalidInput("逾期处理方式须为 alert 或 escalate", rule="ladder.on_missed")
             timer = {"timer_id": str(uuid.uuid5(NAMESPACE, f"{self.id}:ladder:{step}:{self.relapses}")),
                      "kind": "ladder", "step": step, "due_at": deadline_at.isoformat(), "on_missed": on_missed,
-                     "status": "pending"}
+                     "status": "pending", "reminders": reminder_plan(deadline_at, remind_days, rules.at_of(meta)),
+                     "reminded": []}
         issue = {"return_notice": self._return_notice_issued, "correction_order": self._correction_order_issued,
                  "legal_documents": self._legal_documents_issued, "court_referral": self._court_referral_made}[step]
         issue(
@@ -129,6 +153,28 @@ class LadderMixin(ChainedAggregate):
     def _deadline_passed(self, timer_id: str, kind: str, step: str | None, due_at: str, action: str,
                          meta: dict[str, Any]) -> None:
         self.timers[timer_id]["status"] = "fired"
+
+    def remind_deadline(self, timer_id: str, now: datetime, meta: dict[str, Any]) -> bool:
+        """Records that a pending timer's owners are reminded (``DeadlineApproaching``), once per planned reminder;
+        False when none is due, all were sent, or the deadline itself is due (then it fires instead). Reminders
+        that came due together (the scheduler was down, a simulated clock jumped) are one message: the nearest."""
+        timer = self.timers.get(timer_id)
+        if timer is None or timer["status"] != "pending" or now >= datetime.fromisoformat(timer["due_at"]):
+            return False
+        sent = set(timer.get("reminded") or [])
+        due = [r["days_before"] for r in timer.get("reminders") or []
+               if r["days_before"] not in sent and datetime.fromisoformat(r["at"]) <= now]
+        if not due:
+            return False
+        self._deadline_approaching(timer_id=timer_id, kind=timer["kind"], step=timer["step"], due_at=timer["due_at"],
+                                   days_before=min(due), covered=sorted(due), meta=meta)
+        return True
+
+    @event("DeadlineApproaching")
+    def _deadline_approaching(self, timer_id: str, kind: str, step: str | None, due_at: str, days_before: int,
+                              covered: list[int], meta: dict[str, Any]) -> None:
+        timer = self.timers[timer_id]
+        timer["reminded"] = sorted(set(timer.get("reminded") or []) | set(covered))
 
     def next_step(self) -> str | None:
         """The ladder step after the last one taken (None when the ladder is finished or not started)."""

@@ -19,6 +19,7 @@ class CasePolicy:
         default_factory=lambda: {"return_notice": "alert", "correction_order": "alert", "legal_documents": "alert"}
     )
     follow_up_days: int = 30
+    reminder_days: tuple[int, ...] = (3, 1)  # owners are reminded this many days before a deadline (ladder, follow-up)
     closure_approval_prefixes: tuple[str, ...] = ()
     timezone: str = "Asia/Shanghai"
 

@@ -264,3 +264,50 @@ def test_two_issues_at_once_make_one_document(api, pg_app_factory):
     assert raced[0].outcome == "issued" and mine.outcome == "existing"
     assert mine.document.code == raced[0].document.code
     assert len(list(app.events.get(document_id_for(mine.document.code)))) == 1
+
+
+LETTERS = {"legal_documents": ("提请依法发放司法文书函", "司法文书编号", "南明司〔2025〕7号"),
+           "court_referral": ("提请人民法院依法处理函", "移送文书编号", "南明司移〔2025〕2号")}
+
+
+def test_the_later_legal_steps_have_their_letters_rendered_verified_and_published_as_version_2(api):
+    """提请发放司法文书函 (with the 司法文书's number and deadline) and 提请人民法院依法处理函: each for its step's event,
+    with code, sha256 and verify like the notices; published as DocumentIssuedV2 (V1 cannot carry the kinds)."""
+    client, app = api
+    county = unique_county()
+    case_id, _ = escalated_case(client, county)
+    justice = auth("justice_officer", county)
+    early = client.post(f"/v1/cases/{case_id}/documents/legal_documents", headers=justice, json={})
+    assert early.status_code == 409 and early.json()["detail"]["rule"] == "document.step_taken"
+    for step, (_, _, number) in LETTERS.items():
+        taken = client.post(f"/v1/cases/{case_id}/legal-steps", headers=justice, json={
+            "step": step, "document_no": number, "addressee": "监护人",
+            "deadline": "2025-10-20" if step == "legal_documents" else None})
+        assert taken.status_code == 200, taken.text
+    clerk = client.post(f"/v1/cases/{case_id}/documents/court_referral", headers=auth("school_staff", county), json={})
+    assert clerk.status_code == 403
+    for kind, (title, label, number) in LETTERS.items():
+        issued = client.post(f"/v1/cases/{case_id}/documents/{kind}", headers=justice, json={})
+        assert issued.status_code == 201, issued.text
+        doc = issued.json()
+        pdf = client.get(doc["pdf_url"], headers=justice).content
+        assert hashlib.sha256(pdf).hexdigest() == doc["sha256"]
+        assert all(img.convert("L").getextrema()[0] < 128 for img in rendered(pdf))
+        text = pdf_text(pdf)
+        assert title in text and case_id in text and printed_code(doc["verification_code"]) in text
+        assert f"{label}：{number}" in text or f"{label}：\n{number}" in text, text[:800]
+        assert "南明教复〔2025〕1号" in text and "南明教改〔2025〕1号" in text  # the earlier steps it rests on
+        if kind == "legal_documents":
+            assert doc["deadline"] == "2025-10-20" and "2025年10月20日" in text
+        else:
+            assert "南明司〔2025〕7号" in text and doc["deadline"] is None
+        verified = client.get(f"/v1/documents/verify/{doc['verification_code']}").json()
+        assert verified["status"] == "valid" and verified["kind"] == kind and verified["title"] == title
+        [contract] = (to_contract(e) for e in app.events.get(document_id_for(doc["verification_code"])))
+        assert type(contract).__name__ == "DocumentIssuedV2" and contract.kind == kind
+        assert contract.sha256 == doc["sha256"]
+    withdrawn = client.post(f"/v1/cases/{case_id}/documents/{doc['verification_code']}/withdrawal", headers=justice,
+                            json={"reason": "error_in_content"})
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    assert type(to_contract(list(app.events.get(document_id_for(doc["verification_code"])))[-1])).__name__ == (
+        "DocumentWithdrawnV2")

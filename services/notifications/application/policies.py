@@ -8,6 +8,7 @@ from uuid import UUID
 
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import (
+    CaseDeadlineApproachingV1,
     CaseDeadlinePassedV1,
     CaseEscalatedV1,
     CaseOwnersAssignedV1,
@@ -105,7 +106,9 @@ class NotificationPolicies:
         """Delivers through the channel first (idempotent), then records Sent: at-least-once, one event."""
         assert contact.head_teacher_id is not None
         text = notification.text_for(contact)
-        self.channel.send(str(notification.id), contact.head_teacher_id, text, template=notification.template)
+        # the township and case travel with it: in outbox mode they are the delivery's (and its contracts') facts
+        self.channel.send(str(notification.id), contact.head_teacher_id, text, template=notification.template,
+                          township_code=notification.township_code, case_id=notification.case_id)
         notification.mark_sent(
             recipient_id=contact.head_teacher_id, channel=self.channel.name, sent_at=self.clock.now(), text=text, meta=meta
         )
@@ -230,6 +233,22 @@ class NotificationPolicies:
                              OWNER, user_id)
         request = Request(p.timer_id, t.DEADLINE_PASSED_ESCALATION, p.township_code, p.case_id, student_id, facts)
         dispatch.to_role(request, COUNTY_OFFICER, p.township_code)
+        return dispatch.aggregates()
+
+    @loads(case_file)
+    def when_case_deadline_approaching_remind_owners(self, message: Message) -> list[Any]:
+        """A deadline falls due in a few days: every owner of the case is reminded, once per reminder."""
+        p: CaseDeadlineApproachingV1 = message.payload  # type: ignore[assignment]
+        case, student_id = self._case(p.case_id)
+        facts = {
+            "student_name": self._student_name(student_id), "township_code": p.township_code,
+            "step_name": t.STEP_NAMES[p.step if p.kind == "ladder" else None], "last_day": t.last_day(p.due_at),
+            "days": str(p.days_before),
+        }
+        dispatch = self.dispatcher.begin(self._meta(message))
+        for user_id in case.owner_ids if case is not None else []:
+            dispatch.to_user(Request(f"{p.timer_id}:remind:{p.days_before}", t.DEADLINE_APPROACHING_OWNER,
+                                     p.township_code, p.case_id, student_id, facts), OWNER, user_id)
         return dispatch.aggregates()
 
     @loads(case_file_and_contact_card)

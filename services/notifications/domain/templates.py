@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -13,6 +13,7 @@ SUSPECTED_DROPOUT_COUNTY = "suspected_dropout_county"
 OWNER_ASSIGNED = "owner_assigned"
 DEADLINE_PASSED_OWNER = "deadline_passed_owner"
 DEADLINE_PASSED_ESCALATION = "deadline_passed_escalation"
+DEADLINE_APPROACHING_OWNER = "deadline_approaching_owner"
 CASE_ESCALATED_OWNER = "case_escalated_owner"
 CASE_ESCALATED_TOWNSHIP = "case_escalated_township"
 CASE_ESCALATED_JUSTICE = "case_escalated_justice"
@@ -32,6 +33,10 @@ TEMPLATES = {
     SUSPECTED_DROPOUT_COUNTY: _REPORT,
     OWNER_ASSIGNED: "【控辍保学】{recipient}：您已被确定为学生 {student_name} 的劝返责任人（{slots}），请尽快家访劝返，并如实记录每次劝返情况。",
     DEADLINE_PASSED_OWNER: "【控辍保学·期限提醒】{recipient}：学生 {student_name} 的案件“{step_name}”期限已于{due_at}届满，请立即跟进办理。",
+    DEADLINE_APPROACHING_OWNER: (
+        "【控辍保学·到期提醒】{recipient}：学生 {student_name} 的案件“{step_name}”期限将于{last_day}届满（不足{days}天），"
+        "请抓紧办理并如实记录。"
+    ),
     DEADLINE_PASSED_ESCALATION: (
         "【控辍保学·升级提醒】{recipient}：{township_code} 辖区学生 {student_name} 的案件“{step_name}”期限已于{due_at}届满"
         "仍未办结，请督促责任人落实。"
@@ -92,6 +97,11 @@ def local_day(day: date) -> str:
     return day.strftime("%Y年%m月%d日")
 
 
+def last_day(due_at: datetime) -> str:
+    """A deadline kept as the end of its day (the next local midnight) as the day it lasts through."""
+    return local_day((due_at.astimezone(LOCAL) - timedelta(microseconds=1)).date())
+
+
 def deadline_clause(deadline_at: datetime | None) -> str:
     return f"，限期至{local_time(deadline_at)}" if deadline_at is not None else ""
 
@@ -111,6 +121,7 @@ SUBJECTS = {
     SUSPECTED_DROPOUT_COUNTY: "【辍学报告】疑似辍学学生报告",
     DEADLINE_PASSED_OWNER: "【控辍保学】办理期限已届满",
     DEADLINE_PASSED_ESCALATION: "【控辍保学】办理期限届满升级提醒",
+    DEADLINE_APPROACHING_OWNER: "【控辍保学】办理期限即将届满",
     CASE_ESCALATED_TOWNSHIP: "【依法控辍】案件进入法定程序",
     CASE_ESCALATED_JUSTICE: "【依法控辍】案件进入法定程序",
 }

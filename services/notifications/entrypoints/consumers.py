@@ -5,6 +5,7 @@ from __future__ import annotations
 from contracts import Contract, topics
 from contracts.events import CaseOpenedV1, StudentEnrolledV1, SuspectedDropoutDetectedV1
 from contracts.events.casework import (
+    CaseDeadlineApproachingV1,
     CaseDeadlinePassedV1,
     CaseEscalatedV1,
     CaseOwnersAssignedV1,
@@ -31,6 +32,7 @@ def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
         SuspectedDropoutDetectedV1: bound.when_suspected_dropout_detected_report_township_and_county,
         CaseOwnersAssignedV1: bound.when_case_owners_assigned_notify_owners,
         CaseDeadlinePassedV1: bound.when_case_deadline_passed_alert_owners_and_county,
+        CaseDeadlineApproachingV1: bound.when_case_deadline_approaching_remind_owners,
         CaseEscalatedV1: bound.when_case_escalated_notify_owners_and_officials,
         CaseOwnersReassignedV1: bound.when_case_owners_reassigned_notify_new_owner,
         ReturnNoticeIssuedV1: bound.when_legal_step_issued_notify_owners_county_and_officials,

@@ -1,6 +1,7 @@
 """Local fake providers for the delivery tests: Tencent Cloud SMS (the SendSms API shape), a WeCom / DingTalk
 group robot, and an SMTP server (aiosmtpd). Each drops a second copy of the same idempotency key, as a
-provider that accepts one does, and can be told to fail."""
+provider that accepts one does, and can be told to fail. Shared: the delivery tests and the end-to-end story
+(``tests/e2e/test_case_story.py``, which points a whole stack's delivery worker at them) use the same fakes."""
 
 from __future__ import annotations
 

@@ -265,6 +265,9 @@ def test_a_case_event_reaches_the_head_teacher_by_sms_through_the_consumer(world
     assert "李华老师" in sms["TemplateParamSet"][0] and "24小时内家访" in sms["TemplateParamSet"][0]
     [view] = world.store.notifications_for_case(case.case_id)
     assert (view.status, view.channel) == ("sent", "outbox")
+    # the delivery keeps the case and township, so its receipt is a valid contract the relay can publish
+    [sent] = [c for c in world.contracts() if isinstance(c, NotificationDeliverySentV1)]
+    assert (sent.case_id, sent.township_code, sent.recipient_id) == (case.case_id, case.township_code, "teacher-li")
 
 
 WORKER = """

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.casework.adapters.documents import case_file, correction_order, return_notice, visit_record
+from services.casework.adapters.documents import (
+    case_file,
+    correction_order,
+    court_referral,
+    legal_documents,
+    return_notice,
+    visit_record,
+)
 from services.casework.adapters.documents.layout import Page, render
 from services.casework.domain.documents import DocumentFacts
 
@@ -13,6 +20,8 @@ BODIES: dict[str, Callable[[Page, DocumentFacts], None]] = {
     "correction_order": correction_order.body,
     "visit_record": visit_record.body,
     "case_file": case_file.body,
+    "legal_documents": legal_documents.body,
+    "court_referral": court_referral.body,
 }
 
 

@@ -3,8 +3,10 @@ by hand, signature lines and a footer with the verification code — rendered to
 
 Text is drawn with the canvas's plain-text calls (never reportlab's Paragraph markup), so a value is printed as
 given and cannot become markup; control characters are dropped on top of the API's own refusal.
-Fonts: reportlab's built-in CID font ``STSong-Light`` (Adobe-GB1), so no font file is shipped and the text stays
-extractable (pypdf, pdfium) as Unicode. Determinism: ``invariant`` mode (fixed document id derived from the
+Fonts: WenQuanYi Micro Hei (文泉驿微米黑, TrueType, from the PyPI package ``paperang-p2-fonts-cjk``), subset and
+embedded by reportlab, so any viewer shows the glyphs; documents issued before the embedded font keep reportlab's
+built-in CID font ``STSong-Light`` (not embedded), because their recorded sha256 is of those bytes (the typeface
+is part of the issue record, ``DocumentFacts.typeface``). Either way the text extracts (pypdf, pdfium) as Unicode. Determinism: ``invariant`` mode (fixed document id derived from the
 content) and a creation date taken from the issue record, never from the clock.
 """
 
@@ -20,16 +22,27 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from services.casework.domain.documents import CHINA, DocumentFacts, last_day, printed_code
+from services.casework.domain.documents import CHINA, CID_SONG, EMBEDDED_HEI, DocumentFacts, last_day, printed_code
 
-FONT = "STSong-Light"
 WIDTH, HEIGHT = A4
 LEFT, RIGHT, TOP, BOTTOM = 22 * mm, WIDTH - 22 * mm, HEIGHT - 24 * mm, 26 * mm
 VERIFY_PATH = "/v1/documents/verify/"
 
-pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+
+
+def embedded_font_file() -> str:
+    """The TrueType collection of WenQuanYi Micro Hei as installed by pip (``paperang-p2-fonts-cjk``)."""
+    from importlib.resources import files
+
+    return str(files("paperang_p2_fonts_cjk") / "fonts" / "wqy-microhei.ttc")
+
+
+pdfmetrics.registerFont(UnicodeCIDFont(CID_SONG))
+pdfmetrics.registerFont(TTFont(EMBEDDED_HEI, embedded_font_file(), subfontIndex=0))
+FONT = EMBEDDED_HEI  # what new documents are set in
 
 
 def clean(value: Any) -> str:
@@ -71,6 +84,7 @@ class Page:
     def __init__(self, canvas: Canvas, facts: DocumentFacts) -> None:
         self.c = canvas
         self.facts = facts
+        self.font = facts.typeface
         self.y = TOP
         self.number = 1
 
@@ -82,22 +96,22 @@ class Page:
             self.y = TOP
 
     def title(self, text: str) -> None:
-        self.c.setFont(FONT, 20)
+        self.c.setFont(self.font, 20)
         self.c.drawCentredString(WIDTH / 2, self.y, clean(text))
         self.y -= 14 * mm
 
     def heading(self, text: str) -> None:
         self.need(12 * mm)
-        self.c.setFont(FONT, 13)
+        self.c.setFont(self.font, 13)
         self.c.drawString(LEFT, self.y, clean(text))
         self.y -= 8 * mm
 
     def text(self, text: Any, size: float = 11, indent: float = 0) -> None:
         """Wrapped text (CJK wraps at any character; each given line break kept)."""
-        self.c.setFont(FONT, size)
+        self.c.setFont(self.font, size)
         width = RIGHT - LEFT - indent
         for paragraph in clean(text).split("\n"):
-            for line in wrap(paragraph, width, size):
+            for line in wrap(paragraph, width, size, self.font):
                 self.need(size * 1.7)
                 self.c.drawString(LEFT + indent, self.y, line)
                 self.y -= size * 1.7
@@ -105,10 +119,10 @@ class Page:
     def fields(self, rows: Iterable[tuple[str, Any]], size: float = 11) -> None:
         """Label: value rows, the value wrapped beside its label."""
         for label, value in rows:
-            self.c.setFont(FONT, size)
+            self.c.setFont(self.font, size)
             label_text = clean(label) + "："
-            label_width = max(pdfmetrics.stringWidth(label_text, FONT, size), 26 * mm)
-            lines = wrap(clean(value), RIGHT - LEFT - label_width, size) or [""]
+            label_width = max(pdfmetrics.stringWidth(label_text, self.font, size), 26 * mm)
+            lines = wrap(clean(value), RIGHT - LEFT - label_width, size, self.font) or [""]
             for i, line in enumerate(lines):
                 self.need(size * 1.7)
                 if i == 0:
@@ -119,13 +133,13 @@ class Page:
     def blank(self, label: str, note: str = "") -> None:
         """A line left for the official to fill in by hand (names and addresses are never stored here)."""
         self.need(10 * mm)
-        self.c.setFont(FONT, 11)
+        self.c.setFont(self.font, 11)
         text = clean(label) + "："
-        x = LEFT + pdfmetrics.stringWidth(text, FONT, 11)
+        x = LEFT + pdfmetrics.stringWidth(text, self.font, 11)
         self.c.drawString(LEFT, self.y, text)
         self.c.line(x, self.y - 1.5, RIGHT - (40 * mm if note else 0), self.y - 1.5)
         if note:
-            self.c.setFont(FONT, 8)
+            self.c.setFont(self.font, 8)
             self.c.drawRightString(RIGHT, self.y, clean(note))
         self.y -= 10 * mm
 
@@ -138,18 +152,18 @@ class Page:
 
     def footer(self) -> None:
         f = self.facts
-        self.c.setFont(FONT, 8)
+        self.c.setFont(self.font, 8)
         self.c.line(LEFT, BOTTOM - 4 * mm, RIGHT, BOTTOM - 4 * mm)
         self.c.drawString(LEFT, BOTTOM - 9 * mm, f"核验码：{printed_code(f.code)}　案件编号：{f.case_id}")
         self.c.drawString(LEFT, BOTTOM - 13 * mm, f"核验方式：{VERIFY_PATH}{f.code}（可查签发机关、日期、期限及是否有效，不含个人信息）")
         self.c.drawRightString(RIGHT, BOTTOM - 9 * mm, f"第 {self.number} 页")
 
 
-def wrap(text: str, width: float, size: float) -> list[str]:
+def wrap(text: str, width: float, size: float, font: str = FONT) -> list[str]:
     """Greedy wrap by character width (no word boundaries in Chinese; Latin runs may break anywhere too)."""
     lines, line, used = [], "", 0.0
     for ch in text:
-        w = pdfmetrics.stringWidth(ch, FONT, size)
+        w = pdfmetrics.stringWidth(ch, font, size)
         if line and used + w > width:
             lines.append(line)
             line, used = "", 0.0
