@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from services.reporting.adapters.exchange import Mapping
+from services.reporting.adapters import inspection_publishing
 from services.reporting.adapters.inspection_index import InspectionIndex
 from services.reporting.adapters.monthly_figures import MonthFigures
 from services.reporting.adapters.publishing import facts_from, to_contract
@@ -86,6 +87,21 @@ def run_relay_process() -> None:
               lambda e: to_contract(e, facts_from(app), settings.reporting_due_day))
 
 
+INSPECTION_RELAY = "inspection-relay"
+
+
+def run_inspection_relay_process() -> None:
+    """Publishes the inspection store's events (督导检查) on their own topic, ``baoxue.inspections.v1``: the store's
+    notification sequence is its own, so it has its own relay position, lock and consumers' dedupe keys."""
+    settings = ReportingSettings()
+    runtime = build_runtime(SERVICE, INSPECTION_RELAY, settings)
+    install(runtime.db)
+    app = event_store(runtime, InspectionsApplication)
+    facts = inspection_publishing.facts_from(app)
+    run_relay(runtime, app, topics.INSPECTIONS, lambda e: inspection_publishing.to_contract(e, facts),
+              store="inspections")
+
+
 def run_consumer_process() -> None:
     settings = ReportingSettings()
     runtime = build_runtime(SERVICE, "consumer", settings)
@@ -124,5 +140,6 @@ def operator(role: str) -> Operator:
 
 
 cli = build_cli(operator)
-ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler}
+ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler,
+         INSPECTION_RELAY: run_inspection_relay_process}
 ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings())  # one-shot: the schema to the code's head
