@@ -20,6 +20,7 @@ from services.reporting.application.inspections import Inspections, InspectionsA
 from services.reporting.application.monthly import MonthlyReports, ReportsApplication
 from services.reporting.application.reading import Reading
 from services.reporting.application.scorecards import Scorecards
+from services.reporting.domain.scorecards import NoticeRules
 from services.reporting.entrypoints import inspection_scheduler, scheduler
 from services.reporting.entrypoints.api import create_app
 from services.reporting.entrypoints.cli import Operator, build_cli
@@ -45,13 +46,14 @@ def reports_for(runtime: Runtime, settings: ReportingSettings) -> MonthlyReports
 def scorecards_for(runtime: Runtime, settings: ReportingSettings, reports: MonthlyReports) -> Scorecards:
     """The scorecard use cases on the read models, the configuration table and the report store."""
     return Scorecards(ReportingQueries(runtime.db, runtime.clock), ScorecardConfig(runtime.db), runtime.clock,
-                      settings.reporting_due_day, reports.app)
+                      settings.reporting_due_day, reports.app, NoticeRules.of(settings.scorecard_notice))
 
 
-def inspections_for(runtime: Runtime, settings: ReportingSettings) -> Inspections:
-    """The inspection use cases on their own event store (table inspections_events) and their index."""
+def inspections_for(runtime: Runtime, settings: ReportingSettings, cards: Scorecards | None = None) -> Inspections:
+    """The inspection use cases on their own event store (table inspections_events) and their index (and the
+    scorecards, for the 通报's scorecard lists)."""
     app = event_store(runtime, InspectionsApplication)
-    return Inspections(app, InspectionIndex(runtime.db), runtime.clock, settings.inspection_remind_days)
+    return Inspections(app, InspectionIndex(runtime.db), runtime.clock, settings.inspection_remind_days, cards)
 
 
 def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[Any, Runtime]:
@@ -61,8 +63,8 @@ def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[A
     runtime.db.execute_script(OFFSETS_DDL)
     reads = Reading(ReportingQueries(runtime.db, runtime.clock), runtime.clock, settings.reporting_targets)
     reports = reports_for(runtime, settings)
-    return create_app(runtime, reads, reports, scorecards_for(runtime, settings, reports),
-                      inspections=inspections_for(runtime, settings),
+    cards = scorecards_for(runtime, settings, reports)
+    return create_app(runtime, reads, reports, cards, inspections=inspections_for(runtime, settings, cards),
                       exchange=ProvincialExchange(reads, Mapping.load())), runtime
 
 
