@@ -104,14 +104,6 @@ class Reconciliation(SimulationBase):
 
     def scorecard_rows(self) -> list[Row]:
         """Each county's scorecard figures this month (the ranking of its prefecture's counties) against the truth."""
-        import sys
-        for c in self.truth.all_cases():
-            if c.source != "attendance":
-                rows_ = self.api.get("reporting", "/v1/ledgers/cases", self.officer(c.county),
-                                     params={"county_code": c.county, "page_size": 200})["items"]
-                row = next((r for r in rows_ if r["case_id"] == c.case_id), {})
-                print("DEBUG", c.source, c.stage, c.status, c.case_id, row.get("gov_owners"), row.get("edu_owners"),
-                      row.get("status"), file=sys.stderr)
         expected = self.truth.scorecards(self.now)
         province = self.api.token("province_officer", self.o.province)
         reported: dict[str, dict[str, Any] | None] = {code: None for code in expected}

@@ -51,12 +51,6 @@ class CaseTruth:
     source: str = "attendance"  # attendance | census | transfer | transition (registry's comparisons → casework)
 
     @property
-    def owned_both_lines(self) -> bool:
-        """Casework names owners from the responsibility map: government (township) and education (the school's
-        leader and head teacher) for a child at school; a case from the registry's comparisons has no school."""
-        return self.source == "attendance"
-
-    @property
     def status(self) -> str:
         return STATUS_OF_STAGE[self.stage]
 
@@ -297,17 +291,19 @@ class Truth:
     def scorecards(self, now: datetime) -> dict[str, dict[str, Any]]:
         """Per county: the scorecard figures reporting must show at `now` (rates as reporting rounds them; the
         median days from a case's opening to the child's return, over cases returned or closed as returned; open
-        cases without an owner on both lines — a child with no school when the case opened has no school's
-        education line in the responsibility map)."""
+        cases without an owner on both lines: casework fills the government line from the township's map and the
+        education line from the child's school, so only a census child never registered at a school lacks one —
+        a registered child's school, a transferred or graduated child's last school, give the education line)."""
         out = {}
         days: dict[str, list[int]] = defaultdict(list)
         unowned: Counter = Counter()
+        unregistered = {id(c) for c in self.extra_cases}
         for case in self.all_cases():
             status = case.status
             back = status == "returned" or (status == "closed" and case.close_reason == "returned")
             if back and case.returned_on is not None and case.opened_on is not None:
                 days[case.county].append((case.returned_on - case.opened_on).days)
-            if status in ("suspected", "confirmed", "legal", "returned") and not case.owned_both_lines:
+            if status in ("suspected", "confirmed", "legal", "returned") and id(case) in unregistered:
                 unowned[case.county] += 1
         for county, f in self.figures(now).items():
             confirmed, returned, enrolled = f["confirmed_dropouts"], f["returned"], f["enrolled"]
