@@ -29,10 +29,8 @@ class Supervision(SimulationBase):
         return self.api.token("province_officer", self.o.province)
 
     def _supervision_state(self) -> dict[str, Any]:
-        if not hasattr(self, "_sv"):
-            self._sv: dict[str, Any] = {"inspection": None, "findings": {}, "reports": {}, "month": None,
-                                        "late": None, "late_submitted": False, "skipped": []}
-        return self._sv
+        """What supervision did so far (the inspection, findings and reports by county, the late county)."""
+        return self.supervision
 
     # -- the term's steps -------------------------------------------------------------------------
     def supervise(self, day: date) -> None:
@@ -44,8 +42,7 @@ class Supervision(SimulationBase):
                 self._inspect(day)
             if sv["inspection"] and day == self.calendar_days[0] + timedelta(days=3):
                 self._rectify_first()
-            if sv["month"] is None and day.day <= self.o.reporting_due_day and day != self.calendar_days[0] and (
-                    day - timedelta(days=1)).month != day.month:
+            if sv["month"] is None and day.day == 1 and day != self.calendar_days[0]:
                 self._submit_reports(day)
             if sv["late"] and not sv["late_submitted"] and day.day > self.o.reporting_due_day and (
                     f"{day:%Y-%m}" > sv["month"]):
