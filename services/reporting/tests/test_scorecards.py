@@ -350,6 +350,10 @@ def test_the_notice_lists_units_from_the_scorecards(client, seeded):
         "/v1/inspections/notice", headers=COUNTY_OFFICER).json()["scorecards"] is None  # findings only
     assert client.get("/v1/inspections/notice", params={"period": "2025-13"},
                       headers=COUNTY_OFFICER).status_code == 422
+    for who in (ADMIN, auth("township_officer", T1), auth("school_staff", T1, schools=[next(iter(seeded["schools"]))]),
+                auth("province_officer", "52")):  # every reader gets its own level's lists (or none), never an error
+        other = client.get("/v1/inspections/notice", params={"period": "2025-autumn"}, headers=who)
+        assert other.status_code == 200 and set(other.json()["scorecards"]) >= {"bottom", "below_target", "vetoed"}
     pdf = client.get("/v1/inspections/notice", params={"period": "2025-10", "format": "pdf"}, headers=COUNTY_OFFICER)
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages).replace("\n", "")
     assert "考核通报" in text and "一票否决单位" in text and "考核排名靠后单位" in text and "考核指标未达目标单位" in text
