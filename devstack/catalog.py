@@ -12,6 +12,15 @@ SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
 
 
 ONE_SHOT = ("migrate",)  # roles that run to completion (the k8s migrate Job), not a long-running process
+KINDS = ("api", "relay", "consumer", "scheduler")
+
+
+def role_kind(role: str) -> str:
+    """The kind of a process role: itself, or for a named one (``inspection-relay``) the kind it ends with."""
+    kind = role if role in KINDS else role.rsplit("-", 1)[-1]
+    if kind not in KINDS:
+        raise ValueError(f"process role {role!r} is none of {', '.join(KINDS)} (nor ends with one)")
+    return kind
 
 
 def service_entries(service: str) -> dict[str, Callable[[], Any]]:

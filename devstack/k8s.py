@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import topics
-from devstack.catalog import SERVICES, service_roles
+from devstack.catalog import SERVICES, role_kind, service_roles
 from services.runtime.settings import SERVICE_PORTS, WORKER_METRICS_PORTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def labels(service: str, role: str) -> dict[str, str]:
 
 
 def pod_labels(service: str, role: str) -> dict[str, str]:
-    return {**PART_OF, **labels(service, role), **(KAFKA_CLIENT if PLANS[role].kafka else {})}
+    return {**PART_OF, **labels(service, role), **(KAFKA_CLIENT if PLANS[role_kind(role)].kafka else {})}
 
 
 def env(service: str) -> list[dict[str, Any]]:
@@ -122,7 +122,7 @@ def probes(role: str, port: str) -> dict[str, Any]:
 
 
 def deployment(service: str, role: str) -> dict[str, Any]:
-    plan = PLANS[role]
+    plan = PLANS[role_kind(role)]
     port_name, port = port_of(service, role)
     mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": DATA_DIR}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
@@ -224,7 +224,7 @@ def ingress(service: str, cert_issuer: str | None = None) -> dict[str, Any]:
 def scaled_object(service: str, role: str) -> dict[str, Any]:
     """Consumers scale on their lag as they report it (they commit no Kafka offsets, so KEDA's Kafka scaler cannot
     see it): the sum over partitions, each counted once however many replicas still export it."""
-    plan = PLANS[role]
+    plan = PLANS[role_kind(role)]
     query = (f'sum(max by (topic, partition) (baoxue_consumer_lag_messages{{namespace="baoxue", '
              f'service="{service}", consumer="{service}"}}))')
     return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
@@ -246,7 +246,8 @@ def kafka_topic(name: str, retention_ms: int) -> dict[str, Any]:
 def topic_names() -> tuple[list[str], list[str]]:
     """The topics of services that publish (they have a relay) and the dead-letter topic of every consumer (each
     service's consumer is named after the service)."""
-    published = [t for t in topics.ALL if "relay" in service_roles(t.split(".")[1])]
+    published = [t for t in topics.ALL
+                 if any(role_kind(r) == "relay" for r in service_roles(topics.publisher(t)))]
     dead = [topics.dead_letter(s) for s in SERVICES if "consumer" in service_roles(s)]
     return published, dead
 
@@ -281,7 +282,7 @@ def network_policies() -> list[dict[str, Any]]:
         port_name, _ = port_of(service, role)
         controller = {**ns(INGRESS_CONTROLLER["namespace"]), "podSelector": {"matchLabels": INGRESS_CONTROLLER["pods"]}}
         sources = [ns("monitoring")] + ([controller] if role == "api" else [])
-        egress = [dns, pooler] + ([kafka] if PLANS[role].kafka else [])
+        egress = [dns, pooler] + ([kafka] if PLANS[role_kind(role)].kafka else [])
         if ("*", role) in EXTERNAL_HTTPS or (service, role) in EXTERNAL_HTTPS:
             egress.append(https)
         out.append(policy(f"{service}-{role}", labels(service, role),
@@ -330,7 +331,7 @@ def render() -> dict[str, str]:
                             [kafka_topic(t, -1) for t in published]
                             + [kafka_topic(t, 90 * 24 * 3600 * 1000) for t in dead]),
         "autoscaling.yaml": dump("consumers scale on their lag", [
-            scaled_object(s, r) for s, r in procs if PLANS[r].max_replicas]),
+            scaled_object(s, r) for s, r in procs if PLANS[role_kind(r)].max_replicas]),
         "networkpolicies.yaml": dump("who may talk to whom", network_policies()),
         "ingress.yaml": dump("the public routes of every API, one host each, TLS from a Secret", [
             ingress(s, CERT_ISSUER) for s in SERVICES if "api" in service_roles(s)]),

@@ -42,6 +42,9 @@ class SimulationBase:
         self.census: dict[str, Child] = {}  # student id of a never-enrolled child -> the child
         self.moving: dict[str, tuple[Any, int, date]] = {}  # transferred out, to be transferred in: school, grade, on
         self.roster_waits: list[tuple[str, str, str, bool]] = []  # school, student, county, on it: before next roll
+        self.supervision: dict[str, Any] = {  # 督导考核 (supervision.py): what was done, read back at the end
+            "inspection": None, "findings": {}, "reports": {}, "month": None, "late": None, "late_submitted": False,
+            "skipped": []}
 
     def parallel(self, tasks: list[Callable[[], Any]]) -> list[Any]:
         """Runs independent API work concurrently (the order of results is the order of tasks)."""

@@ -86,7 +86,7 @@ def simulate(
             typer.echo(f"starting a stack in {workdir} ...")
             local = LocalStack(workdir, extra_env={
                 "BAOXUE_FOLLOW_UP_DAYS": "10", "BAOXUE_INGEST_RATE_PER_S": "1000", "BAOXUE_INGEST_BURST": "1000",
-                "BAOXUE_SCHEDULER_INTERVAL_S": "1"}, server_url=database_url, replicas=copies)
+                "BAOXUE_SCHEDULER_INTERVAL_S": "1", "BAOXUE_REPORTING_SEAL_CHECK_S": "1"}, server_url=database_url, replicas=copies)
             write_clock(local.clock_file, datetime.fromisoformat(f"{start}T00:00:00+08:00"))
             stack = local.start()
             urls = {s: stack.urls(s) for s in SERVICES}

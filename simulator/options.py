@@ -45,6 +45,7 @@ class Options:
     # 2026-11-22 sessions: a child transferred out or graduated is no longer expected, an admitted one is checked in;
     # False drives an older stack (then no transfers, no admitted graduates)
     roster_follows_lifecycle: bool = True
+    reporting_due_day: int = 5  # BAOXUE_REPORTING_DUE_DAY of the stack: monthly reports are due by this day
 
 
 @dataclass

@@ -74,6 +74,7 @@ class Reconciliation(SimulationBase):
         rows += self.ledger_rows()
         rows += self.report_rows()
         rows += self.scorecard_rows()
+        rows += self.supervision_rows()  # type: ignore[attr-defined]  (simulator/supervision.py)
         rows.append(Row("attendance", "all", "absent (closed days)", self.stats.absent_expected,
                         self.stats.absent_reported))
         rows.append(Row("attendance", "all", "school days closed", len(self.school_days) * sum(
@@ -116,7 +117,8 @@ class Reconciliation(SimulationBase):
             for unit in body.get("ranking", []):
                 if unit.get("code") in reported:
                     reported[unit["code"]] = {k: f["value"] for k, f in unit["figures"].items()}
-        return compare("scorecard", expected, reported, ("dropout_rate", "return_rate", "overdue_deadlines"))
+        return compare("scorecard", expected, reported, ("dropout_rate", "return_rate", "overdue_deadlines",
+                                                         "median_days_to_return", "unowned_cases"))
 
     def report_rows(self) -> list[Row]:
         rows: list[Row] = []

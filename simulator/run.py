@@ -12,12 +12,13 @@ from simulator.options import Options, Plan, Stats
 from simulator.reconcile import Reconciliation
 from simulator.school_day import SchoolDays
 from simulator.setup_province import ProvinceSetup
+from simulator.supervision import Supervision
 from simulator.transfers import Transfers
 
 __all__ = ["Options", "Plan", "Simulation", "Stats"]
 
 
-class Simulation(ProvinceSetup, SchoolDays, Transfers, Casework, Reconciliation):
+class Simulation(ProvinceSetup, SchoolDays, Transfers, Casework, Supervision, Reconciliation):
     """A term: the province set up, then every calendar day in turn (school days, weekends, month ends)."""
 
     def run_term(self) -> None:
@@ -33,6 +34,7 @@ class Simulation(ProvinceSetup, SchoolDays, Transfers, Casework, Reconciliation)
                                               out=len(self.plans), refresh=False)
             else:
                 self.clock(at(day, 12))
+            self.supervise(day)  # 督导考核: the directory, the inspection, the month's reports (on time, one late)
             nxt = day + timedelta(days=1)
             if nxt.month != day.month and day != self.calendar_days[-1]:
                 self.clock(at(day, 23, 0))

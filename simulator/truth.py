@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from statistics import median
 from typing import Any, Iterable
 
 OPEN_STAGES = ("suspected", "verifying", "persuading", "escalated", "returned", "not_dropout")
@@ -95,6 +96,7 @@ class Truth:
         self.lost_transfer_days = 30
         self.graduates: list[tuple[str, date, str]] = []  # county, day, student id of primary graduates (小升初)
         self.transition_deadline: date | None = None  # the province's 小升初 deadline (None: next school year)
+        self.timeliness: dict[tuple[str, str], bool] = {}  # (county, month) -> its monthly report on time (督导考核)
 
     # -- population -------------------------------------------------------------------------------
     def enrol(self, s: StudentTruth) -> None:
@@ -287,16 +289,42 @@ class Truth:
         return {county: {**dict(f.pop("_c")), **{k: dict(v) for k, v in f.items()}} for county, f in out.items()}
 
     def scorecards(self, now: datetime) -> dict[str, dict[str, Any]]:
-        """Per county: the scorecard figures reporting must show at `now` (rates as reporting rounds them)."""
+        """Per county: the scorecard figures reporting must show at `now` (rates as reporting rounds them; the
+        median days from a case's opening to the child's return, over cases returned or closed as returned; open
+        cases without an owner on both lines: casework fills the government line from the township's map and the
+        education line from the child's school, so only a census child never registered at a school lacks one —
+        a registered child's school, a transferred or graduated child's last school, give the education line)."""
         out = {}
+        days: dict[str, list[int]] = defaultdict(list)
+        unowned: Counter = Counter()
+        unregistered = {id(c) for c in self.extra_cases}
+        for case in self.all_cases():
+            status = case.status
+            back = status == "returned" or (status == "closed" and case.close_reason == "returned")
+            if back and case.returned_on is not None and case.opened_on is not None:
+                days[case.county].append((case.returned_on - case.opened_on).days)
+            if status in ("suspected", "confirmed", "legal", "returned") and id(case) in unregistered:
+                unowned[case.county] += 1
         for county, f in self.figures(now).items():
             confirmed, returned, enrolled = f["confirmed_dropouts"], f["returned"], f["enrolled"]
             out[county] = {
                 "dropout_rate": round(confirmed / enrolled, 6) if enrolled else None,
                 "return_rate": round(returned / (returned + confirmed), 6) if returned + confirmed else None,
                 "overdue_deadlines": f["overdue_deadlines"],
+                "median_days_to_return": median(days[county]) if days[county] else None,
+                "unowned_cases": unowned[county],
             }
         return out
+
+    # -- supervision (督导考核): monthly report timeliness ---------------------------------------------
+    def report_submitted(self, county: str, month: str, on_time: bool) -> None:
+        """A county submitted its report for the month, by the due day or after it."""
+        self.timeliness[(county, month)] = on_time
+
+    def report_timeliness(self, month: str) -> dict[str, dict[str, Any]]:
+        """Per county with a report of the month: the scorecard's share on time (its own report) and lates."""
+        return {county: {"report_on_time": 1.0 if on_time else 0.0, "reports_late": 0 if on_time else 1}
+                for (county, m), on_time in sorted(self.timeliness.items()) if m == month}
 
     def findings(self, as_of: date) -> list[tuple[str, str, tuple[str, ...]]]:
         """The registry's open findings as a comparison run on `as_of` leaves them: county, kind, special groups

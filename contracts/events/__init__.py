@@ -29,4 +29,4 @@ __all__ = [
     "SuspectedDropoutDetectedV1",
 ]
 
-from contracts.events import inspections  # noqa: E402,F401  (registers reporting's inspection contracts)
+from contracts.events import inspections, inspections_retired  # noqa: E402,F401  (registers the inspection contracts)

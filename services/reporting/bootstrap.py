@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from services.reporting.adapters.exchange import Mapping
+from services.reporting.adapters import inspection_publishing
 from services.reporting.adapters.inspection_index import InspectionIndex
 from services.reporting.adapters.monthly_figures import MonthFigures
 from services.reporting.adapters.publishing import facts_from, to_contract
@@ -19,6 +20,7 @@ from services.reporting.application.inspections import Inspections, InspectionsA
 from services.reporting.application.monthly import MonthlyReports, ReportsApplication
 from services.reporting.application.reading import Reading
 from services.reporting.application.scorecards import Scorecards
+from services.reporting.domain.scorecards import NoticeRules
 from services.reporting.entrypoints import inspection_scheduler, scheduler
 from services.reporting.entrypoints.api import create_app
 from services.reporting.entrypoints.cli import Operator, build_cli
@@ -44,13 +46,14 @@ def reports_for(runtime: Runtime, settings: ReportingSettings) -> MonthlyReports
 def scorecards_for(runtime: Runtime, settings: ReportingSettings, reports: MonthlyReports) -> Scorecards:
     """The scorecard use cases on the read models, the configuration table and the report store."""
     return Scorecards(ReportingQueries(runtime.db, runtime.clock), ScorecardConfig(runtime.db), runtime.clock,
-                      settings.reporting_due_day, reports.app)
+                      settings.reporting_due_day, reports.app, NoticeRules.of(settings.scorecard_notice))
 
 
-def inspections_for(runtime: Runtime, settings: ReportingSettings) -> Inspections:
-    """The inspection use cases on their own event store (table inspections_events) and their index."""
+def inspections_for(runtime: Runtime, settings: ReportingSettings, cards: Scorecards | None = None) -> Inspections:
+    """The inspection use cases on their own event store (table inspections_events) and their index (and the
+    scorecards, for the 通报's scorecard lists)."""
     app = event_store(runtime, InspectionsApplication)
-    return Inspections(app, InspectionIndex(runtime.db), runtime.clock, settings.inspection_remind_days)
+    return Inspections(app, InspectionIndex(runtime.db), runtime.clock, settings.inspection_remind_days, cards)
 
 
 def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[Any, Runtime]:
@@ -60,8 +63,8 @@ def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[A
     runtime.db.execute_script(OFFSETS_DDL)
     reads = Reading(ReportingQueries(runtime.db, runtime.clock), runtime.clock, settings.reporting_targets)
     reports = reports_for(runtime, settings)
-    return create_app(runtime, reads, reports, scorecards_for(runtime, settings, reports),
-                      inspections=inspections_for(runtime, settings),
+    cards = scorecards_for(runtime, settings, reports)
+    return create_app(runtime, reads, reports, cards, inspections=inspections_for(runtime, settings, cards),
                       exchange=ProvincialExchange(reads, Mapping.load())), runtime
 
 
@@ -84,6 +87,21 @@ def run_relay_process() -> None:
     app = event_store(runtime, ReportsApplication)
     run_relay(runtime, app, topics.REPORTING,
               lambda e: to_contract(e, facts_from(app), settings.reporting_due_day))
+
+
+INSPECTION_RELAY = "inspection-relay"
+
+
+def run_inspection_relay_process() -> None:
+    """Publishes the inspection store's events (督导检查) on their own topic, ``baoxue.inspections.v1``: the store's
+    notification sequence is its own, so it has its own relay position, lock and consumers' dedupe keys."""
+    settings = ReportingSettings()
+    runtime = build_runtime(SERVICE, INSPECTION_RELAY, settings)
+    install(runtime.db)
+    app = event_store(runtime, InspectionsApplication)
+    facts = inspection_publishing.facts_from(app)
+    run_relay(runtime, app, topics.INSPECTIONS, lambda e: inspection_publishing.to_contract(e, facts),
+              store="inspections")
 
 
 def run_consumer_process() -> None:
@@ -124,5 +142,6 @@ def operator(role: str) -> Operator:
 
 
 cli = build_cli(operator)
-ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler}
+ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler,
+         INSPECTION_RELAY: run_inspection_relay_process}
 ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings())  # one-shot: the schema to the code's head

@@ -1,5 +1,7 @@
 """Reporting settings (BAOXUE_ prefix)."""
 
+from typing import Any
+
 from pydantic import Field
 
 from services.runtime.settings import ServiceSettings
@@ -16,5 +18,10 @@ class ReportingSettings(ServiceSettings):
     reporting_seal_check_s: float = Field(60.0, gt=0, description="How often the scheduler looks for months to seal")
     reporting_due_day: int = Field(5, ge=1, le=28, description="Monthly reports are due by this day of the next month (月报告制度)")
     reporting_remind_days: int = Field(3, ge=0, le=27, description="Days before the due day from which a waiting unit is reminded once")
+    scorecard_notice: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON: what the 通报 lists of a scorecard ranking: bottom (3: the last units, ties included), "
+                    "figures (units missing any of these targets; dropout_rate, return_rate, report_on_time), "
+                    "vetoes (一票否决: units missing any of these; dropout_rate)")
     inspection_remind_days: tuple[int, ...] = Field(
         (7, 3, 1), description="JSON list: days before a rectification deadline on which the inspected unit is reminded")

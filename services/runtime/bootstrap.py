@@ -211,10 +211,13 @@ def scheduler_claim(runtime: Runtime, name: str | None = None) -> AdvisoryClaim 
     return advisory_claim(runtime.settings.database_url, name or runtime.service, runtime.logger)
 
 
-def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract) -> None:
-    """Runs the service's relay in the foreground until SIGTERM (a replica waits as a hot standby)."""
+def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract, store: str | None = None) -> None:
+    """Runs the service's relay in the foreground until SIGTERM (a replica waits as a hot standby). ``store``
+    names a second event store of the service with a topic of its own: its relay has its own lock and the
+    /metrics port of its process role (``runtime.role``)."""
     settings = runtime.settings
-    runtime.metrics.serve(settings.worker_metrics_port(runtime.service, "relay"), settings.host)
+    runtime.metrics.serve(settings.worker_metrics_port(runtime.service, "relay" if store is None else runtime.role),
+                          settings.host)
     relay = until_database(lambda: Relay(
         service=runtime.service,
         app=app,
@@ -230,6 +233,7 @@ def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract) -
         standby_poll_s=settings.relay_standby_poll_s,
         replication_factor=settings.kafka_replication_factor,
         producer_config={"linger.ms": settings.relay_linger_ms, "compression.type": settings.relay_compression},
+        store=store,
     ), settings, runtime.logger, "relay")
     relay.run(StopFlag().install())
 

@@ -104,6 +104,7 @@ class Relay:
         replication_factor: int = 1,
         producer_config: dict[str, Any] | None = None,
         max_in_flight: int = 2,
+        store: str | None = None,
     ) -> None:
         self.service = service
         self.app = app
@@ -126,7 +127,9 @@ class Relay:
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
         self.producer = self._new_producer()
         self.channel: str | None = getattr(app.recorder, "channel_name", None)  # None in memory: polls only
-        self.leadership = Leadership(db.url, f"baoxue-relay:{service}", self.log, listen=self.channel)
+        # one leader per published store: the service's own store, or a second store of it (``store``: its name)
+        lock = f"baoxue-relay:{service}" if store is None else f"baoxue-relay:{service}:{store}"
+        self.leadership = Leadership(db.url, lock, self.log, listen=self.channel)
         self._last_broker_check = 0.0
         self._warned_small_topic = False
         db.execute_script(RELAY_DDL)

@@ -31,6 +31,8 @@ WORKER_METRICS_PORTS = {  # relay and consumer processes expose /metrics here
     ("registry", "scheduler"): 9131,
     ("notifications", "scheduler"): 9134,
     ("reporting", "scheduler"): 9135,
+    # a second published store's relay (reporting's inspections): residue 96, which no copy block uses
+    ("reporting", "inspection-relay"): 9196,
 }
 
 

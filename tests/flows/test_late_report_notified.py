@@ -64,7 +64,8 @@ def test_a_late_township_report_is_chased_and_the_county_is_told(reporting, tmp_
 
     world = World(tmp_path)
     world.name(Recipient("township_officer", TOWNSHIP, "twp-li", "李乡长", None),
-               Recipient("county_officer", COUNTY, "cty-zhao", "赵局长", None))
+               Recipient("county_officer", COUNTY, "cty-zhao", "赵局长", None),
+               Recipient("prefecture_officer", COUNTY[:4], "pref-wu", "吴处长", None))
     facts = facts_from(reports.app)
     for n in reports.app.recorder.select_notifications(start=1, limit=1000):
         contract = to_contract(reports.app.mapper.to_domain_event(n), facts)
@@ -73,8 +74,11 @@ def test_a_late_township_report_is_chased_and_the_county_is_told(reporting, tmp_
             published += 1
     assert published == 10
     due = {(x["recipient_id"], x["text"].split("：")[1][:20]) for x in world.lines("monthly_report_due")}
-    assert {r for r, _ in due} == {"twp-li", "cty-zhao"}  # township and school → township; county → county
+    # township and school → township; county → county; prefecture → prefecture (the province's own: nobody)
+    assert {r for r, _ in due} == {"twp-li", "cty-zhao", "pref-wu"}
     late = world.lines("monthly_report_overdue")
-    told = {(x["recipient_id"], TOWNSHIP in x["text"], school in x["text"]) for x in late}
-    assert told == {("cty-zhao", True, False), ("twp-li", False, True)}  # the level above each late unit
+    told = {(x["recipient_id"], TOWNSHIP in x["text"], school in x["text"], f"县（区） {COUNTY}" in x["text"])
+            for x in late}
+    assert told == {("cty-zhao", True, False, False), ("twp-li", False, True, False),
+                    ("pref-wu", False, False, True)}  # the level above each late unit (a county's: its prefecture)
     assert all("张" not in x["text"] for x in world.lines())

@@ -1,5 +1,7 @@
 """`baoxue simulate` end to end: a tiny province through a short term, without and with the fault campaign;
-the command exits 0 only when every reported figure equals the ground truth."""
+the command exits 0 only when every reported figure equals the ground truth — supervision included (a late
+monthly report flagged on the scorecard and told to the prefecture, an inspection finding whose rectification
+deadline passes and escalates to the prefecture, with its notification)."""
 
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +21,11 @@ def test_a_tiny_term_reconciles_exactly(faults):
     result = CliRunner().invoke(app, TINY + ["--admitted", "0"] + (["--faults"] if faults else []))
     assert result.exit_code == 0, result.output[-6000:]
     assert "RECONCILED" in result.output
+    # 督导考核问责 (issue 13), reconciled as rows of the same table: September's scorecard with one county's report
+    # late, the late report and the overdue inspection finding told to the prefecture, the finding escalated
+    for row in ("scorecard 2026-09", "report_on_time", "late report told to the prefecture", "escalated to",
+                "escalation told to the prefecture", "median_days_to_return", "unowned_cases"):
+        assert row in result.output, row
 
 
 @pytest.mark.xfail(strict=True, reason="known bug (issue 16, open): with 3 leased copies of a consumer, a poison message "
@@ -31,3 +38,8 @@ def test_a_tiny_term_with_replicas_of_every_process_reconciles_through_the_fault
                                              "consumer=3,api=2,relay=2,scheduler=2"])
     assert result.exit_code == 0, result.output[-6000:]
     assert "RECONCILED" in result.output
+    # 督导考核问责 (issue 13), reconciled as rows of the same table: September's scorecard with one county's report
+    # late, the late report and the overdue inspection finding told to the prefecture, the finding escalated
+    for row in ("scorecard 2026-09", "report_on_time", "late report told to the prefecture", "escalated to",
+                "escalation told to the prefecture", "median_days_to_return", "unowned_cases"):
+        assert row in result.output, row

@@ -125,3 +125,26 @@ def test_a_transfer_received_in_time_or_an_admission_is_never_found():
     assert truth.all_cases() == [] and truth.transfer_lost(date(2026, 10, 30)) == {}
     f = truth.figures(NOW)["520102"]
     assert (f["enrolled"], f["enrolled_junior"]) == (2, 1) and truth.students["b"].on_roster(True)
+
+
+def test_scorecard_truth_has_median_days_to_return_unowned_cases_and_report_timeliness():
+    truth = province()
+    for day in D[:2]:
+        truth.close_day(day, {"a": "absent", "b": "absent", "c": "present"})
+    for sid in ("a", "b"):
+        Truth.confirm(truth.students[sid].case, ["family"])
+    truth.close_day(D[2], {"a": "absent", "b": "present", "c": "present"})  # b back on the 16th
+    truth.close_day(D[3], {"a": "absent", "b": "present", "c": "present"})
+    truth.close_day(D[5], {"a": "present", "b": "present", "c": "present"})  # a back on the 21st
+    truth.never_enrolled("520102", student_id="n")
+    truth.comparisons(D[5])  # a census case: opened with no school, so no school's education line
+    card = truth.scorecards(NOW)["520102"]
+    opened = truth.students["a"].case.opened_on
+    assert card["median_days_to_return"] == ((D[2] - opened).days + (D[5] - opened).days) / 2
+    assert card["unowned_cases"] == 1  # the census case; a and b have owners on both lines
+    assert truth.scorecards(NOW)["520103"]["median_days_to_return"] is None
+    truth.report_submitted("520102", "2026-09", on_time=True)
+    truth.report_submitted("520103", "2026-09", on_time=False)
+    assert truth.report_timeliness("2026-09") == {
+        "520102": {"report_on_time": 1.0, "reports_late": 0}, "520103": {"report_on_time": 0.0, "reports_late": 1}}
+    assert truth.report_timeliness("2026-10") == {}

@@ -18,6 +18,13 @@ from contracts.events.casework import (
     LegalDocumentsIssuedV1,
     ReturnNoticeIssuedV1,
 )
+from contracts.events.inspections import (
+    InspectionFindingEscalatedV1,
+    InspectionFindingRecordedV1,
+    InspectionRectificationDueV1,
+    InspectionRectificationOrderedV1,
+    InspectionRectificationRejectedV1,
+)
 from contracts.events.registry import StudentErasedV1
 from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1
 from services.notifications.application import NotificationsApp
@@ -28,7 +35,9 @@ from services.notifications.domain import (
     COUNTY_OFFICER,
     HEAD_TEACHER,
     JUSTICE_OFFICER,
+    LEVEL_ROLES,
     OWNER,
+    PREFECTURE_OFFICER,
     TOWNSHIP_OFFICER,
     CaseFile,
     Notification,
@@ -44,10 +53,12 @@ from services.runtime.consumer import Message
 from services.runtime.eventstore import loads
 
 SERVICE = "notifications"
-# 月报告制度: who is reminded of a unit's report, and who hears when it is late (the directory holds township and
-# county officers: a county's or prefecture's own report is chased above the directory, by the reporting pages).
-REPORT_DUE_ROLES = {"school": TOWNSHIP_OFFICER, "township": TOWNSHIP_OFFICER, "county": COUNTY_OFFICER}
-REPORT_OVERDUE_ROLES = {"school": TOWNSHIP_OFFICER, "township": COUNTY_OFFICER}
+# 月报告制度: who is reminded of a unit's report, and who hears when it is late (the level above: a county's report
+# goes to its prefecture's officers; a prefecture's own lateness is chased by the province on the reporting pages,
+# the directory holds no province officers).
+REPORT_DUE_ROLES = {"school": TOWNSHIP_OFFICER, "township": TOWNSHIP_OFFICER, "county": COUNTY_OFFICER,
+                    "prefecture": PREFECTURE_OFFICER}
+REPORT_OVERDUE_ROLES = {"school": TOWNSHIP_OFFICER, "township": COUNTY_OFFICER, "county": PREFECTURE_OFFICER}
 # Who besides the owners hears of each legal step (依法控辍): the township orders, the justice office writes.
 LEGAL_STEP_ROLES = {
     "return_notice": (),
@@ -320,3 +331,56 @@ class NotificationPolicies:
         dispatch = self.dispatcher.begin(meta)
         dispatch.to_role(request, role, p.parent_code)
         return dispatch.aggregates()
+
+    # -- 督导检查 (baoxue.inspections.v1) ------------------------------------------------------------
+    def _inspection(self, message: Message, template: str, code: str, trigger: str,
+                    **extra: str) -> list[Any]:
+        """Tells whoever answers for ``code`` (a township's, county's or prefecture's officers; a school's finding
+        goes to its township, which answers for the school), once per trigger and template."""
+        p = message.payload  # type: ignore[attr-defined]
+        role = LEVEL_ROLES.get(len(code))
+        if role is None:  # a province's own finding: nobody above it in the directory
+            return []
+        facts = {"unit": t.unit_of(p.unit_code, p.school_id), "inspection": t.unit_of(p.inspection_code, None),
+                 "finding": t.FINDING_NAMES.get(p.description_code, p.description_code), **extra}
+        meta = system_actor(SERVICE, code).meta(message.envelope.correlationid, self.clock.now(),
+                                                causation_id=message.envelope.id)
+        dispatch = self.dispatcher.begin(meta)
+        dispatch.to_role(Request(trigger, template, code, None, None, facts), role, code)
+        return dispatch.aggregates()
+
+    @loads(lambda message: [])
+    def when_inspection_finding_recorded_tell_the_unit(self, message: Message) -> list[Any]:
+        """督导检查: the unit found at fault hears of the finding (a school's: its township)."""
+        p: InspectionFindingRecordedV1 = message.payload  # type: ignore[assignment]
+        return self._inspection(message, t.INSPECTION_FINDING, p.unit_code, p.finding_id,
+                                severity=t.SEVERITY_NAMES.get(p.severity, p.severity))
+
+    @loads(lambda message: [])
+    def when_rectification_ordered_tell_the_unit(self, message: Message) -> list[Any]:
+        """整改通知: the unit hears what to rectify and by when."""
+        p: InspectionRectificationOrderedV1 = message.payload  # type: ignore[assignment]
+        return self._inspection(message, t.INSPECTION_ORDERED, p.unit_code, f"{p.finding_id}:{p.deadline}",
+                                deadline=t.local_day(p.deadline))
+
+    @loads(lambda message: [])
+    def when_rectification_rejected_tell_the_unit(self, message: Message) -> list[Any]:
+        """整改退回: the unit hears why and its new deadline."""
+        p: InspectionRectificationRejectedV1 = message.payload  # type: ignore[assignment]
+        return self._inspection(message, t.INSPECTION_REJECTED, p.unit_code, f"{p.finding_id}:{p.deadline}",
+                                deadline=t.local_day(p.deadline), reason=t.REJECTION_NAMES.get(p.reason_code, ""))
+
+    @loads(lambda message: [])
+    def when_rectification_due_remind_the_unit(self, message: Message) -> list[Any]:
+        """A rectification deadline comes near (7, 3, 1 days before by default): the unit is reminded."""
+        p: InspectionRectificationDueV1 = message.payload  # type: ignore[assignment]
+        return self._inspection(message, t.INSPECTION_DUE, p.unit_code,
+                                f"{p.finding_id}:{p.deadline}:{p.days_left}", deadline=t.local_day(p.deadline),
+                                days_left=str(p.days_left))
+
+    @loads(lambda message: [])
+    def when_finding_escalated_tell_the_level_above(self, message: Message) -> list[Any]:
+        """A deadline passed while pending: the level above (上报上级) hears of it, to chase and hold to account."""
+        p: InspectionFindingEscalatedV1 = message.payload  # type: ignore[assignment]
+        return self._inspection(message, t.INSPECTION_ESCALATED, p.escalated_to, f"{p.finding_id}:{p.deadline}",
+                                deadline=t.local_day(p.deadline))

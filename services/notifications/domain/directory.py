@@ -1,5 +1,5 @@
 """The recipients directory: who answers for a jurisdiction in each official role, and which notifications
-wait for someone to be named. One aggregate per county, so a lookup that finds nobody and an import that names
+wait for someone to be named. One aggregate per county (and one per prefecture, for its own officers), so a lookup that finds nobody and an import that names
 somebody touch the same aggregate (optimistic concurrency settles their race). Pure: no I/O."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from services.notifications.domain.notifications import NAMESPACE
 TOWNSHIP_OFFICER = "township_officer"
 COUNTY_OFFICER = "county_officer"
 JUSTICE_OFFICER = "justice_officer"
-DIRECTORY_ROLES = (TOWNSHIP_OFFICER, COUNTY_OFFICER, JUSTICE_OFFICER)
-LEVELS = (12, 9, 6)  # village → township → county: the nearest level with someone in the role answers
+PREFECTURE_OFFICER = "prefecture_officer"  # 市（州）教育局: hears of its counties' late reports and escalations
+DIRECTORY_ROLES = (TOWNSHIP_OFFICER, COUNTY_OFFICER, JUSTICE_OFFICER, PREFECTURE_OFFICER)
+LEVELS = (12, 9, 6, 4)  # village → township → county (→ prefecture): the nearest level with someone in the role answers
+LEVEL_ROLES = {9: TOWNSHIP_OFFICER, 6: COUNTY_OFFICER, 4: PREFECTURE_OFFICER}  # who answers for a unit of a level
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class Recipient:
 
 
 def county_of(code: str) -> str:
-    """The county a jurisdiction code lies in (its directory's key)."""
+    """The county a jurisdiction code lies in (its directory's key); a prefecture's own code keys the prefecture's
+    directory (its officers only: a county's directory never looks above the county)."""
     return code[:6]
 
 
@@ -41,11 +44,16 @@ def directory_id_for(county_code: str) -> uuid.UUID:
 
 
 def check_entry(role: str, code: str) -> None:
-    """Directory entries name a known official role at a county, township or village code."""
+    """Directory entries name a known official role at a county, township or village code; prefecture officers at
+    a prefecture's code (4 digits), and only they."""
     if role not in DIRECTORY_ROLES:
         raise DirectoryRuleBroken(f"未知的接收人角色 {role}", rule="directory_role")
     if len(code) not in LEVELS or not code.isdigit():
-        raise DirectoryRuleBroken(f"行政区划代码 {code} 应为县(6位)、乡镇(9位)或村(12位)", rule="directory_level")
+        raise DirectoryRuleBroken(f"行政区划代码 {code} 应为市州(4位)、县(6位)、乡镇(9位)或村(12位)",
+                                  rule="directory_level")
+    if (role == PREFECTURE_OFFICER) != (len(code) == 4):
+        raise DirectoryRuleBroken("市（州）教育局接收人须登记在市州代码(4位)，市州代码只登记市（州）教育局接收人",
+                                  rule="directory_prefecture")
 
 
 def _key(role: str, code: str, user_id: str) -> str:

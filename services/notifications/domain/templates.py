@@ -20,6 +20,11 @@ CASE_ESCALATED_JUSTICE = "case_escalated_justice"
 LEGAL_STEP_COUNTY = "legal_step_county"
 MONTHLY_REPORT_DUE = "monthly_report_due"
 MONTHLY_REPORT_OVERDUE = "monthly_report_overdue"
+INSPECTION_FINDING = "inspection_finding"
+INSPECTION_ORDERED = "inspection_rectification_ordered"
+INSPECTION_REJECTED = "inspection_rectification_rejected"
+INSPECTION_DUE = "inspection_rectification_due"
+INSPECTION_ESCALATED = "inspection_finding_escalated"
 
 _REPORT = (
     "【辍学报告】{recipient}：{township_code} 辖区学生 {student_name} 自{first_day}起连续{days}个上学日无故缺勤，"
@@ -52,7 +57,35 @@ TEMPLATES = {
     MONTHLY_REPORT_OVERDUE: (
         "【月报逾期】{recipient}：{unit}{month}的控辍保学月报已超过报送期限（{due_on}）仍未上报，请督促其立即上报。"
     ),
+    INSPECTION_FINDING: (
+        "【督导检查】{recipient}：{inspection}督导检查发现{unit}存在问题“{finding}”（{severity}），"
+        "请按要求准备整改，整改通知另行下达。"
+    ),
+    INSPECTION_ORDERED: (
+        "【督导整改通知】{recipient}：{unit}的督导检查问题“{finding}”须于{deadline}前完成整改并报送整改情况及佐证材料。"
+    ),
+    INSPECTION_REJECTED: (
+        "【督导整改退回】{recipient}：{unit}报送的“{finding}”整改情况未通过验收（{reason}），"
+        "请于{deadline}前重新整改并报送。"
+    ),
+    INSPECTION_DUE: (
+        "【督导整改提醒】{recipient}：{unit}的督导检查问题“{finding}”整改期限为{deadline}，还剩{days_left}天，"
+        "请抓紧整改并报送整改情况。"
+    ),
+    INSPECTION_ESCALATED: (
+        "【督导问责提醒】{recipient}：{unit}的督导检查问题“{finding}”整改期限（{deadline}）已过仍未报送整改情况，"
+        "已上报至贵单位，请督促整改并依规问责。"
+    ),
 }
+# 督导检查问题类型 and 退回原因 by code (the codes of the inspection contracts; services/reporting README)
+FINDING_NAMES = {
+    "ledger_incomplete": "控辍保学台账不完整", "owner_missing": "劝返责任人未落实",
+    "case_overdue": "劝返复学超期未办结", "report_late": "月报告迟报漏报",
+    "data_mismatch": "学籍与台账数据不一致", "follow_up_missing": "复学后跟踪帮扶缺失",
+    "attendance_unrecorded": "日常考勤未落实", "policy_unpublicised": "控辍保学政策宣传不到位",
+}
+SEVERITY_NAMES = {"general": "一般", "serious": "较重", "grave": "严重"}
+REJECTION_NAMES = {"incomplete": "整改不到位", "evidence_missing": "佐证材料不足", "not_verified": "现场核查未通过"}
 
 STEP_NAMES = {
     "return_notice": "书面复学通知书",
@@ -71,6 +104,12 @@ SLOT_NAMES = {
 }
 UNKNOWN_STUDENT = "（姓名待学籍登记）"
 UNIT_LEVELS = {"school": "学校", "township": "乡镇（街道）", "county": "县（区）", "prefecture": "市（州）", "province": "省"}
+LEVEL_OF_CODE = {2: "province", 4: "prefecture", 6: "county", 9: "township"}
+
+
+def unit_of(code: str, school_id: str | None) -> str:
+    """A unit named by its code (and school id) as people read it: level and code."""
+    return unit_label("school" if school_id else LEVEL_OF_CODE.get(len(code), ""), code, school_id).strip()
 
 
 def unit_label(level: str, code: str, school_id: str | None) -> str:
@@ -124,4 +163,9 @@ SUBJECTS = {
     DEADLINE_APPROACHING_OWNER: "【控辍保学】办理期限即将届满",
     CASE_ESCALATED_TOWNSHIP: "【依法控辍】案件进入法定程序",
     CASE_ESCALATED_JUSTICE: "【依法控辍】案件进入法定程序",
+    INSPECTION_FINDING: "【督导检查】检查发现问题",
+    INSPECTION_ORDERED: "【督导检查】整改通知",
+    INSPECTION_REJECTED: "【督导检查】整改退回",
+    INSPECTION_DUE: "【督导检查】整改期限提醒",
+    INSPECTION_ESCALATED: "【督导检查】逾期未整改上报",
 }

@@ -15,12 +15,19 @@ from contracts.events.casework import (
     LegalDocumentsIssuedV1,
     ReturnNoticeIssuedV1,
 )
+from contracts.events.inspections import (
+    InspectionFindingEscalatedV1,
+    InspectionFindingRecordedV1,
+    InspectionRectificationDueV1,
+    InspectionRectificationOrderedV1,
+    InspectionRectificationRejectedV1,
+)
 from contracts.events.registry import StudentErasedV1
 from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1
 from services.notifications.application.policies import NotificationPolicies
 from services.runtime.consumer import Policy
 
-TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK, topics.REPORTING]
+TOPICS = [topics.REGISTRY, topics.ATTENDANCE, topics.CASEWORK, topics.REPORTING, topics.INSPECTIONS]
 
 
 def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
@@ -41,4 +48,9 @@ def policies(bound: NotificationPolicies) -> dict[type[Contract], Policy]:
         CourtReferralMadeV1: bound.when_legal_step_issued_notify_owners_county_and_officials,
         MonthlyReportDueV1: bound.when_monthly_report_due_remind_the_unit,
         MonthlyReportOverdueV1: bound.when_monthly_report_overdue_tell_the_level_above,
+        InspectionFindingRecordedV1: bound.when_inspection_finding_recorded_tell_the_unit,
+        InspectionRectificationOrderedV1: bound.when_rectification_ordered_tell_the_unit,
+        InspectionRectificationRejectedV1: bound.when_rectification_rejected_tell_the_unit,
+        InspectionRectificationDueV1: bound.when_rectification_due_remind_the_unit,
+        InspectionFindingEscalatedV1: bound.when_finding_escalated_tell_the_level_above,
     }

@@ -10,6 +10,7 @@ import pytest
 
 from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1
 from services.notifications.tests.builders import COUNTY, COUNTY_ZHAO, NOW, TOWNSHIP, TOWNSHIP_WANG
+from services.notifications.domain.directory import Recipient
 from services.notifications.tests.world import World
 
 
@@ -45,6 +46,29 @@ def test_a_late_township_report_tells_the_county_once(world):
     assert {(p.recipient_role, p.template) for p in world.published()} >= {("county_officer", "monthly_report_overdue")}
 
 
-def test_levels_above_the_directory_are_left_to_the_reporting_pages(world):
+PREFECTURE_LI = Recipient("prefecture_officer", "5201", "pref-li", "李华", "13800000009")
+
+
+def test_a_late_county_report_tells_the_prefecture_once_it_is_named(world):
+    late = MonthlyReportOverdueV1(report_id=str(uuid.uuid4()), code=COUNTY, school_id=None, level="county",
+                                  month="2025-10", due_on=date(2025, 11, 5), parent_code="5201", recorded_at=NOW)
+    world.deliver(late)
+    assert world.lines("monthly_report_overdue") == []  # nobody named at the prefecture yet: parked
+    assert world.name(PREFECTURE_LI).delivered == 1
+    [line] = world.lines("monthly_report_overdue")
+    assert line["recipient_id"] == "pref-li" and f"县（区） {COUNTY}" in line["text"] and "李华同志" in line["text"]
     world.deliver(due("prefecture", "5201"))
+    assert [x["recipient_id"] for x in world.lines("monthly_report_due")] == ["pref-li"]
+
+
+def test_a_province_report_is_left_to_the_reporting_pages(world):
+    world.deliver(due("province", "52"))
     assert world.lines("monthly_report_due") == []
+
+
+def test_prefecture_officers_are_listed_at_prefecture_codes_only(world):
+    from services.notifications.domain import DirectoryRuleBroken
+
+    for bad in (Recipient("prefecture_officer", COUNTY, "p", "某"), Recipient("county_officer", "5201", "c", "某")):
+        with pytest.raises(DirectoryRuleBroken):
+            world.name(bad)

@@ -23,8 +23,10 @@ FONT = "STSong-Light"
 HEADERS = ("序号", "被检查单位", "学校", "问题", "程度", "整改期限", "状态", "上报上级")
 
 
-def listing(rows: Iterable[dict[str, Any]], scope: str, today: date) -> dict[str, Any]:
-    """The notice's content: overdue and open findings first, then the rest, each with Chinese labels."""
+def listing(rows: Iterable[dict[str, Any]], scope: str, today: date,
+            scorecards: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The notice's content: overdue and open findings first, then the rest, each with Chinese labels; with a
+    scorecard period, also the scorecard lists (Scorecards.notice)."""
     order = {"overdue": 0, "pending": 1, "open": 2, "reported": 3, "accepted": 4}
     items = sorted(rows, key=lambda r: (order.get(r["status"], 9), r["unit_code"], r["finding_id"]))
     out = [{
@@ -39,7 +41,40 @@ def listing(rows: Iterable[dict[str, Any]], scope: str, today: date) -> dict[str
     } for r in items]
     counts = {k: sum(1 for r in out if r["status"] == k) for k in STATUSES}
     return {"scope": scope or "全部", "date": today.isoformat(), "title": "控辍保学督导检查结果通报",
-            "counts": counts, "items": out}
+            "counts": counts, "items": out, "scorecards": scorecards}
+
+
+SCORECARD_SECTIONS = (("vetoed", "一票否决单位"), ("bottom", "考核排名靠后单位"), ("below_target", "考核指标未达目标单位"))
+SCORECARD_HEADERS = ("序号", "单位", "得分", "排名", "未达目标的指标（实际值 / 目标值）")
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.2%}" if isinstance(v, float) and v <= 1 else str(v)
+
+
+def _scorecard_story(cards: dict[str, Any], body: ParagraphStyle, cell: ParagraphStyle) -> list[Any]:
+    """The scorecard sections of the notice, each a table (or a line saying there is none)."""
+    story: list[Any] = [Spacer(1, 6 * mm), Paragraph(escape(
+        f"考核通报（考核期：{cards['period']}，参评单位 {cards['ranked']} 个）"), body)]
+    for key, heading in SCORECARD_SECTIONS:
+        items = cards.get(key) or []
+        story += [Spacer(1, 3 * mm), Paragraph(escape(f"{heading}：{len(items)} 个"), body)]
+        if not items:
+            continue
+        data = [[Paragraph(escape(h), cell) for h in SCORECARD_HEADERS]]
+        for n, u in enumerate(items, start=1):
+            unit = f"{u.get('name') or u['school_id'] or u['code']}（{u['code']}）"
+            missed = "；".join(f"{f['label']} {_value(f['value'])} / {_value(f['target'])}" for f in u["figures"])
+            data.append([Paragraph(escape(str(v)), cell) for v in
+                         (n, unit, f"{u['score']:.2f}", f"{u['rank']}/{u['ranked']}", missed or "—")])
+        table = Table(data, colWidths=[10 * mm, 50 * mm, 18 * mm, 18 * mm, 90 * mm], repeatRows=1)
+        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f7")),
+                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        story.append(table)
+    return story
 
 
 def render(notice: dict[str, Any]) -> bytes:
@@ -71,6 +106,8 @@ def render(notice: dict[str, Any]) -> bytes:
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f7")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story.append(table)
+    if notice.get("scorecards"):
+        story += _scorecard_story(notice["scorecards"], body, cell)
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=15 * mm,
                             bottomMargin=15 * mm, title="督导检查结果通报", author="Baoxue", creator="Baoxue",

@@ -47,8 +47,15 @@ class Inspections:
     """Use cases over the inspection store and its index (collaborators from the bootstrap)."""
 
     def __init__(self, app: InspectionsApplication, index: InspectionIndex, clock: Any,
-                 remind_days: tuple[int, ...] = (7, 3, 1)) -> None:
+                 remind_days: tuple[int, ...] = (7, 3, 1), cards: Any = None) -> None:
         self.app, self.index, self.clock, self.remind_days = app, index, clock, tuple(remind_days)
+        self.cards = cards  # the scorecards (Scorecards.notice), for the 通报's scorecard lists
+
+    def notice_scorecards(self, actor: Actor, period: str | None) -> dict[str, Any] | None:
+        """The scorecard lists of a 通报 (bottom, below target, 一票否决) when a period is asked for."""
+        if period is None or self.cards is None:
+            return None
+        return self.cards.notice(actor, period)
 
     # -- commands --------------------------------------------------------------------------------
     def plan(self, actor: Actor, key: str, code: str, title: str, planned_on: date) -> dict[str, Any]:

@@ -27,8 +27,22 @@ class Scorecards:
     """Scorecards over the read models (queries), the configuration table and the clock."""
 
     def __init__(self, queries: ReportingQueries, config: facts.ScorecardConfig, clock: Any, due_day: int = 5,
-                 app: Any = None) -> None:
+                 app: Any = None, notice_rules: rules.NoticeRules | None = None) -> None:
         self.queries, self.config, self.clock, self.due_day, self.app = queries, config, clock, due_day, app
+        self.notice_rules = notice_rules or rules.NoticeRules()
+
+    def notice(self, actor: Actor, period: str, as_of: date | None = None) -> dict[str, Any]:
+        """The scorecard part of a 通报 for the caller's jurisdiction: of the ranking of the level below it, the
+        bottom units, the units below target and those vetoed (一票否决), as the notice rules say."""
+        try:
+            card = self.card(actor, actor.jurisdiction, None, period, None, as_of)
+        except NothingToShow:
+            return {"period": period, "ranking_level": None, "ranked": 0, "bottom": [], "below_target": [],
+                    "vetoed": [], "rules": self.notice_rules.__dict__}
+        lists = rules.notice_lists(card["ranking"], self.notice_rules)
+        return {"period": period, "as_of": card["as_of"], "ranking_level": card["ranking_level"],
+                "ranked": len(card["ranking"]), **lists,
+                "rules": {k: list(v) if isinstance(v, tuple) else v for k, v in self.notice_rules.__dict__.items()}}
 
     # -- reads -----------------------------------------------------------------------------------
     def _at(self, period: str, as_of: date | None) -> tuple[date, datetime | None, list[str], datetime]:

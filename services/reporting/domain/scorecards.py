@@ -250,3 +250,49 @@ class Scorecard(Aggregate):
         self.code, self.school_id, self.level, self.period = code, school_id, level, period
         self.score, self.rank, self.ranked, self.config_version = score, rank, ranked, config_version
         self.figures, self.at = figures, at
+
+
+# -- 通报 from scorecards: units below target, the bottom of the ranking, 一票否决 ------------------------------
+@dataclass(frozen=True)
+class NoticeRules:
+    """What a scorecard notice (通报) lists of a ranking: the ``bottom`` units (ties included), the units missing
+    the target of any of ``figures``, and the units vetoed (一票否决) because they miss one of ``vetoes``."""
+
+    bottom: int = 3
+    figures: tuple[str, ...] = ("dropout_rate", "return_rate", "report_on_time")
+    vetoes: tuple[str, ...] = ("dropout_rate",)
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> "NoticeRules":
+        """From the setting's JSON; names the first bad key (a startup error, not a request's)."""
+        unknown = set(raw) - {"bottom", "figures", "vetoes"}
+        if unknown:
+            raise ValueError(f"scorecard notice: unknown keys {sorted(unknown)}")
+        rules = cls(bottom=int(raw.get("bottom", cls.bottom)), figures=tuple(raw.get("figures", cls.figures)),
+                    vetoes=tuple(raw.get("vetoes", cls.vetoes)))
+        bad = [f for f in (*rules.figures, *rules.vetoes) if f not in FIGURES]
+        if bad or rules.bottom < 0:
+            raise ValueError(f"scorecard notice: unknown figures {bad} or a negative bottom")
+        return rules
+
+
+def misses(figure: dict[str, Any]) -> bool:
+    """A figure misses its target when its sub-score is below 100 (every sub-score is 100 exactly on target)."""
+    return figure["value"] is not None and figure["score"] < 100
+
+
+def notice_lists(ranked: list[dict[str, Any]], rules: NoticeRules) -> dict[str, list[dict[str, Any]]]:
+    """The three lists of a notice from a ranking (``rank`` applied): each unit with the figures that put it there."""
+    def row(u: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+        return {"code": u["code"], "school_id": u["school_id"], "name": u.get("name"), "level": u["level"],
+                "score": u["score"], "rank": u["rank"], "ranked": u["ranked"],
+                "figures": [{"figure": n, "label": LABELS[n], "value": u["figures"][n]["value"],
+                             "target": u["figures"][n]["target"]} for n in names]}
+
+    n = min(rules.bottom, len(ranked) - 1)  # never the whole ranking: with two units, the last one
+    last = ranked[-n]["rank"] if n > 0 else None
+    bottom = [row(u, [f for f in FIGURES if misses(u["figures"][f])]) for u in ranked
+              if last is not None and last > 1 and u["rank"] >= last]  # ties with the cut are listed too
+    below = [row(u, missed) for u in ranked if (missed := [n for n in rules.figures if misses(u["figures"][n])])]
+    vetoed = [row(u, missed) for u in ranked if (missed := [n for n in rules.vetoes if misses(u["figures"][n])])]
+    return {"bottom": bottom, "below_target": below, "vetoed": vetoed}

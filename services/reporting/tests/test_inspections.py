@@ -192,22 +192,3 @@ def test_the_notice_prints_in_chinese_and_escapes_names(client, feed):
                                                                 schools=["another"])).json()["items"] == []
 
 
-def test_the_stored_events_map_to_their_public_contracts(client, stack):
-    from services.reporting.adapters.inspection_publishing import to_contract
-
-    _, clock, inspections = stack
-    iid = plan(client).json()["inspection_id"]
-    finding(client, iid, "p1")
-    step(client, iid, "p1", "order", deadline="2026-03-03")
-    clock.set(at(2))
-    inspections.tick()
-    clock.set(at(4))
-    inspections.tick()
-    published = [c for c in map(to_contract, _stored(inspections, iid)) if c is not None]
-    assert [type(c).__name__ for c in published] == [
-        "InspectionFindingRecordedV1", "InspectionRectificationDueV1", "InspectionFindingEscalatedV1"]
-    recorded, due, escalated = published
-    assert recorded.evidence_sha256 == ["ab" * 32] and recorded.inspection_code == COUNTY
-    assert (due.days_left, str(due.deadline)) == (1, "2026-03-03")
-    assert (escalated.unit_code, escalated.escalated_to) == (TOWNSHIP, COUNTY)
-    assert all(c.ce_type().startswith("cn.baoxue.reporting.Inspection") for c in published)

@@ -314,3 +314,55 @@ def _events(app):
         if len(page) < 500:
             return
         start = page[-1].id + 1
+
+
+def test_the_notice_lists_units_from_the_scorecards(client, seeded):
+    """通报 from scorecards: the townships below target, vetoed (一票否决: dropout rate above target) and the bottom
+    of the ranking, each against an independent count of the seeded facts; printed in Chinese."""
+    import io
+
+    import pypdf
+
+    got = client.get("/v1/inspections/notice", params={"period": "2025-10"}, headers=COUNTY_OFFICER)
+    assert got.status_code == 200, got.text
+    cards = got.json()["scorecards"]
+    assert (cards["ranking_level"], cards["ranked"]) == ("township", 2)
+
+    def misses(township: str) -> set[str]:
+        e = expected(seeded, township)
+        out = set()
+        if e["dropout_rate"][0] is not None and e["dropout_rate"][0] > 0.01:
+            out.add("dropout_rate")
+        if e["return_rate"][0] is not None and e["return_rate"][0] < 1.0:
+            out.add("return_rate")
+        return out
+
+    below = {u["code"]: {f["figure"] for f in u["figures"]} - {"report_on_time"} for u in cards["below_target"]}
+    assert below == {t: misses(t) for t in (T1, T2) if misses(t)}
+    assert {u["code"] for u in cards["vetoed"]} == {t for t in (T1, T2) if "dropout_rate" in misses(t)}
+    ranking = client.get(f"/v1/scorecards/{COUNTY}", params={"period": "2025-10"}, headers=COUNTY_OFFICER).json()
+    scores = {u["code"]: u["score"] for u in ranking["ranking"]}
+    lowest = min(scores.values())
+    want_bottom = set() if len(set(scores.values())) == 1 else {c for c, s in scores.items() if s == lowest}
+    assert {u["code"] for u in cards["bottom"]} == want_bottom
+
+    assert "scorecards" in got.json() and client.get(
+        "/v1/inspections/notice", headers=COUNTY_OFFICER).json()["scorecards"] is None  # findings only
+    assert client.get("/v1/inspections/notice", params={"period": "2025-13"},
+                      headers=COUNTY_OFFICER).status_code == 422
+    for who in (ADMIN, auth("township_officer", T1), auth("school_staff", T1, schools=[next(iter(seeded["schools"]))]),
+                auth("province_officer", "52")):  # every reader gets its own level's lists (or none), never an error
+        other = client.get("/v1/inspections/notice", params={"period": "2025-autumn"}, headers=who)
+        assert other.status_code == 200 and set(other.json()["scorecards"]) >= {"bottom", "below_target", "vetoed"}
+    pdf = client.get("/v1/inspections/notice", params={"period": "2025-10", "format": "pdf"}, headers=COUNTY_OFFICER)
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages).replace("\n", "")
+    assert "考核通报" in text and "一票否决单位" in text and "考核排名靠后单位" in text and "考核指标未达目标单位" in text
+
+
+def test_notice_rules_refuse_unknown_figures():
+    from services.reporting.domain.scorecards import NoticeRules
+
+    assert NoticeRules.of({"bottom": 1, "vetoes": ["unowned_cases"]}).vetoes == ("unowned_cases",)
+    for bad in ({"vetoes": ["nonsense"]}, {"bottom": -1}, {"other": 1}):
+        with pytest.raises(ValueError):
+            NoticeRules.of(bad)

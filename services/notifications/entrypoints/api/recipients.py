@@ -75,7 +75,7 @@ def recipients_router(notifications: NotificationsApp, directory: DirectoryServi
 
     @router.get("", response_model=list[RecipientPublic])
     def list_recipients(actor: CurrentActor,
-                        county_code: Annotated[str, Query(pattern=r"^[0-9]{6}$")]) -> list[Recipient]:
+                        county_code: Annotated[str, Query(pattern=r"^[0-9]{4}([0-9]{2})?$")]) -> list[Recipient]:
         """The county's directory, limited to the caller's jurisdiction."""
         return [r for r in notifications.recipients(county_of(county_code)) if actor.covers(r.jurisdiction_code)]
 

@@ -84,12 +84,17 @@ def router(inspections: Inspections) -> APIRouter:
     def alerts(actor: CurrentActor) -> dict[str, Any]:
         return {"items": inspections.alerts(actor)}
 
-    @api.get("/notice", summary="通报: the findings inside the caller's jurisdiction, as JSON or a printable PDF")
+    @api.get("/notice", summary="通报: the findings inside the caller's jurisdiction (and with a period, the "
+                                "scorecard lists: bottom of the ranking, below target, 一票否决), as JSON or a PDF")
     def notice(actor: CurrentActor, format: Annotated[str, Query(pattern="^(json|pdf)$")] = "json",
                since: Annotated[date | None, Query()] = None,
-               until: Annotated[date | None, Query()] = None) -> Any:
+               until: Annotated[date | None, Query()] = None,
+               period: Annotated[str | None, Query(pattern=r"^\d{4}-((0[1-9]|1[0-2])|spring|autumn)$",
+                                                   description="A scorecard period (YYYY-MM, YYYY-spring|autumn)")]
+               = None) -> Any:
         rows = inspections.findings(actor, None, since, until)
-        listing = notice_pdf.listing(rows, actor.jurisdiction, inspections.clock.today())
+        listing = notice_pdf.listing(rows, actor.jurisdiction, inspections.clock.today(),
+                                     inspections.notice_scorecards(actor, period))
         if format == "json":
             return listing
         name = f"notice-{actor.jurisdiction}-{listing['date']}.pdf"
