@@ -11,7 +11,7 @@ import pytest
 
 from contracts import topics
 from devstack import k8s
-from devstack.catalog import SERVICES, service_roles
+from devstack.catalog import SERVICES, role_kind, service_roles
 from services.runtime.settings import SERVICE_PORTS, WORKER_METRICS_PORTS
 from tests.deploy.manifests import by_name, config, documents, of_kind
 
@@ -189,7 +189,7 @@ def test_network_policies_allow_only_what_a_process_needs(service: str, role: st
                 targets.add("https")
             else:
                 pytest.fail(f"unexpected egress peer {peer}")
-    expected = {"dns", "pooler"} | ({"kafka"} if role in ("relay", "consumer") else set())  # APIs: no broker
+    expected = {"dns", "pooler"} | ({"kafka"} if role_kind(role) in ("relay", "consumer") else set())  # APIs: no broker
     expected |= {"https"} if role == "api" or (service, role) == ("notifications", "consumer") else set()
     assert targets == expected
     assert ("kafka" in targets) == (pod_labels.get("baoxue/kafka-client") == "true")  # admitted by the listener
