@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
 
 from services.runtime.batchstore import Batch, BatchProcessRecorder, BatchRepository, loads
 from services.runtime import tracing
+from services.runtime import db
 from services.runtime.db import ddl_lock
 from services.runtime.settings import ServiceSettings
 
@@ -169,12 +170,41 @@ def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
 
 def ensure_schema(database_url: str, schema: str) -> None:
     """Creates a service's schema if missing (the event store creates its tables inside it)."""
-    with ddl_lock(database_url), psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    db.ensure_schema(database_url, schema)
+
+
+def _store_tables(recorder: Any) -> list[str]:
+    """The tables one of the library's recorders writes (events or snapshots, and a process recorder's tracking)."""
+    return [name for name in (getattr(recorder, "events_table_name", None),
+                              getattr(recorder, "tracking_table_name", None)) if name]
+
+
+def _store_ready(conn: psycopg.Connection, schema: str, recorder: Any) -> bool:
+    """Whether the library's DDL already ran for this recorder: its tables are there, and a tracking table carries
+    the library's own migration mark (a tracking table from before it would be converted by ``create_table``)."""
+    for table in _store_tables(recorder):
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{table}"',)).fetchone()
+        if not (row and row[0]):
+            return False
+    tracking = getattr(recorder, "tracking_table_name", None)
+    if tracking and getattr(recorder.datastore, "single_row_tracking", False):
+        mark = conn.execute(sql.SQL("SELECT 1 FROM {}.{} WHERE application_name = %s").format(
+            sql.Identifier(schema), sql.Identifier(tracking)), (recorder.table_migration_identifier,)).fetchone()
+        return mark is not None
+    return True
 
 
 def build_application(app_cls: type[ServiceApplication], settings: ServiceSettings, schema: str) -> Any:
-    """Constructs a service's event-sourced application on PostgreSQL."""
+    """Constructs a service's event-sourced application on PostgreSQL. The library's own DDL (its tables, type,
+    function) runs only for a store whose tables are not there yet, under the DDL lock; a process on a database
+    where they are runs no CREATE (services/runtime/README.md, *Schema migrations*)."""
     ensure_schema(settings.database_url, schema)
-    with ddl_lock(settings.database_url):  # the library creates its tables on construction
-        return app_cls(env=eventsourcing_env(settings, schema))
+    app = app_cls(env={**eventsourcing_env(settings, schema), "CREATE_TABLE": "n"})
+    recorders = [app.recorder] + ([app.snapshots.recorder] if app.snapshots is not None else [])
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        missing = [r for r in recorders if not _store_ready(conn, schema, r)]
+    if missing:
+        with ddl_lock(settings.database_url):
+            for recorder in missing:
+                recorder.create_table()
+    return app
