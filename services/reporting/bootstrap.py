@@ -57,7 +57,7 @@ def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[A
     settings = settings or ReportingSettings()
     runtime = build_runtime(SERVICE, "api", settings, clock)
     install(runtime.db)
-    runtime.db.execute_script(OFFSETS_DDL)
+    runtime.db.ensure_tables(OFFSETS_DDL)
     reads = Reading(ReportingQueries(runtime.db, runtime.clock), runtime.clock, settings.reporting_targets)
     reports = reports_for(runtime, settings)
     return create_app(runtime, reads, reports, scorecards_for(runtime, settings, reports),
