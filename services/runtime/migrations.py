@@ -222,6 +222,11 @@ def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
     schema = schema or service
     eng = engine(url, schema)
     try:
+        with eng.connect() as conn:  # at the head already (every later start): nothing is locked or created
+            version = _version(conn, schema) if _has_version_table(conn, schema) else None
+            conn.rollback()
+        if satisfies(service, version):
+            return Outcome(schema, version, version)
         with eng.connect() as conn, conn.begin():
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": DDL_LOCK})
             conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
