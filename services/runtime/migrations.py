@@ -238,7 +238,17 @@ def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
             taken_over = set()
             if before is not None and not satisfies(service, before):
                 taken_over = _outside_history(conn, service, schema, before)
-            _run(conn, service, schema, "head")
+            attempt = conn.begin_nested()
+            try:
+                _run(conn, service, schema, "head")
+            except (sa.exc.DBAPIError, psycopg.Error):
+                if not taken_over:
+                    raise
+                attempt.rollback()  # a revision could not even apply over a table the old DDL built otherwise
+                changed = differences(conn, service, schema, taken_over)
+                raise SchemaMismatch(f"{schema}: the revisions do not apply; tables the old DDL built that differ: "
+                                     f"{', '.join(changed)}") from None
+            attempt.commit()
             if taken_over:  # the old DDL's tables a newer revision now owns must be as the revision builds them
                 changed = differences(conn, service, schema, taken_over)
                 if changed:
