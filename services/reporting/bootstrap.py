@@ -125,4 +125,5 @@ def operator(role: str) -> Operator:
 
 cli = build_cli(operator)
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler}
-ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings())  # one-shot: the schema to the code's head
+EVENT_STORES = (ReportsApplication, InspectionsApplication)  # created by the migrate Job
+ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings(), EVENT_STORES)  # one-shot

@@ -14,12 +14,15 @@ from typing import Any, ClassVar
 import psycopg
 import structlog
 from psycopg import sql
+import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import Environment
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     JSONTranscoder,
     Tracking,
@@ -192,6 +195,37 @@ def _store_ready(conn: psycopg.Connection, schema: str, recorder: Any) -> bool:
             sql.Identifier(schema), sql.Identifier(tracking)), (recorder.table_migration_identifier,)).fetchone()
         return mark is not None
     return True
+
+
+def create_stores(settings: ServiceSettings, schema: str, app_classes: Iterable[type[ServiceApplication]]) -> list[str]:
+    """The migrate Job's part for the event stores: runs the library's own DDL (tables, composite type, function,
+    tracking mark) for each application class's store that is not complete yet, under the DDL lock, without
+    constructing the applications (their constructors want the service's adapters). Returns the stores created.
+    The library owns this DDL (and converts its own tables between its versions), so it is not frozen in a
+    revision; with it run here, service processes never need CREATE (``build_application`` then runs none)."""
+    ensure_schema(settings.database_url, schema)
+    created = []
+    for app_cls in app_classes:
+        values = dict(app_cls.env)  # as ``Application.construct_env`` builds it, with the service's settings
+        if app_cls.is_snapshotting_enabled or app_cls.snapshotting_intervals:
+            values["IS_SNAPSHOTTING_ENABLED"] = "y"
+        values.update(os.environ)
+        values.update({**eventsourcing_env(settings, schema), "CREATE_TABLE": "n"})
+        factory = InfrastructureFactory.construct(Environment(app_cls.name, values))
+        try:
+            recorders = [factory.process_recorder()]
+            if factory.is_snapshotting_enabled():
+                recorders.append(factory.aggregate_recorder("snapshots"))
+            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                missing = [r for r in recorders if not _store_ready(conn, schema, r)]
+            if missing:
+                with ddl_lock(settings.database_url):
+                    for recorder in missing:
+                        recorder.create_table()
+                created.append(app_cls.name)
+        finally:
+            factory.close()
+    return created
 
 
 def build_application(app_cls: type[ServiceApplication], settings: ServiceSettings, schema: str) -> Any:
