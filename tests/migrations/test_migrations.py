@@ -220,8 +220,8 @@ def test_processes_starting_together_migrate_once(database_url):
     with fresh_database(database_url, "mig_c") as url:
         with ThreadPoolExecutor(4) as pool:
             outcomes = list(pool.map(lambda _: migrations.upgrade(url, "attendance"), range(4)))
-        assert sorted(o.before or "-" for o in outcomes) == ["-", "attendance_0001", "attendance_0001",
-                                                             "attendance_0001"]
+        head = migrations.head("attendance")
+        assert sorted(o.before or "-" for o in outcomes) == ["-", head, head, head]
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT count(*) FROM attendance.alembic_version").fetchone()[0] == 1
 
