@@ -178,10 +178,12 @@ def differences(conn: sa.Connection, service: str, schema: str, only: set[str] |
 
 
 def _outside_history(conn: sa.Connection, service: str, schema: str, version: str) -> set[str]:
-    """Tables of a versioned schema that its history to ``version`` does not build: the old DDL created them at
-    start before a later revision took them over (consumer tables, tables of newer features)."""
+    """Tables of a versioned schema that its history to ``version`` does not build but a later revision does: the
+    old DDL created them at start before that revision took them over (consumer tables, tables of newer features).
+    Tables no revision builds (the event stores, attendance's check-in partitions) are not the history's."""
     built = set(baseline_shape(conn, service, version))
-    return _tables(conn, schema) - built - {VERSION_TABLE}
+    later = set(baseline_shape(conn, service))
+    return (_tables(conn, schema) - built - {VERSION_TABLE}) & later
 
 
 def _run(conn: sa.Connection, service: str, schema: str, target: str) -> None:

@@ -186,3 +186,13 @@ def test_a_process_starts_on_a_migrated_database_without_create_privilege(databa
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def test_tables_no_revision_builds_are_not_taken_over(database_url):
+    """An event store's tables (the library's) beside the history are left alone: upgraded, nothing adopted."""
+    with fresh_database(database_url, "mig_e") as url:
+        migrate_to(url, "attendance", "attendance_0001")
+        with psycopg.connect(url) as conn:
+            conn.execute("CREATE TABLE attendance.attendance_events (originator_id uuid, originator_version bigint)")
+        outcome = migrations.upgrade(url, "attendance")
+        assert (outcome.before, outcome.after, outcome.adopted) == ("attendance_0001", "attendance_0002", False)
