@@ -163,7 +163,8 @@ def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
         # recorder call on a broken connection (10 × 0.2 s), and the pool drops a connection that failed
         "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "30",
-        "CREATE_TABLE": "y",
+        # the library's DDL runs only for a store not built yet (``build_application``, ``create_stores``)
+        "CREATE_TABLE": "n",
     }
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
@@ -197,6 +198,18 @@ def _store_ready(conn: psycopg.Connection, schema: str, recorder: Any) -> bool:
     return True
 
 
+def _build_missing(url: str, schema: str, recorders: list[Any]) -> bool:
+    """Runs the library's DDL (``create_table``, idempotent) for the recorders whose store is not complete, under
+    the DDL lock; True when any was."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        missing = [r for r in recorders if not _store_ready(conn, schema, r)]
+    if missing:
+        with ddl_lock(url):
+            for recorder in missing:
+                recorder.create_table()
+    return bool(missing)
+
+
 def create_stores(settings: ServiceSettings, schema: str, app_classes: Iterable[type[ServiceApplication]]) -> list[str]:
     """The migrate Job's part for the event stores: runs the library's own DDL (tables, composite type, function,
     tracking mark) for each application class's store that is not complete yet, under the DDL lock, without
@@ -210,18 +223,13 @@ def create_stores(settings: ServiceSettings, schema: str, app_classes: Iterable[
         if app_cls.is_snapshotting_enabled or app_cls.snapshotting_intervals:
             values["IS_SNAPSHOTTING_ENABLED"] = "y"
         values.update(os.environ)
-        values.update({**eventsourcing_env(settings, schema), "CREATE_TABLE": "n"})
+        values.update(eventsourcing_env(settings, schema))
         factory = InfrastructureFactory.construct(Environment(app_cls.name, values))
         try:
             recorders = [factory.process_recorder()]
             if factory.is_snapshotting_enabled():
                 recorders.append(factory.aggregate_recorder("snapshots"))
-            with psycopg.connect(settings.database_url, autocommit=True) as conn:
-                missing = [r for r in recorders if not _store_ready(conn, schema, r)]
-            if missing:
-                with ddl_lock(settings.database_url):
-                    for recorder in missing:
-                        recorder.create_table()
+            if _build_missing(settings.database_url, schema, recorders):
                 created.append(app_cls.name)
         finally:
             factory.close()
@@ -233,12 +241,7 @@ def build_application(app_cls: type[ServiceApplication], settings: ServiceSettin
     function) runs only for a store whose tables are not there yet, under the DDL lock; a process on a database
     where they are runs no CREATE (services/runtime/README.md, *Schema migrations*)."""
     ensure_schema(settings.database_url, schema)
-    app = app_cls(env={**eventsourcing_env(settings, schema), "CREATE_TABLE": "n"})
-    recorders = [app.recorder] + ([app.snapshots.recorder] if app.snapshots is not None else [])
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        missing = [r for r in recorders if not _store_ready(conn, schema, r)]
-    if missing:
-        with ddl_lock(settings.database_url):
-            for recorder in missing:
-                recorder.create_table()
+    app = app_cls(env=eventsourcing_env(settings, schema))
+    _build_missing(settings.database_url, schema,
+                   [app.recorder] + ([app.snapshots.recorder] if app.snapshots is not None else []))
     return app
