@@ -237,7 +237,7 @@ def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
             legacy = bool(existing) and bool(existing & set(baseline_shape(conn, service)))
             if legacy:
                 _adopt(conn, service, schema)
-            taken_over = set()
+            taken_over: set[str] = set()
             if before is not None and not satisfies(service, before):
                 taken_over = _outside_history(conn, service, schema, before)
             attempt = conn.begin_nested()
