@@ -196,3 +196,37 @@ def test_tables_no_revision_builds_are_not_taken_over(database_url):
             conn.execute("CREATE TABLE attendance.attendance_events (originator_id uuid, originator_version bigint)")
         outcome = migrations.upgrade(url, "attendance")
         assert (outcome.before, outcome.after, outcome.adopted) == ("attendance_0001", "attendance_0002", False)
+
+
+def store_objects(url: str, schema: str) -> dict:
+    with psycopg.connect(url) as conn:
+        objects = {
+            "tables": engine_shape(url, schema)[schema],
+            "types": sorted(r[0] for r in conn.execute(
+                "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = %s AND t.typtype = 'c' AND t.typrelid NOT IN (SELECT oid FROM pg_class "
+                "WHERE relkind IN ('r', 'p', 'v'))", (schema,))),
+            "functions": sorted(r[0] for r in conn.execute(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s",
+                (schema,))),
+        }
+        for table in [t for t in objects["tables"] if t.endswith("_tracking")]:
+            objects[table] = conn.execute(f"SELECT * FROM {schema}.{table}").fetchall()  # the library's mark
+        return objects
+
+
+@pytest.mark.parametrize("service", ["attendance", "reporting"])
+def test_the_migrate_job_builds_the_event_stores_as_the_applications_do(database_url, service):
+    from functools import partial
+
+    from services.runtime.eventstore import build_application, create_stores
+    from services.runtime.settings import ServiceSettings
+
+    stores = importlib.import_module(f"services.{service}.bootstrap").EVENT_STORES
+    with fresh_database(database_url, "mig_j") as job, fresh_database(database_url, "mig_a") as started:
+        assert create_stores(ServiceSettings(database_url=job), service, stores) == [s.name for s in stores]
+        assert create_stores(ServiceSettings(database_url=job), service, stores) == []  # complete: nothing run
+        for app_cls in stores:
+            kwargs = {"snapshot_every": 5} if service == "attendance" else {}
+            build_application(partial(app_cls, **kwargs), ServiceSettings(database_url=started), service).close()
+        assert store_objects(job, service) == store_objects(started, service)
