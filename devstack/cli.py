@@ -52,7 +52,10 @@ def run(service: str = typer.Argument(..., help="registry | attendance | casewor
 def migrate(service: str = typer.Argument("all", help="registry | attendance | casework | notifications | reporting | all"),
             status: bool = typer.Option(False, "--status", help="only print each schema's version and the code's")) -> None:
     """Brings each service's schema to the version its code needs (what the migrate Job runs)."""
+    import importlib
+
     from services.runtime import migrations  # imported here: alembic only for this command
+    from services.runtime.eventstore import create_stores
 
     chosen = SERVICES if service == "all" else (service,)
     if any(s not in SERVICES for s in chosen):
@@ -69,6 +72,10 @@ def migrate(service: str = typer.Argument("all", help="registry | attendance | c
             raise typer.Exit(1) from None
         note = " (existing tables adopted)" if done.adopted else ""
         typer.echo(f"{name}: {done.before or '-'} -> {done.after}{note}")
+        stores = importlib.import_module(f"services.{name}.bootstrap").EVENT_STORES
+        created = create_stores(ServiceSettings(), name, stores)
+        if created:
+            typer.echo(f"{name}: event stores created: {', '.join(created)}")
 
 
 @app.command("dev-token")

@@ -116,4 +116,5 @@ ROLES = {
     "consumer": run_consumer_process,
     "scheduler": run_scheduler_process,
 }
-ROLES["migrate"] = lambda: run_migrate(SERVICE, AttendanceSettings())  # one-shot: the schema to the code's head
+EVENT_STORES = (AttendanceApp,)  # created by the migrate Job
+ROLES["migrate"] = lambda: run_migrate(SERVICE, AttendanceSettings(), EVENT_STORES)  # one-shot

@@ -78,4 +78,5 @@ def run_scheduler_process() -> None:
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,
          "scheduler": run_scheduler_process}
-ROLES["migrate"] = lambda: run_migrate(SERVICE, CaseworkSettings())  # one-shot: the schema to the code's head
+EVENT_STORES = (CaseworkApp,)  # created by the migrate Job
+ROLES["migrate"] = lambda: run_migrate(SERVICE, CaseworkSettings(), EVENT_STORES)  # one-shot

@@ -167,4 +167,5 @@ def run_delivery_process() -> None:
 
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process,
          "scheduler": run_delivery_process}
-ROLES["migrate"] = lambda: run_migrate(SERVICE, NotificationsSettings())  # one-shot: the schema to the code's head
+EVENT_STORES = (NotificationsApp,)  # created by the migrate Job
+ROLES["migrate"] = lambda: run_migrate(SERVICE, NotificationsSettings(), EVENT_STORES)  # one-shot

@@ -99,5 +99,6 @@ def run_scheduler_process() -> None:
 
 
 ROLES = {"api": run_api, "relay": run_relay_process, "scheduler": run_scheduler_process}
-ROLES["migrate"] = lambda: run_migrate(SERVICE, RegistrySettings())  # one-shot: the schema to the code's head
+EVENT_STORES = (RegistryApp,)  # created by the migrate Job
+ROLES["migrate"] = lambda: run_migrate(SERVICE, RegistrySettings(), EVENT_STORES)  # one-shot
 CLI = build_cli(open_registry, open_data_keys)  # `baoxue registry ...` (mounted by devstack)

@@ -60,7 +60,7 @@ def api(settings: ReportingSettings | None = None, clock: Any = None) -> tuple[A
     settings = settings or ReportingSettings()
     runtime = build_runtime(SERVICE, "api", settings, clock)
     install(runtime.db)
-    runtime.db.execute_script(OFFSETS_DDL)
+    runtime.db.ensure_tables(OFFSETS_DDL)
     reads = Reading(ReportingQueries(runtime.db, runtime.clock), runtime.clock, settings.reporting_targets)
     reports = reports_for(runtime, settings)
     cards = scorecards_for(runtime, settings, reports)
@@ -144,4 +144,5 @@ def operator(role: str) -> Operator:
 cli = build_cli(operator)
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler,
          INSPECTION_RELAY: run_inspection_relay_process}
-ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings())  # one-shot: the schema to the code's head
+EVENT_STORES = (ReportsApplication, InspectionsApplication)  # created by the migrate Job
+ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings(), EVENT_STORES)  # one-shot

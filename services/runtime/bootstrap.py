@@ -4,7 +4,7 @@ event store, relay and consumer loop. Nothing here runs at import time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import psycopg
 import sqlalchemy
@@ -20,7 +20,7 @@ from services.runtime.access import RoleMatrix
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
 from services.runtime.db import Database
-from services.runtime.eventstore import ServiceApplication, build_application
+from services.runtime.eventstore import ServiceApplication, build_application, create_stores
 from services.runtime.logging import configure_logging, error_text
 from services.runtime.metrics import DependencyWatch, Metrics
 from services.runtime.oidc import TokenVerifier, token_verifier
@@ -106,9 +106,10 @@ def ensure_schema_version(service: str, settings: ServiceSettings, logger: Any) 
         until_database(lambda: migrations.upgrade(settings.database_url, service), settings, logger, "migrate")
 
 
-def run_migrate(service: str, settings: ServiceSettings) -> None:
+def run_migrate(service: str, settings: ServiceSettings, stores: Iterable[type[ServiceApplication]] = ()) -> None:
     """The migrate process (``baoxue run <service> migrate``, the k8s migrate Job): brings the schema to the code's
-    head and exits; 1 when an old-DDL database does not match the baseline (nothing written)."""
+    head, creates the event ``stores`` (the service's application classes) the library has not built yet, and
+    exits; 1 when an old-DDL database does not match the baseline (nothing written)."""
     logger = configure_logging(service, "migrate", settings.log_level)
     wait_for_database(settings, logger)
     try:
@@ -119,6 +120,8 @@ def run_migrate(service: str, settings: ServiceSettings) -> None:
         raise SystemExit(1) from None
     logger.info("schema_migrated", schema=outcome.schema, before=outcome.before, after=outcome.after,
                 adopted=outcome.adopted)
+    created = until_database(lambda: create_stores(settings, service, stores), settings, logger, "event_stores")
+    logger.info("event_stores_ready", schema=service, stores=[s.name for s in stores], created=created)
 
 
 # What each worker's baoxue_dependency_up watches (APIs answer for the database on /readyz; schedulers use no broker)

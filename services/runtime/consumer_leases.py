@@ -71,7 +71,7 @@ class Leases:
         self._fence_sql = sql.SQL(
             "SELECT topic, partition, epoch FROM {} WHERE consumer = %s AND holder = %s AND (topic, partition) IN "
             "(SELECT * FROM unnest(%s::text[], %s::int[])) FOR KEY SHARE").format(table)
-        db.execute_script(LEASES_DDL)
+        db.ensure_tables(LEASES_DDL)
 
     # -- partitions and their counts -----------------------------------------------------------
     def ensure(self, partitions: Iterable[Key]) -> None:

@@ -74,7 +74,7 @@ class ConsumerLoop:
         self.consumer: Consumer | None = None
         self.cluster_id: str | None = None
         self._last_cluster_check = 0.0
-        db.execute_script(OFFSETS_DDL)
+        db.ensure_tables(OFFSETS_DDL)
 
     def track(self, topic: str, partition: int) -> str:
         return f"{self.name}:{topic}:{partition}"

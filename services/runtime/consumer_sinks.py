@@ -143,7 +143,7 @@ class ProjectionSink:
         self.scope = scope or (lambda _conn: nullcontext())
         self.prepare = prepare
         self.fence: Fence | None = None
-        db.execute_script(OFFSETS_DDL)
+        db.ensure_tables(OFFSETS_DDL)
 
     def _fence(self, conn: psycopg.Connection, tracks: list[str]) -> None:
         if self.fence is not None:

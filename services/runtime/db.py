@@ -20,6 +20,7 @@ from services.runtime.logging import error_text
 set_json_loads(orjson.loads)
 
 DDL_LOCK = "baoxue-ddl"
+VERSION_TABLE = "alembic_version"  # where a service's migration history records its version (runtime.migrations)
 
 # A leader's session must end soon after its host vanishes (a process that dies closes its socket, and PostgreSQL
 # drops its locks at once): TCP keepalives and a user timeout on both ends, about 10 s. The server-side settings
@@ -33,6 +34,16 @@ LEADER_CONNECT: dict[str, Any] = {
     "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3"
     " -c tcp_user_timeout=10000",
 }
+
+
+def ensure_schema(url: str, schema: str) -> None:
+    """Creates the schema if it is missing (under the DDL lock); an existing one is only looked up, so a role
+    without CREATE privilege on the database can open a pool on it."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (f'"{schema}"',)).fetchone()[0]:  # type: ignore[index]
+            return
+    with ddl_lock(url), psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
 @contextmanager
@@ -52,8 +63,8 @@ class Database:
     def __init__(self, url: str, schema: str, size: int = 4) -> None:
         self.url = url
         self.schema = schema
-        with ddl_lock(url), psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        self._versioned = False
+        ensure_schema(url, schema)
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -71,10 +82,27 @@ class Database:
                 yield conn
 
     def execute_script(self, statements: str) -> None:
-        """Runs idempotent DDL (CREATE ... IF NOT EXISTS) in one transaction."""
+        """Runs idempotent DDL (CREATE ... IF NOT EXISTS) in one transaction, always (see ``ensure_tables``)."""
         with self.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (DDL_LOCK,))
             conn.execute(statements)  # type: ignore[arg-type]
+
+    def versioned(self) -> bool:
+        """Whether a migration history owns this schema (its ``alembic_version`` table is there: the migrate Job,
+        or the process itself outside production, brought it to the code's head before this pool opened)."""
+        if not self._versioned:
+            with self.pool.connection() as conn:
+                row = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS v",
+                                   (f'"{self.schema}".{VERSION_TABLE}',)).fetchone()
+            self._versioned = bool(row and row["v"])  # type: ignore[index]
+        return self._versioned
+
+    def ensure_tables(self, statements: str) -> None:
+        """The old idempotent DDL of tables a migration revision now creates: run only on a schema no migration
+        history owns (a test's scratch schema, a made-up service); on a versioned schema nothing at all, so a
+        process starts without CREATE privilege (services/runtime/README.md, *Schema migrations*)."""
+        if not self.versioned():
+            self.execute_script(statements)
 
     def ping(self) -> bool:
         """True when the database answers."""

@@ -14,12 +14,15 @@ from typing import Any, ClassVar
 import psycopg
 import structlog
 from psycopg import sql
+import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import Environment
 from eventsourcing.persistence import (
+    InfrastructureFactory,
     IntegrityError,
     JSONTranscoder,
     Tracking,
@@ -28,6 +31,7 @@ from eventsourcing.persistence import (
 
 from services.runtime.batchstore import Batch, BatchProcessRecorder, BatchRepository, loads
 from services.runtime import tracing
+from services.runtime import db
 from services.runtime.db import ddl_lock
 from services.runtime.settings import ServiceSettings
 
@@ -159,7 +163,8 @@ def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
         # recorder call on a broken connection (10 × 0.2 s), and the pool drops a connection that failed
         "POSTGRES_PRE_PING": "n",
         "POSTGRES_LOCK_TIMEOUT": "30",
-        "CREATE_TABLE": "y",
+        # the library's DDL runs only for a store not built yet (``build_application``, ``create_stores``)
+        "CREATE_TABLE": "n",
     }
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
@@ -169,12 +174,74 @@ def eventsourcing_env(settings: ServiceSettings, schema: str) -> dict[str, str]:
 
 def ensure_schema(database_url: str, schema: str) -> None:
     """Creates a service's schema if missing (the event store creates its tables inside it)."""
-    with ddl_lock(database_url), psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    db.ensure_schema(database_url, schema)
+
+
+def _store_tables(recorder: Any) -> list[str]:
+    """The tables one of the library's recorders writes (events or snapshots, and a process recorder's tracking)."""
+    return [name for name in (getattr(recorder, "events_table_name", None),
+                              getattr(recorder, "tracking_table_name", None)) if name]
+
+
+def _store_ready(conn: psycopg.Connection, schema: str, recorder: Any) -> bool:
+    """Whether the library's DDL already ran for this recorder: its tables are there, and a tracking table carries
+    the library's own migration mark (a tracking table from before it would be converted by ``create_table``)."""
+    for table in _store_tables(recorder):
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{table}"',)).fetchone()
+        if not (row and row[0]):
+            return False
+    tracking = getattr(recorder, "tracking_table_name", None)
+    if tracking and getattr(recorder.datastore, "single_row_tracking", False):
+        mark = conn.execute(sql.SQL("SELECT 1 FROM {}.{} WHERE application_name = %s").format(
+            sql.Identifier(schema), sql.Identifier(tracking)), (recorder.table_migration_identifier,)).fetchone()
+        return mark is not None
+    return True
+
+
+def _build_missing(url: str, schema: str, recorders: list[Any]) -> bool:
+    """Runs the library's DDL (``create_table``, idempotent) for the recorders whose store is not complete, under
+    the DDL lock; True when any was."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        missing = [r for r in recorders if not _store_ready(conn, schema, r)]
+    if missing:
+        with ddl_lock(url):
+            for recorder in missing:
+                recorder.create_table()
+    return bool(missing)
+
+
+def create_stores(settings: ServiceSettings, schema: str, app_classes: Iterable[type[ServiceApplication]]) -> list[str]:
+    """The migrate Job's part for the event stores: runs the library's own DDL (tables, composite type, function,
+    tracking mark) for each application class's store that is not complete yet, under the DDL lock, without
+    constructing the applications (their constructors want the service's adapters). Returns the stores created.
+    The library owns this DDL (and converts its own tables between its versions), so it is not frozen in a
+    revision; with it run here, service processes never need CREATE (``build_application`` then runs none)."""
+    ensure_schema(settings.database_url, schema)
+    created = []
+    for app_cls in app_classes:
+        values = dict(app_cls.env)  # as ``Application.construct_env`` builds it, with the service's settings
+        if app_cls.is_snapshotting_enabled or app_cls.snapshotting_intervals:
+            values["IS_SNAPSHOTTING_ENABLED"] = "y"
+        values.update(os.environ)
+        values.update(eventsourcing_env(settings, schema))
+        factory = InfrastructureFactory.construct(Environment(app_cls.name, values))
+        try:
+            recorders = [factory.process_recorder()]
+            if factory.is_snapshotting_enabled():
+                recorders.append(factory.aggregate_recorder("snapshots"))
+            if _build_missing(settings.database_url, schema, recorders):
+                created.append(app_cls.name)
+        finally:
+            factory.close()
+    return created
 
 
 def build_application(app_cls: type[ServiceApplication], settings: ServiceSettings, schema: str) -> Any:
-    """Constructs a service's event-sourced application on PostgreSQL."""
+    """Constructs a service's event-sourced application on PostgreSQL. The library's own DDL (its tables, type,
+    function) runs only for a store whose tables are not there yet, under the DDL lock; a process on a database
+    where they are runs no CREATE (services/runtime/README.md, *Schema migrations*)."""
     ensure_schema(settings.database_url, schema)
-    with ddl_lock(settings.database_url):  # the library creates its tables on construction
-        return app_cls(env=eventsourcing_env(settings, schema))
+    app = app_cls(env=eventsourcing_env(settings, schema))
+    _build_missing(settings.database_url, schema,
+                   [app.recorder] + ([app.snapshots.recorder] if app.snapshots is not None else []))
+    return app

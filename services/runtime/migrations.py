@@ -134,17 +134,20 @@ def shape(conn: sa.Connection, schema: str, tables: set[str] | None = None) -> d
     return {t: {"columns": cols.get(t, []), "indexes": idx.get(t, [])} for t in sorted(set(cols) | set(idx))}
 
 
-def history_sql(service: str) -> list[Any]:
-    """Every revision's module, base first (an old-DDL database is adopted at the head: every revision is idempotent)."""
-    return [rev.module for rev in reversed(list(scripts(service).walk_revisions()))]
+def history_sql(service: str, upto: str | None = None) -> list[Any]:
+    """Every revision's module, base first, to the head or to ``upto`` (an old-DDL database is adopted at the head:
+    every revision is idempotent)."""
+    revisions = list(scripts(service).walk_revisions("base", upto or "heads"))
+    return [rev.module for rev in reversed(revisions)]
 
 
-def scratch_sql(service: str) -> str:
-    """The history's SQL (base to head) aimed at the scratch schema: names it qualifies with the service's schema,
-    or with a further schema it declares (``OTHER_SCHEMAS``, e.g. reporting's ``bi``), point into scratch schemas."""
+def scratch_sql(service: str, upto: str | None = None) -> str:
+    """The history's SQL (base to head, or to ``upto``) aimed at the scratch schema: names it qualifies with the
+    service's schema, or with a further schema it declares (``OTHER_SCHEMAS``, e.g. reporting's ``bi``), point into
+    scratch schemas."""
     texts = []
     others = getattr(baseline(service), "OTHER_SCHEMAS", ())
-    for module in history_sql(service):
+    for module in history_sql(service, upto):
         text = re.sub(rf"\b{re.escape(service)}\.", f"{CHECK_SCHEMA}.", module.SQL)
         for other in others:
             text = re.sub(rf"(?<![\w.]){re.escape(other)}(?=\.|;|\s+IS\b|\s*$)", f"{CHECK_SCHEMA}_{other}", text,
@@ -153,23 +156,34 @@ def scratch_sql(service: str) -> str:
     return "\n".join(texts)
 
 
-def baseline_shape(conn: sa.Connection, service: str) -> dict[str, Any]:
-    """The shape the whole history builds, from a scratch schema inside a savepoint that is rolled back."""
+def baseline_shape(conn: sa.Connection, service: str, upto: str | None = None) -> dict[str, Any]:
+    """The shape the whole history (or the history to ``upto``) builds, from a scratch schema inside a savepoint
+    that is rolled back."""
     with conn.begin_nested() as scratch:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {CHECK_SCHEMA} CASCADE")
         conn.exec_driver_sql(f"CREATE SCHEMA {CHECK_SCHEMA}")
         conn.exec_driver_sql(f"SET LOCAL search_path TO {CHECK_SCHEMA}, public")
-        conn.connection.driver_connection.execute(scratch_sql(service))  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute(scratch_sql(service, upto))  # type: ignore[union-attr]
         built = shape(conn, CHECK_SCHEMA)
         scratch.rollback()
     return built
 
 
-def differences(conn: sa.Connection, service: str, schema: str) -> list[str]:
-    """Tables of the baseline present in ``schema`` with another shape (names only: no data is read)."""
+def differences(conn: sa.Connection, service: str, schema: str, only: set[str] | None = None) -> list[str]:
+    """Tables of the baseline (or of them, those in ``only``) present in ``schema`` with another shape (names
+    only: no data is read)."""
     want = baseline_shape(conn, service)
     have = shape(conn, schema, set(want))
-    return sorted(t for t in want if t in have and have[t] != want[t])
+    return sorted(t for t in want if t in have and have[t] != want[t] and (only is None or t in only))
+
+
+def _outside_history(conn: sa.Connection, service: str, schema: str, version: str) -> set[str]:
+    """Tables of a versioned schema that its history to ``version`` does not build but a later revision does: the
+    old DDL created them at start before that revision took them over (consumer tables, tables of newer features).
+    Tables no revision builds (the event stores, attendance's check-in partitions) are not the history's."""
+    built = set(baseline_shape(conn, service, version))
+    later = set(baseline_shape(conn, service))
+    return (_tables(conn, schema) - built - {VERSION_TABLE}) & later
 
 
 def _run(conn: sa.Connection, service: str, schema: str, target: str) -> None:
@@ -204,10 +218,17 @@ def _adopt(conn: sa.Connection, service: str, schema: str) -> None:
 def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
     """Brings the schema to the code's head, in one transaction under the DDL lock. A schema the old DDL built (its
     tables, no version table) is adopted: the baseline (idempotent ``IF NOT EXISTS``) runs over it and must leave
-    every baseline table shaped as on a fresh database, else ``SchemaMismatch`` and nothing is written."""
+    every baseline table shaped as on a fresh database, else ``SchemaMismatch`` and nothing is written. Likewise a
+    versioned schema whose tables outside its version's history (built by the old DDL at start) a newer revision
+    takes over: each of them must come out shaped as the revisions build it."""
     schema = schema or service
     eng = engine(url, schema)
     try:
+        with eng.connect() as conn:  # at the head already (every later start): nothing is locked or created
+            version = _version(conn, schema) if _has_version_table(conn, schema) else None
+            conn.rollback()
+        if satisfies(service, version):
+            return Outcome(schema, version, version)
         with eng.connect() as conn, conn.begin():
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(k)s))", {"k": DDL_LOCK})
             conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
@@ -216,9 +237,27 @@ def upgrade(url: str, service: str, schema: str | None = None) -> Outcome:
             legacy = bool(existing) and bool(existing & set(baseline_shape(conn, service)))
             if legacy:
                 _adopt(conn, service, schema)
-            _run(conn, service, schema, "head")
+            taken_over: set[str] = set()
+            if before is not None and not satisfies(service, before):
+                taken_over = _outside_history(conn, service, schema, before)
+            attempt = conn.begin_nested()
+            try:
+                _run(conn, service, schema, "head")
+            except (sa.exc.DBAPIError, psycopg.Error):
+                if not taken_over:
+                    raise
+                attempt.rollback()  # a revision could not even apply over a table the old DDL built otherwise
+                changed = differences(conn, service, schema, taken_over)
+                raise SchemaMismatch(f"{schema}: the revisions do not apply; tables the old DDL built that differ: "
+                                     f"{', '.join(changed)}") from None
+            attempt.commit()
+            if taken_over:  # the old DDL's tables a newer revision now owns must be as the revision builds them
+                changed = differences(conn, service, schema, taken_over)
+                if changed:
+                    raise SchemaMismatch(f"{schema}: tables the old DDL built differ from the revisions: "
+                                         f"{', '.join(changed)}")
             after = _version(conn, schema)
-        return Outcome(schema, before, after, adopted=legacy)
+        return Outcome(schema, before, after, adopted=legacy or bool(taken_over))
     finally:
         eng.dispose()
 

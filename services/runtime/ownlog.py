@@ -27,7 +27,7 @@ class OwnEventsProjection(ABC):
 
     def ensure(self) -> None:
         if not self._ready:
-            self.db.execute_script(POSITION_DDL + self.ddl)
+            self.db.ensure_tables(POSITION_DDL + self.ddl)
             self._ready = True
 
     def position(self) -> int:

@@ -88,7 +88,7 @@ class SharedTokenBuckets:
         self.burst = float(burst)
         self.limited = limited
         self.fallback = TokenBuckets(rate, burst, limited=limited)
-        db.execute_script(DDL)
+        db.ensure_tables(DDL)
 
     def take(self, client_id: str, cost: float = 1.0) -> None:
         """Takes tokens or raises RateLimited saying when to retry (one INSERT … ON CONFLICT … RETURNING)."""

@@ -84,7 +84,7 @@ class ReadAudit:
     def __init__(self, db: Database, clock: Any) -> None:
         self.db = db
         self.clock = clock
-        db.execute_script(DDL)
+        db.ensure_tables(DDL)
 
     def record(self, reader: "Reader", view: str, subjects: Iterable[Subject]) -> int:
         """Appends one row per subject (COPY for an export of many); returns how many were written."""

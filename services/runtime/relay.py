@@ -132,7 +132,7 @@ class Relay:
         self.leadership = Leadership(db.url, lock, self.log, listen=self.channel)
         self._last_broker_check = 0.0
         self._warned_small_topic = False
-        db.execute_script(RELAY_DDL)
+        db.ensure_tables(RELAY_DDL)
 
     def _new_producer(self) -> Producer:
         """An idempotent producer; rebuilt when the broker changed (its producer ids are gone)."""

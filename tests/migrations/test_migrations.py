@@ -10,12 +10,18 @@ import subprocess
 import psycopg
 import pytest
 
-from services.runtime import migrations, ownlog, ratelimit, readaudit, relay
+from services.runtime import consumer_leases, consumer_sinks, migrations, ownlog, ratelimit, readaudit, relay
 from services.runtime.clock import SystemClock
 from services.runtime.db import Database
 from services.runtime.scratchdb import fresh_database
 
 SERVICES = ("registry", "attendance", "casework", "notifications", "reporting")
+
+
+def legacy_consumer(db: Database) -> None:
+    """What a consumer process created at start: its positions and offset hints, members, leases, counts."""
+    db.execute_script(consumer_sinks.OFFSETS_DDL)
+    db.execute_script(consumer_leases.LEASES_DDL)
 
 
 def legacy_registry(db: Database) -> None:
@@ -36,30 +42,44 @@ def legacy_attendance(db: Database) -> None:
     schema.migrate(db)
     db.execute_script(ratelimit.DDL)
     db.execute_script(relay.RELAY_DDL)
+    legacy_consumer(db)
 
 
 def legacy_casework(db: Database) -> None:
     from services.casework.adapters import projections_pg
+    from services.casework.adapters.photos_pg import PostgresPhotos
 
     db.execute_script(ownlog.POSITION_DDL + projections_pg.DDL)
     readaudit.ReadAudit(db, SystemClock())
     db.execute_script(relay.RELAY_DDL)
+    legacy_consumer(db)
+    PostgresPhotos(db)
 
 
 def legacy_notifications(db: Database) -> None:
     from services.notifications.adapters import projections
+    from services.notifications.adapters.outbox import PostgresOutbox, PostgresPreferences
 
     db.execute_script(ownlog.POSITION_DDL + projections.DDL)
     db.execute_script(relay.RELAY_DDL)
+    legacy_consumer(db)
+    PostgresOutbox(db).ensure()
+    PostgresPreferences(db).ensure()
 
 
 def legacy_reporting(db: Database) -> None:
     from services.reporting.adapters import schema
+    from services.reporting.adapters.inspection_index import InspectionIndex
     from services.reporting.adapters.report_index import ReportIndex
+    from services.reporting.adapters.scorecards import ScorecardConfig
 
     schema.install(db)
     ReportIndex(db)
     readaudit.ReadAudit(db, SystemClock())
+    legacy_consumer(db)
+    db.execute_script(relay.RELAY_DDL)
+    ScorecardConfig(db)
+    InspectionIndex(db)
 
 
 LEGACY = {"registry": legacy_registry, "attendance": legacy_attendance, "casework": legacy_casework,
@@ -176,9 +196,9 @@ def test_production_waits_for_the_migrate_job_then_starts(database_url):
             sleeps.append(_s)
             migrations.upgrade(url, "notifications")
 
-        assert migrations.wait_until_current(url, "notifications", log, sleep=sleep) == "notifications_0001"
+        assert migrations.wait_until_current(url, "notifications", log, sleep=sleep) == migrations.head("notifications")
         assert [e for e, _ in log.lines] == ["schema_behind"]
-        assert log.lines[0][1]["needed"] == "notifications_0001" and log.lines[0][1]["version"] is None
+        assert log.lines[0][1]["needed"] == migrations.head("notifications") and log.lines[0][1]["version"] is None
         assert "migrate" in log.lines[0][1]["hint"]
 
 
@@ -200,8 +220,8 @@ def test_processes_starting_together_migrate_once(database_url):
     with fresh_database(database_url, "mig_c") as url:
         with ThreadPoolExecutor(4) as pool:
             outcomes = list(pool.map(lambda _: migrations.upgrade(url, "attendance"), range(4)))
-        assert sorted(o.before or "-" for o in outcomes) == ["-", "attendance_0001", "attendance_0001",
-                                                             "attendance_0001"]
+        head = migrations.head("attendance")
+        assert sorted(o.before or "-" for o in outcomes) == ["-", head, head, head]
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT count(*) FROM attendance.alembic_version").fetchone()[0] == 1
 

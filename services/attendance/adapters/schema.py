@@ -148,7 +148,10 @@ CREATE TABLE IF NOT EXISTS checkins (
 # stored row, and the savepoint undoes the attempt); a batch with a stored row goes through INSERT … ON CONFLICT
 # DO NOTHING, the rows passed as one JSON document (no per-element array adaptation in Python).
 def migrate(db: Database) -> None:
-    """Creates the read-model tables (idempotent); an unpartitioned check-in table from the skeleton is converted."""
+    """Creates the read-model tables (idempotent); an unpartitioned check-in table from the skeleton is converted.
+    Nothing on a schema the migration history owns (``Database.ensure_tables``): the migrations built it."""
+    if db.versioned():
+        return
     db.execute_script(DDL)
     db.execute_script(ROSTER_HISTORY_DDL)
     db.execute_script(ROSTER_VERSION_DDL)

@@ -98,6 +98,9 @@ class CountingDatabase:
     def execute_script(self, statements: str) -> None:
         self.db.execute_script(statements)
 
+    def ensure_tables(self, statements: str) -> None:
+        self.db.ensure_tables(statements)
+
     def on_students(self, verb: str) -> int:
         return sum(1 for s in self.statements if s.lstrip().startswith(verb) and " students " in f"{s} ")
 

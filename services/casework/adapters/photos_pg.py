@@ -26,7 +26,7 @@ class PostgresPhotos:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.execute_script(DDL)
+        db.ensure_tables(DDL)
 
     def put(self, case_id: str, photo: Photo, uploaded_by: str, at: datetime) -> bool:
         """True when the photo is new for this case."""

@@ -60,7 +60,7 @@ class PostgresOutbox:
 
     def ensure(self) -> None:
         if not self._ready:
-            self.db.execute_script(DDL)
+            self.db.ensure_tables(DDL)
             self._ready = True
 
     def enqueue(self, rows: list[OutboxRow], now: datetime) -> int:
@@ -127,7 +127,7 @@ class PostgresPreferences:
 
     def ensure(self) -> None:
         if not self._ready:
-            self.db.execute_script(DDL)
+            self.db.ensure_tables(DDL)
             self._ready = True
 
     def get(self, user_id: str) -> Preference | None:

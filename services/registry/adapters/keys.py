@@ -254,7 +254,7 @@ class PostgresDataKeys(DataKeys):
     def __init__(self, db: Any, provider: KeyProvider, cache_s: float = 60.0) -> None:
         super().__init__(provider, cache_s)
         self.db = db
-        db.execute_script(DDL)
+        db.ensure_tables(DDL)
 
     def _select(self, originator_ids: list[str]) -> dict[str, tuple[str, bytes]]:
         with self.db.transaction() as conn:

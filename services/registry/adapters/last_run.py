@@ -22,7 +22,7 @@ class PostgresLastRun:
 
     def __init__(self, db: Any, name: str = "comparisons") -> None:
         self.db, self.name = db, name
-        db.execute_script(self.DDL)
+        db.ensure_tables(self.DDL)
 
     def get(self) -> date | None:
         with self.db.transaction() as conn:

@@ -35,7 +35,7 @@ class InspectionIndex:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.execute_script(INDEX_DDL)
+        db.ensure_tables(INDEX_DDL)
 
     def put(self, inspections: Iterable[Inspection]) -> None:
         sql = (f"INSERT INTO inspection_findings ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "

@@ -22,7 +22,7 @@ def reset_positions(db: Database) -> dict[str, int]:
     rows are gone, so none starts in between. Re-reading is otherwise harmless: the inbox keeps each topic
     position once and applies it once. Returns the rows removed per table."""
     name = f"baoxue-consumer:{CONSUMER}"
-    db.execute_script(OFFSETS_DDL)
+    db.ensure_tables(OFFSETS_DDL)
     with psycopg.connect(db.url, autocommit=True) as lock:
         taken = lock.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (name,)).fetchone()
         if not (taken and taken[0]):

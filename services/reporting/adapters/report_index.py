@@ -27,7 +27,7 @@ class ReportIndex:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.execute_script(INDEX_DDL)
+        db.ensure_tables(INDEX_DDL)
 
     def exists(self, rid: UUID) -> bool:
         with self.db.transaction() as conn:

@@ -12,7 +12,7 @@ from services.runtime.db import Database
 
 def install(db: Database) -> None:
     """Creates the read-model tables, the inbox and the BI views if missing (idempotent, serialised by a lock)."""
-    db.execute_script(inbox.DDL + ddl() + MIGRATIONS + bi.DDL)
+    db.ensure_tables(inbox.DDL + ddl() + MIGRATIONS + bi.DDL)
     counters.backfill(db)
 
 

@@ -30,7 +30,7 @@ class ScorecardConfig:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.execute_script(CONFIG_DDL)
+        db.ensure_tables(CONFIG_DDL)
 
     def rows(self, conn: Any = None) -> list[ConfigRow]:
         def read(c: Any) -> list[ConfigRow]:

@@ -21,7 +21,7 @@ class PostgresIndex:
 
     def ensure(self) -> None:
         if not self._ready:
-            self.db.execute_script(DDL)
+            self.db.ensure_tables(DDL)
             self._ready = True
 
     def catch_up(self, app: Any) -> int:

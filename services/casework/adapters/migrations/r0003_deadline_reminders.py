@@ -5,8 +5,8 @@ Frozen: never edited (a change is a new revision).
 
 from services.runtime.migrations import execute_sql
 
-revision = "casework_0002"
-down_revision = "casework_0001"
+revision = "casework_0003"
+down_revision = "casework_0002"
 
 SQL = r'''
 ALTER TABLE due_timers ADD COLUMN IF NOT EXISTS remind_at timestamptz;

@@ -1,0 +1,45 @@
+"""Frozen SQL of the runtime-owned tables, for the services' migration revisions to include in their own history
+(one history per service: each service's revision puts these tables into the service's schema).
+
+Frozen: a constant here is never edited once a revision uses it; a change to a runtime table is a new constant
+(``..._2``) that each service's next revision includes. The DDL strings in the runtime's modules (``OFFSETS_DDL``,
+``LEASES_DDL``, ``RELAY_DDL``, ...) still build scratch schemas that no history owns (tests), and
+tests/migrations checks that both build the same tables.
+"""
+
+# consumer_sinks.OFFSETS_DDL and consumer_leases.LEASES_DDL as of December 2026: a consumer's positions per topic
+# partition, its broker offset hints, its members, partition leases and the partition counts it has seen
+CONSUMER_TABLES_1 = r'''
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
+    cluster_id text NOT NULL DEFAULT '', PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS consumer_positions (
+    consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, sequence bigint NOT NULL,
+    PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS consumer_members (
+    consumer text NOT NULL, member text NOT NULL, expires_at timestamptz NOT NULL, PRIMARY KEY (consumer, member)
+);
+CREATE TABLE IF NOT EXISTS consumer_leases (
+    consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, holder text, epoch bigint NOT NULL DEFAULT 0,
+    expires_at timestamptz, PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS consumer_partition_counts (
+    consumer text NOT NULL, topic text NOT NULL, partitions int NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, topic, partitions)
+);
+'''
+
+# relay.RELAY_DDL as of December 2026 (the relay's position, chain and partition plan per topic); the baselines of
+# registry, attendance, casework and notifications have it already
+RELAY_TABLES_1 = r'''
+CREATE TABLE IF NOT EXISTS relay_position (
+    topic text PRIMARY KEY,
+    position bigint NOT NULL,
+    cluster_id text,
+    chain jsonb NOT NULL DEFAULT '{}'::jsonb,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE relay_position ADD COLUMN IF NOT EXISTS partitions jsonb;
+'''
