@@ -55,9 +55,13 @@ def migrate_to(url: str, service: str, target: str) -> None:
         eng.dispose()
 
 
+TAKEOVER = {"attendance": "attendance_0002", "casework": "casework_0002", "notifications": "notifications_0002",
+            "reporting": "reporting_0003"}  # the revision that took the old DDL's tables over (later ones may follow)
+
+
 def test_the_new_revisions_follow_the_chain():
     for service, previous in PREVIOUS.items():
-        head = migrations.scripts(service).get_revision(migrations.head(service))
+        head = migrations.scripts(service).get_revision(TAKEOVER[service])
         assert head.down_revision == previous, service
         assert {"consumer_positions", "consumer_leases", "consumer_members", "consumer_offsets",
                 "consumer_partition_counts"} <= {line.split()[5] for line in head.module.SQL.splitlines()
