@@ -166,18 +166,21 @@ class ConsumerLoop:
         key = (topic, partition)
         if key not in self.assigned:
             return "not_held"
-        headers = dict(msg.headers() or ())  # once per message: peek, the envelope and the parent check read it
-        envelope: Envelope | Head | None = peek(headers)
-        if envelope is None:  # not a CloudEvent's headers: nothing says where it belongs in its partition
-            self.flush_pending()
-            self.dead_letters.send(msg, "invalid_envelope", "not a CloudEvents 1.0 binary-mode message")
-            return "dead_lettered"
-        if envelope.type in self.policies:  # the whole envelope only for what a policy will use
-            try:
+        headers = dict(msg.headers() or ())  # once per message: the envelope (or head) and the parent check read it
+        envelope: Envelope | Head | None
+        ce_type = headers.get("ce_type")
+        if ce_type is not None and ce_type.decode(errors="replace") in self.policies:
+            try:  # the whole envelope only for what a policy will use
                 envelope = envelope_of(headers)
             except ValueError as exc:
                 self.flush_pending()
                 self.dead_letters.send(msg, "invalid_envelope", repr(exc))
+                return "dead_lettered"
+        else:
+            envelope = peek(headers)  # the head only: type, subject and the sequence chain
+            if envelope is None:  # not a CloudEvent's headers: nothing says where it belongs in its partition
+                self.flush_pending()
+                self.dead_letters.send(msg, "invalid_envelope", "not a CloudEvents 1.0 binary-mode message")
                 return "dead_lettered"
         last = self.positions[key]
         if envelope.sequence <= last:
