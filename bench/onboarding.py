@@ -3,7 +3,8 @@
 The registry import writes N enrolments (学籍) into the registry's own event store; then every service's relay and
 consumer starts (as `baoxue up` starts them, `replicas` copies of each consumer) on a throwaway database and a
 fresh broker, and each process's /metrics is read until nothing is left: relay lag 0, every consumer's partition
-lag 0, its message count still. Printed per consumer: messages, events/s while it worked, when it finished —
+lag 0, its message count still. Printed per consumer: messages, events/s while it worked and per CPU-second the
+process spent meanwhile (psutil; the figure a loaded machine does not distort), when it finished —
 and which finished last, with the whole absorption extrapolated to 7,000,000 students (linear: every figure here
 is a rate). Run: `baoxue bench onboarding --students 1000000 [--replicas consumer=3]` (prints, never fails).
 """
@@ -44,14 +45,28 @@ class Progress:
     first_at: float | None = None
     last_change_at: float | None = None
     samples: list[tuple[float, float]] = field(default_factory=list)
+    cpu_before: float | None = None  # the process's CPU seconds (all threads) at the scrape before its first message
+    cpu_first: float | None = None
+    cpu_last: float | None = None
 
-    def update(self, now: float, messages: float, lag: float | None) -> None:
+    def update(self, now: float, messages: float, lag: float | None, cpu: float | None = None) -> None:
         if messages != self.messages:
             if self.first_at is None:
                 self.first_at = now
+                self.cpu_first = self.cpu_before if self.cpu_before is not None else cpu
             self.last_change_at = now
+            self.cpu_last = cpu
+        elif self.first_at is None:
+            self.cpu_before = cpu
         self.messages, self.lag = messages, lag
         self.samples.append((now, messages))
+
+    def per_cpu_second(self) -> float | None:
+        """Messages per CPU-second the process spent while it worked: on a machine other runs load, the figure
+        that does not depend on how much of the cores this process was given."""
+        if self.cpu_first is None or self.cpu_last is None or self.cpu_last <= self.cpu_first:
+            return None
+        return self.messages / (self.cpu_last - self.cpu_first)
 
     def done(self, now: float, quiet_s: float) -> bool:
         return self.lag == 0 and self.first_at is not None and now - (self.last_change_at or now) >= quiet_s
@@ -79,6 +94,17 @@ def scrape(port: int) -> dict[str, float]:
         elif name == "baoxue_consumer_lag_messages" or (name == "baoxue_relay_lag_events" and labels):
             out["lag"] = out.get("lag", 0.0) + value
     return out
+
+
+def cpu_seconds(proc: subprocess.Popen) -> float | None:
+    """User + system CPU seconds of a process so far (psutil), None once it is gone."""
+    import psutil
+
+    try:
+        times = psutil.Process(proc.pid).cpu_times()
+    except psutil.Error:
+        return None
+    return times.user + times.system
 
 
 def import_students(students: int) -> tuple[int, float]:
@@ -130,7 +156,7 @@ def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Pat
                 for name, port in ports.items():
                     seen = scrape(port)
                     if seen:
-                        progress[name].update(now, seen.get("messages", 0.0), seen.get("lag"))
+                        progress[name].update(now, seen.get("messages", 0.0), seen.get("lag"), cpu_seconds(procs[name]))
                 if int(now) // 15 != int(now - 1.0) // 15:
                     print(f"[{now:5.0f} s] " + ", ".join(f"{p.name} {p.messages:,.0f}/lag {p.lag}" for p in progress.values()),
                           file=sys.stderr, flush=True)
@@ -149,9 +175,11 @@ def _rows(students: int, created: int, import_s: float, progress: dict[str, Prog
                         f"{created:,} in {import_s:.1f} s = {created / import_s:,.0f} students/s")]
     finished = {n: p for n, p in progress.items() if p.last_change_at is not None}
     for name, p in sorted(finished.items(), key=lambda kv: kv[1].last_change_at or 0):
-        rate = p.rate()
+        rate, per_cpu = p.rate(), p.per_cpu_second()
+        cpu = f" ({per_cpu:,.0f} per CPU-second)" if per_cpu else ""
         rows.append((f"  {name}: {p.messages:,.0f} {'events' if p.role == 'relay' else 'messages'}",
-                     f"{rate:,.0f}/s, caught up at {p.last_change_at:.1f} s" if rate else f"caught up at {p.last_change_at:.1f} s"))
+                     f"{rate:,.0f}/s{cpu}, caught up at {p.last_change_at:.1f} s" if rate
+                     else f"caught up at {p.last_change_at:.1f} s"))
     if finished:
         last_name, last = max(finished.items(), key=lambda kv: kv[1].last_change_at or 0)
         whole = import_s + (last.last_change_at or 0)

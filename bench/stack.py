@@ -116,8 +116,11 @@ def _id_number(seq: int) -> str:
     return first + check[sum(int(d) * w for d, w in zip(first, weights)) % 11]
 
 
-def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path) -> list[Row]:
-    """Starts every service process (as `baoxue up` does), times day close → CaseOpened, samples memory."""
+def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
+               replicas: dict[str, int] | None = None) -> list[Row]:
+    """Starts every service process (as `baoxue up` does, ``replicas`` copies per process kind, e.g.
+    ``{"consumer": 3}``: every consumer's partitions shared by three replicas), times day close → CaseOpened
+    (p50/p99), samples memory."""
     offset = free_offset()
     with fresh_database(server_url, "bench_stack") as url:
         env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
@@ -126,7 +129,7 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path) -> li
         procs: dict[str, subprocess.Popen] = {}
         sampler = RssSampler(procs)
         try:
-            for spec in service_processes():
+            for spec in service_processes(replicas=replicas, port_offset=offset):
                 log = open(workdir / f"{spec.name}.log", "ab")
                 procs[spec.name] = subprocess.Popen(spec.argv, env={**env, **spec.env}, stdout=log,
                                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -137,7 +140,9 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path) -> li
                 latencies = _close_to_case(bases, size.cases)
         finally:
             stop_procs(procs)
-    rows = [(f"day close → CaseOpened in casework API ({len(latencies)} cases, real processes)", ms_summary(latencies))]
+    copies = f", replicas {','.join(f'{k}={v}' for k, v in replicas.items())}" if replicas else ""
+    rows = [(f"day close → CaseOpened in casework API ({len(latencies)} cases, real processes{copies})",
+             ms_summary(latencies))]
     return rows + sampler.rows()
 
 

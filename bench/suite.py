@@ -91,7 +91,7 @@ def registry_rows(size: Size, server_url: str) -> list[Row]:
 # ------------------------------------------------------------------------------------------------------ the table
 
 
-def run_suite(size: Size, only: set[str] | None = None) -> list[Row]:
+def run_suite(size: Size, only: set[str] | None = None, replicas: dict[str, int] | None = None) -> list[Row]:
     """Every section in turn; a failing or missing section is a row with 'n/a', never an exception."""
     from bench.runtime import bench_infra
 
@@ -102,7 +102,7 @@ def run_suite(size: Size, only: set[str] | None = None) -> list[Row]:
         workdir.mkdir(parents=True, exist_ok=True)
         sections: list[tuple[str, str, Callable[[], list[Row]]]] = [
             ("ingest", "check-in ingest rate", lambda: ingest_rows(size, server_url)),
-            ("stack", "day close → CaseOpened", lambda: stack_rows(size, server_url, bootstrap, workdir)),
+            ("stack", "day close → CaseOpened", lambda: stack_rows(size, server_url, bootstrap, workdir, replicas)),
             ("runtime", "event store append rate", lambda: runtime_rows(size)),
             ("reporting", "projection rebuild rate / dashboard query latency",
              lambda: reporting_rows(size, server_url, bootstrap)),
@@ -136,8 +136,11 @@ def print_table(size: Size, rows: list[Row], elapsed_s: float) -> None:
           "dashboard p99 < 50 ms. Figures only; never a failure.")
 
 
-def main(full: bool = False, students: int | None = None, cases: int | None = None, only: str | None = None) -> None:
+def main(full: bool = False, students: int | None = None, cases: int | None = None, only: str | None = None,
+         replicas: str | None = None) -> None:
+    from devstack.stack import parse_replicas
+
     size = Size.of(full, students, cases)
     started = time.perf_counter()
-    rows = run_suite(size, set(only.split(",")) if only else None)
+    rows = run_suite(size, set(only.split(",")) if only else None, parse_replicas(replicas) or None)
     print_table(size, rows, time.perf_counter() - started)

@@ -183,12 +183,13 @@ def bench_all(
     students: int = typer.Option(None, help="Students for ingest and the reporting province (overrides the size)"),
     cases: int = typer.Option(None, help="Day close → CaseOpened samples (at least 50)"),
     only: str = typer.Option(None, help="Comma-separated sections: ingest,stack,runtime,reporting,registry"),
+    replicas: str = typer.Option(None, help="The stack section's copies per process kind, e.g. consumer=3"),
 ) -> None:
     """Prints ONE table of the headline figures when no sub-command is given (`make bench`)."""
     if ctx.invoked_subcommand is None:
         from bench.suite import main
 
-        main(full=full, students=students, cases=cases, only=only)
+        main(full=full, students=students, cases=cases, only=only, replicas=replicas)
 
 
 @bench_app.command("runtime")

@@ -17,15 +17,16 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from confluent_kafka.admin import AdminClient
 from pydantic import ValidationError
 
-from contracts import Contract, Envelope, contract_for_type
+from contracts import Contract, Envelope
 from services.runtime import logging as rlog, tracing
 from services.runtime.consumer_dlq import DeadLetters
 from services.runtime.consumer_leases import Key, Leases
 from services.runtime.consumer_offsets import OffsetHints, kafka_consumer, report_lag
-from services.runtime.consumer_messages import RETRYABLE, LeaseLost, Head, Message, Policy, TransientError, peek
+from services.runtime.consumer_messages import (RETRYABLE, Head, LeaseLost, Message, Policy, TransientError, envelope_of,
+                                                 peek)
 from services.runtime.consumer_sinks import OFFSETS_DDL, Sink
 from services.runtime.db import Database
-from services.runtime.kafka import decode, ensure_topics, partition_for
+from services.runtime.kafka import ensure_topics, partition_for
 from services.runtime.metrics import Metrics
 
 POLL_WAIT_S = 0.2  # a poll gathers a batch this long (unless it fills first)
@@ -44,6 +45,7 @@ class ConsumerLoop:
         self.name = name
         self.topics = topics_
         self.policies = {c.ce_type(): p for c, p in policies.items()}
+        self.contracts = {c.ce_type(): c for c in policies}
         self.sink = sink
         self.db = db
         self.bootstrap = bootstrap
@@ -146,10 +148,10 @@ class ConsumerLoop:
         return any(partition_for(subject, n) == partition
                    for n in self._known_counts.get(topic, set()) | {self.partitions})
 
-    def parent_drained(self, topic: str, headers: list[tuple[str, bytes]] | None) -> bool:
+    def parent_drained(self, topic: str, headers: list[tuple[str, bytes]] | dict[str, bytes] | None) -> bool:
         """A grown topic's new partition: its message waits until the partition its key was on is applied up to
         the sequence the relay names (``ce_partitionparent``/``ce_parentsequence``; services/runtime/README.md)."""
-        h = dict(headers or ())
+        h = headers if isinstance(headers, dict) else dict(headers or ())
         if not h.get("ce_partitionparent"):
             return True
         parent, upto = (topic, int(h["ce_partitionparent"])), int(h.get("ce_parentsequence", b"0"))
@@ -164,13 +166,21 @@ class ConsumerLoop:
         key = (topic, partition)
         if key not in self.assigned:
             return "not_held"
-        envelope: Envelope | Head | None = peek(msg.headers())
-        if envelope is None or envelope.type in self.policies:  # read whole only what a policy will use
-            try:
-                envelope, data = decode(msg.headers(), msg.key(), msg.value())
-            except Exception as exc:  # noqa: BLE001 - anything unreadable goes to the dead-letter topic
+        headers = dict(msg.headers() or ())  # once per message: the envelope (or head) and the parent check read it
+        envelope: Envelope | Head | None
+        ce_type = headers.get("ce_type")
+        if ce_type is not None and ce_type.decode(errors="replace") in self.policies:
+            try:  # the whole envelope only for what a policy will use
+                envelope = envelope_of(headers)
+            except ValueError as exc:
                 self.flush_pending()
                 self.dead_letters.send(msg, "invalid_envelope", repr(exc))
+                return "dead_lettered"
+        else:
+            envelope = peek(headers)  # the head only: type, subject and the sequence chain
+            if envelope is None:  # not a CloudEvent's headers: nothing says where it belongs in its partition
+                self.flush_pending()
+                self.dead_letters.send(msg, "invalid_envelope", "not a CloudEvents 1.0 binary-mode message")
                 return "dead_lettered"
         last = self.positions[key]
         if envelope.sequence <= last:
@@ -192,7 +202,7 @@ class ConsumerLoop:
             self.rewind(topic, partition, f"gap: previous {envelope.partitionprev} > applied {last}")
             return "rewind"
         self._gaps.pop(key, None)
-        if not self.parent_drained(topic, msg.headers()):
+        if not self.parent_drained(topic, headers):
             return "held"
         rlog.bind(correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type,
                   actor_id=envelope.actorid)
@@ -203,10 +213,11 @@ class ConsumerLoop:
             self._skips[key] = (track, envelope.sequence)
             self.positions[key] = envelope.sequence
             return "ignored"
-        contract = contract_for_type(envelope.type)
+        contract = self.contracts.get(envelope.type)
         try:
             assert contract is not None and isinstance(envelope, Envelope)
-            payload = contract.model_validate(data)
+            # pydantic's own JSON parser straight into the contract (no dict in between); not JSON is invalid too
+            payload = contract.model_validate_json(msg.value() or b"")
         except (ValidationError, AssertionError) as exc:
             self.flush_pending()
             self.dead_letters.send(msg, "invalid_payload", str(exc))
@@ -315,6 +326,28 @@ class ConsumerLoop:
         """One poll: its messages handled, their effects committed as one batch, then positions and hints."""
         assert self.consumer is not None
         messages = self.consumer.consume(self.batch_size, timeout=POLL_WAIT_S)
+        outcomes: dict[tuple[str, str], int] = {}  # counted once per poll, not a labelled metric per message
+        try:
+            self._handle_all(messages, outcomes, should_stop)
+        finally:
+            for (topic, outcome), n in outcomes.items():
+                self.metrics.consumed.labels(self.service, self.name, topic, outcome).inc(n)
+        try:
+            self.flush_pending()
+            self.flush_skips()  # before the offset hints: a hint ahead of the position would look like a gap
+        except TransientError as exc:
+            self.log.warning("consumer_transient_failure", error=rlog.error_text(exc))
+            self.next_offsets.clear()
+            if not isinstance(exc.__cause__, LeaseLost):
+                time.sleep(1.0)
+            return
+        self.save_offset_hints()
+
+    def _handle_all(self, messages: list[Any], outcomes: dict[tuple[str, str], int],
+                    should_stop: Callable[[], bool]) -> None:
+        """Handles a poll's messages in order (a partition that rewound or failed passes over the rest of its
+        messages in this poll); counts the outcomes per topic."""
+        assert self.consumer is not None
         rewound: set[Key] = set()
         for msg in messages:
             if should_stop():
@@ -337,7 +370,7 @@ class ConsumerLoop:
                 continue
             finally:
                 rlog.clear()
-            self.metrics.consumed.labels(self.service, self.name, msg.topic(), outcome).inc()
+            outcomes[(key[0], outcome)] = outcomes.get((key[0], outcome), 0) + 1
             if outcome == "held":  # read again at the next poll; the rest of its partition waits with it
                 self.consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
                 rewound.add(key)
@@ -345,16 +378,6 @@ class ConsumerLoop:
                 rewound.add(key)
             elif outcome != "not_held":
                 self.next_offsets[key] = msg.offset() + 1
-        try:
-            self.flush_pending()
-            self.flush_skips()  # before the offset hints: a hint ahead of the position would look like a gap
-        except TransientError as exc:
-            self.log.warning("consumer_transient_failure", error=rlog.error_text(exc))
-            self.next_offsets.clear()
-            if not isinstance(exc.__cause__, LeaseLost):
-                time.sleep(1.0)
-            return
-        self.save_offset_hints()
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         """Runs until told to stop; a transient failure re-reads from the failed message."""

@@ -50,9 +50,9 @@ class Head:
     actorid: str
 
 
-def peek(headers: list[tuple[str, bytes]] | None) -> Head | None:
-    """The message's head, or None where the headers are not a CloudEvent's (then the full decode decides)."""
-    h = dict(headers or ())
+def peek(headers: list[tuple[str, bytes]] | dict[str, bytes] | None) -> Head | None:
+    """The message's head, or None where the headers are not a CloudEvent's (then the message is unreadable)."""
+    h = headers if isinstance(headers, dict) else dict(headers or ())
     try:
         if h["ce_specversion"] != b"1.0":
             return None
@@ -61,6 +61,20 @@ def peek(headers: list[tuple[str, bytes]] | None) -> Head | None:
                     correlationid=h.get("ce_correlationid", b"").decode(), actorid=h.get("ce_actorid", b"").decode())
     except (KeyError, ValueError, UnicodeDecodeError):
         return None
+
+
+_ENVELOPE_HEADERS = tuple((f"ce_{name}", name) for name in Envelope.model_fields)
+
+
+def envelope_of(headers: dict[str, bytes]) -> Envelope:
+    """The Envelope of a CloudEvents 1.0 binary-mode message, validated from its ``ce_`` headers (as
+    ``kafka.decode`` reads it through the cloudevents binding, whose attribute validation and date parsing were
+    most of a consumer's decoding time; equal result, tested). Raises ``ValueError`` (pydantic's
+    ``ValidationError`` is one) for headers that are not an envelope."""
+    if headers.get("ce_specversion") != b"1.0":
+        raise ValueError("not a CloudEvents 1.0 binary-mode message")
+    return Envelope.model_validate({name: headers[header].decode() for header, name in _ENVELOPE_HEADERS
+                                    if header in headers})
 
 
 @dataclass(frozen=True)

@@ -44,26 +44,33 @@ class OffsetHints:
     def save(self, hints: dict[Key, int], cluster_id: str | None) -> None:
         if not hints:
             return
-        with self.db.transaction() as conn:
-            for (topic, partition), offset in hints.items():
-                conn.execute(
-                    "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset, cluster_id) "
-                    "VALUES (%s,%s,%s,%s,%s) ON CONFLICT (consumer, topic, partition) DO UPDATE SET "
-                    "next_offset = EXCLUDED.next_offset, cluster_id = EXCLUDED.cluster_id",
-                    (self.consumer, topic, partition, offset, cluster_id or ""),
-                )
+        keys = list(hints)
+        with self.db.transaction() as conn:  # one statement for every partition of the poll
+            conn.execute(
+                "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset, cluster_id) "
+                "SELECT %s, t, p, o, %s FROM unnest(%s::text[], %s::int[], %s::bigint[]) AS u(t, p, o) "
+                "ON CONFLICT (consumer, topic, partition) DO UPDATE SET "
+                "next_offset = EXCLUDED.next_offset, cluster_id = EXCLUDED.cluster_id",
+                (self.consumer, cluster_id or "", [t for t, _ in keys], [p for _, p in keys], [hints[k] for k in keys]),
+            )
 
 
 def report_lag(consumer: Any, metrics: Metrics, service: str, name: str) -> None:
-    """Messages behind the high watermark per assigned partition (best effort)."""
+    """Messages behind the high watermark per assigned partition (best effort), from what the client already knows:
+    the high watermark arrives with every fetch response (``cached=True``), so this costs no broker round trip.
+    Asking the broker (``cached=False``) was one ListOffsets request per partition, each up to its 1 s timeout: on
+    24 partitions every 5 s it was 83% of a consumer's wall time during an onboarding (py-spy). A partition not
+    fetched yet has no watermark and is left out until it has."""
     try:
         positions = consumer.position(consumer.assignment())
     except Exception:  # noqa: BLE001 - lag is best effort
         return
     for tp in positions:
         try:
-            _low, high = consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+            _low, high = consumer.get_watermark_offsets(tp, cached=True)
         except Exception:  # noqa: BLE001
+            continue
+        if high is None or high < 0:
             continue
         lag = max(0, high - tp.offset) if tp.offset >= 0 else high
         metrics.consumer_lag.labels(service, name, tp.topic, str(tp.partition)).set(lag)

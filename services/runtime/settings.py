@@ -81,7 +81,8 @@ class ServiceSettings(BaseSettings):
     scheduler_claim: bool = Field(True, description="Schedulers tick only while holding their advisory lock")
     api_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes of an API (each with its own pools)")
     db_wait_s: float = Field(0, ge=0, description="How long a process waits for PostgreSQL at start (0: for ever)")
-    consumer_batch_size: int = Field(500, ge=1, le=10_000)
+    consumer_batch_size: int = Field(
+        2000, ge=1, le=10_000, description="Most messages a consumer poll reads and applies in one transaction")
     consumer_lease_s: float = Field(
         10.0, gt=0, le=300, description="A consumer replica's partition leases expire this long after its last "
         "heartbeat; a killed replica's partitions move to the others within about this")
