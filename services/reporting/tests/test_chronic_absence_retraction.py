@@ -11,8 +11,12 @@ from contracts.events.attendance import ChronicAbsenceFlaggedV1, ChronicAbsenceR
 from services.reporting.adapters import schema
 from services.reporting.adapters.queries import ReportingQueries
 from services.reporting.adapters.rebuild import rebuild
+from services.reporting.tests.conftest import Feed
 from services.reporting.tests.test_rebuild import snapshot
 from services.runtime.clock import FixedClock
+from services.runtime.consumer import OFFSETS_DDL
+from services.runtime.db import Database
+from services.runtime.scratchdb import fresh_database
 
 pytestmark = pytest.mark.integration
 TOWNSHIP = "520102001"
@@ -80,18 +84,28 @@ def test_a_retraction_delivered_before_its_flag_ends_the_same_and_a_new_flag_of_
     assert snapshot(reporting_db) == live
 
 
-def test_a_database_from_before_retractions_were_handled_applies_those_its_inbox_holds(feed, reporting_db):
-    feed.deliver(flagged("chronic:s4:2025-09-01", "s4"), subject="s4", at=FLAGGED_AT)
-    feed.deliver(flagged("chronic:s5:2025-09-01", "s5"), subject="s5", at=FLAGGED_AT)
-    feed.deliver(retracted("chronic:s4:2025-09-01", "s4"), subject="s4", at=RETRACTED_AT)
-    expected = snapshot(reporting_db)["chronic_absences"]
-    try:
-        with reporting_db.transaction() as conn:  # the old shape: no status, the retraction only in the inbox
-            conn.execute("ALTER TABLE chronic_absences DROP COLUMN status, DROP COLUMN resolved_day, "
-                         "DROP COLUMN resolution")
-            conn.execute("UPDATE chronic_absences SET last_sequence = 1 WHERE flag_id = 'chronic:s4:2025-09-01'")
-    finally:
-        schema.install(reporting_db)  # what every reporting process runs at start
-    assert snapshot(reporting_db)["chronic_absences"] == expected
-    schema.install(reporting_db)  # once only: a second start changes nothing
-    assert snapshot(reporting_db)["chronic_absences"] == expected
+def test_a_database_from_before_retractions_were_handled_applies_those_its_inbox_holds(database_url):
+    # An old-DDL database (no version table: the repair runs at start), so a database of its own, never the shared
+    # schema another test may have migrated (a versioned schema runs no old DDL at start).
+    with fresh_database(database_url, "rep_old") as url:
+        reporting_db = Database(url, "reporting")
+        try:
+            schema.install(reporting_db)
+            reporting_db.execute_script(OFFSETS_DDL)
+            feed = Feed(reporting_db)
+            feed.deliver(flagged("chronic:s4:2025-09-01", "s4"), subject="s4", at=FLAGGED_AT)
+            feed.deliver(flagged("chronic:s5:2025-09-01", "s5"), subject="s5", at=FLAGGED_AT)
+            feed.deliver(retracted("chronic:s4:2025-09-01", "s4"), subject="s4", at=RETRACTED_AT)
+            expected = snapshot(reporting_db)["chronic_absences"]
+            try:
+                with reporting_db.transaction() as conn:  # the old shape: no status, the retraction only in the inbox
+                    conn.execute("ALTER TABLE chronic_absences DROP COLUMN status, DROP COLUMN resolved_day, "
+                                 "DROP COLUMN resolution")
+                    conn.execute("UPDATE chronic_absences SET last_sequence = 1 WHERE flag_id = 'chronic:s4:2025-09-01'")
+            finally:
+                schema.install(reporting_db)  # what every reporting process runs at start
+            assert snapshot(reporting_db)["chronic_absences"] == expected
+            schema.install(reporting_db)  # once only: a second start changes nothing
+            assert snapshot(reporting_db)["chronic_absences"] == expected
+        finally:
+            reporting_db.close()
