@@ -25,7 +25,7 @@ from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
 from services.reporting.settings import ReportingSettings
 from contracts import topics
-from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
+from services.runtime.bootstrap import ConsumerSpec, Runtime, build_runtime, event_store, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
@@ -86,13 +86,18 @@ def run_relay_process() -> None:
               lambda e: to_contract(e, facts_from(app), settings.reporting_due_day))
 
 
-def run_consumer_process() -> None:
+def consumer(role: str = "consumer") -> ConsumerSpec:
+    """The reporting consumer as wired here (its process and ``baoxue deadletters replay`` use it)."""
     settings = ReportingSettings()
-    runtime = build_runtime(SERVICE, "consumer", settings)
+    runtime = build_runtime(SERVICE, role, settings)
     install(runtime.db)
-    run_consumer(runtime, name=CONSUMER, topics=TOPICS, policies=policies(settings.kafka_partitions),
-                 sink=ProjectionSink(runtime.db, CONSUMER, scope=batch_scope,
-                                      prepare=prepare_batch(settings.kafka_partitions)))
+    return ConsumerSpec(runtime, name=CONSUMER, topics=TOPICS, policies=policies(settings.kafka_partitions),
+                        sink=ProjectionSink(runtime.db, CONSUMER, scope=batch_scope,
+                                            prepare=prepare_batch(settings.kafka_partitions)))
+
+
+def run_consumer_process() -> None:
+    consumer().run()
 
 
 def run_scheduler() -> None:
@@ -126,3 +131,4 @@ def operator(role: str) -> Operator:
 cli = build_cli(operator)
 ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_process, "scheduler": run_scheduler}
 ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings())  # one-shot: the schema to the code's head
+CONSUMERS = {CONSUMER: consumer}  # consumer name -> its wiring (``baoxue deadletters``)

@@ -19,6 +19,7 @@ from services.runtime import tracing
 from services.runtime.access import RoleMatrix
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
+from services.runtime.consumer_dlq import Replay
 from services.runtime.db import Database
 from services.runtime.eventstore import ServiceApplication, build_application
 from services.runtime.logging import configure_logging, error_text
@@ -214,6 +215,26 @@ def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract) -
         producer_config={"linger.ms": settings.relay_linger_ms, "compression.type": settings.relay_compression},
     ), settings, runtime.logger, "relay")
     relay.run(StopFlag().install())
+
+
+@dataclass
+class ConsumerSpec:
+    """One consumer of a service as its bootstrap wires it (``CONSUMERS`` in a service's bootstrap): what the
+    consumer process runs and what ``baoxue deadletters replay`` applies a dead letter through."""
+
+    runtime: Runtime
+    name: str
+    topics: list[str]
+    policies: dict[type, Policy]
+    sink: Sink
+
+    def run(self) -> None:
+        run_consumer(self.runtime, name=self.name, topics=self.topics, policies=self.policies, sink=self.sink)
+
+    def replay(self) -> Replay:
+        """Replays this consumer's dead letters through its own policies and sink (consumer_dlq.Replay)."""
+        return Replay(db=self.runtime.db, consumer=self.name, policies=self.policies, sink=self.sink,
+                      log=self.runtime.logger)
 
 
 def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: dict[type, Policy], sink: Sink) -> None:

@@ -335,11 +335,16 @@ class _AlreadyReplayed(Exception):
     """Raised inside an event-store transaction to roll it back: the letter was replayed meanwhile."""
 
 
-def rows(db: Database, consumers: Iterable[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Dead letters as the list command shows them (no message payloads), newest first."""
-    db.execute_script(DEAD_LETTERS_DDL)
-    table = sql.Identifier(db.schema, "consumer_dead_letters")
+def letter_rows(db: Database, consumers: Iterable[str] | None = None, limit: int = 200,
+                only_dead: bool = True) -> list[dict[str, Any]]:
+    """Dead letters as ``baoxue deadletters list`` shows them (no message payloads), newest first; none where no
+    consumer of the schema ever ran (nothing is created)."""
     names = list(consumers) if consumers is not None else None
     with db.transaction() as conn:
-        return list(conn.execute(sql.SQL(f"SELECT {COLUMNS} FROM {{}} WHERE (%s::text[] IS NULL OR consumer = ANY(%s)) "
-                                         "ORDER BY id DESC LIMIT %s").format(table), (names, names, limit)).fetchall())
+        there = conn.execute("SELECT to_regclass(%s) AS t", (f'"{db.schema}".consumer_dead_letters',)).fetchone()
+        if there is None or there["t"] is None:
+            return []
+        return list(conn.execute(sql.SQL(
+            f"SELECT {COLUMNS} FROM {{}} WHERE (%s::text[] IS NULL OR consumer = ANY(%s)) AND (status = 'dead' OR NOT %s) "
+            "ORDER BY id DESC LIMIT %s").format(sql.Identifier(db.schema, "consumer_dead_letters")),
+            (names, names, only_dead, limit)).fetchall())
