@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from contracts import Envelope, contract_for_type, topics
 from services.runtime import logging as rlog
+from services.runtime.consumer_leases import LEASES_DDL
 from services.runtime.consumer_messages import RETRYABLE, Message, TransientError
 from services.runtime.consumer_sinks import EventSink, ProjectionSink
 from services.runtime.db import Database
@@ -230,7 +231,7 @@ class Replay:
     def __init__(self, *, db: Database, consumer: str, policies: dict[type, Any], sink: Any, log: Any) -> None:
         self.db, self.consumer, self.sink, self.log = db, consumer, sink, log
         self.policies = {c.ce_type(): p for c, p in policies.items()}
-        db.execute_script(DEAD_LETTERS_DDL)
+        db.execute_script(DEAD_LETTERS_DDL + LEASES_DDL)  # the lease rows it locks (none yet: the consumer never ran)
         self.table = sql.Identifier(db.schema, "consumer_dead_letters")
         self.leases = sql.Identifier(db.schema, "consumer_leases")
 
