@@ -12,6 +12,7 @@ that also marks it replayed (``baoxue deadletters``; services/runtime/README.md,
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS consumer_dead_letters (
 CREATE INDEX IF NOT EXISTS consumer_dead_letters_unpublished ON consumer_dead_letters (consumer) WHERE NOT published;
 """
 
+PUBLISH_RETRY_S = 5.0  # a mirror the broker did not take is produced again this much later, at the earliest
 COLUMNS = ("id, consumer, identity, topic, partition, \"offset\", sequence, event_type, subject, reason, error, "
            "status, replay_attempts, dead_lettered_at, last_attempt_at, replayed_at, published")
 
@@ -128,6 +130,7 @@ class DeadLetters:
         db.execute_script(DEAD_LETTERS_DDL)
         self.producer = self._new_producer()
         self._unpublished = True  # a process before this one may have recorded letters it could not publish
+        self._retry_at = 0.0  # after a failed publication: not again before this (the loop keeps consuming)
 
     def _new_producer(self) -> Producer:
         return Producer(
@@ -168,7 +171,7 @@ class DeadLetters:
     def publish_pending(self) -> None:
         """Produces the letters not yet on the dead-letter topic (best effort: a broker away is tried again at the
         next letter or metadata check). Rows are locked while produced, so two replicas never both send one."""
-        if not self._unpublished:
+        if not self._unpublished or time.monotonic() < self._retry_at:
             return
         try:
             with self.db.transaction() as conn:
@@ -182,7 +185,8 @@ class DeadLetters:
                                  ([r["id"] for r in rows],))
             self._unpublished = len(rows) == 100
         except (TransientError, KafkaException, psycopg.Error) as exc:
-            self.log.warning("dead_letter_publish_failed", error=rlog.error_text(exc))
+            self._retry_at = time.monotonic() + PUBLISH_RETRY_S
+            self.log.warning("dead_letter_publish_failed", error=rlog.error_text(exc), retry_in_s=PUBLISH_RETRY_S)
 
     def _produce(self, rows: list[dict[str, Any]]) -> None:
         # the topic may be gone (a broker that lost its data): produced to as it is, the broker would create it

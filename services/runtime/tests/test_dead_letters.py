@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from contracts import topics
 from contracts.events.registry import SchoolRegisteredV1
 from services.runtime.consumer import LEASES_DDL, ConsumerLoop, ProjectionSink
-from services.runtime.consumer_dlq import DeadLetters, Replay
+from services.runtime.consumer_dlq import DeadLetters, Replay, _AlreadyReplayed
 from services.runtime.consumer_sinks import EventSink
 from services.runtime.db import Database
 from services.runtime.kafka import ensure_topics
@@ -261,6 +261,11 @@ def test_an_event_store_consumers_letter_is_replayed_into_the_store_with_its_mar
                     log=configure_logging("test", "consumer"))
     assert replay.replay(letter.id).outcome == "replayed"
     assert replay.replay(letter.id).outcome == "already_replayed"
+    with db.transaction() as conn:  # a second replay that read the letter before the first committed
+        row = conn.execute("SELECT * FROM consumer_dead_letters WHERE id = %s", (letter.id,)).fetchone()
+    policy, message = replay._message(row)
+    with pytest.raises(_AlreadyReplayed):
+        replay._apply(letter.id, policy, message)  # its claim, inside the store's insert, rolls it back
     tally = app.tally(Tally.create_id(school))
     assert (tally.count, tally.version) == (1, 2)
     assert app.last_tracked("tallies:t:0") == 7
