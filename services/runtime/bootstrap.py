@@ -171,6 +171,12 @@ def serve(app: FastAPI, runtime: Runtime) -> None:
     uvicorn.run(app, host=runtime.settings.host, port=port, log_level="warning", access_log=False)
 
 
+# uvicorn's supervisor pings each worker and kills one that does not answer within this (its default, 5 s): a
+# spawned worker answers only once it has imported the service, which took longer than 5 s on a 2-core machine at
+# load 40, so every worker was killed while importing and started again, for ever (the API never got ready)
+WORKER_HEALTHCHECK_S = 60
+
+
 def run_api(service: str, settings: ServiceSettings, build: Callable[[], tuple[FastAPI, Runtime]], factory: str) -> None:
     """Serves a service's API: in this process when ``BAOXUE_API_WORKERS`` is 1, else as that many uvicorn worker
     processes on the one port, each importing ``factory`` ("module:function" returning the app) and so building
@@ -183,7 +189,7 @@ def run_api(service: str, settings: ServiceSettings, build: Callable[[], tuple[F
     port = settings.http_port(service)
     logger.info("api_listening", url=f"http://{settings.host}:{port}", workers=settings.api_workers)
     uvicorn.run(factory, factory=True, workers=settings.api_workers, host=settings.host, port=port,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
 
 
 def scheduler_claim(runtime: Runtime, name: str | None = None) -> AdvisoryClaim | None:
