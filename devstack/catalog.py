@@ -40,3 +40,11 @@ def service_matrix(service: str) -> RoleMatrix:
     if service not in SERVICES:
         raise KeyError(service)
     return importlib.import_module(f"services.{service}.roles").MATRIX
+
+
+def service_consumers(service: str) -> dict[str, Callable[..., Any]]:
+    """A service's consumers by name (``CONSUMERS`` in its bootstrap), each a function ``(role) -> ConsumerSpec``
+    that wires it as its process does; a service without consumers (registry) has none."""
+    if service not in SERVICES:
+        raise KeyError(service)
+    return dict(getattr(importlib.import_module(f"services.{service}.bootstrap"), "CONSUMERS", {}))

@@ -27,6 +27,9 @@ def _mount_service_commands() -> None:
     app.add_typer(registry_app, name="registry", help="Registry: imports, divisions, comparisons, keys.")
     app.add_typer(attendance_app, name="attendance", help="Attendance: calendar import, day-close cut-offs.")
     app.add_typer(reporting_app, name="reporting", help="Reporting: rebuild, reset positions, monthly reports, BI role.")
+    from devstack.deadletters import app as deadletters_app
+
+    app.add_typer(deadletters_app, name="deadletters", help="Dead letters: list, replay through the consumer's policy.")
     from simulator.cli import app as simulate_app
 
     app.add_typer(simulate_app, name="simulate", help="Simulates a province term through the public APIs and reconciles.")

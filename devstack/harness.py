@@ -107,9 +107,10 @@ class Stack:
         self.procs[name].send_signal(signal.SIGCONT)
 
     def wait_ready(self, timeout: float | None = None) -> None:
-        """Every API answers /readyz; the wait grows with the processes starting at once (2 s each, 90 s at least:
-        forty processes importing on two cores take their time)."""
-        deadline = time.monotonic() + (timeout if timeout is not None else max(90.0, 2.0 * len(self.procs)))
+        """Every API answers /readyz; the wait grows with the processes starting at once (5 s each, 90 s at least:
+        forty processes importing on two cores take their time, and on a machine shared with other runs (load 20-45)
+        an API's uvicorn workers were seen to need more than 2 minutes to import)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else max(90.0, 5.0 * len(self.procs)))
         pending = {n: f"http://127.0.0.1:{api_port(self.specs[n].service, self.port_offset, self.specs[n].copy)}"
                    for n in self.procs if self.specs[n].role == "api"}
         while pending and time.monotonic() < deadline:

@@ -18,7 +18,7 @@ from services.attendance.entrypoints.cli import build_cli
 from services.attendance.entrypoints.consumers import POLICIES, roster_sink
 from services.attendance.entrypoints.scheduler import run_scheduler
 from services.attendance.settings import AttendanceSettings
-from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
+from services.runtime.bootstrap import ConsumerSpec, Runtime, build_runtime, event_store, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.bootstrap import run_migrate
 from services.runtime.clock import Clock, SystemClock
@@ -67,18 +67,18 @@ def run_relay_process() -> None:
     run_relay(runtime, event_store(runtime, AttendanceApp), topics.ATTENDANCE, to_contract)
 
 
+def consumer(role: str = "consumer") -> ConsumerSpec:
+    """The roster consumer as wired here (its process and ``baoxue deadletters replay`` use it)."""
+    settings = AttendanceSettings()
+    runtime = build_runtime(SERVICE, role, settings)
+    migrate(runtime.db)
+    return ConsumerSpec(runtime, name="attendance", topics=[topics.REGISTRY], policies=dict(POLICIES),
+                        sink=roster_sink(runtime.db))
+
+
 def run_consumer_process() -> None:
     """Keeps the roster from registry's events."""
-    settings = AttendanceSettings()
-    runtime = build_runtime(SERVICE, "consumer", settings)
-    migrate(runtime.db)
-    run_consumer(
-        runtime,
-        name="attendance",
-        topics=[topics.REGISTRY],
-        policies=dict(POLICIES),
-        sink=roster_sink(runtime.db),
-    )
+    consumer().run()
 
 
 def run_scheduler_process() -> None:
@@ -118,3 +118,4 @@ ROLES = {
 }
 EVENT_STORES = (AttendanceApp,)  # created by the migrate Job
 ROLES["migrate"] = lambda: run_migrate(SERVICE, AttendanceSettings(), EVENT_STORES)  # one-shot
+CONSUMERS = {"attendance": consumer}  # consumer name -> its wiring (``baoxue deadletters``)

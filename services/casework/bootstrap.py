@@ -13,7 +13,7 @@ from services.casework.entrypoints.api import create_app
 from services.casework.entrypoints.consumers import TOPICS, policies
 from services.casework.entrypoints.scheduler import run_scheduler
 from services.casework.settings import CaseworkSettings
-from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
+from services.runtime.bootstrap import ConsumerSpec, Runtime, build_runtime, event_store, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import EventSink
@@ -56,12 +56,16 @@ def run_relay_process() -> None:
     run_relay(runtime, app, topics.CASEWORK, partial(to_contract, facts=facts_from(app)))
 
 
-def run_consumer_process() -> None:
+def consumer(role: str = "consumer") -> ConsumerSpec:
+    """The casework consumer as wired here (its process and ``baoxue deadletters replay`` use it)."""
     settings = CaseworkSettings()
-    runtime = build_runtime(SERVICE, "consumer", settings)
+    runtime = build_runtime(SERVICE, role, settings)
     app = build_casework(runtime, settings)
-    run_consumer(runtime, name=SERVICE, topics=TOPICS, policies=policies(app),
-                 sink=EventSink(app))
+    return ConsumerSpec(runtime, name=SERVICE, topics=TOPICS, policies=policies(app), sink=EventSink(app))
+
+
+def run_consumer_process() -> None:
+    consumer().run()
 
 
 def run_scheduler_process() -> None:
@@ -80,3 +84,4 @@ ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_pr
          "scheduler": run_scheduler_process}
 EVENT_STORES = (CaseworkApp,)  # created by the migrate Job
 ROLES["migrate"] = lambda: run_migrate(SERVICE, CaseworkSettings(), EVENT_STORES)  # one-shot
+CONSUMERS = {SERVICE: consumer}  # consumer name -> its wiring (``baoxue deadletters``)

@@ -36,7 +36,7 @@ from services.notifications.entrypoints.api.delivery import DeliveryApi
 from services.notifications.entrypoints.consumers import TOPICS, policies
 from services.notifications.entrypoints.scheduler import run_delivery
 from services.notifications.settings import NotificationsSettings
-from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay
+from services.runtime.bootstrap import ConsumerSpec, Runtime, build_runtime, event_store, run_relay
 from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import EventSink
@@ -141,18 +141,17 @@ def run_relay_process() -> None:
     run_relay(runtime, build_store(settings, runtime), topics.NOTIFICATIONS, to_contract)
 
 
-def run_consumer_process() -> None:
+def consumer(role: str = "consumer") -> ConsumerSpec:
+    """The notifications consumer as wired here (its process and ``baoxue deadletters replay`` use it)."""
     settings = NotificationsSettings()
-    runtime = build_runtime(SERVICE, "consumer", settings)
+    runtime = build_runtime(SERVICE, role, settings)
     app = build_store(settings, runtime)
     bound = NotificationPolicies(app, build_channel(settings, runtime), runtime.clock)
-    run_consumer(
-        runtime,
-        name=CONSUMER,
-        topics=TOPICS,
-        policies=policies(bound),
-        sink=EventSink(app),
-    )
+    return ConsumerSpec(runtime, name=CONSUMER, topics=TOPICS, policies=policies(bound), sink=EventSink(app))
+
+
+def run_consumer_process() -> None:
+    consumer().run()
 
 
 def run_delivery_process() -> None:
@@ -169,3 +168,4 @@ ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_pr
          "scheduler": run_delivery_process}
 EVENT_STORES = (NotificationsApp,)  # created by the migrate Job
 ROLES["migrate"] = lambda: run_migrate(SERVICE, NotificationsSettings(), EVENT_STORES)  # one-shot
+CONSUMERS = {CONSUMER: consumer}  # consumer name -> its wiring (``baoxue deadletters``)

@@ -27,7 +27,7 @@ from services.reporting.entrypoints.cli import Operator, build_cli
 from services.reporting.entrypoints.consumers import CONSUMER, TOPICS, batch_scope, policies, prepare_batch
 from services.reporting.settings import ReportingSettings
 from contracts import topics
-from services.runtime.bootstrap import Runtime, build_runtime, event_store, run_consumer, run_relay, scheduler_claim
+from services.runtime.bootstrap import ConsumerSpec, Runtime, build_runtime, event_store, run_relay, scheduler_claim
 from services.runtime.bootstrap import run_api as run_api_workers
 from services.runtime.bootstrap import run_migrate
 from services.runtime.consumer import OFFSETS_DDL, ProjectionSink
@@ -104,13 +104,18 @@ def run_inspection_relay_process() -> None:
               store="inspections")
 
 
-def run_consumer_process() -> None:
+def consumer(role: str = "consumer") -> ConsumerSpec:
+    """The reporting consumer as wired here (its process and ``baoxue deadletters replay`` use it)."""
     settings = ReportingSettings()
-    runtime = build_runtime(SERVICE, "consumer", settings)
+    runtime = build_runtime(SERVICE, role, settings)
     install(runtime.db)
-    run_consumer(runtime, name=CONSUMER, topics=TOPICS, policies=policies(settings.kafka_partitions),
-                 sink=ProjectionSink(runtime.db, CONSUMER, scope=batch_scope,
-                                      prepare=prepare_batch(settings.kafka_partitions)))
+    return ConsumerSpec(runtime, name=CONSUMER, topics=TOPICS, policies=policies(settings.kafka_partitions),
+                        sink=ProjectionSink(runtime.db, CONSUMER, scope=batch_scope,
+                                            prepare=prepare_batch(settings.kafka_partitions)))
+
+
+def run_consumer_process() -> None:
+    consumer().run()
 
 
 def run_scheduler() -> None:
@@ -146,3 +151,4 @@ ROLES = {"api": run_api, "relay": run_relay_process, "consumer": run_consumer_pr
          INSPECTION_RELAY: run_inspection_relay_process}
 EVENT_STORES = (ReportsApplication, InspectionsApplication)  # created by the migrate Job
 ROLES["migrate"] = lambda: run_migrate(SERVICE, ReportingSettings(), EVENT_STORES)  # one-shot
+CONSUMERS = {CONSUMER: consumer}  # consumer name -> its wiring (``baoxue deadletters``)

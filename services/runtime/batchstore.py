@@ -281,14 +281,16 @@ class Batch:
         self.processing_event: ProcessingEvent = ProcessingEvent()
         self.trackings: dict[str, int] = {}
 
-    def add(self, aggregates: Iterable[Aggregate | None], tracking: Tracking) -> None:
+    def add(self, aggregates: Iterable[Aggregate | None], tracking: Tracking | None) -> None:
+        """Collects these aggregates' new events; ``tracking`` None: effects that move no position (a replay)."""
         changed = [a for a in aggregates if a is not None]
         self.processing_event.collect_events(*changed)  # takes their new events now: the order is kept
         assert self.repository.unit_of_work is not None
         for aggregate in changed:
             self.repository.unit_of_work[aggregate.id] = aggregate
-        self.trackings[tracking.application_name] = max(tracking.notification_id,
-                                                        self.trackings.get(tracking.application_name, 0))
+        if tracking is not None:
+            self.trackings[tracking.application_name] = max(tracking.notification_id,
+                                                            self.trackings.get(tracking.application_name, 0))
 
     def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
         """Loads these aggregates for the batch's policies in one query (see ``BatchRepository.prefetch``)."""

@@ -19,6 +19,7 @@ from services.runtime import tracing
 from services.runtime.access import RoleMatrix
 from services.runtime.clock import Clock, clock_from_settings
 from services.runtime.consumer import ConsumerLoop, Policy, Sink
+from services.runtime.consumer_dlq import Replay
 from services.runtime.db import Database
 from services.runtime.eventstore import ServiceApplication, build_application, create_stores
 from services.runtime.logging import configure_logging, error_text
@@ -191,6 +192,12 @@ def serve(app: FastAPI, runtime: Runtime) -> None:
     uvicorn.run(app, host=runtime.settings.host, port=port, log_level="warning", access_log=False)
 
 
+# uvicorn's supervisor pings each worker and kills one that does not answer within this (its default, 5 s): a
+# spawned worker answers only once it has imported the service, which took longer than 5 s on a 2-core machine at
+# load 40, so every worker was killed while importing and started again, for ever (the API never got ready)
+WORKER_HEALTHCHECK_S = 60
+
+
 def run_api(service: str, settings: ServiceSettings, build: Callable[[], tuple[FastAPI, Runtime]], factory: str) -> None:
     """Serves a service's API: in this process when ``BAOXUE_API_WORKERS`` is 1, else as that many uvicorn worker
     processes on the one port, each importing ``factory`` ("module:function" returning the app) and so building
@@ -203,7 +210,7 @@ def run_api(service: str, settings: ServiceSettings, build: Callable[[], tuple[F
     port = settings.http_port(service)
     logger.info("api_listening", url=f"http://{settings.host}:{port}", workers=settings.api_workers)
     uvicorn.run(factory, factory=True, workers=settings.api_workers, host=settings.host, port=port,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
 
 
 def scheduler_claim(runtime: Runtime, name: str | None = None) -> AdvisoryClaim | None:
@@ -239,6 +246,26 @@ def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract, s
         store=store,
     ), settings, runtime.logger, "relay")
     relay.run(StopFlag().install())
+
+
+@dataclass
+class ConsumerSpec:
+    """One consumer of a service as its bootstrap wires it (``CONSUMERS`` in a service's bootstrap): what the
+    consumer process runs and what ``baoxue deadletters replay`` applies a dead letter through."""
+
+    runtime: Runtime
+    name: str
+    topics: list[str]
+    policies: dict[type, Policy]
+    sink: Sink
+
+    def run(self) -> None:
+        run_consumer(self.runtime, name=self.name, topics=self.topics, policies=self.policies, sink=self.sink)
+
+    def replay(self) -> Replay:
+        """Replays this consumer's dead letters through its own policies and sink (consumer_dlq.Replay)."""
+        return Replay(db=self.runtime.db, consumer=self.name, policies=self.policies, sink=self.sink,
+                      log=self.runtime.logger)
 
 
 def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: dict[type, Policy], sink: Sink) -> None:

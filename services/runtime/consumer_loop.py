@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from contracts import Contract, Envelope
 from services.runtime import logging as rlog, tracing
-from services.runtime.consumer_dlq import DeadLetters
+from services.runtime.consumer_dlq import DeadLetters, validation_text
 from services.runtime.consumer_leases import Key, Leases
 from services.runtime.consumer_offsets import OffsetHints, kafka_consumer, report_lag
 from services.runtime.consumer_messages import (RETRYABLE, Head, LeaseLost, Message, Policy, TransientError, envelope_of,
@@ -71,7 +71,7 @@ class ConsumerLoop:
         self.sink.fence = self.leases.fence
         self.assigned: dict[Key, int] = {}  # partition -> lease epoch it was assigned at
         self.dead_letters = DeadLetters(service=service, name=name, bootstrap=bootstrap, partitions=partitions,
-                                        metrics=metrics, log=self.log, replication_factor=replication_factor)
+                                        metrics=metrics, log=self.log, db=db, replication_factor=replication_factor)
         self.dlq_topic = self.dead_letters.topic
         self.consumer: Consumer | None = None
         self.cluster_id: str | None = None
@@ -174,13 +174,15 @@ class ConsumerLoop:
                 envelope = envelope_of(headers)
             except ValueError as exc:
                 self.flush_pending()
-                self.dead_letters.send(msg, "invalid_envelope", repr(exc))
+                self.dead_letter(msg, key, self.track(topic, partition), "invalid_envelope",
+                                 validation_text(exc) if isinstance(exc, ValidationError) else repr(exc)[:500])
                 return "dead_lettered"
         else:
             envelope = peek(headers)  # the head only: type, subject and the sequence chain
             if envelope is None:  # not a CloudEvent's headers: nothing says where it belongs in its partition
                 self.flush_pending()
-                self.dead_letters.send(msg, "invalid_envelope", "not a CloudEvents 1.0 binary-mode message")
+                self.dead_letter(msg, key, self.track(topic, partition), "invalid_envelope",
+                                 "not a CloudEvents 1.0 binary-mode message")
                 return "dead_lettered"
         last = self.positions[key]
         if envelope.sequence <= last:
@@ -220,8 +222,7 @@ class ConsumerLoop:
             payload = contract.model_validate_json(msg.value() or b"")
         except (ValidationError, AssertionError) as exc:
             self.flush_pending()
-            self.dead_letters.send(msg, "invalid_payload", str(exc))
-            self.sink.skip(track, envelope.sequence)
+            self.dead_letter(msg, key, track, "invalid_payload", validation_text(exc), envelope.sequence)
             self.positions[key] = envelope.sequence
             return "dead_lettered"
         message = Message(envelope, payload, *(tracing.header_values(msg.headers()) if tracing.enabled else ()))
@@ -244,13 +245,28 @@ class ConsumerLoop:
             self._attempts[(key, msg.offset())] = attempts
             if attempts < 5:
                 raise TransientError(rlog.error_text(exc)) from exc
-            self.dead_letters.send(msg, "retries_exhausted", rlog.error_text(exc, 500))
-            self.sink.skip(track, sequence)
+            self.dead_letter(msg, key, track, "retries_exhausted", rlog.error_text(exc, 500), sequence)
         except Exception as exc:  # noqa: BLE001 - a poison message must not block its partition
-            self.dead_letters.send(msg, "processing_failed", rlog.error_text(exc, 500))
-            self.sink.skip(track, sequence)
+            self.dead_letter(msg, key, track, "processing_failed", rlog.error_text(exc, 500), sequence)
         self.positions[key] = sequence
         return "applied"
+
+    def dead_letter(self, msg: Any, key: Key, track: str, reason: str, error: str, sequence: int | None = None) -> None:
+        """Records a poison message once (by its identity: consumer_dlq.py), in the fenced transaction that moves
+        its partition's position past it (a message without a readable envelope has no position: alone, fenced);
+        a member whose lease moved commits neither. Counted, logged and mirrored to the topic after the commit."""
+        letter = self.dead_letters.letter(msg, reason, error, sequence=sequence, cluster_id=self.cluster_id)
+        try:
+            if sequence is None:
+                self.dead_letters.record(letter, self.sink.fence, track)
+            else:
+                self.sink.skip(track, sequence, also=letter.write)
+        except LeaseLost:
+            self.leases.drop([key])  # the next heartbeat says whether it is still ours
+            raise
+        except RETRYABLE as exc:
+            raise TransientError(rlog.error_text(exc)) from exc
+        self.dead_letters.recorded(letter)
 
     def flush_pending(self) -> None:
         """Commits the batched effects; on a poison message, falls back to one message at a time."""
@@ -308,6 +324,7 @@ class ConsumerLoop:
         of a grown topic (positions of the older partitions are kept)."""
         assert self.consumer is not None
         self._last_cluster_check = time.monotonic()
+        self.dead_letters.publish_pending()  # letters the broker did not take before (nothing to do: no query)
         metadata = self.consumer.list_topics(timeout=5)
         cluster_id = metadata.cluster_id
         if cluster_id != self.cluster_id:

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS consumer_positions (
 
 Fence = Callable[[Any, list[str]], None]  # (cursor or connection of the effect transaction, tracks) -> None
 Item = tuple[str, int, Callable[..., Any], Message]  # (track, sequence, policy, message)
+Also = Callable[[Any], None]  # more to write in a skip's transaction, after the fence (a dead letter's record)
 
 
 def consumer_of(track: str) -> str:
@@ -53,7 +54,7 @@ class Sink(Protocol):
 
     def apply(self, track: str, sequence: int, policy: Callable[..., Any], message: Message) -> bool: ...
 
-    def skip(self, track: str, sequence: int) -> None: ...
+    def skip(self, track: str, sequence: int, also: Also | None = None) -> None: ...
 
     def skip_many(self, positions: list[tuple[str, int]]) -> None: ...
 
@@ -72,8 +73,10 @@ class EventSink:
     def last_applied(self, track: str) -> int:
         return self.app.last_tracked(track)
 
-    def _save(self, items: list[Item], positions: list[tuple[str, int]] = ()) -> None:  # type: ignore[assignment]
-        """One unit of work for these messages (and bare positions), saved in one transaction with the fence."""
+    def _save(self, items: list[Item], positions: list[tuple[str, int]] = (),  # type: ignore[assignment]
+              also: Also | None = None) -> None:
+        """One unit of work for these messages (and bare positions), saved in one transaction with the fence (and
+        ``also``, after it)."""
         with self.app.batch() as batch:
             batch.prefetch(aggregate_id for _track, _sequence, policy, message in items
                            for aggregate_id in self._loads(policy, message))
@@ -82,9 +85,16 @@ class EventSink:
                     batch.add(policy(message) or (), Tracking(track, sequence))
             for track, sequence in positions:
                 batch.add((), Tracking(track, sequence))
-            if self.fence is not None:
+            if self.fence is not None or also is not None:
                 fence, tracks = self.fence, list(batch.trackings)
-                batch.processing_event.saved_kwargs["fence"] = lambda curs: fence(curs, tracks)
+
+                def guard(curs: Any) -> None:
+                    if fence is not None:
+                        fence(curs, tracks)
+                    if also is not None:
+                        also(curs)
+
+                batch.processing_event.saved_kwargs["fence"] = guard
             self.app.save_batch(batch)
 
     def apply(self, track: str, sequence: int, policy: Callable[[Message], Iterable[Any]], message: Message) -> bool:
@@ -97,9 +107,9 @@ class EventSink:
             raise
         return True
 
-    def skip(self, track: str, sequence: int) -> None:
+    def skip(self, track: str, sequence: int, also: Also | None = None) -> None:
         try:
-            self._save([], [(track, sequence)])
+            self._save([], [(track, sequence)], also)
         except ConcurrencyError:
             if self.last_applied(track) < sequence:
                 raise
@@ -210,14 +220,16 @@ class ProjectionSink:
                 policy(message, conn)
         return True
 
-    def skip(self, track: str, sequence: int) -> None:
-        self.skip_many([(track, sequence)])
+    def skip(self, track: str, sequence: int, also: Also | None = None) -> None:
+        self.skip_many([(track, sequence)], also)
 
-    def skip_many(self, positions: list[tuple[str, int]]) -> None:
-        """Moves positions past messages this consumer has no policy for, in one transaction."""
+    def skip_many(self, positions: list[tuple[str, int]], also: Also | None = None) -> None:
+        """Moves positions past messages this consumer has no policy for, in one transaction (with ``also``)."""
         with self.db.transaction() as conn:
             self._fence(conn, list(dict.fromkeys(track for track, _ in positions)))
             self._advance_many(conn, positions)
+            if also is not None:
+                also(conn)
 
     def apply_batch(self, items: list[Item]) -> None:
         """Applies many messages in one transaction (15-20x faster than one each); all or nothing. Positions are

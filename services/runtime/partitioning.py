@@ -5,6 +5,12 @@ records, with its position, each partition count it has used and from which noti
 an aggregate is hashed by the count in force when its *first* event was stored, whatever the count is now. New
 aggregates spread over every partition; old ones stay where they were. Each message carries the count its key
 was hashed by in the ``baoxue_partitions`` header, so a consumer can tell a misrouted copy from a real message.
+
+A count that grew by a multiple gives each new partition ``p`` one *parent*, ``p mod n_old``, where its keys were
+before (``growth``): the relay heads the first message it puts on a new partition (and each aggregate's first event
+placed there) with the parent and the last sequence it put on the parent before the switch
+(``ce_partitionparent``/``ce_parentsequence``), and the consumer holds that message until the parent is applied
+that far (services/runtime/README.md, *Partition-count changes*).
 """
 
 from __future__ import annotations
@@ -62,3 +68,20 @@ class PartitionPlan:
         if position <= self.steps[-1][0]:
             return self
         return PartitionPlan(self.steps + ((position, self.current),))
+
+    def growth(self, count: int) -> tuple[int, int] | None:
+        """For the count an aggregate was hashed by: (the notification id after which that count came into force,
+        the count before it), or None for the first count (no partition of it is new)."""
+        for index, (after, n) in enumerate(self.steps):
+            if n == count:
+                return None if index == 0 else (after, self.steps[index - 1][1])
+        return None
+
+
+PARENT_HEADER = "ce_partitionparent"  # the partition a new partition's keys were on under the older count
+PARENT_SEQUENCE_HEADER = "ce_parentsequence"  # the last sequence the relay put on that parent before the switch
+
+
+def parent_of(partition: int, previous: int) -> int | None:
+    """The parent of ``partition`` after a growth from ``previous`` partitions; None if it existed before."""
+    return partition % previous if partition >= previous else None

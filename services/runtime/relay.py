@@ -29,7 +29,7 @@ from contracts import Contract
 from services.runtime import tracing
 from services.runtime.db import Database, Leadership
 from services.runtime.kafka import PARTITIONS_HEADER, ensure_topics, event_id, message_headers, partition_for
-from services.runtime.partitioning import PartitionPlan
+from services.runtime.partitioning import PARENT_HEADER, PARENT_SEQUENCE_HEADER, PartitionPlan, parent_of
 from services.runtime.logging import error_text
 from services.runtime.metrics import Metrics
 
@@ -132,6 +132,7 @@ class Relay:
         self.leadership = Leadership(db.url, lock, self.log, listen=self.channel)
         self._last_broker_check = 0.0
         self._warned_small_topic = False
+        self._parent_sequences: dict[tuple[int, int], int] = {}  # (switch, parent) -> last sequence put there
         db.ensure_tables(RELAY_DDL)
 
     def _new_producer(self) -> Producer:
@@ -266,6 +267,43 @@ class Relay:
         firsts = self.first_notifications(later) if later else {}
         return lambda n: plan.count_at(n.id if n.originator_version == 1 else firsts.get(str(n.originator_id), n.id))
 
+    def parent_headers(self, plan: PartitionPlan, count: int, partition: int) -> list[tuple[str, bytes]]:
+        """For the first message on a partition that the count before ``count`` did not have (and each aggregate's
+        first event placed there): its parent and the last sequence put on the parent before the switch, which the
+        consumer waits for (services/runtime/README.md, *Partition-count changes*). Nothing when the parent had none."""
+        growth = plan.growth(count)
+        parent = parent_of(partition, growth[1]) if growth else None
+        if growth is None or parent is None:
+            return []
+        upto = self.parent_sequence(plan, growth[0], parent)
+        return [(PARENT_HEADER, str(parent).encode()), (PARENT_SEQUENCE_HEADER, str(upto).encode())] if upto else []
+
+    def parent_sequence(self, plan: PartitionPlan, switch: int, parent: int, window: int = 256) -> int:
+        """The last notification at or before ``switch`` that this relay publishes to ``parent`` (0: none), read
+        backwards from the switch in growing windows, once per relay process (the same on every refill: the plan
+        puts every event where it went first)."""
+        known = self._parent_sequences.get((switch, parent))
+        if known is not None:
+            return known
+        found, stop = 0, switch
+        prefetch = getattr(self.app.mapper, "prefetch_stored", None)
+        while stop > 0 and not found:
+            start = max(1, stop - window + 1)
+            notifications = [n for n in self.app.recorder.select_notifications(start=start, limit=stop - start + 1,
+                                                                               stop=stop)]
+            if notifications:
+                if prefetch is not None:
+                    prefetch(notifications)
+                count_of = self.counts_for(notifications, plan)
+                for n in reversed(notifications):
+                    if (partition_for(str(n.originator_id), count_of(n)) == parent
+                            and self.to_contract(self.app.mapper.to_domain_event(n)) is not None):
+                        found = n.id
+                        break
+            stop, window = start - 1, window * 2
+        self._parent_sequences[(switch, parent)] = found
+        return found
+
     def publish_batch(self, state: RelayState) -> RelayState:
         """Produces the next batch and returns the state as produced (the same state when idle). A batch's state
         is stored once the broker acknowledged all of it (``settle``); the next batch is read and produced
@@ -298,6 +336,8 @@ class Relay:
             partition = partition_for(key, count)
             headers = self.headers_for(notification, key, domain_event, contract, chain.get(partition, 0))
             headers.append((PARTITIONS_HEADER, str(count).encode()))
+            if count != state.plan.steps[0][1] and (partition not in chain or notification.originator_version == 1):
+                headers += self.parent_headers(state.plan, count, partition)
             value = contract.model_dump_json().encode()
             while True:
                 try:

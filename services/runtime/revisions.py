@@ -43,3 +43,34 @@ CREATE TABLE IF NOT EXISTS relay_position (
 );
 ALTER TABLE relay_position ADD COLUMN IF NOT EXISTS partitions jsonb;
 '''
+
+
+# consumer_dlq.DEAD_LETTERS_DDL as of December 2026: each consumer's dead letters, recorded once by the message's
+# identity in the fenced transaction that skips it; replayed by `baoxue deadletters replay`
+DEAD_LETTERS_1 = r'''
+CREATE TABLE IF NOT EXISTS consumer_dead_letters (
+    id bigserial PRIMARY KEY,
+    consumer text NOT NULL,
+    identity text NOT NULL,
+    topic text NOT NULL,
+    partition int NOT NULL,
+    "offset" bigint NOT NULL,
+    sequence bigint,
+    event_type text,
+    subject text,
+    reason text NOT NULL,
+    error text NOT NULL,
+    message_key bytea,
+    message_value bytea,
+    header_names text[] NOT NULL,
+    header_values bytea[] NOT NULL,
+    status text NOT NULL DEFAULT 'dead' CHECK (status IN ('dead', 'replayed')),
+    replay_attempts int NOT NULL DEFAULT 0,
+    dead_lettered_at timestamptz NOT NULL DEFAULT now(),
+    last_attempt_at timestamptz,
+    replayed_at timestamptz,
+    published boolean NOT NULL DEFAULT false,
+    UNIQUE (consumer, identity)
+);
+CREATE INDEX IF NOT EXISTS consumer_dead_letters_unpublished ON consumer_dead_letters (consumer) WHERE NOT published;
+'''

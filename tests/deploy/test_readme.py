@@ -8,7 +8,8 @@ import typer
 from devstack.cli import app
 from tests.deploy.manifests import ROOT
 
-SUBCOMMANDS = {"run", "registry", "reporting", "attendance", "dev-token", "contracts", "roles", "print-settings"}
+SUBCOMMANDS = {"run", "registry", "reporting", "attendance", "dev-token", "contracts", "roles", "print-settings",
+               "deadletters"}
 README = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
 
 
@@ -32,6 +33,7 @@ def _commands() -> list[list[str]]:
 def test_readme_commands_exist() -> None:
     commands = _commands()
     assert ["registry", "rotate-keys"] in commands and ["reporting", "rebuild", "--quiet"] in commands
+    assert ["deadletters", "replay", "casework", "--all"] in commands
     root = typer.main.get_command(app)
     for words in commands:
         command = root

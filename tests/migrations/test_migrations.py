@@ -10,7 +10,7 @@ import subprocess
 import psycopg
 import pytest
 
-from services.runtime import consumer_leases, consumer_sinks, migrations, ownlog, ratelimit, readaudit, relay
+from services.runtime import consumer_dlq, consumer_leases, consumer_sinks, migrations, ownlog, ratelimit, readaudit, relay
 from services.runtime.clock import SystemClock
 from services.runtime.db import Database
 from services.runtime.scratchdb import fresh_database
@@ -22,6 +22,7 @@ def legacy_consumer(db: Database) -> None:
     """What a consumer process created at start: its positions and offset hints, members, leases, counts."""
     db.execute_script(consumer_sinks.OFFSETS_DDL)
     db.execute_script(consumer_leases.LEASES_DDL)
+    db.execute_script(consumer_dlq.DEAD_LETTERS_DDL)
 
 
 def legacy_registry(db: Database) -> None:

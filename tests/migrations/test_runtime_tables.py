@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.runtime import consumer_leases, consumer_sinks, migrations, relay
+from services.runtime import consumer_dlq, consumer_leases, consumer_sinks, migrations, relay
 from services.runtime.consumer_loop import ConsumerLoop
 from services.runtime.db import Database
 from services.runtime.relay import Relay
@@ -24,7 +24,7 @@ from services.runtime.scratchdb import fresh_database
 from tests.migrations.test_migrations import engine_shape
 
 ROOT = Path(__file__).resolve().parents[2]
-CONSUMER_DDL = consumer_sinks.OFFSETS_DDL + consumer_leases.LEASES_DDL
+CONSUMER_DDL = consumer_sinks.OFFSETS_DDL + consumer_leases.LEASES_DDL + consumer_dlq.DEAD_LETTERS_DDL
 
 
 def old_ddl(service: str) -> str:
@@ -113,17 +113,17 @@ def baoxue(*args: str, url: str) -> str:
 def test_migrate_status_shows_the_new_revisions(database_url):
     with fresh_database(database_url, "mig_s") as url:
         before = baoxue("migrate", "all", "--status", url=url)
-        assert "casework: - (code needs casework_0003)" in before
-        assert "reporting: - (code needs reporting_0003)" in before
+        assert "casework: - (code needs casework_0004)" in before
+        assert "reporting: - (code needs reporting_0004)" in before
         done = baoxue("migrate", "all", url=url)
         assert "reporting: event stores created: MonthlyReports, Inspections" in done
         assert "event stores created" not in baoxue("migrate", "all", url=url)  # a second run creates nothing
         after = baoxue("migrate", "all", "--status", url=url)
         for line in ("registry: registry_0001 (code needs registry_0001)",
-                     "attendance: attendance_0002 (code needs attendance_0002)",
-                     "casework: casework_0003 (code needs casework_0003)",
-                     "notifications: notifications_0002 (code needs notifications_0002)",
-                     "reporting: reporting_0003 (code needs reporting_0003)"):
+                     "attendance: attendance_0003 (code needs attendance_0003)",
+                     "casework: casework_0004 (code needs casework_0004)",
+                     "notifications: notifications_0003 (code needs notifications_0003)",
+                     "reporting: reporting_0004 (code needs reporting_0004)"):
             assert line in after
 
 
@@ -199,7 +199,7 @@ def test_tables_no_revision_builds_are_not_taken_over(database_url):
         with psycopg.connect(url) as conn:
             conn.execute("CREATE TABLE attendance.attendance_events (originator_id uuid, originator_version bigint)")
         outcome = migrations.upgrade(url, "attendance")
-        assert (outcome.before, outcome.after, outcome.adopted) == ("attendance_0001", "attendance_0002", False)
+        assert (outcome.before, outcome.after, outcome.adopted) == ("attendance_0001", "attendance_0003", False)
 
 
 def store_objects(url: str, schema: str) -> dict:

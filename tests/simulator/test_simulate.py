@@ -28,8 +28,6 @@ def test_a_tiny_term_reconciles_exactly(faults):
         assert row in result.output, row
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (issue 16, open): with 3 leased copies of a consumer, a poison message "
-                   "is dead-lettered twice when its partition moves before the skip is committed (notifications 4 vs 3)")
 def test_a_tiny_term_with_replicas_of_every_process_reconciles_through_the_faults():
     """Issue 16: three copies of every consumer (sharing its partitions by leases) and two of every API, relay and
     scheduler; the campaign SIGKILLs and restarts each copy of each process mid-run, restarts the broker and

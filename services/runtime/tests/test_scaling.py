@@ -17,7 +17,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from services.runtime.bootstrap import build_runtime
 from services.runtime.kafka import binary_headers, ensure_topics, event_id, message_headers
-from services.runtime.partitioning import PartitionPlan
+from services.runtime.partitioning import PartitionPlan, parent_of
 from services.runtime.scheduling import advisory_claim, run_loop
 from services.runtime.scratchdb import fresh_database
 from services.runtime.settings import ServiceSettings
@@ -54,6 +54,13 @@ def test_a_count_raised_during_a_refill_applies_only_after_what_was_published_be
 
 
 # -- encoding ---------------------------------------------------------------------------------------------------
+def test_a_grown_count_names_its_switch_and_the_count_before_it_and_each_new_partition_its_parent() -> None:
+    plan = PartitionPlan.single(6).grown(100, 12).sealed(150).grown(200, 24)
+    assert [plan.growth(n) for n in (6, 12, 24, 48)] == [None, (100, 6), (200, 12), None]
+    assert [parent_of(p, 6) for p in (0, 5, 6, 11)] == [None, None, 0, 5]
+    assert parent_of(23, 12) == 11
+
+
 def test_event_ids_are_the_uuid5_the_relay_always_used() -> None:
     for subject in ("school-1", str(uuid.uuid4())):
         assert event_id(subject, 7) == str(uuid.uuid5(uuid.NAMESPACE_URL, f"{subject}/7"))
