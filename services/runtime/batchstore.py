@@ -40,18 +40,51 @@ class BatchProcessRecorder(PostgresProcessRecorder):
         for tracking in kwargs.get("trackings") or ():
             self._insert_tracking(curs, tracking=tracking)
 
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """The library's insert (table lock, NOTIFY, then one ``INSERT ... SELECT FROM unnest ... RETURNING
+        notification_id``), the rows sent as four binary arrays instead of one array of the library's composite
+        type: psycopg dumps a composite array as text in Python (an escape per field), about 4x the client CPU of
+        binary arrays (41 → 11 µs an event, 500 a statement). Same table, same columns, same order of ids."""
+        if self.datastore.enable_db_functions:  # pragma: no cover - not configured (eventsourcing_env)
+            super()._insert_stored_events(curs, stored_events, **kwargs)
+            return
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self._insert_arrays_statement(), (
+            self._originator_ids(e.originator_id for e in stored_events),
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        ), prepare=True)
+
+    def _insert_arrays_statement(self) -> sql.Composed:
+        statement = getattr(self, "_insert_arrays", None)
+        if statement is None:
+            statement = self._insert_arrays = sql.SQL(
+                "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+            ).format(schema=sql.Identifier(self.datastore.schema), table=sql.Identifier(self.events_table_name),
+                     id_type=sql.Identifier(self.datastore.originator_id_type))
+        return statement
+
+    def _originator_ids(self, ids: Iterable[Any]) -> list[Any]:
+        """Ids as the binary dumper of the id column's type wants them (``uuid``: UUID objects, ``text``: str)."""
+        if self.datastore.originator_id_type == "uuid":
+            return [i if isinstance(i, UUID) else UUID(str(i)) for i in ids]
+        return [str(i) for i in ids]
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:
         """The stored events of many aggregates in one query (each in version order); an id without events is
         absent. Read like the library's ``select_events``: through the pool, from the same table."""
         statement = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s::{id_type}[]) ORDER BY originator_id, originator_version"
+            "WHERE originator_id = ANY(%b::{id_type}[]) ORDER BY originator_id, originator_version"
         ).format(schema=sql.Identifier(self.datastore.schema), table=sql.Identifier(self.events_table_name),
                  id_type=sql.Identifier(self.datastore.originator_id_type))
         found: dict[UUID, list[StoredEvent]] = {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, ([str(i) for i in originator_ids],), prepare=True)
+            curs.execute(statement, (self._originator_ids(originator_ids),), prepare=True)  # binary: no escaping
             for row in curs.fetchall():
                 key = row["originator_id"]
                 found.setdefault(key if isinstance(key, UUID) else UUID(key), []).append(StoredEvent(
@@ -284,7 +317,15 @@ class Batch:
     def add(self, aggregates: Iterable[Aggregate | None], tracking: Tracking | None) -> None:
         """Collects these aggregates' new events; ``tracking`` None: effects that move no position (a replay)."""
         changed = [a for a in aggregates if a is not None]
-        self.processing_event.collect_events(*changed)  # takes their new events now: the order is kept
+        # takes their new events now: the order is kept (what ``ProcessingEvent.collect_events`` does for
+        # aggregates, without its isinstance checks against runtime-checkable protocols: ~10 µs an aggregate)
+        events, collected = self.processing_event.events, self.processing_event.aggregates
+        for aggregate in changed:
+            if isinstance(aggregate, Aggregate):
+                events.extend(aggregate.collect_events())
+                collected[aggregate.id] = aggregate
+            else:  # anything else (a domain event, another kind of aggregate): as the library collects it
+                self.processing_event.collect_events(aggregate)
         assert self.repository.unit_of_work is not None
         for aggregate in changed:
             self.repository.unit_of_work[aggregate.id] = aggregate

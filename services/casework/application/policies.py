@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any, Callable
 from uuid import UUID
 
@@ -24,16 +25,22 @@ from contracts.events.registry import (
 )
 from services.casework.application import CaseworkApp, finding_trigger_id
 from services.casework.domain import case_id_for, child_cases_id_for, placement_id_for
-from services.runtime.auth import system_actor
+from services.runtime.auth import Actor, system_actor
 from services.runtime.consumer import Message
 from services.runtime.eventstore import loads
 
 SERVICE = "casework"
 
 
+@lru_cache(maxsize=4096)
+def _system_actor(jurisdiction: str) -> Actor:
+    """Casework acting for one jurisdiction (validated once per jurisdiction, not once per message; never changed)."""
+    return system_actor(SERVICE, jurisdiction)
+
+
 def system_meta(message: Message, jurisdiction: str) -> dict[str, Any]:
     """Who acted (casework itself, for the event's jurisdiction), caused by which message, at what business time."""
-    return system_actor(SERVICE, jurisdiction).meta(
+    return _system_actor(jurisdiction).meta(
         correlation_id=message.envelope.correlationid,
         at=message.envelope.time,
         causation_id=message.envelope.id,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -47,7 +48,7 @@ from services.notifications.domain import (
     notification_id_for,
 )
 from services.notifications.domain import templates as t
-from services.runtime.auth import system_actor
+from services.runtime.auth import Actor, system_actor
 from services.runtime.clock import Clock
 from services.runtime.consumer import Message
 from services.runtime.eventstore import loads
@@ -69,6 +70,12 @@ LEGAL_STEP_ROLES = {
 # The specific legal-step contracts of issue 12 and their step; the county bureau hears of every one of them.
 LEGAL_STEP_OF = {ReturnNoticeIssuedV1: "return_notice", CorrectionOrderIssuedV1: "correction_order",
                  LegalDocumentsIssuedV1: "legal_documents", CourtReferralMadeV1: "court_referral"}
+
+
+@lru_cache(maxsize=4096)
+def _system_actor(jurisdiction: str) -> Actor:
+    """This service acting for one jurisdiction (validated once per jurisdiction, not once per message; never changed)."""
+    return system_actor(SERVICE, jurisdiction)
 
 
 def contact_card(message: Message) -> list[UUID]:
@@ -102,7 +109,7 @@ class NotificationPolicies:
 
     def _meta(self, message: Message) -> dict[str, Any]:
         """Who caused our events: this service, for the source event's jurisdiction and correlation."""
-        actor = system_actor(SERVICE, message.payload.township_code)  # type: ignore[attr-defined]
+        actor = _system_actor(message.payload.township_code)  # type: ignore[attr-defined]
         return actor.meta(message.envelope.correlationid, self.clock.now(), causation_id=message.envelope.id)
 
     def _student_name(self, student_id: str | None) -> str:
