@@ -69,9 +69,19 @@ LAG_THRESHOLD = 5000  # messages behind per consumer replica before KEDA adds on
 SECRETS: dict[str, list[tuple[str, str, str]]] = {  # service -> (env var, secret, key); "*" for every service
     "*": [("BAOXUE_CIPHER_KEY", "baoxue-secrets", "cipher-key")],
     "registry": [("BAOXUE_PSEUDONYM_KEY", "baoxue-registry", "pseudonym-key")],
-    "notifications": [("BAOXUE_WEBHOOK_TOKEN", "baoxue-notifications", "webhook-token")],
+    # the outbox channel's providers (SMS by the Tencent Cloud SDK, 企业微信/钉钉 robots, e-mail): a province uses
+    # the ones it has, so every key is optional (a channel without its settings is off)
+    "notifications": [("BAOXUE_SMS_SECRET_ID", "baoxue-notifications", "sms-secret-id"),
+                      ("BAOXUE_SMS_SECRET_KEY", "baoxue-notifications", "sms-secret-key"),
+                      ("BAOXUE_SMS_CALLBACK_TOKEN", "baoxue-notifications", "sms-callback-token"),
+                      ("BAOXUE_WECOM_WEBHOOK_URL", "baoxue-notifications", "wecom-webhook-url"),
+                      ("BAOXUE_DINGTALK_WEBHOOK_URL", "baoxue-notifications", "dingtalk-webhook-url"),
+                      ("BAOXUE_DINGTALK_SECRET", "baoxue-notifications", "dingtalk-secret"),
+                      ("BAOXUE_SMTP_PASSWORD", "baoxue-notifications", "smtp-password")],
 }
-EXTERNAL_HTTPS = {("*", "api"), ("notifications", "consumer")}  # OIDC provider's JWKS; the message gateway
+OPTIONAL_SECRETS = {name for name, _, _ in SECRETS["notifications"]}
+# OIDC provider's JWKS; the providers the notifications delivery worker (its scheduler role) sends through
+EXTERNAL_HTTPS = {("*", "api"), ("notifications", "scheduler")}
 
 
 def processes() -> list[tuple[str, str]]:
@@ -101,7 +111,8 @@ def env(service: str) -> list[dict[str, Any]]:
          "value": f"postgresql://$(BAOXUE_DB_USER):$(BAOXUE_DB_PASSWORD)@{POOLER}:5432/baoxue"},
     ]
     for name, secret, key in SECRETS["*"] + SECRETS.get(service, []):
-        items.append({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+        ref = {"name": secret, "key": key, **({"optional": True} if name in OPTIONAL_SECRETS else {})}
+        items.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
     if service == "registry":
         items.append({"name": "BAOXUE_KEY_FILE", "value": f"{KEK_DIR}/kek.json"})
     return items

@@ -190,7 +190,7 @@ def test_network_policies_allow_only_what_a_process_needs(service: str, role: st
             else:
                 pytest.fail(f"unexpected egress peer {peer}")
     expected = {"dns", "pooler"} | ({"kafka"} if role_kind(role) in ("relay", "consumer") else set())  # APIs: no broker
-    expected |= {"https"} if role == "api" or (service, role) == ("notifications", "consumer") else set()
+    expected |= {"https"} if role == "api" or (service, role) == ("notifications", "scheduler") else set()
     assert targets == expected
     assert ("kafka" in targets) == (pod_labels.get("baoxue/kafka-client") == "true")  # admitted by the listener
     ingress = [rule for p in policies for rule in p["spec"].get("ingress", [])]
