@@ -15,7 +15,7 @@ import pytest
 
 from services.runtime.testing import auth
 from tests.e2e.harness import running_stack, wait_until
-from tests.e2e.test_walking_skeleton import check_in, child, ledger, outbox
+from tests.e2e.test_walking_skeleton import check_in, child, ledger, outbox, school_with_roster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -44,19 +44,8 @@ def test_a_day_close_and_the_case_it_opens_are_one_trace(database_url, tmp_path)
     (tmp_path / "stack").mkdir()
     env = {"OTEL_TRACES_EXPORTER": "baoxue_file", "BAOXUE_TRACE_DIR": str(traces), "OTEL_BSP_SCHEDULE_DELAY": "200"}
     with running_stack(database_url, tmp_path / "stack", extra_env=env) as stack:
-        reg, att = stack.url("registry"), stack.url("attendance")
-        r = httpx.post(f"{reg}/v1/schools", headers=COUNTY, timeout=10, json={
-            "code": "TR-001", "name": "观山湖区第一小学", "level": "primary", "county_code": "520102",
-            "township_code": "520102001"})
-        assert r.status_code in (200, 201), r.text
-        school_id = r.json()["school_id"]
-        students = []
-        for n in range(3):
-            r = httpx.post(f"{reg}/v1/students", headers=COUNTY, timeout=10, json={**child(n), "school_id": school_id})
-            assert r.status_code in (200, 201), r.text
-            students.append(r.json()["student_id"])
-        assert wait_until(lambda: httpx.get(f"{att}/v1/schools/{school_id}/roster", headers=COUNTY, timeout=10)
-                          .json().get("count") == 3, timeout=30), stack.log_tail("attendance-consumer")
+        att = stack.url("attendance")
+        school_id, students = school_with_roster(stack, "TR-001", "观山湖区第一小学", timeout=30)
         gate = auth("attendance_system", "520102", user_id="gate-vendor-1", schools=[school_id])
         for day in (MON, TUE):
             assert check_in(stack, school_id, day, students[:2], gate).status_code == 200

@@ -36,6 +36,23 @@ def child(n: int) -> dict:
     }
 
 
+def school_with_roster(stack: Stack, code: str, name: str, count: int = 3, timeout: float = 60) -> tuple[str, list[str]]:
+    """A primary school in township 520102001 with ``count`` children registered, once attendance's roster has them."""
+    reg, att = stack.url("registry"), stack.url("attendance")
+    r = httpx.post(f"{reg}/v1/schools", headers=COUNTY, timeout=10, json={
+        "code": code, "name": name, "level": "primary", "county_code": "520102", "township_code": "520102001"})
+    assert r.status_code in (200, 201), r.text
+    school_id = r.json()["school_id"]
+    students = []
+    for n in range(count):
+        r = httpx.post(f"{reg}/v1/students", headers=COUNTY, timeout=10, json={**child(n), "school_id": school_id})
+        assert r.status_code in (200, 201), r.text
+        students.append(r.json()["student_id"])
+    assert wait_until(lambda: httpx.get(f"{att}/v1/schools/{school_id}/roster", headers=COUNTY, timeout=10)
+                      .json().get("count") == count, timeout=timeout), stack.log_tail("attendance-consumer")
+    return school_id, students
+
+
 def check_in(stack: Stack, school_id: str, day: date, student_ids: list[str], headers: dict) -> httpx.Response:
     items = [
         {"student_id": s, "status": "present", "checked_at": f"{day}T07:50:00+08:00", "device": "gate-1"}
