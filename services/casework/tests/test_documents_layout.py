@@ -85,7 +85,7 @@ def test_the_glyphs_are_embedded_and_render_as_the_font_draws_them():
 
     import pypdfium2
 
-    from services.casework.adapters.documents.layout import embedded_font_file
+    from services.runtime.fonts import cjk_font_file
 
     pdf = render_document(replace(facts(), title="劝返复学通知书"))
     page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0]
@@ -101,7 +101,7 @@ def test_the_glyphs_are_embedded_and_render_as_the_font_draws_them():
     title = ink_box(image.crop((0, baseline - 24 * scale, image.width, baseline + 6 * scale)))
 
     def drawn(text: str):
-        font = ImageFont.truetype(embedded_font_file(), 20 * scale, index=0)
+        font = ImageFont.truetype(cjk_font_file(), 20 * scale, index=0)
         canvas = Image.new("L", (20 * scale * (len(text) + 2), 40 * scale), 255)
         ImageDraw.Draw(canvas).text((10, 10), text, font=font, fill=0)
         return ink_box(canvas)

@@ -1,5 +1,6 @@
 """The 通报 (督导检查结果通报) list: findings grouped as the notice reads them, and its printable PDF (reportlab,
-the Adobe CID font STSong-Light, so no font file ships). Every value is XML-escaped before reportlab's
+WenQuanYi Micro Hei from ``services.runtime.fonts``, subset-embedded, so a viewer without a Chinese font shows the
+text). Every value is XML-escaped before reportlab's
 paragraph markup sees it, so a unit named ``<b>…`` prints as text."""
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from services.reporting.domain.inspections import FINDINGS, SEVERITIES, STATUSES
+from services.runtime.fonts import cjk_font
 
-FONT = "STSong-Light"
 HEADERS = ("序号", "被检查单位", "学校", "问题", "程度", "整改期限", "状态", "上报上级")
 
 
@@ -79,11 +78,10 @@ def _scorecard_story(cards: dict[str, Any], body: ParagraphStyle, cell: Paragrap
 
 def render(notice: dict[str, Any]) -> bytes:
     """The notice as an A4 PDF in Chinese."""
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    title = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22, alignment=1)
-    body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14)
-    cell = ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=11)
+    font = cjk_font()
+    title = ParagraphStyle("title", fontName=font, fontSize=16, leading=22, alignment=1)
+    body = ParagraphStyle("body", fontName=font, fontSize=10, leading=14)
+    cell = ParagraphStyle("cell", fontName=font, fontSize=8, leading=11)
     c = notice["counts"]
     story: list[Any] = [
         Paragraph(escape(notice["title"]), title), Spacer(1, 4 * mm),

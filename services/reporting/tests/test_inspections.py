@@ -183,6 +183,8 @@ def test_the_notice_prints_in_chinese_and_escapes_names(client, feed):
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.content)).pages).replace("\n", "")
     assert "控辍保学督导检查结果通报" in text and "劝返责任人未落实" in text and "整改中" in text
     assert "<b>第一中学</b>&amp;" in text  # as text, not markup
+    fonts = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0]["/Resources"]["/Font"].values()
+    assert any("/FontFile2" in f.get_object().get("/FontDescriptor", {}) for f in fonts)  # the Chinese font embedded
     page = pypdfium2.PdfDocument(pdf.content)[0]
     image = page.render(scale=1).to_pil()
     assert image.size[0] > 500 and len(set(image.convert("L").getdata())) > 2  # something was drawn

@@ -3,8 +3,9 @@ by hand, signature lines and a footer with the verification code — rendered to
 
 Text is drawn with the canvas's plain-text calls (never reportlab's Paragraph markup), so a value is printed as
 given and cannot become markup; control characters are dropped on top of the API's own refusal.
-Fonts: WenQuanYi Micro Hei (文泉驿微米黑, TrueType, from the PyPI package ``paperang-p2-fonts-cjk``), subset and
-embedded by reportlab, so any viewer shows the glyphs; documents issued before the embedded font keep reportlab's
+Fonts: WenQuanYi Micro Hei (文泉驿微米黑, TrueType, from the PyPI package ``paperang-p2-fonts-cjk``, located and
+registered by ``services.runtime.fonts``), subset and embedded by reportlab, so any viewer shows the glyphs;
+documents issued before the embedded font keep reportlab's
 built-in CID font ``STSong-Light`` (not embedded), because their recorded sha256 is of those bytes (the typeface
 is part of the issue record, ``DocumentFacts.typeface``). Either way the text extracts (pypdf, pdfium) as Unicode. Determinism: ``invariant`` mode (fixed document id derived from the
 content) and a creation date taken from the issue record, never from the clock.
@@ -22,27 +23,20 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from services.casework.domain.documents import CHINA, CID_SONG, EMBEDDED_HEI, DocumentFacts, last_day, printed_code
+from services.runtime.fonts import cjk_font
 
 WIDTH, HEIGHT = A4
 LEFT, RIGHT, TOP, BOTTOM = 22 * mm, WIDTH - 22 * mm, HEIGHT - 24 * mm, 26 * mm
 VERIFY_PATH = "/v1/documents/verify/"
 
 
-
-def embedded_font_file() -> str:
-    """The TrueType collection of WenQuanYi Micro Hei as installed by pip (``paperang-p2-fonts-cjk``)."""
-    from importlib.resources import files
-
-    return str(files("paperang_p2_fonts_cjk") / "fonts" / "wqy-microhei.ttc")
-
-
 pdfmetrics.registerFont(UnicodeCIDFont(CID_SONG))
-pdfmetrics.registerFont(TTFont(EMBEDDED_HEI, embedded_font_file(), subfontIndex=0))
-FONT = EMBEDDED_HEI  # what new documents are set in
+# a document's recorded typeface -> the reportlab font it is set in
+FACES = {CID_SONG: CID_SONG, EMBEDDED_HEI: cjk_font()}
+FONT = FACES[EMBEDDED_HEI]  # what new documents are set in
 
 
 def clean(value: Any) -> str:
@@ -84,7 +78,7 @@ class Page:
     def __init__(self, canvas: Canvas, facts: DocumentFacts) -> None:
         self.c = canvas
         self.facts = facts
-        self.font = facts.typeface
+        self.font = FACES[facts.typeface]
         self.y = TOP
         self.number = 1
 
