@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import zlib
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import psycopg
 
@@ -73,6 +74,35 @@ def _keys(table: str, payloads: list[Any]) -> list[tuple[Any, ...]]:
     return out
 
 
+# Counted rows of one child read each other's rows: a case counts under its student's grade (and special groups),
+# a grade or group change recounts the student's cases and findings. Those rows arrive on different topics and
+# partitions, so with replicas two members write them in concurrent transactions, and each one's difference is
+# computed from what it read before the other committed (a case returned while its child was admitted to grade 7
+# was retracted under primary by one member and moved to junior by the other: confirmed_primary -1). Every
+# transaction that projects registry or casework events of a child first takes a transaction lock per child, in
+# one sorted statement (so two members never wait on each other in a cycle), before it reads any row: the second
+# of two such transactions reads what the first committed. Attendance's rows (absences, days, detections) are
+# counted from their own row alone and take none.
+STUDENT_LOCKS = zlib.crc32(b"baoxue-reporting-counted-student") - 2**31  # the class key of pg_advisory_xact_lock(int, int)
+LOCKED_TOPICS = (topics.REGISTRY, topics.CASEWORK)
+
+
+def _int4(text: str) -> int:
+    return zlib.crc32(text.encode()) - 2**31
+
+
+def lock_students(conn: psycopg.Connection, student_ids: Iterable[str]) -> None:
+    """Transaction locks on these children's counted rows, taken in ascending key order in one statement (an
+    unnest scan returns the array's order); released at commit or rollback."""
+    keys = sorted({_int4(s) for s in student_ids if s})
+    if keys:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) AS k", (STUDENT_LOCKS, keys))
+
+
+def _counted_students(payloads: Iterable[Any]) -> list[str]:
+    return [p.student_id for p in payloads if p.topic in LOCKED_TOPICS and getattr(p, "student_id", None)]
+
+
 PRELOADED = ("students", "special_groups", "schools", "ledger", "findings", "suspected", "absences", "school_days",
              "chronic_absences")
 
@@ -84,6 +114,7 @@ def prepare_batch(partitions: int) -> Callable[[psycopg.Connection, list[Message
         batch = _batch.get()
         if batch is None or batch.conn is not conn:
             return
+        lock_students(conn, _counted_students(m.payload for m in messages))  # before any row is read
         events = [inbox.event_of(m, partitions) for m in messages]
         batch.fresh |= inbox.record_many(conn, messages, events)
         batch.events.update((id(m), e) for m, e in zip(messages, events))
@@ -113,6 +144,8 @@ def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psyco
                 project(batch.store, event)
             return
         event = inbox.event_of(message, partitions)
+        if batch is None or batch.conn is not conn:
+            lock_students(conn, _counted_students([message.payload]))
         if inbox.record(conn, message, event):
             if batch is not None and batch.conn is conn:
                 project(batch.store, event)
