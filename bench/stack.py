@@ -10,7 +10,8 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 from bench.common import NA, Row, Size, bench_headers, free_offset, ms_summary, note
 from devstack.catalog import SERVICES
 from devstack.stack import service_processes
+from services.runtime.clock import CHINA, FileClock
 from services.runtime.scratchdb import fresh_database
 from services.runtime.settings import SERVICE_PORTS
 
@@ -99,14 +101,31 @@ def stop_procs(procs: dict[str, subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _school_days(n: int) -> list[date]:
-    """The last n weekdays before today (the default calendar: Monday to Friday)."""
-    days, day = [], date.today() - timedelta(days=1)
+def _school_days(today: date, n: int) -> list[date]:
+    """The last n weekdays before ``today`` (the default calendar: Monday to Friday)."""
+    days, day = [], today - timedelta(days=1)
     while len(days) < n:
         if day.weekday() < 5:
             days.append(day)
         day -= timedelta(days=1)
     return sorted(days)
+
+
+def pin_clock(path: Path, wall: datetime | None = None) -> date:
+    """Pins the stack's clock (``BAOXUE_CLOCK_FILE``) at 09:00 Asia/Shanghai of today's Shanghai date and returns
+    that date, the "today" the bench's school days are counted back from.
+
+    Why: attendance's scheduler closes a county's today on its own once the county's cut-off (18:00 local by
+    default) has passed, and a county it sees for the first time starts "through yesterday". On the wall clock,
+    a bench run in the Shanghai evening (10:00–16:00 UTC) raced it: the scheduler closed today for every bench
+    school, then the bench's own closes of two earlier days were late closes, which by attendance's rule record
+    absences with a streak of 1 (no rewriting the past) — so no 疑似辍学, no case ("no case … 30 s after its day
+    close"), with or without replicas. At 09:00 nothing is past its cut-off for nine hours of bench time, so the
+    only closes are the bench's, in order; and the bench and the services agree on "today" (Shanghai, not UTC)."""
+    local = (wall or datetime.now(timezone.utc)).astimezone(CHINA)
+    pinned = datetime.combine(local.date(), dtime(9, 0), CHINA)
+    FileClock.write(path, pinned)
+    return pinned.date()
 
 
 def _id_number(seq: int) -> str:
@@ -122,9 +141,13 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
     ``{"consumer": 3}``: every consumer's partitions shared by three replicas), times day close → CaseOpened
     (p50/p99), samples memory."""
     offset = free_offset()
+    clock_file = workdir / "stack-clock"
+    today = pin_clock(clock_file)
+    note(f"stack: clock pinned at {today} 09:00 Asia/Shanghai (before the day-close cut-off)")
     with fresh_database(server_url, "bench_stack") as url:
         env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
-               "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_DATA_DIR": str(workdir), "BAOXUE_LOG_LEVEL": "WARNING",
+               "BAOXUE_CLOCK_FILE": str(clock_file),
+               "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_DATA_DIR": str(workdir), "BAOXUE_LOG_LEVEL": os.environ.get("BAOXUE_BENCH_LOG_LEVEL", "WARNING"),
                "BAOXUE_ABSENCE_THRESHOLD_DAYS": "2", "PYTHONUNBUFFERED": "1"}
         procs: dict[str, subprocess.Popen] = {}
         sampler = RssSampler(procs)
@@ -137,7 +160,7 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
             with sampler:
                 bases = {s: f"http://127.0.0.1:{SERVICE_PORTS[s] + offset}" for s in SERVICES}
                 wait_ready(bases, procs)
-                latencies = _close_to_case(bases, size.cases)
+                latencies = _close_to_case(bases, size.cases, today)
         finally:
             stop_procs(procs)
     copies = f", replicas {','.join(f'{k}={v}' for k, v in replicas.items())}" if replicas else ""
@@ -146,12 +169,13 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
     return rows + sampler.rows()
 
 
-def _close_to_case(bases: dict[str, str], cases: int) -> list[float]:
-    """One school per case (township 520102NNN): a child absent two school days; close day 2, poll for the case."""
+def _close_to_case(bases: dict[str, str], cases: int, today: date) -> list[float]:
+    """One school per case (township 520102NNN): a child absent the two school days before ``today`` (the stack's
+    today); close day 2, poll for the case."""
     officer = bench_headers("county_officer", "520102")
     run = uuid.uuid4().hex[:6]
     seed = random.randrange(0, 10**6)
-    day1, day2 = _school_days(2)
+    day1, day2 = _school_days(today, 2)
     schools: list[tuple[str, str, str, str]] = []  # school_id, township, present, absent
     with httpx.Client(timeout=60, headers=officer) as http:
         for n in range(cases):

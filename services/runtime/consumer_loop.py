@@ -21,7 +21,7 @@ from contracts import Contract, Envelope
 from services.runtime import logging as rlog, tracing
 from services.runtime.consumer_dlq import DeadLetters, validation_text
 from services.runtime.consumer_leases import Key, Leases
-from services.runtime.consumer_offsets import OffsetHints, kafka_consumer, report_lag
+from services.runtime.consumer_offsets import OffsetHints, forget_lag, kafka_consumer, report_lag
 from services.runtime.consumer_messages import (RETRYABLE, Head, LeaseLost, Message, Policy, TransientError, envelope_of,
                                                  peek)
 from services.runtime.consumer_sinks import OFFSETS_DDL, Sink
@@ -116,6 +116,7 @@ class ConsumerLoop:
             return
         if drop:  # the kept partitions go on fetching where they are
             self.consumer.incremental_unassign([TopicPartition(t, p) for t, p in drop])
+            forget_lag(self.metrics, self.service, self.name, drop)  # the new holder reports their lag
             for key in drop:
                 del self.assigned[key]
                 for state in (self.positions, self.next_offsets, self._gaps, self._skips):

@@ -60,11 +60,14 @@ def report_lag(consumer: Any, metrics: Metrics, service: str, name: str) -> None
     the high watermark arrives with every fetch response (``cached=True``), so this costs no broker round trip.
     Asking the broker (``cached=False``) was one ListOffsets request per partition, each up to its 1 s timeout: on
     24 partitions every 5 s it was 83% of a consumer's wall time during an onboarding (py-spy). A partition not
-    fetched yet has no watermark and is left out until it has."""
+    fetched yet has no watermark and is left out until it has. Samples of partitions no longer assigned (a lease
+    that moved while the client was closed and restarted) are removed (``forget_lag``)."""
     try:
         positions = consumer.position(consumer.assignment())
     except Exception:  # noqa: BLE001 - lag is best effort
         return
+    assigned = {(tp.topic, tp.partition) for tp in positions}
+    forget_lag(metrics, service, name, [k for k in lag_reported(metrics, service, name) if k not in assigned])
     for tp in positions:
         try:
             _low, high = consumer.get_watermark_offsets(tp, cached=True)
@@ -74,3 +77,22 @@ def report_lag(consumer: Any, metrics: Metrics, service: str, name: str) -> None
             continue
         lag = max(0, high - tp.offset) if tp.offset >= 0 else high
         metrics.consumer_lag.labels(service, name, tp.topic, str(tp.partition)).set(lag)
+
+
+def lag_reported(metrics: Metrics, service: str, name: str) -> set[Key]:
+    """The partitions this process has a lag sample for, for consumer ``name`` of ``service``."""
+    out: set[Key] = set()
+    for family in metrics.consumer_lag.collect():
+        for sample in family.samples:
+            labels = sample.labels
+            if labels.get("service") == service and labels.get("consumer") == name:
+                out.add((labels["topic"], int(labels["partition"])))
+    return out
+
+
+def forget_lag(metrics: Metrics, service: str, name: str, keys: Any) -> None:
+    """Removes the lag samples of partitions this replica no longer reads (a lease given up or lost): their lag is
+    the new holder's to report, and a stale value here would stay for ever (a dashboard summing every replica's
+    lag, or a bench waiting for lag 0, would never see the partition caught up)."""
+    for topic, partition in keys:
+        metrics.consumer_lag.remove(service, name, topic, str(partition))
