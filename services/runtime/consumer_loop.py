@@ -61,6 +61,7 @@ class ConsumerLoop:
         self._gaps: dict[Key, int] = {}  # partition -> offset of the gap that made it rewind
         self._partition_counts: dict[str, int] = {}
         self._known_counts: dict[str, set[int]] = {}  # every partition count a topic has had
+        self._route_counts: dict[str, tuple[int, ...]] = {}  # the same with ours, as routed_here reads it
         self._drained: dict[Key, int] = {}  # parent partition -> its committed position, last looked at
         self._pending: list[tuple[Any, Key, str, int, Policy, Message]] = []
         self._before_batch: dict[Key, int] = {}
@@ -91,6 +92,8 @@ class ConsumerLoop:
         self.leases.ensure(self.existing())
         self._known_counts = self.leases.record_counts(  # the relays' (configured) count and the broker's
             {t: {self.partitions, self._partition_counts.get(t, self.partitions)} for t in self.topics})
+        self._route_counts = {t: tuple(sorted(self._known_counts.get(t, set()) | {self.partitions}))
+                              for t in self.topics}
 
     def start(self) -> None:
         """Creates the Kafka consumer (no group membership: partitions are assigned from the leases)."""
@@ -146,8 +149,10 @@ class ConsumerLoop:
 
     def routed_here(self, topic: str, subject: str, partition: int) -> bool:
         """Whether the relay puts this aggregate on this partition, with any partition count the topic has had."""
-        return any(partition_for(subject, n) == partition
-                   for n in self._known_counts.get(topic, set()) | {self.partitions})
+        counts = self._route_counts.get(topic) or (self.partitions,)
+        if len(counts) == 1:  # the usual case: the topic never grew
+            return partition_for(subject, counts[0]) == partition
+        return any(partition_for(subject, n) == partition for n in counts)
 
     def parent_drained(self, topic: str, headers: list[tuple[str, bytes]] | dict[str, bytes] | None) -> bool:
         """A grown topic's new partition: its message waits until the partition its key was on is applied up to

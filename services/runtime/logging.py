@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from contextvars import ContextVar
+from typing import Any
 
 import psycopg
 import structlog
@@ -16,6 +18,7 @@ def configure_logging(service: str, role: str, level: str = "INFO") -> structlog
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            merge_bound,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
@@ -30,14 +33,28 @@ def configure_logging(service: str, role: str, level: str = "INFO") -> structlog
     return structlog.get_logger().bind(service=service, process_role=role)
 
 
+# What ``bind`` put on every log line of this context: one context variable holding a dict, so that binding and
+# clearing per consumed message costs a dict and a ``set`` (structlog's clear_contextvars walks the whole context:
+# 11% of the attendance consumer's CPU in onboarding).
+_BOUND: ContextVar[dict[str, object] | None] = ContextVar("baoxue_log_bound", default=None)
+
+
+def merge_bound(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the values ``bind`` holds, under what the log call itself passes."""
+    bound = _BOUND.get()
+    return {**bound, **event_dict} if bound else event_dict
+
+
 def bind(**values: object) -> None:
     """Binds values (correlation_id, event_id, actor_id) to every log line in this context."""
-    structlog.contextvars.bind_contextvars(**values)
+    bound = _BOUND.get()
+    _BOUND.set({**bound, **values} if bound else values)
 
 
 def clear() -> None:
     """Clears the bound context (end of a request or message)."""
-    structlog.contextvars.clear_contextvars()
+    if _BOUND.get() is not None:
+        _BOUND.set(None)
 
 
 def error_text(exc: BaseException, limit: int = 300) -> str:
