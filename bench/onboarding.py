@@ -123,9 +123,67 @@ def import_students(students: int) -> tuple[int, float]:
     return report.created, time.perf_counter() - started
 
 
+def _snapshot(server_url: str, source_url: str, name: str) -> str:
+    """A copy of a database (``CREATE DATABASE … TEMPLATE``, file copy) under ``name``; its URL. Nobody may be
+    connected to the source meanwhile: its sessions are ended first."""
+    import psycopg
+    from psycopg import sql
+    from urllib.parse import urlsplit, urlunsplit
+
+    source = urlsplit(source_url).path.lstrip("/")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                     "AND pid <> pg_backend_pid()", (source,))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+            sql.Identifier(name), sql.Identifier(source)))
+    return urlunsplit(urlsplit(source_url)._replace(path=f"/{name}"))
+
+
+def _drop(server_url: str, url: str) -> None:
+    import psycopg
+    from psycopg import sql
+    from urllib.parse import urlsplit
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(urlsplit(url).path.lstrip("/"))))
+
+
+def _follow(specs: list[Any], env: dict[str, str], offset: int, workdir: Path, timeout_s: float, quiet_s: float,
+            done: Any) -> dict[str, Progress]:
+    """Starts these processes, reads their /metrics every second until ``done(progress, now)``; stops them."""
+    procs: dict[str, subprocess.Popen] = {}
+    progress = {s.name: Progress(s.name, s.role) for s in specs}
+    ports = {s.name: metrics_port(s.service, s.role, offset, s.copy) for s in specs}
+    started = time.monotonic()
+    try:
+        for spec in specs:
+            log = open(workdir / f"{spec.name}.log", "ab")
+            procs[spec.name] = subprocess.Popen(spec.argv, env={**env, **spec.env}, stdout=log,
+                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                start_new_session=True)
+        while time.monotonic() - started < timeout_s:
+            now = time.monotonic() - started
+            for name, port in ports.items():
+                seen = scrape(port)
+                if seen:
+                    progress[name].update(now, seen.get("messages", 0.0), seen.get("lag"), cpu_seconds(procs[name]))
+            if int(now) // 15 != int(now - 1.0) // 15:
+                print(f"[{now:5.0f} s] " + ", ".join(f"{p.name} {p.messages:,.0f}/lag {p.lag}" for p in progress.values()),
+                      file=sys.stderr, flush=True)
+            if done(progress, now):
+                break
+            time.sleep(1.0)
+    finally:
+        stop_procs(procs)
+    return progress
+
+
 def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Path, replicas: dict[str, int] | None = None,
-                    timeout_s: float = 3600, quiet_s: float = 5.0) -> list[Row]:
-    """Imports, starts every relay and consumer, waits until all have caught up; the table's rows."""
+                    timeout_s: float = 3600, quiet_s: float = 5.0, trials: tuple[int, ...] = ()) -> list[Row]:
+    """Imports, starts every relay and consumer, waits until all have caught up; the table's rows. ``trials``: then
+    the consumer that finished last catches up again from the whole backlog (a copy of the database as it was
+    right after the import, the same broker) with 1, 2, 3… replicas of it alone: its own speed, not the relay's."""
     from bench.common import free_offset
 
     offset = free_offset()
@@ -140,33 +198,75 @@ def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Pat
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        specs = [s for s in service_processes(replicas=replicas, port_offset=offset) if s.role in ("relay", "consumer")]
-        procs: dict[str, subprocess.Popen] = {}
-        progress = {s.name: Progress(s.name, s.role) for s in specs}
-        ports = {s.name: metrics_port(s.service, s.role, offset, s.copy) for s in specs}
-        started = time.monotonic()
+        snapshot = _snapshot(server_url, url, f"{urlname(url)}_imported") if trials else None
         try:
-            for spec in specs:
-                log = open(workdir / f"{spec.name}.log", "ab")
-                procs[spec.name] = subprocess.Popen(spec.argv, env={**env, **spec.env}, stdout=log,
-                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                    start_new_session=True)
-            while time.monotonic() - started < timeout_s:
-                now = time.monotonic() - started
-                for name, port in ports.items():
-                    seen = scrape(port)
-                    if seen:
-                        progress[name].update(now, seen.get("messages", 0.0), seen.get("lag"), cpu_seconds(procs[name]))
-                if int(now) // 15 != int(now - 1.0) // 15:
-                    print(f"[{now:5.0f} s] " + ", ".join(f"{p.name} {p.messages:,.0f}/lag {p.lag}" for p in progress.values()),
-                          file=sys.stderr, flush=True)
+            specs = [s for s in service_processes(replicas=replicas, port_offset=offset)
+                     if s.role in ("relay", "consumer")]
+
+            def caught_up(progress: dict[str, Progress], now: float) -> bool:
                 working = [p for p in progress.values() if p.messages]
-                if working and all(p.done(now, quiet_s) for p in working):
-                    break
-                time.sleep(1.0)
+                return bool(working) and all(p.done(now, quiet_s) for p in working)
+
+            progress = _follow(specs, env, offset, workdir, timeout_s, quiet_s, caught_up)
+            rows = _rows(students, created, import_s, progress, replicas)
+            if snapshot:
+                rows += _trial_rows(progress, specs, server_url, snapshot, env, workdir, trials, timeout_s, quiet_s)
         finally:
-            stop_procs(procs)
-    return _rows(students, created, import_s, progress, replicas)
+            if snapshot:
+                _drop(server_url, snapshot)
+    return rows
+
+
+def urlname(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.lstrip("/")
+
+
+def _trial_rows(progress: dict[str, Progress], specs: list[Any], server_url: str, snapshot: str,
+                env: dict[str, str], workdir: Path, trials: tuple[int, ...], timeout_s: float,
+                quiet_s: float) -> list[Row]:
+    """The slowest consumer of the run (the one that caught up last) alone, from the whole backlog, with 1, 2, 3…
+    replicas: messages/s of all its replicas together, per CPU-second of them all, and the speed-up over one."""
+    from bench.common import free_offset
+
+    consumers = {n: p for n, p in progress.items() if p.role == "consumer" and p.last_change_at is not None}
+    if not consumers:
+        return []
+    slowest = max(consumers, key=lambda n: consumers[n].last_change_at or 0)
+    service = next(s.service for s in specs if s.name == slowest)
+    expected = consumers[slowest].messages
+    rows: list[Row] = []
+    base_rate: float | None = None
+    for n in trials:
+        offset = free_offset()
+        trial_url = _snapshot(server_url, snapshot, f"{urlname(snapshot)}_r{n}")
+        try:
+            trial_env = {**env, "BAOXUE_DATABASE_URL": trial_url, "BAOXUE_PORT_OFFSET": str(offset)}
+            copies = [s for s in service_processes(replicas={"consumer": n}, port_offset=offset)
+                      if s.service == service and s.role == "consumer"]
+
+            def caught_up(seen: dict[str, Progress], now: float) -> bool:
+                total = sum(p.messages for p in seen.values())
+                moved = [p.last_change_at for p in seen.values() if p.last_change_at is not None]
+                return total >= expected and bool(moved) and now - max(moved) >= quiet_s
+
+            seen = _follow(copies, trial_env, offset, workdir, timeout_s, quiet_s, caught_up)
+        finally:
+            _drop(server_url, trial_url)
+        firsts = [p.first_at for p in seen.values() if p.first_at is not None]
+        lasts = [p.last_change_at for p in seen.values() if p.last_change_at is not None]
+        total = sum(p.messages for p in seen.values())
+        if not firsts or not lasts or max(lasts) <= min(firsts):
+            rows.append((f"  {service}-consumer ×{n} from the whole backlog", "did not finish"))
+            continue
+        rate = total / (max(lasts) - min(firsts))
+        cpu = sum((p.cpu_last or 0) - (p.cpu_first or 0) for p in seen.values())
+        base_rate = base_rate or rate
+        rows.append((f"  {service}-consumer ×{n} alone from the whole backlog ({total:,.0f} messages)",
+                     f"{rate:,.0f}/s" + (f" ({total / cpu:,.0f} per CPU-second)" if cpu > 0 else "")
+                     + (f", speed-up ×{rate / base_rate:.2f}" if n != trials[0] else "")))
+    return rows
 
 
 def _rows(students: int, created: int, import_s: float, progress: dict[str, Progress],
@@ -189,7 +289,7 @@ def _rows(students: int, created: int, import_s: float, progress: dict[str, Prog
     return rows
 
 
-def main(students: int = 100_000, replicas: str | None = None) -> None:
+def main(students: int = 100_000, replicas: str | None = None, trials: str = "1,2,3") -> None:
     """Runs the onboarding bench on its own embedded PostgreSQL and broker and prints its table."""
     from devstack.stack import parse_replicas
     from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
@@ -200,7 +300,8 @@ def main(students: int = 100_000, replicas: str | None = None) -> None:
         pg.start()
         broker.start()
         try:
-            rows = onboarding_rows(students, pg.url(), broker.bootstrap, work, parse_replicas(replicas) or None)
+            rows = onboarding_rows(students, pg.url(), broker.bootstrap, work, parse_replicas(replicas) or None,
+                                   trials=tuple(int(n) for n in trials.split(",") if n.strip()))
         finally:
             broker.stop()
             pg.stop()

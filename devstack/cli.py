@@ -185,7 +185,7 @@ def bench_all(
     full: bool = typer.Option(False, "--full", help="1,000,000 students (default: a quick size)"),
     students: int = typer.Option(None, help="Students for ingest and the reporting province (overrides the size)"),
     cases: int = typer.Option(None, help="Day close → CaseOpened samples (at least 50)"),
-    only: str = typer.Option(None, help="Comma-separated sections: ingest,stack,runtime,reporting,registry"),
+    only: str = typer.Option(None, help="Comma-separated sections: ingest,stack,runtime,reporting,registry,scale"),
     replicas: str = typer.Option(None, help="The stack section's copies per process kind, e.g. consumer=3"),
 ) -> None:
     """Prints ONE table of the headline figures when no sub-command is given (`make bench`)."""
@@ -224,11 +224,13 @@ def _mount_bench_commands() -> None:
 
 
 def bench_onboarding(students: int = typer.Option(100_000, help="Students bulk-imported into the registry"),
-                     replicas: str = typer.Option("", help="Copies per process kind, e.g. consumer=3")) -> None:
+                     replicas: str = typer.Option("", help="Copies per process kind, e.g. consumer=3"),
+                     trials: str = typer.Option("1,2,3", help="Then the slowest consumer alone from the whole backlog "
+                                                               "with this many replicas each time ('' for none)")) -> None:
     """Province onboarding: a bulk import, then every relay and consumer until caught up (prints, never fails)."""
     from bench.onboarding import main
 
-    main(students=students, replicas=replicas or None)
+    main(students=students, replicas=replicas or None, trials=trials)
 
 
 def bench_reporting_rebuild(events: int = typer.Option(100_000, help="Synthetic events to load into a throwaway database")) -> None:
