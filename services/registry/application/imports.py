@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 from services.registry.adapters.bulk import BulkWriter
 from services.registry.adapters.import_files import Parsed, RowError, parse_date, read_table, validate
@@ -102,8 +102,16 @@ class Imports(UseCase):
         if kind == "population" and source not in ("public_security", "civil_affairs", "disability_federation",
                                                    "poverty_alleviation", "education"):
             raise InvalidInput(f"数据来源无效: {source}", rule="source")
-        plan = self._plan_students(parsed, schools) if kind == "students" else self._plan_children(parsed, source,
-                                                                                                   today, scope)
+        memo: dict[str, Any] = {}  # id number -> student id: keyed (an HMAC), computed once per row, not four times
+
+        def sid(id_number: str) -> Any:
+            found = memo.get(id_number)
+            if found is None:
+                found = memo[id_number] = student_id_for(id_number)
+            return found
+
+        plan = self._plan_students(parsed, schools, sid) if kind == "students" else self._plan_children(
+            parsed, source, today, scope)
         errors = sorted(parsed.errors, key=lambda e: e.line)
         report = ImportReport(kind, parsed.sha256, parsed.total, len(parsed.rows), errors, False)
         if errors and not valid_only:
@@ -112,12 +120,12 @@ class Imports(UseCase):
         meta = {**meta, "import_sha256": parsed.sha256}
         sealer = getattr(self.store.mapper, "sealer", None)
         if sealer is not None:  # which of the file's children already have a data key, in a few queries
-            sealer.prefetch([str((student_id_for if a == "create_student" else child_id_for)(p["id_number"]))
+            sealer.prefetch([str((sid if a == "create_student" else child_id_for)(p["id_number"]))
                              for a, p in plan if a in ("create_student", "create_child")], for_write=True)
         try:
             for action, payload in plan:
                 if action == "create_student":
-                    writer.created(Student, Student.Enrolled, student_id_for(payload["id_number"]),
+                    writer.created(Student, Student.Enrolled, sid(payload["id_number"]),
                                    {**payload, "meta": meta})
                     report.created += 1
                 elif action == "create_child" and payload["record"]["flags"]:
@@ -142,7 +150,7 @@ class Imports(UseCase):
             if sealer is not None:
                 sealer.forget_absent()
         report.imported = True
-        report.student_ids = [{"line": line, "student_id": str(student_id_for(row["id_number"]))}
+        report.student_ids = [{"line": line, "student_id": str(sid(row["id_number"]))}
                               for line, row in parsed.rows]
         return report
 
@@ -154,8 +162,9 @@ class Imports(UseCase):
         return {r["code"] for _, r in self.index.rows("division_index", "", field="code")
                 if r["level"] == "township" and r.get("ended") is None}
 
-    def _plan_students(self, parsed: Parsed, schools: dict[str, dict[str, Any]]) -> list[tuple[str, Any]]:
-        ids = [str(student_id_for(r["id_number"])) for _, r in parsed.rows]
+    def _plan_students(self, parsed: Parsed, schools: dict[str, dict[str, Any]],
+                       sid: Callable[[str], Any] = student_id_for) -> list[tuple[str, Any]]:
+        ids = [str(sid(r["id_number"])) for _, r in parsed.rows]
         existing = self._existing("student_index", ids)
         plan, kept = [], []
         for (line, row), sid in zip(parsed.rows, ids):
