@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from bench.common import NA, Row, Size, bench_headers, free_offset, ms_summary, note
+from bench.stack_stages import Observed, new_traceparent, stage_rows, tracing_env
 from devstack.catalog import SERVICES
 from devstack.stack import service_processes
 from services.runtime.clock import CHINA, FileClock
@@ -139,8 +140,11 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
                replicas: dict[str, int] | None = None) -> list[Row]:
     """Starts every service process (as `baoxue up` does, ``replicas`` copies per process kind, e.g.
     ``{"consumer": 3}``: every consumer's partitions shared by three replicas), times day close → CaseOpened
-    (p50/p99), samples memory."""
+    (p50/p99) and, unless ``BAOXUE_BENCH_STAGES=off``, each stage of it from the stack's spans
+    (``bench/stack_stages.py``), samples memory."""
     offset = free_offset()
+    stages = os.environ.get("BAOXUE_BENCH_STAGES", "on").lower() not in ("off", "0", "false", "no")
+    traces = workdir / f"traces-{offset}"
     clock_file = workdir / "stack-clock"
     today = pin_clock(clock_file)
     note(f"stack: clock pinned at {today} 09:00 Asia/Shanghai (before the day-close cut-off)")
@@ -148,7 +152,9 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
         env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
                "BAOXUE_CLOCK_FILE": str(clock_file),
                "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_DATA_DIR": str(workdir), "BAOXUE_LOG_LEVEL": os.environ.get("BAOXUE_BENCH_LOG_LEVEL", "WARNING"),
-               "BAOXUE_ABSENCE_THRESHOLD_DAYS": "2", "PYTHONUNBUFFERED": "1"}
+               "BAOXUE_ABSENCE_THRESHOLD_DAYS": "2", "PYTHONUNBUFFERED": "1",
+               **(tracing_env(traces) if stages else {})}
+        observed: list[Observed] = []
         procs: dict[str, subprocess.Popen] = {}
         sampler = RssSampler(procs)
         try:
@@ -160,18 +166,24 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
             with sampler:
                 bases = {s: f"http://127.0.0.1:{SERVICE_PORTS[s] + offset}" for s in SERVICES}
                 wait_ready(bases, procs)
-                latencies = _close_to_case(bases, size.cases, today)
+                latencies = _close_to_case(bases, size.cases, today, observed if stages else None)
+                if stages:
+                    time.sleep(1.5)  # the span exporters write every 0.5 s
         finally:
             stop_procs(procs)
     copies = f", replicas {','.join(f'{k}={v}' for k, v in replicas.items())}" if replicas else ""
     rows = [(f"day close → CaseOpened in casework API ({len(latencies)} cases, real processes{copies})",
              ms_summary(latencies))]
+    if stages:
+        rows += stage_rows(traces, observed)
     return rows + sampler.rows()
 
 
-def _close_to_case(bases: dict[str, str], cases: int, today: date) -> list[float]:
+def _close_to_case(bases: dict[str, str], cases: int, today: date,
+                   observed: list[Observed] | None = None) -> list[float]:
     """One school per case (township 520102NNN): a child absent the two school days before ``today`` (the stack's
-    today); close day 2, poll for the case."""
+    today); close day 2, poll for the case. With ``observed``, each close is sent with a sampled ``traceparent`` of
+    its own and what the bench saw of it (sent, seen: wall clock) is appended there."""
     officer = bench_headers("county_officer", "520102")
     run = uuid.uuid4().hex[:6]
     seed = random.randrange(0, 10**6)
@@ -207,12 +219,17 @@ def _close_to_case(bases: dict[str, str], cases: int, today: date) -> list[float
         note(f"stack: day 1 closed for {cases} schools; timing day 2 close → CaseOpened one school at a time")
         latencies = []
         for school_id, township, _, absent in schools:
-            started = time.perf_counter()
-            http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day2}/close").raise_for_status()
+            trace_id, traceparent = new_traceparent()
+            headers = {"traceparent": traceparent} if observed is not None else {}
+            sent_ns, started = time.time_ns(), time.perf_counter()
+            http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day2}/close",
+                      headers=headers).raise_for_status()
             while True:
                 items = http.get(f"{bases['casework']}/v1/cases", params={"township_code": township}).json()["items"]
                 if any(i.get("student_id") == absent for i in items):
                     latencies.append(time.perf_counter() - started)
+                    if observed is not None:
+                        observed.append(Observed(trace_id, sent_ns, time.time_ns()))
                     break
                 if time.perf_counter() - started > 30:
                     raise RuntimeError(f"no case for {absent} 30 s after its day close")
