@@ -71,6 +71,31 @@ class RssSampler:
         return out
 
 
+def cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """CPU time (user + system) each named process and its children have used so far."""
+    import psutil
+
+    out = {}
+    for name, proc in procs.items():
+        try:
+            p = psutil.Process(proc.pid)
+            out[name] = sum(sum(q.cpu_times()[:2]) for q in [p, *p.children(recursive=True)])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+def cpu_rows(before: dict[str, float], after: dict[str, float], wall_s: float) -> list[Row]:
+    """The stack's CPU while the closes were timed, per process kind (the machine's load is not the stack's alone)."""
+    kinds: dict[str, list[float]] = {}
+    for name, used in after.items():
+        role = name.split("-", 1)[1].rsplit("-", 1)[0] if name.split("-")[-1].isdigit() else name.split("-", 1)[1]
+        kinds.setdefault(role, []).append(used - before.get(name, 0.0))
+    parts = ", ".join(f"{role} {sum(v):.1f} s ({len(v)})" for role, v in sorted(kinds.items()))
+    total = sum(sum(v) for v in kinds.values())
+    return [(f"stack CPU while timing, {wall_s:.0f} s wall ({parts})", f"{total:.1f} CPU-s ({total / wall_s:.2f} cores)")]
+
+
 def wait_ready(bases: dict[str, str], procs: dict[str, subprocess.Popen], timeout: float = 120) -> None:
     pending = dict(bases)
     deadline = time.monotonic() + timeout
@@ -166,7 +191,9 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
             with sampler:
                 bases = {s: f"http://127.0.0.1:{SERVICE_PORTS[s] + offset}" for s in SERVICES}
                 wait_ready(bases, procs)
-                latencies = _close_to_case(bases, size.cases, today, observed if stages else None)
+                marks: list[tuple[float, dict[str, float]]] = []
+                latencies = _close_to_case(bases, size.cases, today, observed if stages else None,
+                                           mark=lambda: marks.append((time.perf_counter(), cpu_seconds(procs))))
                 if stages:
                     time.sleep(1.5)  # the span exporters write every 0.5 s
         finally:
@@ -176,14 +203,17 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
              ms_summary(latencies))]
     if stages:
         rows += stage_rows(traces, observed)
+    if len(marks) == 2:
+        rows += cpu_rows(marks[0][1], marks[1][1], marks[1][0] - marks[0][0])
     return rows + sampler.rows()
 
 
 def _close_to_case(bases: dict[str, str], cases: int, today: date,
-                   observed: list[Observed] | None = None) -> list[float]:
+                   observed: list[Observed] | None = None, mark: Any = None) -> list[float]:
     """One school per case (township 520102NNN): a child absent the two school days before ``today`` (the stack's
     today); close day 2, poll for the case. With ``observed``, each close is sent with a sampled ``traceparent`` of
-    its own and what the bench saw of it (sent, seen: wall clock) is appended there."""
+    its own and what the bench saw of it (sent, seen: wall clock) is appended there. ``mark()`` is called when the
+    timing starts and when it ends."""
     officer = bench_headers("county_officer", "520102")
     run = uuid.uuid4().hex[:6]
     seed = random.randrange(0, 10**6)
@@ -218,6 +248,8 @@ def _close_to_case(bases: dict[str, str], cases: int, today: date,
             http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day1}/close").raise_for_status()
         note(f"stack: day 1 closed for {cases} schools; timing day 2 close → CaseOpened one school at a time")
         latencies = []
+        if mark is not None:
+            mark()
         for school_id, township, _, absent in schools:
             trace_id, traceparent = new_traceparent()
             headers = {"traceparent": traceparent} if observed is not None else {}
@@ -234,4 +266,6 @@ def _close_to_case(bases: dict[str, str], cases: int, today: date,
                 if time.perf_counter() - started > 30:
                     raise RuntimeError(f"no case for {absent} 30 s after its day close")
                 time.sleep(0.005)
+        if mark is not None:
+            mark()
     return latencies
