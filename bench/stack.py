@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from bench.common import NA, Row, Size, bench_headers, free_offset, ms_summary, note
+from bench.stack_stages import Observed, new_traceparent, stage_rows, tracing_env
 from devstack.catalog import SERVICES
 from devstack.stack import service_processes
 from services.runtime.clock import CHINA, FileClock
@@ -68,6 +69,31 @@ class RssSampler:
             parts = ", ".join(f"{role} {v / 2**20:,.0f}" for role, v in sorted(mine.items()))
             out.append((f"peak RSS {service} ({parts} MB)", f"{sum(mine.values()) / 2**20:,.0f} MB"))
         return out
+
+
+def cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    """CPU time (user + system) each named process and its children have used so far."""
+    import psutil
+
+    out = {}
+    for name, proc in procs.items():
+        try:
+            p = psutil.Process(proc.pid)
+            out[name] = sum(sum(q.cpu_times()[:2]) for q in [p, *p.children(recursive=True)])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+def cpu_rows(before: dict[str, float], after: dict[str, float], wall_s: float) -> list[Row]:
+    """The stack's CPU while the closes were timed, per process kind (the machine's load is not the stack's alone)."""
+    kinds: dict[str, list[float]] = {}
+    for name, used in after.items():
+        role = name.split("-", 1)[1].rsplit("-", 1)[0] if name.split("-")[-1].isdigit() else name.split("-", 1)[1]
+        kinds.setdefault(role, []).append(used - before.get(name, 0.0))
+    parts = ", ".join(f"{role} {sum(v):.1f} s ({len(v)})" for role, v in sorted(kinds.items()))
+    total = sum(sum(v) for v in kinds.values())
+    return [(f"stack CPU while timing, {wall_s:.0f} s wall ({parts})", f"{total:.1f} CPU-s ({total / wall_s:.2f} cores)")]
 
 
 def wait_ready(bases: dict[str, str], procs: dict[str, subprocess.Popen], timeout: float = 120) -> None:
@@ -139,8 +165,11 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
                replicas: dict[str, int] | None = None) -> list[Row]:
     """Starts every service process (as `baoxue up` does, ``replicas`` copies per process kind, e.g.
     ``{"consumer": 3}``: every consumer's partitions shared by three replicas), times day close → CaseOpened
-    (p50/p99), samples memory."""
+    (p50/p99) and, unless ``BAOXUE_BENCH_STAGES=off``, each stage of it from the stack's spans
+    (``bench/stack_stages.py``), samples memory."""
     offset = free_offset()
+    stages = os.environ.get("BAOXUE_BENCH_STAGES", "on").lower() not in ("off", "0", "false", "no")
+    traces = workdir / f"traces-{offset}"
     clock_file = workdir / "stack-clock"
     today = pin_clock(clock_file)
     note(f"stack: clock pinned at {today} 09:00 Asia/Shanghai (before the day-close cut-off)")
@@ -148,7 +177,9 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
         env = {**os.environ, "BAOXUE_ENV": "test", "BAOXUE_DATABASE_URL": url, "BAOXUE_KAFKA_BOOTSTRAP": bootstrap,
                "BAOXUE_CLOCK_FILE": str(clock_file),
                "BAOXUE_PORT_OFFSET": str(offset), "BAOXUE_DATA_DIR": str(workdir), "BAOXUE_LOG_LEVEL": os.environ.get("BAOXUE_BENCH_LOG_LEVEL", "WARNING"),
-               "BAOXUE_ABSENCE_THRESHOLD_DAYS": "2", "PYTHONUNBUFFERED": "1"}
+               "BAOXUE_ABSENCE_THRESHOLD_DAYS": "2", "PYTHONUNBUFFERED": "1",
+               **(tracing_env(traces) if stages else {})}
+        observed: list[Observed] = []
         procs: dict[str, subprocess.Popen] = {}
         sampler = RssSampler(procs)
         try:
@@ -160,18 +191,29 @@ def stack_rows(size: Size, server_url: str, bootstrap: str, workdir: Path,
             with sampler:
                 bases = {s: f"http://127.0.0.1:{SERVICE_PORTS[s] + offset}" for s in SERVICES}
                 wait_ready(bases, procs)
-                latencies = _close_to_case(bases, size.cases, today)
+                marks: list[tuple[float, dict[str, float]]] = []
+                latencies = _close_to_case(bases, size.cases, today, observed if stages else None,
+                                           mark=lambda: marks.append((time.perf_counter(), cpu_seconds(procs))))
+                if stages:
+                    time.sleep(1.5)  # the span exporters write every 0.5 s
         finally:
             stop_procs(procs)
     copies = f", replicas {','.join(f'{k}={v}' for k, v in replicas.items())}" if replicas else ""
     rows = [(f"day close → CaseOpened in casework API ({len(latencies)} cases, real processes{copies})",
              ms_summary(latencies))]
+    if stages:
+        rows += stage_rows(traces, observed)
+    if len(marks) == 2:
+        rows += cpu_rows(marks[0][1], marks[1][1], marks[1][0] - marks[0][0])
     return rows + sampler.rows()
 
 
-def _close_to_case(bases: dict[str, str], cases: int, today: date) -> list[float]:
+def _close_to_case(bases: dict[str, str], cases: int, today: date,
+                   observed: list[Observed] | None = None, mark: Any = None) -> list[float]:
     """One school per case (township 520102NNN): a child absent the two school days before ``today`` (the stack's
-    today); close day 2, poll for the case."""
+    today); close day 2, poll for the case. With ``observed``, each close is sent with a sampled ``traceparent`` of
+    its own and what the bench saw of it (sent, seen: wall clock) is appended there. ``mark()`` is called when the
+    timing starts and when it ends."""
     officer = bench_headers("county_officer", "520102")
     run = uuid.uuid4().hex[:6]
     seed = random.randrange(0, 10**6)
@@ -206,15 +248,24 @@ def _close_to_case(bases: dict[str, str], cases: int, today: date) -> list[float
             http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day1}/close").raise_for_status()
         note(f"stack: day 1 closed for {cases} schools; timing day 2 close → CaseOpened one school at a time")
         latencies = []
+        if mark is not None:
+            mark()
         for school_id, township, _, absent in schools:
-            started = time.perf_counter()
-            http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day2}/close").raise_for_status()
+            trace_id, traceparent = new_traceparent()
+            headers = {"traceparent": traceparent} if observed is not None else {}
+            sent_ns, started = time.time_ns(), time.perf_counter()
+            http.post(f"{bases['attendance']}/v1/schools/{school_id}/days/{day2}/close",
+                      headers=headers).raise_for_status()
             while True:
                 items = http.get(f"{bases['casework']}/v1/cases", params={"township_code": township}).json()["items"]
                 if any(i.get("student_id") == absent for i in items):
                     latencies.append(time.perf_counter() - started)
+                    if observed is not None:
+                        observed.append(Observed(trace_id, sent_ns, time.time_ns()))
                     break
                 if time.perf_counter() - started > 30:
                     raise RuntimeError(f"no case for {absent} 30 s after its day close")
                 time.sleep(0.005)
+        if mark is not None:
+            mark()
     return latencies

@@ -29,7 +29,7 @@ from services.runtime.db import Database
 from services.runtime.kafka import ensure_topics, partition_for
 from services.runtime.metrics import Metrics
 
-POLL_WAIT_S = 0.2  # a poll gathers a batch this long (unless it fills first)
+POLL_WAIT_S = 0.2  # how long an idle poll waits for a first message (one that arrives is taken at once)
 METADATA_EVERY_S = 2.0  # how often the broker's cluster id and partition counts are looked at
 
 
@@ -345,10 +345,27 @@ class ConsumerLoop:
             self._learn_partitions(metadata)
             self.rebalance()
 
+    def fetch_batch(self) -> list[Any]:
+        """A poll's messages: whatever the client has already fetched (up to ``batch_size``) at once; when it has
+        nothing, the first message to arrive (waiting up to ``POLL_WAIT_S``) and what came with it.
+
+        ``consume(n, timeout)`` returns only when it has ``n`` messages or the timeout passed, so on a quiet topic
+        every message waited out the whole 0.2 s before its batch was applied (tansu, measured: produce → consumed
+        201 ms p50 with ``consume(2000, 0.2)``, 53 ms with ``poll``). Batches still form under load: while one is
+        applied the client fetches the next, which the non-blocking ``consume`` then takes whole."""
+        assert self.consumer is not None
+        messages = self.consumer.consume(self.batch_size, timeout=0)
+        if messages:
+            return messages
+        first = self.consumer.poll(POLL_WAIT_S)
+        if first is None:
+            return []
+        return [first, *self.consumer.consume(self.batch_size - 1, timeout=0)] if self.batch_size > 1 else [first]
+
     def poll_once(self, should_stop: Callable[[], bool]) -> None:
         """One poll: its messages handled, their effects committed as one batch, then positions and hints."""
         assert self.consumer is not None
-        messages = self.consumer.consume(self.batch_size, timeout=POLL_WAIT_S)
+        messages = self.fetch_batch()
         outcomes: dict[tuple[str, str], int] = {}  # counted once per poll, not a labelled metric per message
         try:
             self._handle_all(messages, outcomes, should_stop)
