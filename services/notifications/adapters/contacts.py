@@ -1,0 +1,87 @@
+"""Students' contacts as notifications' lookup table (``student_contacts``: head teacher, masked name, notifications
+waiting for a head teacher): written by the consumer's batch in the transaction of its position."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+from uuid import UUID
+
+from psycopg import sql
+
+from services.notifications.domain import Contact, StudentContact, contact_id_for
+from services.runtime.aggregates import load
+from services.runtime.batchrows import BatchRows, RowRef
+
+TABLE = "student_contacts"
+DDL = """
+CREATE TABLE IF NOT EXISTS student_contacts (
+    student_id text PRIMARY KEY,
+    township_code text NOT NULL,
+    name_masked text,
+    head_teacher_id text,
+    head_teacher_name text,
+    erased boolean NOT NULL DEFAULT false,
+    pending text[] NOT NULL DEFAULT '{}',
+    event_id text,
+    event_time timestamptz
+);
+"""
+COLUMNS = ("student_id", "township_code", "name_masked", "head_teacher_id", "head_teacher_name", "erased",
+           "event_id", "event_time")
+TYPES = ("text", "text", "text", "text", "text", "boolean", "text", "timestamptz")
+
+
+def contact_row(student_id: str) -> RowRef:
+    """A student's contact row, as a policy declares it (``loads``)."""
+    return RowRef(TABLE, student_id)
+
+
+class ContactRows(BatchRows[Contact]):
+    """``student_contacts`` by student id; a student without a row yet is read from the aggregate that held the
+    contact before the table (``StudentContact``), which nothing writes any more."""
+
+    table = TABLE
+    DDL = DDL
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self._select: sql.Composed | None = None
+        self._upsert: sql.Composed | None = None
+
+    def select(self, conn: Any, keys: list[str]) -> dict[str, Contact]:
+        if self._select is None:
+            self._select = sql.SQL("SELECT {}, pending FROM {} WHERE student_id = ANY(%s::text[])").format(
+                sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), self.qualified())
+        with conn.cursor() as curs:
+            curs.execute(self._select, (keys,), prepare=True)
+            return {row["student_id"]: Contact(**{**row, "pending": tuple(row["pending"])}) for row in curs.fetchall()}
+
+    def upsert(self, curs: Any, rows: list[Contact]) -> None:
+        """One statement for the batch's changed rows; the waiting notifications go as one JSON array per row
+        (PostgreSQL has no ragged arrays to unnest)."""
+        if self._upsert is None:
+            self._upsert = sql.SQL(
+                "INSERT INTO {} AS c ({}, pending) SELECT {}, ARRAY(SELECT jsonb_array_elements_text(u.p)) "
+                "FROM unnest({}, %s::jsonb[]) AS u ({}, p) ON CONFLICT (student_id) DO UPDATE SET {}"
+            ).format(self.qualified(), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+                     sql.SQL(", ").join(sql.SQL("u.{}").format(sql.Identifier(c)) for c in COLUMNS),
+                     sql.SQL(", ").join(sql.SQL(f"%s::{t}[]") for t in TYPES),
+                     sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+                     sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                                        for c in (*COLUMNS[1:], "pending")))
+        params = [[getattr(r, c) for r in rows] for c in COLUMNS]
+        params.append([_json_list(r.pending) for r in rows])
+        curs.execute(self._upsert, params, prepare=True)
+
+    def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:
+        return [contact_id_for(k) for k in keys]
+
+    def legacy(self, key: str) -> Contact | None:
+        aggregate = load(self.app.repository, StudentContact, contact_id_for(key))
+        return Contact.of(aggregate) if aggregate is not None else None
+
+
+def _json_list(ids: tuple[str, ...]) -> str:
+    """The ids as a JSON array (one per row: the rows' lists differ in length)."""
+    return json.dumps(list(ids)) if ids else "[]"
