@@ -44,6 +44,7 @@ class BatchRows(Generic[Row]):
         self.memory: dict[str, Row] | None = None if self.datastore is not None else {}
         self.staged: dict[str, Any] | None = None  # key -> row, None (none anywhere) or _LEGACY, during a batch
         self.dirty: dict[str, Row] = {}
+        self.unsettled: dict[str, UUID] = {}  # prefetched keys the table lacks -> their legacy aggregate's id
         self.name = sql.Identifier(self.table)
 
     # -- what a subclass gives -------------------------------------------------------------------------------
@@ -67,10 +68,10 @@ class BatchRows(Generic[Row]):
 
     # -- the batch's side (``ServiceApplication.batch`` / ``save_batch``) --------------------------------------
     def begin(self) -> None:
-        self.staged, self.dirty = {}, {}
+        self.staged, self.dirty, self.unsettled = {}, {}, {}
 
     def end(self) -> None:
-        self.staged, self.dirty = None, {}
+        self.staged, self.dirty, self.unsettled = None, {}, {}
 
     def prefetch(self, keys: Iterable[str]) -> list[UUID]:
         """Reads these rows in one query; returns the legacy aggregate ids of those the table lacks (for the
@@ -88,7 +89,18 @@ class BatchRows(Generic[Row]):
                 self.staged[key] = _LEGACY
             else:
                 self.staged[key] = row
-        return self.legacy_ids(missing)
+        ids = self.legacy_ids(missing)
+        self.unsettled.update(zip(missing, ids))
+        return ids
+
+    def settle(self, prefetched: dict[UUID, Any]) -> None:
+        """After the batch's aggregate query: a key whose legacy aggregate it found missing has no row anywhere (no
+        second look at the store for it)."""
+        for key, legacy_id in self.unsettled.items():
+            if legacy_id in prefetched and prefetched[legacy_id] is None and self.staged is not None \
+                    and self.staged.get(key) is _LEGACY:
+                self.staged[key] = None
+        self.unsettled = {}
 
     def write(self, curs: Any) -> None:
         """Writes the batch's changed rows: one statement in the events' transaction (in memory: into the dict)."""

@@ -351,6 +351,8 @@ class Batch:
         for table, keys in rows.items():
             aggregate_ids.extend(self.tables[table].prefetch(keys))
         self.repository.prefetch(aggregate_ids)
+        for table in rows:
+            self.tables[table].settle(self.repository.prefetched)
 
     def writes(self) -> list[Callable[[Any], None]]:
         """What the batch's lookup tables write in the events' transaction (those with changed rows)."""

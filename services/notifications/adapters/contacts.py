@@ -3,7 +3,6 @@ waiting for a head teacher): written by the consumer's batch in the transaction 
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 from uuid import UUID
 
@@ -51,27 +50,27 @@ class ContactRows(BatchRows[Contact]):
 
     def select(self, conn: Any, keys: list[str]) -> dict[str, Contact]:
         if self._select is None:
-            self._select = sql.SQL("SELECT {}, pending FROM {} WHERE student_id = ANY(%s::text[])").format(
+            self._select = sql.SQL("SELECT {}, pending FROM {} WHERE student_id = ANY(%b::text[])").format(
                 sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), self.qualified())
         with conn.cursor() as curs:
             curs.execute(self._select, (keys,), prepare=True)
             return {row["student_id"]: Contact(**{**row, "pending": tuple(row["pending"])}) for row in curs.fetchall()}
 
     def upsert(self, curs: Any, rows: list[Contact]) -> None:
-        """One statement for the batch's changed rows; the waiting notifications go as one JSON array per row
-        (PostgreSQL has no ragged arrays to unnest)."""
+        """One statement for the batch's changed rows, as binary arrays; the waiting notifications go as one
+        comma-separated text per row (ids are uuids; PostgreSQL has no ragged arrays to unnest)."""
         if self._upsert is None:
             self._upsert = sql.SQL(
-                "INSERT INTO {} AS c ({}, pending) SELECT {}, ARRAY(SELECT jsonb_array_elements_text(u.p)) "
-                "FROM unnest({}, %s::jsonb[]) AS u ({}, p) ON CONFLICT (student_id) DO UPDATE SET {}"
+                "INSERT INTO {} AS c ({}, pending) SELECT {}, string_to_array(u.p, ',') "
+                "FROM unnest({}, %b::text[]) AS u ({}, p) ON CONFLICT (student_id) DO UPDATE SET {}"
             ).format(self.qualified(), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
                      sql.SQL(", ").join(sql.SQL("u.{}").format(sql.Identifier(c)) for c in COLUMNS),
-                     sql.SQL(", ").join(sql.SQL(f"%s::{t}[]") for t in TYPES),
+                     sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in TYPES),
                      sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
                      sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
                                         for c in (*COLUMNS[1:], "pending")))
         params = [[getattr(r, c) for r in rows] for c in COLUMNS]
-        params.append([_json_list(r.pending) for r in rows])
+        params.append([",".join(r.pending) for r in rows])
         curs.execute(self._upsert, params, prepare=True)
 
     def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:
@@ -81,7 +80,3 @@ class ContactRows(BatchRows[Contact]):
         aggregate = load(self.app.repository, StudentContact, contact_id_for(key))
         return Contact.of(aggregate) if aggregate is not None else None
 
-
-def _json_list(ids: tuple[str, ...]) -> str:
-    """The ids as a JSON array (one per row: the rows' lists differ in length)."""
-    return json.dumps(list(ids)) if ids else "[]"

@@ -114,3 +114,27 @@ def test_every_policy_applies_odd_values_the_contracts_accept_and_the_list_still
     listed = client.get("/v1/notifications", params={"case_id": case_id}, headers=auth("county_officer", "520102"))
     assert listed.status_code == 200
     assert client.get("/v1/notifications", headers=auth("province_officer", "52")).status_code == 200
+
+
+def test_a_contact_card_from_before_the_table_is_read_and_its_waiting_notice_goes_out(consumer, store):
+    """A store from before the contacts table holds ``StudentContact`` aggregates: a case notice waiting on one
+    goes out when the enrolment comes, and from then on the table holds the contact."""
+    from services.notifications.domain import CASE_OPENED_TEMPLATE, HEAD_TEACHER, Notification, StudentContact
+
+    sink, policies, channel = consumer
+    student, meta = str(uuid.uuid4()), {"actor_id": "notifications", "at": NOW.isoformat()}
+    waiting = Notification(case_id=str(uuid.uuid4()), student_id=student, township_code="520102001",
+                           recipient_role=HEAD_TEACHER, template=CASE_OPENED_TEMPLATE, meta=meta)
+    waiting.wait_for_recipient(meta)
+    legacy = StudentContact(student_id=student, township_code="520102001", meta=meta)
+    legacy.await_recipient(str(waiting.id), meta)
+    store.save(waiting, legacy)
+    assert store.contact(student).pending == (str(waiting.id),)  # read from the aggregate: no row yet
+
+    payload = enrolled(student, head_teacher_id="teacher-old")
+    sink.apply_batch([(f"notifications:registry:{uuid.uuid4()}", 1, policies[type(payload)],
+                       message(payload, sequence=1))])
+    assert store.notification(waiting.id).status == "sent"
+    row = store.contacts.get(student)
+    assert (row.head_teacher_id, row.pending, row.event_id is not None) == ("teacher-old", (), True)
+    assert store.contact(student) == row and store.repository.get(legacy.id).pending == [str(waiting.id)]
