@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Iterable, TypeVar
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
 Row = TypeVar("Row")
@@ -29,9 +30,15 @@ class BatchRows(Generic[Row]):
     one. Outside a batch (an API read) ``get`` reads the table; only a batch writes. On an in-memory event store
     (tests) the rows live in a dict, committed when the batch is saved.
 
+    Each row carries a version, as an aggregate does: a batch writes a row only over the version it read, so two
+    consumers' batches changing one row (a student's contact from the registry's topic and from casework's) cannot
+    lose each other's change — the later one fails like a version conflict of its events (``IntegrityError``: the
+    consumer applies its messages again one at a time, reading the row anew).
+
     A subclass names its ``table`` and gives ``DDL`` (what its migration revision froze), ``select`` (many keys, one
-    query), ``upsert`` (many rows, one statement) and optionally ``legacy_ids``/``legacy`` (the aggregate that held
-    the row before the table did, read where the table has no row yet)."""
+    query: rows and versions), ``upsert`` (many rows with their new versions, one statement, returning how many it
+    wrote) and optionally ``legacy_ids``/``legacy`` (the aggregate that held the row before the table did, read where
+    the table has no row yet)."""
 
     table: str = ""
     DDL: str = ""
@@ -44,14 +51,16 @@ class BatchRows(Generic[Row]):
         self.memory: dict[str, Row] | None = None if self.datastore is not None else {}
         self.staged: dict[str, Any] | None = None  # key -> row, None (none anywhere) or _LEGACY, during a batch
         self.dirty: dict[str, Row] = {}
+        self.versions: dict[str, int] = {}  # the version of each row the batch read (absent: none yet)
         self.unsettled: dict[str, UUID] = {}  # prefetched keys the table lacks -> their legacy aggregate's id
         self.name = sql.Identifier(self.table)
 
     # -- what a subclass gives -------------------------------------------------------------------------------
-    def select(self, conn: Any, keys: list[str]) -> dict[str, Row]:  # pragma: no cover - abstract
+    def select(self, conn: Any, keys: list[str]) -> dict[str, tuple[Row, int]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def upsert(self, curs: Any, rows: list[Row]) -> None:  # pragma: no cover - abstract
+    def upsert(self, curs: Any, rows: list[Row], versions: list[int]) -> int:  # pragma: no cover - abstract
+        """Inserts each row, or updates it where the stored version is one below its new one; how many it wrote."""
         raise NotImplementedError
 
     def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:
@@ -68,10 +77,10 @@ class BatchRows(Generic[Row]):
 
     # -- the batch's side (``ServiceApplication.batch`` / ``save_batch``) --------------------------------------
     def begin(self) -> None:
-        self.staged, self.dirty, self.unsettled = {}, {}, {}
+        self.staged, self.dirty, self.versions, self.unsettled = {}, {}, {}, {}
 
     def end(self) -> None:
-        self.staged, self.dirty, self.unsettled = None, {}, {}
+        self.staged, self.dirty, self.versions, self.unsettled = None, {}, {}, {}
 
     def prefetch(self, keys: Iterable[str]) -> list[UUID]:
         """Reads these rows in one query; returns the legacy aggregate ids of those the table lacks (for the
@@ -108,8 +117,11 @@ class BatchRows(Generic[Row]):
             return
         if self.memory is not None:
             self.memory.update(self.dirty)
-        else:
-            self.upsert(curs, list(self.dirty.values()))
+            return
+        versions = self.versions
+        written = self.upsert(curs, list(self.dirty.values()), [versions.get(key, 0) + 1 for key in self.dirty])
+        if written != len(self.dirty):
+            raise IntegrityError(f"{self.table}: {len(self.dirty) - written} row(s) changed by another writer")
 
     # -- what policies and queries use ----------------------------------------------------------------------
     def get(self, key: str) -> Row | None:
@@ -133,7 +145,10 @@ class BatchRows(Generic[Row]):
             return {k: self.memory[k] for k in keys if k in self.memory}
         assert self.datastore is not None
         with self.datastore.get_connection() as conn:
-            return self.select(conn, keys)
+            found = self.select(conn, keys)
+        if self.staged is not None:
+            self.versions.update((key, version) for key, (_row, version) in found.items())
+        return {key: row for key, (row, _version) in found.items()}
 
     def ensure(self) -> None:
         """The table's DDL on a schema no migration history owns (a test's scratch schema); nothing on a versioned

@@ -126,7 +126,7 @@ def placements(app: CaseworkApp) -> dict[str, Placement]:
     with app.recorder.datastore.get_connection() as conn:
         keys = [r["student_id"] for r in conn.execute(
             sql.SQL("SELECT student_id FROM {}").format(app.placements.qualified())).fetchall()]
-        return app.placements.select(conn, keys)
+        return {key: row for key, (row, _version) in app.placements.select(conn, keys).items()}
 
 
 def test_a_batched_poll_leaves_the_events_and_positions_of_one_message_at_a_time(stores):

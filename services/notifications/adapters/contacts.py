@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS student_contacts (
     erased boolean NOT NULL DEFAULT false,
     pending text[] NOT NULL DEFAULT '{}',
     event_id text,
-    event_time timestamptz
+    event_time timestamptz,
+    version bigint NOT NULL DEFAULT 1
 );
 """
 COLUMNS = ("student_id", "township_code", "name_masked", "head_teacher_id", "head_teacher_name", "erased",
@@ -48,21 +49,23 @@ class ContactRows(BatchRows[Contact]):
         self._select: sql.Composed | None = None
         self._upsert: sql.Composed | None = None
 
-    def select(self, conn: Any, keys: list[str]) -> dict[str, Contact]:
+    def select(self, conn: Any, keys: list[str]) -> dict[str, tuple[Contact, int]]:
         if self._select is None:
-            self._select = sql.SQL("SELECT {}, pending FROM {} WHERE student_id = ANY(%b::text[])").format(
+            self._select = sql.SQL("SELECT {}, pending, version FROM {} WHERE student_id = ANY(%b::text[])").format(
                 sql.SQL(", ").join(map(sql.Identifier, COLUMNS)), self.qualified())
         with conn.cursor() as curs:
             curs.execute(self._select, (keys,), prepare=True)
-            return {row["student_id"]: Contact(**{**row, "pending": tuple(row["pending"])}) for row in curs.fetchall()}
+            return {row["student_id"]: (Contact(**{c: row[c] for c in COLUMNS}, pending=tuple(row["pending"])),
+                                        row["version"]) for row in curs.fetchall()}
 
-    def upsert(self, curs: Any, rows: list[Contact]) -> None:
+    def upsert(self, curs: Any, rows: list[Contact], versions: list[int]) -> int:
         """One statement for the batch's changed rows, as binary arrays; the waiting notifications go as one
         comma-separated text per row (ids are uuids; PostgreSQL has no ragged arrays to unnest)."""
         if self._upsert is None:
             self._upsert = sql.SQL(
-                "INSERT INTO {} AS c ({}, pending) SELECT {}, string_to_array(u.p, ',') "
-                "FROM unnest({}, %b::text[]) AS u ({}, p) ON CONFLICT (student_id) DO UPDATE SET {}"
+                "INSERT INTO {} AS c ({}, pending, version) SELECT {}, string_to_array(u.p, ','), u.v "
+                "FROM unnest({}, %b::text[], %b::bigint[]) AS u ({}, p, v) ON CONFLICT (student_id) DO UPDATE SET {}, "
+                "version = EXCLUDED.version WHERE c.version = EXCLUDED.version - 1 RETURNING 1"
             ).format(self.qualified(), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
                      sql.SQL(", ").join(sql.SQL("u.{}").format(sql.Identifier(c)) for c in COLUMNS),
                      sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in TYPES),
@@ -70,8 +73,9 @@ class ContactRows(BatchRows[Contact]):
                      sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
                                         for c in (*COLUMNS[1:], "pending")))
         params = [[getattr(r, c) for r in rows] for c in COLUMNS]
-        params.append([",".join(r.pending) for r in rows])
+        params += [[",".join(r.pending) for r in rows], versions]
         curs.execute(self._upsert, params, prepare=True)
+        return len(curs.fetchall())
 
     def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:
         return [contact_id_for(k) for k in keys]

@@ -102,7 +102,7 @@ def contacts(app: NotificationsApp) -> dict[str, Any]:
     with app.recorder.datastore.get_connection() as conn:
         keys = [r["student_id"] for r in conn.execute(
             sql.SQL("SELECT student_id FROM {}").format(app.contacts.qualified())).fetchall()]
-        return app.contacts.select(conn, keys)
+        return {key: row for key, (row, _version) in app.contacts.select(conn, keys).items()}
 
 
 def sent(channel: FileChannel) -> list[dict[str, Any]]:

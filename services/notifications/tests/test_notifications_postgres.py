@@ -138,3 +138,39 @@ def test_a_contact_card_from_before_the_table_is_read_and_its_waiting_notice_goe
     row = store.contacts.get(student)
     assert (row.head_teacher_id, row.pending, row.event_id is not None) == ("teacher-old", (), True)
     assert store.contact(student) == row and store.repository.get(legacy.id).pending == [str(waiting.id)]
+
+
+def test_a_contact_changed_by_another_consumer_meanwhile_is_not_overwritten(consumer, store, settings):
+    """The enrolment's batch read the student's contact before another consumer (casework's topic, another partition)
+    parked a case notice on it: the batch's write fails like a version conflict, and applied again alone the
+    enrolment sees the notice and sends it."""
+    from services.runtime.consumer import BatchConflict
+
+    sink, policies, channel = consumer
+    other = build_application(NotificationsApp, settings, "notifications")
+    clock = FixedClock(NOW)
+    other_sink = EventSink(other)
+    other_policies = consumer_policies(NotificationPolicies(other, FileChannel(settings.data_dir, clock.now), clock))
+    student = str(uuid.uuid4())
+    opened, enrolment = case_opened(student), enrolled(student, head_teacher_id="teacher-late")
+    track = f"notifications:registry:{uuid.uuid4()}"
+    real = policies[type(enrolment)]
+
+    def meanwhile(message):
+        assert other_sink.apply(f"notifications:casework:{uuid.uuid4()}", 1, other_policies[type(opened)],
+                                message_of(opened))
+        return real(message)
+
+    meanwhile.loads = real.loads  # type: ignore[attr-defined]
+    msg = message_of(enrolment)
+    with pytest.raises(BatchConflict):
+        sink.apply_batch([(track, 1, meanwhile, msg)])
+    assert store.contact(student).pending  # the parked notice survived the failed batch
+    assert sink.apply(track, 1, real, msg) is True  # what the loop does after a conflict: one at a time
+    [view] = store.notifications_for_case(opened.case_id)
+    assert view.status == "sent" and view.recipient_id == "teacher-late" and store.contact(student).pending == ()
+    other.close()
+
+
+def message_of(payload):
+    return message(payload, sequence=1)

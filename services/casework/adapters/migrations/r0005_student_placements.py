@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS student_placements (
     registry_version bigint,
     active boolean NOT NULL,
     event_id text,
-    event_time timestamptz
+    event_time timestamptz,
+    version bigint NOT NULL DEFAULT 1
 );
 '''
 

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS student_contacts (
     erased boolean NOT NULL DEFAULT false,
     pending text[] NOT NULL DEFAULT '{}',
     event_id text,
-    event_time timestamptz
+    event_time timestamptz,
+    version bigint NOT NULL DEFAULT 1
 );
 '''
 
