@@ -64,13 +64,14 @@ class PlacementRows(BatchRows[Placement]):
         """One statement for the batch's changed rows, as binary arrays (a third of the client CPU of text ones)."""
         if self._upsert is None:
             self._upsert = sql.SQL(
-                "INSERT INTO {} AS p ({}, version) SELECT * FROM unnest({}, %b::bigint[]) ON CONFLICT (student_id) "
-                "DO UPDATE SET {}, version = EXCLUDED.version WHERE p.version = EXCLUDED.version - 1 RETURNING 1"
+                "WITH w AS (INSERT INTO {} AS p ({}, version) SELECT * FROM unnest({}, %b::bigint[]) "
+                "ON CONFLICT (student_id) DO UPDATE SET {}, version = EXCLUDED.version "
+                "WHERE p.version = EXCLUDED.version - 1 RETURNING 1) SELECT count(*) AS n FROM w"
             ).format(self.qualified(), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
                      sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in TYPES),
                      sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in COLUMNS[1:]))
         curs.execute(self._upsert, [*([getattr(r, c) for r in rows] for c in COLUMNS), versions], prepare=True)
-        return len(curs.fetchall())
+        return curs.fetchone()["n"]  # type: ignore[no-any-return,index]
 
     def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:
         return [placement_id_for(k) for k in keys]

@@ -63,9 +63,10 @@ class ContactRows(BatchRows[Contact]):
         comma-separated text per row (ids are uuids; PostgreSQL has no ragged arrays to unnest)."""
         if self._upsert is None:
             self._upsert = sql.SQL(
-                "INSERT INTO {} AS c ({}, pending, version) SELECT {}, string_to_array(u.p, ','), u.v "
+                "WITH w AS (INSERT INTO {} AS c ({}, pending, version) SELECT {}, string_to_array(u.p, ','), u.v "
                 "FROM unnest({}, %b::text[], %b::bigint[]) AS u ({}, p, v) ON CONFLICT (student_id) DO UPDATE SET {}, "
-                "version = EXCLUDED.version WHERE c.version = EXCLUDED.version - 1 RETURNING 1"
+                "version = EXCLUDED.version WHERE c.version = EXCLUDED.version - 1 RETURNING 1) "
+                "SELECT count(*) AS n FROM w"
             ).format(self.qualified(), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
                      sql.SQL(", ").join(sql.SQL("u.{}").format(sql.Identifier(c)) for c in COLUMNS),
                      sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in TYPES),
@@ -75,7 +76,7 @@ class ContactRows(BatchRows[Contact]):
         params = [[getattr(r, c) for r in rows] for c in COLUMNS]
         params += [[",".join(r.pending) for r in rows], versions]
         curs.execute(self._upsert, params, prepare=True)
-        return len(curs.fetchall())
+        return curs.fetchone()["n"]  # type: ignore[no-any-return,index]
 
     def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:
         return [contact_id_for(k) for k in keys]
