@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
 
+from services.runtime.batchrows import BatchRows, RowRef
 from services.runtime.snapshots import ServiceSnapshot, StaleSnapshot
 
 log = structlog.get_logger(__name__)
@@ -36,6 +37,8 @@ class BatchProcessRecorder(PostgresProcessRecorder):
         fence = kwargs.get("fence")
         if fence is not None:  # a consumer's lease check, first in the transaction that commits its effects
             fence(curs)
+        for write in kwargs.get("writes") or ():  # the batch's lookup rows (``batchrows``), after the fence
+            write(curs)
         super()._insert_events(curs, stored_events, **kwargs)
         for tracking in kwargs.get("trackings") or ():
             self._insert_tracking(curs, tracking=tracking)
@@ -309,8 +312,9 @@ class BatchRepository(Repository):
 class Batch:
     """The effects of many consumed messages, in the order they happened, saved in one transaction."""
 
-    def __init__(self, repository: BatchRepository) -> None:
+    def __init__(self, repository: BatchRepository, tables: Iterable[BatchRows[Any]] = ()) -> None:
         self.repository = repository
+        self.tables = {table.table: table for table in tables}  # lookup rows the batch writes beside its events
         self.processing_event: ProcessingEvent = ProcessingEvent()
         self.trackings: dict[str, int] = {}
 
@@ -333,6 +337,23 @@ class Batch:
             self.trackings[tracking.application_name] = max(tracking.notification_id,
                                                             self.trackings.get(tracking.application_name, 0))
 
-    def prefetch(self, aggregate_ids: Iterable[UUID]) -> None:
-        """Loads these aggregates for the batch's policies in one query (see ``BatchRepository.prefetch``)."""
+    def prefetch(self, ids: Iterable[UUID | RowRef]) -> None:
+        """Loads these aggregates for the batch's policies in one query (see ``BatchRepository.prefetch``), and the
+        lookup rows named among them (``RowRef``) in one query per table (with the legacy aggregates of rows the
+        table lacks among the aggregates)."""
+        aggregate_ids: list[Any] = []
+        rows: dict[str, list[str]] = {}
+        for one in ids:
+            if type(one) is RowRef:
+                rows.setdefault(one.table, []).append(one.key)
+            else:
+                aggregate_ids.append(one)
+        for table, keys in rows.items():
+            aggregate_ids.extend(self.tables[table].prefetch(keys))
         self.repository.prefetch(aggregate_ids)
+        for table in rows:
+            self.tables[table].settle(self.repository.prefetched)
+
+    def writes(self) -> list[Callable[[Any], None]]:
+        """What the batch's lookup tables write in the events' transaction (those with changed rows)."""
+        return [table.write for table in self.tables.values() if table.dirty]

@@ -29,13 +29,15 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 
+from services.runtime.batchrows import BatchRows, RowRef
 from services.runtime.batchstore import Batch, BatchProcessRecorder, BatchRepository, loads
 from services.runtime import tracing
 from services.runtime import db
 from services.runtime.db import ddl_lock
 from services.runtime.settings import ServiceSettings
 
-__all__ = ["Batch", "BatchProcessRecorder", "BatchRepository", "ServiceApplication", "build_application", "loads"]
+__all__ = ["Batch", "BatchProcessRecorder", "BatchRepository", "BatchRows", "RowRef", "ServiceApplication", "build_application",
+           "loads"]
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +65,8 @@ class ServiceApplication(Application):
     # snapshot store (``is_snapshotting_enabled``). The library's own ``snapshotting_intervals`` would re-read each
     # aggregate and insert its snapshot one by one after every save.
     snapshot_intervals: dict[type, int] = {}
+    # lookup tables its consumer's batches write beside the events (``batchrows.BatchRows``); set in ``__init__``
+    lookups: tuple[BatchRows[Any], ...] = ()
 
     def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
         """After a save: a snapshot of every saved aggregate whose new events crossed a multiple of its interval."""
@@ -102,20 +106,30 @@ class ServiceApplication(Application):
         repository: BatchRepository = self.repository  # type: ignore[assignment]
         assert repository.unit_of_work is None, "batches do not nest"
         repository.unit_of_work, repository.prefetched = {}, {}
+        tables = self.lookups
+        for table in tables:
+            table.begin()
         try:
-            yield Batch(repository)
+            yield Batch(repository, tables)
         finally:
             repository.unit_of_work, repository.prefetched = None, {}
+            for table in tables:
+                table.end()
 
     def save_batch(self, batch: Batch) -> None:
         trackings = [Tracking(name, seq) for name, seq in batch.trackings.items()]
+        writes = batch.writes()
         if not isinstance(self.recorder, BatchProcessRecorder):  # in-memory stores (tests): not atomic, no matter
             if batch.processing_event.events:
                 self._notify(self._record(batch.processing_event))
             for tracking in trackings:
                 self.recorder.insert_tracking(tracking)  # type: ignore[attr-defined]
+            for write in writes:
+                write(None)
             return
         batch.processing_event.saved_kwargs["trackings"] = trackings
+        if writes:
+            batch.processing_event.saved_kwargs["writes"] = writes
         self._notify(self._record(batch.processing_event))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -244,4 +258,6 @@ def build_application(app_cls: type[ServiceApplication], settings: ServiceSettin
     app = app_cls(env=eventsourcing_env(settings, schema))
     _build_missing(settings.database_url, schema,
                    [app.recorder] + ([app.snapshots.recorder] if app.snapshots is not None else []))
+    for table in app.lookups:  # only on a schema no migration owns (a test's scratch schema)
+        table.ensure()
     return app

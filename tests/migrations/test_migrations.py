@@ -47,10 +47,10 @@ def legacy_attendance(db: Database) -> None:
 
 
 def legacy_casework(db: Database) -> None:
-    from services.casework.adapters import projections_pg
+    from services.casework.adapters import placements, projections_pg
     from services.casework.adapters.photos_pg import PostgresPhotos
 
-    db.execute_script(ownlog.POSITION_DDL + projections_pg.DDL)
+    db.execute_script(ownlog.POSITION_DDL + projections_pg.DDL + placements.DDL)
     readaudit.ReadAudit(db, SystemClock())
     db.execute_script(relay.RELAY_DDL)
     legacy_consumer(db)
@@ -58,10 +58,10 @@ def legacy_casework(db: Database) -> None:
 
 
 def legacy_notifications(db: Database) -> None:
-    from services.notifications.adapters import projections
+    from services.notifications.adapters import contacts, projections
     from services.notifications.adapters.outbox import PostgresOutbox, PostgresPreferences
 
-    db.execute_script(ownlog.POSITION_DDL + projections.DDL)
+    db.execute_script(ownlog.POSITION_DDL + projections.DDL + contacts.DDL)
     db.execute_script(relay.RELAY_DDL)
     legacy_consumer(db)
     PostgresOutbox(db).ensure()

@@ -113,7 +113,7 @@ def baoxue(*args: str, url: str) -> str:
 def test_migrate_status_shows_the_new_revisions(database_url):
     with fresh_database(database_url, "mig_s") as url:
         before = baoxue("migrate", "all", "--status", url=url)
-        assert "casework: - (code needs casework_0004)" in before
+        assert "casework: - (code needs casework_0005)" in before
         assert "reporting: - (code needs reporting_0004)" in before
         done = baoxue("migrate", "all", url=url)
         assert "reporting: event stores created: MonthlyReports, Inspections" in done
@@ -121,8 +121,8 @@ def test_migrate_status_shows_the_new_revisions(database_url):
         after = baoxue("migrate", "all", "--status", url=url)
         for line in ("registry: registry_0001 (code needs registry_0001)",
                      "attendance: attendance_0003 (code needs attendance_0003)",
-                     "casework: casework_0004 (code needs casework_0004)",
-                     "notifications: notifications_0003 (code needs notifications_0003)",
+                     "casework: casework_0005 (code needs casework_0005)",
+                     "notifications: notifications_0004 (code needs notifications_0004)",
                      "reporting: reporting_0004 (code needs reporting_0004)"):
             assert line in after
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.casework.adapters.documents import render_document
+from services.casework.adapters.placements import PlacementRows
 from services.casework.adapters.projections import MemoryCaseViews
 from services.casework.application.base import CaseStore
 from services.casework.application.cases import COMMANDS, CaseUseCases
@@ -40,8 +41,10 @@ class CaseworkApp(ServiceApplication):
         super().__init__(env)
         self.index: CaseViews = index or MemoryCaseViews()
         self.policy = policy or CasePolicy()
+        self.placements = PlacementRows(self)  # the registry's placements: a lookup table the consumer writes
+        self.lookups = (self.placements,)
         store = CaseStore(self)
-        self.owners = OwnerUseCases(store)
+        self.owners = OwnerUseCases(store, self.placements)
         self.cases = CaseUseCases(store, self.owners, self.policy)
         self.opening = OpeningUseCases(store, self.owners)
         self.queries = CaseQueries(store, self.index)

@@ -23,8 +23,9 @@ from contracts.events.registry import (
     TransitionMissedRetractedV1,
     TransitionMissedV1,
 )
+from services.casework.adapters.placements import placement_row
 from services.casework.application import CaseworkApp, finding_trigger_id
-from services.casework.domain import case_id_for, child_cases_id_for, placement_id_for
+from services.casework.domain import case_id_for, child_cases_id_for
 from services.runtime.auth import Actor, system_actor
 from services.runtime.consumer import Message
 from services.runtime.eventstore import loads
@@ -53,12 +54,12 @@ def child_cases(message: Message) -> list[UUID]:
     return [child_cases_id_for(message.payload.student_id)]  # type: ignore[attr-defined]
 
 
-def placement(message: Message) -> list[UUID]:
-    """The student's placement (school, class, head teacher)."""
-    return [placement_id_for(message.payload.student_id)]  # type: ignore[attr-defined]
+def placement(message: Message) -> list[Any]:
+    """The student's placement (school, class, head teacher): a row of the lookup table."""
+    return [placement_row(message.payload.student_id)]  # type: ignore[attr-defined]
 
 
-def opening(source: str, trigger_id: Callable[[Message], str]) -> Callable[[Message], list[UUID]]:
+def opening(source: str, trigger_id: Callable[[Message], str]) -> Callable[[Message], list[Any]]:
     """A trigger: the case it would name, the child's case file, and the placement a new case's owners come from."""
     return lambda message: [case_id_for(source, trigger_id(message)), *child_cases(message), *placement(message)]
 
@@ -188,7 +189,7 @@ def when_student_enrolled_record_placement(app: CaseworkApp, message: Message) -
                              class_name=enrolled.class_name, head_teacher_id=enrolled.head_teacher_id,
                              head_teacher_name=enrolled.head_teacher_name,
                              registry_version=message.envelope.aggregateversion,
-                             meta=system_meta(message, enrolled.township_code))
+                             event_id=message.envelope.id, event_time=message.envelope.time)
 
 
 def _record_move(app: CaseworkApp, message: Message) -> list[Any]:
@@ -197,7 +198,7 @@ def _record_move(app: CaseworkApp, message: Message) -> list[Any]:
                              township_code=moved.township_code, grade=moved.grade, class_name=moved.class_name,
                              head_teacher_id=None, head_teacher_name=None,
                              registry_version=message.envelope.aggregateversion,
-                             meta=system_meta(message, moved.township_code))
+                             event_id=message.envelope.id, event_time=message.envelope.time)
 
 
 @loads(placement)
@@ -224,13 +225,12 @@ def when_disabled_child_placed_record_placement(app: CaseworkApp, message: Messa
                              head_teacher_id=current.head_teacher_id if same else None,
                              head_teacher_name=current.head_teacher_name if same else None,
                              registry_version=message.envelope.aggregateversion,
-                             meta=system_meta(message, placed.township_code))
+                             event_id=message.envelope.id, event_time=message.envelope.time)
 
 
 @loads(placement)
 def when_student_registration_closed_end_placement(app: CaseworkApp, message: Message) -> list[Any]:
     """注销学籍: the placement no longer names a school or head teacher."""
     closed: StudentRegistrationClosedV1 = message.payload  # type: ignore[assignment]
-    return app.owners.student_left(student_id=closed.student_id, reason=closed.reason,
-                            registry_version=message.envelope.aggregateversion,
-                            meta=system_meta(message, closed.township_code))
+    return app.owners.student_left(student_id=closed.student_id, registry_version=message.envelope.aggregateversion,
+                                   event_id=message.envelope.id, event_time=message.envelope.time)

@@ -21,7 +21,7 @@ from services.casework.domain.ids import (
     responsibility_map_id_for,
 )
 from services.casework.domain.owners import ResponsibilityMap
-from services.casework.domain.placement import StudentPlacement
+from services.casework.domain.placement import Placement, StudentPlacement
 
 # Events stored before the domain became a package keep resolving (topics are part of stored history).
 register_topic("services.casework.domain:Case", Case)
@@ -29,7 +29,8 @@ register_topic("services.casework.domain:ChildCases", ChildCases)
 
 __all__ = [
     "NAMESPACE", "SOURCES", "STAGES", "Case", "CaseworkError", "ChainProblem", "ChildCases", "Conflict",
-    "Forbidden", "InvalidInput", "NotFound", "ResponsibilityMap", "StudentPlacement", "Trigger", "business_time",
+    "Forbidden", "InvalidInput", "NotFound", "Placement", "ResponsibilityMap", "StudentPlacement", "Trigger",
+    "business_time",
     "case_id_for", "child_cases_id_for", "placement_id_for", "responsibility_map_id_for", "store_digest",
     "verify_chain",
 ]

@@ -113,9 +113,9 @@ def test_a_batch_reads_the_aggregates_its_policies_declare_in_one_query(pg_app, 
                   message(detected, sequence=1, time=DETECTED_AT)))
     reads = count_reads(pg_app, monkeypatch)
     EventSink(pg_app).apply_batch(items)
-    # the placements, the child's case file and the detection's case in one query; read alone: only the
+    # the child's case file and the detection's case in one query, the placement rows in one; read alone: only the
     # township's responsibility map, which no policy declares
-    assert reads == {"one": 1, "many": 1}
+    assert reads == {"one": 1, "many": 1, "rows": 1}
     assert [pg_app.owners.placement(s).head_teacher_id for s in students] == [f"ht-{n}" for n in range(20)]
     case = pg_app.queries.case(pg_app.queries.case_id_for_detection(detected.detection_id))
     assert case.owners["head_teacher"]["user_id"] == "ht-3"  # the placement the same batch recorded
@@ -143,3 +143,30 @@ def test_registry_and_attendance_events_with_odd_free_text_are_applied_and_liste
         reason_code="not_received_in_time", transferred_out_on=date(2025, 8, 1), days=30), 3), 2)
     [summary] = pg_app.queries.cases_for_jurisdiction(township)
     assert pg_app.queries.case(uuid.UUID(summary.case_id)).owners["head_teacher"]["user_id"] == "ht;9'\"\\"
+
+
+def test_a_placement_from_before_the_table_is_read_until_the_registry_changes_it(pg_app):
+    """A store from before ``student_placements`` holds ``StudentPlacement`` aggregates: they still name the head
+    teacher, and the next registry event writes the table from them."""
+    from contracts.events.registry import StudentRegistrationClosedV1
+    from services.casework.domain import StudentPlacement
+
+    township = unique_county() + "001"
+    student, meta = str(uuid.uuid4()), {"actor_id": "casework", "at": DETECTED_AT.isoformat()}
+    pg_app.save(StudentPlacement(student_id=student, school_id="school-9", township_code=township, grade=5,
+                                 class_name="五（1）班", head_teacher_id="ht-old", head_teacher_name="孙老师",
+                                 registry_version=1, meta=meta))
+    assert pg_app.owners.placement(student).head_teacher_for("school-9") == {"user_id": "ht-old", "name": "孙老师"}
+    track = f"casework:baoxue.registry.v1:{uuid.uuid4()}"
+    stale = StudentEnrolledV1(student_id=student, school_id="school-0", county_code=township[:6],
+                              township_code=township, grade=5, class_name="旧班", name_masked="王*",
+                              id_number_masked="52**", head_teacher_id="ht-0", head_teacher_name="赵老师")
+    closed = StudentRegistrationClosedV1(student_id=student, school_id="school-9", township_code=township,
+                                         on=date(2025, 9, 5), reason="moved_away", source="police")
+    EventSink(pg_app).apply_batch([
+        (track, 1, policies(pg_app)[type(stale)], message(stale, sequence=1, time=DETECTED_AT, aggregateversion=1)),
+        (track, 2, policies(pg_app)[type(closed)], message(closed, sequence=2, time=DETECTED_AT, aggregateversion=2)),
+    ])
+    row = pg_app.placements.get(student)
+    assert (row.school_id, row.head_teacher_id, row.active, row.registry_version) == ("school-9", "ht-old", False, 2)
+    assert row.event_time == DETECTED_AT and pg_app.owners.placement(student).head_teacher_for("school-9") is None

@@ -28,6 +28,7 @@ from contracts.events.inspections import (
 )
 from contracts.events.registry import StudentErasedV1
 from contracts.events.reporting import MonthlyReportDueV1, MonthlyReportOverdueV1
+from services.notifications.adapters.contacts import contact_row
 from services.notifications.application import NotificationsApp
 from services.notifications.application.dispatch import Dispatcher, Request
 from services.notifications.application.ports import Channel
@@ -41,10 +42,9 @@ from services.notifications.domain import (
     PREFECTURE_OFFICER,
     TOWNSHIP_OFFICER,
     CaseFile,
+    Contact,
     Notification,
-    StudentContact,
     case_file_id_for,
-    contact_id_for,
     notification_id_for,
 )
 from services.notifications.domain import templates as t
@@ -78,9 +78,9 @@ def _system_actor(jurisdiction: str) -> Actor:
     return system_actor(SERVICE, jurisdiction)
 
 
-def contact_card(message: Message) -> list[UUID]:
-    """The student's contact card (head teacher, notifications waiting for one)."""
-    return [contact_id_for(message.payload.student_id)]  # type: ignore[attr-defined]
+def contact_card(message: Message) -> list[Any]:
+    """The student's contact card (head teacher, notifications waiting for one): a row of the lookup table."""
+    return [contact_row(message.payload.student_id)]  # type: ignore[attr-defined]
 
 
 def case_file(message: Message) -> list[UUID]:
@@ -88,13 +88,13 @@ def case_file(message: Message) -> list[UUID]:
     return [case_file_id_for(message.payload.case_id)]  # type: ignore[attr-defined]
 
 
-def case_opened(message: Message) -> list[UUID]:
+def case_opened(message: Message) -> list[Any]:
     """The case file, the head teacher's notification of the opening, and the student's contact card."""
     case_id = message.payload.case_id  # type: ignore[attr-defined]
     return [*case_file(message), notification_id_for(case_id, HEAD_TEACHER, CASE_OPENED_TEMPLATE), *contact_card(message)]
 
 
-def case_file_and_contact_card(message: Message) -> list[UUID]:
+def case_file_and_contact_card(message: Message) -> list[Any]:
     return [*case_file(message), *contact_card(message)]
 
 
@@ -120,7 +120,7 @@ class NotificationPolicies:
         case = self.app.case_file(case_id)
         return case, case.student_id if case is not None else None
 
-    def _send(self, notification: Notification, contact: StudentContact, meta: dict[str, Any]) -> None:
+    def _send(self, notification: Notification, contact: Contact, meta: dict[str, Any]) -> None:
         """Delivers through the channel first (idempotent), then records Sent: at-least-once, one event."""
         assert contact.head_teacher_id is not None
         text = notification.text_for(contact)
@@ -133,38 +133,40 @@ class NotificationPolicies:
 
     @loads(contact_card)
     def when_student_enrolled_record_contact(self, message: Message) -> list[Any]:
-        """Keeps the student's head teacher, and sends what was waiting for one."""
+        """Keeps the student's head teacher (a row of the contacts table), and sends what was waiting for one."""
         p: StudentEnrolledV1 = message.payload  # type: ignore[assignment]
+        source = {"event_id": message.envelope.id, "event_time": message.envelope.time}
+        contact = self.app.contact(p.student_id)
+        learnt = (contact or Contact(student_id=p.student_id, township_code=p.township_code)).learn(
+            township_code=p.township_code, name_masked=p.name_masked, head_teacher_id=p.head_teacher_id,
+            head_teacher_name=p.head_teacher_name, **source)
+        if learnt is not None:
+            contact = learnt
+            self.app.contacts.put(p.student_id, learnt)
+        if contact is None or not contact.known or not contact.pending:
+            return []
         meta = self._meta(message)
-        contact = self.app.contact(p.student_id) or StudentContact(
-            student_id=p.student_id, township_code=p.township_code, meta=meta
-        )
-        contact.learn(
-            township_code=p.township_code,
-            name_masked=p.name_masked,
-            head_teacher_id=p.head_teacher_id,
-            head_teacher_name=p.head_teacher_name,
-            meta=meta,
-        )
-        if not contact.known or not contact.pending:
-            return [contact]
         sent = []
-        for notification_id in list(contact.pending):
+        for notification_id in contact.pending:
             notification = self.app.notification(notification_id)
             if notification is not None and notification.status != "sent":
                 self._send(notification, contact, meta)
                 sent.append(notification)
-        contact.release(list(contact.pending), meta)
-        return [contact, *sent]
+        released = contact.release(list(contact.pending), **source)
+        if released is not None:
+            self.app.contacts.put(p.student_id, released)
+        return sent
 
     @loads(contact_card)
     def when_student_erased_forget_name(self, message: Message) -> list[Any]:
         """依法删除: the contact card drops the student's masked name; later messages say 某学生 instead."""
         p: StudentErasedV1 = message.payload  # type: ignore[assignment]
         contact = self.app.contact(p.student_id)
-        if contact is None or not contact.forget_name(self._meta(message)):
-            return []
-        return [contact]
+        forgotten = contact.forget_name(event_id=message.envelope.id, event_time=message.envelope.time) \
+            if contact is not None else None
+        if forgotten is not None:
+            self.app.contacts.put(p.student_id, forgotten)
+        return []
 
     @loads(case_opened)
     def when_case_opened_notify_head_teacher(self, message: Message) -> list[Any]:
@@ -188,9 +190,11 @@ class NotificationPolicies:
             self._send(notification, contact, meta)
             return [case, notification]
         notification.wait_for_recipient(meta)
-        contact = contact or StudentContact(student_id=p.student_id, township_code=p.township_code, meta=meta)
-        contact.await_recipient(str(notification.id), meta)
-        return [case, notification, contact]
+        waiting = (contact or Contact(student_id=p.student_id, township_code=p.township_code)).await_recipient(
+            str(notification.id), event_id=message.envelope.id, event_time=message.envelope.time)
+        if waiting is not None:
+            self.app.contacts.put(p.student_id, waiting)
+        return [case, notification]
 
     @loads(contact_card)
     def when_suspected_dropout_detected_report_township_and_county(self, message: Message) -> list[Any]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from services.notifications.adapters.contacts import ContactRows
 from services.notifications.adapters.projections import MemoryRecords, NotificationView, Query
 from services.notifications.application.ports import Records
 from services.notifications.domain import (
     CaseFile,
+    Contact,
     CountyDirectory,
     Notification,
     Recipient,
-    StudentContact,
     case_file_id_for,
-    contact_id_for,
     directory_id_for,
 )
 from services.runtime.aggregates import load
@@ -32,9 +32,11 @@ class NotificationsApp(ServiceApplication):
     def __init__(self, env: Any = None, records: Records | None = None) -> None:
         super().__init__(env=env)
         self.records: Records = records or MemoryRecords()
+        self.contacts = ContactRows(self)  # students' contacts: a lookup table the consumer writes
+        self.lookups = (self.contacts,)
 
-    def contact(self, student_id: str) -> StudentContact | None:
-        return self._get(StudentContact, contact_id_for(student_id))
+    def contact(self, student_id: str) -> Contact | None:
+        return self.contacts.get(student_id)
 
     def case_file(self, case_id: str) -> CaseFile | None:
         return self._get(CaseFile, case_file_id_for(case_id))

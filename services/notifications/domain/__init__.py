@@ -24,6 +24,7 @@ from services.notifications.domain.notifications import (
     NAMESPACE,
     OWNER,
     CaseFile,
+    Contact,
     Notification,
     StudentContact,
     case_file_id_for,
@@ -41,7 +42,7 @@ register_topic("services.notifications.directory:CountyDirectory", CountyDirecto
 
 __all__ = [
     "CASE_NOTIFICATIONS", "CASE_OPENED_TEMPLATE", "COUNTY_OFFICER", "DIRECTORY_ROLES", "HEAD_TEACHER",
-    "JUSTICE_OFFICER", "LEVEL_ROLES", "NAMESPACE", "PREFECTURE_OFFICER", "OWNER", "TOWNSHIP_OFFICER", "AlreadySent", "CaseFile", "CountyDirectory",
+    "JUSTICE_OFFICER", "LEVEL_ROLES", "NAMESPACE", "PREFECTURE_OFFICER", "OWNER", "TOWNSHIP_OFFICER", "AlreadySent", "CaseFile", "Contact", "CountyDirectory",
     "DirectoryRuleBroken", "Notification", "NotificationError", "Recipient", "RecipientUnknown", "StudentContact",
     "case_file_id_for", "check_entry", "contact_id_for", "county_of", "directory_id_for", "notification_id_for",
     "role_slot", "trigger_notification_id",

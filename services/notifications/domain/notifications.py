@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -155,6 +156,65 @@ class StudentContact(Aggregate):
         self.meta = meta
 
 
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A student's head teacher (班主任) and masked name, and the notifications waiting for a head teacher: the value
+    the consumer keeps in its lookup table (``student_contacts``), with the id and time of the event that last
+    changed it. ``StudentContact`` is the aggregate that held it before (still read where the table has no row)."""
+
+    student_id: str
+    township_code: str
+    name_masked: str | None = None
+    head_teacher_id: str | None = None
+    head_teacher_name: str | None = None
+    erased: bool = False
+    pending: tuple[str, ...] = ()
+    event_id: str | None = None
+    event_time: datetime | None = None
+
+    @property
+    def known(self) -> bool:
+        """True when a head teacher can be told."""
+        return self.head_teacher_id is not None
+
+    def learn(self, *, township_code: str, name_masked: str, head_teacher_id: str | None,
+              head_teacher_name: str | None, event_id: str, event_time: datetime) -> Contact | None:
+        """The contact from an enrolment; None when a repeat with the same facts changes nothing. An erased
+        student's name is not learnt again (a replayed enrolment)."""
+        name = None if self.erased else name_masked
+        if (township_code, name, head_teacher_id, head_teacher_name) == (
+                self.township_code, self.name_masked, self.head_teacher_id, self.head_teacher_name):
+            return None
+        return replace(self, township_code=township_code, name_masked=name, head_teacher_id=head_teacher_id,
+                       head_teacher_name=head_teacher_name, event_id=event_id, event_time=event_time)
+
+    def forget_name(self, *, event_id: str, event_time: datetime) -> Contact | None:
+        """依法删除 (StudentErased.v1): later messages name the student no more; None when already forgotten."""
+        if self.name_masked is None and self.erased:
+            return None
+        return replace(self, name_masked=None, erased=True, event_id=event_id, event_time=event_time)
+
+    def await_recipient(self, notification_id: str, *, event_id: str, event_time: datetime) -> Contact | None:
+        """Keeps a notification until this student's head teacher is known; None when it already waits."""
+        if notification_id in self.pending:
+            return None
+        return replace(self, pending=(*self.pending, notification_id), event_id=event_id, event_time=event_time)
+
+    def release(self, notification_ids: list[str], *, event_id: str, event_time: datetime) -> Contact | None:
+        """Forgets notifications that have now been sent; None when none of them waited."""
+        if not any(n in self.pending for n in notification_ids):
+            return None
+        return replace(self, pending=tuple(n for n in self.pending if n not in notification_ids), event_id=event_id,
+                       event_time=event_time)
+
+    @classmethod
+    def of(cls, legacy: StudentContact) -> Contact:
+        """The value a legacy aggregate holds (its own events stay the record of how it got there)."""
+        return cls(student_id=legacy.student_id, township_code=legacy.township_code, name_masked=legacy.name_masked,
+                   head_teacher_id=legacy.head_teacher_id, head_teacher_name=legacy.head_teacher_name,
+                   erased=bool(legacy.__dict__.get("erased")), pending=tuple(legacy.pending))
+
+
 class Notification(Aggregate):
     """A person told something: requested once, then sent once — or pending until a recipient is known, then
     forwarded to the recipients found (each of whom gets a notification of their own)."""
@@ -197,7 +257,7 @@ class Notification(Aggregate):
         assert case_id is not None
         return notification_id_for(case_id, recipient_role, template)
 
-    def text_for(self, contact: StudentContact) -> str:
+    def text_for(self, contact: Contact | StudentContact) -> str:
         """The message this notification carries to the contact's head teacher."""
         if not contact.known:
             raise RecipientUnknown("该学生的班主任尚未登记", rule="recipient_known")

@@ -90,7 +90,7 @@ def test_a_batch_reads_the_contacts_and_case_files_its_policies_declare_in_one_q
               (casework, 2, policies[type(waiting)], message(waiting, sequence=2))]
     reads = count_reads(store, monkeypatch)
     sink.apply_batch(items)
-    assert reads == {"one": 0, "many": 1}  # contacts, case files and the head teachers' notifications at once
+    assert reads == {"one": 0, "many": 1, "rows": 1}  # case files and notifications at once, the contacts in one
     [sent] = store.notifications_for_case(told.case_id)
     assert (sent.status, sent.recipient_id) == ("sent", "teacher-li")  # the contact the same batch recorded
     [held] = store.notifications_for_case(waiting.case_id)
@@ -114,3 +114,63 @@ def test_every_policy_applies_odd_values_the_contracts_accept_and_the_list_still
     listed = client.get("/v1/notifications", params={"case_id": case_id}, headers=auth("county_officer", "520102"))
     assert listed.status_code == 200
     assert client.get("/v1/notifications", headers=auth("province_officer", "52")).status_code == 200
+
+
+def test_a_contact_card_from_before_the_table_is_read_and_its_waiting_notice_goes_out(consumer, store):
+    """A store from before the contacts table holds ``StudentContact`` aggregates: a case notice waiting on one
+    goes out when the enrolment comes, and from then on the table holds the contact."""
+    from services.notifications.domain import CASE_OPENED_TEMPLATE, HEAD_TEACHER, Notification, StudentContact
+
+    sink, policies, channel = consumer
+    student, meta = str(uuid.uuid4()), {"actor_id": "notifications", "at": NOW.isoformat()}
+    waiting = Notification(case_id=str(uuid.uuid4()), student_id=student, township_code="520102001",
+                           recipient_role=HEAD_TEACHER, template=CASE_OPENED_TEMPLATE, meta=meta)
+    waiting.wait_for_recipient(meta)
+    legacy = StudentContact(student_id=student, township_code="520102001", meta=meta)
+    legacy.await_recipient(str(waiting.id), meta)
+    store.save(waiting, legacy)
+    assert store.contact(student).pending == (str(waiting.id),)  # read from the aggregate: no row yet
+
+    payload = enrolled(student, head_teacher_id="teacher-old")
+    sink.apply_batch([(f"notifications:registry:{uuid.uuid4()}", 1, policies[type(payload)],
+                       message(payload, sequence=1))])
+    assert store.notification(waiting.id).status == "sent"
+    row = store.contacts.get(student)
+    assert (row.head_teacher_id, row.pending, row.event_id is not None) == ("teacher-old", (), True)
+    assert store.contact(student) == row and store.repository.get(legacy.id).pending == [str(waiting.id)]
+
+
+def test_a_contact_changed_by_another_consumer_meanwhile_is_not_overwritten(consumer, store, settings):
+    """The enrolment's batch read the student's contact before another consumer (casework's topic, another partition)
+    parked a case notice on it: the batch's write fails like a version conflict, and applied again alone the
+    enrolment sees the notice and sends it."""
+    from services.runtime.consumer import BatchConflict
+
+    sink, policies, channel = consumer
+    other = build_application(NotificationsApp, settings, "notifications")
+    clock = FixedClock(NOW)
+    other_sink = EventSink(other)
+    other_policies = consumer_policies(NotificationPolicies(other, FileChannel(settings.data_dir, clock.now), clock))
+    student = str(uuid.uuid4())
+    opened, enrolment = case_opened(student), enrolled(student, head_teacher_id="teacher-late")
+    track = f"notifications:registry:{uuid.uuid4()}"
+    real = policies[type(enrolment)]
+
+    def meanwhile(message):
+        assert other_sink.apply(f"notifications:casework:{uuid.uuid4()}", 1, other_policies[type(opened)],
+                                message_of(opened))
+        return real(message)
+
+    meanwhile.loads = real.loads  # type: ignore[attr-defined]
+    msg = message_of(enrolment)
+    with pytest.raises(BatchConflict):
+        sink.apply_batch([(track, 1, meanwhile, msg)])
+    assert store.contact(student).pending  # the parked notice survived the failed batch
+    assert sink.apply(track, 1, real, msg) is True  # what the loop does after a conflict: one at a time
+    [view] = store.notifications_for_case(opened.case_id)
+    assert view.status == "sent" and view.recipient_id == "teacher-late" and store.contact(student).pending == ()
+    other.close()
+
+
+def message_of(payload):
+    return message(payload, sequence=1)

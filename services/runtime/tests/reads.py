@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.runtime.batchrows import RowRef
+
 
 def count_reads(app: Any, monkeypatch: Any) -> dict[str, int]:
     """How often ``app``'s store is read from now on: one aggregate's events (``one``, what the repository does for
@@ -15,6 +17,14 @@ def count_reads(app: Any, monkeypatch: Any) -> dict[str, int]:
             return _read(*args, **kwargs)
 
         monkeypatch.setattr(app.recorder, name, counting)
+    for table in getattr(app, "lookups", ()):  # a lookup table's queries (``batchrows``), many rows at once
+        counted.setdefault("rows", 0)
+
+        def selecting(*args: Any, _select: Any = table.select, **kwargs: Any) -> Any:
+            counted["rows"] += 1
+            return _select(*args, **kwargs)
+
+        monkeypatch.setattr(table, "select", selecting)
     return counted
 
 
@@ -28,4 +38,10 @@ def record_gets(app: Any, monkeypatch: Any) -> list[Any]:
         return get(aggregate_id, **kwargs)
 
     monkeypatch.setattr(app.repository, "get", recording)
+    for table in getattr(app, "lookups", ()):  # and the rows of its lookup tables, as ``loads`` names them
+        def row(key: Any, _get: Any = table.get, _table: str = table.table) -> Any:
+            asked.append(RowRef(_table, key))
+            return _get(key)
+
+        monkeypatch.setattr(table, "get", row)
     return asked
