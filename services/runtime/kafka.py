@@ -20,13 +20,13 @@ _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
 
 # A client that lost every broker is replaced by its owner (``BrokerWatch``) instead of reconnecting by itself: the
 # broker that answers next at the same address may be a new cluster (the local tansu restarted empty, with a new
-# cluster id), and a client that lived through that sends fetches by the old topic ids; tansu answers them with a
-# zero topic id and a CurrentLeader tag, and librdkafka (2.16, confluentinc/librdkafka#5280, open) then looks the
-# topic up by a NULL name in its main thread: SIGSEGV (services/runtime/README.md, *Broker loss*). So such a client
-# does not re-bootstrap, and waits ``reconnect.backoff.ms`` (minus 25% jitter: 7.5 s) before trying again, long
-# enough for its owner's next poll to see ``_ALL_BROKERS_DOWN`` and build a new client (one without stale state).
+# cluster id), and a client that lived through that fetches by the old topic ids; tansu answers those with a zero
+# topic id and a CurrentLeader tag, and librdkafka 2.16 then looks the topic up by a NULL name in its main thread:
+# SIGSEGV (services/runtime/README.md, *Broker loss*). So such a client does not re-bootstrap, and after its first
+# failed reconnect waits ``reconnect.backoff.ms`` (less librdkafka's 25% jitter: 11.25 s) before the next: its
+# owner's next poll sees ``_ALL_BROKERS_DOWN`` long before and builds a new client (one without stale topic ids).
 REPLACED_ON_LOSS = {
-    "reconnect.backoff.ms": 10_000,
+    "reconnect.backoff.ms": 15_000,
     "reconnect.backoff.max.ms": 30_000,
     "metadata.recovery.strategy": "none",
 }
