@@ -49,7 +49,8 @@ def child(bootstrap: str, mode: str, topics: list[str]) -> None:
         watch.reset()
         c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{random.randrange(1 << 30)}",
                       "enable.auto.commit": False, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 200,
-                      "log_level": 3, "error_cb": watch.error_cb, **MODES[mode]})
+                      "log_level": 7 if os.environ.get("CLIENT_DEBUG") else 3, "error_cb": watch.error_cb,
+                      **({"debug": os.environ["CLIENT_DEBUG"]} if os.environ.get("CLIENT_DEBUG") else {}), **MODES[mode]})
         c.incremental_assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(PARTITIONS)])
         return c
 
@@ -60,7 +61,9 @@ def child(bootstrap: str, mode: str, topics: list[str]) -> None:
         consumer.consume(500, 0.2)
         time.sleep(random.random() * 0.3)  # the batch's transaction (the GIL released, as in psycopg)
         if mode == "replaced" and watch.lost is not None:
+            print("REPLACING", time.time(), flush=True)
             consumer.close()
+            print("CLOSED", time.time(), flush=True)
             while True:  # the loop's start: the broker answers first
                 try:
                     AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=2)
