@@ -57,6 +57,8 @@ def child(bootstrap: str, mode: str, topics: list[str]) -> None:
     consumer = client()
     cluster = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=10).cluster_id
     checked = time.monotonic()
+    consumer.consume(500, 1.0)
+    print("ready", flush=True)  # the parent restarts the broker only once every child runs (not while it starts)
     while not stopping:
         consumer.consume(500, 0.2)
         time.sleep(random.random() * 0.3)  # the batch's transaction (the GIL released, as in psycopg)
@@ -118,7 +120,11 @@ def bench_clients(mode: str, restarts: int, children: int, topics_n: int, stagge
                               stderr=subprocess.STDOUT) for i in range(children)]
     died: dict[int, tuple[int, int]] = {}
     try:
-        time.sleep(5)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(
+                "ready" in open(os.path.join(logs, f"{i}.log")).read() for i in range(children)):
+            time.sleep(0.5)
+        time.sleep(2)
         for r in range(restarts):
             broker.stop()
             broker.start()
