@@ -22,12 +22,13 @@ _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
 # broker that answers next at the same address may be a new cluster (the local tansu restarted empty, with a new
 # cluster id), and a client that lived through that fetches by the old topic ids; tansu answers those with a zero
 # topic id and a CurrentLeader tag, and librdkafka 2.16 then looks the topic up by a NULL name in its main thread:
-# SIGSEGV (services/runtime/README.md, *Broker loss*). So such a client does not re-bootstrap, and after its first
-# failed reconnect waits ``reconnect.backoff.ms`` (less librdkafka's 25% jitter: 11.25 s) before the next: its
-# owner's next poll sees ``_ALL_BROKERS_DOWN`` long before and builds a new client (one without stale topic ids).
+# SIGSEGV (services/runtime/README.md, *Broker loss*). So such a client does not re-bootstrap, and reconnects late:
+# librdkafka allows the next attempt ``reconnect.backoff.ms`` (less 25% jitter: 45 s) after the START of the last
+# one, so a connection that was up u seconds may retry 45 - u s after it dropped (at once, then 45 s later, when
+# u > 45). The owner's next poll sees ``_ALL_BROKERS_DOWN`` long before and builds a new client.
 REPLACED_ON_LOSS = {
-    "reconnect.backoff.ms": 15_000,
-    "reconnect.backoff.max.ms": 30_000,
+    "reconnect.backoff.ms": 60_000,
+    "reconnect.backoff.max.ms": 120_000,
     "metadata.recovery.strategy": "none",
 }
 
