@@ -29,7 +29,7 @@ from services.runtime.consumer_leases import LEASES_DDL
 from services.runtime.consumer_messages import RETRYABLE, Message, TransientError
 from services.runtime.consumer_sinks import EventSink, ProjectionSink
 from services.runtime.db import Database
-from services.runtime.kafka import decode, ensure_topics
+from services.runtime.kafka import REPLACED_ON_LOSS, decode, ensure_topics
 from services.runtime.metrics import Metrics
 
 DEAD_LETTERS_DDL = """
@@ -128,22 +128,27 @@ class DeadLetters:
             "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (consumer, identity) DO NOTHING "
             "RETURNING id").format(self.table)
         db.ensure_tables(DEAD_LETTERS_DDL)
-        self.producer = self._new_producer()
+        # made when first needed, after the broker answered; discarded with its consumer when the broker was lost
+        # (``reset``), so it never lives through a broker that lost its data (kafka.REPLACED_ON_LOSS)
+        self.producer: Producer | None = None
         self._unpublished = True  # a process before this one may have recorded letters it could not publish
         self._retry_at = 0.0  # after a failed publication: not again before this (the loop keeps consuming)
 
     def _new_producer(self) -> Producer:
         return Producer(
-            {"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all", "message.timeout.ms": 15000}
+            {"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all", "message.timeout.ms": 15000,
+             **REPLACED_ON_LOSS}
         )
 
     def reset(self) -> None:
-        try:
-            self.producer.purge()
-            self.producer.flush(0)
-        except Exception:  # noqa: BLE001 - the old producer is being discarded anyway
-            pass
-        self.producer = self._new_producer()
+        """Discards the producer (a new one is made at the next publication)."""
+        if self.producer is not None:
+            try:
+                self.producer.purge()
+                self.producer.flush(0)
+            except Exception:  # noqa: BLE001 - the old producer is being discarded anyway
+                pass
+            self.producer = None
         self._unpublished = True  # a broker that lost its data lost the mirror too: what is unpublished goes again
 
     def letter(self, msg: Any, reason: str, error: str, *, sequence: int | None = None,
@@ -196,6 +201,8 @@ class DeadLetters:
                           replication_factor=self.replication_factor)
         except KafkaException as exc:
             raise TransientError(f"dead-letter topic unavailable: {exc}") from exc
+        if self.producer is None:
+            self.producer = self._new_producer()
         errors: list[Any] = []
         for r in rows:
             headers = list(zip(r["header_names"], (bytes(v) for v in r["header_values"]))) + [

@@ -26,7 +26,7 @@ from services.runtime.consumer_messages import (RETRYABLE, Head, LeaseLost, Mess
                                                  peek)
 from services.runtime.consumer_sinks import OFFSETS_DDL, Sink
 from services.runtime.db import Database
-from services.runtime.kafka import ensure_topics, partition_for
+from services.runtime.kafka import BrokerWatch, ensure_topics, partition_for
 from services.runtime.metrics import Metrics
 
 POLL_WAIT_S = 0.2  # how long an idle poll waits for a first message (one that arrives is taken at once)
@@ -71,6 +71,8 @@ class ConsumerLoop:
         self.leases = Leases(db, name, lease_s, self.log, member=member, heartbeat_s=heartbeat_s)
         self.sink.fence = self.leases.fence
         self.assigned: dict[Key, int] = {}  # partition -> lease epoch it was assigned at
+        # the Kafka consumer (and the dead-letter producer with it) is replaced when it loses every broker (kafka.py)
+        self.broker_watch = BrokerWatch()
         self.dead_letters = DeadLetters(service=service, name=name, bootstrap=bootstrap, partitions=partitions,
                                         metrics=metrics, log=self.log, db=db, replication_factor=replication_factor)
         self.dlq_topic = self.dead_letters.topic
@@ -103,7 +105,10 @@ class ConsumerLoop:
         metadata = admin.list_topics(timeout=10)
         self.cluster_id = metadata.cluster_id
         self._learn_partitions(metadata)
-        self.consumer = kafka_consumer(self.bootstrap, self.name, POLL_WAIT_S)
+        if self.broker_watch.lost is not None:  # however the old client was closed: its producer goes with it
+            self.dead_letters.reset()
+        self.broker_watch.reset()
+        self.consumer = kafka_consumer(self.bootstrap, self.name, POLL_WAIT_S, self.broker_watch)
         self.assigned = {}
         self._last_cluster_check = time.monotonic()
         self.rebalance()
@@ -325,6 +330,14 @@ class ConsumerLoop:
         """How many partitions each subscribed topic has on the broker."""
         return {t: len(metadata.topics[t].partitions) for t in self.topics if t in metadata.topics}
 
+    def broker_lost(self) -> None:
+        """The clients lost every broker: both are replaced before they can reach whatever answers next at the
+        address (kafka.REPLACED_ON_LOSS); the next start reads the broker's cluster id anew, and positions and
+        offset hints of a broker that lost its data are never used with another (hints are per cluster id)."""
+        self.log.warning("consumer_broker_lost", error=self.broker_watch.lost, cluster=self.cluster_id)
+        self.dead_letters.reset()
+        self.close_consumer()  # the watch stays set until start() made the new clients
+
     def check_cluster(self) -> None:
         """Starts over on a broker that is not the one we were reading (it lost its data); leases the partitions
         of a grown topic (positions of the older partitions are kept)."""
@@ -434,6 +447,9 @@ class ConsumerLoop:
                     self.leases.start_renewing()
                 self.leases.progressed()
                 self.poll_once(should_stop)
+                if self.broker_watch.lost is not None:  # seen by that poll
+                    self.broker_lost()
+                    continue
                 if self.consumer is not None and self.leases.due():
                     self.rebalance()
                 if self.consumer is not None and time.monotonic() - self._last_cluster_check > METADATA_EVERY_S:
@@ -460,4 +476,5 @@ class ConsumerLoop:
                 pass
             self.consumer = None
         self.assigned = {}
+        self.next_offsets = {}  # offsets read by the client just closed: hints only for the broker it read from
         self._pending, self._before_batch, self._skips = [], {}, {}

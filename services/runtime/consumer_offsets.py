@@ -9,12 +9,15 @@ from confluent_kafka import Consumer
 
 from services.runtime.consumer_leases import Key
 from services.runtime.db import Database
+from services.runtime.kafka import BrokerWatch
 from services.runtime.metrics import Metrics
 
 
-def kafka_consumer(bootstrap: str, name: str, poll_wait_s: float) -> Consumer:
-    """A client outside any group's rebalancing: partitions are assigned from the leases, offsets never committed."""
+def kafka_consumer(bootstrap: str, name: str, poll_wait_s: float, watch: BrokerWatch | None = None) -> Consumer:
+    """A client outside any group's rebalancing: partitions are assigned from the leases, offsets never committed.
+    With a ``watch``, it is one its loop replaces when it loses every broker (``kafka.REPLACED_ON_LOSS``)."""
     return Consumer({
+        **(watch.config() if watch is not None else {}),
         "bootstrap.servers": bootstrap,
         "group.id": f"baoxue-{name}",
         "enable.auto.commit": False,

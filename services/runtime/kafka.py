@@ -18,6 +18,40 @@ PARTITIONS_HEADER = "baoxue_partitions"  # transport header (not a CloudEvents a
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
 
 
+# A client that lost every broker is replaced by its owner (``BrokerWatch``) instead of reconnecting by itself: the
+# broker that answers next at the same address may be a new cluster (the local tansu restarted empty, with a new
+# cluster id), and a client that lived through that fetches by the old topic ids; tansu answers those with a zero
+# topic id and a CurrentLeader tag, and librdkafka 2.16 then looks the topic up by a NULL name in its main thread:
+# SIGSEGV (services/runtime/README.md, *Broker loss*). So such a client does not re-bootstrap, and reconnects late:
+# librdkafka allows the next attempt ``reconnect.backoff.ms`` (less 25% jitter: 45 s) after the START of the last
+# one, so a connection that was up u seconds may retry 45 - u s after it dropped (at once, then 45 s later, when
+# u > 45). The owner's next poll sees ``_ALL_BROKERS_DOWN`` long before and builds a new client.
+REPLACED_ON_LOSS = {
+    "reconnect.backoff.ms": 60_000,
+    "reconnect.backoff.max.ms": 120_000,
+    "metadata.recovery.strategy": "none",
+}
+
+
+class BrokerWatch:
+    """An ``error_cb`` for clients that are replaced when they lose every broker: ``lost`` is set by
+    ``_ALL_BROKERS_DOWN`` (delivered by the client's own poll or consume) until ``reset`` (new clients)."""
+
+    def __init__(self) -> None:
+        self.lost: str | None = None
+
+    def error_cb(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.lost = error.str()
+
+    def reset(self) -> None:
+        self.lost = None
+
+    def config(self) -> dict[str, Any]:
+        """The settings of a client this watch replaces on loss (``REPLACED_ON_LOSS`` and the callback)."""
+        return {**REPLACED_ON_LOSS, "error_cb": self.error_cb}
+
+
 def partition_for(key: str, partitions: int) -> int:
     """A stable partition for an aggregate id, so refills land every event where it was before."""
     return zlib.crc32(key.encode()) % partitions

@@ -294,6 +294,68 @@ def test_duplicates_are_harmless_and_poison_messages_are_dead_lettered_without_b
         h.stop_all()
 
 
+class LogSpy:
+    """A logger that remembers the events logged through it (and logs them on)."""
+
+    def __init__(self, log) -> None:
+        self.log, self.events = log, []
+
+    def bind(self, **kw):
+        return self
+
+    def __getattr__(self, level):
+        def emit(event, **kw):
+            self.events.append(event)
+            getattr(self.log, level)(event, **kw)
+        return emit
+
+
+def test_a_consumer_that_lost_its_broker_is_replaced_before_it_reaches_the_one_that_came_back(database_url, broker):
+    """The broker restarted empty with a new cluster id: the consumer loop replaces its Kafka client when the client
+    reports every broker down, before that client can reconnect (kafka.REPLACED_ON_LOSS) and fetch by topic ids of
+    the lost cluster (tansu answers those with a reply that crashes librdkafka: services/runtime/README.md, *Broker
+    loss*). So the old client never sees the new cluster (the loop never logs ``consumer_broker_changed``), effects
+    stay exactly once, and the offset hints kept for the new cluster are offsets of the new cluster."""
+    h = Harness(database_url, broker.bootstrap)
+    h.enrol(5)
+    consumer = h.consumer()
+    spy = consumer.log = LogSpy(consumer.log)
+    h.start(h.relay())
+    h.start(consumer)
+    try:
+        assert len(h.wait_for(5)) == 5
+        old_client = consumer.consumer
+        broker.stop()
+        broker.start()
+        school = h.app.registration.register_school(
+            code="S1", name="一小", level="primary", county_code="520102", township_code="520102001", meta={}
+        )[0]
+        for i in range(10, 15):
+            h.app.registration.enrol_student(
+                today=date(2026, 11, 1), meta={}, id_number=id_number(i), name="新生", birth_date=date(2015, 3, 1),
+                school_id=school.school_id, grade=5, class_name="5-1",
+            )
+        counts = h.wait_for(10, timeout=60)
+        assert len(counts) == 10 and set(counts.values()) == {1}
+        assert "consumer_broker_lost" in spy.events
+        assert "consumer_broker_changed" not in spy.events, "the old client reached the new broker"
+        assert consumer.consumer is not old_client
+        cluster = AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(timeout=5).cluster_id
+        assert consumer.cluster_id == cluster
+        time.sleep(1.0)  # the hints of the last poll are written after its positions
+        with h.db.transaction() as conn:
+            hints = conn.execute("SELECT partition, next_offset FROM consumer_offsets WHERE consumer = %s AND "
+                                 "cluster_id = %s", (consumer.name, cluster)).fetchall()
+        ends: dict[int, int] = {}  # what the new broker holds (its ListOffsets answer is not always the end)
+        for m in read_all(broker.bootstrap, h.topic, h.partitions, timeout=2):
+            ends[m.partition()] = max(ends.get(m.partition(), 0), m.offset() + 1)
+        assert hints
+        for row in hints:  # never an offset of the lost broker's, labelled as the new one's
+            assert row["next_offset"] <= ends[row["partition"]]
+    finally:
+        h.stop_all()
+
+
 def test_after_the_broker_lost_its_data_a_running_consumer_still_dead_letters(database_url, broker):
     h = Harness(database_url, broker.bootstrap, partitions=1)
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from contracts import Envelope
 from contracts.events.registry import SchoolRegisteredV1
@@ -74,13 +74,21 @@ class Stream:
         producer (the old one's metadata knows the topic as it was)."""
         self.producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all"})
         for partition, key, value, headers in self.sent:
-            self.producer.produce(self.topic, key=key, value=value, partition=partition, headers=headers)
+            for attempt in range(100):  # a topic just created: its partitions known to the producer a moment later
+                try:
+                    self.producer.produce(self.topic, key=key, value=value, partition=partition, headers=headers)
+                    break
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION or attempt == 99:
+                        raise
+                    self.producer.poll(0.1)
         assert self.producer.flush(30) == 0
 
 
 def loop(database_url: str, schema: str, bootstrap: str, topic: str, partitions: int, member: str,
          lease_s: float, work_ms: float = 0.0) -> ConsumerLoop:
-    """One replica: each message's effect is a row naming the message and the member that applied it."""
+    """One replica: each message's effect is a row naming the message and the member that applied it (``topic`` may
+    name several topics, comma-separated)."""
     db = Database(database_url, schema)
     db.execute_script(EFFECTS_DDL)
 
@@ -89,7 +97,7 @@ def loop(database_url: str, schema: str, bootstrap: str, topic: str, partitions:
             time.sleep(work_ms / 1000)
         conn.execute("INSERT INTO effects (message_id, member) VALUES (%s, %s)", (message.envelope.id, member))
 
-    return ConsumerLoop(service="test", name="replicated", topics_=[topic], policies={SchoolRegisteredV1: record},
+    return ConsumerLoop(service="test", name="replicated", topics_=topic.split(","), policies={SchoolRegisteredV1: record},
                         sink=ProjectionSink(db, "replicated"), db=db, bootstrap=bootstrap, partitions=partitions,
                         metrics=Metrics("test"), logger=configure_logging("test", "consumer"), lease_s=lease_s,
                         heartbeat_s=lease_s / 4, member=member)
