@@ -286,23 +286,33 @@ class Relay:
         if known is not None:
             return known
         found, stop = 0, switch
-        prefetch = getattr(self.app.mapper, "prefetch_stored", None)
         while stop > 0 and not found:
             start = max(1, stop - window + 1)
             notifications = [n for n in self.app.recorder.select_notifications(start=start, limit=stop - start + 1,
                                                                                stop=stop)]
             if notifications:
-                if prefetch is not None:
-                    prefetch(notifications)
                 count_of = self.counts_for(notifications, plan)
-                for n in reversed(notifications):
+                for n, domain_event in zip(reversed(notifications), reversed(self.domain_events(notifications))):
                     if (partition_for(str(n.originator_id), count_of(n)) == parent
-                            and self.to_contract(self.app.mapper.to_domain_event(n)) is not None):
+                            and self.to_contract(domain_event) is not None):
                         found = n.id
                         break
             stop, window = start - 1, window * 2
         self._parent_sequences[(switch, parent)] = found
         return found
+
+    def domain_events(self, notifications: list[Any]) -> list[Any]:
+        """The domain events of a batch of notifications: by the mapper's ``to_domain_events`` when it has one (the
+        registry's reads the batch's data keys at once and opens only the personal values its contracts read,
+        ``to_contract.personal_fields``), else one by one after its ``prefetch_stored``."""
+        mapper = self.app.mapper
+        many = getattr(mapper, "to_domain_events", None)
+        if many is not None:
+            return many(notifications, getattr(self.to_contract, "personal_fields", None))
+        prefetch = getattr(mapper, "prefetch_stored", None)
+        if prefetch is not None:
+            prefetch(notifications)
+        return [mapper.to_domain_event(n) for n in notifications]
 
     def publish_batch(self, state: RelayState) -> RelayState:
         """Produces the next batch and returns the state as produced (the same state when idle). A batch's state
@@ -320,14 +330,10 @@ class Relay:
             state = checked
         assert state.plan is not None
         chain = dict(state.chain)
-        prefetch = getattr(self.app.mapper, "prefetch_stored", None)
-        if prefetch is not None:  # a mapper that needs keys per aggregate (registry) reads a batch's at once
-            prefetch(notifications)
         count_of = self.counts_for(notifications, state.plan)
         batch = _InFlight(RelayState(notifications[-1].id, state.cluster_id, chain, state.plan), 0)
-        to_domain_event, to_contract, produce = self.app.mapper.to_domain_event, self.to_contract, self.producer.produce
-        for notification in notifications:
-            domain_event = to_domain_event(notification)
+        to_contract, produce = self.to_contract, self.producer.produce
+        for notification, domain_event in zip(notifications, self.domain_events(notifications)):
             contract = to_contract(domain_event)
             if contract is None:
                 continue
