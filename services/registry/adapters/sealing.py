@@ -157,9 +157,10 @@ class Sealer:
         number, never the rest)."""
         keys = self.keys.get_many(list({oid for oid, _, _ in states}))
         wanted = None if only is None else frozenset(only)
+        open_in = _open_in if wanted is None else _open_only
         for oid, originator_id, state in states:
             dek = keys.get(oid)
-            _open_in(state, originator_id.bytes, _Cipher(lambda dek=dek: dek), wanted)  # type: ignore[misc]
+            open_in(state, originator_id.bytes, _Cipher(lambda dek=dek: dek), wanted)  # type: ignore[misc, operator]
 
 
 class _Cipher:
@@ -186,6 +187,24 @@ def _open_in(obj: Any, aad: bytes, cipher: _Cipher, only: frozenset[str] | None)
                 obj[k] = _open_value(aead, aad, v) if aead is not None else REDACTED.get(k, "")  # type: ignore[index]
         elif isinstance(v, (dict, list)):
             _open_in(v, aad, cipher, only)
+
+
+def _open_only(obj: Any, aad: bytes, cipher: _Cipher, only: frozenset[str]) -> None:
+    """`_open_in` with `only`, looking up just those names in each object: nested objects first, then the object's
+    own values (opened values are not walked, as in `_open_in`)."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            if isinstance(v, (dict, list)):
+                _open_only(v, aad, cipher, only)
+        for k in only.intersection(obj):
+            v = obj[k]
+            if isinstance(v, str) and v.startswith(PREFIX):
+                aead = cipher.get()
+                obj[k] = _open_value(aead, aad, v) if aead is not None else REDACTED.get(k, "")
+    else:
+        for v in obj:
+            if isinstance(v, (dict, list)):
+                _open_only(v, aad, cipher, only)
 
 
 def _has_pii(obj: Any) -> bool:
