@@ -4,7 +4,8 @@ eventsourcing's ``JSONTranscoder`` decodes with the standard library's parser an
 every JSON object; reading events back (the relay, consumers replaying aggregates) spent a fifth of its time
 there. ``FastJSONTranscoder.decode`` parses with orjson and then applies the same hook bottom-up (inner objects
 first, as the standard parser calls it), so the result is equal. Text orjson refuses and the standard parser
-takes (``NaN``, an integer beyond 64 bits, a lone surrogate escape) is decoded by the library's own path. Encoding
+takes (``NaN``, a lone surrogate escape), and text with a run of 20 digits (an integer beyond 64 bits, which
+orjson would read as a float), is decoded by the library's own path. Encoding
 is the library's, unchanged: stored bytes stay what they were.
 """
 
@@ -12,14 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import orjson
 from eventsourcing.persistence import JSONTranscoder
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
 
 
 class FastJSONTranscoder(JSONTranscoder):
     """``JSONTranscoder`` whose ``decode`` parses with orjson (equal results; the library's parser as fallback)."""
 
     def decode(self, data: bytes) -> Any:
+        if _LONG_DIGITS.search(data) is not None:  # maybe an integer beyond 64 bits: orjson makes it a float
+            return super().decode(data)
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:

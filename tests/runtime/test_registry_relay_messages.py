@@ -163,6 +163,20 @@ def test_the_relay_publishes_what_one_event_at_a_time_would(registry, batch_size
     assert PREFIX.encode() not in b"".join(value for _, _, value, _ in producer.messages)
 
 
+def test_notifications_are_read_as_the_library_reads_them(registry):
+    app, _ = registry
+    tell_stories(PgCounty(app))
+    recorder = app.store.recorder
+    topics = sorted({n.topic for n in PostgresApplicationRecorder.select_notifications(recorder, 1, 1000)})[:3]
+    for kwargs in ({"start": 1, "limit": 1000}, {"start": 5, "limit": 7}, {"start": None, "limit": 3},
+                   {"start": 3, "limit": 100, "stop": 20}, {"start": 3, "limit": 100, "inclusive_of_start": False},
+                   {"start": 1, "limit": 100, "topics": topics}, {"start": 10**6, "limit": 5}):
+        ours = recorder.select_notifications(**kwargs)
+        assert ours == PostgresApplicationRecorder.select_notifications(recorder, **kwargs), kwargs
+        assert all(type(n.state) is bytes and type(n.originator_id) is uuid.UUID for n in ours)
+    assert len(recorder.select_notifications(start=1, limit=1000)) > 20
+
+
 def test_the_relay_leaves_unpublished_personal_values_sealed(registry):
     """Least exposure: the relay's events hold opened only the values its contracts mask, the rest stay sealed."""
     app, _ = registry
