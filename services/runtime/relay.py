@@ -333,6 +333,7 @@ class Relay:
         count_of = self.counts_for(notifications, state.plan)
         batch = _InFlight(RelayState(notifications[-1].id, state.cluster_id, chain, state.plan), 0)
         to_contract, produce = self.to_contract, self.producer.produce
+        messages: list[tuple[bytes, bytes, list[tuple[str, bytes]], int]] = []
         for notification, domain_event in zip(notifications, self.domain_events(notifications)):
             contract = to_contract(domain_event)
             if contract is None:
@@ -344,16 +345,19 @@ class Relay:
             headers.append((PARTITIONS_HEADER, str(count).encode()))
             if count != state.plan.steps[0][1] and (partition not in chain or notification.originator_version == 1):
                 headers += self.parent_headers(state.plan, count, partition)
-            value = contract.model_dump_json().encode()
+            messages.append((key.encode(), contract.model_dump_json().encode(), headers, partition))
+            chain[partition] = notification.id
+        # produced together once encoded: the producer's linger then gathers a whole batch per request instead of
+        # the few that encoding let through in one linger (its threads' CPU, a loaded bench: ~25 → ~4 µs a message)
+        for key_bytes, value, headers, partition in messages:
             while True:
                 try:
-                    produce(self.topic, key=key.encode(), value=value, headers=headers, partition=partition,
+                    produce(self.topic, key=key_bytes, value=value, headers=headers, partition=partition,
                             on_delivery=batch.delivered)
                     break
                 except BufferError:
                     self.producer.poll(0.1)
             batch.left += 1
-            chain[partition] = notification.id
             batch.published += 1
         self._in_flight.append(batch)
         self.settle()
