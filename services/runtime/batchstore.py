@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import structlog
 from psycopg import sql
+from psycopg.rows import tuple_row
 from typing import Iterable
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    Notification,
     OperationalError,
     PersistenceError,
     StoredEvent,
@@ -75,6 +77,40 @@ class BatchProcessRecorder(PostgresProcessRecorder):
         if self.datastore.originator_id_type == "uuid":
             return [i if isinstance(i, UUID) else UUID(str(i)) for i in ids]
         return [str(i) for i in ids]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(self, start: int | None, limit: int, stop: int | None = None, topics: Sequence[str] = (),
+                             *, inclusive_of_start: bool = True) -> list[Notification]:
+        """The library's ``select_notifications`` (same rows, same order, equal notifications), read as binary
+        tuples of the five columns and built without the frozen dataclass's ``__init__``: the relay read its batch
+        in dictionaries, a hex-decoded ``bytea`` and a parsed ``uuid`` per row, a fifth of its time."""
+        conditions, params = [], []
+        if start is not None:
+            conditions.append(sql.SQL("notification_id>=%s" if inclusive_of_start else "notification_id>%s"))
+            params.append(start)
+        if stop is not None:
+            conditions.append(sql.SQL("notification_id<=%s"))
+            params.append(stop)
+        if topics:
+            assert isinstance(topics, (tuple, list)), topics
+            assert all(isinstance(t, str) for t in topics), topics
+            conditions.append(sql.SQL("topic = ANY(%s)"))
+            params.append(list(topics))
+        params.append(limit)
+        statement = sql.SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}{} "
+                            "ORDER BY notification_id LIMIT %s").format(
+            sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL(""))
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+            curs.execute(statement, params, prepare=True)
+            rows = curs.fetchall()
+        new, out = object.__new__, []
+        for notification_id, originator_id, originator_version, topic, state in rows:
+            notification = new(Notification)
+            notification.__dict__.update(originator_id=originator_id, originator_version=originator_version,
+                                         topic=topic, state=state, id=notification_id)
+            out.append(notification)
+        return out
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, list[StoredEvent]]:

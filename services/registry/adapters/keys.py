@@ -48,6 +48,7 @@ class KeyFileProvider:
             if len(key) != 32:
                 raise ValueError(f"KEK {kek_id!r} must be 32 bytes (AES-256)")
         self._keys, self._current = dict(keys), current
+        self._ciphers = {kek_id: AESGCM(key) for kek_id, key in keys.items()}  # stateless: shared by threads
 
     @classmethod
     def from_file(cls, path: Path) -> "KeyFileProvider":
@@ -71,12 +72,12 @@ class KeyFileProvider:
 
     def wrap(self, dek: bytes) -> tuple[str, bytes]:
         nonce = os.urandom(12)
-        return self._current, nonce + AESGCM(self._keys[self._current]).encrypt(nonce, dek, _aad(self._current))
+        return self._current, nonce + self._ciphers[self._current].encrypt(nonce, dek, _aad(self._current))
 
     def unwrap(self, kek_id: str, wrapped: bytes) -> bytes:
         if kek_id not in self._keys:
             raise KeyError(f"KEK {kek_id!r} is not available (removed before its data keys were re-wrapped?)")
-        return AESGCM(self._keys[kek_id]).decrypt(wrapped[:12], wrapped[12:], _aad(kek_id))
+        return self._ciphers[kek_id].decrypt(wrapped[:12], wrapped[12:], _aad(kek_id))
 
 
 def _aad(kek_id: str) -> bytes:

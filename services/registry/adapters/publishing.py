@@ -140,9 +140,28 @@ def division_contract(e: Any, code_of: CodeOf | None = None) -> Contract | None:
     return None
 
 
+# The personal values `to_contract` reads (to mask them): the relay opens only these in the events it maps, the
+# others stay sealed (`SealingMapper.to_domain_events`). A contract reading another must name it here (the relay
+# test compares every published message with the fully opened events').
+PERSONAL_FIELDS = frozenset({"name", "id_number", "name_masked", "id_number_masked"})
+
+
+class ContractMapper:
+    """`to_contract` with the event store's division lookup (what the relay runs), naming the personal values it
+    reads (`personal_fields`)."""
+
+    personal_fields = PERSONAL_FIELDS
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def code_of(self, division_id: Any) -> str | None:
+        return getattr(load(self.store.repository, object, division_id), "code", None)
+
+    def __call__(self, domain_event: Any) -> Contract | None:
+        return to_contract(domain_event, self.code_of)
+
+
 def contract_mapper(store: Any) -> Callable[[Any], Contract | None]:
     """`to_contract` with the event store's division lookup (what the relay runs)."""
-    def code_of(division_id: Any) -> str | None:
-        return getattr(load(store.repository, object, division_id), "code", None)
-
-    return lambda domain_event: to_contract(domain_event, code_of)
+    return ContractMapper(store)

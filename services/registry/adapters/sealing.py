@@ -15,7 +15,7 @@ import base64
 import os
 import threading
 from datetime import date
-from typing import Any
+from typing import Any, Collection, Sequence
 from uuid import UUID
 
 import orjson
@@ -35,6 +35,7 @@ PII_KEYS = frozenset({"id_number", "other_id_number", "name", "birth_date", "gua
 SEALED_PREFIXES = prefixes_of(Student, Child, Finding)  # today's topics and those stored before the rooms
 CHILD_PREFIXES = prefixes_of(Child)
 PREFIX = "pii1:"
+_MARK = PREFIX.encode()  # in the stored JSON of every state with a sealed value (JSON never escapes these)
 ERASED_ID_NUMBER = "000000197001010000"  # what an erased ID number reads as (outside every jurisdiction, not of age)
 REDACTED: dict[str, Any] = {"id_number": ERASED_ID_NUMBER, "other_id_number": ERASED_ID_NUMBER, "birth_date": None,
                             "name": "", "guardian_name": "", "guardian_phone": "", "name_masked": "*",
@@ -146,22 +147,64 @@ class Sealer:
 
     def open(self, originator_id: UUID, state: dict[str, Any]) -> None:
         """Opens sealed values in place; an erased aggregate's values become `REDACTED` blanks."""
-        dek = None
-        looked = False
-        aad = originator_id.bytes
+        oid = str(originator_id)
+        _open_in(state, originator_id.bytes, _Cipher(lambda: self.keys.get(oid)), None)
 
-        def walk(obj: Any) -> None:
-            nonlocal dek, looked
-            items = obj.items() if isinstance(obj, dict) else enumerate(obj)
-            for k, v in list(items):
-                if isinstance(v, str) and v.startswith(PREFIX):
-                    if not looked:
-                        dek, looked = self.keys.get(str(originator_id)), True
-                    obj[k] = _open_value(dek, aad, v) if dek else REDACTED.get(k, "")  # type: ignore[index]
-                elif isinstance(v, (dict, list)):
-                    walk(v)
+    def open_many(self, states: list[tuple[str, UUID, dict[str, Any]]], only: Collection[str] | None = None) -> None:
+        """`open` for a batch of (originator id as text, as UUID, event state): their keys read in one call
+        (`DataKeys.get_many`), one cipher per aggregate. With `only` (names of personal values), just those are
+        opened: the others stay sealed, for a reader that needs a few (the relay publishes masks of the name and ID
+        number, never the rest)."""
+        keys = self.keys.get_many(list({oid for oid, _, _ in states}))
+        wanted = None if only is None else frozenset(only)
+        open_in = _open_in if wanted is None else _open_only
+        for oid, originator_id, state in states:
+            dek = keys.get(oid)
+            open_in(state, originator_id.bytes, _Cipher(lambda dek=dek: dek), wanted)  # type: ignore[misc, operator]
 
-        walk(state)
+
+class _Cipher:
+    """One aggregate's AES-GCM cipher, its key looked up on first use (None: no key, the values read as blanks)."""
+
+    __slots__ = ("_find", "_aead", "_looked")
+
+    def __init__(self, find: Any) -> None:
+        self._find, self._aead, self._looked = find, None, False
+
+    def get(self) -> AESGCM | None:
+        if not self._looked:
+            dek = self._find()
+            self._aead, self._looked = (AESGCM(dek) if dek else None), True
+        return self._aead
+
+
+def _open_in(obj: Any, aad: bytes, cipher: _Cipher, only: frozenset[str] | None) -> None:
+    """Opens the sealed strings in a (nested) state in place: every one, or those under a name in `only`."""
+    for k, v in (obj.items() if type(obj) is dict else enumerate(obj)):  # values replaced, never added: safe
+        if isinstance(v, str):
+            if v.startswith(PREFIX) and (only is None or k in only):
+                aead = cipher.get()
+                obj[k] = _open_value(aead, aad, v) if aead is not None else REDACTED.get(k, "")  # type: ignore[index]
+        elif isinstance(v, (dict, list)):
+            _open_in(v, aad, cipher, only)
+
+
+def _open_only(obj: Any, aad: bytes, cipher: _Cipher, only: frozenset[str]) -> None:
+    """`_open_in` with `only`, looking up just those names in each object: nested objects first, then the object's
+    own values (opened values are not walked, as in `_open_in`)."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            if isinstance(v, (dict, list)):
+                _open_only(v, aad, cipher, only)
+        for k in only.intersection(obj):
+            v = obj[k]
+            if isinstance(v, str) and v.startswith(PREFIX):
+                aead = cipher.get()
+                obj[k] = _open_value(aead, aad, v) if aead is not None else REDACTED.get(k, "")
+    else:
+        for v in obj:
+            if isinstance(v, (dict, list)):
+                _open_only(v, aad, cipher, only)
 
 
 def _has_pii(obj: Any) -> bool:
@@ -177,9 +220,9 @@ def _seal_value(aead: AESGCM, aad: bytes, value: Any) -> str:
     return PREFIX + base64.b64encode(nonce + aead.encrypt(nonce, _pack(value), aad)).decode()
 
 
-def _open_value(dek: bytes, aad: bytes, text: str) -> Any:
+def _open_value(aead: AESGCM, aad: bytes, text: str) -> Any:
     raw = base64.b64decode(text[len(PREFIX):])
-    return _unpack(AESGCM(dek).decrypt(raw[:12], raw[12:], aad))
+    return _unpack(aead.decrypt(raw[:12], raw[12:], aad))
 
 
 class SealingMapper(Mapper):
@@ -218,3 +261,19 @@ class SealingMapper(Mapper):
         if self.sealer is not None and seals(stored_event.topic, vars(domain_event)):
             self.sealer.open(stored_event.originator_id, vars(domain_event))
         return domain_event
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent], only: Collection[str] | None = None) -> list[Any]:
+        """`to_domain_event` of a batch (the relay): the data keys read at once, one cipher per key; `only`: the
+        personal values to open (`Sealer.open_many`), the others stay sealed in the events returned. A stored state
+        without a sealed value (its JSON holds no `pii1:`, readable when there is no cipher or compressor) needs no
+        key."""
+        decode = super().to_domain_event
+        events = [decode(s) for s in stored_events]
+        if self.sealer is None:
+            return events
+        readable = self.cipher is None and self.compressor is None
+        sealed = [(str(s.originator_id), s.originator_id, vars(e)) for s, e in zip(stored_events, events)
+                  if (not readable or _MARK in s.state) and seals(s.topic, vars(e))]
+        if sealed:
+            self.sealer.open_many(sealed, only)
+        return events
