@@ -169,7 +169,8 @@ def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Pat
                     print(f"[{now:5.0f} s] " + ", ".join(f"{p.name} {p.messages:,.0f}/lag {p.lag}" for p in progress.values()),
                           file=sys.stderr, flush=True)
                 working = [p for p in progress.values() if p.messages]
-                if working and all(p.done(now, quiet_s) for p in working):
+                started_all = not staged or all(p.messages for p in progress.values() if p.role == "consumer")
+                if working and all(p.done(now, quiet_s) for p in working) and (waiting or started_all):
                     if not waiting:
                         break
                     print(f"[{now:5.0f} s] relays caught up: starting the consumers", file=sys.stderr, flush=True)
