@@ -25,7 +25,7 @@ from services.runtime.eventstore import ServiceApplication, build_application, c
 from services.runtime.logging import configure_logging, error_text
 from services.runtime.metrics import DependencyWatch, Metrics
 from services.runtime.oidc import TokenVerifier, token_verifier
-from services.runtime.process import StopFlag
+from services.runtime.process import StopFlag, settle_heap
 from services.runtime.relay import Relay, ToContract
 from services.runtime.scheduling import AdvisoryClaim, advisory_claim
 from services.runtime.settings import ServiceSettings
@@ -287,4 +287,5 @@ def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: di
         heartbeat_s=runtime.settings.consumer_heartbeat_s,
         replication_factor=runtime.settings.kafka_replication_factor,
     ), runtime.settings, runtime.logger, "consumer")
+    settle_heap()
     loop.run(StopFlag().install())
