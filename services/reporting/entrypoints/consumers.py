@@ -69,11 +69,17 @@ def _by_type(payloads: Iterable[Any]) -> dict[type, list[Any]]:
     return out
 
 
-def _keys(table: str, payloads: list[Any] | dict[type, list[Any]]) -> list[tuple[Any, ...]]:
+def _keys(table: str, payloads: list[Any] | dict[type, list[Any]],
+          memo: dict[tuple[str, ...], list[tuple[Any, ...]]] | None = None) -> list[tuple[Any, ...]]:
     """The keys of ``table`` that payloads name with attributes of the key's names (a case event's student_id →
-    its student row); ``payloads`` as they come or grouped by ``_by_type``."""
+    its student row); ``payloads`` as they come or grouped by ``_by_type``; ``memo``: the keys already looked up
+    for tables of the same key columns (students and special groups: student_id), shared, not to be changed."""
     key = BY_NAME[table].key
+    if memo is not None and key in memo:
+        return memo[key]
     out: list[tuple[Any, ...]] = []
+    if memo is not None:
+        memo[key] = out
     for contract, group in (payloads if isinstance(payloads, dict) else _by_type(payloads)).items():
         if (contract, table) not in _NAMES_KEY:
             _NAMES_KEY[(contract, table)] = set(key) <= contract.model_fields.keys()
@@ -149,10 +155,11 @@ def prepare_batch(partitions: int) -> Callable[[psycopg.Connection, list[Message
         batch.fresh |= inbox.record_many(conn, messages, events)
         batch.events.update((id(m), e) for m, e in zip(messages, events))
         payloads = _by_type(m.payload for m, e in zip(messages, events) if (e.topic, e.sequence) in batch.fresh)
+        memo: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for table in PRELOADED:
-            batch.store.preload(table, _keys(table, payloads))
+            batch.store.preload(table, _keys(table, payloads, memo))
         batch.store.preload("applied_positions", [(t,) for t in {e.topic for e in events}])
-        batch.store.preload_cases(k[0] for k in _keys("students", payloads))
+        batch.store.preload_cases(k[0] for k in _keys("students", payloads, memo))
         if not batch.store.all_moves:
             batch.store.preload_moves()
 
