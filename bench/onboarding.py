@@ -150,18 +150,24 @@ def _drop(server_url: str, url: str) -> None:
 
 
 def _follow(specs: list[Any], env: dict[str, str], offset: int, workdir: Path, timeout_s: float, quiet_s: float,
-            done: Any) -> dict[str, Progress]:
-    """Starts these processes, reads their /metrics every second until ``done(progress, now)``; stops them."""
+            done: Any, later: tuple[str, ...] = ()) -> dict[str, Progress]:
+    """Starts these processes, reads their /metrics every second until ``done(progress, now)``; stops them.
+    Processes of the roles in ``later`` start only once the others are done (then ``done`` is asked again)."""
     procs: dict[str, subprocess.Popen] = {}
     progress = {s.name: Progress(s.name, s.role) for s in specs}
     ports = {s.name: metrics_port(s.service, s.role, offset, s.copy) for s in specs}
     started = time.monotonic()
-    try:
+    def start(first: bool) -> None:
         for spec in specs:
-            log = open(workdir / f"{spec.name}.log", "ab")
-            procs[spec.name] = subprocess.Popen(spec.argv, env={**env, **spec.env}, stdout=log,
-                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                start_new_session=True)
+            if (spec.role in later) != first:
+                log = open(workdir / f"{spec.name}.log", "ab")
+                procs[spec.name] = subprocess.Popen(spec.argv, env={**env, **spec.env}, stdout=log,
+                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                    start_new_session=True)
+
+    waiting = bool(later)  # the ``later`` processes are still to start
+    try:
+        start(True)
         while time.monotonic() - started < timeout_s:
             now = time.monotonic() - started
             for name, port in ports.items():
@@ -171,8 +177,13 @@ def _follow(specs: list[Any], env: dict[str, str], offset: int, workdir: Path, t
             if int(now) // 15 != int(now - 1.0) // 15:
                 print(f"[{now:5.0f} s] " + ", ".join(f"{p.name} {p.messages:,.0f}/lag {p.lag}" for p in progress.values()),
                       file=sys.stderr, flush=True)
-            if done(progress, now):
-                break
+            current = {n: p for n, p in progress.items() if n in procs}
+            if done(current, now):
+                if not waiting:
+                    break
+                print(f"[{now:5.0f} s] caught up: starting {', '.join(later)}", file=sys.stderr, flush=True)
+                start(False)
+                waiting = False
             time.sleep(1.0)
     finally:
         stop_procs(procs)
@@ -180,10 +191,14 @@ def _follow(specs: list[Any], env: dict[str, str], offset: int, workdir: Path, t
 
 
 def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Path, replicas: dict[str, int] | None = None,
-                    timeout_s: float = 3600, quiet_s: float = 5.0, trials: tuple[int, ...] = ()) -> list[Row]:
+                    timeout_s: float = 3600, quiet_s: float = 5.0, trials: tuple[int, ...] = (),
+                    staged: bool = False) -> list[Row]:
     """Imports, starts every relay and consumer, waits until all have caught up; the table's rows. ``trials``: then
     the consumer that finished last catches up again from the whole backlog (a copy of the database as it was
-    right after the import, the same broker) with 1, 2, 3… replicas of it alone: its own speed, not the relay's."""
+    right after the import, the same broker) with 1, 2, 3… replicas of it alone: its own speed, not the relay's.
+    ``staged``: the consumers start only once the relays have caught up, so each reads full polls from a filled
+    broker (started together, a consumer faster than the registry relay works at the relay's pace, in small polls
+    whose fixed costs then weigh on its per-CPU-second figure)."""
     from bench.common import free_offset
 
     offset = free_offset()
@@ -205,10 +220,12 @@ def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Pat
 
             def caught_up(progress: dict[str, Progress], now: float) -> bool:
                 working = [p for p in progress.values() if p.messages]
-                return bool(working) and all(p.done(now, quiet_s) for p in working)
+                return bool(working) and all(p.done(now, quiet_s) for p in working) and all(
+                    p.messages for p in progress.values() if p.role == "consumer")
 
-            progress = _follow(specs, env, offset, workdir, timeout_s, quiet_s, caught_up)
-            rows = _rows(students, created, import_s, progress, replicas)
+            progress = _follow(specs, env, offset, workdir, timeout_s, quiet_s, caught_up,
+                               later=("consumer",) if staged else ())
+            rows = _rows(students, created, import_s, progress, replicas, staged)
             if snapshot:
                 rows += _trial_rows(progress, specs, server_url, snapshot, env, workdir, trials, timeout_s, quiet_s)
         finally:
@@ -270,7 +287,7 @@ def _trial_rows(progress: dict[str, Progress], specs: list[Any], server_url: str
 
 
 def _rows(students: int, created: int, import_s: float, progress: dict[str, Progress],
-          replicas: dict[str, int] | None) -> list[Row]:
+          replicas: dict[str, int] | None, staged: bool = False) -> list[Row]:
     rows: list[Row] = [(f"onboarding: registry import of {students:,} students",
                         f"{created:,} in {import_s:.1f} s = {created / import_s:,.0f} students/s")]
     finished = {n: p for n, p in progress.items() if p.last_change_at is not None}
@@ -284,12 +301,13 @@ def _rows(students: int, created: int, import_s: float, progress: dict[str, Prog
         last_name, last = max(finished.items(), key=lambda kv: kv[1].last_change_at or 0)
         whole = import_s + (last.last_change_at or 0)
         rows.append((f"onboarding absorbed end to end (last: {last_name}"
-                     + (f", replicas {replicas}" if replicas else "") + ")",
+                     + (f", replicas {replicas}" if replicas else "")
+                     + (", staged: the consumers started after the relays" if staged else "") + ")",
                      f"{whole:.1f} s; at this rate {PROVINCE:,} students ≈ {whole * PROVINCE / max(students, 1) / 60:.0f} min"))
     return rows
 
 
-def main(students: int = 100_000, replicas: str | None = None, trials: str = "1,2,3") -> None:
+def main(students: int = 100_000, replicas: str | None = None, trials: str = "1,2,3", staged: bool = False) -> None:
     """Runs the onboarding bench on its own embedded PostgreSQL and broker and prints its table."""
     from devstack.stack import parse_replicas
     from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
@@ -301,7 +319,7 @@ def main(students: int = 100_000, replicas: str | None = None, trials: str = "1,
         broker.start()
         try:
             rows = onboarding_rows(students, pg.url(), broker.bootstrap, work, parse_replicas(replicas) or None,
-                                   trials=tuple(int(n) for n in trials.split(",") if n.strip()))
+                                   trials=tuple(int(n) for n in trials.split(",") if n.strip()), staged=staged)
         finally:
             broker.stop()
             pg.stop()

@@ -226,11 +226,13 @@ def _mount_bench_commands() -> None:
 def bench_onboarding(students: int = typer.Option(100_000, help="Students bulk-imported into the registry"),
                      replicas: str = typer.Option("", help="Copies per process kind, e.g. consumer=3"),
                      trials: str = typer.Option("1,2,3", help="Then the slowest consumer alone from the whole backlog "
-                                                               "with this many replicas each time ('' for none)")) -> None:
+                                                               "with this many replicas each time ('' for none)"),
+                     staged: bool = typer.Option(False, help="Start the consumers once the relays have caught up "
+                                                             "(each consumer's own capacity, full polls)")) -> None:
     """Province onboarding: a bulk import, then every relay and consumer until caught up (prints, never fails)."""
     from bench.onboarding import main
 
-    main(students=students, replicas=replicas or None, trials=trials)
+    main(students=students, replicas=replicas or None, trials=trials, staged=staged)
 
 
 def bench_reporting_rebuild(events: int = typer.Option(100_000, help="Synthetic events to load into a throwaway database")) -> None:

@@ -3,7 +3,6 @@ event store, relay and consumer loop. Nothing here runs at import time."""
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -26,7 +25,7 @@ from services.runtime.eventstore import ServiceApplication, build_application, c
 from services.runtime.logging import configure_logging, error_text
 from services.runtime.metrics import DependencyWatch, Metrics
 from services.runtime.oidc import TokenVerifier, token_verifier
-from services.runtime.process import StopFlag
+from services.runtime.process import StopFlag, settle_heap
 from services.runtime.relay import Relay, ToContract
 from services.runtime.scheduling import AdvisoryClaim, advisory_claim
 from services.runtime.settings import ServiceSettings
@@ -248,7 +247,7 @@ def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract, s
     ), settings, runtime.logger, "relay")
     # what start-up built (modules, classes, pools) is kept out of the collector's passes: a batch's thousands of
     # short-lived objects set them off, and each pass walked every object of the process (~15% of the relay's CPU)
-    gc.freeze()
+    settle_heap()
     relay.run(StopFlag().install())
 
 
@@ -291,4 +290,5 @@ def run_consumer(runtime: Runtime, *, name: str, topics: list[str], policies: di
         heartbeat_s=runtime.settings.consumer_heartbeat_s,
         replication_factor=runtime.settings.kafka_replication_factor,
     ), runtime.settings, runtime.logger, "consumer")
+    settle_heap()
     loop.run(StopFlag().install())

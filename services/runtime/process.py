@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from typing import Callable
+
+YOUNG_COLLECTION_EVERY = 50_000  # allocations (net) between young collections; CPython's default is 700
+
+
+def settle_heap() -> None:
+    """Before a consumer's loop: the objects start-up left (modules, pydantic schemas, settings: 170,000-240,000 of
+    them) are frozen, so the garbage collector never walks them again, and young collections run less often.
+
+    A consumer keeps a poll's messages and rows (2,000 of each) alive for the poll's transaction, so they survive
+    young collections and push CPython into full ones, which walked every object of the process: measured on an
+    onboarding (100,000 enrolments), 22-28% of a consumer process's CPU went to the collector (`gc.callbacks`),
+    most of it in full collections. Its garbage is freed by reference counts; cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, 10, 10)
 
 
 class StopFlag:

@@ -41,9 +41,9 @@ class Stint:
         return self.active_from <= day and (self.active_to is None or day < self.active_to)
 
 
-_INSERT_STINTS = (
+_INSERT_STINTS = (  # binary arrays: psycopg's text arrays quote every element with a regular expression
     "INSERT INTO students (student_id, school_id, active_from, active_to, township_code, grade, class_name, expected) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::date[], %s::date[], %s::text[], %s::int[], %s::text[], %s::boolean[]) "
+    "SELECT * FROM unnest(%b::text[], %b::text[], %b::date[], %b::date[], %b::text[], %b::int[], %b::text[], %b::boolean[]) "
     "ON CONFLICT (student_id, school_id, active_from) DO NOTHING"
 )
 
@@ -71,7 +71,7 @@ class StintCache:
         found: dict[str, list[Stint]] = {s: [] for s in wanted}
         with self.conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(
-                f"SELECT student_id, {_STINT_COLUMNS} FROM students WHERE student_id = ANY(%s::text[]) "
+                f"SELECT student_id, {_STINT_COLUMNS} FROM students WHERE student_id = ANY(%b::text[]) "
                 "ORDER BY student_id, active_from, school_id",
                 (wanted,),
             )
@@ -84,10 +84,8 @@ class StintCache:
         if not self.pending:
             return
         rows, self.pending = self.pending, []
-        columns = [[student_id for student_id, _ in rows]] + [
-            [getattr(stint, name) for _, stint in rows]
-            for name in ("school_id", "active_from", "active_to", "township_code", "grade", "class_name", "expected")
-        ]
+        columns = [list(c) for c in zip(*((student_id, s.school_id, s.active_from, s.active_to, s.township_code, s.grade,
+                                           s.class_name, s.expected) for student_id, s in rows))]
         self.conn.execute(_INSERT_STINTS, columns)
 
 
@@ -231,6 +229,13 @@ def enrol_student(
 ) -> None:
     """学籍 registered: a first enrolment is on the roster for every roll (it carries no date); an enrolment of a
     student the roster already knows is a stint from ``on`` (the event's date), or a refresh of the stint covering it."""
+    cache = _cache(conn)
+    known = cache.known.get(student_id) if cache is not None else None
+    if known is not None and not known:  # known to have no stint (an onboarding): what start_stint would add
+        new = Stint(school_id, SINCE_ALWAYS, None, township_code, grade, class_name, True)
+        cache.pending.append((student_id, new))  # type: ignore[union-attr]
+        known.append(new)
+        return
     rows = stints(conn, student_id)
     start_stint(conn, student_id, school_id, on if rows else SINCE_ALWAYS, township_code, grade, class_name, rows=rows)
 

@@ -72,6 +72,9 @@ def backfill(db: Database) -> None:
 
 
 # -- live: the difference each row write makes ------------------------------------------------------------
+_UNREAD = object()  # a key the cache has not looked up yet (None: looked up, no row)
+
+
 class CountingStore:
     """Wraps the consumer's SqlStore: each write of a counted row adds its contributions' difference."""
 
@@ -98,15 +101,20 @@ class CountingStore:
         if flush_writes is not None:
             flush_writes()
 
+    def _cached(self, table: str, key: tuple[Any, ...]) -> Row | None:
+        """The row as this store holds it: never handed out (``get`` copies it), never changed (``put`` replaces it)."""
+        row = self.cache.get((table, key), _UNREAD)
+        if row is _UNREAD:
+            row = self.cache[(table, key)] = self.inner.get(table, key)
+        return row  # type: ignore[return-value]
+
     def get(self, table: str, key: tuple[Any, ...]) -> Row | None:
-        if (table, key) not in self.cache:
-            self.cache[(table, key)] = self.inner.get(table, key)
-        row = self.cache[(table, key)]
+        row = self._cached(table, key)
         return dict(row) if row is not None else None
 
     def put(self, table: str, row: Row) -> None:
         key = tuple(row[k] for k in BY_NAME[table].key)
-        before = self.get(table, key) if table in COUNTED else None
+        before = self._cached(table, key) if table in COUNTED else None  # read only, below
         if table == "school_moves":
             self._moved(row["school_id"], lambda: self._put(table, key, row))
             return
@@ -134,8 +142,13 @@ class CountingStore:
             self._add(school(row))
 
     def _put(self, table: str, key: tuple, row: Row) -> None:
-        self.inner.put(table, row)
-        self.cache[(table, key)] = dict(row)
+        owned = dict(row)  # one copy, shared with a buffered inner store: neither hands it out nor changes it
+        put_owned = getattr(self.inner, "put_owned", None)
+        if put_owned is not None:
+            put_owned(table, key, owned)
+        else:
+            self.inner.put(table, row)
+        self.cache[(table, key)] = owned
 
     def _spans(self, student_id: str) -> dict | None:
         return group_spans(self.get("special_groups", (student_id,)))
@@ -157,7 +170,7 @@ class CountingStore:
         self._sync()
         for s in wanted:
             self.case_ids[s] = set()
-        for row in self.conn.execute("SELECT * FROM ledger WHERE student_id = ANY(%s)", (wanted,)):
+        for row in self.conn.execute("SELECT * FROM ledger WHERE student_id = ANY(%b::text[])", (wanted,)):
             self.case_ids[row["student_id"]].add(row["case_id"])
             self.cache.setdefault(("ledger", (row["case_id"],)), dict(row))
 

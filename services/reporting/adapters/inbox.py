@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import orjson
 import psycopg
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from contracts import Contract, contract_for_type
@@ -121,6 +122,8 @@ def record_many(conn: psycopg.Connection, messages: list[Message], events: list[
          m.envelope.model_dump_json(), m.payload.model_dump_json())
         for m, e in zip(messages, events)
     ]
+    if len(rows) >= COPY_FROM:
+        return _copied(conn, rows)
     types = ("text", "bigint", "int", "text", "text", "text", "timestamptz", "timestamptz", "text", "text")
     found = conn.execute(  # JSON goes as text, parsed by the server (a binary jsonb array would need a version byte)
         f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) "
@@ -129,6 +132,32 @@ def record_many(conn: psycopg.Connection, messages: list[Message], events: list[
         [list(c) for c in zip(*rows)],
     ).fetchall()
     return {(r["topic"], r["sequence"]) for r in found}
+
+
+COPY_FROM = 64  # messages from which ``record_many`` sends them by binary COPY instead of one unnest's arrays
+_STAGE = ("CREATE TEMP TABLE IF NOT EXISTS inbox_stage (topic text, sequence bigint, partition int, event_id text, "
+          "type text, subject text, time timestamptz, effective_time timestamptz, envelope text, payload text, "
+          "stage_n int) ON COMMIT DROP")
+_STAGE_TYPES = ("text", "int8", "int4", "text", "text", "text", "timestamptz", "timestamptz", "text", "text", "int4")
+
+
+def _copied(conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> set[tuple[str, int]]:
+    """``record_many`` through a temporary table filled by binary COPY (formatted in C: 2,000 messages' ten
+    columns cost a few milliseconds less of client CPU than the unnest's arrays, dumped element by element in
+    Python), inserted in the poll's order by one statement that also empties it; dropped at commit."""
+    conn.execute(_STAGE)
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY inbox_stage ({', '.join(INBOX_COLUMNS)}, stage_n) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_STAGE_TYPES)
+            write = copy.write_row
+            for n, row in enumerate(rows):
+                write((*row, n))
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(
+            f"WITH staged AS (DELETE FROM inbox_stage RETURNING *) INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) "
+            "SELECT topic, sequence, partition, event_id, type, subject, time, effective_time, envelope::jsonb, "
+            "payload::jsonb FROM staged ORDER BY stage_n ON CONFLICT DO NOTHING RETURNING topic, sequence")
+        return set(cur.fetchall())
 
 
 def replay(

@@ -7,7 +7,7 @@ write the same rows; the reducers in ``projectors`` decide what the rows say.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Table:
     columns: tuple[tuple[str, str], ...]
     key: tuple[str, ...]
 
-    @property
+    @cached_property  # read per row written (``complete``, the upserts): computed once per table
     def names(self) -> tuple[str, ...]:
         return tuple(c for c, _ in self.columns)
 

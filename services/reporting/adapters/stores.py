@@ -25,10 +25,11 @@ def complete(table: Table, row: Row) -> Row:
     return {c: row.get(c) for c in table.names}
 
 
-def _upsert(table: Table, rows: str) -> str:
-    """INSERT of whole rows (``rows``: a VALUES list or a SELECT) that replaces the row of the same key."""
+def _upsert(table: Table, rows: str, before: str = "") -> str:
+    """INSERT of whole rows (``rows``: a VALUES list or a SELECT, ``before``: a WITH clause it reads) that replaces
+    the row of the same key."""
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in table.names if c not in table.key)
-    return (f"INSERT INTO {table.name} ({', '.join(table.names)}) {rows} "
+    return (f"{before}INSERT INTO {table.name} ({', '.join(table.names)}) {rows} "
             f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
 
 
@@ -54,11 +55,29 @@ def _sql_type(table: Table, column: str) -> str:
     return dict(table.columns)[column].replace("NOT NULL", "").strip()
 
 
+COPY_FROM = 64  # rows of one table from which ``flush_writes`` sends them by COPY (below: one unnest statement)
+
+
+def _copied_upsert(conn: psycopg.Connection, table: Table, rows: list[Row]) -> None:
+    """The upsert of many rows through a temporary table filled by COPY: psycopg formats COPY rows in C, while
+    the arrays of an unnest are dumped element by element in Python (students, 19 columns: 7.0 → 4.1 µs a row of
+    client CPU). Rows are upserted in the order given (the lock order every writer of the table keeps); the
+    temporary table is emptied by the same statement and dropped at commit."""
+    stage, names = f"{table.name}_stage", table.names
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}, stage_n int) ON COMMIT DROP")
+    with conn.cursor().copy(f"COPY {stage} ({', '.join(names)}, stage_n) FROM STDIN") as copy:
+        write = copy.write_row
+        for n, row in enumerate(rows):
+            write([*map(row.get, names), n])
+    conn.execute(_upsert(table, f"SELECT {', '.join(names)} FROM staged ORDER BY stage_n",
+                         f"WITH staged AS (DELETE FROM {stage} RETURNING *) "))
+
+
 class BufferedSqlStore(SqlStore):
     """A SqlStore for one consumer batch: rows are loaded many at a time (``load``) and written back at the end
-    (``flush_writes``: one statement per table, whatever the number of rows), so a batch of 500 events costs a
-    few round trips instead of several per event. Reads see the batch's own unwritten rows; whoever reads the
-    tables with its own SQL inside the batch calls ``flush_writes`` first."""
+    (``flush_writes``: one statement per table, whatever the number of rows; through COPY from ``COPY_FROM`` rows),
+    so a batch of 500 events costs a few round trips instead of several per event. Reads see the batch's own
+    unwritten rows; whoever reads the tables with its own SQL inside the batch calls ``flush_writes`` first."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         super().__init__(conn)
@@ -71,6 +90,13 @@ class BufferedSqlStore(SqlStore):
     def put(self, table: str, row: Row) -> None:
         t = BY_NAME[table]
         self.pending.setdefault(table, {})[tuple(row[k] for k in t.key)] = dict(row)
+
+    def put_owned(self, table: str, key: tuple[Any, ...], row: Row) -> None:
+        """``put`` of a row the caller hands over and never changes again (no copy): ``CountingStore``'s own."""
+        pending = self.pending.get(table)
+        if pending is None:
+            pending = self.pending[table] = {}
+        pending[key] = row
 
     def load(self, table: str, keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row | None]:
         """The rows of these keys in one query (None for a key with no row)."""
@@ -100,8 +126,11 @@ class BufferedSqlStore(SqlStore):
             if not rows:
                 continue
             t = BY_NAME[table]
-            casts = ", ".join(f"%b::{_sql_type(t, c)}[]" for c in t.names)
             ordered = [rows[k] for k in sorted(rows, key=repr)]
+            if len(ordered) >= COPY_FROM:
+                _copied_upsert(self.conn, t, ordered)
+                continue
+            casts = ", ".join(f"%b::{_sql_type(t, c)}[]" for c in t.names)
             self.conn.execute(_upsert(t, f"SELECT * FROM unnest({casts})"),
                               [[r.get(c) for r in ordered] for c in t.names])
         self.pending.clear()

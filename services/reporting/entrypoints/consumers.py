@@ -58,19 +58,41 @@ def batch_scope(conn: psycopg.Connection) -> Iterator[None]:
 _NAMES_KEY: dict[tuple[type, str], bool] = {}  # (contract, table): the contract has a field for each key column
 
 
-def _keys(table: str, payloads: list[Any]) -> list[tuple[Any, ...]]:
-    """The keys of ``table`` that payloads name with attributes of the key's names (a case event's student_id →
-    its student row)."""
-    key = BY_NAME[table].key
-    out = []
+def _by_type(payloads: Iterable[Any]) -> dict[type, list[Any]]:
+    """Payloads grouped by contract, in their order (each table's key fields are looked up once per contract)."""
+    out: dict[type, list[Any]] = {}
     for p in payloads:
-        if (type(p), table) not in _NAMES_KEY:
-            _NAMES_KEY[(type(p), table)] = set(key) <= type(p).model_fields.keys()
-        if not _NAMES_KEY[(type(p), table)]:
+        group = out.get(type(p))
+        if group is None:
+            group = out[type(p)] = []
+        group.append(p)
+    return out
+
+
+def _keys(table: str, payloads: list[Any] | dict[type, list[Any]],
+          memo: dict[tuple[str, ...], list[tuple[Any, ...]]] | None = None) -> list[tuple[Any, ...]]:
+    """The keys of ``table`` that payloads name with attributes of the key's names (a case event's student_id →
+    its student row); ``payloads`` as they come or grouped by ``_by_type``; ``memo``: the keys already looked up
+    for tables of the same key columns (students and special groups: student_id), shared, not to be changed."""
+    key = BY_NAME[table].key
+    if memo is not None and key in memo:
+        return memo[key]
+    out: list[tuple[Any, ...]] = []
+    if memo is not None:
+        memo[key] = out
+    for contract, group in (payloads if isinstance(payloads, dict) else _by_type(payloads)).items():
+        if (contract, table) not in _NAMES_KEY:
+            _NAMES_KEY[(contract, table)] = set(key) <= contract.model_fields.keys()
+        if not _NAMES_KEY[(contract, table)]:
             continue
-        values = tuple(getattr(p, k) for k in key)
-        if all(v is not None for v in values):
-            out.append(values)
+        if len(key) == 1:
+            name = key[0]
+            out.extend((v,) for v in (getattr(p, name) for p in group) if v is not None)
+            continue
+        for p in group:
+            values = tuple(getattr(p, k) for k in key)
+            if all(v is not None for v in values):
+                out.append(values)
     return out
 
 
@@ -96,11 +118,25 @@ def lock_students(conn: psycopg.Connection, student_ids: Iterable[str]) -> None:
     unnest scan returns the array's order); released at commit or rollback."""
     keys = sorted({_int4(s) for s in student_ids if s})
     if keys:
-        conn.execute("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) AS k", (STUDENT_LOCKS, keys))
+        conn.execute("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%b::int[]) AS k", (STUDENT_LOCKS, keys))
 
 
 def _counted_students(payloads: Iterable[Any]) -> list[str]:
-    return [p.student_id for p in payloads if p.topic in LOCKED_TOPICS and getattr(p, "student_id", None)]
+    return [s for p in payloads
+            if p.topic in LOCKED_TOPICS and _names(type(p), "student_id") and (s := getattr(p, "student_id", None))]
+
+
+_FIELDS: dict[tuple[type, str], bool] = {}
+
+
+def _names(contract: type, field: str) -> bool:
+    """Whether the contract may have the field (looked up once: ``getattr`` of a missing one raises inside
+    pydantic); True for what is not a pydantic model."""
+    found = _FIELDS.get((contract, field))
+    if found is None:
+        fields = getattr(contract, "model_fields", None)
+        found = _FIELDS[(contract, field)] = fields is None or field in fields
+    return found
 
 
 PRELOADED = ("students", "special_groups", "schools", "ledger", "findings", "suspected", "absences", "school_days",
@@ -118,11 +154,12 @@ def prepare_batch(partitions: int) -> Callable[[psycopg.Connection, list[Message
         events = [inbox.event_of(m, partitions) for m in messages]
         batch.fresh |= inbox.record_many(conn, messages, events)
         batch.events.update((id(m), e) for m, e in zip(messages, events))
-        payloads = [m.payload for m, e in zip(messages, events) if (e.topic, e.sequence) in batch.fresh]
+        payloads = _by_type(m.payload for m, e in zip(messages, events) if (e.topic, e.sequence) in batch.fresh)
+        memo: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for table in PRELOADED:
-            batch.store.preload(table, _keys(table, payloads))
+            batch.store.preload(table, _keys(table, payloads, memo))
         batch.store.preload("applied_positions", [(t,) for t in {e.topic for e in events}])
-        batch.store.preload_cases(k[0] for k in _keys("students", payloads))
+        batch.store.preload_cases(k[0] for k in _keys("students", payloads, memo))
         if not batch.store.all_moves:
             batch.store.preload_moves()
 
