@@ -141,6 +141,7 @@ class Relay:
         self._in_flight: deque[_InFlight] = deque()
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        self._producer_cluster: str | None = None  # the broker's cluster id when the producer was last checked
         self.producer = self._new_producer()
         self.channel: str | None = getattr(app.recorder, "channel_name", None)  # None in memory: polls only
         # one leader per published store: the service's own store, or a second store of it (``store``: its name)
@@ -170,6 +171,7 @@ class Relay:
         except Exception:  # noqa: BLE001 - the old producer is being discarded anyway
             pass
         self.producer = self._new_producer()
+        self._producer_cluster = None
 
     # -- leadership -------------------------------------------------------------------------
     def acquire_leadership(self) -> bool:
@@ -221,6 +223,18 @@ class Relay:
         if have < self.partitions and not self._warned_small_topic:
             self.log.warning("relay_topic_not_grown", wanted=self.partitions, partitions=have)
             self._warned_small_topic = True
+        if cluster_id != self._producer_cluster:
+            # A producer not checked against this cluster (made while standing by, or before a restart of the
+            # broker) may hold a producer id and sequence numbers of a cluster that is gone. A broker that lost
+            # its data hands the same ids out again, and it acknowledged such a producer's messages as
+            # duplicates of another producer's without storing them (tansu, measured: a standby that took over
+            # after the leader had refilled the new broker lost every event it published; services/runtime/
+            # README.md, *Broker loss*). So it is replaced before it publishes anything here.
+            self._reset_producer()
+            self._producer_cluster = cluster_id
+            fresh = True
+        else:
+            fresh = False
         if state.cluster_id != cluster_id or topic_missing:
             if state.position > 0:
                 self.log.warning(
@@ -231,8 +245,9 @@ class Relay:
                     from_position=state.position,
                 )
                 self.metrics.relay_refills.labels(self.service).inc()
-            if state.cluster_id is not None:
+            if state.cluster_id is not None and not fresh:
                 self._reset_producer()
+                self._producer_cluster = cluster_id
             plan = plan.sealed(state.position)  # the same counts: a refill puts every event where it was
             state = RelayState(0, cluster_id, {}, plan)
             self.save_state(state)
