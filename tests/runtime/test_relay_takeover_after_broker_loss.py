@@ -28,7 +28,7 @@ def test_a_standby_made_before_the_broker_lost_its_data_publishes_every_event_wh
         database_url, broker):
     h = Harness(database_url, broker.bootstrap)
     h.enrol(30)
-    standby = h.relay()  # made first: its idempotent producer has the first producer id of this cluster
+    standby = h.relay()  # made first (in this order tansu drops the old producer's messages, never times them out)
     standby.producer.list_topics(timeout=10)
     time.sleep(1)
     leader = h.relay()
