@@ -23,6 +23,7 @@ from contracts.events import StudentEnrolledV1
 from services.runtime.consumer_loop import ConsumerLoop
 from services.runtime.kafka import message_headers, partition_for
 from services.runtime.metrics import Metrics
+from services.runtime import process
 
 PARTITIONS = 24
 
@@ -90,6 +91,7 @@ def measure(n: int, poll: int = 2000, profile: bool = False) -> float:
     """µs of CPU a message through ``_handle_all`` (and the batch's hand-over to the sink)."""
     batch = messages(n)
     consumer = loop()
+    process.settle_heap()  # as the consumer process does before its loop
     profiler = None
     if profile:
         import cProfile

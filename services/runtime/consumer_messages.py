@@ -64,6 +64,7 @@ def peek(headers: list[tuple[str, bytes]] | dict[str, bytes] | None) -> Head | N
 
 
 _ENVELOPE_HEADERS = tuple((f"ce_{name}", name) for name in Envelope.model_fields)
+_validate_envelope = Envelope.__pydantic_validator__.validate_python  # what ``Envelope.model_validate`` calls
 
 
 def envelope_of(headers: dict[str, bytes]) -> Envelope:
@@ -73,8 +74,8 @@ def envelope_of(headers: dict[str, bytes]) -> Envelope:
     ``ValidationError`` is one) for headers that are not an envelope."""
     if headers.get("ce_specversion") != b"1.0":
         raise ValueError("not a CloudEvents 1.0 binary-mode message")
-    return Envelope.model_validate({name: headers[header].decode() for header, name in _ENVELOPE_HEADERS
-                                    if header in headers})
+    return _validate_envelope({name: headers[header].decode() for header, name in _ENVELOPE_HEADERS
+                               if header in headers})
 
 
 @dataclass(frozen=True)

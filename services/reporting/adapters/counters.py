@@ -261,15 +261,17 @@ class CountingStore:
         if not rows:
             return
         cols = list(zip(*[(u, p, m, k, a, b, n) for (u, m, k, a, b), (p, n) in rows]))
+        # binary arrays (%b): psycopg dumps a text array element by element in Python, escaping each one; the
+        # differences of a poll of 2,000 enrolments are about a thousand rows of seven columns
         self.conn.execute(
             "INSERT INTO dashboard_counts (unit, parent, measure, key, since, until, n) SELECT * FROM unnest("
-            "%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[], %s::bigint[]) "
+            "%b::text[], %b::text[], %b::text[], %b::text[], %b::int[], %b::int[], %b::bigint[]) "
             "ON CONFLICT (unit, measure, key, since, until) DO UPDATE SET n = dashboard_counts.n + EXCLUDED.n",
             [list(c) for c in cols],
         )
         if any(n < 0 for n in cols[6]):
             self.conn.execute(
                 "DELETE FROM dashboard_counts WHERE n = 0 AND (unit, measure, key, since, until) IN ("
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::int[]))",
+                "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[], %b::int[]))",
                 [list(cols[0]), list(cols[2]), list(cols[3]), list(cols[4]), list(cols[5])],
             )
