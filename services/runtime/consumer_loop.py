@@ -28,6 +28,7 @@ from services.runtime.consumer_sinks import OFFSETS_DDL, Sink
 from services.runtime.db import Database
 from services.runtime.kafka import BrokerWatch, ensure_topics, partition_for
 from services.runtime.metrics import Metrics
+from services.runtime.process import collector_paused
 
 POLL_WAIT_S = 0.2  # how long an idle poll waits for a first message (one that arrives is taken at once)
 METADATA_EVERY_S = 2.0  # how often the broker's cluster id and partition counts are looked at
@@ -397,7 +398,12 @@ class ConsumerLoop:
         return [first, *self.consumer.consume(self.batch_size - 1, timeout=0)] if self.batch_size > 1 else [first]
 
     def poll_once(self, should_stop: Callable[[], bool]) -> None:
-        """One poll: its messages handled, their effects committed as one batch, then positions and hints."""
+        """One poll: its messages handled, their effects committed as one batch, then positions and hints; the
+        cyclic collector paused meanwhile (the poll's messages live until its commit: ``process.collector_paused``)."""
+        with collector_paused():
+            self._poll(should_stop)
+
+    def _poll(self, should_stop: Callable[[], bool]) -> None:
         assert self.consumer is not None
         messages = self.fetch_batch()
         outcomes: dict[tuple[str, str], int] = {}  # counted once per poll, not a labelled metric per message

@@ -16,7 +16,7 @@ from services.reporting.adapters import erasure, inbox
 from services.reporting.adapters.counters import CountingStore
 from services.reporting.adapters.positions import CONSUMER  # noqa: F401 - the name the bootstrap runs it under
 from services.reporting.adapters.projections import BY_NAME
-from services.reporting.adapters.projectors import project
+from services.reporting.adapters.projectors import advance, project, reduce
 from services.reporting.adapters.stores import BufferedSqlStore, SqlStore
 from services.runtime.consumer import Message
 
@@ -35,6 +35,14 @@ class Batch:
         self.events: dict[int, inbox.Event] = {}
         self.fresh: set[tuple[str, int]] = set()
         self.erased: list[str] = []  # students erased in this batch: scrubbed after its rows are written
+        self.latest: dict[str, inbox.Event] = {}  # topic -> its projected event of the highest sequence
+
+    def projected(self, event: inbox.Event) -> None:
+        """A projected event's topic position, moved once per topic when the batch ends (``advance`` of every
+        event keeps the highest sequence: the same row, one read and write instead of one per event)."""
+        latest = self.latest.get(event.topic)
+        if latest is None or latest.sequence < event.sequence:
+            self.latest[event.topic] = event
 
 
 _batch: ContextVar[Batch | None] = ContextVar("reporting_batch", default=None)
@@ -48,6 +56,8 @@ def batch_scope(conn: psycopg.Connection) -> Iterator[None]:
     token = _batch.set(batch)
     try:
         yield
+        for event in batch.latest.values():
+            advance(batch.store, event)
         batch.store.flush()
         for student_id in batch.erased:
             erasure.scrub(conn, student_id)
@@ -178,7 +188,8 @@ def when_any_event_keep_and_project(partitions: int) -> Callable[[Message, psyco
             position = (event.topic, event.sequence)
             if position in batch.fresh:  # prepared: in the inbox already; projected once
                 batch.fresh.discard(position)
-                project(batch.store, event)
+                reduce(batch.store, event)
+                batch.projected(event)
             return
         event = inbox.event_of(message, partitions)
         if batch is None or batch.conn is not conn:
