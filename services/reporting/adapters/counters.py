@@ -85,6 +85,7 @@ class CountingStore:
         self.all_moves = False  # every school's moves are in ``moves`` (a school absent there never moved)
         self.case_ids: dict[str, set[str]] = {}  # student → ids of the student's ledger rows (preloaded students)
         self.delta: Counter = Counter()
+        self._put_owned = getattr(inner, "put_owned", None)  # a buffered inner store takes rows without a copy
 
     def preload(self, table: str, keys: Iterable[tuple[Any, ...]]) -> None:
         """Reads the rows of many keys at once (a store that can: ``load``), so ``get`` answers them from memory."""
@@ -143,7 +144,7 @@ class CountingStore:
 
     def _put(self, table: str, key: tuple, row: Row) -> None:
         owned = dict(row)  # one copy, shared with a buffered inner store: neither hands it out nor changes it
-        put_owned = getattr(self.inner, "put_owned", None)
+        put_owned = self._put_owned
         if put_owned is not None:
             put_owned(table, key, owned)
         else:
@@ -185,6 +186,8 @@ class CountingStore:
 
     def _add(self, entries: Iterable[Entry], sign: int = 1) -> None:
         entries = list(entries)
+        if not entries:  # a row that counts nothing (a new row's "before")
+            return
         moves = {s: self._timeline(s) for s in {e[1] for e in entries if e[1]}}
         relocate(entries, moves, self.delta, sign)
 
