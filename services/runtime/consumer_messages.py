@@ -74,8 +74,10 @@ def envelope_of(headers: dict[str, bytes]) -> Envelope:
     ``ValidationError`` is one) for headers that are not an envelope."""
     if headers.get("ce_specversion") != b"1.0":
         raise ValueError("not a CloudEvents 1.0 binary-mode message")
-    return _validate_envelope({name: headers[header].decode() for header, name in _ENVELOPE_HEADERS
-                               if header in headers})
+    # the header bytes as they are: pydantic's lax mode reads a str, int or datetime from UTF-8 bytes as from
+    # the decoded text (equal envelopes, tested), in Rust instead of thirteen ``bytes.decode`` calls; bytes that
+    # are not UTF-8 are a ValidationError (so still an invalid envelope), as is a header without a value
+    return _validate_envelope({name: headers[header] for header, name in _ENVELOPE_HEADERS if header in headers})
 
 
 @dataclass(frozen=True)
