@@ -142,6 +142,23 @@ class CountingStore:
             self._add(school(before), -1)
             self._add(school(row))
 
+    def put_first_student(self, row: Row) -> bool:
+        """``put("students", row)`` for a child this store knows (preloaded: ``preload``, ``preload_cases``,
+        ``preload_moves``) has no students row, no special groups and no cases yet, at a school that never moved:
+        what ``put`` does then — the row, and its enrolment's contributions added as they are (no groups to split
+        them, no cases to recount on its first grade, no move to relocate them) — without its lookups. False, and
+        nothing done, where the store does not know all of that (the caller puts the row)."""
+        student_id, cache = row["student_id"], self.cache
+        key = (student_id,)
+        if (cache.get(("students", key), _UNREAD) is not None or cache.get(("special_groups", key), _UNREAD) is not None
+                or self.case_ids.get(student_id) != set() or not self.all_moves or self.moves.get(row["school_id"])):
+            return False
+        self._put("students", key, row)
+        delta = self.delta
+        for entry in enrolment(row, None):
+            delta[entry] += 1
+        return True
+
     def _put(self, table: str, key: tuple, row: Row) -> None:
         owned = dict(row)  # one copy, shared with a buffered inner store: neither hands it out nor changes it
         put_owned = self._put_owned
