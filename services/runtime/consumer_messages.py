@@ -59,7 +59,7 @@ def peek(headers: list[tuple[str, bytes]] | dict[str, bytes] | None) -> Head | N
         return Head(type=h["ce_type"].decode(), subject=h["ce_subject"].decode(), sequence=int(h["ce_sequence"]),
                     partitionprev=int(h.get("ce_partitionprev", b"0")), id=h["ce_id"].decode(),
                     correlationid=h.get("ce_correlationid", b"").decode(), actorid=h.get("ce_actorid", b"").decode())
-    except (KeyError, ValueError, UnicodeDecodeError):
+    except (KeyError, ValueError, UnicodeDecodeError, AttributeError):  # AttributeError: a header without a value
         return None
 
 

@@ -80,6 +80,7 @@ def test_headers_that_are_not_an_envelope_are_refused_as_the_binding_refuses_the
         envelope_of(without_id)
     assert peek(without_id) is None
     assert peek({}) is None and peek([("oops", b"1")]) is None
+    assert peek({**headers, "ce_type": None}) is None  # a header without a value: unreadable, not a crash
     assert peek(headers) == peek(list(headers.items()))
 
 
