@@ -27,3 +27,16 @@ def test_event_of_equals_the_constructed_event_and_stays_frozen() -> None:
     assert dataclasses.asdict(got) == dataclasses.asdict(expected)
     with pytest.raises(dataclasses.FrozenInstanceError):
         got.sequence = 43  # type: ignore[misc]
+
+
+def test_json_of_is_model_dump_json_for_every_envelope_and_payload_of_a_history() -> None:
+    from bench.reporting import synthetic
+    from services.reporting.adapters.inbox import json_of
+
+    seen: set[type] = set()
+    for n, g in enumerate(synthetic.history(seed=5, prefectures=1, counties=1, townships=2, schools=2, students=10)):
+        m = message(g.payload, subject=g.subject, sequence=n + 1, time=g.time)
+        assert json_of(m.payload) == m.payload.model_dump_json()
+        assert json_of(m.envelope) == m.envelope.model_dump_json()
+        seen.add(type(g.payload))
+    assert len(seen) >= 10  # many contracts, their dates, times, lists and nested models
