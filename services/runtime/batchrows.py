@@ -6,10 +6,11 @@ batch's events and positions (after the lease fence): exactly once with them, li
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Iterable, TypeVar
+from typing import Any, Generic, Iterable, Sequence, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
+import orjson
 from psycopg import sql
 
 Row = TypeVar("Row")
@@ -162,3 +163,21 @@ class BatchRows(Generic[Row]):
                 return
             conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
             conn.execute(self.DDL)
+
+
+
+def json_rows(columns: Sequence[str], types: Sequence[str]) -> sql.Composed:
+    """What an upsert selects a batch's rows from: ``json_to_recordset(%s::json)`` of these columns and types, one
+    JSON array of the rows (``rows_json``) as its one parameter, read by PostgreSQL in the array's order. psycopg
+    dumps the binary arrays of an ``unnest`` element by element in Python (each list scanned for its element type
+    first): on an onboarding, the upsert of the batch's rows was a sixth of the casework consumer's CPU (py-spy);
+    orjson writes the array in C. (A binary COPY would be cheaper still, but the event store's insert transaction
+    runs in pipeline mode, where COPY is refused.) Values arrive as their columns' input functions read the JSON
+    text: text as is, numbers, booleans, null, and aware datetimes in RFC 3339 with their offset."""
+    return sql.SQL("json_to_recordset(%s::json) AS u ({})").format(
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in zip(columns, types)))
+
+
+def rows_json(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """The rows (value tuples in ``columns`` order) as the JSON array ``json_rows`` reads."""
+    return orjson.dumps([dict(zip(columns, row)) for row in rows]).decode()

@@ -205,7 +205,8 @@ class DeadLetters:
             self.producer = self._new_producer()
         errors: list[Any] = []
         for r in rows:
-            headers = list(zip(r["header_names"], (bytes(v) for v in r["header_values"]))) + [
+            values = (bytes(v) if v is not None else None for v in r["header_values"])  # a header may have none
+            headers = list(zip(r["header_names"], values)) + [
                 ("dlq_consumer", self.name.encode()),
                 ("dlq_reason", r["reason"].encode()),
                 ("dlq_error", r["error"].encode()),
@@ -257,7 +258,7 @@ class Replay:
 
     def _message(self, row: dict[str, Any]) -> tuple[Any, Message]:
         """The letter as the consumer would hand it to its policy (raises as the consumer did, if it still would)."""
-        headers = list(zip(row["header_names"], (bytes(v) for v in row["header_values"])))
+        headers = list(zip(row["header_names"], (bytes(v) if v is not None else None for v in row["header_values"])))
         key = bytes(row["message_key"]) if row["message_key"] is not None else None
         envelope, data = decode(headers, key, bytes(row["message_value"]) if row["message_value"] is not None else None)
         assert isinstance(envelope, Envelope)

@@ -28,6 +28,7 @@ from services.runtime.consumer_sinks import OFFSETS_DDL, Sink
 from services.runtime.db import Database
 from services.runtime.kafka import BrokerWatch, ensure_topics, partition_for
 from services.runtime.metrics import Metrics
+from services.runtime.process import collector_paused
 
 POLL_WAIT_S = 0.2  # how long an idle poll waits for a first message (one that arrives is taken at once)
 METADATA_EVERY_S = 2.0  # how often the broker's cluster id and partition counts are looked at
@@ -67,6 +68,8 @@ class ConsumerLoop:
         self._before_batch: dict[Key, int] = {}
         # messages with no policy: only the last sequence per partition is written, after the batch's effects
         self._skips: dict[Key, tuple[str, int]] = {}
+        self._tracks: dict[Key, str] = {}
+        self._batched = hasattr(sink, "apply_batch")  # a sink that applies a poll's messages in one transaction
         self.hints = OffsetHints(db, name)
         self.leases = Leases(db, name, lease_s, self.log, member=member, heartbeat_s=heartbeat_s)
         self.sink.fence = self.leases.fence
@@ -172,7 +175,11 @@ class ConsumerLoop:
 
     def handle(self, msg: Any) -> str:
         """Handles one message; its outcome: applied, duplicate, ignored, dead_lettered, rewind, misrouted, stray,
-        held (its parent partition is not drained yet) or not_held (fetched before its lease was given up)."""
+        held (its parent partition is not drained yet) or not_held (fetched before its lease was given up).
+
+        The per-message path of every consumer (an onboarding is millions of messages): per-partition values are
+        looked up once (``_track_of``), the logging context is bound only where something may log with it (a
+        policy applied here, a dead letter), and a batched message is only queued."""
         topic, partition = msg.topic(), msg.partition()
         key = (topic, partition)
         if key not in self.assigned:
@@ -214,12 +221,11 @@ class ConsumerLoop:
             self._gaps[key] = msg.offset()
             self.rewind(topic, partition, f"gap: previous {envelope.partitionprev} > applied {last}")
             return "rewind"
-        self._gaps.pop(key, None)
-        if not self.parent_drained(topic, headers):
+        if self._gaps:
+            self._gaps.pop(key, None)
+        if "ce_partitionparent" in headers and not self.parent_drained(topic, headers):
             return "held"
-        rlog.bind(correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type,
-                  actor_id=envelope.actorid)
-        track = self.track(topic, partition)
+        track = self._track_of(key)
         policy = self.policies.get(envelope.type)
         if policy is None:
             # nothing to apply: one position write per partition and batch instead of a transaction per message
@@ -233,17 +239,33 @@ class ConsumerLoop:
             payload = contract.model_validate_json(msg.value() or b"")
         except (ValidationError, AssertionError) as exc:
             self.flush_pending()
+            self._bind(envelope)
             self.dead_letter(msg, key, track, "invalid_payload", validation_text(exc), envelope.sequence)
             self.positions[key] = envelope.sequence
             return "dead_lettered"
         message = Message(envelope, payload, *(tracing.header_values(msg.headers()) if tracing.enabled else ()))
-        self._skips.pop(key, None)  # applying this message moves the position past the skipped ones
-        if hasattr(self.sink, "apply_batch"):
-            self._before_batch.setdefault(key, last)
+        if self._skips:
+            self._skips.pop(key, None)  # applying this message moves the position past the skipped ones
+        if self._batched:
+            if key not in self._before_batch:
+                self._before_batch[key] = last
             self._pending.append((msg, key, track, envelope.sequence, policy, message))
             self.positions[key] = envelope.sequence
             return "applied"
+        self._bind(envelope)  # the policy runs here: its log lines carry the message's ids
         return self.apply_one(msg, key, track, envelope.sequence, policy, message)
+
+    @staticmethod
+    def _bind(envelope: Envelope | Head) -> None:
+        rlog.bind(correlation_id=envelope.correlationid, event_id=envelope.id, event_type=envelope.type,
+                  actor_id=envelope.actorid)
+
+    def _track_of(self, key: Key) -> str:
+        """The track of a partition (``consumer:topic:partition``), formatted once per partition."""
+        track = self._tracks.get(key)
+        if track is None:
+            track = self._tracks[key] = self.track(*key)
+        return track
 
     def apply_one(self, msg: Any, key: Key, track: str, sequence: int, policy: Policy, message: Message) -> str:
         """Applies one message; a poison message is dead-lettered and its partition moves on."""
@@ -376,7 +398,12 @@ class ConsumerLoop:
         return [first, *self.consumer.consume(self.batch_size - 1, timeout=0)] if self.batch_size > 1 else [first]
 
     def poll_once(self, should_stop: Callable[[], bool]) -> None:
-        """One poll: its messages handled, their effects committed as one batch, then positions and hints."""
+        """One poll: its messages handled, their effects committed as one batch, then positions and hints; the
+        cyclic collector paused meanwhile (the poll's messages live until its commit: ``process.collector_paused``)."""
+        with collector_paused():
+            self._poll(should_stop)
+
+    def _poll(self, should_stop: Callable[[], bool]) -> None:
         assert self.consumer is not None
         messages = self.fetch_batch()
         outcomes: dict[tuple[str, str], int] = {}  # counted once per poll, not a labelled metric per message

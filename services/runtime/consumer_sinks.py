@@ -81,6 +81,9 @@ class EventSink:
             batch.prefetch(aggregate_id for _track, _sequence, policy, message in items
                            for aggregate_id in self._loads(policy, message))
             for track, sequence, policy, message in items:
+                if not tracing.enabled:  # no span to open: a poll's thousands of messages skip building one
+                    batch.add(policy(message) or (), Tracking(track, sequence))
+                    continue
                 with tracing.consume_span(consumer_of(track), message):
                     batch.add(policy(message) or (), Tracking(track, sequence))
             for track, sequence in positions:
@@ -246,6 +249,9 @@ class ProjectionSink:
             if self.prepare is not None and todo:
                 self.prepare(conn, [message for _policy, message in todo])
             for policy, message in todo:
+                if not tracing.enabled:  # no span to open: a poll's thousands of messages skip building one
+                    policy(message, conn)
+                    continue
                 with tracing.consume_span(self.consumer, message):
                     policy(message, conn)
             self._advance_many(conn, [(track, sequence) for track, sequence in last.items() if sequence > before[track]])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import signal
 import threading
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 YOUNG_COLLECTION_EVERY = 50_000  # allocations (net) between young collections; CPython's default is 700
 
@@ -21,6 +22,22 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, 10, 10)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for one consumer poll (as the relay pauses it for a batch,
+    ``relay.collector_paused``): a poll keeps its 2,000 messages alive until its transaction commits (each with its
+    header tuples, envelope, payload and rows: about 25 containers), so young collections ran in the middle of every
+    poll and walked them all, only to promote them; what a poll leaves is freed by reference counting once it ends,
+    and any cycle at the collector's next pass, after the poll."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class StopFlag:

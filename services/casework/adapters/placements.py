@@ -3,6 +3,7 @@ the transaction of its position, read by whoever fills a case's owners or checks
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Iterable
 from uuid import UUID
 
@@ -10,7 +11,7 @@ from psycopg import sql
 
 from services.casework.domain import Placement, StudentPlacement, placement_id_for
 from services.runtime.aggregates import load
-from services.runtime.batchrows import BatchRows, RowRef
+from services.runtime.batchrows import BatchRows, RowRef, json_rows, rows_json
 
 TABLE = "student_placements"
 DDL = """
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS student_placements (
 COLUMNS = ("student_id", "school_id", "township_code", "grade", "class_name", "head_teacher_id", "head_teacher_name",
            "registry_version", "active", "event_id", "event_time")
 TYPES = ("text", "text", "text", "int", "text", "text", "text", "bigint", "boolean", "text", "timestamptz")
+_values = attrgetter(*COLUMNS)  # a row's values in COLUMNS order, as one tuple
 
 
 def placement_row(student_id: str) -> RowRef:
@@ -61,16 +63,19 @@ class PlacementRows(BatchRows[Placement]):
                     for row in curs.fetchall()}
 
     def upsert(self, curs: Any, rows: list[Placement], versions: list[int]) -> int:
-        """One statement for the batch's changed rows, as binary arrays (a third of the client CPU of text ones)."""
+        """One statement for the batch's changed rows, sent as one JSON array (``batchrows.json_rows``: a fraction
+        of the client CPU of binary arrays)."""
         if self._upsert is None:
             self._upsert = sql.SQL(
-                "WITH w AS (INSERT INTO {} AS p ({}, version) SELECT * FROM unnest({}, %b::bigint[]) "
+                "WITH w AS (INSERT INTO {} AS p ({}, version) SELECT {}, u.version FROM {} "
                 "ON CONFLICT (student_id) DO UPDATE SET {}, version = EXCLUDED.version "
                 "WHERE p.version = EXCLUDED.version - 1 RETURNING 1) SELECT count(*) AS n FROM w"
             ).format(self.qualified(), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
-                     sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in TYPES),
+                     sql.SQL(", ").join(sql.SQL("u.{}").format(sql.Identifier(c)) for c in COLUMNS),
+                     json_rows((*COLUMNS, "version"), (*TYPES, "bigint")),
                      sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in COLUMNS[1:]))
-        curs.execute(self._upsert, [*([getattr(r, c) for r in rows] for c in COLUMNS), versions], prepare=True)
+        curs.execute(self._upsert, (rows_json((*COLUMNS, "version"),
+                                              ((*_values(r), v) for r, v in zip(rows, versions))),), prepare=True)
         return curs.fetchone()["n"]  # type: ignore[no-any-return,index]
 
     def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:

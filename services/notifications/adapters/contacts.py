@@ -3,6 +3,7 @@ waiting for a head teacher): written by the consumer's batch in the transaction 
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Iterable
 from uuid import UUID
 
@@ -10,7 +11,7 @@ from psycopg import sql
 
 from services.notifications.domain import Contact, StudentContact, contact_id_for
 from services.runtime.aggregates import load
-from services.runtime.batchrows import BatchRows, RowRef
+from services.runtime.batchrows import BatchRows, RowRef, json_rows, rows_json
 
 TABLE = "student_contacts"
 DDL = """
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS student_contacts (
 COLUMNS = ("student_id", "township_code", "name_masked", "head_teacher_id", "head_teacher_name", "erased",
            "event_id", "event_time")
 TYPES = ("text", "text", "text", "text", "text", "boolean", "text", "timestamptz")
+_values = attrgetter(*COLUMNS)  # a row's values in COLUMNS order, as one tuple
 
 
 def contact_row(student_id: str) -> RowRef:
@@ -59,23 +61,22 @@ class ContactRows(BatchRows[Contact]):
                                         row["version"]) for row in curs.fetchall()}
 
     def upsert(self, curs: Any, rows: list[Contact], versions: list[int]) -> int:
-        """One statement for the batch's changed rows, as binary arrays; the waiting notifications go as one
-        comma-separated text per row (ids are uuids; PostgreSQL has no ragged arrays to unnest)."""
+        """One statement for the batch's changed rows, sent as one JSON array (``batchrows.json_rows``: a fraction
+        of the client CPU of binary arrays); the waiting notifications go as one comma-separated text per row (ids
+        are uuids; PostgreSQL has no ragged arrays)."""
         if self._upsert is None:
             self._upsert = sql.SQL(
                 "WITH w AS (INSERT INTO {} AS c ({}, pending, version) SELECT {}, string_to_array(u.p, ','), u.v "
-                "FROM unnest({}, %b::text[], %b::bigint[]) AS u ({}, p, v) ON CONFLICT (student_id) DO UPDATE SET {}, "
+                "FROM {} ON CONFLICT (student_id) DO UPDATE SET {}, "
                 "version = EXCLUDED.version WHERE c.version = EXCLUDED.version - 1 RETURNING 1) "
                 "SELECT count(*) AS n FROM w"
             ).format(self.qualified(), sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
                      sql.SQL(", ").join(sql.SQL("u.{}").format(sql.Identifier(c)) for c in COLUMNS),
-                     sql.SQL(", ").join(sql.SQL(f"%b::{t}[]") for t in TYPES),
-                     sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+                     json_rows((*COLUMNS, "p", "v"), (*TYPES, "text", "bigint")),
                      sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
                                         for c in (*COLUMNS[1:], "pending")))
-        params = [[getattr(r, c) for r in rows] for c in COLUMNS]
-        params += [[",".join(r.pending) for r in rows], versions]
-        curs.execute(self._upsert, params, prepare=True)
+        curs.execute(self._upsert, (rows_json((*COLUMNS, "p", "v"), ((*_values(r), ",".join(r.pending), v)
+                                                                    for r, v in zip(rows, versions))),), prepare=True)
         return curs.fetchone()["n"]  # type: ignore[no-any-return,index]
 
     def legacy_ids(self, keys: Iterable[str]) -> list[UUID]:

@@ -38,11 +38,16 @@ def school_township_changed(store: Store, e: Event) -> None:
     _school(store, e, school_id=p.school_id, township_code=p.township_code, county_code=p.county_code)
 
 
-def _student(store: Store, student_id: str, township_code: str) -> Row:
-    return store.get("students", (student_id,)) or complete(STUDENTS, {
+def _new_student(student_id: str, township_code: str) -> Row:
+    """The row of a child the read models have no row of yet."""
+    return complete(STUDENTS, {
         "student_id": student_id, "township_code": township_code, "enrolment": "unregistered",
         "residency": "resident", "reg_sequence": 0, "life_sequence": 0,
     })
+
+
+def _student(store: Store, student_id: str, township_code: str) -> Row:
+    return store.get("students", (student_id,)) or _new_student(student_id, township_code)
 
 
 def _registration(store: Store, e: Event, student_id: str, township_code: str, **fields: object) -> None:
@@ -60,12 +65,24 @@ def _residency(store: Store, e: Event, student_id: str, township_code: str, **fi
     store.put("students", {**row, **fields, "life_sequence": e.sequence})
 
 
+def _enrolled(p: r.StudentEnrolledV1, e: Event) -> dict[str, object]:
+    return dict(school_id=p.school_id, county_code=p.county_code, grade=p.grade, class_name=p.class_name,
+                name_masked=p.name_masked, id_number_masked=p.id_number_masked, head_teacher_id=p.head_teacher_id,
+                enrolment="enrolled", enrolment_since=e.time.date())
+
+
 def student_enrolled(store: Store, e: Event) -> None:
     p: r.StudentEnrolledV1 = e.payload  # type: ignore[assignment]
-    _registration(store, e, p.student_id, p.township_code, school_id=p.school_id, county_code=p.county_code,
-                  grade=p.grade, class_name=p.class_name, name_masked=p.name_masked,
-                  id_number_masked=p.id_number_masked, head_teacher_id=p.head_teacher_id, enrolment="enrolled",
-                  enrolment_since=e.time.date())
+    _registration(store, e, p.student_id, p.township_code, **_enrolled(p, e))
+
+
+def first_enrolment_row(e: Event) -> Row:
+    """The students row ``student_enrolled`` writes for a child the read models have no row of (the new row's
+    registration fields; a first sequence is past the new row's 0): the live consumer's batch path for first
+    enrolments, the bulk of an onboarding, writes it without the reducer's reads."""
+    p: r.StudentEnrolledV1 = e.payload  # type: ignore[assignment]
+    return {**_new_student(p.student_id, p.township_code), "township_code": p.township_code, **_enrolled(p, e),
+            "reg_sequence": e.sequence}
 
 
 def transferred_out(store: Store, e: Event) -> None:

@@ -21,9 +21,15 @@ def advance(store: Store, e: Event) -> None:
         store.put("applied_positions", {"topic": e.topic, "sequence": e.sequence, "event_time": e.time})
 
 
-def project(store: Store, e: Event) -> None:
-    """Applies one event's effect on the read models and moves the topic's position."""
+def reduce(store: Store, e: Event) -> None:
+    """Applies one event's effect on the read models, without moving the topic's position (a batch moves it once,
+    to its latest event of the topic: ``advance`` keeps the highest sequence, so that is the same row)."""
     reducer = HANDLERS.get(type(e.payload))
     if reducer is not None:
         reducer(store, e)
+
+
+def project(store: Store, e: Event) -> None:
+    """Applies one event's effect on the read models and moves the topic's position."""
+    reduce(store, e)
     advance(store, e)

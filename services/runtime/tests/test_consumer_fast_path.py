@@ -14,6 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from pydantic import ValidationError
 
+from contracts import Envelope
 from contracts.events.registry import StudentEnrolledV1
 from services.runtime.consumer import ProjectionSink
 from services.runtime.consumer_messages import envelope_of, peek
@@ -43,6 +44,22 @@ def test_the_envelope_from_headers_is_the_one_the_cloudevents_binding_decodes(wh
     assert StudentEnrolledV1.model_validate_json(value) == StudentEnrolledV1.model_validate(data) == ENROLMENT
 
 
+def _from_text(headers: dict[str, bytes]) -> Envelope:
+    """The envelope validated from the headers' decoded text (what ``envelope_of`` did before it gave pydantic the
+    bytes)."""
+    return Envelope.model_validate({k[3:]: v.decode() for k, v in headers.items()
+                                    if k.startswith("ce_") and k[3:] in Envelope.model_fields})
+
+
+@pytest.mark.parametrize("when", [datetime(2026, 9, 1, 0, 30, 1, 250, tzinfo=timezone.utc),
+                                  "2026-09-01T08:00:00+08:00", "2026-09-01T00:00:00Z", "2026-09-01T00:00:00.5+05:45"])
+@pytest.mark.parametrize("causation", ["c0", None])
+def test_the_envelope_from_header_bytes_equals_the_one_from_their_text(when: Any, causation: str | None) -> None:
+    headers = dict(_headers(when, causation))
+    assert envelope_of(headers) == _from_text(headers)
+    assert repr(envelope_of(headers)) == repr(_from_text(headers))
+
+
 def test_headers_that_are_not_an_envelope_are_refused_as_the_binding_refuses_them() -> None:
     headers = dict(_headers())
     for broken in ({**headers, "ce_sequence": b"forty-two"}, {**headers, "ce_time": b"yesterday"}):
@@ -50,6 +67,11 @@ def test_headers_that_are_not_an_envelope_are_refused_as_the_binding_refuses_the
             envelope_of(broken)
         with pytest.raises(Exception):
             decode(list(broken.items()), b"stu-1", b"{}")
+    for odd in (b" 42 ", b"42.0", b"4_2"):  # read from the header's bytes as from its decoded text
+        assert envelope_of({**headers, "ce_sequence": odd}) == _from_text({**headers, "ce_sequence": odd})
+    for unreadable in ({**headers, "ce_id": b"\xff\xfe"}, {**headers, "ce_subject": None}):  # not UTF-8, no value
+        with pytest.raises(ValueError):
+            envelope_of(unreadable)
     with pytest.raises(ValueError):  # the relay writes 1.0 only (the binding would also read 0.3)
         envelope_of({**headers, "ce_specversion": b"0.3"})
     without_id = {k: v for k, v in headers.items() if k != "ce_id"}
@@ -58,6 +80,7 @@ def test_headers_that_are_not_an_envelope_are_refused_as_the_binding_refuses_the
         envelope_of(without_id)
     assert peek(without_id) is None
     assert peek({}) is None and peek([("oops", b"1")]) is None
+    assert peek({**headers, "ce_type": None}) is None  # a header without a value: unreadable, not a crash
     assert peek(headers) == peek(list(headers.items()))
 
 
