@@ -174,8 +174,9 @@ class Shards:
             dead = []
             for member in others:
                 name = member_lock(member)
-                if conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (name,)).fetchone()["got"]:
-                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+                # a transaction lock: let go at commit whatever happens (a session lock left behind would make the
+                # member look alive for ever, and keep it from taking its own lock again)
+                if conn.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s)) AS got", (name,)).fetchone()["got"]:
                     dead.append(member)
         self.leases.evict(dead)
         return dead
