@@ -220,6 +220,7 @@ class Relay:
         the topic grown and the plan with it when the setting was raised, a heartbeat of the leases when due, and
         each held partition whose row names another broker (or whose topic is gone) refilled from the first event."""
         self.shards.release_plan()
+        looked_at = self.shards.now()
         metadata = self.admin.list_topics(timeout=5)
         cluster_id = metadata.cluster_id
         found = metadata.topics.get(self.topic)
@@ -255,7 +256,7 @@ class Relay:
             self.leases.tick(existing)
         held = sorted(p for _t, p in self.leases.held)
         if topic_missing:
-            self.shards.forget_broker()
+            self.shards.forget_broker(looked_at)
         rows = self.shards.load(held)
         stale = [p for p in held if rows[p].cluster_id != cluster_id]
         if stale:

@@ -107,10 +107,19 @@ class Shards:
             if len(written) != len(parts):
                 raise StaleShard(f"{len(parts) - len(written)} partition(s) of {self.topic} are being refilled")
 
-    def forget_broker(self) -> None:
-        """The topic is gone from a broker that kept its cluster id: every row (held by anyone) is to be refilled."""
+    def now(self) -> Any:
+        """The database's clock (row times are its own)."""
         with self.db.transaction() as conn:
-            conn.execute("UPDATE relay_partitions SET cluster_id = NULL WHERE topic = %s", (self.topic,))
+            return conn.execute("SELECT clock_timestamp() AS t").fetchone()["t"]
+
+    def forget_broker(self, seen_at: Any) -> None:
+        """The topic was missing from a broker that kept its cluster id when looked at after ``seen_at``: every row
+        (held by anyone) written before is to be refilled. A row written since was written by a replica that saw the
+        topic there (the one that recreated it creates it before it writes), so two replicas that both found the topic
+        missing at start do not refill each other's fresh partitions."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE relay_partitions SET cluster_id = NULL WHERE topic = %s AND updated_at < %s",
+                         (self.topic, seen_at))
 
     # -- the plan ------------------------------------------------------------------------------------
     def stored_plan(self) -> tuple[bool, PartitionPlan | None, int]:
