@@ -131,18 +131,24 @@ def _exists(conn: Any) -> bool:
     return bool(conn.execute("SELECT to_regclass('relay_partitions') IS NOT NULL AS e").fetchone()["e"])
 
 
-def main(replicas: str = "1,2", events: int = 100_000) -> list[tuple[str, str]]:
+def shard_rows(url: str, bootstrap: str, replicas: tuple[int, ...] = (1, 2), events: int = 100_000) -> list[tuple[str, str]]:
+    """The table's rows: one run per replica count on the database at ``url`` (a schema each) and the broker."""
     rows: list[tuple[str, str]] = []
+    base = None
+    for n in replicas:
+        got = run(url, bootstrap, n, events)
+        base = base or got["rate"]
+        rows.append((f"relay ×{n} ({got['holders']} holding partitions), {got['events']:,} events, "
+                     f"{PARTITIONS} partitions",
+                     f"{got['rate']:,.0f} events/s ({got['per_cpu']:,.0f} per CPU-second of the relays; "
+                     f"{got['wall_s']:.1f} s, {got['cpu_s']:.1f} CPU-s)"
+                     + (f", ×{got['rate'] / base:.2f}" if base and n != replicas[0] else "")))
+    return rows
+
+
+def main(replicas: str = "1,2", events: int = 100_000) -> list[tuple[str, str]]:
     with bench_infra() as (url, bootstrap):
-        base = None
-        for n in (int(x) for x in replicas.split(",") if x.strip()):
-            got = run(url, bootstrap, n, events)
-            base = base or got["rate"]
-            rows.append((f"relay ×{n} ({got['holders']} holding partitions), {got['events']:,} events, "
-                         f"{PARTITIONS} partitions",
-                         f"{got['rate']:,.0f} events/s ({got['per_cpu']:,.0f} per CPU-second of the relays; "
-                         f"{got['wall_s']:.1f} s, {got['cpu_s']:.1f} CPU-s)"
-                         + (f", ×{got['rate'] / base:.2f}" if base and n != 1 else "")))
+        rows = shard_rows(url, bootstrap, tuple(int(x) for x in replicas.split(",") if x.strip()), events)
     width = max(len(r[0]) for r in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}", flush=True)
