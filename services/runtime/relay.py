@@ -490,7 +490,11 @@ class Relay:
                     state = None
                     self._standby_wait(should_stop)
                     continue
-                if state is None or self.leases.due() or time.monotonic() - self._last_broker_check > 2.0:
+                if state is not None and self.leases.due() and time.monotonic() - self._last_broker_check <= 2.0:
+                    self.settle(drain=True)  # a heartbeat alone (no broker round trip) unless partitions moved
+                    if self._heartbeat() != set(state.positions):
+                        state = self.check_broker(state)
+                elif state is None or time.monotonic() - self._last_broker_check > 2.0:
                     self.settle(drain=True)
                     state = self.check_broker(state)
                 new_state = self.publish_batch(state)
@@ -535,6 +539,14 @@ class Relay:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.leadership.wait(min(remaining, self.standby_poll_s, 1.0)):
                 return
+
+    def _heartbeat(self) -> set[int]:
+        """The leases' heartbeat between broker checks: dead members evicted, leases renewed, taken or released;
+        the partitions now held."""
+        self.shards.release_plan()
+        self.shards.evict_dead(self.member_lock)
+        self.leases.tick(self._leased)
+        return {p for _t, p in self.leases.held}
 
     def update_lag(self, state: RelayState) -> None:
         """Events stored and not yet published on the partitions this replica holds (0 when it holds none)."""
