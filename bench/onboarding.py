@@ -190,9 +190,25 @@ def _follow(specs: list[Any], env: dict[str, str], offset: int, workdir: Path, t
     return progress
 
 
+def with_relays(specs: list[Any], relays: int, port_offset: int) -> list[Any]:
+    """The plan with ``relays`` copies of the registry relay (the onboarding's publisher): each leases its share of
+    the topic's partitions (services/runtime/README.md, *Replicas*)."""
+    from devstack.ports import copy_shift
+    from devstack.stack import ProcessSpec
+
+    have = [s for s in specs if s.service == "registry" and s.role == "relay"]
+    extra = []
+    for copy in range(len(have) + 1, relays + 1):
+        shift = copy_shift("relay", copy)
+        extra.append(ProcessSpec(f"registry-relay-{copy}", have[0].argv,
+                                 {**have[0].env, "BAOXUE_PORT_OFFSET": str(port_offset + shift)}, "registry", "relay",
+                                 copy, shift))
+    return specs + extra
+
+
 def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Path, replicas: dict[str, int] | None = None,
                     timeout_s: float = 3600, quiet_s: float = 5.0, trials: tuple[int, ...] = (),
-                    staged: bool = False) -> list[Row]:
+                    staged: bool = False, relays: int = 1) -> list[Row]:
     """Imports, starts every relay and consumer, waits until all have caught up; the table's rows. ``trials``: then
     the consumer that finished last catches up again from the whole backlog (a copy of the database as it was
     right after the import, the same broker) with 1, 2, 3… replicas of it alone: its own speed, not the relay's.
@@ -215,8 +231,8 @@ def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Pat
             os.environ.update(saved)
         snapshot = _snapshot(server_url, url, f"{urlname(url)}_imported") if trials else None
         try:
-            specs = [s for s in service_processes(replicas=replicas, port_offset=offset)
-                     if s.role in ("relay", "consumer")]
+            specs = with_relays([s for s in service_processes(replicas=replicas, port_offset=offset)
+                                 if s.role in ("relay", "consumer")], relays, offset)
 
             def caught_up(progress: dict[str, Progress], now: float) -> bool:
                 working = [p for p in progress.values() if p.messages]
@@ -225,7 +241,8 @@ def onboarding_rows(students: int, server_url: str, bootstrap: str, workdir: Pat
 
             progress = _follow(specs, env, offset, workdir, timeout_s, quiet_s, caught_up,
                                later=("consumer",) if staged else ())
-            rows = _rows(students, created, import_s, progress, replicas, staged)
+            rows = _rows(students, created, import_s, progress, {**(replicas or {}), "registry-relay": relays}
+                         if relays > 1 else replicas, staged)
             if snapshot:
                 rows += _trial_rows(progress, specs, server_url, snapshot, env, workdir, trials, timeout_s, quiet_s)
         finally:
@@ -307,7 +324,8 @@ def _rows(students: int, created: int, import_s: float, progress: dict[str, Prog
     return rows
 
 
-def main(students: int = 100_000, replicas: str | None = None, trials: str = "1,2,3", staged: bool = False) -> None:
+def main(students: int = 100_000, replicas: str | None = None, trials: str = "1,2,3", staged: bool = False,
+         relays: int = 1) -> None:
     """Runs the onboarding bench on its own embedded PostgreSQL and broker and prints its table."""
     from devstack.stack import parse_replicas
     from services.runtime.infra import EmbeddedPostgres, TansuBroker, free_port, scratch_dir
@@ -319,7 +337,8 @@ def main(students: int = 100_000, replicas: str | None = None, trials: str = "1,
         broker.start()
         try:
             rows = onboarding_rows(students, pg.url(), broker.bootstrap, work, parse_replicas(replicas) or None,
-                                   trials=tuple(int(n) for n in trials.split(",") if n.strip()), staged=staged)
+                                   trials=tuple(int(n) for n in trials.split(",") if n.strip()), staged=staged,
+                                   relays=relays)
         finally:
             broker.stop()
             pg.stop()

@@ -91,13 +91,18 @@ def registry_rows(size: Size, server_url: str) -> list[Row]:
 def scale_rows(size: Size, server_url: str, bootstrap: str, workdir: Path) -> list[Row]:
     """Issue 16's figures: province onboarding (a bulk import of ``size.students``, then every relay and consumer
     until caught up; the slowest consumer again alone from the whole backlog with 1, 2 and 3 replicas) and day
-    close → CaseOpened with 3 replicas of every consumer."""
+    close → CaseOpened with 3 replicas of every consumer; a relay publishing a backlog with 1 and 2 replicas."""
     from bench.onboarding import onboarding_rows
 
     (workdir / "onboarding").mkdir(parents=True, exist_ok=True)
     rows = onboarding_rows(size.students, server_url, bootstrap, workdir / "onboarding", trials=(1, 2, 3))
     latency = stack_rows(size, server_url, bootstrap, workdir, {"consumer": 3})
-    return rows + latency[:1]
+    from bench.relay_shards import shard_rows
+    from services.runtime.scratchdb import fresh_database
+
+    with fresh_database(server_url, "bench_shards") as url:  # a relay's throughput with 1 and 2 replicas (shards)
+        shards = shard_rows(url, bootstrap, (1, 2), 50_000)
+    return rows + latency[:1] + shards
 
 
 # ------------------------------------------------------------------------------------------------------ the table

@@ -228,11 +228,13 @@ def bench_onboarding(students: int = typer.Option(100_000, help="Students bulk-i
                      trials: str = typer.Option("1,2,3", help="Then the slowest consumer alone from the whole backlog "
                                                                "with this many replicas each time ('' for none)"),
                      staged: bool = typer.Option(False, help="Start the consumers once the relays have caught up "
-                                                             "(each consumer's own capacity, full polls)")) -> None:
+                                                             "(each consumer's own capacity, full polls)"),
+                     relays: int = typer.Option(1, min=1, max=3, help="Copies of the registry relay (each publishes "
+                                                                     "its share of the partitions)")) -> None:
     """Province onboarding: a bulk import, then every relay and consumer until caught up (prints, never fails)."""
     from bench.onboarding import main
 
-    main(students=students, replicas=replicas or None, trials=trials, staged=staged)
+    main(students=students, replicas=replicas or None, trials=trials, staged=staged, relays=relays)
 
 
 def bench_reporting_rebuild(events: int = typer.Option(100_000, help="Synthetic events to load into a throwaway database")) -> None:

@@ -58,7 +58,7 @@ class Plan:
 PLANS = {
     # APIs never produce to Kafka (the relays do) and their /readyz checks only the database
     "api": Plan(3, "250m", "256Mi", "1Gi", kafka=False),
-    # one leader publishes (advisory lock); the second replica takes over within seconds
+    # both replicas publish, each its leased half of the 24 partitions (relay shards); a dead one's move within seconds
     "relay": Plan(2, "250m", "256Mi", "1Gi", kafka=True),
     # replicas share the 24 partitions; 8 replicas hold 3 partitions each
     "consumer": Plan(2, "500m", "384Mi", "1Gi", kafka=True, max_replicas=8),

@@ -222,7 +222,7 @@ def scheduler_claim(runtime: Runtime, name: str | None = None) -> AdvisoryClaim 
 
 
 def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract, store: str | None = None) -> None:
-    """Runs the service's relay in the foreground until SIGTERM (a replica waits as a hot standby). ``store``
+    """Runs the service's relay in the foreground until SIGTERM (replicas share the topic's partitions). ``store``
     names a second event store of the service with a topic of its own: its relay has its own lock and the
     /metrics port of its process role (``runtime.role``)."""
     settings = runtime.settings
@@ -241,6 +241,7 @@ def run_relay(runtime: Runtime, app: Any, topic: str, to_contract: ToContract, s
         batch_size=settings.relay_batch_size,
         safety_poll_s=settings.relay_safety_poll_s,
         standby_poll_s=settings.relay_standby_poll_s,
+        lease_s=settings.relay_lease_s,
         replication_factor=settings.kafka_replication_factor,
         producer_config={"linger.ms": settings.relay_linger_ms, "compression.type": settings.relay_compression},
         store=store,

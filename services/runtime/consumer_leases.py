@@ -212,6 +212,19 @@ class Leases:
             self._renewer.join(5)
             self._renewer = None
 
+    def evict(self, members: list[str]) -> None:
+        """Ends members known dead before their leases expire (a relay shard sees a member's session lock free):
+        their rows go and their leases become takeable at the next heartbeat (the taker bumps the epoch, so a
+        member wrongly evicted is fenced, never doubled)."""
+        if not members:
+            return
+        with self.db.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"baoxue-leases:{self.db.schema}:{self.consumer}",))
+            conn.execute("DELETE FROM consumer_members WHERE consumer = %s AND member = ANY(%s)", (self.consumer, members))
+            conn.execute("UPDATE consumer_leases SET expires_at = NULL WHERE consumer = %s AND holder = ANY(%s)",
+                         (self.consumer, members))
+        self.log.info("consumer_members_evicted", consumer=self.consumer, members=len(members))
+
     def drop(self, keys: Iterable[Key]) -> None:
         """Forgets leases this member found it lost (a failed fence); the next heartbeat says what it holds."""
         for key in keys:

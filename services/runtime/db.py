@@ -128,11 +128,14 @@ class Leadership:
     the same connection LISTENs on that channel while it leads, and ``wait`` sleeps until a NOTIFY arrives on it.
     """
 
-    def __init__(self, url: str, name: str, logger: Any, listen: str | None = None) -> None:
+    def __init__(self, url: str, name: str, logger: Any, listen: str | None = None, shared: bool = False,
+                 member_lock: str | None = None) -> None:
         self.url = url
         self.name = name
         self.log = logger
         self.listen = listen
+        self.shared = shared  # several holders at once (relay shards), none while someone holds it exclusively
+        self.member_lock = member_lock  # an exclusive lock of this holder alone: others probe it to see it alive
         self._conn: psycopg.Connection | None = None
 
     def held(self) -> bool:
@@ -149,7 +152,10 @@ class Leadership:
         except psycopg.Error as exc:
             self.log.warning("leadership_db_unavailable", lock=self.name, error=error_text(exc, 200))
             return False
-        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.name,)).fetchone()
+        take = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+        row = conn.execute(f"SELECT {take}(hashtext(%s))", (self.name,)).fetchone()
+        if row and row[0] and self.member_lock:
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.member_lock,)).fetchone()
         if row and row[0]:
             if self.listen:  # before the caller's next read: what commits after that read notifies this connection
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.listen)))
@@ -175,6 +181,11 @@ class Leadership:
             self._conn = None
             return True
         return notified
+
+    @property
+    def connection(self) -> psycopg.Connection | None:
+        """The lock's session connection while held (a new one after a loss: its session locks are new)."""
+        return self._conn
 
     @property
     def leading(self) -> bool:

@@ -1,27 +1,26 @@
 """The relay: follows a service's events table (the outbox) and publishes public events to Kafka.
 
-At-least-once: the position is stored only after the broker acknowledged every message of a batch.
-One active relay per service (a PostgreSQL session advisory lock); further replicas are hot standbys that try the
-lock every ``standby_poll_s`` and take over as soon as PostgreSQL drops the leader's session (at once when its
-process dies; within the TCP keepalive time when its host vanishes). The position is written on the lock's own
-connection, so a leader that lost its session can no longer move it. A broker that lost its data (its cluster
-id changed, or the topic is gone) is refilled from the first event. Each message names the previous
-sequence published to its partition, so consumers can prove they missed nothing.
+At-least-once: a partition's position is stored only after the broker acknowledged every message of a batch.
+Several replicas of one store's relay publish at once, each the partitions it leases (``relay_shards``: leases in
+PostgreSQL as consumers hold theirs, positions and chain per partition, written fenced by the lease); a replica
+that dies loses its session, its member lock and so its partitions, which the others take at their next heartbeat.
+A replica reads the notifications from the lowest position of its partitions, hashes each row's aggregate id to
+its partition (cheap next to decoding) and decodes and publishes only the rows of partitions it holds. A broker
+that lost its data (its cluster id changed, or the topic is gone) is refilled from the first event, partition by
+partition. Each message names the previous sequence published to its partition, so consumers can prove they
+missed nothing.
 
 A quiet relay does not poll: the event store's insert sends NOTIFY on a channel named after its events
 table (eventsourcing's PostgreSQL recorder does it in every insert transaction), the relay LISTENs on its
-leadership connection and looks as soon as one arrives; a slow safety poll catches anything a NOTIFY missed.
+session connection and looks as soon as one arrives; a slow safety poll catches anything a NOTIFY missed.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import time
-from contextlib import contextmanager
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
@@ -29,11 +28,14 @@ from psycopg import sql
 
 from contracts import Contract
 from services.runtime import tracing
+from services.runtime.consumer_leases import Leases
 from services.runtime.db import Database, Leadership
 from services.runtime.kafka import PARTITIONS_HEADER, ensure_topics, event_id, message_headers, partition_for
 from services.runtime.partitioning import PARENT_HEADER, PARENT_SEQUENCE_HEADER, PartitionPlan, parent_of
 from services.runtime.logging import error_text
 from services.runtime.metrics import Metrics
+from services.runtime.process import collector_paused
+from services.runtime.relay_shards import SHARDS_DDL, Shards
 
 ToContract = Callable[[Any], Contract | None]
 
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS relay_position (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 ALTER TABLE relay_position ADD COLUMN IF NOT EXISTS partitions jsonb;
-"""
+""" + SHARDS_DDL
 LEGACY_PARTITIONS = 6  # the partition setting's default before counts were stored with the position
 
 # Producer defaults measured on the relay benchmark (bench/runtime.py bench_relay): bigger batches per request
@@ -61,27 +63,18 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 
 @dataclass
 class RelayState:
-    """What the relay has durably published: last notification id, broker identity, partition chain, and the
-    partition counts it has used (None: a position stored before counts were recorded)."""
+    """What the relay has durably published on the partitions it holds: each one's last notification id, the broker
+    they refer to, each one's last sequence (the chain), and the partition counts the topic has used."""
 
-    position: int = 0
+    positions: dict[int, int] = field(default_factory=dict)
     cluster_id: str | None = None
     chain: dict[int, int] = field(default_factory=dict)
     plan: PartitionPlan | None = None
 
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while a batch is encoded: the batch's thousands of live containers
-    (events, headers) set off collection after collection that walked them all, a third of a relay's CPU
-    (measured); what they leave is freed by reference counting, and any cycle at the collector's next pass."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    @property
+    def position(self) -> int:
+        """Published through: the lowest position of the partitions (0 without any)."""
+        return min(self.positions.values()) if self.positions else 0
 
 
 @dataclass
@@ -100,7 +93,7 @@ class _InFlight:
 
 
 class Relay:
-    """Publishes one service's public events from its event store to its topic."""
+    """Publishes one service's public events from its event store to its topic: the partitions this replica leases."""
 
     def __init__(
         self,
@@ -121,6 +114,8 @@ class Relay:
         producer_config: dict[str, Any] | None = None,
         max_in_flight: int = 2,
         store: str | None = None,
+        lease_s: float = 10.0,
+        member: str | None = None,
     ) -> None:
         self.service = service
         self.app = app
@@ -132,7 +127,7 @@ class Relay:
         self.log = logger.bind(component="relay", topic=topic)
         self.batch_size = batch_size
         self.safety_poll_s = safety_poll_s
-        self.standby_poll_s = standby_poll_s
+        self.standby_poll_s = standby_poll_s  # also the heartbeat: partitions are rebalanced this often
         self.replication_factor = replication_factor
         self.producer_config = {**PRODUCER_DEFAULTS, **(producer_config or {})}
         self._source = f"/baoxue/{service}"
@@ -144,13 +139,25 @@ class Relay:
         self._producer_cluster: str | None = None  # the broker's cluster id when the producer was last checked
         self.producer = self._new_producer()
         self.channel: str | None = getattr(app.recorder, "channel_name", None)  # None in memory: polls only
-        # one leader per published store: the service's own store, or a second store of it (``store``: its name)
+        db.ensure_tables(RELAY_DDL)
+        # the partitions of one published store (the service's own, or a second one: ``store``) are leased among
+        # its relay replicas as a consumer's are among its members (consumer_leases), under this consumer name
+        self.lease_name = f"relay:{service}" if store is None else f"relay:{service}:{store}"
+        self.leases = Leases(db, self.lease_name, lease_s, self.log, member=member, heartbeat_s=standby_poll_s)
+        # every replica holds the store's relay lock shared (a relay of the single-leader code before, which takes it
+        # exclusively, never publishes beside them) and its own member lock, which the others probe for liveness
         lock = f"baoxue-relay:{service}" if store is None else f"baoxue-relay:{service}:{store}"
-        self.leadership = Leadership(db.url, lock, self.log, listen=self.channel)
+        self.leadership = Leadership(db.url, lock, self.log, listen=self.channel, shared=True,
+                                     member_lock=self.member_lock(self.leases.member))
+        self.shards = Shards(db, topic, self.leases, self.leadership)
+        self._leased: set[tuple[str, int]] = set()
+        self._rows_for = 0  # the partition count whose rows are known to exist
         self._last_broker_check = 0.0
         self._warned_small_topic = False
         self._parent_sequences: dict[tuple[int, int], int] = {}  # (switch, parent) -> last sequence put there
-        db.ensure_tables(RELAY_DDL)
+
+    def member_lock(self, member: str) -> str:
+        return f"baoxue-relay-member:{self.db.schema}:{self.lease_name}:{member}"
 
     def _new_producer(self) -> Producer:
         """An idempotent producer; rebuilt when the broker changed (its producer ids are gone)."""
@@ -175,51 +182,51 @@ class Relay:
 
     # -- leadership -------------------------------------------------------------------------
     def acquire_leadership(self) -> bool:
-        """Takes the service's relay advisory lock; only its holder publishes."""
-        return self.leadership.held()
+        """Takes the relay's session (shared relay lock, member lock, LISTEN) and at once its share of the
+        partitions; True when it holds any (only a partition's holder publishes it)."""
+        if not self.leadership.held():
+            return False
+        self.leases.drop([])  # a heartbeat now
+        return bool(self.check_broker().positions)
 
     # -- state ------------------------------------------------------------------------------
     def load_state(self) -> RelayState:
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT * FROM relay_position WHERE topic = %s", (self.topic,)).fetchone()
-        if row is None:
-            return RelayState()
-        return RelayState(row["position"], row["cluster_id"], {int(k): v for k, v in row["chain"].items()},
-                          PartitionPlan.from_json(row["partitions"]))
+        """What is durably published on every partition of the topic (whoever holds it)."""
+        rows = self.shards.load()
+        clusters = {r.cluster_id for r in rows.values()}
+        return RelayState({p: r.position for p, r in rows.items()}, clusters.pop() if len(clusters) == 1 else None,
+                          {p: r.prev for p, r in rows.items() if r.prev}, self.shards.stored_plan()[1])
 
     def save_state(self, state: RelayState) -> None:
-        """Stores the state; on the leadership connection while leading (fenced: no lock, no write)."""
-        statement = sql.SQL(
-            "INSERT INTO {table} (topic, position, cluster_id, chain, partitions, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, now()) ON CONFLICT (topic) DO UPDATE SET "
-            "position = EXCLUDED.position, cluster_id = EXCLUDED.cluster_id, chain = EXCLUDED.chain, "
-            "partitions = EXCLUDED.partitions, updated_at = now()"
-        ).format(table=sql.Identifier(self.db.schema, "relay_position"))
-        params = (self.topic, state.position, state.cluster_id, json.dumps({str(k): v for k, v in state.chain.items()}),
-                  json.dumps(state.plan.to_json()) if state.plan else None)
-        if self.leadership.leading:
-            self.leadership.execute(statement, params)
-            return
-        with self.db.transaction() as conn:
-            conn.execute(statement, params)
+        """Stores the held partitions' positions and chain, fenced by their leases and by the broker they name."""
+        self.shards.save(state.positions, state.chain, state.cluster_id, expected=state.cluster_id)
 
-    def check_broker(self, state: RelayState) -> RelayState:
-        """Refills from the start when the broker is not the one the stored position refers to; grows the topic
-        (and records the new count) when the partition setting was raised."""
+    def check_broker(self, state: RelayState | None = None) -> RelayState:
+        """The durable state of the partitions this replica holds, against the broker as it is now (call it drained):
+        the topic grown and the plan with it when the setting was raised, a heartbeat of the leases when due, and
+        each held partition whose row names another broker (or whose topic is gone) refilled from the first event."""
+        self.shards.release_plan()
+        looked_at = self.shards.now()
         metadata = self.admin.list_topics(timeout=5)
         cluster_id = metadata.cluster_id
         found = metadata.topics.get(self.topic)
         topic_missing = found is None
-        base = state.plan
-        if base is None and state.position:  # stored before counts were: the topic's count, else the old default
+        _, stored, legacy_position = self.shards.stored_plan()
+        base = stored
+        if base is None and legacy_position:  # stored before counts were: the topic's count, else the old default
             base = PartitionPlan.single(len(found.partitions) if found is not None else LEGACY_PARTITIONS)
         have = ensure_topics(self.admin, [self.topic], max(self.partitions, base.current if base else 0),
                              replication_factor=self.replication_factor)[self.topic]
         usable = min(self.partitions, have)
-        plan = PartitionPlan.single(usable) if base is None else base.grown(state.position, usable)
-        if base is not None and plan != base:
-            self.log.info("relay_partitions_grown", partitions=plan.current, previous=base.current,
-                          from_position=state.position)
+        plan = base
+        if stored is None or base is None or usable > base.current:
+            plan = self.shards.change_plan(
+                lambda stored, switch: (stored or base or PartitionPlan.single(usable)).grown(switch, usable),
+                cluster_id)
+            if base is not None and plan != base:
+                self.log.info("relay_partitions_grown", partitions=plan.current, previous=base.current,
+                              from_position=plan.steps[-1][0])
+        assert plan is not None
         if have < self.partitions and not self._warned_small_topic:
             self.log.warning("relay_topic_not_grown", wanted=self.partitions, partitions=have)
             self._warned_small_topic = True
@@ -235,27 +242,41 @@ class Relay:
             fresh = True
         else:
             fresh = False
-        if state.cluster_id != cluster_id or topic_missing:
-            if state.position > 0:
+        if plan.current != self._rows_for:
+            self.shards.ensure_rows(plan.current)
+            self._rows_for = plan.current
+        existing = {(self.topic, p) for p in range(plan.current)}
+        if existing != self._leased:
+            self.leases.ensure(existing)
+            self._leased = existing
+        if self.leases.due():
+            self.shards.evict_dead(self.member_lock)
+            self.leases.tick(existing)
+        held = sorted(p for _t, p in self.leases.held)
+        if topic_missing:
+            self.shards.forget_broker(looked_at)
+        rows = self.shards.load(held)
+        stale = [p for p in held if rows[p].cluster_id != cluster_id]
+        if stale:
+            moved = [p for p in stale if rows[p].position > 0]
+            if moved:
                 self.log.warning(
                     "relay_broker_lost_data_refilling",
-                    stored_cluster=state.cluster_id,
+                    stored_cluster=rows[moved[0]].cluster_id,
                     broker_cluster=cluster_id,
                     topic_missing=topic_missing,
-                    from_position=state.position,
+                    from_position=min(rows[p].position for p in moved),
+                    partitions=len(moved),
                 )
                 self.metrics.relay_refills.labels(self.service).inc()
-            if state.cluster_id is not None and not fresh:
+            if topic_missing and not fresh:  # the same cluster, the topic deleted: its ids and sequences are gone
                 self._reset_producer()
-                self._producer_cluster = cluster_id
-            plan = plan.sealed(state.position)  # the same counts: a refill puts every event where it was
-            state = RelayState(0, cluster_id, {}, plan)
-            self.save_state(state)
-        elif plan != state.plan:
-            state = replace(state, plan=plan)
-            self.save_state(state)
+            self.shards.save({p: 0 for p in stale}, {}, cluster_id, reset=True)
+            rows = self.shards.load(held)
+        self._producer_cluster = cluster_id
         self._last_broker_check = time.monotonic()
-        return state
+        return RelayState({p: rows[p].position for p in held}, cluster_id,
+                          {p: rows[p].prev for p in held if rows[p].prev}, plan)
 
     # -- publishing -------------------------------------------------------------------------
     def headers_for(self, notification: Any, subject: str, domain_event: Any, contract: Contract,
@@ -346,48 +367,66 @@ class Relay:
         return [mapper.to_domain_event(n) for n in notifications]
 
     def publish_batch(self, state: RelayState) -> RelayState:
-        """Produces the next batch and returns the state as produced (the same state when idle). A batch's state
-        is stored once the broker acknowledged all of it (``settle``); the next batch is read and produced
-        meanwhile, up to ``max_in_flight`` batches ahead, so reading, encoding and the broker's round trips overlap."""
+        """Produces the next batch of the held partitions and returns the state as produced (the same state when
+        idle). A batch's state is stored once the broker acknowledged all of it (``settle``); the next batch is read
+        and produced meanwhile, up to ``max_in_flight`` batches ahead, so reading, encoding and the broker's round
+        trips overlap."""
         with collector_paused():
             return self._publish_batch(state)
 
     def _publish_batch(self, state: RelayState) -> RelayState:
+        if not state.positions:
+            self.settle(drain=True)
+            return state
         notifications = self.app.recorder.select_notifications(start=state.position + 1, limit=self.batch_size)
         if not notifications:
             self.settle(drain=True)
             return state
         if time.monotonic() - self._last_broker_check > 0.5 or state.plan is None:
-            self.settle(drain=True)  # the broker is checked against the durable state
+            self.settle(drain=True)  # the broker (and the leases) are checked against the durable state
             checked = self.check_broker(state)
-            if checked.position != state.position:
-                return checked  # refilling: start again from the first event
+            if checked.positions != state.positions or checked.cluster_id != state.cluster_id:
+                return checked  # partitions moved, or refilling: start again from what is stored
             state = checked
+        if not self.shards.plan_shared:  # the plan cannot change until this replica's next drain
+            plan = self.shards.hold_plan()
+            if plan is not None and plan != state.plan:
+                state = replace(state, plan=plan)
         assert state.plan is not None
         chain = dict(state.chain)
         count_of = self.counts_for(notifications, state.plan)
-        batch = _InFlight(RelayState(notifications[-1].id, state.cluster_id, chain, state.plan), 0)
-        self._produce(notifications, state, chain, count_of, batch)
+        last = notifications[-1].id
+        positions = state.positions
+        mine: list[tuple[Any, int, int]] = []  # (notification, partition, count) of the partitions held here
+        for n in notifications:
+            count = count_of(n)
+            partition = partition_for(str(n.originator_id), count)
+            at = positions.get(partition)
+            if at is not None and n.id > at:
+                mine.append((n, partition, count))
+        batch = _InFlight(RelayState({p: max(at, last) for p, at in positions.items()}, state.cluster_id, chain,
+                                     state.plan), 0)
+        if mine:
+            self._produce(mine, state, chain, batch)
         self._in_flight.append(batch)
         self.settle()
         return batch.state
 
-    def _produce(self, notifications: list[Any], state: RelayState, chain: dict[int, int],
-                 count_of: Callable[[Any], int], batch: _InFlight) -> None:
+    def _produce(self, mine: list[tuple[Any, int, int]], state: RelayState, chain: dict[int, int],
+                 batch: _InFlight) -> None:
         """Encodes a batch's public events, then produces them (``chain``: each partition's last sequence)."""
         assert state.plan is not None
-        to_contract, produce = self.to_contract, self.producer.produce
+        to_contract, produce, first_count = self.to_contract, self.producer.produce, state.plan.steps[0][1]
         messages: list[tuple[bytes, bytes, list[tuple[str, bytes]], int]] = []
-        for notification, domain_event in zip(notifications, self.domain_events(notifications)):
+        domain_events = self.domain_events([n for n, _p, _c in mine])
+        for (notification, partition, count), domain_event in zip(mine, domain_events):
             contract = to_contract(domain_event)
             if contract is None:
                 continue
             key = str(notification.originator_id)
-            count = count_of(notification)
-            partition = partition_for(key, count)
             headers = self.headers_for(notification, key, domain_event, contract, chain.get(partition, 0))
             headers.append((PARTITIONS_HEADER, str(count).encode()))
-            if count != state.plan.steps[0][1] and (partition not in chain or notification.originator_version == 1):
+            if count != first_count and (partition not in chain or notification.originator_version == 1):
                 headers += self.parent_headers(state.plan, count, partition)
             messages.append((key.encode(), contract.model_dump_json().encode(), headers, partition))
             chain[partition] = notification.id
@@ -406,8 +445,9 @@ class Relay:
 
     def settle(self, *, drain: bool = False, timeout_s: float = 30.0) -> None:
         """Stores the state of the newest batch whose messages (and all before) the broker acknowledged; waits
-        while more than ``max_in_flight`` batches are out (all of them with ``drain``). A failed delivery raises:
-        the relay starts again from the stored position (consumers pass over what they already have)."""
+        while more than ``max_in_flight`` batches are out (all of them with ``drain``, which then lets go of the
+        plan lock). A failed delivery raises: the relay starts again from the stored positions (consumers pass
+        over what they already have)."""
         deadline = time.monotonic() + timeout_s
         self.producer.poll(0)
         while True:
@@ -422,7 +462,11 @@ class Relay:
             if done is not None:
                 self.save_state(done.state)
                 self.metrics.relay_position.labels(self.service).set(done.state.position)
-            if not self._in_flight or (not drain and len(self._in_flight) <= self.max_in_flight):
+            if not self._in_flight:
+                if drain:
+                    self.shards.release_plan()
+                return
+            if not drain and len(self._in_flight) <= self.max_in_flight:
                 return
             if time.monotonic() > deadline:
                 undelivered = sum(b.left for b in self._in_flight)
@@ -433,18 +477,22 @@ class Relay:
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         """Runs until told to stop; survives database and broker outages by retrying."""
-        self.log.info("relay_started")
+        self.log.info("relay_started", member=self.leases.member)
         state: RelayState | None = None
         backoff = 0.5
+        self.leases.start_renewing()
         while not should_stop():
             try:
-                if not self.acquire_leadership():
+                self.leases.progressed()
+                if not self.leadership.held():
                     state = None
                     self._standby_wait(should_stop)
                     continue
-                if state is None:
-                    state = self.check_broker(self.load_state())
-                elif time.monotonic() - self._last_broker_check > 2.0:
+                if state is not None and self.leases.due() and time.monotonic() - self._last_broker_check <= 2.0:
+                    self.settle(drain=True)  # a heartbeat alone (no broker round trip) unless partitions moved
+                    if self._heartbeat() != set(state.positions):
+                        state = self.check_broker(state)
+                elif state is None or time.monotonic() - self._last_broker_check > 2.0:
                     self.settle(drain=True)
                     state = self.check_broker(state)
                 new_state = self.publish_batch(state)
@@ -457,6 +505,11 @@ class Relay:
                 self.log.warning("relay_retrying", error=error_text(exc), backoff_s=backoff)
                 self._in_flight.clear()
                 self._reset_producer()
+                self.leases.drop(list(self.leases.held))  # the next heartbeat says what is still ours
+                try:
+                    self.shards.release_plan()
+                except Exception:  # noqa: BLE001 - a lost session let go of it already
+                    self.leadership.release()
                 state = None
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -464,6 +517,10 @@ class Relay:
             self.settle(drain=True, timeout_s=10)
         except Exception as exc:  # noqa: BLE001 - stopping: what was not stored is published again next time
             self.log.warning("relay_stop_unsettled", error=error_text(exc))
+        try:
+            self.leases.release_all()  # the others take the partitions at their next heartbeat
+        except Exception as exc:  # noqa: BLE001 - the leases expire anyway
+            self.log.warning("relay_leases_not_released", error=error_text(exc))
         self.leadership.release()
         self.log.info("relay_stopped")
 
@@ -473,14 +530,24 @@ class Relay:
             time.sleep(min(0.1, self.standby_poll_s))
 
     def wait_for_events(self, should_stop: Callable[[], bool]) -> None:
-        """Sleeps until the event store notifies, the safety poll is due, or the relay is told to stop."""
+        """Sleeps until the event store notifies, the safety poll or the next heartbeat is due, or the relay is told
+        to stop."""
         deadline = time.monotonic() + self.safety_poll_s
-        while not should_stop():
+        while not should_stop() and not self.leases.due():
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or self.leadership.wait(min(remaining, 1.0)):
+            if remaining <= 0 or self.leadership.wait(min(remaining, self.standby_poll_s, 1.0)):
                 return
 
+    def _heartbeat(self) -> set[int]:
+        """The leases' heartbeat between broker checks: dead members evicted, leases renewed, taken or released;
+        the partitions now held."""
+        self.shards.release_plan()
+        self.shards.evict_dead(self.member_lock)
+        self.leases.tick(self._leased)
+        return {p for _t, p in self.leases.held}
+
     def update_lag(self, state: RelayState) -> None:
+        """Events stored and not yet published on the partitions this replica holds (0 when it holds none)."""
         max_id = self.app.recorder.max_notification_id() or 0
-        self.metrics.relay_lag.labels(self.service).set(max(0, max_id - state.position))
+        self.metrics.relay_lag.labels(self.service).set(max(0, max_id - state.position) if state.positions else 0)
         self.metrics.relay_position.labels(self.service).set(state.position)

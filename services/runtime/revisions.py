@@ -74,3 +74,30 @@ CREATE TABLE IF NOT EXISTS consumer_dead_letters (
 );
 CREATE INDEX IF NOT EXISTS consumer_dead_letters_unpublished ON consumer_dead_letters (consumer) WHERE NOT published;
 '''
+
+# relay_shards.SHARDS_DDL as of December 2026: a relay's position, chain and broker per topic partition (its replicas
+# publish disjoint partitions at once), and the lease tables its replicas share them by (those of a consumer: a
+# service that has consumers has them already, so IF NOT EXISTS leaves them be)
+RELAY_TABLES_2 = r'''
+CREATE TABLE IF NOT EXISTS relay_partitions (
+    topic text NOT NULL,
+    partition int NOT NULL,
+    position bigint NOT NULL DEFAULT 0,
+    prev bigint NOT NULL DEFAULT 0,
+    cluster_id text,
+    published_upto bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, partition)
+);
+CREATE TABLE IF NOT EXISTS consumer_members (
+    consumer text NOT NULL, member text NOT NULL, expires_at timestamptz NOT NULL, PRIMARY KEY (consumer, member)
+);
+CREATE TABLE IF NOT EXISTS consumer_leases (
+    consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL, holder text, epoch bigint NOT NULL DEFAULT 0,
+    expires_at timestamptz, PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS consumer_partition_counts (
+    consumer text NOT NULL, topic text NOT NULL, partitions int NOT NULL, seen_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, topic, partitions)
+);
+'''

@@ -75,7 +75,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     relay_batch_size: int = Field(2000, ge=1, le=10_000)
     relay_safety_poll_s: float = Field(2.0, gt=0, description="A quiet relay wakes on NOTIFY; it also looks this often")
-    relay_standby_poll_s: float = Field(1.0, gt=0, description="How often a standby relay tries to take the lead")
+    relay_standby_poll_s: float = Field(1.0, gt=0, description="A relay replica's heartbeat: how often it rebalances "
+                                        "its partitions (and probes the others' liveness)")
+    relay_lease_s: float = Field(10.0, gt=0, description="A relay replica's partition leases expire this long after "
+                                 "its last renewal (a host that vanished; a killed process loses them at once)")
     relay_linger_ms: int = Field(20, ge=0, le=1000, description="Producer linger: messages gathered per request")
     relay_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
     scheduler_claim: bool = Field(True, description="Schedulers tick only while holding their advisory lock")

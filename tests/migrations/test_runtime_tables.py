@@ -113,17 +113,17 @@ def baoxue(*args: str, url: str) -> str:
 def test_migrate_status_shows_the_new_revisions(database_url):
     with fresh_database(database_url, "mig_s") as url:
         before = baoxue("migrate", "all", "--status", url=url)
-        assert "casework: - (code needs casework_0005)" in before
-        assert "reporting: - (code needs reporting_0004)" in before
+        assert "casework: - (code needs casework_0006)" in before
+        assert "reporting: - (code needs reporting_0005)" in before
         done = baoxue("migrate", "all", url=url)
         assert "reporting: event stores created: MonthlyReports, Inspections" in done
         assert "event stores created" not in baoxue("migrate", "all", url=url)  # a second run creates nothing
         after = baoxue("migrate", "all", "--status", url=url)
-        for line in ("registry: registry_0001 (code needs registry_0001)",
-                     "attendance: attendance_0003 (code needs attendance_0003)",
-                     "casework: casework_0005 (code needs casework_0005)",
-                     "notifications: notifications_0004 (code needs notifications_0004)",
-                     "reporting: reporting_0004 (code needs reporting_0004)"):
+        for line in ("registry: registry_0002 (code needs registry_0002)",
+                     "attendance: attendance_0004 (code needs attendance_0004)",
+                     "casework: casework_0006 (code needs casework_0006)",
+                     "notifications: notifications_0005 (code needs notifications_0005)",
+                     "reporting: reporting_0005 (code needs reporting_0005)"):
             assert line in after
 
 
@@ -199,7 +199,7 @@ def test_tables_no_revision_builds_are_not_taken_over(database_url):
         with psycopg.connect(url) as conn:
             conn.execute("CREATE TABLE attendance.attendance_events (originator_id uuid, originator_version bigint)")
         outcome = migrations.upgrade(url, "attendance")
-        assert (outcome.before, outcome.after, outcome.adopted) == ("attendance_0001", "attendance_0003", False)
+        assert (outcome.before, outcome.after, outcome.adopted) == ("attendance_0001", migrations.head("attendance"), False)
 
 
 def store_objects(url: str, schema: str) -> dict:

@@ -153,11 +153,17 @@ def test_the_relay_publishes_what_one_event_at_a_time_would(registry, batch_size
                   logger=configure_logging("registry", "relay", "WARNING"), batch_size=batch_size)
     relay.producer = producer = CapturingProducer()  # type: ignore[assignment]
     relay._last_broker_check = float("inf")  # no broker: the plan is given
-    state = RelayState(0, "test-cluster", {}, PartitionPlan.single(PARTITIONS))
+    assert relay.leadership.held()  # the session the plan lock is held on
+    partitions = {(relay.topic, p) for p in range(PARTITIONS)}
+    relay.leases.ensure(partitions)
+    relay.leases.tick(partitions)  # every partition to this one replica
+    state = RelayState({p: 0 for p in range(PARTITIONS)}, "test-cluster", {}, PartitionPlan.single(PARTITIONS))
     total = store.recorder.max_notification_id()
     while state.position < total:
         state = relay.publish_batch(state)
     relay.settle(drain=True)
+    relay.leases.release_all()
+    relay.leadership.release()
 
     assert producer.messages == expected
     assert PREFIX.encode() not in b"".join(value for _, _, value, _ in producer.messages)

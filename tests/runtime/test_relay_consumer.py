@@ -208,16 +208,6 @@ def test_an_event_whose_notify_was_missed_is_published_by_the_safety_poll(databa
         h.stop_all()
 
 
-def test_only_one_relay_publishes_at_a_time(database_url, kafka_bootstrap):
-    h = Harness(database_url, kafka_bootstrap)
-    first, second = h.relay(), h.relay()
-    assert first.acquire_leadership()
-    assert not second.acquire_leadership()
-    first.leadership.release()
-    assert second.acquire_leadership()
-    second.leadership.release()
-
-
 def test_a_broker_that_lost_its_data_is_refilled_and_nothing_is_doubled(database_url, broker):
     h = Harness(database_url, broker.bootstrap)
     h.enrol(10)

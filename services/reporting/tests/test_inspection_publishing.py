@@ -115,7 +115,11 @@ def test_the_inspection_relay_publishes_on_its_own_topic_beside_the_report_relay
                 types.append(dict(msg.headers())["ce_type"].decode())
             if len(types) >= 2:
                 break
-        both_led = relays[0].acquire_leadership() and relays[1].acquire_leadership()
+        with db.transaction() as conn:  # each store's relay holds its own topic's partitions (leases of its own)
+            held = {r["consumer"]: r["n"] for r in conn.execute(
+                "SELECT consumer, count(*) AS n FROM consumer_leases WHERE holder IS NOT NULL AND consumer IN "
+                "(%s, %s) GROUP BY consumer", (relays[0].lease_name, relays[1].lease_name))}
+        both_led = held == {relays[0].lease_name: 3, relays[1].lease_name: 3}
     finally:
         consumer.close()
         stop.set()
@@ -123,8 +127,7 @@ def test_the_inspection_relay_publishes_on_its_own_topic_beside_the_report_relay
             t.join(15)
     assert types[:2] == ["cn.baoxue.inspections.InspectionPlanned.v1",
                          "cn.baoxue.inspections.InspectionFindingRecorded.v1"]
-    assert both_led  # one lock per store: neither relay waits for the other
-    with db.transaction() as conn:
-        rows = {r["topic"]: r["position"] for r in conn.execute("SELECT topic, position FROM relay_position")}
-    assert rows[relays[1].topic] >= 2  # its own position row, by its topic
+    assert both_led, held  # leases per store: neither relay waits for the other
+    assert relays[0].lease_name == "relay:reporting" and relays[1].lease_name == "relay:reporting:inspections"
+    assert relays[1].load_state().position >= 2  # its own position rows, by its topic
     db.close()
