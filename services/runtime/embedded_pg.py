@@ -114,6 +114,7 @@ class EmbeddedPostgres:
             "-h", self.host, "-p", str(self.port), "-k", str(self._socket_dir),
             "-c", "fsync=on",
             "-c", "max_connections=300",
+            "-c", "max_locks_per_transaction=128",  # reporting's per-child locks: 128 x 300 slots (its README)
             "-c", "shared_buffers=256MB",
         ]
 

@@ -64,6 +64,8 @@ def test_postgres_keeps_data_across_restart(postgres):
     with psycopg.connect(postgres.url("keep")) as conn:
         assert conn.execute("SELECT x FROM kept").fetchall() == [(42,)]
         assert conn.execute("SHOW server_encoding").fetchone() == ("UTF8",)
+        # room in the shared lock table for reporting copies' per-child locks (services/reporting/README.md)
+        assert conn.execute("SHOW max_locks_per_transaction").fetchone() == ("128",)
 
 
 def test_postgres_restarts_after_sigkill(postgres):
