@@ -90,12 +90,13 @@ def registry_rows(size: Size, server_url: str) -> list[Row]:
 
 def scale_rows(size: Size, server_url: str, bootstrap: str, workdir: Path) -> list[Row]:
     """Issue 16's figures: province onboarding (a bulk import of ``size.students``, then every relay and consumer
-    until caught up; the slowest consumer again alone from the whole backlog with 1, 2 and 3 replicas) and day
+    until caught up, two registry relays sharing the partitions; the slowest consumer again alone from the whole backlog with 1, 2 and 3 replicas) and day
     close → CaseOpened with 3 replicas of every consumer; a relay publishing a backlog with 1 and 2 replicas."""
     from bench.onboarding import onboarding_rows
 
     (workdir / "onboarding").mkdir(parents=True, exist_ok=True)
-    rows = onboarding_rows(size.students, server_url, bootstrap, workdir / "onboarding", trials=(1, 2, 3))
+    rows = onboarding_rows(size.students, server_url, bootstrap, workdir / "onboarding", trials=(1, 2, 3),
+                           relays=2)  # two registry relays, as deploy/ runs them: each publishes its partitions
     latency = stack_rows(size, server_url, bootstrap, workdir, {"consumer": 3})
     from bench.relay_shards import shard_rows
     from services.runtime.scratchdb import fresh_database
